@@ -1,0 +1,40 @@
+"""OMTP (OTIM): 4-byte length + Tars-encoded OTIMPack over TCP (omtp.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from polyim.config import parse_hostport
+from polyim.protocols.registry import Listener, ProtocolEntry
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from polyim.config import Settings
+    from polyim.core.app import Core
+
+
+async def start(core: Core, settings: Settings) -> list[Listener]:
+    from polyim.protocols.omtp.adapter import OmtpChannel
+    from polyim.transport.connection import serve_tcp
+
+    cfg = settings.omtp
+    host, port = parse_hostport(cfg.listen)
+    server, conns = await serve_tcp(
+        host,
+        port,
+        lambda conn: OmtpChannel(core, conn, cfg),
+        idle_timeout=cfg.idle_timeout,
+        login_timeout=cfg.login_timeout,
+    )
+    bound = server.sockets[0].getsockname()[1]
+    return [Listener("omtp", "tcp", host, bound, server, conns.close_all)]
+
+
+def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
+    from polyim.protocols.omtp.http import routes as omtp_routes
+
+    return omtp_routes()
+
+
+ENTRY = ProtocolEntry("omtp", start, routes)

@@ -1,0 +1,121 @@
+"""Configuration: the TOML file of design.md §2, every key with a default so an empty file works."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass
+class ServerSettings:
+    data_dir: str = "./polyim-data"
+    node_id: int = 1
+    advertise: str = ""
+    log_level: str = "INFO"
+
+
+@dataclass
+class StorageSettings:
+    url: str = ""
+
+    def sqlite_path(self, data_dir: str) -> str:
+        if not self.url:
+            return str(Path(data_dir) / "polyim.db")
+        if self.url.startswith("sqlite:///"):
+            return self.url[len("sqlite:///") :]
+        raise ConfigError(f"unsupported storage url {self.url!r} (only sqlite:/// in this version)")
+
+
+@dataclass
+class AccountSettings:
+    allow_register: bool = True
+    require_activation: bool = False
+    max_failed_logins: int = 5
+    failed_login_window: int = 300
+    lockout: int = 60
+    token_ttl: int = 7 * 24 * 3600
+    max_message_bytes: int = 65536
+    group_member_limit: int = 1000
+
+
+@dataclass
+class ClusterSettings:
+    redis_url: str = ""
+
+
+@dataclass
+class HttpSettings:
+    enabled: bool = True
+    listen: str = "127.0.0.1:8000"
+    admin_token: str = ""
+
+
+@dataclass
+class OmtpSettings:
+    enabled: bool = True
+    listen: str = "127.0.0.1:19000"
+    idle_timeout: float = 90
+    login_timeout: float = 30
+    require_friend: bool = False
+
+
+@dataclass
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    accounts: AccountSettings = field(default_factory=AccountSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    omtp: OmtpSettings = field(default_factory=OmtpSettings)
+    # Sections of protocols this version does not build yet are kept, untouched, for forward compatibility.
+    other: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> str:
+        return self.storage.sqlite_path(self.server.data_dir)
+
+
+def _fill(section: Any, values: dict[str, Any], name: str) -> None:
+    known = {f.name: f for f in fields(section)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown key [{name}] {key}")
+        default = getattr(section, key)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            not isinstance(value, type(default))
+            and not (isinstance(default, float) and isinstance(value, int))
+        ):
+            raise ConfigError(f"[{name}] {key} must be {type(default).__name__}")
+        setattr(section, key, value)
+
+
+def load(path: str | None) -> Settings:
+    settings = Settings()
+    if path is None:
+        return settings
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    for name, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        section = getattr(settings, name, None) if name != "other" else None
+        if section is None:
+            settings.other[name] = values
+            continue
+        _fill(section, values, name)
+    return settings
+
+
+def parse_hostport(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"bad listen address {value!r}, want host:port")
+    return host.strip("[]") or "127.0.0.1", int(port)

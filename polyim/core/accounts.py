@@ -1,0 +1,176 @@
+"""Accounts: creation, login (with throttling), profiles, tokens, disabling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from polyim.core import auth
+from polyim.core.context import Context
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import KickReason, Presence, PresenceEvent
+from polyim.core.model import Account, Role
+from polyim.core.sessions import Session
+from polyim.store.base import Conflict
+
+log = logging.getLogger(__name__)
+
+MAX_UID = (1 << 63) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a login frame carries. ``username`` or ``uid`` names the account (both must agree when
+    both are given); ``secret`` is a password (plaintext, or MD5 hex when ``is_md5``) or a token."""
+
+    username: str
+    uid: int | None
+    secret: str
+    device_id: str
+    addr: str = ""
+    is_md5: bool = False
+
+
+class Accounts:
+    def __init__(self, ctx: Context, tokens: auth.TokenSigner) -> None:
+        self.ctx = ctx
+        self.tokens = tokens
+        s = ctx.settings
+        self.throttle = auth.LoginThrottle(s.max_failed_logins, s.failed_login_window, s.lockout)
+
+    async def create(
+        self,
+        username: str,
+        password: str,
+        *,
+        uid: int | None = None,
+        nickname: str = "",
+        email: str = "",
+        role: Role = Role.USER,
+        activated: bool = True,
+    ) -> Account:
+        if not username or len(username.encode()) > 64 or any(c.isspace() for c in username):
+            raise CoreError(Code.BAD_REQUEST, "bad username")
+        if uid is not None and not 0 < uid <= MAX_UID:
+            raise CoreError(Code.BAD_REQUEST, "uid out of range")
+        pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
+        try:
+            return await self.ctx.store.create_account(
+                username, pw_hash, uid=uid, nickname=nickname, email=email, role=role, activated=activated
+            )
+        except Conflict as exc:
+            raise CoreError(Code.NAME_TAKEN, str(exc)) from exc
+
+    async def authenticate(self, cred: Credentials) -> Account:
+        """Check credentials with the throttle of design.md §7. Unknown users and wrong passwords get the
+        same AUTH_FAILED so that accounts cannot be probed."""
+        keys = (
+            [f"acct:{cred.username or cred.uid}", f"addr:{cred.addr}"]
+            if cred.addr
+            else [f"acct:{cred.username or cred.uid}"]
+        )
+        if any(self.throttle.locked(k) for k in keys):
+            raise CoreError(Code.THROTTLED, "too many failed logins")
+        account = await self._check(cred)
+        if account is None:
+            for key in keys:
+                self.throttle.fail(key)
+            raise CoreError(Code.AUTH_FAILED, "auth failed")
+        self.throttle.succeed(keys[0])
+        if account.disabled or (self.ctx.settings.require_activation and not account.activated):
+            raise CoreError(Code.DISABLED, "account disabled")
+        return account
+
+    async def _check(self, cred: Credentials) -> Account | None:
+        store = self.ctx.store
+        account = await store.get_account_by_name(cred.username) if cred.username else None
+        if cred.uid is not None:
+            if account is None and not cred.username:
+                account = await store.get_account(cred.uid)
+            if account is None or account.uid != cred.uid:
+                return None
+        if account is None or not cred.secret:
+            return None
+        if self.tokens.looks_like_token(cred.secret):
+            claims = self.tokens.verify(cred.secret)
+            return account if claims is not None and claims.uid == account.uid else None
+        stored = await store.get_password_hash(account.uid)
+        if stored is None:
+            return None
+        normalised = auth.normalise(cred.secret, is_md5=cred.is_md5)
+        ok = await asyncio.get_running_loop().run_in_executor(
+            None, auth.verify_normalised, stored, normalised
+        )
+        return account if ok else None
+
+    def issue_token(self, uid: int, device: str, ttl_s: int | None = None) -> str:
+        return self.tokens.issue(uid, device, ttl_s or self.ctx.settings.token_ttl)
+
+    async def get(self, uid: int) -> Account | None:
+        return await self.ctx.account(uid)
+
+    async def get_many(self, uids: list[int]) -> list[Account]:
+        return await self.ctx.store.get_accounts(uids)
+
+    async def by_name(self, username: str) -> Account | None:
+        return await self.ctx.store.get_account_by_name(username)
+
+    async def update_profile(self, uid: int, **fields: str | int) -> Account:
+        allowed = {"nickname", "avatar", "mobile", "birthday", "email"}
+        if set(fields) - allowed:
+            raise CoreError(Code.BAD_REQUEST, "unknown profile field")
+        account = await self.ctx.store.update_account(uid, **fields)
+        self.ctx.forget_account(uid)
+        if account is None:
+            raise CoreError(Code.USER_NOT_FOUND)
+        return account
+
+    async def set_password(self, uid: int, password: str) -> None:
+        pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
+        if await self.ctx.store.update_account(uid, pw_hash=pw_hash) is None:
+            raise CoreError(Code.USER_NOT_FOUND)
+
+    async def set_disabled(self, uid: int, disabled: bool) -> None:
+        if await self.ctx.store.update_account(uid, disabled=disabled) is None:
+            raise CoreError(Code.USER_NOT_FOUND)
+        self.ctx.forget_account(uid)
+        if disabled:
+            for session in list(self.ctx.sessions.of(uid)):
+                self.ctx.sessions.detach(session)
+                session.sink.kick(KickReason.DISABLED)
+
+    # -- sessions ---------------------------------------------------------------------------------
+    async def attach(self, session: Session) -> list[Session]:
+        """Make ``session`` live: apply the kick policy, announce presence when the user came online."""
+        was_online = self.ctx.sessions.online(session.uid)
+        replaced = self.ctx.sessions.attach(session)
+        if not was_online:
+            await self._announce(session.uid, Presence.ONLINE)
+        return replaced
+
+    async def detach(self, session: Session) -> None:
+        if self.ctx.sessions.detach(session):
+            await self._announce(session.uid, Presence.OFFLINE)
+
+    def kick_device(self, session: Session, device_id: str, device_type: int | None = None) -> bool:
+        """Kick one of the caller's own other sessions, matched by device id (and type when given)."""
+        for other in list(self.ctx.sessions.of(session.uid)):
+            if other is session or other.device_id != device_id:
+                continue
+            if (
+                device_type is not None
+                and other.protocol == session.protocol
+                and other.device_type != device_type
+            ):
+                continue
+            self.ctx.sessions.detach(other)
+            other.sink.kick(KickReason.OWN_DEVICE)
+            return True
+        return False
+
+    async def _announce(self, uid: int, presence: Presence) -> None:
+        friends = await self.ctx.store.friends(uid)
+        watchers = [f.peer for f in friends]
+        if watchers:
+            self.ctx.sessions.deliver(watchers, PresenceEvent(uid, presence))

@@ -1,0 +1,60 @@
+"""The core facade: the one object adapters, the HTTP server and the CLI talk to.
+
+It imports no protocol. Adapters call its services with typed arguments and receive typed events
+through the :class:`~polyim.core.sessions.Sink` they registered with a session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from polyim.config import AccountSettings
+from polyim.core.accounts import Accounts
+from polyim.core.auth import TokenSigner
+from polyim.core.clock import Clock
+from polyim.core.context import Context, check_actor
+from polyim.core.events import SyncCommandEvent
+from polyim.core.groups import Groups
+from polyim.core.messaging import Messaging
+from polyim.core.relations import Relations
+from polyim.core.sessions import Session, SessionRegistry
+from polyim.store.base import Store
+
+__all__ = ["Core", "check_actor"]
+
+
+class Core:
+    def __init__(self, store: Store, settings: AccountSettings, secret: bytes, node_id: int = 1) -> None:
+        self.ctx = Context(store, settings, Clock(node_id))
+        self.store = store
+        self.settings = settings
+        self.accounts = Accounts(self.ctx, TokenSigner(secret))
+        self.messages = Messaging(self.ctx)
+        self.relations = Relations(self.ctx)
+        self.groups = Groups(self.ctx)
+
+    @property
+    def sessions(self) -> SessionRegistry:
+        return self.ctx.sessions
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+    async def start(self) -> None:
+        await self.store.open()
+
+    async def stop(self) -> None:
+        await self.store.close()
+
+    def send_sync_command(
+        self,
+        uids: Sequence[int],
+        command: int,
+        content: str,
+        request_id: str = "",
+        *,
+        skip: Session | None = None,
+    ) -> int:
+        """Tell the users' live sessions to re-sync; nothing is stored. Returns the connections reached."""
+        return self.ctx.sessions.deliver(uids, SyncCommandEvent(command, content, request_id), skip=skip)

@@ -1,0 +1,123 @@
+"""What every core service shares: the store, the clock, the live sessions and read-through caches.
+
+The caches keep the hot path (a send) free of store round trips for facts that change rarely: who
+exists, who is in a group, whom a user has blocked. Every write that changes such a fact goes through
+the core, which drops the cached entry, so on one node they are never stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from polyim.config import AccountSettings
+from polyim.core.clock import Clock
+from polyim.core.errors import Code, CoreError
+from polyim.core.model import Account, ConvId, ConvKind, Group, GroupMember
+from polyim.core.sessions import Session, SessionRegistry
+from polyim.store.base import Store
+
+audit = logging.getLogger("polyim.audit")
+
+_ACCOUNT_CACHE_MAX = 200_000
+
+
+@dataclass
+class Caches:
+    accounts: dict[int, Account] = field(default_factory=dict)
+    groups: dict[int, Group] = field(default_factory=dict)
+    members: dict[int, dict[int, GroupMember]] = field(default_factory=dict)
+    blocks: dict[int, frozenset[int]] = field(default_factory=dict)
+
+
+class Context:
+    def __init__(self, store: Store, settings: AccountSettings, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.sessions = SessionRegistry()
+        self.cache = Caches()
+
+    # -- accounts ---------------------------------------------------------------------------------
+    async def account(self, uid: int) -> Account | None:
+        acct = self.cache.accounts.get(uid)
+        if acct is None:
+            acct = await self.store.get_account(uid)
+            if acct is not None:
+                if len(self.cache.accounts) >= _ACCOUNT_CACHE_MAX:
+                    self.cache.accounts.clear()
+                self.cache.accounts[uid] = acct
+        return acct
+
+    async def require_account(self, uid: int) -> Account:
+        acct = await self.account(uid)
+        if acct is None:
+            raise CoreError(Code.USER_NOT_FOUND, "no such user")
+        return acct
+
+    def forget_account(self, uid: int) -> None:
+        self.cache.accounts.pop(uid, None)
+
+    # -- groups -----------------------------------------------------------------------------------
+    async def group(self, gid: int) -> Group | None:
+        group = self.cache.groups.get(gid)
+        if group is None:
+            group = await self.store.get_group(gid)
+            if group is not None:
+                self.cache.groups[gid] = group
+        return group
+
+    async def require_group(self, gid: int) -> Group:
+        group = await self.group(gid)
+        if group is None:
+            raise CoreError(Code.GROUP_NOT_FOUND, "no such group")
+        return group
+
+    async def members(self, gid: int) -> dict[int, GroupMember]:
+        members = self.cache.members.get(gid)
+        if members is None:
+            members = {m.uid: m for m in await self.store.group_members(gid)}
+            self.cache.members[gid] = members
+        return members
+
+    def forget_group(self, gid: int) -> None:
+        self.cache.groups.pop(gid, None)
+        self.cache.members.pop(gid, None)
+
+    # -- relations --------------------------------------------------------------------------------
+    async def blocked_by(self, uid: int) -> frozenset[int]:
+        blocked = self.cache.blocks.get(uid)
+        if blocked is None:
+            blocked = frozenset(await self.store.blocked_by(uid))
+            self.cache.blocks[uid] = blocked
+        return blocked
+
+    # -- conversations ----------------------------------------------------------------------------
+    async def participants(self, conv: ConvId) -> list[int]:
+        if conv.kind is ConvKind.PEER:
+            return [conv.a] if conv.a == conv.b else [conv.a, conv.b]
+        if conv.kind is ConvKind.GROUP:
+            return list(await self.members(conv.a))
+        return [conv.a] if conv.kind is ConvKind.NOTIFY else []
+
+    async def is_participant(self, uid: int, conv: ConvId) -> bool:
+        if conv.kind is ConvKind.PEER:
+            return uid in (conv.a, conv.b)
+        if conv.kind is ConvKind.GROUP:
+            return uid in await self.members(conv.a)
+        return conv.kind is ConvKind.NOTIFY and conv.a == uid
+
+    async def check_access(self, session: Session, conv: ConvId, what: str) -> None:
+        """Participants may read a conversation; operators may read any, and that access is logged."""
+        if await self.is_participant(session.uid, conv):
+            return
+        if session.is_operator:
+            audit.info("operator %s %s %s", session.uid, what, conv.key)
+            return
+        raise CoreError(Code.NOT_PARTICIPANT, "not a participant")
+
+
+def check_actor(session: Session, claimed_uid: int) -> None:
+    """design.md §7: a field that names the acting user must be the session's own user."""
+    if claimed_uid != session.uid:
+        raise CoreError(Code.IDENTITY_MISMATCH, "acting user is not you")

@@ -1,0 +1,229 @@
+"""Groups: owner, managers, members, limit, unique name, mute, blacklist, open/closed, dismiss, transfer.
+
+Every change is committed first and then announced as one :class:`GroupEvent` to the members (and to
+the users it concerns), which each adapter renders in its protocol's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from polyim.core.context import Context
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import GroupChange, GroupEvent
+from polyim.core.model import Group, GroupKind, GroupMember, GroupRole
+from polyim.core.sessions import Session
+from polyim.store.base import Conflict
+
+
+class Groups:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def _existing_users(self, uids: Sequence[int]) -> list[int]:
+        unique = list(dict.fromkeys(uids))
+        found = {a.uid for a in await self.ctx.store.get_accounts(unique)}
+        missing = [u for u in unique if u not in found]
+        if missing:
+            raise CoreError(Code.USER_NOT_FOUND, f"no such user {missing[0]}")
+        return unique
+
+    async def _role(self, gid: int, uid: int) -> GroupRole | None:
+        member = (await self.ctx.members(gid)).get(uid)
+        return member.role if member else None
+
+    def _emit(
+        self,
+        group: Group,
+        change: GroupChange,
+        actor: int,
+        uids: Sequence[int],
+        notify: Sequence[int],
+        skip: Session | None,
+    ) -> None:
+        members = tuple(self.ctx.cache.members.get(group.gid, {}))
+        event = GroupEvent(group, change, actor, tuple(uids), members)
+        self.ctx.sessions.deliver(dict.fromkeys(notify), event, skip=skip)
+
+    async def create(
+        self,
+        actor: int,
+        name: str,
+        members: Sequence[int],
+        *,
+        avatar: str = "",
+        desc: str = "",
+        member_limit: int = 0,
+        kind: GroupKind = GroupKind.NORMAL,
+        skip: Session | None = None,
+    ) -> Group:
+        uids = await self._existing_users([actor, *members])
+        limit = member_limit if member_limit > 0 else self.ctx.settings.group_member_limit
+        if len(uids) > limit:
+            raise CoreError(Code.GROUP_FULL, "member limit reached")
+        draft = Group(gid=0, name=name, owner=actor, avatar=avatar, desc=desc, kind=kind, member_limit=limit)
+        try:
+            group = await self.ctx.store.create_group(draft, uids)
+        except Conflict as exc:
+            raise CoreError(Code.NAME_TAKEN, "group name taken") from exc
+        self.ctx.forget_group(group.gid)
+        await self.ctx.members(group.gid)
+        self._emit(group, GroupChange.CREATED, actor, uids, uids, skip)
+        return group
+
+    async def get(self, gid: int) -> Group:
+        return await self.ctx.require_group(gid)
+
+    async def by_name(self, name: str) -> Group | None:
+        return await self.ctx.store.get_group_by_name(name)
+
+    async def members(self, viewer: Session | None, gid: int) -> list[GroupMember]:
+        """Members (owner first, then managers, then by uid); members and operators may look."""
+        await self.ctx.require_group(gid)
+        members = await self.ctx.members(gid)
+        if viewer is not None and viewer.uid not in members and not viewer.is_operator:
+            raise CoreError(Code.NOT_MEMBER, "not a member")
+        return sorted(members.values(), key=lambda m: (-int(m.role), m.uid))
+
+    async def of_user(self, uid: int) -> list[Group]:
+        return await self.ctx.store.groups_of(uid)
+
+    async def add_members(
+        self, actor: int, gid: int, uids: Sequence[int], *, skip: Session | None = None
+    ) -> list[int]:
+        """A member may invite anyone; a non-member may add only itself to an open group."""
+        group = await self.ctx.require_group(gid)
+        if not uids:
+            raise CoreError(Code.BAD_REQUEST, "no users")
+        wanted = await self._existing_users(uids)
+        members = await self.ctx.members(gid)
+        if actor not in members:
+            blacklist = await self.ctx.store.group_blacklist(gid)
+            if wanted != [actor] or group.closed or actor in blacklist:
+                raise CoreError(Code.NO_PRIVILEGE, "cannot join")
+        new = [u for u in wanted if u not in members]
+        if len(members) + len(new) > group.member_limit:
+            raise CoreError(Code.GROUP_FULL, "member limit reached")
+        if new:
+            await self.ctx.store.add_group_members(gid, new)
+            self.ctx.forget_group(gid)
+            await self.ctx.members(gid)
+            change = GroupChange.JOINED
+            self._emit(await self.ctx.require_group(gid), change, actor, new, [*members, *new], skip)
+        return new
+
+    async def remove_members(
+        self, actor: int, gid: int, uids: Sequence[int], *, skip: Session | None = None
+    ) -> list[int]:
+        """Anyone but the owner may leave; owner and managers remove others (a manager not the owner or
+        another manager)."""
+        group = await self.ctx.require_group(gid)
+        if not uids:
+            raise CoreError(Code.BAD_REQUEST, "no users")
+        members = await self.ctx.members(gid)
+        targets = list(dict.fromkeys(uids))
+        for uid in targets:
+            self._check_removal(group, members, actor, uid)
+        await self.ctx.store.remove_group_members(gid, targets)
+        self.ctx.forget_group(gid)
+        await self.ctx.members(gid)
+        change = GroupChange.LEFT if targets == [actor] else GroupChange.REMOVED
+        self._emit(await self.ctx.require_group(gid), change, actor, targets, list(members), skip)
+        return targets
+
+    @staticmethod
+    def _check_removal(group: Group, members: dict[int, GroupMember], actor: int, uid: int) -> None:
+        target = members.get(uid)
+        if target is None:
+            raise CoreError(Code.NOT_MEMBER, "not a member")
+        if uid == group.owner:
+            raise CoreError(Code.OWNER_CANNOT_QUIT, "the owner must transfer or dismiss first")
+        if uid == actor:
+            return
+        me = members.get(actor)
+        if me is None or me.role is GroupRole.MEMBER:
+            raise CoreError(Code.NO_PRIVILEGE, "not owner or manager")
+        if me.role is GroupRole.MANAGER and target.role is not GroupRole.MEMBER:
+            raise CoreError(Code.NO_PRIVILEGE, "a manager cannot remove a manager")
+
+    async def dismiss(self, actor: int, gid: int, *, skip: Session | None = None) -> None:
+        group = await self.ctx.require_group(gid)
+        if group.owner != actor:
+            raise CoreError(Code.NOT_OWNER, "only the owner may dismiss")
+        former = await self.ctx.store.delete_group(gid)
+        self.ctx.forget_group(gid)
+        event = GroupEvent(group, GroupChange.DISMISSED, actor, tuple(former), ())
+        self.ctx.sessions.deliver(former, event, skip=skip)
+
+    async def transfer(self, actor: int, gid: int, new_owner: int, *, skip: Session | None = None) -> Group:
+        group = await self.ctx.require_group(gid)
+        if group.owner != actor:
+            raise CoreError(Code.NOT_OWNER, "only the owner may transfer")
+        if new_owner not in await self.ctx.members(gid):
+            raise CoreError(Code.NOT_MEMBER, "new owner is not a member")
+        await self.ctx.store.set_member_role(gid, actor, GroupRole.MEMBER)
+        await self.ctx.store.set_member_role(gid, new_owner, GroupRole.OWNER)
+        updated = await self.ctx.store.update_group(gid, owner=new_owner)
+        self.ctx.forget_group(gid)
+        members = await self.ctx.members(gid)
+        self._emit(updated, GroupChange.OWNER, actor, [new_owner], list(members), skip)
+        return updated
+
+    async def update_info(
+        self,
+        actor: int,
+        gid: int,
+        *,
+        name: str = "",
+        avatar: str = "",
+        desc: str = "",
+        member_limit: int = 0,
+        skip: Session | None = None,
+    ) -> Group:
+        """Owner or manager; empty values keep the stored ones."""
+        await self.ctx.require_group(gid)
+        role = await self._role(gid, actor)
+        if role is None or role is GroupRole.MEMBER:
+            raise CoreError(Code.NOT_OWNER, "owner or manager only")
+        members = await self.ctx.members(gid)
+        if member_limit and member_limit < len(members):
+            raise CoreError(Code.GROUP_FULL, "limit below member count")
+        fields: dict[str, str | int] = {
+            k: v
+            for k, v in (("name", name), ("avatar", avatar), ("desc", desc), ("member_limit", member_limit))
+            if v
+        }
+        try:
+            updated = await self.ctx.store.update_group(gid, **fields)
+        except Conflict as exc:
+            raise CoreError(Code.NAME_TAKEN, "group name taken") from exc
+        self.ctx.forget_group(gid)
+        self._emit(updated, GroupChange.INFO, actor, [], list(members), skip)
+        return updated
+
+    async def set_manager(self, actor: int, gid: int, uid: int, manager: bool) -> None:
+        group = await self.ctx.require_group(gid)
+        if group.owner != actor:
+            raise CoreError(Code.NOT_OWNER, "only the owner may appoint managers")
+        members = await self.ctx.members(gid)
+        if uid not in members or uid == group.owner:
+            raise CoreError(Code.NOT_MEMBER, "not a member")
+        await self.ctx.store.set_member_role(gid, uid, GroupRole.MANAGER if manager else GroupRole.MEMBER)
+        self.ctx.forget_group(gid)
+        self._emit(group, GroupChange.INFO, actor, [uid], list(members), None)
+
+    async def set_muted(self, actor: int, gid: int, uid: int | None, muted: bool) -> None:
+        """Mute one member (``uid``) or, with ``uid`` None, everyone but owner and managers."""
+        group = await self.ctx.require_group(gid)
+        role = await self._role(gid, actor)
+        if role is None or role is GroupRole.MEMBER:
+            raise CoreError(Code.NO_PRIVILEGE, "owner or manager only")
+        members = await self.ctx.members(gid)
+        if uid is None:
+            group = await self.ctx.store.update_group(gid, mute_all=muted)
+        elif uid not in members:
+            raise CoreError(Code.NOT_MEMBER, "not a member")
+        else:
+            await self.ctx.store.set_member_muted(gid, uid, muted)
+        self.ctx.forget_group(gid)
+        self._emit(group, GroupChange.MUTE, actor, [uid] if uid else [], list(members), None)

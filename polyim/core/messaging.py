@@ -1,0 +1,279 @@
+"""Conversations and messages: send, control, read cursors, history, sync, notifications.
+
+A send is checked, appended through the store's grouped commit, and only then acknowledged and
+delivered; :meth:`Messaging.send` returns a future for the commit so an adapter can go on reading
+frames of the same connection while earlier sends are being committed (pipelining), and ack each one
+in order as its commit lands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from polyim.core.context import Context, audit
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import ControlEvent, MessageEvent, ReadEvent
+from polyim.core.model import (
+    Control,
+    ControlCmd,
+    ConvId,
+    ConvKind,
+    ConvState,
+    GroupRole,
+    Message,
+    MsgStatus,
+    PriorityEntry,
+)
+from polyim.core.sessions import Session
+from polyim.store.base import NewMessage
+
+PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: Message
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """What a client asks to send; protocol-neutral."""
+
+    conv: ConvId
+    ctype: int
+    content: str
+    client_id: str
+    data: bytes = b""
+    extra: dict[str, Any] | None = None
+    high_priority: bool = False
+
+
+class Messaging:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # -- send -------------------------------------------------------------------------------------
+    async def send(self, session: Session, out: Outgoing, origin: str = "") -> asyncio.Future[SendResult]:
+        """Check ``out`` for ``session``'s user and queue it for commit.
+
+        Raises :class:`CoreError` when refused (nothing stored). The returned future resolves after the
+        commit, when the message has also been delivered; a resend of a committed client id resolves to
+        the original message with ``duplicate=True`` and is not delivered again.
+        """
+        recipients = await self._check_send(session, out)
+        priority = tuple(u for u in recipients if u != session.uid) if out.high_priority else ()
+        return self._commit(session, out, recipients, priority, origin)
+
+    async def _check_send(self, session: Session, out: Outgoing) -> list[int]:
+        if not out.content and not out.data:
+            raise CoreError(Code.EMPTY, "empty message")
+        if len(out.content.encode()) + len(out.data) > self.ctx.settings.max_message_bytes:
+            raise CoreError(Code.TOO_LARGE, "message too long")
+        conv = out.conv
+        if conv.kind is ConvKind.PEER:
+            peer = conv.peer_of(session.uid)
+            if session.uid not in (conv.a, conv.b):
+                raise CoreError(Code.IDENTITY_MISMATCH)
+            await self.ctx.require_account(peer)
+            if session.uid in await self.ctx.blocked_by(peer):
+                raise CoreError(Code.BLOCKED, "blocked by the recipient")
+            return [conv.a] if conv.a == conv.b else [conv.a, conv.b]
+        if conv.kind is ConvKind.GROUP:
+            group = await self.ctx.require_group(conv.a)
+            members = await self.ctx.members(conv.a)
+            me = members.get(session.uid)
+            if me is None:
+                raise CoreError(Code.NOT_MEMBER, "not a member")
+            if (group.mute_all and me.role is GroupRole.MEMBER) or me.muted:
+                raise CoreError(Code.MUTED, "muted")
+            return list(members)
+        raise CoreError(Code.BAD_REQUEST, "cannot send to this conversation")
+
+    def _commit(
+        self,
+        session: Session | None,
+        out: Outgoing,
+        recipients: Sequence[int],
+        priority: tuple[int, ...],
+        origin: str,
+        *,
+        sender: int | None = None,
+        device: str | None = None,
+        topic: str = "",
+    ) -> asyncio.Future[SendResult]:
+        clock = self.ctx.clock
+        new = NewMessage(
+            conv=out.conv,
+            msg_id=clock.next_msg_id(),
+            sender=sender if sender is not None else (session.uid if session else 0),
+            device=device if device is not None else (session.device_id if session else ""),
+            client_id=out.client_id,
+            ctype=out.ctype,
+            content=out.content,
+            ts_ms=clock.now_ms(),
+            activity_us=clock.now_us(),
+            data=out.data,
+            extra=out.extra or {},
+            topic=topic,
+            priority_uids=priority,
+        )
+        committed = asyncio.ensure_future(self.ctx.store.append_message(new))
+        result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+        def done(fut: asyncio.Future[tuple[Message, bool]]) -> None:
+            if fut.cancelled():
+                result.cancel()
+                return
+            exc = fut.exception()
+            if exc is not None:
+                result.set_exception(exc)
+                return
+            message, duplicate = fut.result()
+            result.set_result(SendResult(message, duplicate))
+            if not duplicate:
+                event = MessageEvent(message, origin)
+                self.ctx.sessions.deliver(recipients, event, skip=session, conv_key=out.conv.key)
+
+        committed.add_done_callback(done)
+        return result
+
+    # -- notifications (the per-user stream) ---------------------------------------------------
+    async def notify(
+        self,
+        to_uid: int,
+        topic: str,
+        ctype: int,
+        content: str,
+        request_id: str,
+        *,
+        sender: int = 0,
+        extra: dict[str, Any] | None = None,
+    ) -> SendResult:
+        """Store a business/system notification in ``to_uid``'s stream and push it to its sessions."""
+        await self.ctx.require_account(to_uid)
+        if len(content.encode()) > self.ctx.settings.max_message_bytes:
+            raise CoreError(Code.TOO_LARGE, "message too long")
+        out = Outgoing(ConvId.notify(to_uid), ctype, content, request_id, extra=extra)
+        return await self._commit(None, out, [to_uid], (), "", sender=sender, device="notify", topic=topic)
+
+    # -- control --------------------------------------------------------------------------------
+    async def message_for_control(self, session: Session, conv: ConvId, seq: int) -> Message:
+        """The message a recall/edit/delete would target, after the participation check."""
+        if not await self.ctx.is_participant(session.uid, conv):
+            raise CoreError(Code.NOT_PARTICIPANT, "not a participant")
+        message = await self.ctx.store.get_message(conv, seq)
+        if message is None or message.status is MsgStatus.DELETED:
+            raise CoreError(Code.MSG_NOT_FOUND, "no such message")
+        return message
+
+    async def control(
+        self, session: Session, message: Message, cmd: ControlCmd, client_id: str, content: str = ""
+    ) -> Control:
+        """Recall, edit or delete ``message``; notify every participant's other sessions and monitors."""
+        await self._check_control(session, message, cmd, content)
+        status = {ControlCmd.RECALL: MsgStatus.RECALLED, ControlCmd.EDIT: MsgStatus.EDITED}.get(
+            cmd, MsgStatus.DELETED
+        )
+        new_content = "" if cmd is ControlCmd.RECALL else (content if cmd is ControlCmd.EDIT else None)
+        participants = await self.ctx.participants(message.conv)
+        control = Control(
+            conv=message.conv,
+            seq=message.seq,
+            cmd=cmd,
+            client_id=client_id,
+            content=content if cmd is ControlCmd.EDIT else "",
+            actor=session.uid,
+            ts_ms=self.ctx.clock.now_ms(),
+            target_client_id=message.client_id,
+        )
+        stored, duplicate = await self.ctx.store.apply_control(
+            control, session.device_id, status, new_content, participants, self.ctx.clock.now_us()
+        )
+        if not duplicate:
+            updated = await self.ctx.store.get_message(message.conv, message.seq)
+            event = ControlEvent(stored, updated)
+            self.ctx.sessions.deliver(participants, event, skip=session, conv_key=message.conv.key)
+        return stored
+
+    async def _check_control(self, session: Session, message: Message, cmd: ControlCmd, content: str) -> None:
+        if cmd is ControlCmd.EDIT:
+            if message.sender != session.uid:
+                raise CoreError(Code.FORBIDDEN, "only the sender may edit")
+            if not content:
+                raise CoreError(Code.EMPTY, "empty content")
+            if len(content.encode()) > self.ctx.settings.max_message_bytes:
+                raise CoreError(Code.TOO_LARGE, "message too long")
+            return
+        if message.sender == session.uid:
+            return
+        if message.conv.kind is ConvKind.GROUP:
+            me = (await self.ctx.members(message.conv.a)).get(session.uid)
+            if me is not None and me.role is not GroupRole.MEMBER:
+                return
+        raise CoreError(Code.FORBIDDEN, "not allowed")
+
+    # -- read state -----------------------------------------------------------------------------
+    async def mark_read(self, session: Session, conv: ConvId, seq: int, topic: str = "") -> int:
+        if not await self.ctx.is_participant(session.uid, conv):
+            raise CoreError(Code.NOT_PARTICIPANT, "not a participant")
+        effective = await self.ctx.store.advance_read(session.uid, conv, seq, self.ctx.clock.now_us(), topic)
+        targets = [session.uid]
+        if conv.kind is ConvKind.PEER:
+            targets.append(conv.peer_of(session.uid))
+        self.ctx.sessions.deliver(targets, ReadEvent(session.uid, conv, effective, topic), skip=session)
+        return effective
+
+    async def mark_delivered(self, uid: int, conv: ConvId, seq: int) -> None:
+        if await self.ctx.is_participant(uid, conv):
+            await self.ctx.store.advance_delivered(uid, conv, seq)
+
+    async def set_conv_attr(self, session: Session, conv: ConvId, name: str, value: str) -> None:
+        if not await self.ctx.is_participant(session.uid, conv):
+            raise CoreError(Code.NOT_PARTICIPANT, "not a participant")
+        await self.ctx.store.set_conv_attr(session.uid, conv, name, value, self.ctx.clock.now_us())
+
+    # -- reading --------------------------------------------------------------------------------
+    async def history(
+        self, session: Session, conv: ConvId, before_seq: int, count: int, topic: str = ""
+    ) -> list[Message]:
+        await self.ctx.check_access(session, conv, "read history of")
+        return await self.ctx.store.history(conv, before_seq, count, topic)
+
+    async def since(self, session: Session, conv: ConvId, after_seq: int, count: int) -> list[Message]:
+        """Messages after a cursor, oldest first: offline catch-up and gap repair."""
+        await self.ctx.check_access(session, conv, "sync")
+        return await self.ctx.store.messages_after(conv, after_seq, count)
+
+    async def conversations(self, uid: int) -> list[ConvState]:
+        return await self.ctx.store.user_conversations(uid)
+
+    async def state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
+        return await self.ctx.store.conv_state(uid, conv, topic)
+
+    async def last_message(self, conv: ConvId, topic: str = "") -> Message | None:
+        return await self.ctx.store.last_message(conv, topic)
+
+    async def priority(self, uid: int, after_key: int, count: int) -> list[PriorityEntry]:
+        oldest = self.ctx.clock.now_us() - PRIORITY_RETENTION_US
+        return await self.ctx.store.priority_entries(uid, after_key, count, oldest)
+
+    # -- monitors -------------------------------------------------------------------------------
+    async def monitor(self, session: Session, conv: ConvId, limit: int = 100) -> None:
+        if conv.key in session.monitors:
+            return
+        if not await self.ctx.is_participant(session.uid, conv) and not session.is_operator:
+            raise CoreError(Code.FORBIDDEN, "not allowed to monitor")
+        if len(session.monitors) >= limit:
+            raise CoreError(Code.LIMIT, "too many monitors")
+        if session.is_operator:
+            audit.info("operator %s monitor start %s", session.uid, conv.key)
+        self.ctx.sessions.monitor(session, conv.key)
+
+    def unmonitor(self, session: Session, conv: ConvId) -> None:
+        if conv.key in session.monitors and session.is_operator:
+            audit.info("operator %s monitor stop %s", session.uid, conv.key)
+        self.ctx.sessions.unmonitor(session, conv.key)

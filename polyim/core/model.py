@@ -1,0 +1,231 @@
+"""The domain records shared by the core and the store.
+
+They are plain frozen dataclasses with no behaviour so that both the store implementations and the
+core can use them without importing each other's logic, and so that one record can be handed to many
+protocol adapters during a fan-out without anyone mutating it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Role(enum.IntEnum):
+    USER = 0
+    OPERATOR = 1
+
+
+class DeviceClass(enum.Enum):
+    """The kick policy keeps one live session per (uid, device class) across all protocols."""
+
+    DESKTOP = "desktop"
+    MOBILE = "mobile"
+    WEB = "web"
+
+
+class ContentType(enum.IntEnum):
+    """Core content kinds; numbered as OMTP's original msgcontent IDL so OMTP needs no mapping."""
+
+    NONE = 0
+    TEXT = 1
+    IMAGE = 2
+    VOICE = 3
+    VIDEO = 4
+    FILE = 5
+    LOCATION = 6
+
+
+class MsgStatus(enum.IntEnum):
+    NORMAL = 0
+    RECALLED = 1
+    EDITED = 2
+    DELETED = 3
+
+
+class ControlCmd(enum.IntEnum):
+    """Changes to a stored message; numbered as OMTP's MSG_CTL_CMD."""
+
+    RECALL = 1
+    EDIT = 2
+    DELETE = 3
+
+
+class GroupRole(enum.IntEnum):
+    MEMBER = 0
+    MANAGER = 1
+    OWNER = 2
+
+
+class GroupKind(enum.IntEnum):
+    NORMAL = 1
+    TEMPORARY = 2
+
+
+class ConvKind(str, enum.Enum):
+    PEER = "p"
+    GROUP = "g"
+    ROOM = "r"
+    NOTIFY = "n"
+
+
+@dataclass(frozen=True, slots=True)
+class ConvId:
+    """A conversation: 1:1 ``(p, a, b)`` with a < b, group ``(g, gid)``, room ``(r, rid)``, or a user's
+    notification stream ``(n, uid)``. ``key`` is the stable text form used by the store."""
+
+    kind: ConvKind
+    a: int
+    b: int = 0
+
+    @staticmethod
+    def peer(x: int, y: int) -> ConvId:
+        return ConvId(ConvKind.PEER, min(x, y), max(x, y))
+
+    @staticmethod
+    def group(gid: int) -> ConvId:
+        return ConvId(ConvKind.GROUP, gid)
+
+    @staticmethod
+    def room(rid: int) -> ConvId:
+        return ConvId(ConvKind.ROOM, rid)
+
+    @staticmethod
+    def notify(uid: int) -> ConvId:
+        return ConvId(ConvKind.NOTIFY, uid)
+
+    @property
+    def key(self) -> str:
+        if self.kind is ConvKind.PEER:
+            return f"p:{self.a}:{self.b}"
+        return f"{self.kind.value}:{self.a}"
+
+    @staticmethod
+    def from_key(key: str) -> ConvId:
+        parts = key.split(":")
+        kind = ConvKind(parts[0])
+        return ConvId(kind, int(parts[1]), int(parts[2]) if len(parts) > 2 else 0)
+
+    def peer_of(self, uid: int) -> int:
+        """The other user of a 1:1 conversation (the user itself for a self-chat)."""
+        return self.b if self.a == uid else self.a
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    uid: int
+    username: str
+    nickname: str = ""
+    email: str = ""
+    avatar: str = ""
+    mobile: str = ""
+    birthday: int = 0
+    role: Role = Role.USER
+    disabled: bool = False
+    activated: bool = True
+    created_ms: int = 0
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or self.username
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One stored message. ``client_id`` is the sender's own message id (OMTP packId, beehive sid+seq,
+    TeamTalk seq_no, imlc messageId); ``extra`` holds protocol-neutral attributes (push title and
+    summary, mentions, media URL, OMTP pack version and flags)."""
+
+    conv: ConvId
+    seq: int
+    msg_id: int
+    sender: int
+    device: str
+    client_id: str
+    ctype: int
+    content: str
+    ts_ms: int
+    status: MsgStatus = MsgStatus.NORMAL
+    data: bytes = b""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    topic: str = ""
+    wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def recipient(self) -> int:
+        """The addressee of a 1:1 message (the group or stream owner otherwise)."""
+        if self.conv.kind is ConvKind.PEER:
+            return self.conv.peer_of(self.sender)
+        return self.conv.a
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A recall / edit / delete applied to a stored message, as replayed to devices that were away."""
+
+    conv: ConvId
+    seq: int
+    cmd: ControlCmd
+    client_id: str
+    content: str
+    actor: int
+    ts_ms: int
+    target_client_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConvState:
+    """One user's view of one conversation."""
+
+    conv: ConvId
+    last_seq: int
+    read_seq: int
+    delivered_seq: int
+    activity_us: int
+    attrs: dict[str, str] = field(default_factory=dict, compare=False)
+    topic: str = ""
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.read_seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Friend:
+    uid: int
+    peer: int
+    remark: str
+    buddy_group: str
+    updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    gid: int
+    name: str
+    owner: int
+    avatar: str = ""
+    desc: str = ""
+    kind: GroupKind = GroupKind.NORMAL
+    member_limit: int = 1000
+    mute_all: bool = False
+    closed: bool = False
+    created_ms: int = 0
+    updated_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMember:
+    uid: int
+    role: GroupRole
+    muted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityEntry:
+    """An entry of a user's high-priority queue: a message or a control notice."""
+
+    key: int
+    message: Message | None
+    control: Control | None

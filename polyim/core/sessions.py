@@ -1,0 +1,139 @@
+"""Live sessions: one per authenticated connection, whatever its protocol."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from polyim.core.events import Event, KickReason
+from polyim.core.model import DeviceClass, Role
+
+
+class Sink(Protocol):
+    """What the core needs from a connection: hand it an event, or tell it it has been kicked.
+
+    Both are synchronous and must not block: the adapter encodes and queues a write.
+    """
+
+    def deliver(self, event: Event) -> None: ...
+
+    def kick(self, reason: KickReason) -> None: ...
+
+
+_sids = itertools.count(1)
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    uid: int
+    device_id: str
+    device_class: DeviceClass
+    protocol: str
+    sink: Sink
+    role: Role = Role.USER
+    device_type: int = 0
+    peer_addr: str = ""
+    sid: int = field(default_factory=lambda: next(_sids))
+    monitors: set[str] = field(default_factory=set)
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.OPERATOR
+
+
+class SessionRegistry:
+    """uid → live sessions on this node, and conversation monitors.
+
+    The kick policy lives here: a new session takes the slot of any older session of the same uid
+    and device class (or the same device id), in any protocol.
+    """
+
+    def __init__(self) -> None:
+        self._by_uid: dict[int, list[Session]] = {}
+        self._monitors: dict[str, set[Session]] = {}
+
+    def attach(self, session: Session) -> list[Session]:
+        """Register ``session``; kick and return the sessions it replaces."""
+        current = self._by_uid.get(session.uid, [])
+        replaced = [
+            s
+            for s in current
+            if s is not session
+            and (s.device_class is session.device_class or s.device_id == session.device_id)
+        ]
+        for old in replaced:
+            self.detach(old)
+            old.sink.kick(KickReason.DUPLICATE_LOGIN)
+        self._by_uid.setdefault(session.uid, []).append(session)
+        return replaced
+
+    def detach(self, session: Session) -> bool:
+        """Forget ``session``; returns True when the user has no session left on this node."""
+        sessions = self._by_uid.get(session.uid)
+        if sessions is None or session not in sessions:
+            return False
+        sessions.remove(session)
+        for key in session.monitors:
+            watchers = self._monitors.get(key)
+            if watchers is not None:
+                watchers.discard(session)
+                if not watchers:
+                    del self._monitors[key]
+        session.monitors.clear()
+        if sessions:
+            return False
+        del self._by_uid[session.uid]
+        return True
+
+    def of(self, uid: int) -> list[Session]:
+        return self._by_uid.get(uid, [])
+
+    def online(self, uid: int) -> bool:
+        return uid in self._by_uid
+
+    def count(self) -> int:
+        return sum(len(v) for v in self._by_uid.values())
+
+    def users(self) -> int:
+        return len(self._by_uid)
+
+    def all(self) -> list[Session]:
+        return [s for group in self._by_uid.values() for s in group]
+
+    def monitor(self, session: Session, conv_key: str) -> None:
+        session.monitors.add(conv_key)
+        self._monitors.setdefault(conv_key, set()).add(session)
+
+    def unmonitor(self, session: Session, conv_key: str) -> None:
+        session.monitors.discard(conv_key)
+        watchers = self._monitors.get(conv_key)
+        if watchers is not None:
+            watchers.discard(session)
+            if not watchers:
+                del self._monitors[conv_key]
+
+    def monitors_of(self, conv_key: str) -> set[Session]:
+        return self._monitors.get(conv_key, set())
+
+    def deliver(
+        self, uids: Iterable[int], event: Event, *, skip: Session | None = None, conv_key: str = ""
+    ) -> int:
+        """Send ``event`` to every session of ``uids`` and to the monitors of
+        ``conv_key``, each connection once, except ``skip``. Returns the number of connections."""
+        seen: set[int] = set()
+        n = 0
+        for uid in uids:
+            for s in self._by_uid.get(uid, ()):
+                if s is not skip and s.sid not in seen:
+                    seen.add(s.sid)
+                    s.sink.deliver(event)
+                    n += 1
+        if conv_key:
+            for s in self._monitors.get(conv_key, ()):
+                if s is not skip and s.sid not in seen:
+                    seen.add(s.sid)
+                    s.sink.deliver(event)
+                    n += 1
+        return n

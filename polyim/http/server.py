@@ -1,0 +1,57 @@
+"""polyim's single HTTP server: health, metrics, the admin API and the protocols' own endpoints."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from polyim.core.app import Core
+
+log = logging.getLogger(__name__)
+
+CORE_KEY = web.AppKey("core", Core)
+ADMIN_TOKEN_KEY = web.AppKey("admin_token", str)
+MAX_BODY = 64 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def is_admin(request: web.Request) -> bool:
+    header = request.headers.get("Authorization", "")
+    token = request.app[ADMIN_TOKEN_KEY]
+    return header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode())
+
+
+async def json_body(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON object, or None when it is missing, too large or not an object."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        return None
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    core = request.app[CORE_KEY]
+    return web.json_response(
+        {"status": "ok", "sessions": core.sessions.count(), "users_online": core.sessions.users()}
+    )
+
+
+def build_app(core: Core, admin_token: str, routes: list[web.RouteDef]) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[CORE_KEY] = core
+    app[ADMIN_TOKEN_KEY] = admin_token
+    app.router.add_get("/healthz", healthz)
+    app.router.add_routes(routes)
+    return app

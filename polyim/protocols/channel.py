@@ -1,0 +1,145 @@
+"""What every protocol adapter shares: ordered frame handling, the session's life, event dispatch.
+
+An adapter subclasses :class:`Channel`, decodes bytes with its codec, and passes each frame to
+:meth:`Channel.submit` with the coroutine that handles it. Frames of one connection are handled one
+after another (a LOGIN must finish before the next frame is looked at), but no handler waits for a
+commit: a send queues its commit and attaches the ack as a callback, so a client may pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from polyim.core.app import Core
+from polyim.core.events import Event, KickReason
+from polyim.core.model import DeviceClass, Role
+from polyim.core.sessions import Session
+from polyim.transport.connection import Connection
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Awaitable[None]]
+
+# Connections with this much unhandled work stop being read until it drains (back-pressure).
+_MAX_PENDING = 256
+
+
+class Channel:
+    """Base of one protocol session (the ``channel`` of EMQX's gateway design)."""
+
+    protocol = ""
+
+    def __init__(self, core: Core, conn: Connection) -> None:
+        self.core = core
+        self.conn = conn
+        self.session: Session | None = None
+        self._pending: deque[Work] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._handlers: dict[type, Callable[[Any], None]] = {}
+
+    # -- ordered work -----------------------------------------------------------------------------
+    def submit(self, work: Work) -> None:
+        self._pending.append(work)
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._drain())
+        if len(self._pending) > _MAX_PENDING:
+            transport = self.conn.transport
+            if transport is not None:
+                transport.pause_reading()
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending and not self.conn.closing:
+                work = self._pending.popleft()
+                try:
+                    await work()
+                except Exception:
+                    log.exception("%s %s: handler failed", self.protocol, self.conn.peer)
+                    self.conn.close()
+                if len(self._pending) < _MAX_PENDING // 2 and self.conn.transport is not None:
+                    self.conn.transport.resume_reading()
+        finally:
+            self._worker = None
+
+    # -- session life -----------------------------------------------------------------------------
+    def new_session(
+        self, uid: int, role: Role, device_id: str, device_class: DeviceClass, device_type: int = 0
+    ) -> Session:
+        return Session(
+            uid=uid,
+            device_id=device_id,
+            device_class=device_class,
+            protocol=self.protocol,
+            sink=self,
+            role=role,
+            device_type=device_type,
+            peer_addr=self.conn.peer.rsplit(":", 1)[0],
+        )
+
+    async def go_online(self, session: Session) -> None:
+        """Make ``session`` this connection's identity and apply the kick policy."""
+        old = self.session
+        if old is not None:
+            await self.core.accounts.detach(old)
+        self.session = session
+        self.conn.logged_in = True
+        await self.core.accounts.attach(session)
+
+    def connection_lost(self) -> None:
+        self._pending.clear()
+        session, self.session = self.session, None
+        if session is not None:
+            asyncio.ensure_future(self.core.accounts.detach(session))
+
+    # -- the Sink interface -------------------------------------------------------------------------
+    def on(self, event_type: type, handler: Callable[[Any], None]) -> None:
+        self._handlers[event_type] = handler
+
+    def deliver(self, event: Event) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None and not self.conn.closing:
+            handler(event)
+
+    def kick(self, reason: KickReason) -> None:
+        log.info("%s %s: kicked (%s)", self.protocol, self.conn.peer, reason.value)
+        self.session = None
+        self.send_kick(reason)
+        self.conn.close()
+
+    def send_kick(self, reason: KickReason) -> None:
+        """Write the protocol's own kick frame; the connection is closed right after."""
+
+    def timed_out(self, logged_in: bool) -> None:
+        log.info("%s %s: %s timeout", self.protocol, self.conn.peer, "idle" if logged_in else "login")
+        self.conn.close()
+
+
+class RateLimit:
+    """Per-connection token bucket (design.md §7). ``take`` answers None (allowed), "refuse" (answer with
+    the protocol's refusal) or "close" (the excess has lasted ``close_after`` seconds)."""
+
+    __slots__ = ("burst", "close_after", "excess_since", "last", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: float, close_after: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.close_after = close_after
+        self.tokens = burst
+        self.last = 0.0
+        self.excess_since: float | None = None
+
+    def take(self, now: float) -> str | None:
+        if self.last:
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.excess_since = None
+            return None
+        if self.excess_since is None:
+            self.excess_since = now
+        return "close" if now - self.excess_since >= self.close_after else "refuse"

@@ -1,0 +1,976 @@
+"""OMTP adapter: OTIMPack frames ⇄ core calls and core events (omtp.md §5).
+
+One :class:`OmtpChannel` per TCP connection. Handlers are looked up in one table by pack type; each
+decodes its request struct, checks the acting-user fields against the session (design.md §7), calls
+the core, and answers with the request header plus ACK. Core refusals are mapped to OMTP codes in one
+table, with a few per-command overrides where the spec names a different code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from polyim.config import OmtpSettings
+from polyim.core.accounts import Credentials
+from polyim.core.app import Core
+from polyim.core.context import check_actor
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import (
+    ControlEvent,
+    FriendChange,
+    FriendEvent,
+    GroupChange,
+    GroupEvent,
+    KickReason,
+    MessageEvent,
+    ReadEvent,
+    SyncCommandEvent,
+)
+from polyim.core.messaging import Outgoing, SendResult
+from polyim.core.model import ControlCmd, ConvId, ConvKind, ConvState, DeviceClass, Message
+from polyim.protocols.channel import Channel, RateLimit
+from polyim.protocols.omtp import codec as c
+from polyim.protocols.omtp import ids
+from polyim.protocols.omtp.render import control_pack, stored_pack
+from polyim.transport.connection import Connection
+
+log = logging.getLogger(__name__)
+
+E = c.ErrorCode
+MAX_CONTENT = 65536
+MAX_PACK_ID = 128
+MAX_FRAME = 640_000
+HOT_PAGE = 100
+
+# Core refusal → OMTP code (omtp.md §6); handlers override where a command names another code.
+ERRORS: dict[Code, int] = {
+    Code.BAD_REQUEST: E.EC_PARAM,
+    Code.USER_NOT_FOUND: E.EC_PARAM,
+    Code.GROUP_NOT_FOUND: E.EC_GROUP_NOT_EXIST,
+    Code.CONV_NOT_FOUND: E.EC_PARAM,
+    Code.MSG_NOT_FOUND: E.EC_MSG_NOT_EXIST,
+    Code.NOT_MEMBER: E.EC_GROUP_USER_NOTEXIST,
+    Code.NOT_PARTICIPANT: E.EC_CONN_ACCESS_DENIED,
+    Code.NO_PRIVILEGE: E.EC_GROUP_NO_PRIVILEGE,
+    Code.NOT_OWNER: E.EC_GROUP_CREAGOR_ERROR,
+    Code.OWNER_CANNOT_QUIT: E.EC_GROUP_CREAGOR_ERROR,
+    Code.GROUP_FULL: E.EC_GROUP_MEMBER_LIMIT,
+    Code.NAME_TAKEN: E.EC_PARAM,
+    Code.BLOCKED: E.EC_USER_BLACKLISt,
+    Code.MUTED: E.EC_MSG_FOBIDDEN,
+    Code.NOT_FRIEND: E.EC_USER_RELATION_INVALID,
+    Code.EMPTY: E.EC_MSG_TOO_SHORT,
+    Code.TOO_LARGE: E.EC_MSG_TOO_LONG,
+    Code.FORBIDDEN: E.EC_MSG_FOBIDDEN,
+    Code.IDENTITY_MISMATCH: E.EC_CONN_ACCESS_DENIED,
+    Code.AUTH_FAILED: E.EC_CONN_USERNAME_OR_PASSWORD,
+    Code.DISABLED: E.EC_CONN_ACCESS_DENIED,
+    Code.THROTTLED: E.EC_SERVER_REFUSED,
+    Code.LIMIT: E.EC_SERVER_REFUSED,
+    Code.INTERNAL: E.EC_UNKOWN,
+}
+
+DEVICE_CLASS = {
+    c.DeviceType.IOS: DeviceClass.MOBILE,
+    c.DeviceType.ANDROID: DeviceClass.MOBILE,
+    c.DeviceType.MACOS: DeviceClass.DESKTOP,
+    c.DeviceType.WINDOWS: DeviceClass.DESKTOP,
+    c.DeviceType.LINUX: DeviceClass.DESKTOP,
+}
+
+
+class Refused(Exception):
+    """An OMTP-level refusal with its wire code (raised by handlers, answered by the dispatcher)."""
+
+    def __init__(self, code: int, desc: str = "", close: bool = False) -> None:
+        super().__init__(desc)
+        self.code = code
+        self.desc = desc
+        self.close = close
+
+
+def _cec(code: int, desc: str = "") -> c.CommonErrorCode:
+    return c.CommonErrorCode(code=code, desc=desc)
+
+
+def _error_payload(pack_type: int, err: c.CommonErrorCode, echo: str) -> bytes:
+    """The error response in the response shape of ``pack_type`` (omtp.md §5.1, last paragraph)."""
+    t = c.PackType
+    shapes: dict[int, Callable[[], Any]] = {
+        t.LOGIN: lambda: c.LoginResp(error_code=err, client_id=echo),
+        t.KICKOUT: lambda: c.KickOutAck(error_code=err),
+        t.MSG_SINGLE_CHAT: lambda: c.MsgAck(error_code=err, session_id=echo),
+        t.MSG_GROUP_CHAT: lambda: c.MsgAck(error_code=err, session_id=echo),
+        t.MSG_BIZ_NOTIFY: lambda: c.MsgAck(error_code=err, session_id=echo),
+        t.HOTSESSION_SYNC: lambda: c.HotSessionResp(error_code=err),
+        t.SESSION_MONITOR_SYNC: lambda: c.HotSessionResp(error_code=err),
+        t.HIGH_PRIOR_MSG_SYNC: lambda: c.MsgHighPrioritySyncResp(error_code=err),
+        t.HISTORY_MSG_PULL: lambda: c.HistoryMsgPullResp(error_code=err, session_id=echo),
+        t.GROUPCHAT_SYNC: lambda: c.GroupChatSyncResp(error_code=err),
+        t.GROUPCHAT_CREATE: lambda: c.GroupChatCreateResp(error_code=err),
+        t.GROUPCHAT_MEMBERS_GET: lambda: c.GroupChatMemberGetResp(error_code=err, group_id=echo),
+        t.FRIEND_SYNC: lambda: c.FriendSyncResp(error_code=err),
+        t.USERINFO_GET: lambda: c.UserInfoGetResp(error_code=err),
+        t.USERATTRIBUTE_GET: lambda: c.UserAttrGetResp(error_code=err),
+    }
+    shape = shapes.get(pack_type)
+    return bytes(shape().encode()) if shape else err.encode()
+
+
+Handler = Callable[["OmtpChannel", c.Pack], Awaitable[bytes | None]]
+HANDLERS: dict[int, tuple[Handler, type | None]] = {}
+
+
+def handles(pack_type: c.PackType, request: type | None) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[int(pack_type)] = (fn, request)
+        return fn
+
+    return register
+
+
+class OmtpChannel(Channel):
+    protocol = "omtp"
+
+    def __init__(self, core: Core, conn: Connection, settings: OmtpSettings) -> None:
+        super().__init__(core, conn)
+        self.settings = settings
+        self.decoder = c.Decoder(max_frame=MAX_FRAME)
+        self.login_version = 1
+        self.rate = RateLimit(rate=100, burst=200, close_after=10.0)
+        self.on(MessageEvent, self._on_message)
+        self.on(ControlEvent, self._on_control)
+        self.on(ReadEvent, self._on_read)
+        self.on(FriendEvent, self._on_friend)
+        self.on(GroupEvent, self._on_group)
+        self.on(SyncCommandEvent, self._on_sync_command)
+
+    # -- bytes in -----------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        try:
+            packs = self.decoder.feed(data)
+        except c.OmtpDecodeError as exc:
+            log.warning("omtp %s: bad frame (%s), closing", self.conn.peer, exc)
+            self.conn.abort()
+            return
+        for pack in packs:
+            self._accept(pack)
+
+    def _accept(self, pack: c.Pack) -> None:
+        header = pack.header
+        if self.session is None and (header.type != c.PackType.LOGIN or header.flags & c.FLAG_ACK):
+            if not (self.conn.logged_in and self.session is None):
+                log.info("omtp %s: type %d before login, closing", self.conn.peer, header.type)
+            self.conn.close()
+            return
+        if header.flags & c.FLAG_ACK:
+            self.submit(lambda: self._client_ack(pack))
+            return
+        verdict = self.rate.take(time.monotonic())
+        if verdict is not None:
+            if verdict == "close":
+                log.warning("omtp %s: sustained flood, closing", self.conn.peer)
+                self.conn.close()
+            else:
+                self._reply(header, _error_payload(header.type, _cec(E.EC_SERVER_REFUSED, "rate limit"), ""))
+            return
+        self.submit(lambda: self._dispatch(pack))
+
+    async def _dispatch(self, pack: c.Pack) -> None:
+        header = pack.header
+        entry = HANDLERS.get(header.type)
+        echo = ""
+        try:
+            if entry is None:
+                raise Refused(E.EC_PROTOCOL, "unsupported type")
+            if header.flags & (c.FLAG_COMPRESS_MASK | c.FLAG_CRYPTO_MASK):
+                raise Refused(E.EC_PROTOCOL, "compression/encryption not supported", close=True)
+            if len(header.pack_id.encode()) > MAX_PACK_ID:
+                raise Refused(E.EC_PARAM, "packId too long")
+            fn, _ = entry
+            payload = await fn(self, pack)
+        except Refused as exc:
+            echo = _echo(pack)
+            self._reply(header, _error_payload(header.type, _cec(exc.code, exc.desc), echo))
+            if exc.close or header.type == c.PackType.LOGIN:
+                self.conn.close()
+            return
+        except CoreError as exc:
+            echo = _echo(pack)
+            self._reply(header, _error_payload(header.type, _cec(ERRORS[exc.code], exc.text), echo))
+            return
+        if payload is not None:
+            self._reply(header, payload)
+
+    def _reply(self, header: c.Header, payload: bytes) -> None:
+        ack = c.Header(
+            type=header.type, version=header.version, flags=header.flags | c.FLAG_ACK, pack_id=header.pack_id
+        )
+        self.conn.write(c.encode_pack(c.Pack(header=ack, payload=payload)))
+
+    def push(self, pack_type: int, payload: bytes, pack_id: str = "", version: int = 1) -> None:
+        header = c.Header(type=pack_type, version=version, flags=0, pack_id=pack_id or str(uuid.uuid4()))
+        self.conn.write(c.encode_pack(c.Pack(header=header, payload=payload)))
+
+    async def _client_ack(self, pack: c.Pack) -> None:
+        """A client's MsgAck for a pushed message advances its delivered cursor; other ACKs are ignored."""
+        if (
+            pack.header.type not in (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT)
+            or not self.session
+        ):
+            return
+        try:
+            ack = c.MsgAck.decode(pack.payload)
+        except c.OmtpDecodeError:
+            return
+        conv = await self.resolve(ack.session_id)
+        if conv is not None and ack.seq_id > 0:
+            await self.core.messages.mark_delivered(self.session.uid, conv[0], ack.seq_id)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    @property
+    def me(self) -> int:
+        assert self.session is not None
+        return self.session.uid
+
+    def actor(self, claimed: str, *, allow_empty: bool = False) -> None:
+        """Acting-user field check (omtp.md §9.3): it must be the session's uid, else code 23."""
+        if allow_empty and claimed == "":
+            return
+        assert self.session is not None
+        uid = ids.parse_uid(claimed)
+        if uid is None:
+            raise Refused(E.EC_CONN_ACCESS_DENIED, "acting user is not you")
+        try:
+            check_actor(self.session, uid)
+        except CoreError as exc:
+            raise Refused(E.EC_CONN_ACCESS_DENIED, "acting user is not you") from exc
+
+    async def resolve(self, session_id: str) -> tuple[ConvId, str] | None:
+        """A request's sessionId → (conversation, notification topic) by the rules of omtp.md §5.3.1."""
+        gid = ids.parse_gid(session_id)
+        if gid is not None:
+            return (ConvId.group(gid), "") if await self.core.ctx.group(gid) else None
+        pair = ids.pair_of(session_id)
+        assert self.session is not None
+        if pair is not None and (self.me in pair or self.session.is_operator):
+            return ConvId.peer(*pair), ""
+        if session_id:
+            state = await self.core.messages.state(self.me, ConvId.notify(self.me), session_id)
+            if state.last_seq:
+                return ConvId.notify(self.me), session_id
+        return None
+
+    def uids(self, texts: Sequence[str]) -> list[int]:
+        out = []
+        for text in texts:
+            uid = ids.parse_uid(text)
+            if uid is None:
+                raise Refused(E.EC_GROUP_USER_NOTEXIST, "unknown user")
+            out.append(uid)
+        return out
+
+    def gid(self, group_id: str) -> int:
+        if not group_id:
+            raise Refused(E.EC_GROUP_ID_EMPTY, "groupId empty")
+        gid = ids.parse_gid(group_id)
+        if gid is None:
+            raise Refused(E.EC_GROUP_NOT_EXIST, "no such group")
+        return gid
+
+    # -- events out ---------------------------------------------------------------------------------
+    def _on_message(self, event: MessageEvent) -> None:
+        message = event.message
+        if message.conv.kind is ConvKind.ROOM:
+            return
+        frame = message.wire_cache.get("omtp")
+        if frame is None:
+            frame = message.wire_cache["omtp"] = c.encode_pack(stored_pack(message))
+        self.conn.write(frame)
+
+    def _on_control(self, event: ControlEvent) -> None:
+        if event.control.conv.kind is ConvKind.ROOM:
+            return
+        frame = event.wire_cache.get("omtp")
+        if frame is None:
+            frame = event.wire_cache["omtp"] = c.encode_pack(control_pack(event.control, event.message))
+        self.conn.write(frame)
+
+    def _on_read(self, event: ReadEvent) -> None:
+        if self.session is not None and event.uid == self.me:
+            sid = ids.canonical(event.conv, event.topic)
+            self.push(c.PackType.MSG_READ, c.MsgReaded(session_id=sid, seq_id=event.seq).encode())
+
+    def _on_friend(self, event: FriendEvent) -> None:
+        if self.session is None or event.change not in (FriendChange.ADDED, FriendChange.REMOVED):
+            return
+        other = event.peer if event.uid == self.me else event.uid
+        self._sync(c.SyncCmd.FRIEND, str(other))
+
+    def _on_group(self, event: GroupEvent) -> None:
+        if self.session is None:
+            return
+        gid = ids.group_id(event.group.gid)
+        change = event.change
+        if change in (GroupChange.CREATED, GroupChange.DISMISSED):
+            self._sync(c.SyncCmd.GROUP, gid)
+        elif change in (GroupChange.JOINED, GroupChange.LEFT, GroupChange.REMOVED):
+            concerned = self.me in event.uids
+            self._sync(c.SyncCmd.GROUP if concerned else c.SyncCmd.GROUPMEMBER, gid)
+        else:
+            self._sync(c.SyncCmd.GROUPINFO, gid)
+
+    def _on_sync_command(self, event: SyncCommandEvent) -> None:
+        payload = c.SyncDataReq(command=event.command, content=event.content).encode()
+        self.push(c.PackType.SYNC_DATA_CMD, payload, event.request_id)
+
+    def _sync(self, command: int, content: str) -> None:
+        self.push(c.PackType.SYNC_DATA_CMD, c.SyncDataReq(command=command, content=content).encode())
+
+    def send_kick(self, reason: KickReason) -> None:
+        self.push(c.PackType.KICKOUT, b"", version=self.login_version)
+
+    # -- shared pieces of several handlers ----------------------------------------------------------
+    async def send_message(self, pack: c.Pack, out: Outgoing, echo_sid: str) -> None:
+        """Queue the commit; ack (and deliver) once it lands, without holding up the next frame."""
+        header = pack.header
+        result = await self.core.messages.send(self.session, out, self.protocol)  # type: ignore[arg-type]
+
+        def done(fut: Any) -> None:
+            if fut.cancelled():
+                return
+            if fut.exception() is not None:
+                log.error("omtp %s: commit failed: %s", self.conn.peer, fut.exception())
+                self._reply(
+                    header, _error_payload(header.type, _cec(E.EC_DB_ERROR, "store failure"), echo_sid)
+                )
+                return
+            res: SendResult = fut.result()
+            m = res.message
+            sid = echo_sid or ids.message_session_id(m)
+            ack = c.MsgAck(error_code=_cec(0), session_id=sid, seq_id=m.seq, timestamp=m.ts_ms)
+            self._reply(header, ack.encode())
+
+        result.add_done_callback(done)
+
+    async def hot_item(self, state: ConvState, *, as_participant: bool = True) -> c.HotSessionItem:
+        last = await self.core.messages.last_message(state.conv, state.topic)
+        read = state.read_seq if as_participant else state.last_seq
+        attrs = json.dumps(state.attrs, sort_keys=True, separators=(",", ":")) if state.attrs else ""
+        return c.HotSessionItem(
+            session_id=ids.canonical(state.conv, state.topic),
+            read_seq_id=read,
+            unread_count=max(0, state.last_seq - read),
+            last_msgs=(stored_pack(last),) if last else (),
+            attribute=attrs,
+        )
+
+
+def _echo(pack: c.Pack) -> str:
+    """The request field an error response echoes (sessionId, groupId or clientId), if it decodes."""
+    t = pack.header.type
+    try:
+        if t in (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT, c.PackType.MSG_BIZ_NOTIFY):
+            return c.MsgReq.decode(pack.payload).session_id
+        if t == c.PackType.HISTORY_MSG_PULL:
+            return c.HistoryMsgPullReq.decode(pack.payload).session_id
+        if t == c.PackType.GROUPCHAT_MEMBERS_GET:
+            return c.GroupChatMemberGetReq.decode(pack.payload).group_id
+        if t == c.PackType.LOGIN:
+            return c.LoginReq.decode(pack.payload).client_id
+    except c.OmtpDecodeError:
+        return ""
+    return ""
+
+
+def decode(cls: type[Any], pack: c.Pack) -> Any:
+    try:
+        return cls.decode(pack.payload)
+    except c.OmtpDecodeError as exc:
+        log.info("omtp: bad %s payload: %s", cls.__name__, exc)
+        raise Refused(E.EC_MSG_INVALID_FORMAT, "bad payload") from exc
+
+
+# == connection ===========================================================================================
+@handles(c.PackType.PING, None)
+async def _ping(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    return pack.payload
+
+
+@handles(c.PackType.LOGIN, c.LoginReq)
+async def _login(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.LoginReq = decode(c.LoginReq, pack)
+    uid = ids.parse_uid(req.client_id) if req.client_id else None
+    if ch.session is not None:
+        if (req.user_name and req.user_name != (await ch.core.accounts.get(ch.me) or _NOBODY).username) or (
+            uid is not None and uid != ch.me
+        ):
+            raise Refused(E.EC_SERVER_REFUSED, "already logged in")
+    bad_identity = (
+        not req.password
+        or not req.device_id
+        or req.device_type not in DEVICE_CLASS
+        or not (req.client_id or req.user_name)
+        or (req.client_id and uid is None)
+    )
+    if bad_identity:
+        raise Refused(E.EC_CONN_INDICATE, "bad client identity", close=True)
+    cred = Credentials(req.user_name, uid, req.password, req.device_id, ch.conn.peer.rsplit(":", 1)[0])
+    try:
+        account = await ch.core.accounts.authenticate(cred)
+    except CoreError as exc:
+        code = {Code.THROTTLED: E.EC_SERVER_REFUSED, Code.DISABLED: E.EC_CONN_ACCESS_DENIED}.get(
+            exc.code, E.EC_CONN_USERNAME_OR_PASSWORD
+        )
+        raise Refused(code, exc.text, close=True) from exc
+    ch.login_version = pack.header.version
+    session = ch.new_session(
+        account.uid, account.role, req.device_id, DEVICE_CLASS[c.DeviceType(req.device_type)], req.device_type
+    )
+    ch._reply(pack.header, c.LoginResp(error_code=_cec(0), client_id=str(account.uid)).encode())
+    await ch.go_online(session)
+    log.info("omtp %s: uid %d logged in (device %s)", ch.conn.peer, account.uid, req.device_id)
+    return None  # type: ignore[return-value]
+
+
+class _Nobody:
+    username = ""
+
+
+_NOBODY = _Nobody()
+
+
+@handles(c.PackType.LOGOUT, None)
+async def _logout(ch: OmtpChannel, pack: c.Pack) -> None:
+    ch._reply(pack.header, pack.payload)
+    session, ch.session = ch.session, None
+    if session is not None:
+        await ch.core.accounts.detach(session)
+    ch.conn.close()
+
+
+@handles(c.PackType.KICKOUT, c.KickOutReq)
+async def _kickout(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.KickOutReq = decode(c.KickOutReq, pack)
+    assert ch.session is not None
+    if not req.device_id or not ch.core.accounts.kick_device(ch.session, req.device_id, req.device_type):
+        raise Refused(E.EC_PARAM, "no such device")
+    return c.KickOutAck(error_code=_cec(0)).encode()
+
+
+# == messages =============================================================================================
+def _check_send_header(pack: c.Pack, req: c.MsgReq) -> None:
+    if not pack.header.pack_id:
+        raise Refused(E.EC_PARAM, "packId required")
+    if len(pack.payload) > MAX_CONTENT or len(req.content.encode()) > MAX_CONTENT:
+        raise Refused(E.EC_MSG_TOO_LONG, "message too long")
+    if not req.content:
+        raise Refused(E.EC_MSG_TOO_SHORT, "empty message")
+
+
+def _extra(pack: c.Pack, req: c.MsgReq) -> dict[str, Any]:
+    extra: dict[str, Any] = {"origin": "omtp"}
+    if pack.header.version != 1:
+        extra["omtp.v"] = pack.header.version
+    info = req.push_info
+    for key, value in (("push_title", info.title), ("push_summary", info.summary), ("push_url", info.url)):
+        if value:
+            extra[key] = value
+    if pack.header.flags & c.FLAG_HIGHPRJ:
+        extra["priority"] = 1
+    return extra
+
+
+@handles(c.PackType.MSG_SINGLE_CHAT, c.MsgReq)
+async def _single(ch: OmtpChannel, pack: c.Pack) -> None:
+    req: c.MsgReq = decode(c.MsgReq, pack)
+    ch.actor(req.from_)
+    to = ids.parse_uid(req.to)
+    if to is None or await ch.core.accounts.get(to) is None:
+        raise Refused(E.EC_PARAM, "unknown recipient")
+    _check_send_header(pack, req)
+    if ch.settings.require_friend and to != ch.me and not await ch.core.relations.is_friend(ch.me, to):
+        if ch.me not in await ch.core.relations.blocked(to):
+            raise Refused(E.EC_USER_RELATION_INVALID, "not a friend")
+    high = bool(pack.header.flags & c.FLAG_HIGHPRJ)
+    out = Outgoing(
+        ConvId.peer(ch.me, to),
+        req.content_type,
+        req.content,
+        pack.header.pack_id,
+        extra=_extra(pack, req),
+        high_priority=high,
+    )
+    await ch.send_message(pack, out, req.session_id)
+
+
+@handles(c.PackType.MSG_GROUP_CHAT, c.MsgReq)
+async def _group_chat(ch: OmtpChannel, pack: c.Pack) -> None:
+    req: c.MsgReq = decode(c.MsgReq, pack)
+    ch.actor(req.from_)
+    gid = ch.gid(req.to)
+    if await ch.core.ctx.group(gid) is None:
+        raise Refused(E.EC_GROUP_NOT_EXIST, "no such group")
+    _check_send_header(pack, req)
+    high = bool(pack.header.flags & c.FLAG_HIGHPRJ)
+    out = Outgoing(
+        ConvId.group(gid),
+        req.content_type,
+        req.content,
+        pack.header.pack_id,
+        extra=_extra(pack, req),
+        high_priority=high,
+    )
+    await ch.send_message(pack, out, req.session_id)
+
+
+@handles(c.PackType.MSG_BIZ_NOTIFY, c.MsgReq)
+async def _biz_notify(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    """Client-sent business notifications: operators only (omtp.md §5.4)."""
+    req: c.MsgReq = decode(c.MsgReq, pack)
+    assert ch.session is not None
+    if not ch.session.is_operator:
+        raise Refused(E.EC_MSG_FOBIDDEN, "operators only")
+    ch.actor(req.from_)
+    to = ids.parse_uid(req.to)
+    if to is None or await ch.core.accounts.get(to) is None:
+        raise Refused(E.EC_PARAM, "unknown recipient")
+    _check_send_header(pack, req)
+    topic = req.session_id or f"BM_{ch.me}_{to}"
+    if ids.is_chat_shaped(topic):
+        raise Refused(E.EC_PARAM, "sessionId names a chat")
+    extra = _extra(pack, req) | {"from": req.from_}
+    res = await ch.core.messages.notify(
+        to,
+        topic,
+        req.content_type,
+        req.content,
+        f"{ch.session.device_id}:{pack.header.pack_id}",
+        sender=ch.me,
+        extra=extra,
+    )
+    m = res.message
+    return c.MsgAck(
+        error_code=_cec(0), session_id=req.session_id or topic, seq_id=m.seq, timestamp=m.ts_ms
+    ).encode()
+
+
+@handles(c.PackType.MSG_CTRL, c.MsgControl)
+async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.MsgControl = decode(c.MsgControl, pack)
+    if not req.session_id or not req.pack_id or req.seq_id <= 0 or not pack.header.pack_id:
+        raise Refused(E.EC_PARAM, "sessionId, packId and seqId required")
+    assert ch.session is not None
+    dup = await ch.core.store.find_control(ch.me, ch.session.device_id, pack.header.pack_id)
+    if dup is not None:
+        return _cec(0).encode()
+    resolved = await ch.resolve(req.session_id)
+    if resolved is None:
+        raise Refused(E.EC_CONN_ACCESS_DENIED, "unknown session")
+    try:
+        message = await ch.core.messages.message_for_control(ch.session, resolved[0], req.seq_id)
+    except CoreError as exc:
+        raise Refused(
+            E.EC_CONN_ACCESS_DENIED if exc.code is Code.NOT_PARTICIPANT else E.EC_MSG_NOT_EXIST
+        ) from exc
+    if stored_pack(message).header.pack_id != req.pack_id:
+        raise Refused(E.EC_MSG_NOT_EXIST, "packId does not match")
+    if req.command not in (1, 2, 3):
+        raise Refused(E.EC_MSG_OP_CMD, "bad command")
+    if req.command == ControlCmd.EDIT and (not req.content or len(req.content.encode()) > MAX_CONTENT):
+        raise Refused(E.EC_PARAM if not req.content else E.EC_MSG_TOO_LONG, "bad content")
+    await ch.core.messages.control(
+        ch.session, message, ControlCmd(req.command), pack.header.pack_id, req.content
+    )
+    return _cec(0).encode()
+
+
+@handles(c.PackType.MSG_READ, c.MsgReaded)
+async def _read(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.MsgReaded = decode(c.MsgReaded, pack)
+    resolved = await ch.resolve(req.session_id)
+    if resolved is None:
+        raise Refused(E.EC_PARAM, "unknown session")
+    assert ch.session is not None
+    try:
+        await ch.core.messages.mark_read(ch.session, resolved[0], req.seq_id, resolved[1])
+    except CoreError as exc:
+        raise Refused(E.EC_HISTORYMSG_DENY, "not a participant") from exc
+    return _cec(0).encode()
+
+
+@handles(c.PackType.HOTSESSION_SYNC, c.HotSessionReq)
+async def _hot_sessions(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.HotSessionReq = decode(c.HotSessionReq, pack)
+    try:
+        states = await ch.core.messages.conversations(ch.me)
+    except Exception as exc:
+        raise Refused(E.EC_HOTSESSION_FAILED, "store failure") from exc
+    fresh = sorted((s for s in states if s.activity_us > req.timestamp), key=lambda s: s.activity_us)
+    page = fresh[:HOT_PAGE]
+    while len(page) < len(fresh) and fresh[len(page)].activity_us == page[-1].activity_us:
+        page.append(fresh[len(page)])
+    items = [await ch.hot_item(s) for s in page]
+    items = _fit(items, lambda it: len(it.encode()) + 8)
+    more = len(items) < len(fresh)
+    stamp = page[len(items) - 1].activity_us if items else req.timestamp
+    code = E.EC_HOTSESSION_MORE if more else 0
+    return c.HotSessionResp(error_code=_cec(code), timestamp=stamp, sessions=tuple(items)).encode()
+
+
+def _fit(items: list[Any], size: Callable[[Any], int], budget: int = MAX_FRAME - 1024) -> list[Any]:
+    """Stop adding items before a response would exceed the frame bound (omtp.md §2.4)."""
+    total = 0
+    for i, item in enumerate(items):
+        total += size(item)
+        if total > budget:
+            return items[:i]
+    return items
+
+
+@handles(c.PackType.HIGH_PRIOR_MSG_SYNC, c.MsgHighPrioritySyncReq)
+async def _priority_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.MsgHighPrioritySyncReq = decode(c.MsgHighPrioritySyncReq, pack)
+    count = 200 if req.count <= 0 or req.count > 200 else req.count
+    entries = await ch.core.messages.priority(ch.me, max(0, req.seq_id), count)
+    packs = [
+        control_pack(e.control, e.message) if e.control is not None else stored_pack(e.message)  # type: ignore[arg-type]
+        for e in entries
+    ]
+    packs = _fit(packs, lambda p: len(c.encode_pack(p)))
+    last = entries[len(packs) - 1].key if packs else req.seq_id
+    return c.MsgHighPrioritySyncResp(error_code=_cec(0), last_seq_id=last, msgs=tuple(packs)).encode()
+
+
+@handles(c.PackType.HISTORY_MSG_PULL, c.HistoryMsgPullReq)
+async def _history(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.HistoryMsgPullReq = decode(c.HistoryMsgPullReq, pack)
+    resolved = await ch.resolve(req.session_id) if req.session_id else None
+    if resolved is None:
+        raise Refused(E.EC_PARAM, "unknown session")
+    count = 30 if req.count <= 0 else min(req.count, 200)
+    assert ch.session is not None
+    try:
+        msgs = await ch.core.messages.history(ch.session, resolved[0], req.seq_id, count, resolved[1])
+    except CoreError as exc:
+        raise Refused(E.EC_HISTORYMSG_DENY, "no right to read this history") from exc
+    packs = _fit([stored_pack(m) for m in msgs], lambda p: len(c.encode_pack(p)))
+    return c.HistoryMsgPullResp(error_code=_cec(0), session_id=req.session_id, msgs=tuple(packs)).encode()
+
+
+@handles(c.PackType.SESSION_MONITOR_START, c.SessionMonitor)
+async def _monitor_start(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.SessionMonitor = decode(c.SessionMonitor, pack)
+    resolved = await ch.resolve(req.session_id)
+    if resolved is None:
+        raise Refused(E.EC_PARAM, "unknown session")
+    assert ch.session is not None
+    try:
+        await ch.core.messages.monitor(ch.session, resolved[0])
+    except CoreError as exc:
+        raise Refused(
+            E.EC_SERVER_REFUSED if exc.code is Code.LIMIT else E.EC_CONN_ACCESS_DENIED, exc.text
+        ) from exc
+    return _cec(0).encode()
+
+
+@handles(c.PackType.SESSION_MONITOR_STOP, c.SessionMonitor)
+async def _monitor_stop(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.SessionMonitor = decode(c.SessionMonitor, pack)
+    resolved = await ch.resolve(req.session_id)
+    if resolved is None:
+        raise Refused(E.EC_PARAM, "unknown session")
+    assert ch.session is not None
+    ch.core.messages.unmonitor(ch.session, resolved[0])
+    return _cec(0).encode()
+
+
+@handles(c.PackType.SESSION_MONITOR_SYNC, None)
+async def _monitor_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    assert ch.session is not None
+    items = []
+    for key in sorted(ch.session.monitors)[:HOT_PAGE]:
+        conv = ConvId.from_key(key)
+        state = await ch.core.messages.state(ch.me, conv)
+        member = await ch.core.ctx.is_participant(ch.me, conv)
+        items.append(await ch.hot_item(state, as_participant=member))
+    return c.HotSessionResp(
+        error_code=_cec(0), timestamp=ch.core.clock.now_us(), sessions=tuple(items)
+    ).encode()
+
+
+@handles(c.PackType.SYNC_DATA_CMD, c.SyncDataReq)
+async def _sync_data(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.SyncDataReq = decode(c.SyncDataReq, pack)
+    if len(req.content.encode()) > 4096:
+        raise Refused(E.EC_PARAM, "content too long")
+    assert ch.session is not None
+    own = [s for s in ch.core.sessions.of(ch.me) if s is not ch.session and s.protocol == ch.protocol]
+    for s in own:
+        s.sink.deliver(SyncCommandEvent(req.command, req.content))
+    return _cec(0).encode()
+
+
+# == groups ===============================================================================================
+def _group_info(g: Any) -> c.GroupChatInfo:
+    return c.GroupChatInfo(
+        group_id=ids.group_id(g.gid),
+        name=g.name,
+        avatar=g.avatar,
+        creator_id=str(g.owner),
+        desc=g.desc,
+        member_limit=g.member_limit,
+        create_time=g.created_ms,
+        update_time=g.updated_ms,
+    )
+
+
+@handles(c.PackType.GROUPCHAT_SYNC, c.GroupChatSyncReq)
+async def _group_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatSyncReq = decode(c.GroupChatSyncReq, pack)
+    now = ch.core.clock.now_ms()
+    groups = await ch.core.groups.of_user(ch.me)
+    changed = [_group_info(g) for g in groups if g.updated_ms >= req.timestamp]
+    return c.GroupChatSyncResp(
+        error_code=_cec(0),
+        timestamp=now,
+        group_chats=tuple(changed),
+        group_ids=tuple(ids.group_id(g.gid) for g in groups),
+    ).encode()
+
+
+@handles(c.PackType.GROUPCHAT_CREATE, c.GroupChatCreateReq)
+async def _group_create(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatCreateReq = decode(c.GroupChatCreateReq, pack)
+    info = req.group_info
+    ch.actor(info.creator_id, allow_empty=True)
+    members = ch.uids(req.member_ids)
+    try:
+        group = await ch.core.groups.create(
+            ch.me,
+            info.name,
+            members,
+            avatar=info.avatar,
+            desc=info.desc,
+            member_limit=info.member_limit,
+            skip=ch.session,
+        )
+    except CoreError as exc:
+        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code]
+        raise Refused(code, exc.text) from exc
+    return c.GroupChatCreateResp(error_code=_cec(0), group_id=ids.group_id(group.gid)).encode()
+
+
+async def _group_call(fn: Awaitable[Any]) -> None:
+    try:
+        await fn
+    except CoreError as exc:
+        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code]
+        raise Refused(code, exc.text) from exc
+
+
+@handles(c.PackType.GROUPCHAT_JION, c.GroupChatJoinQuitReq)
+async def _group_join(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatJoinQuitReq = decode(c.GroupChatJoinQuitReq, pack)
+    gid = ch.gid(req.group_id)
+    if not req.member_ids:
+        raise Refused(E.EC_PARAM, "no members")
+    await _group_call(ch.core.groups.add_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.session))
+    return _cec(0).encode()
+
+
+@handles(c.PackType.GROUPCHAT_QUIT, c.GroupChatJoinQuitReq)
+async def _group_quit(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatJoinQuitReq = decode(c.GroupChatJoinQuitReq, pack)
+    if req.operator_id is not None:
+        ch.actor(req.operator_id)
+    gid = ch.gid(req.group_id)
+    if not req.member_ids:
+        raise Refused(E.EC_PARAM, "no members")
+    await _group_call(ch.core.groups.remove_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.session))
+    return _cec(0).encode()
+
+
+@handles(c.PackType.GROUPCHAT_DISMISS, c.GroupChatDismissReq)
+async def _group_dismiss(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatDismissReq = decode(c.GroupChatDismissReq, pack)
+    ch.actor(req.operator_id)
+    await _group_call(ch.core.groups.dismiss(ch.me, ch.gid(req.group_id), skip=ch.session))
+    return _cec(0).encode()
+
+
+@handles(c.PackType.GROUPCHAT_UPDATE_CREATOR, c.GroupChatCreatorUpdateReq)
+async def _group_owner(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatCreatorUpdateReq = decode(c.GroupChatCreatorUpdateReq, pack)
+    ch.actor(req.operator_id)
+    new_owner = ch.uids([req.new_creator_id])[0]
+    await _group_call(ch.core.groups.transfer(ch.me, ch.gid(req.group_id), new_owner, skip=ch.session))
+    return _cec(0).encode()
+
+
+@handles(c.PackType.GROUPCHAT_INFO_UPDATE, c.GroupChatInfoUpdateReq)
+async def _group_info_update(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatInfoUpdateReq = decode(c.GroupChatInfoUpdateReq, pack)
+    ch.actor(req.operator_id)
+    info = req.group_info
+    gid = ch.gid(info.group_id)
+    await _group_call(
+        ch.core.groups.update_info(
+            ch.me,
+            gid,
+            name=info.name,
+            avatar=info.avatar,
+            desc=info.desc,
+            member_limit=max(0, info.member_limit),
+            skip=ch.session,
+        )
+    )
+    return _cec(0).encode()
+
+
+@handles(c.PackType.GROUPCHAT_MEMBERS_GET, c.GroupChatMemberGetReq)
+async def _group_members(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.GroupChatMemberGetReq = decode(c.GroupChatMemberGetReq, pack)
+    gid = ch.gid(req.group_id)
+    try:
+        members = await ch.core.groups.members(ch.session, gid)
+    except CoreError as exc:
+        raise Refused(ERRORS[exc.code], exc.text) from exc
+    return c.GroupChatMemberGetResp(
+        error_code=_cec(0), group_id=req.group_id, member_ids=tuple(str(m.uid) for m in members)
+    ).encode()
+
+
+# == friends, users, attributes ===========================================================================
+def _friend_targets(ch: OmtpChannel, friends: Sequence[c.FriendInfo]) -> list[tuple[int, str]]:
+    if not friends or len(friends) > 100:
+        raise Refused(E.EC_PARAM, "1 to 100 friends")
+    out = []
+    for f in friends:
+        ch.actor(f.user_id)
+        peer = ids.parse_uid(f.friend_id)
+        if peer is None or peer == ch.me or len(f.remark.encode()) > 256:
+            raise Refused(E.EC_PARAM, "bad friendId or remark")
+        out.append((peer, f.remark))
+    return out
+
+
+@handles(c.PackType.FRIEND_ADD, c.FriendAddReq)
+async def _friend_add(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.FriendAddReq = decode(c.FriendAddReq, pack)
+    for peer, remark in _friend_targets(ch, req.friends):
+        await ch.core.relations.add_friend(ch.me, peer, remark, skip=ch.session)
+    return _cec(0).encode()
+
+
+@handles(c.PackType.FRIEND_DEL, c.FriendDelReq)
+async def _friend_del(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.FriendDelReq = decode(c.FriendDelReq, pack)
+    for peer, _ in _friend_targets(ch, req.friends):
+        await ch.core.relations.remove_friend(ch.me, peer, skip=ch.session)
+    return _cec(0).encode()
+
+
+@handles(c.PackType.FRIEND_SYNC, c.FriendSyncReq)
+async def _friend_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.FriendSyncReq = decode(c.FriendSyncReq, pack)
+    friends = await ch.core.relations.friends(ch.me, max(0, req.timestamp))
+    infos = [c.FriendInfo(user_id=str(f.uid), friend_id=str(f.peer), remark=f.remark) for f in friends]
+    return c.FriendSyncResp(error_code=_cec(0), friends=tuple(infos)).encode()
+
+
+@handles(c.PackType.USERINFO_GET, c.UserInfoGetReq)
+async def _user_info_get(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.UserInfoGetReq = decode(c.UserInfoGetReq, pack)
+    if len(req.user_ids) > 200:
+        raise Refused(E.EC_PARAM, "at most 200 users")
+    wanted = [u for u in (ids.parse_uid(t) for t in req.user_ids) if u is not None]
+    accounts = await ch.core.accounts.get_many(wanted)
+    friends = {f.peer for f in await ch.core.relations.friends(ch.me)}
+    infos = [
+        c.UserInfo(
+            user_id=str(a.uid),
+            name=a.display_name,
+            avatar=a.avatar,
+            mobile=a.mobile if a.uid == ch.me or a.uid in friends else "",
+            birthday=a.birthday,
+        )
+        for a in accounts
+    ]
+    return c.UserInfoGetResp(error_code=_cec(0), user_infos=tuple(infos)).encode()
+
+
+@handles(c.PackType.USERINFO_UPDATE, c.UserInfoUpdateReq)
+async def _user_info_update(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.UserInfoUpdateReq = decode(c.UserInfoUpdateReq, pack)
+    info = req.user_info
+    ch.actor(info.user_id)
+    if len(info.name.encode()) > 64 or max(len(info.avatar.encode()), len(info.mobile.encode())) > 512:
+        raise Refused(E.EC_PARAM, "field too long")
+    fields: dict[str, str | int] = {
+        k: v for k, v in (("nickname", info.name), ("avatar", info.avatar), ("mobile", info.mobile)) if v
+    }
+    if info.birthday:
+        fields["birthday"] = info.birthday
+    if fields:
+        await ch.core.accounts.update_profile(ch.me, **fields)
+    return _cec(0).encode()
+
+
+@handles(c.PackType.USERATTRIBUTE_SET, c.UserAttrSetReq)
+async def _attr_set(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    attr = decode(c.UserAttrSetReq, pack).attribute
+    ch.actor(attr.user_id)
+    peer = ids.parse_uid(attr.friend_id)
+    if peer is None or await ch.core.accounts.get(peer) is None:
+        raise Refused(E.EC_PARAM, "unknown friendId")
+    if not attr.attr_name:
+        raise Refused(E.EC_ATTR_FIELD_EMPTY, "attrName empty")
+    if not attr.attr_value:
+        raise Refused(E.EC_ATTR_VALUE_EMPTY, "attrValue empty")
+    if len(attr.attr_name.encode()) > 64 or len(attr.attr_value.encode()) > 4096:
+        raise Refused(E.EC_PARAM, "attribute too long")
+    await ch.core.relations.set_attr(ch.me, peer, attr.attr_name, attr.attr_value)
+    return _cec(0).encode()
+
+
+@handles(c.PackType.USERATTRIBUTE_GET, c.UserAttribute)
+async def _attr_get(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    flt: c.UserAttribute = decode(c.UserAttribute, pack)
+    ch.actor(flt.user_id, allow_empty=True)
+    peer = ids.parse_uid(flt.friend_id) if flt.friend_id else None
+    if flt.friend_id and peer is None:
+        return c.UserAttrGetResp(error_code=_cec(0)).encode()
+    rows = await ch.core.relations.attrs(ch.me, peer, flt.attr_name)
+    attrs = [
+        c.UserAttribute(user_id=str(ch.me), friend_id=str(p), attr_name=n, attr_value=v) for p, n, v in rows
+    ]
+    return c.UserAttrGetResp(error_code=_cec(0), attributes=tuple(attrs)).encode()
+
+
+@handles(c.PackType.SESSIONATTRIBUTE_SET, c.SessionAttrSetReq)
+async def _session_attr(ch: OmtpChannel, pack: c.Pack) -> bytes:
+    req: c.SessionAttrSetReq = decode(c.SessionAttrSetReq, pack)
+    ch.actor(req.user_id)
+    resolved = await ch.resolve(req.session_id)
+    if resolved is None or resolved[1]:
+        raise Refused(E.EC_PARAM, "unknown session")
+    if not req.attr_name:
+        raise Refused(E.EC_ATTR_FIELD_EMPTY, "attrName empty")
+    if len(req.attr_name.encode()) > 64 or len(req.attr_value.encode()) > 1024:
+        raise Refused(E.EC_PARAM, "attribute too long")
+    assert ch.session is not None
+    try:
+        await ch.core.messages.set_conv_attr(ch.session, resolved[0], req.attr_name, req.attr_value)
+    except CoreError as exc:
+        raise Refused(E.EC_PARAM, "not a participant") from exc
+    return _cec(0).encode()
+
+
+def message_from_stream(message: Message) -> bool:
+    return message.conv.kind is ConvKind.NOTIFY

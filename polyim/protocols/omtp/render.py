@@ -1,0 +1,71 @@
+"""Core records → OMTP packs: the stored pack of a message and the notice of a control (omtp.md §5.3.6)."""
+
+from __future__ import annotations
+
+import uuid
+
+from polyim.core.model import Control, ConvKind, Message, MsgStatus
+from polyim.protocols.omtp import codec as c
+from polyim.protocols.omtp import ids
+
+_STATUS_FLAGS = {MsgStatus.RECALLED: c.FLAG_REVOKE, MsgStatus.EDITED: c.FLAG_OVERRIDE}
+
+
+def pack_id_of(message: Message) -> str:
+    """Every copy of one message carries one packId: the OMTP sender's own, else ``pim-<msg_id>``."""
+    if message.extra.get("origin") == "omtp" and message.client_id:
+        return message.client_id
+    return f"pim-{message.msg_id}"
+
+
+def _from_to(message: Message) -> tuple[int, str, str]:
+    conv = message.conv
+    if conv.kind is ConvKind.GROUP:
+        return c.PackType.MSG_GROUP_CHAT, str(message.sender), ids.group_id(conv.a)
+    if conv.kind is ConvKind.NOTIFY:
+        return c.PackType.MSG_BIZ_NOTIFY, str(message.extra.get("from", message.sender)), str(conv.a)
+    return c.PackType.MSG_SINGLE_CHAT, str(message.sender), str(message.recipient)
+
+
+def stored_pack(message: Message) -> c.Pack:
+    pack_type, from_, to = _from_to(message)
+    extra = message.extra
+    flags = c.FLAG_HIGHPRJ if extra.get("priority") else 0
+    if pack_type == c.PackType.MSG_BIZ_NOTIFY:
+        flags |= c.FLAG_COUNTER
+    flags |= _STATUS_FLAGS.get(message.status, 0)
+    header = c.Header(
+        type=pack_type, version=int(extra.get("omtp.v", 1)), flags=flags, pack_id=pack_id_of(message)
+    )
+    body = c.MsgReq(
+        session_id=ids.message_session_id(message),
+        seq_id=message.seq,
+        timestamp=message.ts_ms,
+        from_=from_,
+        to=to,
+        push_info=c.PushInfo(
+            title=str(extra.get("push_title", "")),
+            summary=str(extra.get("push_summary", "")),
+            url=str(extra.get("push_url", "")),
+        ),
+        content_type=message.ctype,
+        content=message.content,
+    )
+    return c.Pack(header=header, payload=body.encode())
+
+
+def control_pack(control: Control, message: Message | None) -> c.Pack:
+    """The MSG_CTRL notice: the request as sent (canonical sessionId), or an equivalent one for a
+    control made through another protocol."""
+    target = pack_id_of(message) if message is not None else control.target_client_id
+    body = c.MsgControl(
+        command=int(control.cmd),
+        session_id=ids.canonical(control.conv, message.topic if message else ""),
+        pack_id=target,
+        seq_id=control.seq,
+        content=control.content,
+    )
+    header = c.Header(
+        type=c.PackType.MSG_CTRL, version=1, flags=0, pack_id=control.client_id or str(uuid.uuid4())
+    )
+    return c.Pack(header=header, payload=body.encode())

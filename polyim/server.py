@@ -1,0 +1,116 @@
+"""Assembles a running polyim node from its settings: store, core, protocol listeners, HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from polyim.config import Settings, parse_hostport
+from polyim.core.app import Core
+from polyim.http.server import build_app
+from polyim.protocols.registry import Listener, entries
+from polyim.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+def _secret_file(data_dir: Path, name: str, make: bool = True) -> str:
+    """A random value kept in ``data_dir/name`` (0600), made at first start."""
+    path = data_dir / name
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    value = secrets.token_urlsafe(32)
+    if make:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(value + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    return value
+
+
+def make_core(settings: Settings) -> Core:
+    data_dir = Path(settings.server.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(settings.db_path)
+    secret = _secret_file(data_dir, "token_secret").encode()
+    return Core(store, settings.accounts, secret, settings.server.node_id)
+
+
+class Node:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.core = make_core(settings)
+        self.listeners: list[Listener] = []
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        await self.core.start()
+        routes = []
+        for entry in entries():
+            section = getattr(self.settings, entry.name, None)
+            if section is not None and not getattr(section, "enabled", True):
+                continue
+            self.listeners += await entry.start(self.core, self.settings)
+            routes += entry.routes(self.core, self.settings)
+        if self.settings.http.enabled:
+            await self._start_http(routes)
+        for lst in self.listeners:
+            print(f"listening {lst.protocol} {lst.kind} {lst.host}:{lst.port}", flush=True)
+
+    async def _start_http(self, routes: list[web.RouteDef]) -> None:
+        data_dir = Path(self.settings.server.data_dir)
+        token = self.settings.http.admin_token
+        if not token:
+            fresh = not (data_dir / "admin_token").exists()
+            token = _secret_file(data_dir, "admin_token")
+            if fresh:
+                print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
+        app = build_app(self.core, token, routes)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        host, port = parse_hostport(self.settings.http.listen)
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        sock_port = sockets[0].getsockname()[1] if sockets else port
+        self.listeners.append(Listener("http", "tcp", host, sock_port, server, lambda: None))
+
+    async def stop(self) -> None:
+        for lst in self.listeners:
+            if lst.protocol != "http":
+                lst.server.close()
+            lst.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await asyncio.sleep(0)
+        await self.core.stop()
+
+
+async def run(settings: Settings) -> None:
+    node = Node(settings)
+    await node.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await node.stop()
+
+
+def install_loop() -> None:
+    """uvloop when available (design.md §8)."""
+    if sys.platform != "win32":
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:  # pragma: no cover - uvloop is a pinned dependency
+            pass

@@ -1,0 +1,227 @@
+"""The narrow async storage interface of design.md §5.
+
+Methods name domain operations, not SQL, so that the SQLite and PostgreSQL implementations can each
+do them their own fastest way. Every write returns only after its transaction is committed.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyim.core.model import (
+    Account,
+    Control,
+    ConvId,
+    ConvState,
+    Friend,
+    Group,
+    GroupMember,
+    GroupRole,
+    Message,
+    MsgStatus,
+    PriorityEntry,
+    Role,
+)
+
+
+class Conflict(Exception):
+    """A unique name or id is taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to append; the store assigns ``seq`` at commit."""
+
+    conv: ConvId
+    msg_id: int
+    sender: int
+    device: str
+    client_id: str
+    ctype: int
+    content: str
+    ts_ms: int
+    activity_us: int
+    data: bytes = b""
+    extra: dict[str, Any] = field(default_factory=dict)
+    topic: str = ""
+    priority_uids: tuple[int, ...] = ()
+
+
+class Store(abc.ABC):
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def create_account(
+        self,
+        username: str,
+        pw_hash: str,
+        *,
+        uid: int | None = None,
+        nickname: str = "",
+        email: str = "",
+        role: Role = Role.USER,
+        activated: bool = True,
+    ) -> Account: ...
+
+    @abc.abstractmethod
+    async def get_account(self, uid: int) -> Account | None: ...
+
+    @abc.abstractmethod
+    async def get_account_by_name(self, username: str) -> Account | None: ...
+
+    @abc.abstractmethod
+    async def get_accounts(self, uids: Iterable[int]) -> list[Account]: ...
+
+    @abc.abstractmethod
+    async def list_accounts(self, limit: int = 10_000) -> list[Account]: ...
+
+    @abc.abstractmethod
+    async def get_password_hash(self, uid: int) -> str | None: ...
+
+    @abc.abstractmethod
+    async def update_account(self, uid: int, **fields: Any) -> Account | None: ...
+
+    @abc.abstractmethod
+    async def append_message(self, new: NewMessage) -> tuple[Message, bool]: ...
+
+    @abc.abstractmethod
+    async def get_message(self, conv: ConvId, seq: int) -> Message | None: ...
+
+    @abc.abstractmethod
+    async def find_message(self, sender: int, device: str, client_id: str) -> Message | None: ...
+
+    @abc.abstractmethod
+    async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
+        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""
+        ...
+
+    @abc.abstractmethod
+    async def messages_after(self, conv: ConvId, after_seq: int, count: int) -> list[Message]:
+        """Oldest first, seq > after_seq, deleted ones included (sync must learn of deletions)."""
+        ...
+
+    @abc.abstractmethod
+    async def last_message(self, conv: ConvId, topic: str = "") -> Message | None: ...
+
+    @abc.abstractmethod
+    async def last_seq(self, conv: ConvId) -> int: ...
+
+    @abc.abstractmethod
+    async def apply_control(
+        self,
+        control: Control,
+        device: str,
+        new_status: MsgStatus,
+        new_content: str | None,
+        queue_uids: Sequence[int],
+        activity_us: int,
+    ) -> tuple[Control, bool]: ...
+
+    @abc.abstractmethod
+    async def find_control(self, actor: int, device: str, client_id: str) -> Control | None: ...
+
+    @abc.abstractmethod
+    async def advance_read(
+        self, uid: int, conv: ConvId, seq: int, activity_us: int, topic: str = ""
+    ) -> int: ...
+
+    @abc.abstractmethod
+    async def advance_delivered(self, uid: int, conv: ConvId, seq: int) -> None: ...
+
+    @abc.abstractmethod
+    async def set_conv_attr(
+        self, uid: int, conv: ConvId, name: str, value: str, activity_us: int
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def conv_state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState: ...
+
+    @abc.abstractmethod
+    async def user_conversations(self, uid: int) -> list[ConvState]:
+        """Every conversation of the user: 1:1 with messages, groups, notification topics."""
+        ...
+
+    @abc.abstractmethod
+    async def priority_entries(
+        self, uid: int, after_key: int, count: int, min_key: int
+    ) -> list[PriorityEntry]: ...
+
+    @abc.abstractmethod
+    async def add_friends(self, uid: int, peer: int, remark: str, both: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def remove_friends(self, uid: int, peer: int) -> bool: ...
+
+    @abc.abstractmethod
+    async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]: ...
+
+    @abc.abstractmethod
+    async def is_friend(self, uid: int, peer: int) -> bool: ...
+
+    @abc.abstractmethod
+    async def set_blocked(self, uid: int, peer: int, blocked: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def blocked_by(self, uid: int) -> set[int]:
+        """The users that ``uid`` has blocked."""
+        ...
+
+    @abc.abstractmethod
+    async def set_friend_attr(self, uid: int, peer: int, name: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    async def friend_attrs(self, uid: int, peer: int | None, name: str) -> list[tuple[int, str, str]]: ...
+
+    @abc.abstractmethod
+    async def create_group(self, group: Group, members: Sequence[int]) -> Group: ...
+
+    @abc.abstractmethod
+    async def get_group(self, gid: int) -> Group | None: ...
+
+    @abc.abstractmethod
+    async def get_group_by_name(self, name: str) -> Group | None: ...
+
+    @abc.abstractmethod
+    async def update_group(self, gid: int, **fields: Any) -> Group: ...
+
+    @abc.abstractmethod
+    async def delete_group(self, gid: int) -> list[int]: ...
+
+    @abc.abstractmethod
+    async def group_members(self, gid: int) -> list[GroupMember]: ...
+
+    @abc.abstractmethod
+    async def add_group_members(self, gid: int, uids: Sequence[int]) -> None: ...
+
+    @abc.abstractmethod
+    async def remove_group_members(self, gid: int, uids: Sequence[int]) -> None: ...
+
+    @abc.abstractmethod
+    async def set_member_role(self, gid: int, uid: int, role: GroupRole) -> None: ...
+
+    @abc.abstractmethod
+    async def set_member_muted(self, gid: int, uid: int, muted: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def set_group_blacklisted(self, gid: int, uid: int, listed: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def group_blacklist(self, gid: int) -> set[int]: ...
+
+    @abc.abstractmethod
+    async def groups_of(self, uid: int) -> list[Group]: ...
+
+    @abc.abstractmethod
+    async def remember(self, key: str, result: str) -> str:
+        """Store ``result`` under ``key`` unless a result is there already; return the stored one."""
+        ...
+
+    @abc.abstractmethod
+    async def recall(self, key: str) -> str | None: ...

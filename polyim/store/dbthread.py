@@ -1,0 +1,174 @@
+"""Threads that own a SQLite connection and run calls for the event loop.
+
+SQLite is synchronous, so each connection lives on its own thread (the aiosqlite design). The writer
+thread adds *grouped commits*: it drains every call queued while the previous transaction was being
+committed, runs them all in one transaction and pays for one fsync, then resolves all their futures
+in a single loop callback. That is how an ack can wait for durability without costing throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Call = Callable[[sqlite3.Connection], Any]
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH = 1024
+
+
+class _Job:
+    __slots__ = ("fn", "future")
+
+    def __init__(self, fn: Call, future: asyncio.Future[Any]) -> None:
+        self.fn = fn
+        self.future = future
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    return conn
+
+
+class DbThread:
+    """Runs calls one at a time on a dedicated connection (used for reads)."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self._path = path
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._ready = threading.Event()
+        self._conn: sqlite3.Connection | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread.start()
+        self._ready.wait()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def run(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        assert self._loop is not None, "DbThread not started"
+        fut: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put(_Job(fn, fut))
+        return fut
+
+    def _main(self) -> None:
+        self._conn = connect(self._path)
+        self._ready.set()
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    return
+                self._process([job])
+        finally:
+            self._conn.close()
+
+    def _process(self, jobs: list[_Job]) -> None:
+        assert self._conn is not None
+        for job in jobs:
+            self._settle([(job, *self._call(self._conn, job.fn))])
+
+    @staticmethod
+    def _call(conn: sqlite3.Connection, fn: Call) -> tuple[Any, BaseException | None]:
+        try:
+            return fn(conn), None
+        except Exception as exc:
+            return None, exc
+
+    def _settle(self, results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(_resolve_all, results)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+
+class WriterThread(DbThread):
+    """Runs queued calls in grouped transactions: one BEGIN/COMMIT (one fsync) per batch."""
+
+    def _main(self) -> None:
+        self._conn = connect(self._path)
+        self._ready.set()
+        try:
+            while True:
+                job = self._queue.get()
+                if job is None:
+                    return
+                batch = [job]
+                stop = self._drain(batch)
+                self._process(batch)
+                if stop:
+                    return
+        finally:
+            self._conn.close()
+
+    def _drain(self, batch: list[_Job]) -> bool:
+        while len(batch) < _MAX_BATCH:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if more is None:
+                return True
+            batch.append(more)
+        return False
+
+    def _process(self, jobs: list[_Job]) -> None:
+        """One transaction for the batch; if anything fails, isolate the failure by retrying singly."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results: list[tuple[_Job, Any, BaseException | None]] = [
+                (job, job.fn(conn), None) for job in jobs
+            ]
+            conn.execute("COMMIT")
+        except Exception:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if len(jobs) == 1:
+                self._settle([(jobs[0], *self._single(conn, jobs[0].fn))])
+                return
+            for job in jobs:
+                self._process([job])
+            return
+        self._settle(results)
+
+    @staticmethod
+    def _single(conn: sqlite3.Connection, fn: Call) -> tuple[Any, BaseException | None]:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            value = fn(conn)
+            conn.execute("COMMIT")
+            return value, None
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return None, exc
+
+
+def _resolve_all(results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    for job, value, exc in results:
+        if job.future.done():
+            continue
+        if exc is not None:
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(value)

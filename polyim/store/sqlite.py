@@ -1,0 +1,815 @@
+"""SQLite implementation of :class:`polyim.store.base.Store`.
+
+Writes go through one :class:`WriterThread` (grouped commits, WAL, ``synchronous=FULL``), reads
+through a separate reader connection, which WAL lets run beside the writer. Every write method's
+future resolves only after the transaction holding it is committed: callers ack after that.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from polyim.core.model import (
+    Account,
+    Control,
+    ControlCmd,
+    ConvId,
+    ConvKind,
+    ConvState,
+    Friend,
+    Group,
+    GroupKind,
+    GroupMember,
+    GroupRole,
+    Message,
+    MsgStatus,
+    PriorityEntry,
+    Role,
+)
+from polyim.store.base import Conflict, NewMessage, Store
+from polyim.store.dbthread import DbThread, WriterThread, connect
+from polyim.store.migrate import migrate
+
+Conn = sqlite3.Connection
+
+_ACCOUNT_COLS = (
+    "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms"
+)
+_MSG_COLS = "conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, status, topic, ts_ms"
+_GROUP_COLS = "gid, name, owner, avatar, descr, kind, member_limit, mute_all, closed, created_ms, updated_ms"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _account(row: Sequence[Any]) -> Account:
+    return Account(
+        uid=row[0],
+        username=row[1],
+        nickname=row[2],
+        email=row[3],
+        avatar=row[4],
+        mobile=row[5],
+        birthday=row[6],
+        role=Role(row[7]),
+        disabled=bool(row[8]),
+        activated=bool(row[9]),
+        created_ms=row[10],
+    )
+
+
+def _message(row: Sequence[Any]) -> Message:
+    return Message(
+        conv=ConvId.from_key(row[0]),
+        seq=row[1],
+        msg_id=row[2],
+        sender=row[3],
+        device=row[4],
+        client_id=row[5],
+        ctype=row[6],
+        content=row[7],
+        data=bytes(row[8]),
+        extra=json.loads(row[9]) if row[9] != "{}" else {},
+        status=MsgStatus(row[10]),
+        topic=row[11],
+        ts_ms=row[12],
+    )
+
+
+def _group(row: Sequence[Any]) -> Group:
+    return Group(
+        gid=row[0],
+        name=row[1],
+        owner=row[2],
+        avatar=row[3],
+        desc=row[4],
+        kind=GroupKind(row[5]),
+        member_limit=row[6],
+        mute_all=bool(row[7]),
+        closed=bool(row[8]),
+        created_ms=row[9],
+        updated_ms=row[10],
+    )
+
+
+def _control(row: Sequence[Any]) -> Control:
+    return Control(
+        conv=ConvId.from_key(row[0]),
+        seq=row[1],
+        cmd=ControlCmd(row[2]),
+        actor=row[3],
+        client_id=row[4],
+        target_client_id=row[5],
+        content=row[6],
+        ts_ms=row[7],
+    )
+
+
+def _state_key(conv: ConvId, topic: str) -> str:
+    return f"{conv.key}#{topic}" if topic else conv.key
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer = WriterThread(path, "polyim-sqlite-writer")
+        self._reader = DbThread(path, "polyim-sqlite-reader")
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def open(self) -> None:
+        import asyncio
+
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(self.path)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        loop = asyncio.get_running_loop()
+        self._writer.start(loop)
+        self._reader.start(loop)
+
+    async def close(self) -> None:
+        self._writer.stop()
+        self._reader.stop()
+
+    # -- accounts --------------------------------------------------------------------------------
+    async def create_account(
+        self,
+        username: str,
+        pw_hash: str,
+        *,
+        uid: int | None = None,
+        nickname: str = "",
+        email: str = "",
+        role: Role = Role.USER,
+        activated: bool = True,
+    ) -> Account:
+        def op(c: Conn) -> Account:
+            if c.execute("SELECT 1 FROM accounts WHERE username=?", (username,)).fetchone():
+                raise Conflict("username taken")
+            new_uid = uid if uid is not None else _next_seq(c, "uid")
+            if c.execute("SELECT 1 FROM accounts WHERE uid=?", (new_uid,)).fetchone():
+                raise Conflict("uid taken")
+            if uid is not None:
+                c.execute(
+                    "UPDATE sequences SET value=max(value, ?) WHERE name='uid' AND ? < 4294967296", (uid, uid)
+                )
+            c.execute(
+                "INSERT INTO accounts(uid, username, pw_hash, nickname, email, role, activated, created_ms)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (new_uid, username, pw_hash, nickname, email, int(role), int(activated), _now_ms()),
+            )
+            row = c.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid=?", (new_uid,)).fetchone()
+            return _account(row)
+
+        return await self._writer.run(op)
+
+    async def get_account(self, uid: int) -> Account | None:
+        row = await self._read_one(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid=?", (uid,))
+        return _account(row) if row else None
+
+    async def get_account_by_name(self, username: str) -> Account | None:
+        row = await self._read_one(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username=?", (username,))
+        return _account(row) if row else None
+
+    async def get_accounts(self, uids: Iterable[int]) -> list[Account]:
+        ids = list(dict.fromkeys(uids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = await self._read_all(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid IN ({marks})", ids)
+        by_uid = {r[0]: _account(r) for r in rows}
+        return [by_uid[u] for u in ids if u in by_uid]
+
+    async def list_accounts(self, limit: int = 10_000) -> list[Account]:
+        rows = await self._read_all(f"SELECT {_ACCOUNT_COLS} FROM accounts ORDER BY uid LIMIT ?", (limit,))
+        return [_account(r) for r in rows]
+
+    async def get_password_hash(self, uid: int) -> str | None:
+        row = await self._read_one("SELECT pw_hash FROM accounts WHERE uid=?", (uid,))
+        return str(row[0]) if row else None
+
+    async def update_account(self, uid: int, **fields: Any) -> Account | None:
+        allowed = {
+            "pw_hash",
+            "nickname",
+            "email",
+            "avatar",
+            "mobile",
+            "birthday",
+            "role",
+            "disabled",
+            "activated",
+        }
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown account fields {bad}")
+
+        def op(c: Conn) -> Account | None:
+            if fields:
+                sets = ", ".join(f"{k}=?" for k in fields)
+                c.execute(
+                    f"UPDATE accounts SET {sets} WHERE uid=?", (*[_plain(v) for v in fields.values()], uid)
+                )
+            row = c.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid=?", (uid,)).fetchone()
+            return _account(row) if row else None
+
+        return await self._writer.run(op)
+
+    # -- messages --------------------------------------------------------------------------------
+    async def append_message(self, new: NewMessage) -> tuple[Message, bool]:
+        return await self._writer.run(lambda c: _append(c, new))
+
+    async def get_message(self, conv: ConvId, seq: int) -> Message | None:
+        row = await self._read_one(
+            f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq=?", (conv.key, seq)
+        )
+        return _message(row) if row else None
+
+    async def find_message(self, sender: int, device: str, client_id: str) -> Message | None:
+        row = await self._read_one(
+            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?",
+            (sender, device, client_id),
+        )
+        return _message(row) if row else None
+
+    async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
+        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""
+        top = before_seq if before_seq > 0 else 1 << 62
+        sql = f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq<=? AND status<>3"
+        args: list[Any] = [conv.key, top]
+        if topic:
+            sql += " AND topic=?"
+            args.append(topic)
+        rows = await self._read_all(sql + " ORDER BY seq DESC LIMIT ?", (*args, count))
+        return [_message(r) for r in rows]
+
+    async def messages_after(self, conv: ConvId, after_seq: int, count: int) -> list[Message]:
+        """Oldest first, seq > after_seq, deleted ones included (sync must learn of deletions)."""
+        rows = await self._read_all(
+            f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq>? ORDER BY seq LIMIT ?",
+            (conv.key, after_seq, count),
+        )
+        return [_message(r) for r in rows]
+
+    async def last_message(self, conv: ConvId, topic: str = "") -> Message | None:
+        msgs = await self.history(conv, 0, 1, topic)
+        return msgs[0] if msgs else None
+
+    async def last_seq(self, conv: ConvId) -> int:
+        row = await self._read_one("SELECT last_seq FROM conversations WHERE conv=?", (conv.key,))
+        return int(row[0]) if row else 0
+
+    async def apply_control(
+        self,
+        control: Control,
+        device: str,
+        new_status: MsgStatus,
+        new_content: str | None,
+        queue_uids: Sequence[int],
+        activity_us: int,
+    ) -> tuple[Control, bool]:
+        return await self._writer.run(
+            lambda c: _apply_control(c, control, device, new_status, new_content, queue_uids, activity_us)
+        )
+
+    async def find_control(self, actor: int, device: str, client_id: str) -> Control | None:
+        row = await self._read_one(
+            "SELECT conv, seq, cmd, actor, client_id, target_client_id, content, ts_ms FROM controls"
+            " WHERE actor=? AND device=? AND client_id=?",
+            (actor, device, client_id),
+        )
+        return _control(row) if row else None
+
+    # -- per-user conversation state ---------------------------------------------------------------
+    async def advance_read(self, uid: int, conv: ConvId, seq: int, activity_us: int, topic: str = "") -> int:
+        def op(c: Conn) -> int:
+            last = _last_seq(c, conv)
+            target = min(seq, last)
+            key = _state_key(conv, topic)
+            c.execute(
+                "INSERT INTO user_convs(uid, conv, read_seq, delivered_seq, activity_us) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(uid, conv) DO UPDATE SET read_seq=max(read_seq, excluded.read_seq),"
+                " delivered_seq=max(delivered_seq, excluded.delivered_seq), activity_us=excluded.activity_us",
+                (uid, key, target, target, activity_us),
+            )
+            row = c.execute("SELECT read_seq FROM user_convs WHERE uid=? AND conv=?", (uid, key)).fetchone()
+            return int(row[0])
+
+        return await self._writer.run(op)
+
+    async def advance_delivered(self, uid: int, conv: ConvId, seq: int) -> None:
+        def op(c: Conn) -> None:
+            c.execute(
+                "INSERT INTO user_convs(uid, conv, delivered_seq) VALUES (?,?,?)"
+                " ON CONFLICT(uid, conv) DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)",
+                (uid, conv.key, min(seq, _last_seq(c, conv))),
+            )
+
+        await self._writer.run(op)
+
+    async def set_conv_attr(self, uid: int, conv: ConvId, name: str, value: str, activity_us: int) -> None:
+        def op(c: Conn) -> None:
+            row = c.execute("SELECT attrs FROM user_convs WHERE uid=? AND conv=?", (uid, conv.key)).fetchone()
+            attrs: dict[str, str] = json.loads(row[0]) if row else {}
+            if value:
+                attrs[name] = value
+            else:
+                attrs.pop(name, None)
+            c.execute(
+                "INSERT INTO user_convs(uid, conv, attrs, activity_us) VALUES (?,?,?,?)"
+                " ON CONFLICT(uid, conv) DO UPDATE SET attrs=excluded.attrs, activity_us=excluded.activity_us",
+                (uid, conv.key, json.dumps(attrs, sort_keys=True), activity_us),
+            )
+
+        await self._writer.run(op)
+
+    async def conv_state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
+        def op(c: Conn) -> ConvState:
+            return _conv_state(c, uid, conv, topic)
+
+        return await self._reader.run(op)
+
+    async def user_conversations(self, uid: int) -> list[ConvState]:
+        """Every conversation of the user: 1:1 with messages, groups, notification topics."""
+        return await self._reader.run(lambda c: _user_conversations(c, uid))
+
+    # -- priority queue ----------------------------------------------------------------------------
+    async def priority_entries(
+        self, uid: int, after_key: int, count: int, min_key: int
+    ) -> list[PriorityEntry]:
+        return await self._reader.run(lambda c: _priority_entries(c, uid, after_key, count, min_key))
+
+    # -- relations ------------------------------------------------------------------------------
+    async def add_friends(self, uid: int, peer: int, remark: str, both: bool) -> None:
+        def op(c: Conn) -> None:
+            now = _now_ms()
+            c.execute(
+                "INSERT INTO friends(uid, peer, remark, updated_ms) VALUES (?,?,?,?) ON CONFLICT(uid, peer)"
+                " DO UPDATE SET remark=excluded.remark, updated_ms=excluded.updated_ms",
+                (uid, peer, remark, now),
+            )
+            c.execute(
+                "INSERT OR REPLACE INTO friend_attrs(uid, peer, name, value) SELECT ?,?,'REMARK',? WHERE ?<>''",
+                (uid, peer, remark, remark),
+            )
+            if both:
+                c.execute(
+                    "INSERT INTO friends(uid, peer, updated_ms) VALUES (?,?,?) ON CONFLICT(uid, peer) DO NOTHING",
+                    (peer, uid, now),
+                )
+
+        await self._writer.run(op)
+
+    async def remove_friends(self, uid: int, peer: int) -> bool:
+        def op(c: Conn) -> bool:
+            n = c.execute(
+                "DELETE FROM friends WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, peer, uid)
+            ).rowcount
+            c.execute(
+                "DELETE FROM friend_attrs WHERE ((uid=? AND peer=?) OR (uid=? AND peer=?)) AND name<>'REMARK'",
+                (uid, peer, peer, uid),
+            )
+            return n > 0
+
+        return await self._writer.run(op)
+
+    async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]:
+        rows = await self._read_all(
+            "SELECT uid, peer, remark, buddy_group, updated_ms FROM friends WHERE uid=? AND updated_ms>=?"
+            " ORDER BY peer",
+            (uid, since_ms),
+        )
+        return [Friend(*r) for r in rows]
+
+    async def is_friend(self, uid: int, peer: int) -> bool:
+        return await self._read_one("SELECT 1 FROM friends WHERE uid=? AND peer=?", (uid, peer)) is not None
+
+    async def set_blocked(self, uid: int, peer: int, blocked: bool) -> None:
+        sql = (
+            "INSERT OR IGNORE INTO blocks(uid, peer) VALUES (?,?)"
+            if blocked
+            else "DELETE FROM blocks WHERE uid=? AND peer=?"
+        )
+        await self._writer.run(lambda c: c.execute(sql, (uid, peer)) and None)
+
+    async def blocked_by(self, uid: int) -> set[int]:
+        """The users that ``uid`` has blocked."""
+        rows = await self._read_all("SELECT peer FROM blocks WHERE uid=?", (uid,))
+        return {int(r[0]) for r in rows}
+
+    async def set_friend_attr(self, uid: int, peer: int, name: str, value: str) -> None:
+        def op(c: Conn) -> None:
+            c.execute(
+                "INSERT OR REPLACE INTO friend_attrs(uid, peer, name, value) VALUES (?,?,?,?)",
+                (uid, peer, name, value),
+            )
+            if name == "REMARK":
+                c.execute(
+                    "UPDATE friends SET remark=?, updated_ms=? WHERE uid=? AND peer=?",
+                    (value, _now_ms(), uid, peer),
+                )
+
+        await self._writer.run(op)
+
+    async def friend_attrs(self, uid: int, peer: int | None, name: str) -> list[tuple[int, str, str]]:
+        sql = "SELECT peer, name, value FROM friend_attrs WHERE uid=?"
+        args: list[Any] = [uid]
+        if peer is not None:
+            sql += " AND peer=?"
+            args.append(peer)
+        if name:
+            sql += " AND name=?"
+            args.append(name)
+        rows = await self._read_all(sql + " ORDER BY peer, name", args)
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    # -- groups -----------------------------------------------------------------------------------
+    async def create_group(self, group: Group, members: Sequence[int]) -> Group:
+        def op(c: Conn) -> Group:
+            gid = _next_seq(c, "gid")
+            name = group.name or f"GC_{gid}"
+            if c.execute("SELECT 1 FROM groups WHERE name=?", (name,)).fetchone():
+                raise Conflict("group name taken")
+            now = _now_ms()
+            c.execute(
+                f"INSERT INTO groups({_GROUP_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    gid,
+                    name,
+                    group.owner,
+                    group.avatar,
+                    group.desc,
+                    int(group.kind),
+                    group.member_limit,
+                    int(group.mute_all),
+                    int(group.closed),
+                    now,
+                    now,
+                ),
+            )
+            roles = [
+                (gid, u, int(GroupRole.OWNER if u == group.owner else GroupRole.MEMBER), now) for u in members
+            ]
+            c.executemany(
+                "INSERT OR IGNORE INTO group_members(gid, uid, role, joined_ms) VALUES (?,?,?,?)", roles
+            )
+            return _group(c.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE gid=?", (gid,)).fetchone())
+
+        return await self._writer.run(op)
+
+    async def get_group(self, gid: int) -> Group | None:
+        row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE gid=?", (gid,))
+        return _group(row) if row else None
+
+    async def get_group_by_name(self, name: str) -> Group | None:
+        row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE name=?", (name,))
+        return _group(row) if row else None
+
+    async def update_group(self, gid: int, **fields: Any) -> Group:
+        columns = {
+            "name": "name",
+            "owner": "owner",
+            "avatar": "avatar",
+            "desc": "descr",
+            "member_limit": "member_limit",
+            "mute_all": "mute_all",
+            "closed": "closed",
+        }
+
+        def op(c: Conn) -> Group:
+            if (
+                "name" in fields
+                and c.execute(
+                    "SELECT 1 FROM groups WHERE name=? AND gid<>?", (fields["name"], gid)
+                ).fetchone()
+            ):
+                raise Conflict("group name taken")
+            sets = ", ".join(f"{columns[k]}=?" for k in fields)
+            values = [_plain(v) for v in fields.values()]
+            c.execute(f"UPDATE groups SET {sets}, updated_ms=? WHERE gid=?", (*values, _now_ms(), gid))
+            return _group(c.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE gid=?", (gid,)).fetchone())
+
+        return await self._writer.run(op)
+
+    async def delete_group(self, gid: int) -> list[int]:
+        def op(c: Conn) -> list[int]:
+            members = [int(r[0]) for r in c.execute("SELECT uid FROM group_members WHERE gid=?", (gid,))]
+            c.execute("DELETE FROM group_members WHERE gid=?", (gid,))
+            c.execute("DELETE FROM group_blacklist WHERE gid=?", (gid,))
+            c.execute("DELETE FROM groups WHERE gid=?", (gid,))
+            return members
+
+        return await self._writer.run(op)
+
+    async def group_members(self, gid: int) -> list[GroupMember]:
+        rows = await self._read_all(
+            "SELECT uid, role, muted FROM group_members WHERE gid=? ORDER BY role DESC, uid", (gid,)
+        )
+        return [GroupMember(int(r[0]), GroupRole(r[1]), bool(r[2])) for r in rows]
+
+    async def add_group_members(self, gid: int, uids: Sequence[int]) -> None:
+        now = _now_ms()
+
+        def op(c: Conn) -> None:
+            c.executemany(
+                "INSERT OR IGNORE INTO group_members(gid, uid, joined_ms) VALUES (?,?,?)",
+                [(gid, u, now) for u in uids],
+            )
+            c.execute("UPDATE groups SET updated_ms=? WHERE gid=?", (now, gid))
+
+        await self._writer.run(op)
+
+    async def remove_group_members(self, gid: int, uids: Sequence[int]) -> None:
+        def op(c: Conn) -> None:
+            c.executemany("DELETE FROM group_members WHERE gid=? AND uid=?", [(gid, u) for u in uids])
+            c.execute("UPDATE groups SET updated_ms=? WHERE gid=?", (_now_ms(), gid))
+
+        await self._writer.run(op)
+
+    async def set_member_role(self, gid: int, uid: int, role: GroupRole) -> None:
+        await self._writer.run(
+            lambda c: (
+                c.execute("UPDATE group_members SET role=? WHERE gid=? AND uid=?", (int(role), gid, uid))
+                and None
+            )
+        )
+
+    async def set_member_muted(self, gid: int, uid: int, muted: bool) -> None:
+        await self._writer.run(
+            lambda c: (
+                c.execute("UPDATE group_members SET muted=? WHERE gid=? AND uid=?", (int(muted), gid, uid))
+                and None
+            )
+        )
+
+    async def set_group_blacklisted(self, gid: int, uid: int, listed: bool) -> None:
+        sql = (
+            "INSERT OR IGNORE INTO group_blacklist(gid, uid) VALUES (?,?)"
+            if listed
+            else "DELETE FROM group_blacklist WHERE gid=? AND uid=?"
+        )
+        await self._writer.run(lambda c: c.execute(sql, (gid, uid)) and None)
+
+    async def group_blacklist(self, gid: int) -> set[int]:
+        rows = await self._read_all("SELECT uid FROM group_blacklist WHERE gid=?", (gid,))
+        return {int(r[0]) for r in rows}
+
+    async def groups_of(self, uid: int) -> list[Group]:
+        rows = await self._read_all(
+            f"SELECT {', '.join('g.' + c.strip() for c in _GROUP_COLS.split(','))} FROM groups g"
+            " JOIN group_members m ON m.gid=g.gid WHERE m.uid=? ORDER BY g.gid",
+            (uid,),
+        )
+        return [_group(r) for r in rows]
+
+    # -- idempotency ------------------------------------------------------------------------------
+    async def remember(self, key: str, result: str) -> str:
+        """Store ``result`` under ``key`` unless a result is there already; return the stored one."""
+
+        def op(c: Conn) -> str:
+            c.execute("INSERT OR IGNORE INTO idempotency(key, result) VALUES (?,?)", (key, result))
+            return str(c.execute("SELECT result FROM idempotency WHERE key=?", (key,)).fetchone()[0])
+
+        return await self._writer.run(op)
+
+    async def recall(self, key: str) -> str | None:
+        row = await self._read_one("SELECT result FROM idempotency WHERE key=?", (key,))
+        return str(row[0]) if row else None
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def _read_one(self, sql: str, args: Sequence[Any]) -> Any:
+        return await self._reader.run(lambda c: c.execute(sql, args).fetchone())
+
+    async def _read_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
+        return await self._reader.run(lambda c: c.execute(sql, args).fetchall())
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def _next_seq(c: Conn, name: str) -> int:
+    row = c.execute("UPDATE sequences SET value=value+1 WHERE name=? RETURNING value", (name,)).fetchone()
+    return int(row[0])
+
+
+def _last_seq(c: Conn, conv: ConvId) -> int:
+    row = c.execute("SELECT last_seq FROM conversations WHERE conv=?", (conv.key,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _append(c: Conn, new: NewMessage) -> tuple[Message, bool]:
+    if new.client_id:
+        row = c.execute(
+            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?",
+            (new.sender, new.device, new.client_id),
+        ).fetchone()
+        if row:
+            return _message(row), True
+    key = new.conv.key
+    seq = int(
+        c.execute(
+            "INSERT INTO conversations(conv, last_seq, activity_us) VALUES (?,1,?) ON CONFLICT(conv)"
+            " DO UPDATE SET last_seq=last_seq+1, activity_us=excluded.activity_us RETURNING last_seq",
+            (key, new.activity_us),
+        ).fetchone()[0]
+    )
+    extra = json.dumps(new.extra, separators=(",", ":")) if new.extra else "{}"
+    c.execute(
+        f"INSERT INTO messages({_MSG_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?)",
+        (
+            key,
+            seq,
+            new.msg_id,
+            new.sender,
+            new.device,
+            new.client_id,
+            new.ctype,
+            new.content,
+            new.data,
+            extra,
+            new.topic,
+            new.ts_ms,
+        ),
+    )
+    if seq == 1 or new.conv.kind is ConvKind.NOTIFY:
+        _ensure_state_rows(c, new, key)
+    if new.conv.kind is not ConvKind.NOTIFY:
+        c.execute(
+            "INSERT INTO user_convs(uid, conv, read_seq, delivered_seq) VALUES (?,?,?,?) ON CONFLICT(uid, conv)"
+            " DO UPDATE SET read_seq=excluded.read_seq, delivered_seq=excluded.delivered_seq",
+            (new.sender, key, seq, seq),
+        )
+    _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
+    message = Message(
+        conv=new.conv,
+        seq=seq,
+        msg_id=new.msg_id,
+        sender=new.sender,
+        device=new.device,
+        client_id=new.client_id,
+        ctype=new.ctype,
+        content=new.content,
+        ts_ms=new.ts_ms,
+        data=new.data,
+        extra=new.extra,
+        topic=new.topic,
+    )
+    return message, False
+
+
+def _ensure_state_rows(c: Conn, new: NewMessage, key: str) -> None:
+    """1:1 conversations and notification topics get a state row per participant at creation, so that a
+    user's conversation list is one indexed query; group members need none (they come from membership)."""
+    if new.conv.kind is ConvKind.PEER:
+        rows = [(new.conv.a, key), (new.conv.b, key)]
+    elif new.conv.kind is ConvKind.NOTIFY:
+        rows = [(new.conv.a, _state_key(new.conv, new.topic))]
+    else:
+        return
+    c.executemany("INSERT OR IGNORE INTO user_convs(uid, conv) VALUES (?,?)", rows)
+
+
+def _enqueue_priority(c: Conn, uids: Sequence[int], key: str, seq: int, control_id: int, now_us: int) -> None:
+    for uid in uids:
+        row = c.execute("SELECT MAX(key) FROM priority_queue WHERE uid=?", (uid,)).fetchone()
+        pkey = max((row[0] or 0) + 1, now_us)
+        c.execute(
+            "INSERT INTO priority_queue(uid, key, conv, seq, control_id) VALUES (?,?,?,?,?)",
+            (uid, pkey, key, seq, control_id),
+        )
+
+
+def _apply_control(
+    c: Conn,
+    control: Control,
+    device: str,
+    new_status: MsgStatus,
+    new_content: str | None,
+    queue_uids: Sequence[int],
+    activity_us: int,
+) -> tuple[Control, bool]:
+    if control.client_id:
+        row = c.execute(
+            "SELECT conv, seq, cmd, actor, client_id, target_client_id, content, ts_ms FROM controls"
+            " WHERE actor=? AND device=? AND client_id=?",
+            (control.actor, device, control.client_id),
+        ).fetchone()
+        if row:
+            return _control(row), True
+    key = control.conv.key
+    if new_content is None:
+        c.execute("UPDATE messages SET status=? WHERE conv=? AND seq=?", (int(new_status), key, control.seq))
+    else:
+        c.execute(
+            "UPDATE messages SET status=?, content=? WHERE conv=? AND seq=?",
+            (int(new_status), new_content, key, control.seq),
+        )
+    cur = c.execute(
+        "INSERT INTO controls(conv, seq, cmd, actor, device, client_id, target_client_id, content, ts_ms)"
+        " VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            key,
+            control.seq,
+            int(control.cmd),
+            control.actor,
+            device,
+            control.client_id,
+            control.target_client_id,
+            control.content,
+            control.ts_ms,
+        ),
+    )
+    if control.cmd is ControlCmd.DELETE:
+        c.execute("DELETE FROM priority_queue WHERE conv=? AND seq=? AND control_id=0", (key, control.seq))
+    c.execute("UPDATE conversations SET activity_us=? WHERE conv=?", (activity_us, key))
+    _enqueue_priority(c, queue_uids, key, control.seq, int(cur.lastrowid or 0), activity_us)
+    return control, False
+
+
+def _conv_state(c: Conn, uid: int, conv: ConvId, topic: str) -> ConvState:
+    key = conv.key
+    crow = c.execute("SELECT last_seq, activity_us FROM conversations WHERE conv=?", (key,)).fetchone()
+    urow = c.execute(
+        "SELECT read_seq, delivered_seq, activity_us, attrs FROM user_convs WHERE uid=? AND conv=?",
+        (uid, _state_key(conv, topic)),
+    ).fetchone()
+    last, act = (int(crow[0]), int(crow[1])) if crow else (0, 0)
+    read, delivered, uact, attrs = urow if urow else (0, 0, 0, "{}")
+    return ConvState(conv, last, read, delivered, max(act, uact), json.loads(attrs), topic)
+
+
+def _user_conversations(c: Conn, uid: int) -> list[ConvState]:
+    rows = c.execute(
+        "SELECT x.conv, COALESCE(cv.last_seq, 0), COALESCE(cv.activity_us, 0), COALESCE(u.read_seq, 0),"
+        " COALESCE(u.delivered_seq, 0), COALESCE(u.activity_us, 0), COALESCE(u.attrs, '{}')"
+        " FROM (SELECT conv FROM user_convs WHERE uid=? AND conv NOT LIKE 'n:%'"
+        "       UNION SELECT 'g:' || gid FROM group_members WHERE uid=?) x"
+        " LEFT JOIN conversations cv ON cv.conv=x.conv LEFT JOIN user_convs u ON u.uid=? AND u.conv=x.conv",
+        (uid, uid, uid),
+    ).fetchall()
+    states = [
+        ConvState(
+            ConvId.from_key(r[0]),
+            int(r[1]),
+            int(r[3]),
+            int(r[4]),
+            max(int(r[2]), int(r[5])),
+            json.loads(r[6]),
+        )
+        for r in rows
+    ]
+    return states + _notify_topics(c, uid)
+
+
+def _notify_topics(c: Conn, uid: int) -> list[ConvState]:
+    conv = ConvId.notify(uid)
+    prefix = conv.key + "#"
+    rows = c.execute(
+        "SELECT conv, read_seq, delivered_seq, activity_us, attrs FROM user_convs WHERE uid=? AND conv LIKE ?",
+        (uid, prefix + "%"),
+    ).fetchall()
+    out = []
+    for key, read, delivered, uact, attrs in rows:
+        topic = key[len(prefix) :]
+        agg = c.execute(
+            "SELECT MAX(seq), MAX(ts_ms), SUM(seq > ?) FROM messages WHERE conv=? AND topic=?",
+            (read, conv.key, topic),
+        ).fetchone()
+        last = int(agg[0] or 0)
+        unread = int(agg[2] or 0)
+        act = max(int(agg[1] or 0) * 1000, int(uact))
+        # read_seq is reported as last - unread so that ConvState.unread counts this topic's items only
+        out.append(ConvState(conv, last, last - unread, int(delivered), act, json.loads(attrs), topic))
+    return out
+
+
+def _priority_entries(c: Conn, uid: int, after_key: int, count: int, min_key: int) -> list[PriorityEntry]:
+    rows = c.execute(
+        "SELECT key, conv, seq, control_id FROM priority_queue WHERE uid=? AND key>? AND key>=?"
+        " ORDER BY key LIMIT ?",
+        (uid, after_key, min_key, count),
+    ).fetchall()
+    out = []
+    for key, conv, seq, control_id in rows:
+        mrow = c.execute(f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq=?", (conv, seq)).fetchone()
+        message = _message(mrow) if mrow else None
+        control = None
+        if control_id:
+            crow = c.execute(
+                "SELECT conv, seq, cmd, actor, client_id, target_client_id, content, ts_ms FROM controls WHERE id=?",
+                (control_id,),
+            ).fetchone()
+            control = _control(crow) if crow else None
+        elif message is None or message.status is MsgStatus.DELETED:
+            continue
+        out.append(PriorityEntry(int(key), message, control))
+    return out

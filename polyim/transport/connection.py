@@ -1,0 +1,202 @@
+"""The protocol-agnostic connection: bytes in to a handler, coalesced writes out, timers, back-pressure.
+
+It is an ``asyncio.Protocol`` (design.md §1: cheaper per frame and per connection than streams).
+``data_received`` never awaits: it hands the bytes to the protocol handler, which decodes and queues
+work. Writes made during one loop turn are joined into a single ``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol, cast
+
+log = logging.getLogger(__name__)
+
+_HIGH_WATER = 4 * 1024 * 1024
+
+
+class Handler(Protocol):
+    """What a protocol adapter provides to the transport."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def connection_lost(self) -> None: ...
+
+    def timed_out(self, logged_in: bool) -> None: ...
+
+
+class Connection(asyncio.Protocol):
+    """One client connection over TCP (or any stream transport)."""
+
+    __slots__ = (
+        "_buf",
+        "_closing",
+        "_flush_scheduled",
+        "_handler",
+        "_loop",
+        "_paused_by_peer",
+        "_transport",
+        "handler_factory",
+        "idle_timeout",
+        "last_rx",
+        "logged_in",
+        "login_timeout",
+        "opened",
+        "peer",
+        "registry",
+    )
+
+    def __init__(
+        self,
+        handler_factory: Callable[[Connection], Handler],
+        registry: ConnectionSet,
+        idle_timeout: float,
+        login_timeout: float,
+    ) -> None:
+        self.handler_factory = handler_factory
+        self.registry = registry
+        self.idle_timeout = idle_timeout
+        self.login_timeout = login_timeout
+        self._transport: asyncio.Transport | None = None
+        self._handler: Handler | None = None
+        self._buf: list[bytes] = []
+        self._flush_scheduled = False
+        self._closing = False
+        self._paused_by_peer = False
+        self._loop = asyncio.get_running_loop()
+        self.peer = ""
+        self.opened = self.last_rx = time.monotonic()
+        self.logged_in = False
+
+    # -- asyncio.Protocol -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.registry.add(self)
+        self._handler = self.handler_factory(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = time.monotonic()
+        if self._handler is not None and not self._closing:
+            self._handler.feed(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.registry.discard(self)
+        self._closing = True
+        handler, self._handler = self._handler, None
+        if handler is not None:
+            handler.connection_lost()
+
+    def pause_writing(self) -> None:
+        self._paused_by_peer = True
+
+    def resume_writing(self) -> None:
+        self._paused_by_peer = False
+
+    # -- used by handlers -------------------------------------------------------------------------
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self._transport
+
+    def write(self, data: bytes) -> None:
+        """Queue bytes; everything queued in this loop turn goes out in one write."""
+        if self._closing:
+            return
+        self._buf.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._buf or self._transport is None:
+            return
+        data = self._buf[0] if len(self._buf) == 1 else b"".join(self._buf)
+        self._buf.clear()
+        self._transport.write(data)
+        if self._transport.get_write_buffer_size() > _HIGH_WATER:
+            log.warning("%s: slow consumer (%d bytes queued), closing", self.peer, _HIGH_WATER)
+            self.abort()
+
+    def close(self) -> None:
+        """Flush what is queued, then close."""
+        if self._closing:
+            return
+        self._flush()
+        self._closing = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        self._closing = True
+        self._buf.clear()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def check_timers(self, now: float) -> None:
+        if self._closing or self._handler is None:
+            return
+        if self.logged_in:
+            if now - self.last_rx > self.idle_timeout:
+                self._handler.timed_out(True)
+        elif now - self.opened > self.login_timeout:
+            self._handler.timed_out(False)
+
+
+class ConnectionSet:
+    """All connections of a listener, swept by one periodic timer instead of a timer per connection."""
+
+    def __init__(self, sweep_interval: float = 1.0) -> None:
+        self._conns: set[Connection] = set()
+        self._interval = sweep_interval
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, conn: Connection) -> None:
+        self._conns.add(conn)
+
+    def discard(self, conn: Connection) -> None:
+        self._conns.discard(conn)
+
+    def __len__(self) -> int:
+        return len(self._conns)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            now = time.monotonic()
+            for conn in list(self._conns):
+                conn.check_timers(now)
+
+    def close_all(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        for conn in list(self._conns):
+            conn.close()
+
+
+async def serve_tcp(
+    host: str,
+    port: int,
+    handler_factory: Callable[[Connection], Handler],
+    *,
+    idle_timeout: float,
+    login_timeout: float,
+) -> tuple[asyncio.Server, ConnectionSet]:
+    conns = ConnectionSet()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: Connection(handler_factory, conns, idle_timeout, login_timeout), host, port, backlog=4096
+    )
+    conns.start()
+    return server, conns
