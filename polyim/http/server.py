@@ -53,5 +53,8 @@ def build_app(core: Core, admin_token: str, routes: list[web.RouteDef]) -> web.A
     app[CORE_KEY] = core
     app[ADMIN_TOKEN_KEY] = admin_token
     app.router.add_get("/healthz", healthz)
+    from polyim.http.admin import routes as admin_routes
+
+    app.router.add_routes(admin_routes())
     app.router.add_routes(routes)
     return app

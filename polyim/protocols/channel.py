@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[None]]
 
+# Tasks that outlive their connection (presence announcements after a disconnect) are kept alive here.
+_background: set[asyncio.Future[None]] = set()
+
 # Connections with this much unhandled work stop being read until it drains (back-pressure).
 _MAX_PENDING = 256
 
@@ -93,7 +96,9 @@ class Channel:
         self._pending.clear()
         session, self.session = self.session, None
         if session is not None:
-            asyncio.ensure_future(self.core.accounts.detach(session))
+            task = asyncio.ensure_future(self.core.accounts.detach(session))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
 
     # -- the Sink interface -------------------------------------------------------------------------
     def on(self, event_type: type, handler: Callable[[Any], None]) -> None:

@@ -9,6 +9,7 @@ in a single loop callback. That is how an ack can wait for durability without co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -94,10 +95,8 @@ class DbThread:
 
     def _settle(self, results: list[tuple[_Job, Any, BaseException | None]]) -> None:
         assert self._loop is not None
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
             self._loop.call_soon_threadsafe(_resolve_all, results)
-        except RuntimeError:  # loop closed during shutdown
-            pass
 
 
 class WriterThread(DbThread):

@@ -235,7 +235,8 @@ class SqliteStore(Store):
 
     async def find_message(self, sender: int, device: str, client_id: str) -> Message | None:
         row = await self._read_one(
-            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?",
+            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?"
+            " AND client_id<>''",
             (sender, device, client_id),
         )
         return _message(row) if row else None
@@ -283,7 +284,7 @@ class SqliteStore(Store):
     async def find_control(self, actor: int, device: str, client_id: str) -> Control | None:
         row = await self._read_one(
             "SELECT conv, seq, cmd, actor, client_id, target_client_id, content, ts_ms FROM controls"
-            " WHERE actor=? AND device=? AND client_id=?",
+            " WHERE actor=? AND device=? AND client_id=? AND client_id<>''",
             (actor, device, client_id),
         )
         return _control(row) if row else None
@@ -607,9 +608,12 @@ def _last_seq(c: Conn, conv: ConvId) -> int:
 
 
 def _append(c: Conn, new: NewMessage) -> tuple[Message, bool]:
+    # The dedup lookups repeat the partial indexes' ``client_id<>''`` condition: without it SQLite
+    # cannot use messages_dedup / controls_dedup and scans the whole table on every send.
     if new.client_id:
         row = c.execute(
-            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?",
+            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?"
+            " AND client_id<>''",
             (new.sender, new.device, new.client_id),
         ).fetchone()
         if row:
@@ -700,7 +704,7 @@ def _apply_control(
     if control.client_id:
         row = c.execute(
             "SELECT conv, seq, cmd, actor, client_id, target_client_id, content, ts_ms FROM controls"
-            " WHERE actor=? AND device=? AND client_id=?",
+            " WHERE actor=? AND device=? AND client_id=? AND client_id<>''",
             (control.actor, device, control.client_id),
         ).fetchone()
         if row:
@@ -748,10 +752,12 @@ def _conv_state(c: Conn, uid: int, conv: ConvId, topic: str) -> ConvState:
 
 
 def _user_conversations(c: Conn, uid: int) -> list[ConvState]:
+    # Groups come from current membership only: a group the user left or that was dismissed must not
+    # stay listed (with a growing unread count) because of the cursor row left from reading it.
     rows = c.execute(
         "SELECT x.conv, COALESCE(cv.last_seq, 0), COALESCE(cv.activity_us, 0), COALESCE(u.read_seq, 0),"
         " COALESCE(u.delivered_seq, 0), COALESCE(u.activity_us, 0), COALESCE(u.attrs, '{}')"
-        " FROM (SELECT conv FROM user_convs WHERE uid=? AND conv NOT LIKE 'n:%'"
+        " FROM (SELECT conv FROM user_convs WHERE uid=? AND conv NOT LIKE 'n:%' AND conv NOT LIKE 'g:%'"
         "       UNION SELECT 'g:' || gid FROM group_members WHERE uid=?) x"
         " LEFT JOIN conversations cv ON cv.conv=x.conv LEFT JOIN user_convs u ON u.uid=? AND u.conv=x.conv",
         (uid, uid, uid),

@@ -189,7 +189,7 @@ class OmtpChannel(Channel):
             if entry is None:
                 raise Refused(E.EC_PROTOCOL, "unsupported type")
             if header.flags & (c.FLAG_COMPRESS_MASK | c.FLAG_CRYPTO_MASK):
-                raise Refused(E.EC_PROTOCOL, "compression/encryption not supported", close=True)
+                raise Refused(E.EC_PROTOCOL, "compression/encryption not supported")
             if len(header.pack_id.encode()) > MAX_PACK_ID:
                 raise Refused(E.EC_PARAM, "packId too long")
             fn, _ = entry

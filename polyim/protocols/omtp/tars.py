@@ -498,6 +498,8 @@ class StructKind(Kind):
             raise _too_deep(pos)
         spec = self.spec
         values, pos = spec.read_fields(buf, pos, end, depth + 1, nested=True)
+        if values == spec.defaults:  # e.g. MsgReq's usual empty PushInfo: share one frozen instance
+            return spec.default, pos
         return spec.build(*values), pos
 
     def write(self, out: bytearray, tag: int, value: Any) -> None:
@@ -554,7 +556,7 @@ class StructSpec:
     are these, or any callable).  Encoding reads the values back by attribute name.
     """
 
-    __slots__ = ("_get", "_index", "_required_mask", "build", "default", "defaults", "fields", "name")
+    __slots__ = ("_get", "_required_mask", "_table", "build", "default", "defaults", "fields", "name")
 
     def __init__(self, name: str, fields: Sequence[Field], build: Callable[..., Any]) -> None:
         ordered = sorted(fields, key=lambda f: f.tag)
@@ -564,7 +566,11 @@ class StructSpec:
         self.name = name
         self.fields = tuple(ordered)
         self.build = build
-        self._index = {f.tag: (i, f.kind) for i, f in enumerate(ordered)}
+        # tag -> (position in ``fields``, the kind's read, whether that is StringKind.read); None if unknown
+        table: list[tuple[int, Callable[..., tuple[Any, int]], bool] | None] = [None] * 256
+        for i, f in enumerate(ordered):
+            table[f.tag] = (i, f.kind.read, isinstance(f.kind, StringKind))
+        self._table = tuple(table)
         self._required_mask = sum(1 << f.tag for f in ordered if f.required and not f.explicit_default)
         self.defaults = [f.default for f in ordered]
         self.default = build(*self.defaults)
@@ -596,13 +602,13 @@ class StructSpec:
     def read_fields(self, buf: Buf, pos: int, end: int, depth: int, *, nested: bool) -> tuple[list[Any], int]:
         """Read fields up to STRUCT_END (consumed) if ``nested``, else up to ``end``; values in tag order."""
         values = self.defaults.copy()
-        index = self._index
+        table = self._table
         seen = 0
         while pos < end:
             b = buf[pos]
             pos += 1
-            t = b & 0x0F
             tag = b >> 4
+            t = b & 0x0F
             if tag == 15:
                 if pos >= end:
                     raise _truncated(pos, "second byte of a field head expected")
@@ -616,11 +622,23 @@ class StructSpec:
             if seen & bit:
                 raise TarsDecodeError(f"{self.name}: tag {tag} repeated at offset {pos - 1}")
             seen |= bit
-            slot = index.get(tag)
+            slot = table[tag]
             if slot is None:
                 pos = _skip(buf, pos, end, t, depth)
+            elif slot[2] and t == T_STRING1 and pos < end:
+                # StringKind.read inlined for its commonest form: most fields of OMTP are short strings.
+                stop = pos + 1 + buf[pos]
+                if stop > end:
+                    raise _truncated(pos, f"string of {stop - pos - 1} bytes")
+                try:
+                    values[slot[0]] = buf[pos + 1 : stop].decode()
+                except UnicodeDecodeError as exc:
+                    raise TarsDecodeError(
+                        f"string at offset {pos + 1} is not valid UTF-8: {exc.reason}"
+                    ) from None
+                pos = stop
             else:
-                values[slot[0]], pos = slot[1].read(buf, pos, end, t, depth)
+                values[slot[0]], pos = slot[1](buf, pos, end, t, depth)
         else:
             if nested:
                 raise _truncated(pos, f"{self.name}: STRUCT_END expected")

@@ -1,0 +1,127 @@
+"""Shared fixtures: a real ``polyim serve`` process on free ports, and accounts made through its admin API."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_names = itertools.count(1)
+
+
+@dataclass
+class Server:
+    """A running server process. ``ports`` maps ``"<protocol> <kind>"`` to the bound port."""
+
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    config: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    admin_token: str = ""
+    log: Path | None = None
+
+    @property
+    def omtp(self) -> int:
+        return self.ports["omtp tcp"]
+
+    @property
+    def http(self) -> int:
+        return self.ports["http tcp"]
+
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.http}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {self.admin_token if token is None else token}",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            try:
+                return err.code, json.loads(raw)
+            except ValueError:
+                return err.code, raw.decode(errors="replace")
+
+    def add_user(self, prefix: str = "u", password: str = "pw", **extra: Any) -> tuple[int, str]:
+        """Create an account with a unique name; returns (uid, username)."""
+        name = f"{prefix}{next(_names)}_{os.getpid()}"
+        status, body = self.api("POST", "/api/v1/users", {"username": name, "password": password, **extra})
+        assert status == 201, body
+        return int(body["uid"]), name
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def write_config(tmp: Path, extra: str = "") -> Path:
+    cfg = tmp / "polyim.toml"
+    cfg.write_text(
+        f"""
+[server]
+data_dir = "{tmp / "data"}"
+[http]
+listen = "127.0.0.1:0"
+admin_token = "test-admin-token"
+[omtp]
+listen = "127.0.0.1:0"
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return cfg
+
+
+def start_server(tmp: Path, extra: str = "", config: Path | None = None) -> Server:
+    cfg = config or write_config(tmp, extra)
+    log = tmp / "server.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polyim.cli", "serve", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=log.open("a"),
+        text=True,
+    )
+    server = Server(proc, tmp / "data", cfg, admin_token="test-admin-token", log=log)
+    deadline = time.monotonic() + 20
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        parts = line.split()
+        if parts[:1] == ["listening"]:
+            server.ports[f"{parts[1]} {parts[2]}"] = int(parts[3].rsplit(":", 1)[1])
+            if "http tcp" in server.ports:
+                return server
+    raise RuntimeError("server did not start")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_server(tmp_path_factory.mktemp("polyim"))
+    yield srv
+    srv.stop()
