@@ -64,16 +64,16 @@ class Accounts:
 
     async def authenticate(self, cred: Credentials) -> Account:
         """Check credentials with the throttle of design.md §7. Unknown users and wrong passwords get the
-        same AUTH_FAILED so that accounts cannot be probed."""
-        keys = (
-            [f"acct:{cred.username or cred.uid}", f"addr:{cred.addr}"]
-            if cred.addr
-            else [f"acct:{cred.username or cred.uid}"]
-        )
+        same AUTH_FAILED (and cost the same hashing) so that accounts cannot be probed."""
+        account = await self._lookup(cred)
+        # The account key is the uid once known, so switching between name and uid gains no tries.
+        keys = [f"acct:{account.uid}" if account else f"acct:{cred.username or cred.uid}"]
+        if cred.addr:
+            keys.append(f"addr:{cred.addr}")
         if any(self.throttle.locked(k) for k in keys):
             raise CoreError(Code.THROTTLED, "too many failed logins")
-        account = await self._check(cred)
-        if account is None:
+        verified = await self._verify(cred, account)  # runs the hash even for unknown accounts
+        if account is None or not verified:
             for key in keys:
                 self.throttle.fail(key)
             raise CoreError(Code.AUTH_FAILED, "auth failed")
@@ -82,27 +82,29 @@ class Accounts:
             raise CoreError(Code.DISABLED, "account disabled")
         return account
 
-    async def _check(self, cred: Credentials) -> Account | None:
+    async def _lookup(self, cred: Credentials) -> Account | None:
+        """The account the credentials name; both name and uid must agree when both are given."""
         store = self.ctx.store
         account = await store.get_account_by_name(cred.username) if cred.username else None
         if cred.uid is not None:
             if account is None and not cred.username:
                 account = await store.get_account(cred.uid)
-            if account is None or account.uid != cred.uid:
-                return None
-        if account is None or not cred.secret:
-            return None
+            if account is not None and account.uid != cred.uid:
+                account = None
+        return account
+
+    async def _verify(self, cred: Credentials, account: Account | None) -> bool:
+        if not cred.secret:
+            return False
         if self.tokens.looks_like_token(cred.secret):
             claims = self.tokens.verify(cred.secret)
-            return account if claims is not None and claims.uid == account.uid else None
-        stored = await store.get_password_hash(account.uid)
-        if stored is None:
-            return None
+            return account is not None and claims is not None and claims.uid == account.uid
+        stored = await self.ctx.store.get_password_hash(account.uid) if account is not None else None
         normalised = auth.normalise(cred.secret, is_md5=cred.is_md5)
         ok = await asyncio.get_running_loop().run_in_executor(
-            None, auth.verify_normalised, stored, normalised
+            None, auth.verify_normalised, stored or auth.dummy_hash(), normalised
         )
-        return account if ok else None
+        return ok and stored is not None
 
     def issue_token(self, uid: int, device: str, ttl_s: int | None = None) -> str:
         return self.tokens.issue(uid, device, ttl_s or self.ctx.settings.token_ttl)
@@ -136,9 +138,12 @@ class Accounts:
             raise CoreError(Code.USER_NOT_FOUND)
         self.ctx.forget_account(uid)
         if disabled:
-            for session in list(self.ctx.sessions.of(uid)):
+            sessions = list(self.ctx.sessions.of(uid))
+            for session in sessions:
                 self.ctx.sessions.detach(session)
                 session.sink.kick(KickReason.DISABLED)
+            if sessions and not self.ctx.sessions.online(uid):
+                await self._announce(uid, Presence.OFFLINE)
 
     # -- sessions ---------------------------------------------------------------------------------
     async def attach(self, session: Session) -> list[Session]:
@@ -171,6 +176,7 @@ class Accounts:
 
     async def _announce(self, uid: int, presence: Presence) -> None:
         friends = await self.ctx.store.friends(uid)
-        watchers = [f.peer for f in friends]
+        blocked = await self.ctx.blocked_by(uid)  # a user on uid's blacklist gets no presence of uid
+        watchers = [f.peer for f in friends if f.peer not in blocked]
         if watchers:
             self.ctx.sessions.deliver(watchers, PresenceEvent(uid, presence))

@@ -8,9 +8,11 @@ stored hash serves all five. Tokens are HMAC-SHA256 signed and carry uid, device
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
+import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -37,6 +39,12 @@ def normalise(password: str, *, is_md5: bool = False) -> str:
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(normalise(password))
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash no password matches, verified against for unknown accounts to keep login timing equal."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 def verify_normalised(stored: str, normalised: str) -> bool:

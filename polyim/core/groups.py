@@ -32,7 +32,7 @@ class Groups:
         member = (await self.ctx.members(gid)).get(uid)
         return member.role if member else None
 
-    def _emit(
+    async def _emit(
         self,
         group: Group,
         change: GroupChange,
@@ -41,7 +41,8 @@ class Groups:
         notify: Sequence[int],
         skip: Session | None,
     ) -> None:
-        members = tuple(self.ctx.cache.members.get(group.gid, {}))
+        # the current members, reloaded if a change just dropped them from the cache
+        members = tuple(await self.ctx.members(group.gid))
         event = GroupEvent(group, change, actor, tuple(uids), members)
         self.ctx.sessions.deliver(dict.fromkeys(notify), event, skip=skip)
 
@@ -68,7 +69,7 @@ class Groups:
             raise CoreError(Code.NAME_TAKEN, "group name taken") from exc
         self.ctx.forget_group(group.gid)
         await self.ctx.members(group.gid)
-        self._emit(group, GroupChange.CREATED, actor, uids, uids, skip)
+        await self._emit(group, GroupChange.CREATED, actor, uids, uids, skip)
         return group
 
     async def get(self, gid: int) -> Group:
@@ -91,16 +92,18 @@ class Groups:
     async def add_members(
         self, actor: int, gid: int, uids: Sequence[int], *, skip: Session | None = None
     ) -> list[int]:
-        """A member may invite anyone; a non-member may add only itself to an open group."""
+        """A member may invite anyone not on the group's blacklist; a non-member may add only itself, to
+        an open group that has not blacklisted it."""
         group = await self.ctx.require_group(gid)
         if not uids:
             raise CoreError(Code.BAD_REQUEST, "no users")
         wanted = await self._existing_users(uids)
         members = await self.ctx.members(gid)
-        if actor not in members:
-            blacklist = await self.ctx.store.group_blacklist(gid)
-            if wanted != [actor] or group.closed or actor in blacklist:
-                raise CoreError(Code.NO_PRIVILEGE, "cannot join")
+        blacklist = await self.ctx.store.group_blacklist(gid)
+        if actor not in members and (wanted != [actor] or group.closed):
+            raise CoreError(Code.NO_PRIVILEGE, "cannot join")
+        if any(u in blacklist and u not in members for u in wanted):
+            raise CoreError(Code.NO_PRIVILEGE, "blacklisted by the group")
         new = [u for u in wanted if u not in members]
         if len(members) + len(new) > group.member_limit:
             raise CoreError(Code.GROUP_FULL, "member limit reached")
@@ -109,7 +112,7 @@ class Groups:
             self.ctx.forget_group(gid)
             await self.ctx.members(gid)
             change = GroupChange.JOINED
-            self._emit(await self.ctx.require_group(gid), change, actor, new, [*members, *new], skip)
+            await self._emit(await self.ctx.require_group(gid), change, actor, new, [*members, *new], skip)
         return new
 
     async def remove_members(
@@ -128,7 +131,7 @@ class Groups:
         self.ctx.forget_group(gid)
         await self.ctx.members(gid)
         change = GroupChange.LEFT if targets == [actor] else GroupChange.REMOVED
-        self._emit(await self.ctx.require_group(gid), change, actor, targets, list(members), skip)
+        await self._emit(await self.ctx.require_group(gid), change, actor, targets, list(members), skip)
         return targets
 
     @staticmethod
@@ -161,12 +164,10 @@ class Groups:
             raise CoreError(Code.NOT_OWNER, "only the owner may transfer")
         if new_owner not in await self.ctx.members(gid):
             raise CoreError(Code.NOT_MEMBER, "new owner is not a member")
-        await self.ctx.store.set_member_role(gid, actor, GroupRole.MEMBER)
-        await self.ctx.store.set_member_role(gid, new_owner, GroupRole.OWNER)
         updated = await self.ctx.store.update_group(gid, owner=new_owner)
         self.ctx.forget_group(gid)
         members = await self.ctx.members(gid)
-        self._emit(updated, GroupChange.OWNER, actor, [new_owner], list(members), skip)
+        await self._emit(updated, GroupChange.OWNER, actor, [new_owner], list(members), skip)
         return updated
 
     async def update_info(
@@ -198,7 +199,7 @@ class Groups:
         except Conflict as exc:
             raise CoreError(Code.NAME_TAKEN, "group name taken") from exc
         self.ctx.forget_group(gid)
-        self._emit(updated, GroupChange.INFO, actor, [], list(members), skip)
+        await self._emit(updated, GroupChange.INFO, actor, [], list(members), skip)
         return updated
 
     async def set_manager(self, actor: int, gid: int, uid: int, manager: bool) -> None:
@@ -210,7 +211,7 @@ class Groups:
             raise CoreError(Code.NOT_MEMBER, "not a member")
         await self.ctx.store.set_member_role(gid, uid, GroupRole.MANAGER if manager else GroupRole.MEMBER)
         self.ctx.forget_group(gid)
-        self._emit(group, GroupChange.INFO, actor, [uid], list(members), None)
+        await self._emit(group, GroupChange.INFO, actor, [uid], list(members), None)
 
     async def set_muted(self, actor: int, gid: int, uid: int | None, muted: bool) -> None:
         """Mute one member (``uid``) or, with ``uid`` None, everyone but owner and managers."""
@@ -226,4 +227,21 @@ class Groups:
         else:
             await self.ctx.store.set_member_muted(gid, uid, muted)
         self.ctx.forget_group(gid)
-        self._emit(group, GroupChange.MUTE, actor, [uid] if uid else [], list(members), None)
+        await self._emit(group, GroupChange.MUTE, actor, [uid] if uid else [], list(members), None)
+
+    async def set_blacklisted(self, actor: int, gid: int, uid: int, listed: bool) -> None:
+        """Owner or manager bans ``uid`` from the group (removing it if it is a member) or lifts the ban."""
+        await self.ctx.require_group(gid)
+        members = await self.ctx.members(gid)
+        me, target = members.get(actor), members.get(uid)
+        if me is None or me.role is GroupRole.MEMBER:
+            raise CoreError(Code.NO_PRIVILEGE, "owner or manager only")
+        if listed and target is not None and target.role is not GroupRole.MEMBER:
+            raise CoreError(Code.NO_PRIVILEGE, "cannot blacklist the owner or a manager")
+        await self.ctx.require_account(uid)
+        await self.ctx.store.set_group_blacklisted(gid, uid, listed)
+        if listed and target is not None:
+            await self.remove_members(actor, gid, [uid])
+
+    async def blacklist(self, gid: int) -> set[int]:
+        return await self.ctx.store.group_blacklist(gid)

@@ -203,6 +203,8 @@ class Messaging:
         if cmd is ControlCmd.EDIT:
             if message.sender != session.uid:
                 raise CoreError(Code.FORBIDDEN, "only the sender may edit")
+            if message.status is MsgStatus.RECALLED:
+                raise CoreError(Code.FORBIDDEN, "a recalled message cannot be edited")
             if not content:
                 raise CoreError(Code.EMPTY, "empty content")
             if len(content.encode()) > self.ctx.settings.max_message_bytes:

@@ -97,6 +97,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def find_message(self, sender: int, device: str, client_id: str) -> Message | None: ...
 
+    async def max_client_seq(self, sender: int, device: str) -> int:
+        """The highest numeric client message id stored from (sender, device); 0 when there is none.
+        Protocols whose client ids are counters use it to continue a counter across logins."""
+        return 0
+
     @abc.abstractmethod
     async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
         """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""

@@ -235,11 +235,17 @@ class SqliteStore(Store):
 
     async def find_message(self, sender: int, device: str, client_id: str) -> Message | None:
         row = await self._read_one(
-            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?"
-            " AND client_id<>''",
+            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=? AND client_id<>''",
             (sender, device, client_id),
         )
         return _message(row) if row else None
+
+    async def max_client_seq(self, sender: int, device: str) -> int:
+        row = await self._read_one(
+            "SELECT MAX(CAST(client_id AS INTEGER)) FROM messages WHERE sender=? AND device=? AND client_id<>''",
+            (sender, device),
+        )
+        return int(row[0]) if row and row[0] is not None else 0
 
     async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
         """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""
@@ -436,6 +442,11 @@ class SqliteStore(Store):
     async def create_group(self, group: Group, members: Sequence[int]) -> Group:
         def op(c: Conn) -> Group:
             gid = _next_seq(c, "gid")
+            # An unnamed group is called GC_<gid>; if a user already named another group that way,
+            # skip to the next gid rather than refusing every unnamed group from then on.
+            taken = "SELECT 1 FROM groups WHERE name=?"
+            while not group.name and c.execute(taken, (f"GC_{gid}",)).fetchone():
+                gid = _next_seq(c, "gid")
             name = group.name or f"GC_{gid}"
             if c.execute("SELECT 1 FROM groups WHERE name=?", (name,)).fetchone():
                 raise Conflict("group name taken")
@@ -493,6 +504,14 @@ class SqliteStore(Store):
                 ).fetchone()
             ):
                 raise Conflict("group name taken")
+            if "owner" in fields:  # a transfer swaps the two roles in the same transaction
+                c.execute(
+                    "UPDATE group_members SET role=? WHERE gid=? AND role=?", (0, gid, int(GroupRole.OWNER))
+                )
+                c.execute(
+                    "UPDATE group_members SET role=? WHERE gid=? AND uid=?",
+                    (int(GroupRole.OWNER), gid, fields["owner"]),
+                )
             sets = ", ".join(f"{columns[k]}=?" for k in fields)
             values = [_plain(v) for v in fields.values()]
             c.execute(f"UPDATE groups SET {sets}, updated_ms=? WHERE gid=?", (*values, _now_ms(), gid))
@@ -612,8 +631,7 @@ def _append(c: Conn, new: NewMessage) -> tuple[Message, bool]:
     # cannot use messages_dedup / controls_dedup and scans the whole table on every send.
     if new.client_id:
         row = c.execute(
-            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=?"
-            " AND client_id<>''",
+            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=? AND client_id<>''",
             (new.sender, new.device, new.client_id),
         ).fetchone()
         if row:

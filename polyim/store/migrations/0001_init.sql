@@ -78,6 +78,7 @@ CREATE TABLE priority_queue (
     control_id INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (uid, key)
 ) WITHOUT ROWID;
+CREATE INDEX priority_queue_conv ON priority_queue(conv, seq);
 
 CREATE TABLE friends (
     uid          INTEGER NOT NULL,
