@@ -236,14 +236,16 @@ _S = TypeVar("_S", bound=_Struct)
 
 def _struct(cls: type[_S]) -> type[_S]:
     """Build the class's spec from the ``tars`` metadata of its leading dataclass fields."""
-    declared = dataclasses.fields(cast(Any, cls))
-    fields = [
-        Field(f.metadata["tars"][0], f.name, *f.metadata["tars"][1:])
-        for f in declared
-        if "tars" in f.metadata
-    ]
-    if any("tars" not in f.metadata for f in declared[: len(fields)]):
-        raise TypeError(f"{cls.__name__}: the spec builds positionally, so Tars fields must come first")
+    fields: list[Field] = []
+    extra: list[str] = []
+    for f in dataclasses.fields(cast(Any, cls)):
+        if "tars" not in f.metadata:
+            extra.append(f.name)
+            continue
+        if extra:
+            raise TypeError(f"{cls.__name__}: the spec builds positionally, so {extra} must follow {f.name}")
+        tag, kind, required, default = f.metadata["tars"]
+        fields.append(Field(tag, f.name, kind, required, default))
     cls._spec = StructSpec(cls.__name__, fields, cls)
     return cls
 
@@ -314,6 +316,68 @@ def encode_pack(pack: Pack) -> bytes:
     return _U32.pack(len(body) + 4) + body
 
 
+_FAST_LEAD = struct.Struct(">BBbB")  # 0A (header begins), 00 (type: tag 0 INT1), type, version head
+_I8 = struct.Struct(">b")
+_I16 = struct.Struct(">h")
+
+
+def _decode_pack_fast(buf: Buf, pos: int, end: int) -> Pack | None:
+    """The OTIMPack in ``buf[pos:end]`` if it has the layout every known client writes, else None.
+
+    That layout is: type and version as INT1 (version also ZERO), flags ZERO or INT1, packId STRING1,
+    payload SIMPLE_LIST of fewer than 32 768 bytes, nothing else.  Anything else, including every kind of
+    bad input, goes to the generic decoder, which alone decides what is an error.
+    """
+    if end - pos < 11:  # the shortest such body: 0A 00 tt 1C 2C 36 00 0B 1D 00 0C
+        return None
+    lead, type_head, type_, version_head = _FAST_LEAD.unpack_from(buf, pos)
+    if lead != 0x0A or type_head != 0x00:
+        return None
+    p = pos + 4
+    if version_head == 0x10:
+        version = _I8.unpack_from(buf, p)[0]
+        p += 1
+    elif version_head == 0x1C:
+        version = 0
+    else:
+        return None
+    flags_head = buf[p]
+    if flags_head == 0x2C:
+        flags = 0
+        p += 1
+    elif flags_head == 0x20:
+        flags = buf[p + 1]
+        if flags > 0x7F:  # an INT1 is signed; keep the low 32 bits of the sign-extended value (§1.4)
+            flags |= 0xFFFF_FF00
+        p += 2
+    else:
+        return None
+    if buf[p] != 0x36:
+        return None
+    stop = p + 2 + buf[p + 1]
+    if stop + 4 > end or buf[stop : stop + 3] != b"\x0b\x1d\x00":
+        return None
+    try:
+        pack_id = buf[p + 2 : stop].decode()
+    except UnicodeDecodeError:
+        return None
+    length_head = buf[stop + 3]
+    p = stop + 4
+    if length_head == 0x0C:
+        n = 0
+    elif length_head == 0x00 and p < end and buf[p] <= 0x7F:
+        n = buf[p]
+        p += 1
+    elif length_head == 0x01 and p + 2 <= end:
+        n = _I16.unpack_from(buf, p)[0]
+        p += 2
+    else:
+        return None
+    if n < 0 or p + n != end:
+        return None
+    return Pack(Header(type_, version, flags, pack_id), bytes(buf[p:end]))
+
+
 class Decoder:
     """Splits a received byte stream into packs (omtp.md §2.1, §2.4).
 
@@ -354,7 +418,8 @@ class Decoder:
                 if stop > end:
                     self._need = length
                     break
-                packs.append(Pack._spec.decode(src, pos + 4, stop))
+                pack = _decode_pack_fast(src, pos + 4, stop)
+                packs.append(Pack._spec.decode(src, pos + 4, stop) if pack is None else pack)
                 pos = stop
             else:
                 self._need = 4

@@ -9,8 +9,8 @@ only, a string must be valid UTF-8, ...); an unknown tag is skipped structurally
 in one struct is an error, so the table never has to pick a winner.  Fields may arrive in any order.
 
 Every length and count is checked against the bytes left before it is used, so a hostile buffer can
-neither make the decoder read past its end nor allocate more than the buffer's size, and nesting stops at
-:data:`MAX_DEPTH`.  Decoding raises :class:`TarsDecodeError` and nothing else for bad input.
+neither make the decoder read past its end nor announce more elements than it has bytes, and nesting stops
+at :data:`MAX_DEPTH` (which also bounds recursion).  Decoding raises :class:`TarsDecodeError` and nothing else for bad input.
 
 Encoding narrows integers to the smallest form (§3.3), omits optional fields equal to their default and
 always writes require fields, optional structs and optional enums (§3.8).  Writing a value that does not
@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any, Final
 
 from polyim.protocols.base import ProtocolError
@@ -141,7 +142,8 @@ _STR1_PREFIX: Final = tuple(
 
 
 def int_field(tag: int, v: int, max_t: int = T_INT8) -> bytes:
-    """One integer field, narrowed (§3.3); ``max_t`` is the declared width (INT1 byte … INT8 long)."""
+    """One integer field at ``tag`` (0..255), narrowed (§3.3); ``max_t`` is the declared width (INT1 byte …
+    INT8 long).  Hand-written encoders of hot structs build on this and :func:`string_prefix`."""
     if -0x80 <= v <= 0x7F and tag < 15:
         return _SMALL_INT[tag][v & 0xFF]
     return _int_field_slow(tag, v, max_t)
@@ -173,6 +175,7 @@ def _head(buf: Buf, pos: int, end: int) -> tuple[int, int, int]:
 
 
 def _read_int(buf: Buf, pos: int, end: int, t: int, max_t: int, expected: str) -> tuple[int, int]:
+    """An integer value of type ``t``, which may be no wider than ``max_t`` (the TarsCpp rule, §3.3)."""
     if t == T_ZERO_TAG:
         return 0, pos
     if t > max_t:
@@ -273,14 +276,7 @@ class IntKind(Kind):
         self.max_t = max_t
 
     def read(self, buf: Buf, pos: int, end: int, t: int, depth: int) -> tuple[Any, int]:
-        if t == T_ZERO_TAG:
-            return 0, pos
-        if t > self.max_t:
-            raise _mismatch(t, self.name, pos)
-        stop = pos + _SIZE[t]
-        if stop > end:
-            raise _truncated(pos, f"{_TYPE_NAMES[t]} value")
-        return _UNPACK_INT[t](buf, pos)[0], stop
+        return _read_int(buf, pos, end, t, self.max_t, self.name)
 
     def write(self, out: bytearray, tag: int, value: Any) -> None:
         out += int_field(tag, value, self.max_t)
@@ -441,7 +437,7 @@ class MapKind(Kind):
     __slots__ = ("key", "value")
 
     def __init__(self, key: Kind, value: Kind) -> None:
-        super().__init__(f"map<{key.name},{value.name}>", {})
+        super().__init__(f"map<{key.name},{value.name}>", MappingProxyType({}))  # a shared default: read-only
         self.key = key
         self.value = value
 
@@ -478,7 +474,7 @@ class StructKind(Kind):
     seed's IDL declares a string or an int instead of the struct).  Never omitted when optional (§3.8).
     """
 
-    __slots__ = ("alt", "convert", "spec")
+    __slots__ = ("_default_body", "alt", "convert", "spec")
 
     def __init__(
         self, spec: StructSpec, alt: Kind | None = None, convert: Callable[[Any], Any] | None = None
@@ -487,6 +483,11 @@ class StructKind(Kind):
         self.spec = spec
         self.alt = alt
         self.convert = convert
+        # The commonest nested values are defaults (an empty PushInfo, errorCode {0, ""}): when the struct
+        # has no containers (so no depth to check), its default's exact bytes are recognised in one compare
+        # and yield one shared frozen instance.
+        scalar = all(isinstance(f.kind, (IntKind, FloatKind, StringKind)) for f in spec.fields)
+        self._default_body = spec.encode(spec.default) + bytes((T_STRUCT_END,)) if scalar else None
 
     def read(self, buf: Buf, pos: int, end: int, t: int, depth: int) -> tuple[Any, int]:
         if t != T_STRUCT_BEGIN:
@@ -496,10 +497,13 @@ class StructKind(Kind):
             raise _mismatch(t, self.name, pos)
         if depth >= MAX_DEPTH:
             raise _too_deep(pos)
+        body = self._default_body
+        if body is not None:
+            stop = pos + len(body)
+            if stop <= end and buf[pos:stop] == body:
+                return self.default, stop
         spec = self.spec
         values, pos = spec.read_fields(buf, pos, end, depth + 1, nested=True)
-        if values == spec.defaults:  # e.g. MsgReq's usual empty PushInfo: share one frozen instance
-            return spec.default, pos
         return spec.build(*values), pos
 
     def write(self, out: bytearray, tag: int, value: Any) -> None:
