@@ -1,4 +1,4 @@
-"""``polyim`` command line: serve, user, db (design.md §2)."""
+"""``polyim`` command line: serve, user, db, bench (design.md §2)."""
 
 from __future__ import annotations
 
@@ -111,6 +111,12 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from polyim.bench.cli import run_bench
+
+    return run_bench(args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="polyim", description="One IM server, five wire protocols.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -144,6 +150,10 @@ def parser() -> argparse.ArgumentParser:
     dbs = db.add_subparsers(dest="db_cmd", required=True)
     up = dbs.add_parser("upgrade", help="apply schema migrations")
     up.add_argument("--config", default=argparse.SUPPRESS, help="TOML configuration file")
+
+    from polyim.bench.cli import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return p
 
 
@@ -154,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.cmd == "db":
             return _db_upgrade(args)
+        if args.cmd == "bench":
+            return _bench(args)
         return asyncio.run(_with_core(args, lambda core: _user_cmd(args, core)))
     except config.ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

@@ -66,6 +66,28 @@ class OmtpSettings:
 
 
 @dataclass
+class BeehiveSettings:
+    """``[beehive]`` (beehive.md §1.1); every key has the page's default."""
+
+    enabled: bool = True
+    tcp: str = "127.0.0.1:9002"
+    ws: str = "127.0.0.1:8002"
+    advertise_tcp: str = ""
+    advertise_ws: str = ""
+    login_timeout: float = 10
+    idle_timeout: float = 360
+    kick_close_delay: float = 5
+    max_frame: int = 65536
+    max_message_bytes: int = 16384
+    token_ttl: int = 86400
+    iplist_without_auth: bool = False
+    room_autocreate: bool = True
+    room_group_capacity: int = 10000
+    room_count_interval: float = 5.0  # seconds between ROOM-USR-NUM pushes (beehive.md §1.3)
+    nation: str = "CN"
+
+
+@dataclass
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
@@ -73,6 +95,7 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     omtp: OmtpSettings = field(default_factory=OmtpSettings)
+    beehive: BeehiveSettings = field(default_factory=BeehiveSettings)
     # Sections of protocols this version does not build yet are kept, untouched, for forward compatibility.
     other: dict[str, Any] = field(default_factory=dict)
 

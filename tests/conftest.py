@@ -37,6 +37,14 @@ class Server:
         return self.ports["omtp tcp"]
 
     @property
+    def beehive_tcp(self) -> int:
+        return self.ports["beehive tcp"]
+
+    @property
+    def beehive_ws(self) -> int:
+        return self.ports["beehive ws"]
+
+    @property
     def http(self) -> int:
         return self.ports["http tcp"]
 
@@ -89,6 +97,9 @@ listen = "127.0.0.1:0"
 admin_token = "test-admin-token"
 [omtp]
 listen = "127.0.0.1:0"
+[beehive]
+tcp = "127.0.0.1:0"
+ws = "127.0.0.1:0"
 {extra}
 """,
         encoding="utf-8",

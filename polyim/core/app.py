@@ -17,6 +17,7 @@ from polyim.core.events import SyncCommandEvent
 from polyim.core.groups import Groups
 from polyim.core.messaging import Messaging
 from polyim.core.relations import Relations
+from polyim.core.rooms import Rooms
 from polyim.core.sessions import Session, SessionRegistry
 from polyim.store.base import Store
 
@@ -32,6 +33,7 @@ class Core:
         self.messages = Messaging(self.ctx)
         self.relations = Relations(self.ctx)
         self.groups = Groups(self.ctx)
+        self.rooms = Rooms(self.ctx)
 
     @property
     def sessions(self) -> SessionRegistry:
@@ -45,6 +47,7 @@ class Core:
         await self.store.open()
 
     async def stop(self) -> None:
+        self.rooms.stop()
         await self.store.close()
 
     def send_sync_command(

@@ -29,6 +29,10 @@ class Code(enum.Enum):
     DISABLED = "disabled"
     THROTTLED = "throttled"
     LIMIT = "limit"
+    ROOM_NOT_FOUND = "room_not_found"
+    ROOM_CLOSED = "room_closed"
+    ROOM_FULL = "room_full"
+    NOT_IN_ROOM = "not_in_room"
     INTERNAL = "internal"
 
 

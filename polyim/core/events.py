@@ -108,4 +108,57 @@ class SyncCommandEvent:
     request_id: str = ""
 
 
-Event = MessageEvent | ControlEvent | ReadEvent | FriendEvent | GroupEvent | PresenceEvent | SyncCommandEvent
+class RoomChange(enum.Enum):
+    JOIN = "join"
+    QUIT = "quit"
+    KICK = "kick"
+    CHAT = "chat"
+    BC = "bc"
+    COUNT = "count"
+    DISMISS = "dismiss"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomBroadcast:
+    """An operator's broadcast to room ``rid``; sessions joining before it expires get it too."""
+
+    rid: int
+    msgid: int
+    data: bytes
+    ts_ms: int
+    expire_s: int
+    level: int = 0
+
+    @property
+    def expires_ms(self) -> int:
+        return self.ts_ms + self.expire_s * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEvent:
+    """Something that happened in room ``rid``, sent to the sessions inside it (membership is sessions).
+
+    ``uid`` is who joined, quit or was kicked (0 for DISMISS); CHAT carries the committed ``message`` and
+    the target ``subgroup`` (0 = whole room); BC the ``broadcast``; COUNT the room's ``count``.
+    """
+
+    rid: int
+    kind: RoomChange
+    uid: int = 0
+    subgroup: int = 0
+    count: int = 0
+    message: Message | None = None
+    broadcast: RoomBroadcast | None = None
+    wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+
+Event = (
+    MessageEvent
+    | ControlEvent
+    | ReadEvent
+    | FriendEvent
+    | GroupEvent
+    | PresenceEvent
+    | SyncCommandEvent
+    | RoomEvent
+)

@@ -251,7 +251,9 @@ class Messaging:
         return await self.ctx.store.messages_after(conv, after_seq, count)
 
     async def conversations(self, uid: int) -> list[ConvState]:
-        return await self.ctx.store.user_conversations(uid)
+        """The user's conversations; rooms are not among them (room membership is sessions, not users)."""
+        states = await self.ctx.store.user_conversations(uid)
+        return [s for s in states if s.conv.kind is not ConvKind.ROOM]
 
     async def state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
         return await self.ctx.store.conv_state(uid, conv, topic)

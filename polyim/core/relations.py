@@ -18,6 +18,7 @@ class Relations:
     async def _peer(self, uid: int, peer: int) -> None:
         if peer == uid:
             raise CoreError(Code.BAD_REQUEST, "cannot befriend yourself")
+        await self.ctx.require_account(uid)
         await self.ctx.require_account(peer)
 
     async def add_friend(self, uid: int, peer: int, remark: str = "", *, skip: Session | None = None) -> None:

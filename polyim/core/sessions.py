@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyim.core.events import Event, KickReason
 from polyim.core.model import DeviceClass, Role
+
+log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
@@ -53,6 +56,12 @@ class SessionRegistry:
     def __init__(self) -> None:
         self._by_uid: dict[int, list[Session]] = {}
         self._monitors: dict[str, set[Session]] = {}
+        self._on_detach: list[Callable[[Session], None]] = []
+
+    def on_detach(self, hook: Callable[[Session], None]) -> None:
+        """Call ``hook`` whenever a session ends, whatever ended it (close, OFFLINE, kick, disabling):
+        every end passes through :meth:`detach`, so services holding sessions (rooms) clean up here."""
+        self._on_detach.append(hook)
 
     def attach(self, session: Session) -> list[Session]:
         """Register ``session``; kick and return the sessions it replaces."""
@@ -75,6 +84,7 @@ class SessionRegistry:
         if sessions is None or session not in sessions:
             return False
         sessions.remove(session)
+        self._ended(session)
         for key in session.monitors:
             watchers = self._monitors.get(key)
             if watchers is not None:
@@ -86,6 +96,13 @@ class SessionRegistry:
             return False
         del self._by_uid[session.uid]
         return True
+
+    def _ended(self, session: Session) -> None:
+        for hook in self._on_detach:
+            try:
+                hook(session)
+            except Exception:  # one service's bug must not keep a dead session registered
+                log.exception("session end hook failed for uid %d", session.uid)
 
     def of(self, uid: int) -> list[Session]:
         return self._by_uid.get(uid, [])

@@ -18,7 +18,7 @@ from polyim.core.app import Core
 from polyim.core.events import Event, KickReason
 from polyim.core.model import DeviceClass, Role
 from polyim.core.sessions import Session
-from polyim.transport.connection import Connection
+from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Channel:
 
     protocol = ""
 
-    def __init__(self, core: Core, conn: Connection) -> None:
+    def __init__(self, core: Core, conn: Conn) -> None:
         self.core = core
         self.conn = conn
         self.session: Session | None = None

@@ -32,6 +32,6 @@ class ProtocolEntry:
 
 
 def entries() -> list[ProtocolEntry]:
-    from polyim.protocols import omtp
+    from polyim.protocols import beehive, omtp
 
-    return [omtp.ENTRY]
+    return [omtp.ENTRY, beehive.ENTRY]

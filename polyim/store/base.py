@@ -224,6 +224,11 @@ class Store(abc.ABC):
     async def groups_of(self, uid: int) -> list[Group]: ...
 
     @abc.abstractmethod
+    async def next_rid(self) -> int:
+        """The next value of the room id sequence (rooms themselves live in the core's memory)."""
+        ...
+
+    @abc.abstractmethod
     async def remember(self, key: str, result: str) -> str:
         """Store ``result`` under ``key`` unless a result is there already; return the stored one."""
         ...

@@ -590,6 +590,10 @@ class SqliteStore(Store):
         )
         return [_group(r) for r in rows]
 
+    # -- rooms ------------------------------------------------------------------------------------
+    async def next_rid(self) -> int:
+        return await self._writer.run(lambda c: _next_seq(c, "rid"))
+
     # -- idempotency ------------------------------------------------------------------------------
     async def remember(self, key: str, result: str) -> str:
         """Store ``result`` under ``key`` unless a result is there already; return the stored one."""

@@ -28,6 +28,34 @@ class Handler(Protocol):
     def timed_out(self, logged_in: bool) -> None: ...
 
 
+class Conn(Protocol):
+    """What an adapter uses of its connection, whatever the transport (TCP :class:`Connection`, or
+    :class:`polyim.transport.websocket.WsConnection`)."""
+
+    peer: str
+    logged_in: bool
+
+    @property
+    def closing(self) -> bool: ...
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Swept(Protocol):
+    """What :class:`ConnectionSet` needs of a connection: its timers and a way to close it."""
+
+    def check_timers(self, now: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Connection(asyncio.Protocol):
     """One client connection over TCP (or any stream transport)."""
 
@@ -155,14 +183,14 @@ class ConnectionSet:
     """All connections of a listener, swept by one periodic timer instead of a timer per connection."""
 
     def __init__(self, sweep_interval: float = 1.0) -> None:
-        self._conns: set[Connection] = set()
+        self._conns: set[Swept] = set()
         self._interval = sweep_interval
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, conn: Connection) -> None:
+    def add(self, conn: Swept) -> None:
         self._conns.add(conn)
 
-    def discard(self, conn: Connection) -> None:
+    def discard(self, conn: Swept) -> None:
         self._conns.discard(conn)
 
     def __len__(self) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from tests.clients.omtp import DeviceType, OmtpClient
-from tests.conftest import Server
+from tests.conftest import Server, start_server, write_config
+
+TUNED_OMTP = "require_friend = true\nidle_timeout = 1\nlogin_timeout = 1\n"
 
 
 class Omtp:
@@ -59,8 +61,43 @@ class Omtp:
             await client.close()
 
 
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One default server for the OMTP functional modules, which override ``server`` with it: every test
+    makes its own users, so they can share a process, and server start-up is most of their cost."""
+    srv = start_server(tmp_path_factory.mktemp("shared"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def tuned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second server with non-default ``[omtp]`` keys: ``TUNED_OMTP`` (friendship required, 1 s timeouts)."""
+    tmp = tmp_path_factory.mktemp("tuned")
+    cfg = write_config(tmp)
+    text = cfg.read_text(encoding="utf-8")
+    assert "[omtp]\n" in text
+    cfg.write_text(text.replace("[omtp]\n", "[omtp]\n" + TUNED_OMTP, 1), encoding="utf-8")
+    srv = start_server(tmp, config=cfg)
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 async def omtp(server: Server) -> AsyncIterator[Omtp]:
     pool = Omtp(server)
     yield pool
     await pool.close()
+
+
+async def nothing(client: OmtpClient) -> None:
+    """Assert that ``client`` has no push pending.
+
+    The server writes every push a request causes before that request's response (deliveries happen
+    before the ack/answer is written), so after the caller has its answer a PING round trip on
+    ``client`` flushes anything that was on its way; then the queue must be empty.
+    """
+    if not client.closed:
+        await client.ping()
+    frame = await client.poll_push(0.01)
+    assert frame is None, f"unexpected push {frame}"

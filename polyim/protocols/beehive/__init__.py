@@ -1,0 +1,66 @@
+"""beehive: 52-byte header + proto2 bodies over TCP and WebSocket (beehive.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from polyim.config import parse_hostport
+from polyim.protocols.registry import Listener, ProtocolEntry
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from polyim.config import Settings
+    from polyim.core.app import Core
+
+
+async def start(core: Core, settings: Settings) -> list[Listener]:
+    from polyim.protocols.beehive.adapter import BeehiveChannel
+    from polyim.protocols.beehive.codec import WS_PATH, WS_SUBPROTOCOL
+    from polyim.transport.connection import serve_tcp
+    from polyim.transport.websocket import serve_ws
+
+    cfg = settings.beehive
+    node_id = settings.server.node_id
+    core.rooms.configure(
+        group_capacity=cfg.room_group_capacity,
+        autocreate=cfg.room_autocreate,
+        count_interval=cfg.room_count_interval,
+    )
+    listeners = []
+    if cfg.tcp:
+        host, port = parse_hostport(cfg.tcp)
+        server, conns = await serve_tcp(
+            host,
+            port,
+            lambda conn: BeehiveChannel(core, conn, cfg, node_id, websocket=False),
+            idle_timeout=cfg.idle_timeout,
+            login_timeout=cfg.login_timeout,
+        )
+        bound = server.sockets[0].getsockname()[1]
+        listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all))
+    if cfg.ws:
+        host, port = parse_hostport(cfg.ws)
+        ws_server, _, stop = await serve_ws(
+            host,
+            port,
+            WS_PATH,
+            lambda conn: BeehiveChannel(core, conn, cfg, node_id, websocket=True),
+            idle_timeout=cfg.idle_timeout,
+            login_timeout=cfg.login_timeout,
+            max_message=cfg.max_frame,
+            subprotocols=(WS_SUBPROTOCOL,),
+        )
+        sockets = getattr(ws_server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        listeners.append(Listener("beehive", "ws", host, bound, ws_server, stop))
+    return listeners
+
+
+def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
+    from polyim.protocols.beehive.http_rooms import routes as room_routes
+
+    return room_routes()  # /room/* and /im/room/* (§6.6); the other /im/* come with the HTTP API (§6)
+
+
+ENTRY = ProtocolEntry("beehive", start, routes)

@@ -46,6 +46,7 @@ MAX_CONTENT = 65536
 MAX_PACK_ID = 128
 MAX_FRAME = 640_000
 HOT_PAGE = 100
+FROM_NOT_YOU = "from is not you"  # MsgAck desc for a forged sender (omtp.md §5.3.2, B11)
 
 # Core refusal → OMTP code (omtp.md §6); handlers override where a command names another code.
 ERRORS: dict[Code, int] = {
@@ -84,14 +85,18 @@ DEVICE_CLASS = {
 }
 
 
+_MESSAGE_TYPES = (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT, c.PackType.MSG_BIZ_NOTIFY)
+
+
 class Refused(Exception):
     """An OMTP-level refusal with its wire code (raised by handlers, answered by the dispatcher)."""
 
-    def __init__(self, code: int, desc: str = "", close: bool = False) -> None:
+    def __init__(self, code: int, desc: str = "", close: bool = False, keep_open: bool = False) -> None:
         super().__init__(desc)
         self.code = code
         self.desc = desc
         self.close = close
+        self.keep_open = keep_open  # a refused LOGIN that leaves the connection as it was (§5.2 step 1)
 
 
 def _cec(code: int, desc: str = "") -> c.CommonErrorCode:
@@ -197,7 +202,7 @@ class OmtpChannel(Channel):
         except Refused as exc:
             echo = _echo(pack)
             self._reply(header, _error_payload(header.type, _cec(exc.code, exc.desc), echo))
-            if exc.close or header.type == c.PackType.LOGIN:
+            if exc.close or (header.type == c.PackType.LOGIN and not exc.keep_open):
                 self.conn.close()
             return
         except CoreError as exc:
@@ -218,11 +223,9 @@ class OmtpChannel(Channel):
         self.conn.write(c.encode_pack(c.Pack(header=header, payload=payload)))
 
     async def _client_ack(self, pack: c.Pack) -> None:
-        """A client's MsgAck for a pushed message advances its delivered cursor; other ACKs are ignored."""
-        if (
-            pack.header.type not in (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT)
-            or not self.session
-        ):
+        """A client's MsgAck for a pushed 14/15/16 message advances its delivered cursor (omtp.md §5.1,
+        §5.4); other ACKs are ignored."""
+        if pack.header.type not in _MESSAGE_TYPES or not self.session:
             return
         try:
             ack = c.MsgAck.decode(pack.payload)
@@ -238,18 +241,18 @@ class OmtpChannel(Channel):
         assert self.session is not None
         return self.session.uid
 
-    def actor(self, claimed: str, *, allow_empty: bool = False) -> None:
+    def actor(self, claimed: str, *, allow_empty: bool = False, desc: str = "acting user is not you") -> None:
         """Acting-user field check (omtp.md §9.3): it must be the session's uid, else code 23."""
         if allow_empty and claimed == "":
             return
         assert self.session is not None
         uid = ids.parse_uid(claimed)
         if uid is None:
-            raise Refused(E.EC_CONN_ACCESS_DENIED, "acting user is not you")
+            raise Refused(E.EC_CONN_ACCESS_DENIED, desc)
         try:
             check_actor(self.session, uid)
         except CoreError as exc:
-            raise Refused(E.EC_CONN_ACCESS_DENIED, "acting user is not you") from exc
+            raise Refused(E.EC_CONN_ACCESS_DENIED, desc) from exc
 
     async def resolve(self, session_id: str) -> tuple[ConvId, str] | None:
         """A request's sessionId → (conversation, notification topic) by the rules of omtp.md §5.3.1."""
@@ -406,11 +409,11 @@ async def _ping(ch: OmtpChannel, pack: c.Pack) -> bytes:
 async def _login(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.LoginReq = decode(c.LoginReq, pack)
     uid = ids.parse_uid(req.client_id) if req.client_id else None
-    if ch.session is not None:
-        if (req.user_name and req.user_name != (await ch.core.accounts.get(ch.me) or _NOBODY).username) or (
-            uid is not None and uid != ch.me
-        ):
-            raise Refused(E.EC_SERVER_REFUSED, "already logged in")
+    if ch.session is not None and (
+        (req.user_name and req.user_name != (await ch.core.accounts.get(ch.me) or _NOBODY).username)
+        or (uid is not None and uid != ch.me)
+    ):
+        raise Refused(E.EC_SERVER_REFUSED, "already logged in", keep_open=True)
     bad_identity = (
         not req.password
         or not req.device_id
@@ -489,14 +492,18 @@ def _extra(pack: c.Pack, req: c.MsgReq) -> dict[str, Any]:
 @handles(c.PackType.MSG_SINGLE_CHAT, c.MsgReq)
 async def _single(ch: OmtpChannel, pack: c.Pack) -> None:
     req: c.MsgReq = decode(c.MsgReq, pack)
-    ch.actor(req.from_)
+    ch.actor(req.from_, desc=FROM_NOT_YOU)
     to = ids.parse_uid(req.to)
     if to is None or await ch.core.accounts.get(to) is None:
         raise Refused(E.EC_PARAM, "unknown recipient")
     _check_send_header(pack, req)
-    if ch.settings.require_friend and to != ch.me and not await ch.core.relations.is_friend(ch.me, to):
-        if ch.me not in await ch.core.relations.blocked(to):
-            raise Refused(E.EC_USER_RELATION_INVALID, "not a friend")
+    if (
+        ch.settings.require_friend
+        and to != ch.me
+        and not await ch.core.relations.is_friend(ch.me, to)
+        and ch.me not in await ch.core.relations.blocked(to)  # a blocked sender gets 51 from the core
+    ):
+        raise Refused(E.EC_USER_RELATION_INVALID, "not a friend")
     high = bool(pack.header.flags & c.FLAG_HIGHPRJ)
     out = Outgoing(
         ConvId.peer(ch.me, to),
@@ -512,7 +519,7 @@ async def _single(ch: OmtpChannel, pack: c.Pack) -> None:
 @handles(c.PackType.MSG_GROUP_CHAT, c.MsgReq)
 async def _group_chat(ch: OmtpChannel, pack: c.Pack) -> None:
     req: c.MsgReq = decode(c.MsgReq, pack)
-    ch.actor(req.from_)
+    ch.actor(req.from_, desc=FROM_NOT_YOU)
     gid = ch.gid(req.to)
     if await ch.core.ctx.group(gid) is None:
         raise Refused(E.EC_GROUP_NOT_EXIST, "no such group")
@@ -536,15 +543,17 @@ async def _biz_notify(ch: OmtpChannel, pack: c.Pack) -> bytes:
     assert ch.session is not None
     if not ch.session.is_operator:
         raise Refused(E.EC_MSG_FOBIDDEN, "operators only")
-    ch.actor(req.from_)
+    ch.actor(req.from_, desc=FROM_NOT_YOU)
     to = ids.parse_uid(req.to)
     if to is None or await ch.core.accounts.get(to) is None:
         raise Refused(E.EC_PARAM, "unknown recipient")
     _check_send_header(pack, req)
-    topic = req.session_id or f"BM_{ch.me}_{to}"
-    if ids.is_chat_shaped(topic):
+    if ids.is_chat_shaped(req.session_id):
         raise Refused(E.EC_PARAM, "sessionId names a chat")
-    extra = _extra(pack, req) | {"from": req.from_}
+    # The default stream must not itself look like a chat id (``BM_<uid>_<uid>`` would resolve to the
+    # single chat of the two uids, §5.3.1), so the operator's "appId" is ``op<uid>``.
+    topic = req.session_id or f"BM_op{ch.me}_{to}"
+    extra = _extra(pack, req) | {"from": req.from_, "pack_id": pack.header.pack_id}
     res = await ch.core.messages.notify(
         to,
         topic,

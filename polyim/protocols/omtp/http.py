@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -80,7 +81,7 @@ async def send_simple(core: Core, body: Body) -> tuple[int, str, Any]:
     ctype = body.get("contentType", 0)
     if not isinstance(ctype, int) or isinstance(ctype, bool):
         raise ParamError("contentType must be an integer")
-    extra: Body = {"from": from_, "app": app_id}
+    extra: Body = {"from": from_, "app": app_id, "pack_id": trace}
     for key, name in (("pushTitle", "push_title"), ("pushSummary", "push_summary")):
         if body.get(key):
             extra[name] = _text(body, key)
@@ -99,25 +100,37 @@ async def send_sync(core: Core, body: Body) -> tuple[int, str, Any]:
     content = _text(body, "content", required=False)
     if not isinstance(command, int) or isinstance(command, bool) or len(content.encode()) > 4096:
         raise ParamError("bad command or content")
-    uids = [u for u in (ids.parse_uid(str(x)) for x in users) if u is not None]
-    delivered = core.send_sync_command(uids, command, content, trace)
-    return 0, "success", {"delivered": delivered}
+    # traceId is the dedup key (omtp.md §7): a repeated request gets the first answer, nothing is pushed
+    key = f"omtp.sendsyncmsg:{trace}"
+    prior = await core.store.recall(key)
+    if prior is None:
+        uids = [u for u in (ids.parse_uid(str(x)) for x in users) if u is not None]
+        delivered = core.send_sync_command(uids, command, content, trace)
+        prior = await core.store.remember(key, json.dumps({"delivered": delivered}))
+    return 0, "success", json.loads(prior)
+
+
+async def _user(core: Core, body: Body, key: str) -> int:
+    """A uid field that must name an existing account (omtp.md §7.3: unknown → code 2). The core only
+    checks the peer of a friend change, since a logged-in caller always exists."""
+    uid = _uid(body, key)
+    if await core.accounts.get(uid) is None:
+        raise ParamError(f"unknown {key}")
+    return uid
 
 
 async def friend_add(core: Core, body: Body) -> tuple[int, str, Any]:
-    await core.relations.add_friend(_uid(body, "userId"), _uid(body, "friendId"))
+    await core.relations.add_friend(await _user(core, body, "userId"), await _user(core, body, "friendId"))
     return 0, "", None
 
 
 async def friend_del(core: Core, body: Body) -> tuple[int, str, Any]:
-    await core.relations.remove_friend(_uid(body, "userId"), _uid(body, "friendId"))
+    await core.relations.remove_friend(await _user(core, body, "userId"), await _user(core, body, "friendId"))
     return 0, "", None
 
 
 async def friend_get(core: Core, body: Body) -> tuple[int, str, Any]:
-    uid = _uid(body, "userId")
-    if await core.accounts.get(uid) is None:
-        raise ParamError("unknown userId")
+    uid = await _user(core, body, "userId")
     friends = await core.relations.friends(uid)
     return 0, "", [{"userId": str(f.uid), "friendId": str(f.peer), "remark": f.remark} for f in friends]
 

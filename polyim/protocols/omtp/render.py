@@ -12,7 +12,13 @@ _STATUS_FLAGS = {MsgStatus.RECALLED: c.FLAG_REVOKE, MsgStatus.EDITED: c.FLAG_OVE
 
 
 def pack_id_of(message: Message) -> str:
-    """Every copy of one message carries one packId: the OMTP sender's own, else ``pim-<msg_id>``."""
+    """Every copy of one message carries one packId: the OMTP sender's own, else ``pim-<msg_id>``.
+
+    Notifications keep the packId they were created with (the HTTP traceId or the operator's packId,
+    omtp.md §5.4) in ``extra["pack_id"]``: their ``client_id`` is a dedup key with a prefix."""
+    explicit = message.extra.get("pack_id")
+    if isinstance(explicit, str) and explicit:
+        return explicit
     if message.extra.get("origin") == "omtp" and message.client_id:
         return message.client_id
     return f"pim-{message.msg_id}"

@@ -1,0 +1,482 @@
+"""Chat rooms (design.md §4 "Rooms", beehive.md §4.4, §6.6): membership is the sessions inside a room now.
+
+A room is a numeric ``rid`` with an owner (none for auto-created rooms), managers, an open/closed switch,
+a sub-group capacity and an optional total limit, a gag list and a ban list (a kick bans). Its members
+are live sessions, not users: joining is per connection, and a session that ends for any reason
+(close, OFFLINE, kick, disabled account) leaves every room it was in — :class:`Rooms` hooks
+:meth:`SessionRegistry.on_detach <polyim.core.sessions.SessionRegistry.on_detach>` for that, so every
+protocol's sessions obey it. Inside a room each session sits in one sub-group of at most ``capacity``
+sessions; a chat may target one sub-group, and fan-out walks the sub-groups.
+
+Decisions where the design is silent:
+
+* **Room chat is stored** in conversation ``(r, rid)`` (design.md §4 "Conversations") with a gapless
+  seq and acknowledged after the commit, as beehive.md §10 #10 decides, so the wire carries the room
+  seq, resends are answered from the store and other protocols can read the history. Rooms are not
+  listed among a user's conversations, and only operators may read that history (no one is a
+  "participant" of a room conversation).
+* **Room records live in this node's memory**; only the rid sequence is in the store, so a rid is
+  never handed out twice. Bans, gags, owner and settings do not survive a restart.
+* **Broadcasts**: ``msgid`` counts per room from 1; a broadcast goes to the sessions inside now and,
+  while unexpired (``expire_s`` > 0), to each session that joins later, right after its join; the frame
+  is the original one (same time and expire), so a client computes what is left itself. At most
+  :data:`KEPT_BROADCASTS` are kept per room.
+* **Member counts** are per node: :meth:`Rooms.node_stats` is this node's report (the ROOM-LSN-STAT
+  records), and reports of other nodes (:meth:`Rooms.apply_node_report`, 30 s TTL) add to the totals.
+  Every ``count_interval`` seconds each room with sessions gets a COUNT event with its total; the
+  adapter passes it on only to connections that asked for it (beehive SUB 0x0410).
+* **Sub-groups** are assigned per node, lowest index with room first; a freed place is reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from polyim.core.context import Context
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
+from polyim.core.messaging import Outgoing, SendResult
+from polyim.core.model import ConvKind, Message
+from polyim.core.sessions import Session
+from polyim.store.base import NewMessage
+
+log = logging.getLogger(__name__)
+
+ROOMS_PER_SESSION = 64
+KEPT_BROADCASTS = 100
+NODE_REPORT_TTL = 30.0
+MAX_NAME = 64
+MAX_DESC = 512
+
+
+@dataclass
+class RoomSettings:
+    """Defaults the protocols configure (beehive ``room_group_capacity``, ``room_autocreate``, …)."""
+
+    group_capacity: int = 10_000
+    autocreate: bool = True
+    count_interval: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    subgroup: int
+    joined: bool  # False when this session was inside already (nothing announced)
+    broadcasts: tuple[RoomBroadcast, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoomStat:
+    """One node's session count in one room: the ROOM-LSN-STAT record of beehive.md §4.4."""
+
+    rid: int
+    nid: int
+    num: int
+
+
+@dataclass(eq=False)
+class Room:
+    rid: int
+    capacity: int
+    owner: int = 0
+    name: str = ""
+    desc: str = ""
+    closed: bool = False
+    limit: int = 0  # sessions in the room on this node; 0 = no limit
+    managers: set[int] = field(default_factory=set)
+    gagged: set[int] = field(default_factory=set)
+    banned: set[int] = field(default_factory=set)
+    groups: list[set[Session]] = field(default_factory=list)
+    where: dict[Session, int] = field(default_factory=dict)
+    broadcasts: deque[RoomBroadcast] = field(default_factory=lambda: deque(maxlen=KEPT_BROADCASTS))
+    last_msgid: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.where)
+
+    def place(self, session: Session) -> int:
+        """The lowest sub-group below capacity, else a new one (beehive.md §4.4 ROOM-JOIN)."""
+        index = next((i for i, g in enumerate(self.groups) if len(g) < self.capacity), len(self.groups))
+        if index == len(self.groups):
+            self.groups.append(set())
+        self.groups[index].add(session)
+        self.where[session] = index
+        return index
+
+    def remove(self, session: Session) -> bool:
+        index = self.where.pop(session, None)
+        if index is None:
+            return False
+        self.groups[index].discard(session)
+        while self.groups and not self.groups[-1]:
+            self.groups.pop()
+        return True
+
+    def sessions_of(self, uid: int) -> list[Session]:
+        return [s for s in self.where if s.uid == uid]
+
+    def live_broadcasts(self, now_ms: int) -> tuple[RoomBroadcast, ...]:
+        while self.broadcasts and self.broadcasts[0].expires_ms <= now_ms:
+            self.broadcasts.popleft()
+        return tuple(b for b in self.broadcasts if b.expires_ms > now_ms)
+
+    def pristine(self, default_capacity: int) -> bool:
+        """Nothing worth keeping: an empty, ownerless room with default settings and no history."""
+        return not (
+            self.where
+            or self.owner
+            or self.managers
+            or self.gagged
+            or self.banned
+            or self.closed
+            or self.limit
+            or self.last_msgid
+            or self.capacity != default_capacity
+        )
+
+
+def _fan_out(sessions: list[Session], event: RoomEvent) -> int:
+    for s in sessions:
+        s.sink.deliver(event)
+    return len(sessions)
+
+
+class Rooms:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.settings = RoomSettings()
+        self._rooms: dict[int, Room] = {}
+        self._dismissed: set[int] = set()
+        self._of_session: dict[Session, set[int]] = {}
+        self._reports: dict[int, tuple[float, dict[int, int]]] = {}  # remote nid → (time, rid → num)
+        self._ticker: asyncio.Task[None] | None = None
+        ctx.sessions.on_detach(self.leave_all)
+
+    # -- settings and the periodic tick -----------------------------------------------------------
+    def configure(
+        self,
+        *,
+        group_capacity: int | None = None,
+        autocreate: bool | None = None,
+        count_interval: float | None = None,
+    ) -> None:
+        """Set the defaults; a count interval also starts the periodic member-count tick (the smallest
+        interval any protocol asks for wins). Needs a running loop when ``count_interval`` is given."""
+        s = self.settings
+        if group_capacity is not None:
+            s.group_capacity = max(1, group_capacity)
+        if autocreate is not None:
+            s.autocreate = autocreate
+        if (
+            count_interval is not None
+            and count_interval > 0
+            and (self._ticker is None or count_interval < s.count_interval)
+        ):
+            s.count_interval = count_interval
+            self.stop()
+            self._ticker = asyncio.ensure_future(self._tick_forever())
+
+    def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.count_interval)
+            try:
+                self.tick()
+            except Exception:
+                log.exception("room tick failed")
+
+    def tick(self) -> int:
+        """Push member counts into every room with sessions; returns the rooms counted."""
+        now_ms = self.ctx.clock.now_ms()
+        counted = 0
+        for room in list(self._rooms.values()):
+            room.live_broadcasts(now_ms)  # drop expired ones
+            if room.where:
+                _fan_out(list(room.where), RoomEvent(room.rid, RoomChange.COUNT, count=self.count(room.rid)))
+                counted += 1
+        return counted
+
+    # -- lookups ----------------------------------------------------------------------------------
+    def get(self, rid: int) -> Room | None:
+        return self._rooms.get(rid)
+
+    def require(self, rid: int) -> Room:
+        room = self._rooms.get(rid)
+        if room is None:
+            raise CoreError(Code.ROOM_NOT_FOUND, "no such room")
+        return room
+
+    def rooms_of(self, session: Session) -> list[int]:
+        return sorted(self._of_session.get(session, ()))
+
+    def subgroups(self, rid: int) -> list[int]:
+        """Session count of each sub-group of the room on this node."""
+        return [len(g) for g in self.require(rid).groups]
+
+    # -- life of a room ---------------------------------------------------------------------------
+    async def create(self, owner: int, name: str = "", desc: str = "", *, rid: int | None = None) -> Room:
+        """A new open, empty room; ``rid`` None takes the next rid of the sequence not in use."""
+        if len(name) > MAX_NAME or len(desc) > MAX_DESC:
+            raise CoreError(Code.BAD_REQUEST, "name or description too long")
+        if rid is None:
+            rid = await self.ctx.store.next_rid()
+            while rid in self._rooms or rid in self._dismissed:
+                rid = await self.ctx.store.next_rid()
+        elif rid <= 0 or rid in self._rooms or rid in self._dismissed:
+            raise CoreError(Code.BAD_REQUEST, "rid in use")
+        room = Room(rid, self.settings.group_capacity, owner=owner, name=name, desc=desc)
+        self._rooms[rid] = room
+        return room
+
+    def dismiss(self, actor: int, rid: int, *, skip: Session | None = None) -> bool:
+        """Owner only. Everyone inside gets DISMISS and is removed; the rid stays dead. Returns whether
+        ``skip`` (the acting session, told by its adapter) was inside."""
+        room = self.require(rid)
+        if not room.owner or actor != room.owner:
+            raise CoreError(Code.NOT_OWNER, "not the room owner")
+        inside = list(room.where)
+        _fan_out([s for s in inside if s is not skip], RoomEvent(rid, RoomChange.DISMISS))
+        for session in inside:
+            self._unlink(session, rid)
+        del self._rooms[rid]
+        self._dismissed.add(rid)
+        return skip in inside
+
+    # -- membership -------------------------------------------------------------------------------
+    def join(self, session: Session, rid: int) -> JoinResult:
+        """Put ``session`` in the room; others inside get JOIN (the joiner's adapter tells it itself)."""
+        room = self._joinable(rid)
+        index = room.where.get(session)
+        if index is not None:
+            return JoinResult(index, False)
+        self._check_entry(room, session)
+        others = list(room.where)
+        index = room.place(session)
+        self._of_session.setdefault(session, set()).add(rid)
+        _fan_out(others, RoomEvent(rid, RoomChange.JOIN, uid=session.uid))
+        return JoinResult(index, True, room.live_broadcasts(self.ctx.clock.now_ms()))
+
+    def _joinable(self, rid: int) -> Room:
+        if rid <= 0 or rid in self._dismissed:
+            raise CoreError(Code.ROOM_NOT_FOUND, "no such room")
+        room = self._rooms.get(rid)
+        if room is None:
+            if not self.settings.autocreate:
+                raise CoreError(Code.ROOM_NOT_FOUND, "no such room")
+            room = self._rooms[rid] = Room(rid, self.settings.group_capacity)
+        return room
+
+    def _check_entry(self, room: Room, session: Session) -> None:
+        if session.uid in room.banned:
+            raise CoreError(Code.BLOCKED, "banned from the room")
+        if room.closed:
+            raise CoreError(Code.ROOM_CLOSED, "room closed")
+        if room.limit and room.size >= room.limit:
+            raise CoreError(Code.ROOM_FULL, "room full")
+        if len(self._of_session.get(session, ())) >= ROOMS_PER_SESSION:
+            raise CoreError(Code.LIMIT, "too many rooms")
+
+    def quit(self, session: Session, rid: int) -> bool:
+        """Leave the room; the remaining sessions get QUIT. False (and nothing sent) if not inside —
+        also for a never-created rid while rooms are auto-created, since any such rid could be joined."""
+        room = self._rooms.get(rid)
+        if room is None and (rid <= 0 or rid in self._dismissed or not self.settings.autocreate):
+            raise CoreError(Code.ROOM_NOT_FOUND, "no such room")
+        if room is None or session not in room.where:
+            return False
+        self._unlink(session, rid)
+        _fan_out(list(room.where), RoomEvent(rid, RoomChange.QUIT, uid=session.uid))
+        self._forget_if_pristine(room)
+        return True
+
+    def leave_all(self, session: Session) -> None:
+        """A session ended: it quits every room it was in (the others get QUIT)."""
+        for rid in list(self._of_session.get(session, ())):
+            self.quit(session, rid)
+        self._of_session.pop(session, None)
+
+    def kick(self, actor: Session | None, rid: int, uid: int) -> bool:
+        """Kick = ban (beehive.md §4.4): ``uid`` goes on the ban list and each of its sessions inside gets
+        KICK and is removed; the others get KICK too (their adapters tell them apart by uid). ``actor``
+        None is an operator. Returns whether ``actor``'s session is inside (its adapter tells it)."""
+        room = self.require(rid)
+        if actor is not None and actor.uid != room.owner and actor.uid not in room.managers:
+            raise CoreError(Code.NOT_OWNER, "not the room owner or a manager")
+        if uid <= 0 or (actor is not None and uid == actor.uid):
+            raise CoreError(Code.BAD_REQUEST, "bad kick target")
+        if uid == room.owner:
+            raise CoreError(Code.FORBIDDEN, "the owner cannot be kicked")
+        room.banned.add(uid)
+        victims = room.sessions_of(uid)
+        if victims:
+            event = RoomEvent(rid, RoomChange.KICK, uid=uid)
+            _fan_out([s for s in room.where if s is not actor], event)
+            for session in victims:
+                self._unlink(session, rid)
+        return actor is not None and bool(victims) and actor in room.where
+
+    def _unlink(self, session: Session, rid: int) -> None:
+        room = self._rooms.get(rid)
+        if room is not None:
+            room.remove(session)
+        rooms = self._of_session.get(session)
+        if rooms is not None:
+            rooms.discard(rid)
+            if not rooms:
+                del self._of_session[session]
+
+    def _forget_if_pristine(self, room: Room) -> None:
+        """Auto-created rooms nobody configured vanish when empty, so joins of random rids cost nothing."""
+        if room.pristine(self.settings.group_capacity):
+            self._rooms.pop(room.rid, None)
+
+    # -- operator settings ------------------------------------------------------------------------
+    def unban(self, rid: int, uid: int) -> None:
+        self.require(rid).banned.discard(uid)
+
+    def set_gagged(self, rid: int, uid: int, gagged: bool) -> None:
+        gags = self.require(rid).gagged
+        if gagged:
+            gags.add(uid)
+        else:
+            gags.discard(uid)
+
+    def set_manager(self, rid: int, uid: int, manager: bool) -> None:
+        managers = self.require(rid).managers
+        if manager:
+            managers.add(uid)
+        else:
+            managers.discard(uid)
+
+    def set_closed(self, rid: int, closed: bool) -> None:
+        """Closed: no joins and no chat; the sessions inside stay."""
+        self.require(rid).closed = closed
+
+    def set_limit(self, rid: int, limit: int) -> None:
+        self.require(rid).limit = max(0, limit)
+
+    def set_capacity(self, rid: int | None, capacity: int) -> None:
+        """Sub-group capacity of one room (new placements only), or the default for new rooms."""
+        if capacity <= 0:
+            raise CoreError(Code.BAD_REQUEST, "capacity must be positive")
+        if rid is None:
+            self.settings.group_capacity = capacity
+        else:
+            self.require(rid).capacity = capacity
+
+    def capacity(self, rid: int | None) -> int:
+        return self.settings.group_capacity if rid is None else self.require(rid).capacity
+
+    # -- traffic ----------------------------------------------------------------------------------
+    def chat(self, session: Session, out: Outgoing, subgroup: int = 0) -> asyncio.Future[SendResult]:
+        """Check and queue a room message; the future resolves after the commit, when it has been fanned
+        out to the room (or the sub-group ``subgroup`` ≠ 0), **the sender's session included**. A resend
+        of a committed client id resolves to the original with ``duplicate`` and is not sent again."""
+        room = self._check_chat(session, out, subgroup)
+        clock = self.ctx.clock
+        new = NewMessage(
+            conv=out.conv,
+            msg_id=clock.next_msg_id(),
+            sender=session.uid,
+            device=session.device_id,
+            client_id=out.client_id,
+            ctype=out.ctype,
+            content=out.content,
+            ts_ms=clock.now_ms(),
+            activity_us=clock.now_us(),
+            data=out.data,
+            extra=out.extra or {},
+        )
+        committed = asyncio.ensure_future(self.ctx.store.append_message(new))
+        result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+
+        def done(fut: asyncio.Future[tuple[Message, bool]]) -> None:
+            if fut.cancelled():
+                result.cancel()
+            elif (exc := fut.exception()) is not None:
+                result.set_exception(exc)
+            else:
+                message, duplicate = fut.result()
+                result.set_result(SendResult(message, duplicate))
+                if not duplicate:
+                    self._deliver_chat(room.rid, session, subgroup, message)
+
+        committed.add_done_callback(done)
+        return result
+
+    def _check_chat(self, session: Session, out: Outgoing, subgroup: int) -> Room:
+        if out.conv.kind is not ConvKind.ROOM:
+            raise CoreError(Code.BAD_REQUEST, "not a room")
+        room = self.require(out.conv.a)
+        if session not in room.where:
+            raise CoreError(Code.NOT_IN_ROOM, "not in the room")
+        if room.closed:
+            raise CoreError(Code.ROOM_CLOSED, "room closed")
+        if session.uid in room.gagged:
+            raise CoreError(Code.MUTED, "gagged in the room")
+        if not out.content and not out.data:
+            raise CoreError(Code.EMPTY, "empty message")
+        if len(out.content.encode()) + len(out.data) > self.ctx.settings.max_message_bytes:
+            raise CoreError(Code.TOO_LARGE, "message too long")
+        if subgroup < 0 or subgroup >= max(1, len(room.groups)):
+            raise CoreError(Code.BAD_REQUEST, "no such sub-group")
+        return room
+
+    def _deliver_chat(self, rid: int, sender: Session, subgroup: int, message: Message) -> None:
+        room = self._rooms.get(rid)
+        if room is not None:
+            event = RoomEvent(rid, RoomChange.CHAT, uid=sender.uid, subgroup=subgroup, message=message)
+            groups = room.groups if subgroup == 0 else room.groups[subgroup : subgroup + 1]
+            for group in groups:  # fan-out walks the sub-groups
+                _fan_out(list(group), event)
+            if sender in room.where and room.where[sender] != subgroup and subgroup != 0:
+                sender.sink.deliver(event)  # the sender always gets its own message
+        # operators monitoring the room conversation (design.md §4 roles)
+        self.ctx.sessions.deliver((), MessageEvent(message), conv_key=message.conv.key)
+
+    def broadcast(self, rid: int, data: bytes, expire_s: int = 0) -> RoomBroadcast:
+        """An operator's broadcast: to every session inside now and, until it expires, to later joiners."""
+        room = self.require(rid)
+        room.last_msgid += 1
+        bc = RoomBroadcast(rid, room.last_msgid, data, self.ctx.clock.now_ms(), max(0, expire_s))
+        if bc.expire_s:
+            room.broadcasts.append(bc)
+        _fan_out(list(room.where), RoomEvent(rid, RoomChange.BC, broadcast=bc))
+        return bc
+
+    # -- member counts ----------------------------------------------------------------------------
+    def count(self, rid: int) -> int:
+        """Sessions in the room on every node: this node's live count plus fresh remote node reports."""
+        room = self._rooms.get(rid)
+        here = room.size if room is not None else 0
+        now = time.monotonic()
+        return here + sum(
+            counts.get(rid, 0) for at, counts in self._reports.values() if now - at < NODE_REPORT_TTL
+        )
+
+    def node_stats(self) -> list[RoomStat]:
+        """This node's report: one record per room with sessions here."""
+        nid = self.ctx.clock.node_id
+        return [RoomStat(r.rid, nid, r.size) for r in self._rooms.values() if r.where]
+
+    def apply_node_report(self, nid: int, stats: list[RoomStat]) -> None:
+        """Another node's report (scaled mode); it counts until it is :data:`NODE_REPORT_TTL` old."""
+        if nid != self.ctx.clock.node_id:
+            self._reports[nid] = (time.monotonic(), {s.rid: s.num for s in stats})
+
+    def top(self, num: int) -> list[tuple[int, int]]:
+        """(rid, total) of the ``num`` rooms with the most sessions, largest first."""
+        rids = set(self._rooms) | {rid for _, counts in self._reports.values() for rid in counts}
+        totals = [(rid, self.count(rid)) for rid in rids]
+        totals = [t for t in totals if t[1] > 0]
+        totals.sort(key=lambda t: (-t[1], t[0]))
+        return totals[:num]

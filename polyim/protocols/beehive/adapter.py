@@ -1,0 +1,842 @@
+"""beehive adapter: frames ⇄ core calls and core events (beehive.md §1.2, §2.3, §2.4, §2.8, §4).
+
+One :class:`BeehiveChannel` per TCP or WebSocket connection. Every frame goes through the ordered
+work queue of :class:`~polyim.protocols.channel.Channel`, where the connection state (CONNECTED /
+ONLINE / KICKED), the header sid, the per-connection seq rule and the rate limit are checked before
+the command's handler runs. Handlers are looked up in one table by command id; each checks the acting
+user (beehive.md §9.2), calls the core and returns the reply body. Refusals become the command's ACK
+with a code (or ERROR where the ACK carries none); core refusals are mapped to wire codes in one table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from polyim.config import BeehiveSettings
+from polyim.core.accounts import Credentials
+from polyim.core.app import Core
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import (
+    FriendChange,
+    FriendEvent,
+    GroupChange,
+    GroupEvent,
+    KickReason,
+    MessageEvent,
+    Presence,
+    PresenceEvent,
+)
+from polyim.core.messaging import Outgoing, SendResult
+from polyim.core.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
+from polyim.core.relations import REMARK
+from polyim.protocols.beehive import beehive_pb2 as pb
+from polyim.protocols.beehive import codec as c
+from polyim.protocols.channel import Channel, RateLimit
+from polyim.transport.connection import Conn
+
+log = logging.getLogger(__name__)
+
+Cmd = c.Cmd
+E = c.ErrCode
+PROTOCOL = "beehive"
+SYNC_PER_CONV = 500
+SYNC_MAX_FRAMES = 5000
+TERMINAL_PHONE = 3
+
+# Core refusal → beehive code and errmsg (beehive.md §5); handlers override where a command says so.
+ERRORS: dict[Code, tuple[int, str]] = {
+    Code.BAD_REQUEST: (E.INVALID_PARAM, "Param is invalid!"),
+    Code.USER_NOT_FOUND: (E.INVALID_USER, "User isn't exist!"),
+    Code.GROUP_NOT_FOUND: (E.INVALID_PARAM, "Group isn't exist!"),
+    Code.CONV_NOT_FOUND: (E.INVALID_PARAM, "Param is invalid!"),
+    Code.MSG_NOT_FOUND: (E.INVALID_PARAM, "Param is invalid!"),
+    Code.NOT_MEMBER: (E.PERMISSION_DENIED, "Not group member!"),
+    Code.NOT_PARTICIPANT: (E.PERMISSION_DENIED, "Permission denied!"),
+    Code.NO_PRIVILEGE: (E.PERMISSION_DENIED, "Permission denied!"),
+    Code.NOT_OWNER: (E.PERMISSION_DENIED, "You're not group owner!"),
+    Code.OWNER_CANNOT_QUIT: (E.PERMISSION_DENIED, "Permission denied!"),
+    Code.GROUP_FULL: (E.PERMISSION_DENIED, "Group is full!"),
+    Code.NAME_TAKEN: (E.INVALID_PARAM, "Param is invalid!"),
+    Code.BLOCKED: (E.PERMISSION_DENIED, "You're in blacklist!"),
+    Code.MUTED: (E.PERMISSION_DENIED, "You're gagged!"),
+    Code.NOT_FRIEND: (E.INVALID_PARAM, "Not friend!"),
+    Code.EMPTY: (E.BODY_INVALID, "Paramter isn't right!"),
+    Code.TOO_LARGE: (E.BODY_OVER_LIMIT, "Body over limit!"),
+    Code.FORBIDDEN: (E.PERMISSION_DENIED, "Permission denied!"),
+    Code.IDENTITY_MISMATCH: (E.DATA_COLLISION, "Uid is collision!"),
+    Code.AUTH_FAILED: (E.CHECK_FAILED, "Decode token failed!"),
+    Code.DISABLED: (E.INVALID_USER, "User is disabled!"),
+    Code.THROTTLED: (E.USER_RATE_LIMIT, "Login throttled!"),
+    Code.LIMIT: (E.PERMISSION_DENIED, "Permission denied!"),
+    Code.INTERNAL: (E.SYSTEM_ERROR, "System error!"),
+}
+
+_cids = itertools.count(1)
+_CLIENT_ACKS_HANDLED = frozenset({Cmd.CHAT_ACK})
+# Requests that are stored as messages: a resend of a stored (sid, seq) is re-acked, not a violation.
+_SENDS = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
+_background: set[asyncio.Future[None]] = set()
+
+
+class Refused(Exception):
+    """A refusal answered as the command's ACK with ``code`` (or ERROR where the ACK has no code)."""
+
+    def __init__(self, code: int, errmsg: str) -> None:
+        super().__init__(errmsg)
+        self.code = code
+        self.errmsg = errmsg
+
+
+def refused(exc: CoreError) -> Refused:
+    code, errmsg = ERRORS[exc.code]
+    return Refused(code, errmsg)
+
+
+Handler = Callable[["BeehiveChannel", c.Frame, Any], Awaitable[Any]]
+HANDLERS: dict[int, Handler] = {}
+
+
+def handles(cmd: c.Cmd) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[int(cmd)] = fn
+        return fn
+
+    return register
+
+
+def ack_body(cmd: int, request: Any, code: int, errmsg: str) -> tuple[int, bytes] | None:
+    """The ACK of ``cmd`` carrying ``code``: required fields are copied by name from the request where
+    it has them, else zero. None when that ACK has no ``code`` field (then ERROR carries the code)."""
+    ack_cmd = cmd + 1
+    cls = c.BODY_TYPES.get(ack_cmd)
+    if cls is None or c.cmd_role(ack_cmd) is not c.CmdRole.CLIENT_ACK:
+        return None
+    names = {f.name for f in cls.DESCRIPTOR.fields}
+    if "code" not in names:
+        return None
+    msg = cls()
+    for f in cls.DESCRIPTOR.fields:
+        if f.name == "code":
+            msg.code = code
+        elif f.name == "errmsg":
+            msg.errmsg = errmsg
+        elif request is not None and f.name in {g.name for g in request.DESCRIPTOR.fields}:
+            if request.HasField(f.name):
+                setattr(msg, f.name, getattr(request, f.name))
+            elif f.is_required:  # protobuf 7 dropped FieldDescriptor.label
+                setattr(msg, f.name, type(getattr(msg, f.name))())
+        elif f.is_required:  # protobuf 7 dropped FieldDescriptor.label
+            setattr(msg, f.name, type(getattr(msg, f.name))())
+    return ack_cmd, c.encode_body(msg)
+
+
+def chat_body(message: Message) -> bytes:
+    """The CHAT (1:1) or GROUP-CHAT body of a stored message, encoded once per message."""
+    cached = message.wire_cache.get(PROTOCOL)
+    if cached is not None:
+        return cached
+    extra = message.extra or {}
+    beehive = extra.get("origin") == PROTOCOL
+    level = int(extra.get("level", 0)) if beehive else 0
+    sent = int(extra.get("time", message.ts_ms // 1000)) if beehive else message.ts_ms // 1000
+    text = message.content
+    if message.ctype not in (ContentType.TEXT, ContentType.NONE) and not beehive:
+        kind = ContentType(message.ctype).name.lower() if message.ctype in set(ContentType) else "message"
+        url = str(extra.get("url", "") or extra.get("media_url", ""))
+        text = f"[{kind}] {url or message.content}".strip()
+    msg: Any
+    if message.conv.kind is ConvKind.GROUP:
+        msg = pb.mesg_group_chat(uid=message.sender, gid=message.conv.a, level=level, time=sent, text=text)
+    else:
+        msg = pb.mesg_chat(
+            suid=message.sender,
+            duid=message.conv.peer_of(message.sender),
+            level=level,
+            time=sent,
+            text=text,
+        )
+    if beehive and message.data:
+        msg.data = message.data
+    body = message.wire_cache[PROTOCOL] = c.encode_body(msg)
+    return body
+
+
+class BeehiveChannel(Channel):
+    protocol = PROTOCOL
+
+    def __init__(
+        self, core: Core, conn: Conn, settings: BeehiveSettings, node_id: int, *, websocket: bool
+    ) -> None:
+        super().__init__(core, conn)
+        self.settings = settings
+        self.nid = node_id
+        self.websocket = websocket
+        self.cid = next(_cids)
+        self.decoder = c.Decoder(max_frame=settings.max_frame)
+        self.rate = RateLimit(rate=200, burst=400, close_after=3600.0)
+        self.floor = 0
+        self.bsid = 0  # the header sid of the session (the device id)
+        self.online = False
+        self.kicked = False
+        self.subs: set[int] = set()
+        self.on(MessageEvent, self._on_message)
+        self.on(PresenceEvent, self._on_presence)
+        self.on(FriendEvent, self._on_friend)
+        self.on(GroupEvent, self._on_group)
+        rooms.attach(self)
+
+    # -- bytes in -----------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        if self.kicked:
+            return  # KICKED: input discarded until the delayed close (§1.2)
+        bad: c.BeehiveDecodeError | None = None
+        try:
+            frames = [self.decoder.decode_message(data)] if self.websocket else self.decoder.feed(data)
+        except c.BeehiveDecodeError as exc:
+            frames, bad = list(exc.frames), exc
+        for frame in frames:
+            self.submit(partial(self._handle, frame))
+        if bad is not None:
+            log.warning("beehive %s: bad frame (%s), closing", self.conn.peer, bad)
+            self.submit(lambda: self._close_bad(bad))
+
+    async def _close_bad(self, exc: c.BeehiveDecodeError) -> None:
+        if self.websocket:
+            self.conn.close_code = exc.ws_close_code  # type: ignore[attr-defined]
+        self.conn.close()
+
+    async def _handle(self, frame: c.Frame) -> None:
+        h = frame.header
+        if self.kicked:
+            return
+        if not self.online:
+            if h.type != Cmd.ONLINE:
+                log.info("beehive %s: 0x%04x before ONLINE, closing", self.conn.peer, h.type)
+                self.error(h, E.BAD_ONLINE, "Please send ONLINE first!")
+                self.conn.close()
+                return
+        elif h.sid != self.bsid:
+            log.info("beehive %s: header sid %d is not the session's, closing", self.conn.peer, h.sid)
+            self.conn.abort()
+            return
+        role = c.cmd_role(h.type)
+        if role is c.CmdRole.CLIENT_ACK:
+            if h.type in _CLIENT_ACKS_HANDLED and self.online:
+                await self._client_ack(frame)
+            return
+        if h.seq <= self.floor:
+            if h.type in _SENDS and self.online and await self._resend(frame):
+                return
+            log.info("beehive %s: seq %d <= floor %d, closing", self.conn.peer, h.seq, self.floor)
+            self.conn.abort()
+            return
+        self.floor = h.seq
+        try:
+            c.check_client_command(h.type)
+        except c.BeehiveDecodeError as exc:
+            self.error(h, exc.code, exc.errmsg)
+            return
+        if self.online and self.rate.take(time.monotonic()) is not None:
+            self.fail(h, None, E.USER_RATE_LIMIT, "Rate limit!")
+            return
+        fn = HANDLERS.get(h.type)
+        if fn is None:
+            self.fail(h, None, E.API_NOT_FOUND, "Unknown command!")
+            return
+        request: Any = None
+        try:
+            if h.type in c.BODY_TYPES:
+                request = c.decode_body(h.type, frame.body)
+            reply = await fn(self, frame, request)
+        except c.BeehiveDecodeError as exc:
+            if h.type == Cmd.ONLINE:
+                self._online_failed(h, None, exc.code, exc.errmsg)
+            else:
+                self.fail(h, None, exc.code, exc.errmsg)
+            return
+        except Refused as exc:
+            self.fail(h, request, exc.code, exc.errmsg)
+            return
+        except CoreError as exc:
+            r = refused(exc)
+            self.fail(h, request, r.code, r.errmsg)
+            return
+        if reply is not None:
+            self.reply(h, h.type + 1, reply)
+
+    # -- frames out ---------------------------------------------------------------------------------
+    def reply(self, req: c.Header, cmd: int, body: bytes = b"") -> None:
+        self.conn.write(c.encode_frame(req.reply(cmd, cid=self.cid, nid=self.nid), body))
+
+    def push(self, cmd: int, body: bytes, seq: int = 0) -> None:
+        header = c.Header(cmd, 0, self.bsid, self.cid, self.nid, seq, 0, 0)
+        self.conn.write(c.encode_frame(header, body, max_frame=self.settings.max_frame))
+
+    def error(self, req: c.Header, code: int, errmsg: str) -> None:
+        self.reply(req, Cmd.ERROR, c.encode_body(pb.mesg_error(code=code, errmsg=errmsg)))
+
+    def fail(self, req: c.Header, request: Any, code: int, errmsg: str) -> None:
+        """The command's ACK with ``code``, or ERROR when the ACK cannot carry a code."""
+        ack = ack_body(req.type, request, code, errmsg)
+        if ack is None:
+            self.error(req, code, errmsg)
+        else:
+            self.reply(req, ack[0], ack[1])
+
+    # -- session life -------------------------------------------------------------------------------
+    @property
+    def me(self) -> int:
+        assert self.session is not None
+        return self.session.uid
+
+    def actor(self, claimed: int) -> None:
+        """The acting-user field must be the session's user (beehive.md §9.2), else 20009."""
+        if self.session is None or claimed != self.session.uid:
+            raise Refused(E.DATA_COLLISION, "Uid is collision!")
+
+    def _close_later(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.settings.kick_close_delay, self.conn.close)
+
+    def _online_failed(self, h: c.Header, req: Any, code: int, errmsg: str) -> None:
+        ack = pb.mesg_online_ack(
+            uid=req.uid if req is not None else 0,
+            sid=req.sid if req is not None else 0,
+            seq=0,
+            app=req.app if req is not None else "",
+            version=req.version if req is not None else "",
+            terminal=req.terminal if req is not None else 0,
+            code=code,
+            errmsg=errmsg,
+        )
+        self.reply(h, Cmd.ONLINE_ACK, c.encode_body(ack))
+        self.kicked = True
+        self._close_later()
+
+    def send_kick(self, reason: KickReason) -> None:
+        if reason is KickReason.DISABLED:
+            code, errmsg = E.INVALID_USER, "User is disabled!"
+        else:
+            code, errmsg = E.DATA_COLLISION, "Kicked by another login!"
+        self.push(Cmd.KICK, c.encode_body(pb.mesg_kick(code=code, errmsg=errmsg)))
+
+    def kick(self, reason: KickReason) -> None:
+        """KICK, then KICKED: input ignored, closed ``kick_close_delay`` later (§1.2)."""
+        log.info("beehive %s: kicked (%s)", self.conn.peer, reason.value)
+        self.session = None
+        self.online = False
+        if self.conn.closing:
+            return
+        self.send_kick(reason)
+        self.kicked = True
+        self._pending.clear()
+        self._close_later()
+
+    async def _resend(self, frame: c.Frame) -> bool:
+        """A CHAT / GROUP-CHAT whose (sid, seq) is stored: the original ACK again (§2.4)."""
+        h = frame.header
+        found = await self.core.store.find_message(self.me, str(self.bsid), str(h.seq))
+        if found is None:
+            return False
+        try:
+            request = c.decode_body(h.type, frame.body)
+        except c.BeehiveDecodeError:
+            request = None
+        ack = ack_body(h.type, request, 0, "Ok")
+        if ack is not None:
+            self.reply(h, ack[0], ack[1])
+        return True
+
+    async def _client_ack(self, frame: c.Frame) -> None:
+        """A receiver's CHAT-ACK moves its delivered cursor to the header seq (§4.2)."""
+        try:
+            ack = c.decode_body(Cmd.CHAT_ACK, frame.body)
+        except c.BeehiveDecodeError:
+            return
+        seq = frame.header.seq
+        if ack.duid != self.me or seq <= 0:
+            log.info("beehive %s: CHAT-ACK for another user dropped", self.conn.peer)
+            return
+        conv = ConvId.peer(ack.suid, ack.duid)
+        state = await self.core.messages.state(self.me, conv)
+        if seq > state.last_seq:
+            log.info("beehive %s: CHAT-ACK seq %d above the conversation's last", self.conn.peer, seq)
+            return
+        await self.core.messages.mark_delivered(self.me, conv, seq)
+
+    # -- events out ---------------------------------------------------------------------------------
+    def _on_message(self, event: MessageEvent) -> None:
+        message = event.message
+        kind = message.conv.kind
+        if kind is ConvKind.PEER:
+            self.push(Cmd.CHAT, chat_body(message), message.seq)
+        elif kind is ConvKind.GROUP:
+            self.push(Cmd.GROUP_CHAT, chat_body(message), message.seq)
+            if self.session is not None and message.sender != self.me:
+                self._background(self.core.messages.mark_delivered(self.me, message.conv, message.seq))
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    def _on_presence(self, event: PresenceEvent) -> None:
+        if event.presence is Presence.OFFLINE:
+            body = pb.mesg_offline_ntf(uid=event.uid, time=int(time.time()))
+            self.push(Cmd.OFFLINE_NTF, c.encode_body(body))
+        else:
+            self.push(Cmd.ONLINE_NTF, c.encode_body(pb.mesg_online_ntf(uid=event.uid, status=event.presence)))
+
+    def _on_friend(self, event: FriendEvent) -> None:
+        if self.session is None or event.peer != self.me:
+            return  # relayed to the target's sessions only (§4.2)
+        if event.change is FriendChange.ADDED:
+            body = pb.mesg_friend_add(suid=event.uid, duid=event.peer, mark="")
+            self.push(Cmd.FRIEND_ADD, c.encode_body(body))
+        elif event.change is FriendChange.REMOVED:
+            self.push(Cmd.FRIEND_DEL, c.encode_body(pb.mesg_friend_del(suid=event.uid, duid=event.peer)))
+
+    def _on_group(self, event: GroupEvent) -> None:
+        gid = event.group.gid
+        change = event.change
+        if change is GroupChange.DISMISSED:
+            self.push(Cmd.GROUP_QUIT_NTF, c.encode_body(pb.mesg_group_quit_ntf(uid=0, gid=gid)))
+            return
+        if change is GroupChange.CREATED:
+            self.push(Cmd.GROUP_JOIN_NTF, c.encode_body(pb.mesg_group_join_ntf(uid=event.actor, gid=gid)))
+            return
+        ntf: dict[GroupChange, tuple[int, Any]] = {
+            GroupChange.JOINED: (Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf),
+            GroupChange.LEFT: (Cmd.GROUP_QUIT_NTF, pb.mesg_group_quit_ntf),
+            GroupChange.REMOVED: (Cmd.GROUP_KICK_NTF, pb.mesg_group_kick_ntf),
+        }
+        entry = ntf.get(change)
+        if entry is None:
+            return  # manager and mute changes: the core's event does not say add or remove
+        for uid in event.uids:
+            self.push(entry[0], c.encode_body(entry[1](uid=uid, gid=gid)))
+
+
+# == common ==============================================================================================
+@handles(Cmd.ONLINE)
+async def _online(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    h = frame.header
+    if ch.online:
+        return None  # a second ONLINE is ignored; its seq was consumed (§1.2)
+    if req.sid != h.sid:
+        ch._online_failed(h, req, E.HEADER_INVALID, "Header is invalid!")
+        return None
+    code_msg = await _authenticate(ch, req)
+    if code_msg is not None:
+        ch._online_failed(h, req, *code_msg)
+        return None
+    account = await ch.core.accounts.get(req.uid)
+    assert account is not None
+    if req.terminal == TERMINAL_PHONE:
+        klass = DeviceClass.MOBILE
+    else:
+        klass = DeviceClass.WEB if ch.websocket else DeviceClass.DESKTOP
+    session = ch.new_session(account.uid, account.role, str(req.sid), klass, req.terminal)
+    ch.bsid = req.sid
+    ch.online = True
+    ch.floor = max(100, h.seq, await _highest_client_seq(ch, account.uid, req.sid))
+    ack = pb.mesg_online_ack(
+        uid=req.uid,
+        sid=req.sid,
+        seq=ch.floor,
+        app=req.app,
+        version=req.version,
+        terminal=req.terminal,
+        code=0,
+        errmsg="Ok",
+    )
+    ch.reply(h, Cmd.ONLINE_ACK, c.encode_body(ack))
+    await ch.go_online(session)
+    log.info("beehive %s: uid %d online (sid %d, %s)", ch.conn.peer, account.uid, req.sid, klass.value)
+    return None
+
+
+async def _highest_client_seq(ch: BeehiveChannel, uid: int, sid: int) -> int:
+    return await ch.core.store.max_client_seq(uid, str(sid))
+
+
+async def _authenticate(ch: BeehiveChannel, req: Any) -> tuple[int, str] | None:
+    """ONLINE checks 3–5 of §4.1; returns (code, errmsg) of the refusal or None.
+
+    The ``token`` field carries a polyim token (from ``/im/iplist`` or ``POST /api/v1/tokens``) naming
+    this uid and device = the decimal sid; as a polyim extension it may instead carry the account
+    password (throttled and checked like every other login).
+    """
+    tokens = ch.core.accounts.tokens
+    secret = req.token
+    is_token = tokens.looks_like_token(secret)
+    if is_token:
+        claims = tokens.verify(secret, now=0)  # signature only; the expiry is checked below
+        if claims is None:
+            return E.CHECK_FAILED, "Decode token failed!"
+        if claims.expires <= time.time():
+            return E.CHECK_FAILED, "Token is timeout!"
+        if claims.uid != req.uid or claims.device != str(req.sid):
+            return E.CHECK_FAILED, "Token is invalid!!"
+    addr = ch.conn.peer.rsplit(":", 1)[0]
+    cred = Credentials("", req.uid, secret, str(req.sid), addr)
+    try:
+        await ch.core.accounts.authenticate(cred)
+    except CoreError as exc:
+        if exc.code is Code.THROTTLED:
+            return E.USER_RATE_LIMIT, "Login throttled!"
+        if exc.code is Code.DISABLED or (is_token and exc.code is Code.AUTH_FAILED):
+            return E.INVALID_USER, "User is disabled!"
+        return E.CHECK_FAILED, "Token is invalid!!"
+    return None
+
+
+@handles(Cmd.OFFLINE)
+async def _offline(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    session, ch.session = ch.session, None
+    ch.online = False
+    if session is not None:
+        await ch.core.accounts.detach(session)
+    ch.reply(frame.header, Cmd.OFFLINE_ACK)
+    ch.conn.close()
+
+
+@handles(Cmd.PING)
+async def _ping(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    ch.reply(frame.header, Cmd.PONG)
+
+
+@handles(Cmd.SUB)
+async def _sub(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    if not req.HasField("cmd"):
+        raise Refused(E.INVALID_PARAM, "Param is invalid!")
+    if len(ch.subs) >= 1000 and req.cmd not in ch.subs:
+        raise Refused(E.PERMISSION_DENIED, "Too many subscriptions!")
+    ch.subs.add(req.cmd)
+    return c.encode_body(pb.mesg_sub_ack(cmd=req.cmd, code=0, errmsg="Ok"))
+
+
+@handles(Cmd.UNSUB)
+async def _unsub(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    ch.subs.discard(req.cmd)
+    return c.encode_body(pb.mesg_unsub_ack(cmd=req.cmd, code=0, errmsg="Ok"))
+
+
+@handles(Cmd.ERROR)
+async def _client_error(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    log.info("beehive %s: client reports error %d %r", ch.conn.peer, req.code, req.errmsg)
+    ch.reply(frame.header, Cmd.ERROR_ACK)
+
+
+@handles(Cmd.SYNC)
+async def _sync(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    ch.actor(req.uid)
+    session = ch.session
+    assert session is not None
+    me = ch.me
+    frames = 0
+    states = sorted(await ch.core.messages.conversations(me), key=lambda s: s.activity_us)
+    for kind in (ConvKind.PEER, ConvKind.GROUP):
+        for state in states:
+            if state.conv.kind is not kind or state.last_seq <= state.delivered_seq:
+                continue
+            budget = min(SYNC_PER_CONV, SYNC_MAX_FRAMES - frames)
+            if budget <= 0:
+                break
+            messages = await ch.core.messages.since(session, state.conv, state.delivered_seq, budget)
+            last = 0
+            for m in messages:
+                last = m.seq
+                if m.status in (MsgStatus.RECALLED, MsgStatus.DELETED):
+                    continue
+                if m.sender == me and not (kind is ConvKind.PEER and m.conv.a == m.conv.b):
+                    continue
+                ch.push(Cmd.CHAT if kind is ConvKind.PEER else Cmd.GROUP_CHAT, chat_body(m), m.seq)
+                frames += 1
+            if kind is ConvKind.GROUP and last:
+                await ch.core.messages.mark_delivered(me, state.conv, last)
+    for friend in await ch.core.relations.friends(me):
+        if ch.core.sessions.online(friend.peer) and me not in await ch.core.relations.blocked(friend.peer):
+            ch.push(Cmd.ONLINE_NTF, c.encode_body(pb.mesg_online_ntf(uid=friend.peer, status=1)))
+    return c.encode_body(pb.mesg_sync_ack(uid=me, code=0, errmsg="Ok"))
+
+
+# == one-to-one ==========================================================================================
+@handles(Cmd.CHAT)
+async def _chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    if req.suid == 0 or req.duid == 0:
+        raise Refused(E.BODY_INVALID, "Paramter isn't right!")
+    ch.actor(req.suid)
+    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
+        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
+    extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
+    out = Outgoing(
+        ConvId.peer(req.suid, req.duid),
+        ContentType.TEXT,
+        req.text,
+        str(frame.header.seq),
+        data=req.data,
+        extra=extra,
+    )
+    await send(ch, frame.header, req, out)
+
+
+async def send(ch: BeehiveChannel, h: c.Header, req: Any, out: Outgoing) -> None:
+    """Queue the commit; the ACK is written once it lands, without holding up the next frame."""
+    assert ch.session is not None
+    result = await ch.core.messages.send(ch.session, out, PROTOCOL)
+
+    def done(fut: asyncio.Future[SendResult]) -> None:
+        if fut.cancelled():
+            return
+        if fut.exception() is not None:
+            log.error("beehive %s: commit failed: %s", ch.conn.peer, fut.exception())
+            ch.fail(h, req, E.DATABASE_ERROR, "Database error!")
+            return
+        ack = ack_body(h.type, req, 0, "Ok")
+        if ack is not None:
+            ch.reply(h, ack[0], ack[1])
+
+    result.add_done_callback(done)
+
+
+def _ok(cls: Any) -> bytes:
+    return c.encode_body(cls(code=0, errmsg="Ok"))
+
+
+async def _target(ch: BeehiveChannel, req: Any) -> int:
+    ch.actor(req.suid)
+    if req.duid == req.suid:
+        raise Refused(E.INVALID_PARAM, "Param is invalid!")
+    if await ch.core.accounts.get(req.duid) is None:
+        raise Refused(E.INVALID_USER, "User isn't exist!")
+    duid: int = req.duid
+    return duid
+
+
+@handles(Cmd.FRIEND_ADD)
+async def _friend_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    duid = await _target(ch, req)
+    await ch.core.relations.add_friend(ch.me, duid, req.mark, skip=ch.session)
+    return _ok(pb.mesg_friend_add_ack)
+
+
+@handles(Cmd.FRIEND_DEL)
+async def _friend_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    duid = await _target(ch, req)
+    await ch.core.relations.remove_friend(ch.me, duid, skip=ch.session)
+    return _ok(pb.mesg_friend_del_ack)
+
+
+@handles(Cmd.BLACKLIST_ADD)
+async def _blacklist_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    duid = await _target(ch, req)
+    await ch.core.relations.set_blocked(ch.me, duid, True)
+    return _ok(pb.mesg_blacklist_add_ack)
+
+
+@handles(Cmd.BLACKLIST_DEL)
+async def _blacklist_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    duid = await _target(ch, req)
+    await ch.core.relations.set_blocked(ch.me, duid, False)
+    return _ok(pb.mesg_blacklist_del_ack)
+
+
+@handles(Cmd.MARK_ADD)
+async def _mark_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    duid = await _target(ch, req)
+    if not await ch.core.relations.is_friend(ch.me, duid):
+        raise Refused(E.INVALID_PARAM, "Not friend!")
+    await ch.core.relations.set_attr(ch.me, duid, REMARK, str(req.mark))
+    return _ok(pb.mesg_mark_add_ack)
+
+
+@handles(Cmd.MARK_DEL)
+async def _mark_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    duid = await _target(ch, req)
+    if not await ch.core.relations.is_friend(ch.me, duid):
+        raise Refused(E.INVALID_PARAM, "Not friend!")
+    await ch.core.relations.set_attr(ch.me, duid, REMARK, "")
+    return _ok(pb.mesg_mark_del_ack)
+
+
+# == groups ==============================================================================================
+_ROLE = {GroupRole.OWNER: 1, GroupRole.MANAGER: 2, GroupRole.MEMBER: 3}
+
+
+async def _group(ch: BeehiveChannel, gid: int) -> None:
+    if gid == 0 or await ch.core.ctx.group(gid) is None:
+        raise Refused(E.INVALID_PARAM, "Group isn't exist!")
+
+
+def _ntf(ch: BeehiveChannel, h: c.Header, cmd: int, cls: Any, uid: int, gid: int) -> None:
+    """The notification this connection's own request caused: header seq = the request's (§2.3)."""
+    header = c.Header(cmd, 0, ch.bsid, ch.cid, ch.nid, h.seq, 0, 0)
+    ch.conn.write(c.encode_frame(header, c.encode_body(cls(uid=uid, gid=gid))))
+
+
+@handles(Cmd.GROUP_CREAT)
+async def _group_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    """The request's gid is ignored; the new gid reaches the creator as GROUP-JOIN-NTF (§10 #1)."""
+    ch.actor(req.uid)
+    if not req.name or len(req.name) > 64 or len(req.desc) > 512:
+        raise Refused(E.INVALID_PARAM, "Param is invalid!")
+    try:
+        group = await ch.core.groups.create(ch.me, req.name, [], desc=req.desc, skip=ch.session)
+    except CoreError as exc:
+        if exc.code is Code.NAME_TAKEN:
+            raise Refused(E.INVALID_PARAM, "Group name is taken!") from exc
+        raise
+    ch.reply(frame.header, Cmd.GROUP_CREAT_ACK, _ok(pb.mesg_group_creat_ack))
+    _ntf(ch, frame.header, Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf, ch.me, group.gid)
+
+
+@handles(Cmd.GROUP_DISMISS)
+async def _group_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    ch.actor(req.uid)
+    await _group(ch, req.gid)
+    try:
+        await ch.core.groups.dismiss(ch.me, req.gid, skip=ch.session)
+    except CoreError as exc:
+        raise Refused(E.PERMISSION_DENIED, "You're not group owner!") from exc
+    return _ok(pb.mesg_group_dismiss_ack)
+
+
+@handles(Cmd.GROUP_JOIN)
+async def _group_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    ch.actor(req.uid)
+    await _group(ch, req.gid)
+    new = await ch.core.groups.add_members(ch.me, req.gid, [ch.me], skip=ch.session)
+    ch.reply(frame.header, Cmd.GROUP_JOIN_ACK, _ok(pb.mesg_group_join_ack))
+    if new:
+        _ntf(ch, frame.header, Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf, ch.me, req.gid)
+
+
+@handles(Cmd.GROUP_QUIT)
+async def _group_quit(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    ch.actor(req.uid)
+    await _group(ch, req.gid)
+    await ch.core.groups.remove_members(ch.me, req.gid, [ch.me], skip=ch.session)
+    ch.reply(frame.header, Cmd.GROUP_QUIT_ACK, _ok(pb.mesg_group_quit_ack))
+    _ntf(ch, frame.header, Cmd.GROUP_QUIT_NTF, pb.mesg_group_quit_ntf, ch.me, req.gid)
+
+
+@handles(Cmd.GROUP_INVITE)
+async def _group_invite(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    ch.actor(req.uid)
+    await _group(ch, req.gid)
+    if await ch.core.accounts.get(req.to) is None:
+        raise Refused(E.INVALID_USER, "User isn't exist!")
+    if ch.me not in await ch.core.ctx.members(req.gid):
+        raise Refused(E.PERMISSION_DENIED, "Not group member!")
+    new = await ch.core.groups.add_members(ch.me, req.gid, [req.to], skip=ch.session)
+    ch.reply(frame.header, Cmd.GROUP_INVITE_ACK, _ok(pb.mesg_group_invite_ack))
+    if new:
+        _ntf(ch, frame.header, Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf, req.to, req.gid)
+
+
+@handles(Cmd.GROUP_KICK)
+async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    await _group(ch, req.gid)
+    members = await ch.core.ctx.members(req.gid)
+    if ch.me not in members or members[ch.me].role is GroupRole.MEMBER:
+        raise Refused(E.PERMISSION_DENIED, "Permission denied!")
+    if req.uid not in members:
+        ch.reply(frame.header, Cmd.GROUP_KICK_ACK, _ok(pb.mesg_group_kick_ack))
+        return
+    try:
+        await ch.core.groups.remove_members(ch.me, req.gid, [req.uid], skip=ch.session)
+    except CoreError as exc:
+        raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
+    ch.reply(frame.header, Cmd.GROUP_KICK_ACK, _ok(pb.mesg_group_kick_ack))
+    _ntf(ch, frame.header, Cmd.GROUP_KICK_NTF, pb.mesg_group_kick_ntf, req.uid, req.gid)
+
+
+@handles(Cmd.GROUP_CHAT)
+async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    ch.actor(req.uid)
+    await _group(ch, req.gid)
+    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
+        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
+    extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
+    out = Outgoing(
+        ConvId.group(req.gid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
+    )
+    try:
+        await send(ch, frame.header, req, out)
+    except CoreError as exc:
+        if exc.code is Code.NOT_MEMBER:
+            raise Refused(E.PERMISSION_DENIED, "Not group member!") from exc
+        raise
+
+
+@handles(Cmd.GROUP_USR_LIST)
+async def _group_usr_list(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    await _group(ch, req.gid)
+    try:
+        members = await ch.core.groups.members(ch.session, req.gid)
+    except CoreError as exc:
+        raise Refused(E.PERMISSION_DENIED, "Not group member!") from exc
+    if req.num:
+        members = members[: req.num]
+    items = ",".join(f'{{"idx":{i},"uid":{m.uid},"role":{_ROLE[m.role]}}}' for i, m in enumerate(members))
+    text = f'{{"len":{len(members)},"list":[{items}]}}'
+    return c.encode_body(pb.mesg_group_usr_list_ack(gid=req.gid, list=text))
+
+
+async def _manager(ch: BeehiveChannel, req: Any, on: bool) -> None:
+    await _group(ch, req.gid)
+    try:
+        await ch.core.groups.set_manager(ch.me, req.gid, req.uid, on)
+    except CoreError as exc:
+        if exc.code is Code.NOT_OWNER:
+            raise Refused(E.PERMISSION_DENIED, "You're not group owner!") from exc
+        raise Refused(E.INVALID_PARAM, "Not group member!") from exc
+
+
+@handles(Cmd.GROUP_MGR_ADD)
+async def _group_mgr_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    await _manager(ch, req, True)
+    ch.reply(frame.header, Cmd.GROUP_MGR_ADD_ACK, _ok(pb.mesg_group_mgr_add_ack))
+    _ntf(ch, frame.header, Cmd.GROUP_MGR_ADD_NTF, pb.mesg_group_mgr_add_ntf, req.uid, req.gid)
+
+
+@handles(Cmd.GROUP_MGR_DEL)
+async def _group_mgr_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    await _manager(ch, req, False)
+    ch.reply(frame.header, Cmd.GROUP_MGR_DEL_ACK, _ok(pb.mesg_group_mgr_del_ack))
+    _ntf(ch, frame.header, Cmd.GROUP_MGR_DEL_NTF, pb.mesg_group_mgr_del_ntf, req.uid, req.gid)
+
+
+async def _gag(ch: BeehiveChannel, req: Any, on: bool) -> None:
+    await _group(ch, req.gid)
+    try:
+        await ch.core.groups.set_muted(ch.me, req.gid, req.uid or None, on)
+    except CoreError as exc:
+        if exc.code is Code.NOT_MEMBER:
+            raise Refused(E.INVALID_PARAM, "Not group member!") from exc
+        raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
+
+
+@handles(Cmd.GROUP_GAG_ADD)
+async def _group_gag_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    await _gag(ch, req, True)
+    ch.reply(frame.header, Cmd.GROUP_GAG_ADD_ACK, _ok(pb.mesg_group_gag_add_ack))
+    _ntf(ch, frame.header, Cmd.GROUP_GAG_ADD_NTF, pb.mesg_group_gag_add_ntf, req.uid, req.gid)
+
+
+@handles(Cmd.GROUP_GAG_DEL)
+async def _group_gag_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    await _gag(ch, req, False)
+    ch.reply(frame.header, Cmd.GROUP_GAG_DEL_ACK, _ok(pb.mesg_group_gag_del_ack))
+    _ntf(ch, frame.header, Cmd.GROUP_GAG_DEL_NTF, pb.mesg_group_gag_del_ntf, req.uid, req.gid)
+
+
+# Room commands (0x04xx) live in their own module, which registers its handlers with @handles above.
+from polyim.protocols.beehive import rooms  # noqa: E402

@@ -1,0 +1,277 @@
+"""beehive chat rooms, 0x04xx (beehive.md §4.4): room requests → ``core.rooms``, room events → frames.
+
+The rules (membership, bans, gags, capacity, broadcasts, counts) live in :mod:`polyim.core.rooms`; this
+module only names things in beehive's words. Handlers register with the adapter's ``@handles`` table
+(``adapter.py`` imports this module once, at its end) and :func:`attach` gives each channel its room
+event renderer. Client ROOM-BC-ACK, ROOM-USR-NUM-ACK and ROOM-*-NTF-ACK are client ACK ids, which the
+adapter accepts and ignores; ROOM-LSN-STAT from a client is refused by the codec's command roles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+from polyim.core.app import Core
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
+from polyim.core.messaging import Outgoing, SendResult
+from polyim.core.model import ContentType, ConvId
+from polyim.core.sessions import Session
+from polyim.protocols.beehive import beehive_pb2 as pb
+from polyim.protocols.beehive import codec as c
+from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, Refused, ack_body, handles
+
+log = logging.getLogger(__name__)
+
+Cmd = c.Cmd
+E = c.ErrCode
+
+# Core refusal → beehive code and the room wording of beehive.md §4.4 / §8.
+ROOM_ERRORS: dict[Code, tuple[int, str]] = {
+    Code.ROOM_NOT_FOUND: (E.INVALID_PARAM, "Room isn't exist!"),
+    Code.BAD_REQUEST: (E.INVALID_PARAM, "Param is invalid!"),
+    Code.NOT_OWNER: (E.PERMISSION_DENIED, "You're not room owner!"),
+    Code.FORBIDDEN: (E.PERMISSION_DENIED, "Permission denied!"),
+    Code.BLOCKED: (E.PERMISSION_DENIED, "User is in blacklist!"),
+    Code.ROOM_CLOSED: (E.PERMISSION_DENIED, "Room is closed!"),
+    Code.ROOM_FULL: (E.PERMISSION_DENIED, "Room is full!"),
+    Code.NOT_IN_ROOM: (E.PERMISSION_DENIED, "Not in room!"),
+    Code.MUTED: (E.PERMISSION_DENIED, "You're gagged!"),
+    Code.LIMIT: (E.PERMISSION_DENIED, "Too many rooms!"),
+    Code.EMPTY: (E.BODY_INVALID, "Paramter isn't right!"),
+    Code.TOO_LARGE: (E.BODY_OVER_LIMIT, "Body over limit!"),
+}
+
+
+def room_refusal(exc: CoreError) -> Refused:
+    code, errmsg = ROOM_ERRORS.get(exc.code, (E.SYSTEM_ERROR, "System error!"))
+    return Refused(code, errmsg)
+
+
+@contextmanager
+def room_refusals() -> Iterator[None]:
+    """Turn a core refusal into the command's ACK with the room wording."""
+    try:
+        yield
+    except CoreError as exc:
+        raise room_refusal(exc) from exc
+
+
+def _session(ch: BeehiveChannel) -> Session:
+    assert ch.session is not None  # handlers run only on ONLINE connections
+    return ch.session
+
+
+def _own_ntf(ch: BeehiveChannel, h: c.Header, cmd: int, body: bytes) -> None:
+    """A notification this connection's own request caused: header seq = the request's (§2.3)."""
+    header = c.Header(cmd, 0, ch.bsid, ch.cid, ch.nid, h.seq, 0, 0)
+    ch.conn.write(c.encode_frame(header, body))
+
+
+def _ntf_body(cls: Any, uid: int, rid: int) -> bytes:
+    return c.encode_body(cls(uid=uid, rid=rid))
+
+
+# == requests ============================================================================================
+@handles(Cmd.ROOM_CREAT)
+async def _room_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    """A new open room owned by the creator, who is not put in it (it sends ROOM-JOIN)."""
+    ch.actor(req.uid)
+    if not req.name or len(req.name) > 64 or len(req.desc) > 512:
+        raise Refused(E.INVALID_PARAM, "Param is invalid!")
+    try:
+        room = await ch.core.rooms.create(ch.me, req.name, req.desc)
+    except CoreError as exc:
+        raise room_refusal(exc) from exc
+    except Exception as exc:  # the rid sequence lives in the store
+        log.error("beehive %s: room id allocation failed: %s", ch.conn.peer, exc)
+        raise Refused(E.DATABASE_ERROR, "Database error!") from exc
+    return c.encode_body(pb.mesg_room_creat_ack(uid=ch.me, rid=room.rid, code=0, errmsg="Ok"))
+
+
+@handles(Cmd.ROOM_DISMISS)
+async def _room_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    ch.actor(req.uid)
+    with room_refusals():
+        inside = ch.core.rooms.dismiss(ch.me, req.rid, skip=ch.session)
+    ch.reply(frame.header, Cmd.ROOM_DISMISS_ACK, c.encode_body(pb.mesg_room_dismiss_ack(code=0, errmsg="Ok")))
+    if inside:
+        _own_ntf(ch, frame.header, Cmd.ROOM_QUIT_NTF, _ntf_body(pb.mesg_room_quit_ntf, 0, req.rid))
+
+
+@handles(Cmd.ROOM_JOIN)
+async def _room_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    """ACK with the sub-group, then the joiner's own JOIN-NTF, then the room's unexpired broadcasts."""
+    ch.actor(req.uid)
+    with room_refusals():
+        result = ch.core.rooms.join(_session(ch), req.rid)
+    ack = pb.mesg_room_join_ack(uid=ch.me, rid=req.rid, gid=result.subgroup, code=0, errmsg="Ok")
+    ch.reply(frame.header, Cmd.ROOM_JOIN_ACK, c.encode_body(ack))
+    if result.joined:
+        _own_ntf(ch, frame.header, Cmd.ROOM_JOIN_NTF, _ntf_body(pb.mesg_room_join_ntf, ch.me, req.rid))
+        for bc in result.broadcasts:
+            ch.push(Cmd.ROOM_BC, bc_body(bc), bc.msgid)
+
+
+@handles(Cmd.ROOM_QUIT)
+async def _room_quit(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    ch.actor(req.uid)
+    with room_refusals():
+        ch.core.rooms.quit(_session(ch), req.rid)
+    return c.encode_body(pb.mesg_room_quit_ack(uid=ch.me, rid=req.rid, code=0, errmsg="Ok"))
+
+
+@handles(Cmd.ROOM_KICK)
+async def _room_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    """``uid`` is the target; the actor is the session's user (owner or manager)."""
+    with room_refusals():
+        inside = ch.core.rooms.kick(_session(ch), req.rid, req.uid)
+    ack = pb.mesg_room_kick_ack(uid=req.uid, rid=req.rid, code=0, errmsg="Ok")
+    ch.reply(frame.header, Cmd.ROOM_KICK_ACK, c.encode_body(ack))
+    if inside:
+        _own_ntf(ch, frame.header, Cmd.ROOM_KICK_NTF, _ntf_body(pb.mesg_room_kick_ntf, req.uid, req.rid))
+
+
+@handles(Cmd.ROOM_CHAT)
+async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    """Stored in conversation (r, rid); the ACK is written after the commit (§4.4, §10 #10)."""
+    ch.actor(req.uid)
+    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
+        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
+    extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
+    out = Outgoing(
+        ConvId.room(req.rid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
+    )
+    with room_refusals():
+        committed = ch.core.rooms.chat(_session(ch), out, req.gid)
+    committed.add_done_callback(partial(_ack_committed, ch, frame.header, req))
+
+
+def _ack_committed(ch: BeehiveChannel, h: c.Header, req: Any, fut: asyncio.Future[SendResult]) -> None:
+    if fut.cancelled():
+        return
+    if fut.exception() is not None:
+        log.error("beehive %s: room message commit failed: %s", ch.conn.peer, fut.exception())
+        ch.fail(h, req, E.DATABASE_ERROR, "Database error!")
+        return
+    ack = ack_body(h.type, req, 0, "Ok")
+    if ack is not None:
+        ch.reply(h, ack[0], ack[1])
+
+
+# == events out ==========================================================================================
+def attach(ch: BeehiveChannel) -> None:
+    """Give a new channel its room event renderer."""
+    ch.on(RoomEvent, partial(_on_room, ch))
+
+
+def _on_room(ch: BeehiveChannel, event: RoomEvent) -> None:
+    if ch.session is not None:
+        _RENDER[event.kind](ch, event)
+
+
+def _cached(event: RoomEvent, key: str, make: Callable[[], Any]) -> bytes:
+    """Encode a room frame body once per fan-out, not once per recipient (design.md §8)."""
+    body = event.wire_cache.get(key)
+    if body is None:
+        body = event.wire_cache[key] = c.encode_body(make())
+    return body
+
+
+def _join(ch: BeehiveChannel, event: RoomEvent) -> None:
+    body = _cached(event, PROTOCOL, lambda: pb.mesg_room_join_ntf(uid=event.uid, rid=event.rid))
+    ch.push(Cmd.ROOM_JOIN_NTF, body)
+
+
+def _quit(ch: BeehiveChannel, event: RoomEvent) -> None:
+    """QUIT and DISMISS (uid 0 = "the room was dismissed", §10 #7) are both ROOM-QUIT-NTF."""
+    body = _cached(event, PROTOCOL, lambda: pb.mesg_room_quit_ntf(uid=event.uid, rid=event.rid))
+    ch.push(Cmd.ROOM_QUIT_NTF, body)
+
+
+def _kick(ch: BeehiveChannel, event: RoomEvent) -> None:
+    """The victim's sessions get ROOM-KICK (the connection stays), everyone else ROOM-KICK-NTF."""
+    if ch.session is not None and ch.session.uid == event.uid:
+        body = _cached(event, f"{PROTOCOL}:kick", lambda: pb.mesg_room_kick(uid=event.uid, rid=event.rid))
+        ch.push(Cmd.ROOM_KICK, body)
+    else:
+        body = _cached(event, PROTOCOL, lambda: pb.mesg_room_kick_ntf(uid=event.uid, rid=event.rid))
+        ch.push(Cmd.ROOM_KICK_NTF, body)
+
+
+def _chat(ch: BeehiveChannel, event: RoomEvent) -> None:
+    message = event.message
+    assert message is not None
+    ch.push(Cmd.ROOM_CHAT, _cached(event, PROTOCOL, lambda: _chat_msg(event)), message.seq)
+
+
+def _chat_msg(event: RoomEvent) -> Any:
+    """ROOM-CHAT of a stored message; level and client time are relayed for beehive senders (§10 #22)."""
+    message = event.message
+    assert message is not None
+    extra = message.extra or {}
+    beehive = extra.get("origin") == PROTOCOL
+    msg = pb.mesg_room_chat(
+        uid=message.sender,
+        rid=event.rid,
+        gid=event.subgroup,
+        level=int(extra.get("level", 0)) if beehive else 0,
+        time=int(extra.get("time", 0)) if beehive else message.ts_ms // 1000,
+        text=message.content,
+    )
+    if message.data:
+        msg.data = message.data
+    return msg
+
+
+def bc_body(bc: RoomBroadcast) -> bytes:
+    return c.encode_body(
+        pb.mesg_room_bc(
+            rid=bc.rid,
+            msgid=bc.msgid,
+            level=bc.level,
+            time=bc.ts_ms // 1000,
+            expire=bc.expire_s,
+            data=bc.data,
+        )
+    )
+
+
+def _bc(ch: BeehiveChannel, event: RoomEvent) -> None:
+    bc = event.broadcast
+    assert bc is not None
+    body = event.wire_cache.get(PROTOCOL)
+    if body is None:
+        body = event.wire_cache[PROTOCOL] = bc_body(bc)
+    ch.push(Cmd.ROOM_BC, body, bc.msgid)
+
+
+def _count(ch: BeehiveChannel, event: RoomEvent) -> None:
+    """ROOM-USR-NUM goes only to connections subscribed to 0x0410 (SUB, §4.1), on TCP and WS alike."""
+    if Cmd.ROOM_USR_NUM in ch.subs:
+        body = _cached(event, PROTOCOL, lambda: pb.mesg_room_usr_num(rid=event.rid, num=event.count))
+        ch.push(Cmd.ROOM_USR_NUM, body)
+
+
+_RENDER: dict[RoomChange, Callable[[BeehiveChannel, RoomEvent], None]] = {
+    RoomChange.JOIN: _join,
+    RoomChange.QUIT: _quit,
+    RoomChange.DISMISS: _quit,
+    RoomChange.KICK: _kick,
+    RoomChange.CHAT: _chat,
+    RoomChange.BC: _bc,
+    RoomChange.COUNT: _count,
+}
+
+
+# == node report =========================================================================================
+def lsn_stat_records(core: Core) -> list[bytes]:
+    """This node's ROOM-LSN-STAT bodies {rid, nid, num} (§4.4, §4.6), the values a node registry keeps."""
+    return [
+        c.encode_body(pb.mesg_room_lsn_stat(rid=s.rid, nid=s.nid, num=s.num)) for s in core.rooms.node_stats()
+    ]

@@ -1,0 +1,162 @@
+"""beehive 1:1 chat over real sockets: beehive↔beehive, beehive↔OMTP both ways online and offline,
+SYNC replay and the receiver's CHAT-ACK cursor, resends, blacklists across protocols, presence and
+friends (beehive.md §4.1, §4.2)."""
+
+from __future__ import annotations
+
+from tests.clients import beehive as b
+from tests.clients.omtp import PT, single_session_id
+from tests.conftest import Server
+from tests.e2e.beehive_pool import Beehive, beehive
+from tests.e2e.conftest import Omtp, omtp
+
+__all__ = ["beehive", "omtp"]
+
+
+async def test_chat_between_beehive_users(server: Server, beehive: Beehive) -> None:
+    a_uid, _ = server.add_user("bh")
+    b_uid, _ = server.add_user("bh")
+    alice = await beehive.login(a_uid)
+    bob = await beehive.login(b_uid, ws=True)
+    ack = await alice.chat(b_uid, "hello bob", data=b"\x00\x01")
+    assert (ack.code, ack.errmsg, ack.suid, ack.duid) == (0, "Ok", a_uid, b_uid)
+    got = await bob.expect(b.CHAT)
+    m = got.msg
+    assert (m.suid, m.duid, m.text, m.data) == (a_uid, b_uid, "hello bob", b"\x00\x01")
+    assert got.header.seq == 1 and got.header.sid == bob.sid
+    bob.ack_chat(got)
+    reply = await bob.chat(a_uid, "hi alice")
+    assert reply.code == 0
+    back = await alice.expect(b.CHAT)
+    assert back.msg.text == "hi alice" and back.header.seq == 2
+
+
+async def test_sync_replays_until_acked(server: Server, beehive: Beehive) -> None:
+    a_uid, _ = server.add_user("bh")
+    b_uid, _ = server.add_user("bh")
+    alice = await beehive.login(a_uid)
+    for i in range(3):
+        assert (await alice.chat(b_uid, f"m{i}")).code == 0
+    bob = await beehive.login(b_uid)
+    frames, ack = await bob.sync()
+    chats = [f for f in frames if f.type == b.CHAT]
+    assert [f.msg.text for f in chats] == ["m0", "m1", "m2"]
+    assert [f.header.seq for f in chats] == [1, 2, 3]
+    assert ack.code == 0 and ack.uid == b_uid
+    bob.ack_chat(chats[1])  # delivered up to seq 2
+    await bob.ping()
+    frames, _ = await bob.sync()
+    assert [f.msg.text for f in frames if f.type == b.CHAT] == ["m2"]
+
+
+async def test_resend_gets_the_first_ack(server: Server, beehive: Beehive) -> None:
+    a_uid, _ = server.add_user("bh")
+    b_uid, _ = server.add_user("bh")
+    alice = await beehive.login(a_uid)
+    bob = await beehive.login(b_uid)
+    body = b.body(b.CHAT, suid=a_uid, duid=b_uid, level=0, time=1, text="once")
+    first = await alice.request(b.CHAT, body)
+    again = await alice.request(b.CHAT, body, seq=first.header.seq)  # same (sid, seq)
+    assert first.msg.code == 0 and again.type == b.CHAT_ACK and again.msg.code == 0
+    await bob.expect(b.CHAT)
+    assert await bob.no_push(b.CHAT)
+    assert (await alice.ping()).type == b.PONG  # not a seq violation
+
+
+async def test_floor_continues_across_logins(server: Server, beehive: Beehive) -> None:
+    a_uid, _ = server.add_user("bh")
+    b_uid, _ = server.add_user("bh")
+    alice = await beehive.login(a_uid, sid=59001)
+    alice.seq = 500
+    assert (await alice.chat(b_uid, "x")).code == 0
+    await alice.request(b.OFFLINE)
+    again = await beehive.connect(59001)
+    ack = await again.online(a_uid, beehive.token(a_uid, 59001))
+    assert ack.code == 0 and ack.seq >= 501
+
+
+async def test_beehive_to_omtp_online(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    o = await omtp.user("om")
+    bh = await beehive.user()
+    assert (await bh.chat(int(o.uid), "from beehive")).code == 0
+    _, msg = await o.expect_msg(PT.MSG_SINGLE_CHAT)
+    assert (msg.from_, msg.to, msg.content) == (str(bh.uid), o.uid, "from beehive")
+
+
+async def test_omtp_to_beehive_online(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    o = await omtp.user("om")
+    bh = await beehive.user(ws=True)
+    ack = await o.send_single(str(bh.uid), "from omtp")
+    assert ack.ok
+    got = await bh.expect(b.CHAT)
+    assert (got.msg.suid, got.msg.duid, got.msg.text, got.msg.level) == (int(o.uid), bh.uid, "from omtp", 0)
+    assert got.header.seq == ack.seq_id
+
+
+async def test_omtp_to_beehive_offline(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    o = await omtp.user("om")
+    b_uid, _ = server.add_user("bh")
+    assert (await o.send_single(str(b_uid), "while you were away")).ok
+    bh = await beehive.login(b_uid)
+    frames, _ = await bh.sync()
+    assert [f.msg.text for f in frames if f.type == b.CHAT] == ["while you were away"]
+
+
+async def test_beehive_to_omtp_offline(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    o_uid, o_name = server.add_user("om")
+    omtp.names[str(o_uid)] = o_name
+    bh = await beehive.user()
+    assert (await bh.chat(o_uid, "see you later")).code == 0
+    o = await omtp.login(o_name)
+    sid = single_session_id(str(bh.uid), str(o_uid))
+    hot = await o.hot_sessions(0)
+    item = hot.session(sid)
+    assert item is not None and item.unread_count == 1
+    page = await o.history(sid, 0, 10)
+    assert [p.msg.content for p in page.msgs] == ["see you later"]
+
+
+async def test_blacklist_enforced_across_protocols(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    o = await omtp.user("om")
+    bh = await beehive.user()
+    other = await beehive.user()
+    ack = await bh.pair(b.BLACKLIST_ADD, int(o.uid))
+    assert (ack.code, ack.errmsg) == (0, "Ok")
+    refused = await o.send_single(str(bh.uid), "let me in")
+    assert not refused.ok
+    assert (await bh.pair(b.BLACKLIST_ADD, other.uid)).code == 0
+    denied = await other.chat(bh.uid, "blocked?")
+    assert (denied.code, denied.errmsg) == (10005, "You're in blacklist!")
+    assert await bh.no_push(b.CHAT)
+    assert (await bh.pair(b.BLACKLIST_DEL, other.uid)).code == 0
+    assert (await other.chat(bh.uid, "again")).code == 0
+    assert (await bh.expect(b.CHAT)).msg.text == "again"
+    assert (await bh.pair(b.BLACKLIST_ADD, bh.uid)).code == 20007
+    assert (await bh.pair(b.BLACKLIST_ADD, 999_999_999)).code == 10013
+
+
+async def test_chat_refusals(server: Server, beehive: Beehive) -> None:
+    bh = await beehive.user()
+    assert (await bh.chat(999_999_999, "nobody")).code == 10013
+    assert (await bh.chat(0, "zero")).code == 20011
+    assert (await bh.chat(bh.uid, "x" * 16385)).code == 10018
+    assert (await bh.chat(bh.uid, "note to self")).code == 0
+
+
+async def test_friends_and_presence(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    alice = await beehive.user()
+    b_uid, _ = server.add_user("bh")
+    bob = await beehive.login(b_uid)
+    ack = await alice.pair(b.FRIEND_ADD, b_uid, mark="bob")
+    assert ack.code == 0
+    relay = await bob.expect(b.FRIEND_ADD)
+    assert (relay.msg.suid, relay.msg.duid) == (alice.uid, b_uid)
+    frames, _ = await bob.sync()
+    assert alice.uid in [f.msg.uid for f in frames if f.type == b.ONLINE_NTF]
+    await bob.request(b.OFFLINE)
+    off = await alice.expect(b.OFFLINE_NTF)
+    assert off.msg.uid == b_uid and off.header.seq == 0
+    await beehive.login(b_uid)
+    on = await alice.expect(b.ONLINE_NTF)
+    assert on.msg.uid == b_uid and on.msg.status == 1
+    assert (await alice.pair(b.FRIEND_DEL, b_uid)).code == 0
