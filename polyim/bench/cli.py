@@ -1,0 +1,154 @@
+"""The ``polyim bench`` subcommand: its arguments and what it prints."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+USAGE_EPILOG = """\
+scenarios:
+  chat      --pairs N pairs of users send 1:1 messages both ways (--pattern stream|pingpong,
+            --protocol omtp|beehive|mixed)
+  group     a --group-size (500) member group, half online, every online member sending
+  room      one room of 5,000 beehive sessions (needs beehive rooms: not available yet, exit 2)
+  idle      --sessions M logged-in sessions with heartbeats and no traffic
+  login     reconnect storm: --sessions M sessions drop and log in again at once, repeatedly
+  baseline  the load of --of chat|idle|login against a bare echo server built from polyim's
+            transport layer: the socket-layer ceiling the other figures can be read against
+
+Without --target a server is started on a temporary data dir (ports 0) and stopped afterwards.
+--target takes KIND=HOST:PORT items (omtp=…, beehive=…, http=…); accounts are then made through
+the admin API (http=… and --admin-token) or read from --accounts FILE (lines "username uid password").
+"""
+
+
+def _cpu(value: str) -> int:
+    cpu = int(value)
+    if cpu < 0:
+        raise argparse.ArgumentTypeError("a CPU number is >= 0")
+    return cpu
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    from polyim.bench.scenarios import SCENARIOS
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bench",
+        help="load generator: run a scenario against a server and print one result table",
+        description="Run a load scenario over the real wire protocols and print one result table.",
+        epilog=USAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenario", choices=SCENARIOS, metavar="SCENARIO", help=" | ".join(SCENARIOS))
+    p.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds of load (default 10)")
+    p.add_argument(
+        "--json", dest="json_path", metavar="FILE", help="also write the figures as one JSON object"
+    )
+    p.add_argument(
+        "--pairs", type=int, default=10, metavar="N", help="chat/baseline: user pairs (default 10)"
+    )
+    p.add_argument(
+        "--sessions", type=int, default=1000, metavar="M", help="idle/login: sessions (default 1000)"
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="offered messages/s in total; 0 = as fast as the --window allows (default)",
+    )
+    p.add_argument(
+        "--window",
+        type=int,
+        metavar="W",
+        help="sends in flight per connection when --rate is 0 (chat 8, group 1)",
+    )
+    p.add_argument(
+        "--pattern", choices=("stream", "pingpong"), default="stream", help="chat/baseline traffic"
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("omtp", "beehive", "mixed"),
+        default="omtp",
+        help="wire protocol of the load (mixed: half OMTP, half beehive)",
+    )
+    p.add_argument("--server-cpu", type=_cpu, metavar="C", help="pin the server to this CPU")
+    p.add_argument("--load-cpu", type=_cpu, metavar="C", help="pin the load processes to this CPU")
+    p.add_argument(
+        "--target",
+        nargs="+",
+        default=[],
+        metavar="KIND=HOST:PORT",
+        help="a running server instead of starting one (omtp=…, beehive=…, http=…)",
+    )
+    p.add_argument("--admin-token", default="", help="the target's admin token (to create accounts)")
+    p.add_argument("--accounts", metavar="FILE", help="target accounts as 'username uid password' lines")
+    p.add_argument("--server-pid", type=int, help="pid of the target server (found from its port if local)")
+    p.add_argument(
+        "--of",
+        choices=("chat", "idle", "login"),
+        default="chat",
+        help="baseline: whose load to run against the echo server (default chat)",
+    )
+    p.add_argument("--group-size", type=int, default=500, help="group: members (default 500)")
+    p.add_argument("--group-online", type=int, default=0, help="group: members online (default half)")
+    p.add_argument("--heartbeat", type=float, default=25.0, metavar="S", help="idle: seconds between pings")
+    p.add_argument("--msg-size", type=int, default=64, metavar="B", help="message content bytes (default 64)")
+    p.add_argument(
+        "--no-receipts",
+        dest="receipts",
+        action="store_false",
+        help="do not acknowledge delivered messages (clients normally do)",
+    )
+    p.add_argument("--auth", choices=("token", "password"), default="token", help="how sessions log in")
+    p.add_argument("--procs", type=int, default=0, metavar="P", help="load processes (default: as needed)")
+    p.add_argument(
+        "--source-addrs",
+        type=int,
+        default=0,
+        metavar="K",
+        help="spread connections over 127.0.0.1 … 127.0.0.K (default: one per 16,000)",
+    )
+    p.add_argument(
+        "--drain", type=float, default=5.0, metavar="S", help="at the end, stop waiting for answers after S s without any input (default 5)"
+    )
+    p.add_argument("--login-timeout", type=float, default=60.0, metavar="S", help="per login (default 60)")
+    p.add_argument(
+        "--progress", type=float, metavar="S", help="progress line interval (default 5 s on runs ≥ 10 s)"
+    )
+    p.add_argument("--quiet", action="store_true", help="print only the result table")
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy the server over the run (.svg flame graph, .json speedscope, else collapsed)",
+    )
+    return p
+
+
+def options(args: argparse.Namespace) -> Any:
+    from polyim.bench.scenarios import Options
+
+    names = Options.__dataclass_fields__
+    return Options(**{k: v for k, v in vars(args).items() if k in names})
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from polyim.bench import scenarios
+    from polyim.server import install_loop
+
+    opts = options(args)
+    install_loop()
+    try:
+        result = asyncio.run(scenarios.run(opts))
+    except scenarios.Unavailable as exc:
+        print(f"polyim bench: {exc}", file=sys.stderr)
+        return 2
+    except (RuntimeError, OSError, ValueError) as exc:
+        print(f"polyim bench: {exc}", file=sys.stderr)
+        return 1
+    print(result.table(), flush=True)
+    if opts.json_path:
+        scenarios.write_json(result, opts.json_path)
+    return 0

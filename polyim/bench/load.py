@@ -1,0 +1,544 @@
+"""The protocol-independent half of a load client: what a session sends and counts, and the worker that
+drives many sessions through one run.
+
+A :class:`Plan` says who connects where and what they do; a :class:`Worker` executes it in one process
+and returns a :class:`~polyim.bench.stats.LoadReport`. Each session is a :class:`LoadSession`; the
+protocol modules (``omtp_load``, ``beehive_load``) subclass it with the bytes of their wire.
+
+Every bench message carries a *tag* ``<run>.<sender>.<n>.<send µs>`` (in the OMTP packId and at the
+start of the text), so an ack names the send it answers and a receiver, in any process, computes the
+send→deliver latency from ``time.monotonic`` (one clock for the whole machine) and counts each
+(sender, n) once per recipient.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from polyim.bench.stats import LoadReport
+
+_LOST_QUIET_S = 0.3
+_DRAIN_MAX = 120.0
+BACKOFF_CODES = frozenset({7, 10023})  # "slow down": OMTP EC_SERVER_REFUSED, beehive rate limit
+BACKOFF_S = 0.05
+_LOGIN_FAILURES = {-1: "login timeout", -2: "closed during login", -3: "bad login reply"}
+
+
+@dataclass
+class SessionSpec:
+    """One connection of the load: its account, its device and what it sends to whom."""
+
+    index: int
+    protocol: str  # "omtp", "beehive" or "echo"
+    username: str
+    uid: int
+    secret: str  # a polyim token or the password
+    device_type: int  # OMTP DEVICE_TYPE, beehive terminal
+    device_id: str  # OMTP deviceId; beehive: the decimal sid
+    to: str = ""  # OMTP ``to``: a decimal uid or GC_<gid>; "" = this session does not send
+    to_uid: int = 0
+    msg_type: int = 14
+    fanout: int = 1  # recipients an acked message of this session must reach
+    peer: int = -1  # ping-pong partner's index
+    initiator: bool = False
+    local_addr: str = ""
+
+
+@dataclass
+class Plan:
+    """What one load process does. Travels to worker processes as JSON."""
+
+    kind: str  # "traffic", "idle" or "login"
+    host: str
+    ports: dict[str, int]
+    sessions: list[SessionSpec]
+    run_id: str = "r0"
+    pattern: str = "stream"  # "stream" or "pingpong"
+    duration: float = 10.0
+    drain: float = 5.0
+    rate_per_sender: float = 0.0  # 0: as fast as the window allows
+    window: int = 8
+    heartbeat: float = 25.0
+    msg_size: int = 64
+    receipts: bool = True
+    storm_pause: float = 0.5
+    connect_concurrency: int = 256
+    login_timeout: float = 60.0
+    progress: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        fields_ = dict(data)
+        fields_["sessions"] = [SessionSpec(**s) for s in data["sessions"]]
+        return cls(**fields_)
+
+
+@dataclass
+class RunState:
+    """Shared by every session of a worker."""
+
+    plan: Plan
+    report: LoadReport = field(default_factory=LoadReport)
+    sending: bool = False
+    measuring: bool = False
+    last_rx: float = 0.0
+
+
+def now_us() -> int:
+    return int(time.monotonic() * 1_000_000)
+
+
+class Link(asyncio.Protocol):
+    """One TCP connection of a session. A fresh Link per connect, so a late ``connection_lost`` of an
+    aborted connection never touches the session's next one."""
+
+    __slots__ = ("session", "transport")
+
+    def __init__(self, session: LoadSession) -> None:
+        self.session = session
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports do not subclass it
+
+    def data_received(self, data: bytes) -> None:
+        if self.session.link is self:
+            self.session.received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.session.link is self:
+            self.session.lost(exc)
+
+
+class LoadSession:
+    """A client session: connect, log in, send tagged messages, count acks and deliveries."""
+
+    def __init__(self, spec: SessionSpec, state: RunState) -> None:
+        self.spec = spec
+        self.state = state
+        self.report = state.report
+        self.link: Link | None = None
+        self.logged_in = False
+        self.waiter: asyncio.Future[int] | None = None
+        self.n = 0
+        self.pending: dict[int, int] = {}
+        self.next_t = 0.0
+        self.seen: dict[int, bytearray] = {}
+        self.ping_us = 0
+        self.backoff = False
+        self.retry = False
+        self._out: list[bytes] = []
+        self._flush_scheduled = False
+        self._loop = asyncio.get_running_loop()
+
+    # -- what a protocol provides ------------------------------------------------------------------
+    def reset_stream(self) -> None:
+        """Forget partial input of the previous connection."""
+
+    def login_frame(self) -> bytes:
+        raise NotImplementedError
+
+    def message_frame(self, n: int, tag: str) -> bytes:
+        raise NotImplementedError
+
+    def ping_frame(self) -> bytes:
+        raise NotImplementedError
+
+    def received(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def port(self) -> int:
+        return self.state.plan.ports[self.spec.protocol]
+
+    # -- connection ----------------------------------------------------------------------------------
+    async def open(self, timeout: float) -> bool:
+        """Connect and log in; True when the login was accepted. Counted as a login while measuring."""
+        self.drop()
+        self.reset_stream()
+        self.logged_in = False
+        start = now_us()
+        self.waiter = self._loop.create_future()
+        link = Link(self)
+        self.link = link
+        local = (self.spec.local_addr, 0) if self.spec.local_addr else None
+        try:
+            await asyncio.wait_for(
+                self._loop.create_connection(
+                    lambda: link, self.state.plan.host, self.port(), local_addr=local
+                ),
+                timeout,
+            )
+        except (OSError, TimeoutError) as exc:
+            self.link = None
+            self._login_failed(f"connect {_errname(exc)}")
+            return False
+        self.write(self.login_frame())
+        try:
+            code = await asyncio.wait_for(self.waiter, timeout)
+        except TimeoutError:
+            code = -1
+        return self._login_done(code, start)
+
+    def _login_done(self, code: int, start: int) -> bool:
+        if code != 0:
+            self._login_failed(_LOGIN_FAILURES.get(code, f"login code {code}"))
+            self.drop()
+            return False
+        self.logged_in = True
+        if self.state.measuring:
+            self.report.counters.logins += 1
+            self.report.hists["login"].record(now_us() - start)
+        return True
+
+    def _login_failed(self, kind: str) -> None:
+        if self.state.measuring:
+            self.report.counters.login_failures += 1
+        self.report.error(kind)
+
+    def login_result(self, code: int, uid: int = 0) -> None:
+        if uid and not self.spec.uid:
+            self.spec.uid = uid
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(code)
+
+    def drop(self) -> None:
+        """Close the connection at once (RST), as a dropped network would."""
+        link, self.link = self.link, None
+        self.logged_in = False
+        self._out.clear()
+        if link is not None and link.transport is not None:
+            link.transport.abort()
+
+    def lost(self, exc: Exception | None) -> None:
+        self.link = None
+        was_in = self.logged_in
+        self.logged_in = False
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(-2)
+            return
+        if was_in:
+            self.report.error("closed by server" if exc is None else f"connection {_errname(exc)}")
+
+    def kicked(self) -> None:
+        self.report.counters.kicked += 1
+
+    # -- output --------------------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Queue bytes; everything queued in one loop turn goes out in one write."""
+        self._out.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out = self._out
+        link = self.link
+        if out and link is not None and link.transport is not None:
+            link.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        out.clear()
+
+    # -- sending ---------------------------------------------------------------------------------------
+    def send_one(self) -> None:
+        self.n += 1
+        n = self.n
+        t = now_us()
+        tag = f"{self.state.plan.run_id}.{self.spec.index}.{n}.{t}"
+        self.pending[n] = t
+        self.report.counters.sent += 1
+        self.write(self.message_frame(n, tag))
+
+    def fill(self) -> None:
+        """Window mode: top up the in-flight sends."""
+        window = self.state.plan.window
+        while self.logged_in and not self.backoff and len(self.pending) < window and self.state.sending:
+            self.send_one()
+
+    def slow_down(self) -> None:
+        """The server refused a send as too fast: pause this connection's sends briefly, as a client would."""
+        if not self.backoff:
+            self.backoff = True
+            self._loop.call_later(BACKOFF_S, self._resume)
+
+    def _resume(self) -> None:
+        self.backoff = False
+        plan = self.state.plan
+        if not self.state.sending:
+            return
+        if plan.pattern == "pingpong":
+            if self.retry:  # the refused turn of the ping-pong is played again
+                self.retry = False
+                self.send_one()
+        elif not plan.rate_per_sender:
+            self.fill()
+
+    def pace(self, now: float, interval: float) -> None:
+        """Rate mode: send what is due by ``now``; an overloaded server may push us back 100 ms at most."""
+        if self.next_t < now - 0.1:
+            self.next_t = now - 0.1
+        window = self.state.plan.window
+        while self.next_t <= now and self.logged_in and not self.backoff and len(self.pending) < window:
+            self.send_one()
+            self.next_t += interval
+
+    def ping(self) -> None:
+        if self.logged_in and not self.ping_us:
+            self.ping_us = now_us()
+            self.report.counters.pings += 1
+            self.write(self.ping_frame())
+
+    # -- input ----------------------------------------------------------------------------------------
+    def acked(self, n: int, code: int) -> None:
+        t = self.pending.pop(n, None)
+        if t is None:
+            self.report.counters.duplicates += 1
+            return
+        counters = self.report.counters
+        if code == 0:
+            counters.acked += 1
+            self.report.hists["ack"].record(now_us() - t)
+            self.report.expected_deliveries += self.spec.fanout
+        else:
+            counters.refused += 1
+            kind = f"refused code {code}"
+            self.report.error_kinds[kind] = self.report.error_kinds.get(kind, 0) + 1
+            if self.state.plan.pattern == "pingpong":
+                self.retry = True
+                self.slow_down()
+            elif code in BACKOFF_CODES:
+                self.slow_down()
+        state = self.state
+        if state.sending and state.plan.pattern == "stream" and not state.plan.rate_per_sender:
+            self.fill()
+
+    def delivered(self, tag: str) -> None:
+        parts = tag.split(".", 4)
+        if len(parts) < 4 or parts[0] != self.state.plan.run_id:
+            self.report.counters.foreign += 1
+            return
+        try:
+            sender, n, t = int(parts[1]), int(parts[2]), int(parts[3])
+        except ValueError:
+            self.report.counters.foreign += 1
+            return
+        if not self._meant_for_me(sender):
+            self.report.error("misrouted delivery")
+            return
+        if not self._first(sender, n):
+            self.report.counters.duplicates += 1
+            return
+        self.report.counters.delivered += 1
+        self.report.hists["deliver"].record(now_us() - t)
+        state = self.state
+        if state.sending and state.plan.pattern == "pingpong" and sender == self.spec.peer:
+            self.send_one()
+
+    def _meant_for_me(self, sender: int) -> bool:
+        """A 1:1 message must come from this session's partner (or itself, from an echo server); a group
+        message never comes back to the session that sent it."""
+        spec = self.spec
+        if spec.protocol == "echo":
+            return sender == spec.index
+        if spec.msg_type == 14 and spec.peer >= 0:
+            return sender == spec.peer
+        return sender != spec.index
+
+    def _first(self, sender: int, n: int) -> bool:
+        """True the first time (sender, n) arrives here: one bit per message in a growing bitmap."""
+        bits = self.seen.get(sender)
+        if bits is None:
+            bits = self.seen[sender] = bytearray(64)
+        byte, bit = n >> 3, 1 << (n & 7)
+        if byte >= len(bits):
+            bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
+        if bits[byte] & bit:
+            return False
+        bits[byte] |= bit
+        return True
+
+    def pong(self) -> None:
+        if self.ping_us:
+            self.report.counters.pongs += 1
+            self.report.hists["ping"].record(now_us() - self.ping_us)
+            self.ping_us = 0
+
+
+def _errname(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+    return type(exc).__name__
+
+
+SessionFactory = Callable[[SessionSpec, RunState], LoadSession]
+
+
+def make_session(spec: SessionSpec, state: RunState) -> LoadSession:
+    if spec.protocol == "beehive":
+        from polyim.bench.beehive_load import BeehiveSession
+
+        return BeehiveSession(spec, state)
+    from polyim.bench.omtp_load import OmtpSession
+
+    return OmtpSession(spec, state, echo=spec.protocol == "echo")
+
+
+class Worker:
+    """Runs one :class:`Plan` in this process: log everyone in, run, drain, report."""
+
+    def __init__(self, plan: Plan, progress: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.plan = plan
+        self.state = RunState(plan)
+        self.sessions = [make_session(spec, self.state) for spec in plan.sessions]
+        self.senders = [s for s in self.sessions if s.spec.to]
+        self.progress = progress
+        self._timers: list[asyncio.TimerHandle] = []
+
+    async def setup(self) -> int:
+        """Connect and log in every session (a bounded number at a time); returns how many are in."""
+        limit = asyncio.Semaphore(self.plan.connect_concurrency)
+
+        async def one(session: LoadSession) -> bool:
+            async with limit:
+                return await session.open(self.plan.login_timeout)
+
+        results = await asyncio.gather(*(one(s) for s in self.sessions))
+        return sum(results)
+
+    async def run(self, t0: float) -> LoadReport:
+        """Start at monotonic time ``t0``, run for the plan's duration, drain, and report."""
+        await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+        report = self.state.report
+        report.sessions = sum(s.logged_in for s in self.sessions)
+        cpu0 = time.process_time()
+        self.state.measuring = True
+        self.state.last_rx = time.monotonic()
+        end = t0 + self.plan.duration
+        if self.plan.kind == "login":
+            await self._storms(end)
+        elif self.plan.kind == "idle":
+            await self._idle(t0, end)
+        else:
+            await self._traffic(end)
+        self.state.measuring = False
+        report.load_cpu_s = time.process_time() - cpu0
+        return report
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        for session in self.sessions:
+            session.drop()
+
+    # -- kinds of run -----------------------------------------------------------------------------------
+    async def _traffic(self, end: float) -> None:
+        self.state.sending = True
+        plan = self.plan
+        ticker: asyncio.Task[None] | None = None
+        if plan.pattern == "pingpong":
+            for s in self.senders:
+                if s.spec.initiator and s.logged_in:
+                    s.send_one()
+        elif plan.rate_per_sender:
+            ticker = asyncio.ensure_future(self._pace(1.0 / plan.rate_per_sender))
+        else:
+            for s in self.senders:
+                s.fill()
+        await self._sleep_until(end)
+        self.state.sending = False
+        if ticker is not None:
+            ticker.cancel()
+        await self._drain(plan.drain)
+
+    async def _pace(self, interval: float) -> None:
+        now = time.monotonic()
+        for i, s in enumerate(self.senders):  # spread the senders over one interval
+            s.next_t = now + interval * i / max(1, len(self.senders))
+        while True:
+            await asyncio.sleep(0.002)
+            now = time.monotonic()
+            for s in self.senders:
+                s.pace(now, interval)
+
+    async def _drain(self, quiet_limit: float) -> None:
+        """Wait until every send is answered and input has been quiet a moment; give up once nothing at
+        all has arrived for ``quiet_limit`` seconds (or after ``_DRAIN_MAX``)."""
+        give_up = time.monotonic() + _DRAIN_MAX
+        while (now := time.monotonic()) < give_up:
+            quiet = now - self.state.last_rx
+            if quiet >= quiet_limit:
+                return
+            if quiet >= _LOST_QUIET_S and not any(s.pending for s in self.senders if s.logged_in):
+                return
+            await asyncio.sleep(0.05)
+
+    async def _idle(self, t0: float, end: float) -> None:
+        beat = self.plan.heartbeat
+        loop = asyncio.get_running_loop()
+        live = [s for s in self.sessions if s.logged_in]
+        for i, s in enumerate(live):  # first beats spread evenly over one period
+            self._schedule_ping(loop, s, t0 + beat * (i + random.random()) / max(1, len(live)), beat)
+        await self._sleep_until(end)
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        await self._sleep_until(
+            min(end + self.plan.drain, end + 2 * _LOST_QUIET_S),
+            lambda: not any(s.ping_us for s in live if s.logged_in),
+        )
+
+    def _schedule_ping(
+        self, loop: asyncio.AbstractEventLoop, s: LoadSession, when: float, beat: float
+    ) -> None:
+        def fire() -> None:
+            s.ping()
+            self._timers.append(loop.call_at(loop.time() + beat, fire))
+
+        self._timers.append(loop.call_at(loop.time() + max(0.0, when - time.monotonic()), fire))
+
+    async def _storms(self, end: float) -> None:
+        """Drop every session at once and log them all in again; repeat until ``end`` (at least once)."""
+        while True:
+            start = time.monotonic()
+            for s in self.sessions:
+                s.drop()
+            await asyncio.gather(*(s.open(self.plan.login_timeout) for s in self.sessions))
+            self.state.report.rounds.append(time.monotonic() - start)
+            if time.monotonic() + self.plan.storm_pause >= end:
+                return
+            await asyncio.sleep(self.plan.storm_pause)
+
+    async def _sleep_until(self, end: float, done: Callable[[], bool] | None = None) -> None:
+        """Sleep until ``end``, reporting progress every ``plan.progress`` seconds."""
+        step = self.plan.progress or 0.25
+        next_report = time.monotonic() + step
+        while (now := time.monotonic()) < end:
+            if done is not None and done():
+                return
+            await asyncio.sleep(max(0.0, min(end - now, next_report - now, 0.25)))
+            if time.monotonic() >= next_report:
+                next_report += step
+                if self.progress is not None:
+                    self.progress(self.snapshot())
+
+    def snapshot(self) -> dict[str, Any]:
+        c = self.state.report.counters
+        return {
+            "sent": c.sent,
+            "acked": c.acked,
+            "delivered": c.delivered,
+            "logins": c.logins,
+            "pongs": c.pongs,
+            "errors": c.errors,
+            "online": sum(s.logged_in for s in self.sessions),
+        }

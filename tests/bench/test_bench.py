@@ -1,0 +1,309 @@
+"""``polyim bench``: its counts must be right. Short runs, small N, no assertions about speed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polyim.bench import omtp_load
+from polyim.bench.load import SessionSpec
+from polyim.bench.stats import Histogram, bucket_bounds, bucket_of
+from polyim.cli import main
+from polyim.protocols.omtp import codec as c
+from tests.conftest import Server
+
+REQUIRED_KEYS = (
+    "scenario",
+    "duration_s",
+    "sent_per_s",
+    "acked_per_s",
+    "delivered_per_s",
+    "p50_ack_ms",
+    "p99_ack_ms",
+    "p99_deliver_ms",
+    "server_cpu_s_per_1k",
+    "server_rss_mb",
+    "sessions",
+    "lost",
+    "errors",
+)
+
+
+def bench(tmp_path: Path, *args: str) -> dict[str, Any]:
+    out = tmp_path / "result.json"
+    assert main(["bench", *args, "--quiet", "--json", str(out)]) == 0
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def assert_consistent(r: dict[str, Any], fanout: int = 1) -> None:
+    for key in REQUIRED_KEYS:
+        assert key in r, key
+        if key != "scenario":
+            assert isinstance(r[key], int | float) and not isinstance(r[key], bool), (key, r[key])
+    assert r["sent"] > 0
+    assert r["sent"] >= r["acked"]
+    assert r["sent"] == r["acked"] + r["refused"]
+    assert r["delivered"] == r["expected_deliveries"] == fanout * r["acked"]
+    assert r["lost"] == 0
+    assert r["errors"] == 0
+    assert r["duplicates"] == 0
+
+
+# -- statistics -------------------------------------------------------------------------------------------
+def test_small_latencies_are_exact() -> None:
+    h = Histogram()
+    for us in (10, 20, 30, 40):
+        h.record(us)
+    assert h.percentile(50) == 0.02
+    assert h.percentile(75) == 0.03
+    assert h.percentile(100) == 0.04
+    assert h.max_ms == 0.04
+
+
+def test_percentiles_of_known_data() -> None:
+    h = Histogram()
+    for ms in range(1, 1001):  # 1 … 1000 ms, once each
+        h.record(ms * 1000)
+    for p, expected in ((50, 500.0), (90, 900.0), (99, 990.0)):
+        got = h.percentile(p)
+        assert got is not None and abs(got - expected) / expected < 0.016, (p, got)
+    assert h.percentile(100) == 1000.0
+    assert h.max_ms == 1000.0
+    assert h.count == 1000
+    assert Histogram().percentile(50) is None
+
+
+def test_histograms_merge_and_round_trip() -> None:
+    a, b = Histogram(), Histogram()
+    for us in range(0, 5000, 7):
+        a.record(us)
+    for us in range(100_000, 200_000, 13):
+        b.record(us)
+    a.merge(b)
+    back = Histogram.from_dict(json.loads(json.dumps(a.to_dict())))
+    assert back.count == a.count and back.max_us == a.max_us
+    assert back.percentile(99) == a.percentile(99)
+
+
+@pytest.mark.parametrize("us", [0, 1, 127, 128, 129, 255, 256, 1000, 65_535, 10**6, 10**9 + 7])
+def test_buckets_contain_their_values(us: int) -> None:
+    low, high = bucket_bounds(bucket_of(us))
+    assert low <= us <= high
+    assert high - low <= max(0, low // 64)
+
+
+# -- frames ---------------------------------------------------------------------------------------------
+def _spec(**kw: Any) -> SessionSpec:
+    base: dict[str, Any] = {
+        "index": 3,
+        "protocol": "omtp",
+        "username": "alice",
+        "uid": 10001,
+        "secret": "pw",
+        "device_type": 2,
+        "device_id": "d1",
+    }
+    return SessionSpec(**(base | kw))
+
+
+def test_message_frames_are_the_codecs() -> None:
+    spec = _spec(to="10002")
+    tag = "r1.3.7.123456789"
+    frame = omtp_load.MessageTemplate(spec, 64).frame(tag)
+    content = tag + " " + "x" * (64 - len(tag) - 1)
+    req = c.MsgReq(session_id="LP_G1_10001_10002", from_="10001", to="10002", content_type=1, content=content)
+    header = c.Header(c.PackType.MSG_SINGLE_CHAT, 1, 0, tag)
+    assert frame == c.encode_pack(c.Pack(header, req.encode()))
+    (pack,) = c.Decoder().feed(frame)
+    assert c.MsgReq.decode(pack.payload).content == content
+
+
+def test_group_frame_and_receipt_are_the_codecs() -> None:
+    spec = _spec(to="GC_7", msg_type=c.PackType.MSG_GROUP_CHAT)
+    frame = omtp_load.MessageTemplate(spec, 300).frame("r.1.1.1")
+    req = c.MsgReq.decode(c.Decoder().feed(frame)[0].payload)
+    assert (req.session_id, req.to, len(req.content)) == ("GC_7", "GC_7", 300)
+    receipt = omtp_load.receipt_frame(14, b"m1", b"LP_G1_10001_10002", 70000)
+    ack = c.MsgAck(c.CommonErrorCode(0, ""), "LP_G1_10001_10002", 70000, 0)
+    expected = c.Pack(c.Header(14, 1, c.FLAG_ACK, "m1"), ack.encode())
+    assert receipt == c.encode_pack(expected)
+
+
+def test_login_frame_and_header_parsing() -> None:
+    frame = omtp_load.login_frame(_spec())
+    (pack,) = c.Decoder().feed(frame)
+    req = c.LoginReq.decode(pack.payload)
+    assert (req.client_id, req.user_name, req.password, req.device_id) == ("10001", "alice", "pw", "d1")
+    pushed = c.encode_pack(
+        c.Pack(
+            c.Header(14, 1, 0, "r.1.2.3"),
+            c.MsgReq(session_id="LP_G1_1_2", seq_id=300, from_="1", to="2", content="hi").encode(),
+        )
+    )
+    head = omtp_load.parse_head(pushed, 4, len(pushed))
+    assert head is not None
+    pack_type, flags, a, b, q = head
+    assert (pack_type, flags, pushed[a:b]) == (14, 0, b"r.1.2.3")
+    assert omtp_load.read_session_seq(pushed, q, len(pushed)) == (b"LP_G1_1_2", 300)
+
+
+# -- the command ------------------------------------------------------------------------------------------
+def test_help_lists_the_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("chat", "group", "room", "idle", "login", "baseline"):
+        assert name in out
+    for option in ("--duration", "--json", "--pairs", "--sessions", "--rate", "--server-cpu", "--load-cpu"):
+        assert option in out
+
+
+def test_room_needs_beehive_rooms(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "room", "--quiet"]) == 2
+    assert "needs beehive rooms" in capsys.readouterr().err
+
+
+# -- runs against real servers ----------------------------------------------------------------------------
+def test_chat_against_a_target_server(server: Server, tmp_path: Path) -> None:
+    """Accounts through the admin API of a running server; every ack delivered, nothing lost."""
+    r = bench(
+        tmp_path,
+        "chat",
+        "--pairs", "3",
+        "--duration", "2",
+        "--target", f"omtp=127.0.0.1:{server.omtp}", f"http=127.0.0.1:{server.http}",
+        "--admin-token", server.admin_token,
+    )  # fmt: skip
+    assert_consistent(r)
+    assert r["scenario"] == "chat" and r["sessions"] == 6
+    assert r["server_cpu_s_per_1k"] > 0 and r["server_rss_mb"] > 0  # the pid was found from the port
+
+
+def test_chat_pingpong_on_its_own_server_in_two_load_processes(tmp_path: Path) -> None:
+    r = bench(tmp_path, "chat", "--pairs", "4", "--duration", "1", "--pattern", "pingpong", "--procs", "2")
+    assert_consistent(r)
+    assert r["load_procs"] == 2 and r["sessions"] == 8
+
+
+def test_chat_mixed_protocols(tmp_path: Path) -> None:
+    """One side of each pair OMTP, the other beehive; paced well below both servers' rate limits."""
+    r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "2", "--protocol", "mixed", "--rate", "40")
+    assert_consistent(r)
+    assert r["refused"] == 0
+
+
+def test_group_counts_every_recipient(tmp_path: Path) -> None:
+    r = bench(tmp_path, "group", "--group-size", "12", "--group-online", "6", "--duration", "1.5")
+    assert_consistent(r, fanout=5)
+
+
+def test_idle_sessions_answer_every_ping(tmp_path: Path) -> None:
+    r = bench(
+        tmp_path, "idle", "--sessions", "20", "--duration", "1.5", "--heartbeat", "0.5", "--source-addrs", "2"
+    )
+    assert r["sessions"] == 20 and r["errors"] == 0
+    assert r["pings"] >= 40 and r["p50_ping_ms"] is not None
+    assert r["server_rss_per_session_kb"] is not None
+
+
+def test_login_storm_counts_logins(tmp_path: Path) -> None:
+    r = bench(tmp_path, "login", "--sessions", "10", "--duration", "1")
+    assert r["errors"] == 0 and r["login_failures"] == 0
+    assert r["logins"] >= 10 and r["logins"] % 10 == 0
+
+
+def test_baseline_echo(tmp_path: Path) -> None:
+    r = bench(tmp_path, "baseline", "--pairs", "2", "--duration", "1")
+    assert_consistent(r)
+
+
+# -- a deliberately lossy server --------------------------------------------------------------------------
+class LossyRelay(asyncio.Protocol):
+    """OMTP just enough for the bench: accepts any login, acks every message, relays it to the recipient
+    but drops every tenth delivery."""
+
+    conns: dict[int, LossyRelay]
+    relayed: list[int]
+
+    def __init__(self, conns: dict[int, LossyRelay], relayed: list[int]) -> None:
+        self.conns = conns
+        self.relayed = relayed
+        self.decoder = c.Decoder()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, header: c.Header, payload: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(c.encode_pack(c.Pack(header, payload)))
+
+    def reply(self, header: c.Header, payload: bytes) -> None:
+        self.send(c.Header(header.type, header.version, header.flags | c.FLAG_ACK, header.pack_id), payload)
+
+    def data_received(self, data: bytes) -> None:
+        for pack in self.decoder.feed(data):
+            h = pack.header
+            if h.flags & c.FLAG_ACK:
+                continue
+            if h.type == c.PackType.LOGIN:
+                uid = int(c.LoginReq.decode(pack.payload).client_id)
+                self.conns[uid] = self
+                self.reply(h, c.LoginResp(c.CommonErrorCode(0, ""), str(uid)).encode())
+            elif h.type == c.PackType.MSG_SINGLE_CHAT:
+                self.relay(h, c.MsgReq.decode(pack.payload))
+
+    def relay(self, h: c.Header, req: c.MsgReq) -> None:
+        self.relayed[0] += 1
+        seq = self.relayed[0]
+        self.reply(h, c.MsgAck(c.CommonErrorCode(0, ""), req.session_id, seq, 1).encode())
+        peer = self.conns.get(int(req.to))
+        if seq % 10 and peer is not None:
+            stored = c.MsgReq(req.session_id, seq, 1, req.from_, req.to, content_type=1, content=req.content)
+            peer.send(c.Header(h.type, h.version, 0, h.pack_id), stored.encode())
+
+
+@contextlib.contextmanager
+def lossy_server() -> Iterator[int]:
+    loop = asyncio.new_event_loop()
+    conns: dict[int, LossyRelay] = {}
+    relayed = [0]
+    server = loop.run_until_complete(loop.create_server(lambda: LossyRelay(conns, relayed), "127.0.0.1", 0))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        server.close()
+        loop.close()
+
+
+def test_a_server_that_drops_every_tenth_delivery_loses_ten_percent(tmp_path: Path) -> None:
+    accounts = tmp_path / "accounts.txt"
+    accounts.write_text("".join(f"lossy{i} {20001 + i} pw\n" for i in range(6)))
+    with lossy_server() as port:
+        r = bench(
+            tmp_path,
+            "chat",
+            "--pairs", "3",
+            "--duration", "1.5",
+            "--target", f"omtp=127.0.0.1:{port}",
+            "--accounts", str(accounts),
+            "--server-pid", "0",
+            "--drain", "1",
+        )  # fmt: skip
+    assert r["sent"] == r["acked"] > 100
+    assert r["lost_unacked"] == 0 and r["errors"] == 0
+    assert abs(r["lost_pct"] - 10.0) < 0.5, r["lost_pct"]
+    assert r["lost"] == r["lost_undelivered"] == r["acked"] - r["delivered"]
