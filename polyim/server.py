@@ -13,6 +13,7 @@ from aiohttp import web
 
 from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
+from polyim.core.nodes import ListenerInfo
 from polyim.http.server import build_app
 from polyim.protocols.registry import Listener, entries
 from polyim.store.sqlite import SqliteStore
@@ -59,6 +60,10 @@ class Node:
             routes += entry.routes(self.core, self.settings)
         if self.settings.http.enabled:
             await self._start_http(routes)
+        # the node registry learns every bound port (beehive's node reports name the HTTP one too)
+        self.core.nodes.set_listeners(
+            [ListenerInfo(x.protocol, x.kind, x.host, x.port) for x in self.listeners]
+        )
         for lst in self.listeners:
             print(f"listening {lst.protocol} {lst.kind} {lst.host}:{lst.port}", flush=True)
 
@@ -94,12 +99,14 @@ class Node:
 
 
 async def run(settings: Settings) -> None:
-    node = Node(settings)
-    await node.start()
+    # Handlers first: a signal that arrives right after the "listening" lines (which tools wait for)
+    # must still shut down cleanly rather than interrupt the interpreter.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    node = Node(settings)
+    await node.start()
     await stop.wait()
     log.info("shutting down")
     await node.stop()

@@ -31,6 +31,123 @@ def _cpu(value: str) -> int:
     return cpu
 
 
+# (flags, keyword arguments) of every option, in the order ``--help`` lists them.
+_LOAD_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--duration", {"type": float, "default": 10.0, "metavar": "S", "help": "seconds of load (default 10)"}),
+    ("--json", {"dest": "json_path", "metavar": "FILE", "help": "also write the figures as one JSON object"}),
+    (
+        "--pairs",
+        {"type": int, "default": 10, "metavar": "N", "help": "chat/baseline: user pairs (default 10)"},
+    ),
+    (
+        "--sessions",
+        {"type": int, "default": 1000, "metavar": "M", "help": "idle/login: sessions (default 1000)"},
+    ),
+    (
+        "--rate",
+        {
+            "type": float,
+            "default": 0.0,
+            "metavar": "R",
+            "help": "offered messages/s in total; 0 = as fast as the --window allows (default)",
+        },
+    ),
+    (
+        "--window",
+        {
+            "type": int,
+            "metavar": "W",
+            "help": "sends in flight per connection when --rate is 0 (chat 8, group 1)",
+        },
+    ),
+    ("--pattern", {"choices": ("stream", "pingpong"), "default": "stream", "help": "chat/baseline traffic"}),
+    (
+        "--protocol",
+        {
+            "choices": ("omtp", "beehive", "mixed"),
+            "default": "omtp",
+            "help": "wire protocol of the load (mixed: half OMTP, half beehive)",
+        },
+    ),
+    ("--server-cpu", {"type": _cpu, "metavar": "C", "help": "pin the server to this CPU"}),
+    ("--load-cpu", {"type": _cpu, "metavar": "C", "help": "pin the load processes to this CPU"}),
+]
+_TARGET_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--target",
+        {
+            "nargs": "+",
+            "default": [],
+            "metavar": "KIND=HOST:PORT",
+            "help": "a running server instead of starting one (omtp=…, beehive=…, http=…)",
+        },
+    ),
+    ("--admin-token", {"default": "", "help": "the target's admin token (to create accounts)"}),
+    ("--accounts", {"metavar": "FILE", "help": "target accounts as 'username uid password' lines"}),
+    ("--server-pid", {"type": int, "help": "pid of the target server (found from its port if local)"}),
+]
+_SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--of",
+        {
+            "choices": ("chat", "idle", "login"),
+            "default": "chat",
+            "help": "baseline: whose load to run against the echo server (default chat)",
+        },
+    ),
+    ("--group-size", {"type": int, "default": 500, "help": "group: members (default 500)"}),
+    ("--group-online", {"type": int, "default": 0, "help": "group: members online (default half)"}),
+    ("--heartbeat", {"type": float, "default": 25.0, "metavar": "S", "help": "idle: seconds between pings"}),
+    (
+        "--msg-size",
+        {"type": int, "default": 64, "metavar": "B", "help": "message content bytes (default 64)"},
+    ),
+    (
+        "--no-receipts",
+        {
+            "dest": "receipts",
+            "action": "store_false",
+            "help": "do not acknowledge delivered messages (clients normally do)",
+        },
+    ),
+    ("--auth", {"choices": ("token", "password"), "default": "token", "help": "how sessions log in"}),
+]
+_RUN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--procs", {"type": int, "default": 0, "metavar": "P", "help": "load processes (default: as needed)"}),
+    (
+        "--source-addrs",
+        {
+            "type": int,
+            "default": 0,
+            "metavar": "K",
+            "help": "spread connections over 127.0.0.1 … 127.0.0.K (default: one per 16,000)",
+        },
+    ),
+    (
+        "--drain",
+        {
+            "type": float,
+            "default": 5.0,
+            "metavar": "S",
+            "help": "at the end, stop waiting for answers after S s without any input (default 5)",
+        },
+    ),
+    ("--login-timeout", {"type": float, "default": 60.0, "metavar": "S", "help": "per login (default 60)"}),
+    (
+        "--progress",
+        {"type": float, "metavar": "S", "help": "progress line interval (default 5 s on runs ≥ 10 s)"},
+    ),
+    ("--quiet", {"action": "store_true", "help": "print only the result table"}),
+    (
+        "--profile",
+        {
+            "metavar": "FILE",
+            "help": "py-spy the server over the run (.svg flame graph, .json speedscope, else collapsed)",
+        },
+    ),
+]
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     from polyim.bench.scenarios import SCENARIOS
 
@@ -42,88 +159,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("scenario", choices=SCENARIOS, metavar="SCENARIO", help=" | ".join(SCENARIOS))
-    p.add_argument("--duration", type=float, default=10.0, metavar="S", help="seconds of load (default 10)")
-    p.add_argument(
-        "--json", dest="json_path", metavar="FILE", help="also write the figures as one JSON object"
-    )
-    p.add_argument(
-        "--pairs", type=int, default=10, metavar="N", help="chat/baseline: user pairs (default 10)"
-    )
-    p.add_argument(
-        "--sessions", type=int, default=1000, metavar="M", help="idle/login: sessions (default 1000)"
-    )
-    p.add_argument(
-        "--rate",
-        type=float,
-        default=0.0,
-        metavar="R",
-        help="offered messages/s in total; 0 = as fast as the --window allows (default)",
-    )
-    p.add_argument(
-        "--window",
-        type=int,
-        metavar="W",
-        help="sends in flight per connection when --rate is 0 (chat 8, group 1)",
-    )
-    p.add_argument(
-        "--pattern", choices=("stream", "pingpong"), default="stream", help="chat/baseline traffic"
-    )
-    p.add_argument(
-        "--protocol",
-        choices=("omtp", "beehive", "mixed"),
-        default="omtp",
-        help="wire protocol of the load (mixed: half OMTP, half beehive)",
-    )
-    p.add_argument("--server-cpu", type=_cpu, metavar="C", help="pin the server to this CPU")
-    p.add_argument("--load-cpu", type=_cpu, metavar="C", help="pin the load processes to this CPU")
-    p.add_argument(
-        "--target",
-        nargs="+",
-        default=[],
-        metavar="KIND=HOST:PORT",
-        help="a running server instead of starting one (omtp=…, beehive=…, http=…)",
-    )
-    p.add_argument("--admin-token", default="", help="the target's admin token (to create accounts)")
-    p.add_argument("--accounts", metavar="FILE", help="target accounts as 'username uid password' lines")
-    p.add_argument("--server-pid", type=int, help="pid of the target server (found from its port if local)")
-    p.add_argument(
-        "--of",
-        choices=("chat", "idle", "login"),
-        default="chat",
-        help="baseline: whose load to run against the echo server (default chat)",
-    )
-    p.add_argument("--group-size", type=int, default=500, help="group: members (default 500)")
-    p.add_argument("--group-online", type=int, default=0, help="group: members online (default half)")
-    p.add_argument("--heartbeat", type=float, default=25.0, metavar="S", help="idle: seconds between pings")
-    p.add_argument("--msg-size", type=int, default=64, metavar="B", help="message content bytes (default 64)")
-    p.add_argument(
-        "--no-receipts",
-        dest="receipts",
-        action="store_false",
-        help="do not acknowledge delivered messages (clients normally do)",
-    )
-    p.add_argument("--auth", choices=("token", "password"), default="token", help="how sessions log in")
-    p.add_argument("--procs", type=int, default=0, metavar="P", help="load processes (default: as needed)")
-    p.add_argument(
-        "--source-addrs",
-        type=int,
-        default=0,
-        metavar="K",
-        help="spread connections over 127.0.0.1 … 127.0.0.K (default: one per 16,000)",
-    )
-    p.add_argument(
-        "--drain", type=float, default=5.0, metavar="S", help="at the end, stop waiting for answers after S s without any input (default 5)"
-    )
-    p.add_argument("--login-timeout", type=float, default=60.0, metavar="S", help="per login (default 60)")
-    p.add_argument(
-        "--progress", type=float, metavar="S", help="progress line interval (default 5 s on runs ≥ 10 s)"
-    )
-    p.add_argument("--quiet", action="store_true", help="print only the result table")
-    p.add_argument(
-        "--profile",
-        metavar="FILE",
-        help="py-spy the server over the run (.svg flame graph, .json speedscope, else collapsed)",
-    )
+    for flag, kwargs in _LOAD_OPTIONS + _TARGET_OPTIONS + _SCENARIO_OPTIONS + _RUN_OPTIONS:
+        p.add_argument(flag, **kwargs)
     return p
 
 

@@ -171,8 +171,11 @@ def _device(env: Env, index: int, protocol: str, mobile: bool) -> tuple[str, int
     return f"{env.run_id}-d{index}", _OMTP_ANDROID if mobile else _OMTP_LINUX
 
 
-def _source_addr(opts: Options, index: int, total: int) -> str:
-    count = opts.source_addrs or max(1, math.ceil(total / _PER_ADDRESS_SESSIONS))
+def _source_addr(env: Env, index: int, total: int) -> str:
+    """127.0.0.1, 127.0.0.2 … for a loopback target: each source address has its own ephemeral ports."""
+    if not env.server.host.startswith("127."):
+        return ""
+    count = env.opts.source_addrs or max(1, math.ceil(total / _PER_ADDRESS_SESSIONS))
     return f"127.0.0.{1 + index % count}" if count > 1 else ""
 
 
@@ -214,9 +217,9 @@ async def chat(env: Env) -> Setup:
     return Setup("traffic", specs, _describe_traffic(o, f"{o.protocol}, {o.pairs} pairs", window), n, window)
 
 
-def _echo_spec(opts: Options, i: int, total: int, sender: bool) -> SessionSpec:
+def _echo_spec(env: Env, i: int, total: int, sender: bool) -> SessionSpec:
     to = str(i + 1) if sender else ""
-    addr = _source_addr(opts, i, total)
+    addr = _source_addr(env, i, total)
     return SessionSpec(
         i,
         "echo",
@@ -238,10 +241,10 @@ async def baseline(env: Env) -> Setup:
     so a message's echo is its ack and its delivery, and a LOGIN's echo is the login."""
     o = env.opts
     if o.of in ("idle", "login"):
-        specs = [_echo_spec(o, i, o.sessions, sender=False) for i in range(o.sessions)]
+        specs = [_echo_spec(env, i, o.sessions, sender=False) for i in range(o.sessions)]
         return Setup(o.of, specs, f"({o.of} load: {o.sessions:,} sessions against the echo server)")
     n = 2 * o.pairs
-    specs = [_echo_spec(o, i, n, sender=True) for i in range(n)]
+    specs = [_echo_spec(env, i, n, sender=True) for i in range(n)]
     window = o.window or 8
     what = f"chat load: echo server, {n} connections"
     return Setup("traffic", specs, _describe_traffic(o, what, window), n, window)
@@ -291,7 +294,7 @@ async def _sessions_layout(env: Env, per_user: int) -> list[SessionSpec]:
     per = [[devices[j][0] for j in range(u * per_user, min(m, (u + 1) * per_user))] for u in range(users)]
     accounts = await env.accounts(users, per)
     return [
-        _spec(j, protos[j], accounts[j // per_user], devices[j], local_addr=_source_addr(o, j, m))
+        _spec(j, protos[j], accounts[j // per_user], devices[j], local_addr=_source_addr(env, j, m))
         for j in range(m)
     ]
 
@@ -483,7 +486,8 @@ async def measure(env: Env, setup: Setup) -> Result:
     try:
         if pid is not None:
             figures.rss_before_mb = runner.status_mb(pid, "VmRSS")
-            runner.reset_peak_rss(pid)
+            if env.server.proc is not None:  # our own server: its peak RSS from here on
+                runner.reset_peak_rss(pid)
         say(o, f"logging in {len(setup.sessions):,} sessions ({procs} load process(es)) …")
         online = sum(await asyncio.gather(*(load.ready() for load in loads)))
         if not online:
@@ -499,6 +503,7 @@ async def measure(env: Env, setup: Setup) -> Result:
     report = merged(reports)
     duration = o.duration if setup.kind != "login" else elapsed
     result = Result(o.scenario, duration, report, figures, setup.describe, procs, elapsed_s=elapsed)
+    result.extra["offered_per_s"] = o.rate
     if setup.kind in ("idle", "login"):
         result.extra["server_rss_per_session_kb"] = result.rss_per_session_kb()
     result.notes += _notes(o, result)
@@ -545,8 +550,6 @@ async def _start_profiler(o: Options, pid: int | None) -> asyncio.subprocess.Pro
     fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(Path(o.profile).suffix, "raw")
     argv = [spy, "record", "--pid", str(pid), "--duration", str(max(1, round(o.duration))), "--rate", "200"]
     argv += ["--nonblocking", "--threads", "--format", fmt, "--output", o.profile]
-    if os.environ.get("POLYIM_BENCH_SPY_IDLE"):
-        argv.append("--idle")
     return await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )

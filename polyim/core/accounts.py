@@ -82,6 +82,13 @@ class Accounts:
             raise CoreError(Code.DISABLED, "account disabled")
         return account
 
+    def locked_out(self, uid: int, addr: str = "") -> str:
+        """``"address"`` or ``"account"`` when logins for ``uid`` (from ``addr``) are throttled now, else
+        ``""``: the protocols whose refusals tell the two apart (beehive 10022 / 10023) ask first."""
+        if addr and self.throttle.locked(f"addr:{addr}"):
+            return "address"
+        return "account" if self.throttle.locked(f"acct:{uid}") else ""
+
     async def _lookup(self, cred: Credentials) -> Account | None:
         """The account the credentials name; both name and uid must agree when both are given."""
         store = self.ctx.store

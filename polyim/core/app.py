@@ -13,9 +13,12 @@ from polyim.core.accounts import Accounts
 from polyim.core.auth import TokenSigner
 from polyim.core.clock import Clock
 from polyim.core.context import Context, check_actor
+from polyim.core.devices import Devices
 from polyim.core.events import SyncCommandEvent
 from polyim.core.groups import Groups
 from polyim.core.messaging import Messaging
+from polyim.core.nodes import Nodes
+from polyim.core.push import Push
 from polyim.core.relations import Relations
 from polyim.core.rooms import Rooms
 from polyim.core.sessions import Session, SessionRegistry
@@ -34,6 +37,9 @@ class Core:
         self.relations = Relations(self.ctx)
         self.groups = Groups(self.ctx)
         self.rooms = Rooms(self.ctx)
+        self.push = Push(self.ctx, self.messages)
+        self.devices = Devices(self.ctx)
+        self.nodes = Nodes(node_id)
 
     @property
     def sessions(self) -> SessionRegistry:
@@ -48,6 +54,7 @@ class Core:
 
     async def stop(self) -> None:
         self.rooms.stop()
+        self.nodes.stop()
         await self.store.close()
 
     def send_sync_command(

@@ -8,6 +8,7 @@ the core, which drops the cached entry, so on one node they are never stale.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from polyim.config import AccountSettings
@@ -28,6 +29,7 @@ class Caches:
     groups: dict[int, Group] = field(default_factory=dict)
     members: dict[int, dict[int, GroupMember]] = field(default_factory=dict)
     blocks: dict[int, frozenset[int]] = field(default_factory=dict)
+    mutes: dict[int, frozenset[int]] = field(default_factory=dict)
 
 
 class Context:
@@ -86,11 +88,11 @@ class Context:
 
     # -- relations --------------------------------------------------------------------------------
     async def blocked_by(self, uid: int) -> frozenset[int]:
-        blocked = self.cache.blocks.get(uid)
-        if blocked is None:
-            blocked = frozenset(await self.store.blocked_by(uid))
-            self.cache.blocks[uid] = blocked
-        return blocked
+        return await _cached(self.cache.blocks, uid, self.store.blocked_by)
+
+    async def muted_by(self, uid: int) -> frozenset[int]:
+        """The users whose 1:1 messages ``uid`` receives only by sync (stored, not pushed)."""
+        return await _cached(self.cache.mutes, uid, self.store.muted_by)
 
     # -- conversations ----------------------------------------------------------------------------
     async def participants(self, conv: ConvId) -> list[int]:
@@ -115,6 +117,15 @@ class Context:
             audit.info("operator %s %s %s", session.uid, what, conv.key)
             return
         raise CoreError(Code.NOT_PARTICIPANT, "not a participant")
+
+
+async def _cached(
+    cache: dict[int, frozenset[int]], uid: int, load: Callable[[int], Awaitable[set[int]]]
+) -> frozenset[int]:
+    found = cache.get(uid)
+    if found is None:
+        found = cache[uid] = frozenset(await load(uid))
+    return found
 
 
 def check_actor(session: Session, claimed_uid: int) -> None:

@@ -60,15 +60,19 @@ class FriendChange(enum.Enum):
     UPDATED = "updated"
     BLOCKED = "blocked"
     UNBLOCKED = "unblocked"
+    REQUESTED = "requested"  # ``uid`` asks ``peer`` to be friends (sent to ``peer``'s sessions)
+    DECLINED = "declined"  # a pending request between the two was withdrawn or declined by ``uid``
 
 
 @dataclass(frozen=True, slots=True)
 class FriendEvent:
-    """A relation between ``uid`` and ``peer`` changed (sent to both users' sessions)."""
+    """A relation between ``uid`` and ``peer`` changed (sent to both users' sessions). ``uid`` is who
+    acted; ``remark`` is the remark ``uid`` gave ``peer`` with a request or an acceptance."""
 
     uid: int
     peer: int
     change: FriendChange
+    remark: str = ""
 
 
 class GroupChange(enum.Enum):
@@ -79,18 +83,22 @@ class GroupChange(enum.Enum):
     REMOVED = "removed"
     OWNER = "owner"
     INFO = "info"
-    MUTE = "mute"
+    MUTE = "mute"  # ``uids`` muted (``on``) or unmuted; no uids = mute-all switched
+    MANAGER = "manager"  # ``uids`` made managers (``on``) or made plain members again
+    BLACKLIST = "blacklist"  # ``uids`` banned (``on``; a banned member has left the group) or unbanned
 
 
 @dataclass(frozen=True, slots=True)
 class GroupEvent:
-    """A change of group ``group.gid`` made by ``actor``; ``uids`` are the users it concerns."""
+    """A change of group ``group.gid`` made by ``actor`` (0 = an operator); ``uids`` are the users it
+    concerns; ``on`` tells an addition (True) from a removal (False) for MUTE, MANAGER and BLACKLIST."""
 
     group: Group
     change: GroupChange
     actor: int
     uids: tuple[int, ...] = ()
     members: tuple[int, ...] = ()
+    on: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,24 @@ class RoomEvent:
     wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class PushEvent:
+    """A push from the admin API that is not stored (design.md §4 "Push"): point to point to a user's
+    (or one device's) sessions, or a broadcast to every matching session. Stored pushes travel as a
+    :class:`MessageEvent` of the user's notification stream instead.
+
+    ``msgid`` is the push id (the same id space as message ids); ``payload`` the bytes as given and
+    ``text`` the same as text (the payload decoded as UTF-8, or its base64 when it is not UTF-8).
+    """
+
+    msgid: int
+    payload: bytes
+    text: str
+    ts_ms: int
+    broadcast: bool = False
+    wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+
 Event = (
     MessageEvent
     | ControlEvent
@@ -161,4 +187,5 @@ Event = (
     | PresenceEvent
     | SyncCommandEvent
     | RoomEvent
+    | PushEvent
 )

@@ -40,10 +40,12 @@ class Groups:
         uids: Sequence[int],
         notify: Sequence[int],
         skip: Session | None,
+        *,
+        on: bool = True,
     ) -> None:
         # the current members, reloaded if a change just dropped them from the cache
         members = tuple(await self.ctx.members(group.gid))
-        event = GroupEvent(group, change, actor, tuple(uids), members)
+        event = GroupEvent(group, change, actor, tuple(uids), members, on)
         self.ctx.sessions.deliver(dict.fromkeys(notify), event, skip=skip)
 
     async def create(
@@ -92,18 +94,21 @@ class Groups:
     async def add_members(
         self, actor: int, gid: int, uids: Sequence[int], *, skip: Session | None = None
     ) -> list[int]:
-        """A member may invite anyone not on the group's blacklist; a non-member may add only itself, to
-        an open group that has not blacklisted it."""
+        """A member may invite anyone not on the group's blacklist who has not blocked it; a non-member
+        may add only itself. Nobody joins a closed group."""
         group = await self.ctx.require_group(gid)
         if not uids:
             raise CoreError(Code.BAD_REQUEST, "no users")
         wanted = await self._existing_users(uids)
         members = await self.ctx.members(gid)
         blacklist = await self.ctx.store.group_blacklist(gid)
-        if actor not in members and (wanted != [actor] or group.closed):
-            raise CoreError(Code.NO_PRIVILEGE, "cannot join")
+        if group.closed or (actor not in members and wanted != [actor]):
+            raise CoreError(Code.NO_PRIVILEGE, "group closed" if group.closed else "cannot join")
         if any(u in blacklist and u not in members for u in wanted):
             raise CoreError(Code.NO_PRIVILEGE, "blacklisted by the group")
+        for uid in wanted:
+            if uid != actor and uid not in members and actor in await self.ctx.blocked_by(uid):
+                raise CoreError(Code.BLOCKED, "blocked by the invitee")
         new = [u for u in wanted if u not in members]
         if len(members) + len(new) > group.member_limit:
             raise CoreError(Code.GROUP_FULL, "member limit reached")
@@ -202,7 +207,9 @@ class Groups:
         await self._emit(updated, GroupChange.INFO, actor, [], list(members), skip)
         return updated
 
-    async def set_manager(self, actor: int, gid: int, uid: int, manager: bool) -> None:
+    async def set_manager(
+        self, actor: int, gid: int, uid: int, manager: bool, *, skip: Session | None = None
+    ) -> None:
         group = await self.ctx.require_group(gid)
         if group.owner != actor:
             raise CoreError(Code.NOT_OWNER, "only the owner may appoint managers")
@@ -211,37 +218,89 @@ class Groups:
             raise CoreError(Code.NOT_MEMBER, "not a member")
         await self.ctx.store.set_member_role(gid, uid, GroupRole.MANAGER if manager else GroupRole.MEMBER)
         self.ctx.forget_group(gid)
-        await self._emit(group, GroupChange.INFO, actor, [uid], list(members), None)
+        await self._emit(group, GroupChange.MANAGER, actor, [uid], list(members), skip, on=manager)
 
-    async def set_muted(self, actor: int, gid: int, uid: int | None, muted: bool) -> None:
-        """Mute one member (``uid``) or, with ``uid`` None, everyone but owner and managers."""
-        group = await self.ctx.require_group(gid)
-        role = await self._role(gid, actor)
-        if role is None or role is GroupRole.MEMBER:
+    @staticmethod
+    def _privileged(actor: int | None, members: dict[int, GroupMember]) -> GroupRole:
+        """The acting role: an owner or manager's own, or OWNER for an operator (``actor`` None)."""
+        if actor is None:
+            return GroupRole.OWNER
+        me = members.get(actor)
+        if me is None or me.role is GroupRole.MEMBER:
             raise CoreError(Code.NO_PRIVILEGE, "owner or manager only")
+        return me.role
+
+    async def set_muted(
+        self, actor: int | None, gid: int, uid: int | None, muted: bool, *, skip: Session | None = None
+    ) -> None:
+        """Mute one member (``uid``) or, with ``uid`` None, everyone but owner and managers. Owner or
+        manager (a manager cannot mute the owner or another manager); ``actor`` None is an operator."""
+        group = await self.ctx.require_group(gid)
         members = await self.ctx.members(gid)
+        role = self._privileged(actor, members)
         if uid is None:
             group = await self.ctx.store.update_group(gid, mute_all=muted)
         elif uid not in members:
             raise CoreError(Code.NOT_MEMBER, "not a member")
+        elif role is GroupRole.MANAGER and members[uid].role is not GroupRole.MEMBER:
+            raise CoreError(Code.NO_PRIVILEGE, "a manager cannot mute the owner or a manager")
         else:
             await self.ctx.store.set_member_muted(gid, uid, muted)
         self.ctx.forget_group(gid)
-        await self._emit(group, GroupChange.MUTE, actor, [uid] if uid else [], list(members), None)
+        await self._emit(
+            group, GroupChange.MUTE, actor or 0, [uid] if uid else [], list(members), skip, on=muted
+        )
 
-    async def set_blacklisted(self, actor: int, gid: int, uid: int, listed: bool) -> None:
-        """Owner or manager bans ``uid`` from the group (removing it if it is a member) or lifts the ban."""
-        await self.ctx.require_group(gid)
+    async def muted(self, gid: int) -> tuple[bool, list[int]]:
+        """(mute-all switched on, the members muted one by one)."""
+        group = await self.ctx.require_group(gid)
         members = await self.ctx.members(gid)
-        me, target = members.get(actor), members.get(uid)
-        if me is None or me.role is GroupRole.MEMBER:
-            raise CoreError(Code.NO_PRIVILEGE, "owner or manager only")
-        if listed and target is not None and target.role is not GroupRole.MEMBER:
-            raise CoreError(Code.NO_PRIVILEGE, "cannot blacklist the owner or a manager")
+        return group.mute_all, sorted(u for u, m in members.items() if m.muted)
+
+    async def set_blacklisted(
+        self, actor: int | None, gid: int, uid: int, listed: bool, *, skip: Session | None = None
+    ) -> None:
+        """Owner or manager (``actor`` None: an operator) bans ``uid`` from the group, removing it if it is
+        a member, or lifts the ban. The owner cannot be banned, nor a manager by a manager. One
+        BLACKLIST event goes to the members and to ``uid`` (a banned member gets no separate removal)."""
+        group = await self.ctx.require_group(gid)
+        members = await self.ctx.members(gid)
+        role = self._privileged(actor, members)
+        target = members.get(uid)
+        outranks = (
+            target is None
+            or target.role is GroupRole.MEMBER
+            or (target.role is GroupRole.MANAGER and role is GroupRole.OWNER)
+        )
+        if listed and not outranks:
+            raise CoreError(Code.NO_PRIVILEGE, "cannot blacklist the owner or a fellow manager")
         await self.ctx.require_account(uid)
         await self.ctx.store.set_group_blacklisted(gid, uid, listed)
         if listed and target is not None:
-            await self.remove_members(actor, gid, [uid])
+            await self.ctx.store.remove_group_members(gid, [uid])
+            self.ctx.forget_group(gid)
+        notify = [*members, uid]
+        await self._emit(group, GroupChange.BLACKLIST, actor or 0, [uid], notify, skip, on=listed)
 
     async def blacklist(self, gid: int) -> set[int]:
         return await self.ctx.store.group_blacklist(gid)
+
+    async def configure(
+        self, gid: int, *, closed: bool | None = None, member_limit: int | None = None
+    ) -> Group:
+        """Operator settings: ``closed`` (no join, invite or chat while set) and the member limit (members
+        beyond a lowered limit stay; joins are refused until they fall below it)."""
+        group = await self.ctx.require_group(gid)
+        fields: dict[str, bool | int] = {}
+        if closed is not None:
+            fields["closed"] = closed
+        if member_limit is not None:
+            if member_limit <= 0:
+                raise CoreError(Code.BAD_REQUEST, "member limit must be positive")
+            fields["member_limit"] = member_limit
+        if not fields:
+            return group
+        updated = await self.ctx.store.update_group(gid, **fields)
+        self.ctx.forget_group(gid)
+        await self._emit(updated, GroupChange.INFO, 0, [], list(await self.ctx.members(gid)), None)
+        return updated

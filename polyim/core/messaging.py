@@ -81,13 +81,17 @@ class Messaging:
             await self.ctx.require_account(peer)
             if session.uid in await self.ctx.blocked_by(peer):
                 raise CoreError(Code.BLOCKED, "blocked by the recipient")
-            return [conv.a] if conv.a == conv.b else [conv.a, conv.b]
+            if conv.a == conv.b or session.uid in await self.ctx.muted_by(peer):
+                return [session.uid]  # a muted sender's message is stored, not pushed: peer syncs it
+            return [conv.a, conv.b]
         if conv.kind is ConvKind.GROUP:
             group = await self.ctx.require_group(conv.a)
             members = await self.ctx.members(conv.a)
             me = members.get(session.uid)
             if me is None:
                 raise CoreError(Code.NOT_MEMBER, "not a member")
+            if group.closed:
+                raise CoreError(Code.FORBIDDEN, "group closed")
             if (group.mute_all and me.role is GroupRole.MEMBER) or me.muted:
                 raise CoreError(Code.MUTED, "muted")
             return list(members)
@@ -121,7 +125,7 @@ class Messaging:
             topic=topic,
             priority_uids=priority,
         )
-        committed = asyncio.ensure_future(self.ctx.store.append_message(new))
+        committed = self.ctx.store.append_message(new)
         result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
 
         def done(fut: asyncio.Future[tuple[Message, bool]]) -> None:
@@ -152,12 +156,14 @@ class Messaging:
         *,
         sender: int = 0,
         extra: dict[str, Any] | None = None,
+        data: bytes = b"",
     ) -> SendResult:
         """Store a business/system notification in ``to_uid``'s stream and push it to its sessions."""
         await self.ctx.require_account(to_uid)
-        if len(content.encode()) > self.ctx.settings.max_message_bytes:
+        limit = self.ctx.settings.max_message_bytes
+        if len(content.encode()) > limit or len(data) > limit:  # data may repeat content in binary form
             raise CoreError(Code.TOO_LARGE, "message too long")
-        out = Outgoing(ConvId.notify(to_uid), ctype, content, request_id, extra=extra)
+        out = Outgoing(ConvId.notify(to_uid), ctype, content, request_id, data=data, extra=extra)
         return await self._commit(None, out, [to_uid], (), "", sender=sender, device="notify", topic=topic)
 
     # -- control --------------------------------------------------------------------------------
@@ -230,8 +236,9 @@ class Messaging:
         return effective
 
     async def mark_delivered(self, uid: int, conv: ConvId, seq: int) -> None:
+        """A receipt: never waits for the disk (see :meth:`Store.note_delivered`)."""
         if await self.ctx.is_participant(uid, conv):
-            await self.ctx.store.advance_delivered(uid, conv, seq)
+            self.ctx.store.note_delivered(uid, conv, seq)
 
     async def set_conv_attr(self, session: Session, conv: ConvId, name: str, value: str) -> None:
         if not await self.ctx.is_participant(session.uid, conv):
@@ -257,6 +264,10 @@ class Messaging:
 
     async def state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
         return await self.ctx.store.conv_state(uid, conv, topic)
+
+    async def by_msg_id(self, conv: ConvId, msg_id: int) -> Message | None:
+        """The message of ``conv`` with the global id ``msg_id`` (a push id acknowledged by its id)."""
+        return await self.ctx.store.message_by_id(conv, msg_id)
 
     async def last_message(self, conv: ConvId, topic: str = "") -> Message | None:
         return await self.ctx.store.last_message(conv, topic)

@@ -201,6 +201,16 @@ class Friend:
 
 
 @dataclass(frozen=True, slots=True)
+class FriendRequest:
+    """A pending friend request: ``uid`` asked ``peer``, giving ``peer`` the remark ``remark``."""
+
+    uid: int
+    peer: int
+    remark: str
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class Group:
     gid: int
     name: str

@@ -1,14 +1,30 @@
-"""Friends, remarks, per-friend attributes and blacklists, enforced here so every protocol obeys them."""
+"""Friends, friend requests, remarks, per-friend attributes, blacklists and mutes, enforced here so every
+protocol obeys them.
+
+Two ways to become friends: :meth:`Relations.add_friend` creates both edges at once (OMTP, the HTTP
+API), :meth:`Relations.request_friend` is a stored request that the other user accepts by requesting
+back (beehive FRIEND-ADD). A pending request lasts :data:`REQUEST_TTL_MS`; befriending or unfriending
+the two users by either way clears the requests between them.
+"""
 
 from __future__ import annotations
 
+import enum
+
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
-from polyim.core.events import FriendChange, FriendEvent
-from polyim.core.model import Friend
+from polyim.core.events import FriendChange, FriendEvent, Presence, PresenceEvent
+from polyim.core.model import Friend, FriendRequest
 from polyim.core.sessions import Session
 
 REMARK = "REMARK"
+REQUEST_TTL_MS = 30 * 24 * 3600 * 1000
+
+
+class RequestOutcome(enum.Enum):
+    REQUESTED = "requested"  # stored, the peer was told
+    ACCEPTED = "accepted"  # the peer had asked first: now friends both ways
+    UPDATED = "updated"  # already friends both ways: only the remark changed
 
 
 class Relations:
@@ -27,12 +43,54 @@ class Relations:
         if uid in await self.ctx.blocked_by(peer):
             raise CoreError(Code.BLOCKED, "blocked")
         await self.ctx.store.add_friends(uid, peer, remark, both=True)
-        self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, FriendChange.ADDED), skip=skip)
+        await self.ctx.store.delete_friend_requests(uid, peer)
+        self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, FriendChange.ADDED, remark), skip=skip)
 
     async def remove_friend(self, uid: int, peer: int, *, skip: Session | None = None) -> None:
+        """Unfriend both ways; this also withdraws or declines any pending request between the two."""
         await self._peer(uid, peer)
-        if await self.ctx.store.remove_friends(uid, peer):
-            self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, FriendChange.REMOVED), skip=skip)
+        removed = await self.ctx.store.remove_friends(uid, peer)
+        declined = await self.ctx.store.delete_friend_requests(uid, peer)
+        if removed or declined:
+            change = FriendChange.REMOVED if removed else FriendChange.DECLINED
+            self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, change), skip=skip)
+
+    async def request_friend(
+        self, uid: int, peer: int, remark: str = "", *, skip: Session | None = None
+    ) -> RequestOutcome:
+        """``uid`` asks ``peer`` to be friends, or accepts ``peer``'s pending request (a mutual request).
+
+        Refused when ``peer`` blocked ``uid``. A repeated request replaces the remark; between friends it
+        only updates ``uid``'s remark. On acceptance both edges are made (each with the remark its owner
+        gave) and each user, if online, gets the other's presence.
+        """
+        await self._peer(uid, peer)
+        if uid in await self.ctx.blocked_by(peer):
+            raise CoreError(Code.BLOCKED, "blocked")
+        store = self.ctx.store
+        if await store.is_friend(uid, peer) and await store.is_friend(peer, uid):
+            await store.set_friend_attr(uid, peer, REMARK, remark)
+            return RequestOutcome.UPDATED
+        now = self.ctx.clock.now_ms()
+        if await store.accept_friend_request(peer, uid, remark, now - REQUEST_TTL_MS):
+            event = FriendEvent(uid, peer, FriendChange.ADDED, remark)
+            self.ctx.sessions.deliver([uid, peer], event, skip=skip)
+            await self._exchange_presence(uid, peer)
+            return RequestOutcome.ACCEPTED
+        await store.put_friend_request(FriendRequest(uid, peer, remark, now), now - REQUEST_TTL_MS)
+        self.ctx.sessions.deliver([peer], FriendEvent(uid, peer, FriendChange.REQUESTED, remark))
+        return RequestOutcome.REQUESTED
+
+    async def requests_to(self, uid: int) -> list[FriendRequest]:
+        """Pending requests addressed to ``uid``, oldest first."""
+        return await self.ctx.store.friend_requests_to(uid, self.ctx.clock.now_ms() - REQUEST_TTL_MS)
+
+    async def _exchange_presence(self, a: int, b: int) -> None:
+        """New friends learn each other's presence at once (the blacklist still hides it)."""
+        sessions = self.ctx.sessions
+        for who, watcher in ((a, b), (b, a)):
+            if sessions.online(who) and watcher not in await self.ctx.blocked_by(who):
+                sessions.deliver([watcher], PresenceEvent(who, Presence.ONLINE))
 
     async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]:
         return await self.ctx.store.friends(uid, since_ms)
@@ -49,6 +107,16 @@ class Relations:
 
     async def blocked(self, uid: int) -> frozenset[int]:
         return await self.ctx.blocked_by(uid)
+
+    async def set_muted(self, uid: int, peer: int, muted: bool) -> None:
+        """``uid`` mutes ``peer``: ``peer``'s 1:1 messages are still accepted and stored, but not pushed to
+        ``uid``'s sessions; ``uid`` gets them when it syncs. Nobody is told."""
+        await self._peer(uid, peer)
+        await self.ctx.store.set_muted(uid, peer, muted)
+        self.ctx.cache.mutes.pop(uid, None)
+
+    async def muted(self, uid: int) -> frozenset[int]:
+        return await self.ctx.muted_by(uid)
 
     async def set_attr(self, uid: int, peer: int, name: str, value: str) -> None:
         """A per-friend attribute; ``REMARK`` is the friend remark. Friendship is not required, so

@@ -396,7 +396,7 @@ class Rooms:
             data=out.data,
             extra=out.extra or {},
         )
-        committed = asyncio.ensure_future(self.ctx.store.append_message(new))
+        committed = self.ctx.store.append_message(new)
         result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
 
         def done(fut: asyncio.Future[tuple[Message, bool]]) -> None:

@@ -38,6 +38,8 @@ class Session:
     role: Role = Role.USER
     device_type: int = 0
     peer_addr: str = ""
+    app: str = ""  # the client application's own name and version, where its protocol reports them
+    app_version: str = ""
     sid: int = field(default_factory=lambda: next(_sids))
     monitors: set[str] = field(default_factory=set)
 

@@ -54,7 +54,9 @@ def build_app(core: Core, admin_token: str, routes: list[web.RouteDef]) -> web.A
     app[ADMIN_TOKEN_KEY] = admin_token
     app.router.add_get("/healthz", healthz)
     from polyim.http.admin import routes as admin_routes
+    from polyim.http.push import routes as push_routes
 
     app.router.add_routes(admin_routes())
+    app.router.add_routes(push_routes())
     app.router.add_routes(routes)
     return app

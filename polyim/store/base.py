@@ -7,6 +7,7 @@ do them their own fastest way. Every write returns only after its transaction is
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from polyim.core.model import (
     ConvId,
     ConvState,
     Friend,
+    FriendRequest,
     Group,
     GroupMember,
     GroupRole,
@@ -89,7 +91,9 @@ class Store(abc.ABC):
     async def update_account(self, uid: int, **fields: Any) -> Account | None: ...
 
     @abc.abstractmethod
-    async def append_message(self, new: NewMessage) -> tuple[Message, bool]: ...
+    def append_message(self, new: NewMessage) -> asyncio.Future[tuple[Message, bool]]:
+        """Queue ``new`` for the next grouped commit; the future resolves after COMMIT (not a coroutine,
+        so the hot path creates no task)."""
 
     @abc.abstractmethod
     async def get_message(self, conv: ConvId, seq: int) -> Message | None: ...
@@ -101,6 +105,11 @@ class Store(abc.ABC):
         """The highest numeric client message id stored from (sender, device); 0 when there is none.
         Protocols whose client ids are counters use it to continue a counter across logins."""
         return 0
+
+    @abc.abstractmethod
+    async def message_by_id(self, conv: ConvId, msg_id: int) -> Message | None:
+        """The message of ``conv`` whose global ``msg_id`` this is."""
+        ...
 
     @abc.abstractmethod
     async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
@@ -136,6 +145,11 @@ class Store(abc.ABC):
     async def advance_read(
         self, uid: int, conv: ConvId, seq: int, activity_us: int, topic: str = ""
     ) -> int: ...
+
+    @abc.abstractmethod
+    def note_delivered(self, uid: int, conv: ConvId, seq: int) -> None:
+        """Advance a delivered cursor without waiting: receipts are coalesced and written in the
+        background (a lost receipt only means a message is offered again)."""
 
     @abc.abstractmethod
     async def advance_delivered(self, uid: int, conv: ConvId, seq: int) -> None: ...
@@ -176,6 +190,36 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def blocked_by(self, uid: int) -> set[int]:
         """The users that ``uid`` has blocked."""
+        ...
+
+    @abc.abstractmethod
+    async def set_muted(self, uid: int, peer: int, muted: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def muted_by(self, uid: int) -> set[int]:
+        """The users that ``uid`` has muted."""
+        ...
+
+    @abc.abstractmethod
+    async def put_friend_request(self, request: FriendRequest, min_ms: int) -> None:
+        """Store (or replace) a pending request; requests created before ``min_ms`` are dropped."""
+        ...
+
+    @abc.abstractmethod
+    async def accept_friend_request(self, requester: int, accepter: int, remark: str, min_ms: int) -> bool:
+        """If ``requester`` has a pending request to ``accepter`` made since ``min_ms``: in one transaction
+        make both friend edges (accepter→requester with ``remark``, requester→accepter with the request's
+        remark) and drop the requests between the two. False (nothing changed) without such a request."""
+        ...
+
+    @abc.abstractmethod
+    async def delete_friend_requests(self, uid: int, peer: int) -> bool:
+        """Drop the pending requests between the two, both directions; True if there were any."""
+        ...
+
+    @abc.abstractmethod
+    async def friend_requests_to(self, peer: int, min_ms: int) -> list[FriendRequest]:
+        """Pending requests addressed to ``peer`` made since ``min_ms``, oldest first."""
         ...
 
     @abc.abstractmethod
@@ -222,6 +266,24 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def groups_of(self, uid: int) -> list[Group]: ...
+
+    @abc.abstractmethod
+    async def new_device(self, uid: int, nation: int, city: int, town: int, now_ms: int) -> int:
+        """Allocate the next device id of the sequence (skipping ids already bound) and bind it to ``uid``."""
+        ...
+
+    @abc.abstractmethod
+    async def bind_device(self, device: int, uid: int, now_ms: int) -> int:
+        """Bind ``device`` (an unsigned 64-bit id) to ``uid`` if it is unbound; return its owner."""
+        ...
+
+    @abc.abstractmethod
+    async def device_owner(self, device: int) -> int | None: ...
+
+    @abc.abstractmethod
+    async def devices_since(self, uid: int, since_ms: int) -> int:
+        """How many devices were allocated to ``uid`` by :meth:`new_device` since ``since_ms``."""
+        ...
 
     @abc.abstractmethod
     async def next_rid(self) -> int:

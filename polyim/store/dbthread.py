@@ -14,8 +14,8 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Call = Callable[[sqlite3.Connection], Any]
@@ -44,6 +44,8 @@ def connect(path: str) -> sqlite3.Connection:
 
 class DbThread:
     """Runs calls one at a time on a dedicated connection (used for reads)."""
+
+    max_batch = 1
 
     def __init__(self, path: str, name: str) -> None:
         self._path = path
@@ -77,9 +79,25 @@ class DbThread:
                 job = self._queue.get()
                 if job is None:
                     return
-                self._process([job])
+                batch = [job]
+                stop = self._drain(batch)
+                self._process(batch)
+                if stop:
+                    return
         finally:
             self._conn.close()
+
+    def _drain(self, batch: list[_Job]) -> bool:
+        """Take whatever else is queued (up to ``max_batch``); True when a stop request was among it."""
+        while len(batch) < self.max_batch:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if more is None:
+                return True
+            batch.append(more)
+        return False
 
     def _process(self, jobs: list[_Job]) -> None:
         assert self._conn is not None
@@ -93,77 +111,64 @@ class DbThread:
         except Exception as exc:
             return None, exc
 
-    def _settle(self, results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+    def _settle(self, results: Sequence[tuple[_Job, Any, BaseException | None]]) -> None:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
             self._loop.call_soon_threadsafe(_resolve_all, results)
 
 
+class WriteHooks(Protocol):
+    """Lets the store keep per-transaction state: flushed just before COMMIT, dropped on ROLLBACK."""
+
+    def before_commit(self, conn: sqlite3.Connection) -> None: ...
+
+    def after_rollback(self) -> None: ...
+
+
+class _NoHooks:
+    def before_commit(self, conn: sqlite3.Connection) -> None:
+        pass
+
+    def after_rollback(self) -> None:
+        pass
+
+
 class WriterThread(DbThread):
     """Runs queued calls in grouped transactions: one BEGIN/COMMIT (one fsync) per batch."""
 
-    def _main(self) -> None:
-        self._conn = connect(self._path)
-        self._ready.set()
-        try:
-            while True:
-                job = self._queue.get()
-                if job is None:
-                    return
-                batch = [job]
-                stop = self._drain(batch)
-                self._process(batch)
-                if stop:
-                    return
-        finally:
-            self._conn.close()
+    max_batch = _MAX_BATCH
 
-    def _drain(self, batch: list[_Job]) -> bool:
-        while len(batch) < _MAX_BATCH:
-            try:
-                more = self._queue.get_nowait()
-            except queue.Empty:
-                return False
-            if more is None:
-                return True
-            batch.append(more)
-        return False
+    def __init__(self, path: str, name: str, hooks: WriteHooks | None = None) -> None:
+        super().__init__(path, name)
+        self._hooks: WriteHooks = hooks or _NoHooks()
 
     def _process(self, jobs: list[_Job]) -> None:
         """One transaction for the batch; if anything fails, isolate the failure by retrying singly."""
         conn = self._conn
         assert conn is not None
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            results: list[tuple[_Job, Any, BaseException | None]] = [
-                (job, job.fn(conn), None) for job in jobs
-            ]
-            conn.execute("COMMIT")
-        except Exception:
+            results = self._transaction(conn, jobs)
+        except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._hooks.after_rollback()
             if len(jobs) == 1:
-                self._settle([(jobs[0], *self._single(conn, jobs[0].fn))])
+                self._settle([(jobs[0], None, exc)])
                 return
             for job in jobs:
                 self._process([job])
             return
         self._settle(results)
 
-    @staticmethod
-    def _single(conn: sqlite3.Connection, fn: Call) -> tuple[Any, BaseException | None]:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            value = fn(conn)
-            conn.execute("COMMIT")
-            return value, None
-        except Exception as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            return None, exc
+    def _transaction(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[_Job, Any, None]]:
+        conn.execute("BEGIN IMMEDIATE")
+        results = [(job, job.fn(conn), None) for job in jobs]
+        self._hooks.before_commit(conn)
+        conn.execute("COMMIT")
+        return results
 
 
-def _resolve_all(results: list[tuple[_Job, Any, BaseException | None]]) -> None:
+def _resolve_all(results: Sequence[tuple[_Job, Any, BaseException | None]]) -> None:
     for job, value, exc in results:
         if job.future.done():
             continue

@@ -7,6 +7,9 @@ future resolves only after the transaction holding it is committed: callers ack 
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 import json
 import sqlite3
 import time
@@ -22,6 +25,7 @@ from polyim.core.model import (
     ConvKind,
     ConvState,
     Friend,
+    FriendRequest,
     Group,
     GroupKind,
     GroupMember,
@@ -118,13 +122,16 @@ def _state_key(conv: ConvId, topic: str) -> str:
 class SqliteStore(Store):
     def __init__(self, path: str) -> None:
         self.path = path
-        self._writer = WriterThread(path, "polyim-sqlite-writer")
+        self._wc = _WriteCache()
+        self._writer = WriterThread(path, "polyim-sqlite-writer", self._wc)
+        self._delivered: dict[tuple[int, str], int] = {}
+        self._flushing: list[dict[tuple[int, str], int]] = []
+        self._appends: list[tuple[NewMessage, asyncio.Future[tuple[Message, bool]]]] = []
+        self._delivered_flush: asyncio.TimerHandle | None = None
         self._reader = DbThread(path, "polyim-sqlite-reader")
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def open(self) -> None:
-        import asyncio
-
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = connect(self.path)
         try:
@@ -136,6 +143,11 @@ class SqliteStore(Store):
         self._reader.start(loop)
 
     async def close(self) -> None:
+        if self._delivered_flush is not None:
+            self._delivered_flush.cancel()
+        flushed = self._flush_delivered()
+        if flushed is not None:
+            await flushed
         self._writer.stop()
         self._reader.stop()
 
@@ -224,8 +236,35 @@ class SqliteStore(Store):
         return await self._writer.run(op)
 
     # -- messages --------------------------------------------------------------------------------
-    async def append_message(self, new: NewMessage) -> tuple[Message, bool]:
-        return await self._writer.run(lambda c: _append(c, new))
+    def append_message(self, new: NewMessage) -> asyncio.Future[tuple[Message, bool]]:
+        """Appends made in one loop turn travel to the writer as one job and one ``executemany``."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[Message, bool]] = loop.create_future()
+        self._appends.append((new, fut))
+        if len(self._appends) == 1:
+            loop.call_soon(self._submit_appends)
+        return fut
+
+    def _submit_appends(self) -> None:
+        batch, self._appends = self._appends, []
+        wc = self._wc
+        news = [new for new, _ in batch]
+        job = self._writer.run(lambda c: _append_many(c, wc, news))
+
+        def settle(done: asyncio.Future[list[tuple[Message, bool]]]) -> None:
+            if done.exception() is not None:
+                if len(batch) > 1:  # find the culprit: every message on its own
+                    for new, fut in batch:
+                        single = self._writer.run(functools.partial(_append_one, wc, new))
+                        single.add_done_callback(functools.partial(_chain, fut))
+                    return
+                _chain(batch[0][1], done)
+                return
+            for (_, fut), result in zip(batch, done.result(), strict=True):
+                if not fut.done():
+                    fut.set_result(result)
+
+        job.add_done_callback(settle)
 
     async def get_message(self, conv: ConvId, seq: int) -> Message | None:
         row = await self._read_one(
@@ -237,6 +276,12 @@ class SqliteStore(Store):
         row = await self._read_one(
             f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=? AND client_id<>''",
             (sender, device, client_id),
+        )
+        return _message(row) if row else None
+
+    async def message_by_id(self, conv: ConvId, msg_id: int) -> Message | None:
+        row = await self._read_one(
+            f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND msg_id=?", (conv.key, msg_id)
         )
         return _message(row) if row else None
 
@@ -298,7 +343,7 @@ class SqliteStore(Store):
     # -- per-user conversation state ---------------------------------------------------------------
     async def advance_read(self, uid: int, conv: ConvId, seq: int, activity_us: int, topic: str = "") -> int:
         def op(c: Conn) -> int:
-            last = _last_seq(c, conv)
+            last = self._wc.last_seq(c, conv.key)
             target = min(seq, last)
             key = _state_key(conv, topic)
             c.execute(
@@ -317,10 +362,40 @@ class SqliteStore(Store):
             c.execute(
                 "INSERT INTO user_convs(uid, conv, delivered_seq) VALUES (?,?,?)"
                 " ON CONFLICT(uid, conv) DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)",
-                (uid, conv.key, min(seq, _last_seq(c, conv))),
+                (uid, conv.key, min(seq, self._wc.last_seq(c, conv.key))),
             )
 
         await self._writer.run(op)
+
+    def note_delivered(self, uid: int, conv: ConvId, seq: int) -> None:
+        """Receipts arrive once per delivered message; their cursor writes are coalesced per (user,
+        conversation) and flushed together every 50 ms. A crash may forget the last 50 ms of receipts,
+        which only means those messages are offered again: at-least-once, never lost."""
+        key = (uid, conv.key)
+        if seq > self._delivered.get(key, 0):
+            self._delivered[key] = seq
+        if self._delivered_flush is None:
+            self._delivered_flush = asyncio.get_running_loop().call_later(0.05, self._flush_delivered)
+
+    def _flush_delivered(self) -> asyncio.Future[None] | None:
+        self._delivered_flush = None
+        if not self._delivered:
+            return None
+        pending, self._delivered = self._delivered, {}
+        self._flushing.append(pending)
+        wc = self._wc
+
+        def op(c: Conn) -> None:
+            rows = [(uid, key, min(seq, wc.last_seq(c, key))) for (uid, key), seq in pending.items()]
+            c.executemany(
+                "INSERT INTO user_convs(uid, conv, delivered_seq) VALUES (?,?,?) ON CONFLICT(uid, conv)"
+                " DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)",
+                rows,
+            )
+
+        flushed = self._writer.run(op)
+        flushed.add_done_callback(lambda _: self._flushing.remove(pending))
+        return flushed
 
     async def set_conv_attr(self, uid: int, conv: ConvId, name: str, value: str, activity_us: int) -> None:
         def op(c: Conn) -> None:
@@ -342,11 +417,23 @@ class SqliteStore(Store):
         def op(c: Conn) -> ConvState:
             return _conv_state(c, uid, conv, topic)
 
-        return await self._reader.run(op)
+        overlay = self._receipts_of(uid)  # taken before the read, so a flush racing it cannot hide one
+        return _with_receipts(await self._reader.run(op), overlay)
 
     async def user_conversations(self, uid: int) -> list[ConvState]:
         """Every conversation of the user: 1:1 with messages, groups, notification topics."""
-        return await self._reader.run(lambda c: _user_conversations(c, uid))
+        overlay = self._receipts_of(uid)
+        states = await self._reader.run(lambda c: _user_conversations(c, uid))
+        return [_with_receipts(s, overlay) for s in states] if overlay else states
+
+    def _receipts_of(self, uid: int) -> dict[str, int]:
+        """Receipts of ``uid`` not yet committed: queued, or in a flush whose COMMIT has not landed."""
+        out: dict[str, int] = {}
+        for pending in (*self._flushing, self._delivered):
+            for (who, key), seq in pending.items():
+                if who == uid and seq > out.get(key, 0):
+                    out[key] = seq
+        return out
 
     # -- priority queue ----------------------------------------------------------------------------
     async def priority_entries(
@@ -400,16 +487,23 @@ class SqliteStore(Store):
         return await self._read_one("SELECT 1 FROM friends WHERE uid=? AND peer=?", (uid, peer)) is not None
 
     async def set_blocked(self, uid: int, peer: int, blocked: bool) -> None:
-        sql = (
-            "INSERT OR IGNORE INTO blocks(uid, peer) VALUES (?,?)"
-            if blocked
-            else "DELETE FROM blocks WHERE uid=? AND peer=?"
-        )
-        await self._writer.run(lambda c: c.execute(sql, (uid, peer)) and None)
+        await self._set_pair("blocks", uid, peer, blocked)
 
     async def blocked_by(self, uid: int) -> set[int]:
         """The users that ``uid`` has blocked."""
-        rows = await self._read_all("SELECT peer FROM blocks WHERE uid=?", (uid,))
+        return await self._peers("blocks", uid)
+
+    async def _set_pair(self, table: str, uid: int, peer: int, present: bool) -> None:
+        """Add or drop the (uid, peer) row of a relation table (``blocks``, ``mutes``)."""
+        sql = (
+            f"INSERT OR IGNORE INTO {table}(uid, peer) VALUES (?,?)"
+            if present
+            else f"DELETE FROM {table} WHERE uid=? AND peer=?"
+        )
+        await self._writer.run(lambda c: c.execute(sql, (uid, peer)) and None)
+
+    async def _peers(self, table: str, uid: int) -> set[int]:
+        rows = await self._read_all(f"SELECT peer FROM {table} WHERE uid=?", (uid,))
         return {int(r[0]) for r in rows}
 
     async def set_friend_attr(self, uid: int, peer: int, name: str, value: str) -> None:
@@ -437,6 +531,59 @@ class SqliteStore(Store):
             args.append(name)
         rows = await self._read_all(sql + " ORDER BY peer, name", args)
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    async def set_muted(self, uid: int, peer: int, muted: bool) -> None:
+        await self._set_pair("mutes", uid, peer, muted)
+
+    async def muted_by(self, uid: int) -> set[int]:
+        return await self._peers("mutes", uid)
+
+    # -- friend requests --------------------------------------------------------------------------
+    async def put_friend_request(self, request: FriendRequest, min_ms: int) -> None:
+        def op(c: Conn) -> None:
+            c.execute("DELETE FROM friend_requests WHERE created_ms<?", (min_ms,))
+            c.execute(
+                "INSERT OR REPLACE INTO friend_requests(uid, peer, remark, created_ms) VALUES (?,?,?,?)",
+                (request.uid, request.peer, request.remark, request.created_ms),
+            )
+
+        await self._writer.run(op)
+
+    async def accept_friend_request(self, requester: int, accepter: int, remark: str, min_ms: int) -> bool:
+        def op(c: Conn) -> bool:
+            row = c.execute(
+                "SELECT remark FROM friend_requests WHERE uid=? AND peer=? AND created_ms>=?",
+                (requester, accepter, min_ms),
+            ).fetchone()
+            if row is None:
+                return False
+            now = _now_ms()
+            for uid, peer, mark in ((accepter, requester, remark), (requester, accepter, str(row[0]))):
+                c.execute(
+                    "INSERT INTO friends(uid, peer, remark, updated_ms) VALUES (?,?,?,?) ON CONFLICT(uid, peer)"
+                    " DO UPDATE SET remark=excluded.remark, updated_ms=excluded.updated_ms",
+                    (uid, peer, mark, now),
+                )
+                c.execute(
+                    "INSERT OR REPLACE INTO friend_attrs(uid, peer, name, value) SELECT ?,?,'REMARK',?"
+                    " WHERE ?<>''",
+                    (uid, peer, mark, mark),
+                )
+            _delete_requests(c, requester, accepter)
+            return True
+
+        return await self._writer.run(op)
+
+    async def delete_friend_requests(self, uid: int, peer: int) -> bool:
+        return await self._writer.run(lambda c: _delete_requests(c, uid, peer))
+
+    async def friend_requests_to(self, peer: int, min_ms: int) -> list[FriendRequest]:
+        rows = await self._read_all(
+            "SELECT uid, peer, remark, created_ms FROM friend_requests WHERE peer=? AND created_ms>=?"
+            " ORDER BY created_ms, uid",
+            (peer, min_ms),
+        )
+        return [FriendRequest(int(r[0]), int(r[1]), str(r[2]), int(r[3])) for r in rows]
 
     # -- groups -----------------------------------------------------------------------------------
     async def create_group(self, group: Group, members: Sequence[int]) -> Group:
@@ -590,6 +737,41 @@ class SqliteStore(Store):
         )
         return [_group(r) for r in rows]
 
+    # -- numbered devices ---------------------------------------------------------------------------
+    async def new_device(self, uid: int, nation: int, city: int, town: int, now_ms: int) -> int:
+        def op(c: Conn) -> int:
+            device = _next_seq(c, "device")
+            while c.execute("SELECT 1 FROM devices WHERE device=?", (_i64(device),)).fetchone():
+                device = _next_seq(c, "device")
+            c.execute(
+                "INSERT INTO devices(device, uid, nation, city, town, registered, created_ms)"
+                " VALUES (?,?,?,?,?,1,?)",
+                (_i64(device), uid, nation, city, town, now_ms),
+            )
+            return device
+
+        return await self._writer.run(op)
+
+    async def bind_device(self, device: int, uid: int, now_ms: int) -> int:
+        def op(c: Conn) -> int:
+            c.execute(
+                "INSERT OR IGNORE INTO devices(device, uid, created_ms) VALUES (?,?,?)",
+                (_i64(device), uid, now_ms),
+            )
+            return int(c.execute("SELECT uid FROM devices WHERE device=?", (_i64(device),)).fetchone()[0])
+
+        return await self._writer.run(op)
+
+    async def device_owner(self, device: int) -> int | None:
+        row = await self._read_one("SELECT uid FROM devices WHERE device=?", (_i64(device),))
+        return int(row[0]) if row else None
+
+    async def devices_since(self, uid: int, since_ms: int) -> int:
+        row = await self._read_one(
+            "SELECT COUNT(*) FROM devices WHERE uid=? AND created_ms>=? AND registered=1", (uid, since_ms)
+        )
+        return int(row[0]) if row else 0
+
     # -- rooms ------------------------------------------------------------------------------------
     async def next_rid(self) -> int:
         return await self._writer.run(lambda c: _next_seq(c, "rid"))
@@ -620,60 +802,137 @@ def _plain(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value
 
 
+def _i64(value: int) -> int:
+    """An unsigned 64-bit id as the signed 64-bit integer SQLite stores (same bits)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _delete_requests(c: Conn, uid: int, peer: int) -> bool:
+    n = c.execute(
+        "DELETE FROM friend_requests WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, peer, uid)
+    ).rowcount
+    return n > 0
+
+
 def _next_seq(c: Conn, name: str) -> int:
     row = c.execute("UPDATE sequences SET value=value+1 WHERE name=? RETURNING value", (name,)).fetchone()
     return int(row[0])
 
 
-def _last_seq(c: Conn, conv: ConvId) -> int:
-    row = c.execute("SELECT last_seq FROM conversations WHERE conv=?", (conv.key,)).fetchone()
-    return int(row[0]) if row else 0
+class _WriteCache:
+    """Writer-thread state that spans the statements of one transaction.
+
+    Each conversation's last seq is kept in memory (read once), so an append is a single INSERT; the
+    conversations' new last seq and activity and the senders' read cursors are written once per
+    conversation per batch, just before COMMIT. A rollback forgets everything, so the next use reads
+    the committed values again.
+    """
+
+    def __init__(self) -> None:
+        self.seqs: dict[str, int] = {}
+        self.convs: dict[str, tuple[int, int]] = {}
+        self.reads: dict[tuple[int, str], int] = {}
+
+    def last_seq(self, c: Conn, key: str) -> int:
+        seq = self.seqs.get(key)
+        if seq is None:
+            row = c.execute("SELECT last_seq FROM conversations WHERE conv=?", (key,)).fetchone()
+            seq = self.seqs[key] = int(row[0]) if row else 0
+        return seq
+
+    def before_commit(self, c: Conn) -> None:
+        if self.convs:
+            c.executemany(
+                "INSERT INTO conversations(conv, last_seq, activity_us) VALUES (?,?,?) ON CONFLICT(conv) DO UPDATE"
+                " SET last_seq=max(last_seq, excluded.last_seq), activity_us=max(activity_us, excluded.activity_us)",
+                [(k, seq, act) for k, (seq, act) in self.convs.items()],
+            )
+            self.convs.clear()
+        if self.reads:
+            c.executemany(
+                "INSERT INTO user_convs(uid, conv, read_seq, delivered_seq) VALUES (?,?,?,?) ON CONFLICT(uid, conv)"
+                " DO UPDATE SET read_seq=max(read_seq, excluded.read_seq),"
+                " delivered_seq=max(delivered_seq, excluded.delivered_seq)",
+                [(uid, k, seq, seq) for (uid, k), seq in self.reads.items()],
+            )
+            self.reads.clear()
+
+    def after_rollback(self) -> None:
+        self.seqs.clear()
+        self.convs.clear()
+        self.reads.clear()
 
 
-def _append(c: Conn, new: NewMessage) -> tuple[Message, bool]:
-    # The dedup lookups repeat the partial indexes' ``client_id<>''`` condition: without it SQLite
-    # cannot use messages_dedup / controls_dedup and scans the whole table on every send.
-    if new.client_id:
-        row = c.execute(
-            f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=? AND client_id<>''",
-            (new.sender, new.device, new.client_id),
-        ).fetchone()
-        if row:
-            return _message(row), True
-    key = new.conv.key
-    seq = int(
-        c.execute(
-            "INSERT INTO conversations(conv, last_seq, activity_us) VALUES (?,1,?) ON CONFLICT(conv)"
-            " DO UPDATE SET last_seq=last_seq+1, activity_us=excluded.activity_us RETURNING last_seq",
-            (key, new.activity_us),
-        ).fetchone()[0]
-    )
+def _with_receipts(state: ConvState, receipts: dict[str, int]) -> ConvState:
+    pending = receipts.get(state.conv.key, 0) if not state.topic else 0
+    if pending <= state.delivered_seq:
+        return state
+    return dataclasses.replace(state, delivered_seq=min(pending, state.last_seq))
+
+
+def _chain(target: asyncio.Future[Any], source: asyncio.Future[Any]) -> None:
+    if target.done():
+        return
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
+
+
+_INSERT_MSG = f"INSERT OR IGNORE INTO messages({_MSG_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?)"
+
+
+def _row(new: NewMessage, key: str, seq: int) -> tuple[Any, ...]:
     extra = json.dumps(new.extra, separators=(",", ":")) if new.extra else "{}"
-    c.execute(
-        f"INSERT INTO messages({_MSG_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?)",
-        (
-            key,
-            seq,
-            new.msg_id,
-            new.sender,
-            new.device,
-            new.client_id,
-            new.ctype,
-            new.content,
-            new.data,
-            extra,
-            new.topic,
-            new.ts_ms,
-        ),
+    return (
+        key,
+        seq,
+        new.msg_id,
+        new.sender,
+        new.device,
+        new.client_id,
+        new.ctype,
+        new.content,
+        new.data,
+        extra,
+        new.topic,
+        new.ts_ms,
     )
+
+
+def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple[Message, bool]]:
+    """All appends of one loop turn in one ``executemany``. Seqs are assigned up front; if any row was a
+    resend (ignored by the dedup index) the whole set is rolled back to a savepoint and done row by row,
+    so a duplicate never leaves a gap in a conversation's seqs."""
+    if len(news) == 1:
+        return [_append(c, wc, news[0])]
+    next_seq: dict[str, int] = {}
+    rows = []
+    for new in news:
+        key = new.conv.key
+        seq = next_seq.get(key) or wc.last_seq(c, key) + 1
+        next_seq[key] = seq + 1
+        rows.append(_row(new, key, seq))
+    c.execute("SAVEPOINT appends")
+    before = c.total_changes
+    c.executemany(_INSERT_MSG, rows)
+    if c.total_changes - before != len(rows):
+        c.execute("ROLLBACK TO appends")
+        c.execute("RELEASE appends")
+        return [_append(c, wc, new) for new in news]
+    c.execute("RELEASE appends")
+    return [_stored(c, wc, new, row[0], row[1]) for new, row in zip(news, rows, strict=True)]
+
+
+def _stored(c: Conn, wc: _WriteCache, new: NewMessage, key: str, seq: int) -> tuple[Message, bool]:
+    """Bookkeeping after ``new`` was inserted with ``seq``: cursors, state rows, priority queues."""
+    wc.seqs[key] = seq
+    wc.convs[key] = (seq, new.activity_us)
     if seq == 1 or new.conv.kind is ConvKind.NOTIFY:
         _ensure_state_rows(c, new, key)
     if new.conv.kind is not ConvKind.NOTIFY:
-        c.execute(
-            "INSERT INTO user_convs(uid, conv, read_seq, delivered_seq) VALUES (?,?,?,?) ON CONFLICT(uid, conv)"
-            " DO UPDATE SET read_seq=excluded.read_seq, delivered_seq=excluded.delivered_seq",
-            (new.sender, key, seq, seq),
-        )
+        wc.reads[(new.sender, key)] = seq
     _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
     message = Message(
         conv=new.conv,
@@ -690,6 +949,26 @@ def _append(c: Conn, new: NewMessage) -> tuple[Message, bool]:
         topic=new.topic,
     )
     return message, False
+
+
+def _append_one(wc: _WriteCache, new: NewMessage, c: Conn) -> tuple[Message, bool]:
+    return _append(c, wc, new)
+
+
+def _append(c: Conn, wc: _WriteCache, new: NewMessage) -> tuple[Message, bool]:
+    key = new.conv.key
+    seq = wc.last_seq(c, key) + 1
+    # The unique index on (sender, device, client_id) turns a resend into an ignored insert, so the common
+    # case costs one statement and the rare duplicate one more lookup.
+    if c.execute(_INSERT_MSG, _row(new, key, seq)).rowcount:
+        return _stored(c, wc, new, key, seq)
+    row = c.execute(
+        f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=? AND client_id<>''",
+        (new.sender, new.device, new.client_id),
+    ).fetchone()
+    if row is None:
+        raise sqlite3.IntegrityError(f"message {key}/{seq} was not stored")
+    return _message(row), True
 
 
 def _ensure_state_rows(c: Conn, new: NewMessage, key: str) -> None:

@@ -43,6 +43,15 @@ ROOM_JOIN, ROOM_JOIN_ACK, ROOM_QUIT, ROOM_QUIT_ACK = 0x0405, 0x0406, 0x0407, 0x0
 ROOM_KICK, ROOM_KICK_ACK, ROOM_CHAT, ROOM_CHAT_ACK = 0x0409, 0x040A, 0x040B, 0x040C
 ROOM_BC, ROOM_BC_ACK, ROOM_USR_NUM, ROOM_USR_NUM_ACK, ROOM_LSN_STAT = 0x040D, 0x040E, 0x0410, 0x0411, 0x0412
 ROOM_JOIN_NTF, ROOM_QUIT_NTF, ROOM_KICK_NTF = 0x0450, 0x0452, 0x0454
+GAG_ADD, GAG_ADD_ACK, GAG_DEL, GAG_DEL_ACK = 0x020B, 0x020C, 0x020D, 0x020E
+MARK_ADD, MARK_ADD_ACK = 0x0210, 0x0211
+GROUP_DISMISS, GROUP_DISMISS_ACK, GROUP_KICK, GROUP_KICK_ACK = 0x0303, 0x0304, 0x030D, 0x030E
+GROUP_GAG_ADD, GROUP_GAG_ADD_ACK, GROUP_GAG_DEL, GROUP_GAG_DEL_ACK = 0x0310, 0x0311, 0x0312, 0x0313
+GROUP_BL_ADD, GROUP_BL_ADD_ACK, GROUP_BL_DEL, GROUP_BL_DEL_ACK = 0x0314, 0x0315, 0x0316, 0x0317
+GROUP_MGR_ADD, GROUP_MGR_ADD_ACK, GROUP_MGR_DEL, GROUP_MGR_DEL_ACK = 0x0318, 0x0319, 0x031A, 0x031B
+GROUP_KICK_NTF, GROUP_GAG_ADD_NTF, GROUP_GAG_DEL_NTF = 0x0354, 0x0356, 0x0358
+GROUP_BL_ADD_NTF, GROUP_BL_DEL_NTF, GROUP_MGR_ADD_NTF, GROUP_MGR_DEL_NTF = 0x0360, 0x0362, 0x0364, 0x0366
+BC, BC_ACK, P2P, P2P_ACK = 0x0501, 0x0502, 0x0503, 0x0504
 
 BODIES: dict[int, str] = {
     ONLINE: "mesg_online",
@@ -99,6 +108,35 @@ BODIES: dict[int, str] = {
     ROOM_JOIN_NTF: "mesg_room_join_ntf",
     ROOM_QUIT_NTF: "mesg_room_quit_ntf",
     ROOM_KICK_NTF: "mesg_room_kick_ntf",
+    MARK_ADD: "mesg_mark_add",
+    MARK_ADD_ACK: "mesg_mark_add_ack",
+    GAG_ADD: "mesg_gag_add",
+    GAG_ADD_ACK: "mesg_gag_add_ack",
+    GAG_DEL: "mesg_gag_del",
+    GAG_DEL_ACK: "mesg_gag_del_ack",
+    GROUP_DISMISS: "mesg_group_dismiss",
+    GROUP_DISMISS_ACK: "mesg_group_dismiss_ack",
+    GROUP_KICK: "mesg_group_kick",
+    GROUP_KICK_ACK: "mesg_group_kick_ack",
+    GROUP_KICK_NTF: "mesg_group_kick_ntf",
+    GROUP_GAG_ADD: "mesg_group_gag_add",
+    GROUP_GAG_ADD_ACK: "mesg_group_gag_add_ack",
+    GROUP_GAG_ADD_NTF: "mesg_group_gag_add_ntf",
+    GROUP_GAG_DEL: "mesg_group_gag_del",
+    GROUP_GAG_DEL_ACK: "mesg_group_gag_del_ack",
+    GROUP_GAG_DEL_NTF: "mesg_group_gag_del_ntf",
+    GROUP_BL_ADD: "mesg_group_bl_add",
+    GROUP_BL_ADD_ACK: "mesg_group_bl_add_ack",
+    GROUP_BL_ADD_NTF: "mesg_group_bl_add_ntf",
+    GROUP_BL_DEL: "mesg_group_bl_del",
+    GROUP_BL_DEL_ACK: "mesg_group_bl_del_ack",
+    GROUP_BL_DEL_NTF: "mesg_group_bl_del_ntf",
+    GROUP_MGR_ADD: "mesg_group_mgr_add",
+    GROUP_MGR_ADD_ACK: "mesg_group_mgr_add_ack",
+    GROUP_MGR_ADD_NTF: "mesg_group_mgr_add_ntf",
+    GROUP_MGR_DEL: "mesg_group_mgr_del",
+    GROUP_MGR_DEL_ACK: "mesg_group_mgr_del_ack",
+    GROUP_MGR_DEL_NTF: "mesg_group_mgr_del_ntf",
 }
 REPLY_TYPES = {
     ONLINE_ACK,
@@ -126,6 +164,17 @@ REPLY_TYPES = {
     ROOM_QUIT_ACK,
     ROOM_KICK_ACK,
     ROOM_CHAT_ACK,
+    GAG_ADD_ACK,
+    GAG_DEL_ACK,
+    MARK_ADD_ACK,
+    GROUP_DISMISS_ACK,
+    GROUP_KICK_ACK,
+    GROUP_GAG_ADD_ACK,
+    GROUP_GAG_DEL_ACK,
+    GROUP_BL_ADD_ACK,
+    GROUP_BL_DEL_ACK,
+    GROUP_MGR_ADD_ACK,
+    GROUP_MGR_DEL_ACK,
 }
 
 
@@ -319,6 +368,20 @@ class BeehiveClient:
         """FRIEND-ADD/-DEL, BLACKLIST-ADD/-DEL: returns the ACK body (or the ERROR body)."""
         reply = await self.request(cmd, body(cmd, suid=extra.pop("suid", self.uid), duid=duid, **extra))
         return reply.msg
+
+    async def group(self, cmd: int, gid: int, **fields: Any) -> Frame:
+        """A 0x03xx request {uid (the acting user unless given), gid, …}; returns the reply frame."""
+        fields.setdefault("uid", self.uid)
+        return await self.request(cmd, body(cmd, gid=gid, **fields))
+
+    async def create_group(self, name: str) -> int:
+        """GROUP-CREAT; the gid arrives as GROUP-JOIN-NTF with the request's seq (beehive.md §4.3)."""
+        reply = await self.request(GROUP_CREAT, body(GROUP_CREAT, uid=self.uid, gid=0, name=name, desc=""))
+        assert reply.type == GROUP_CREAT_ACK and reply.msg.code == 0, reply
+        ntf = await self.expect(GROUP_JOIN_NTF)
+        assert ntf.header.seq == reply.header.seq
+        gid: int = ntf.msg.gid
+        return gid
 
     async def ping(self) -> Frame:
         return await self.request(PING)

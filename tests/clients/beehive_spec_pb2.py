@@ -120,6 +120,23 @@ SCHEMA: dict[str, list[tuple[str, int, int]]] = {
     "mesg_room_join_ntf": _UR,
     "mesg_room_quit_ntf": _UR,
     "mesg_room_kick_ntf": _UR,
+    "mesg_mark_add": [*_PAIR, ("mark", _U64, _REQ)],
+    "mesg_mark_add_ack": _CODE,
+    "mesg_gag_add": _PAIR,
+    "mesg_gag_add_ack": _CODE,
+    "mesg_gag_del": _PAIR,
+    "mesg_gag_del_ack": _CODE,
+    "mesg_group_dismiss": _UG,
+    "mesg_group_dismiss_ack": _CODE,
+    "mesg_group_kick": _UG,
+    "mesg_group_kick_ack": _CODE,
+    "mesg_group_kick_ntf": _UG,
+    **{
+        f"mesg_group_{what}_{op}{suffix}": (_CODE if suffix == "_ack" else _UG)
+        for what in ("gag", "bl", "mgr")
+        for op in ("add", "del")
+        for suffix in ("", "_ack", "_ntf")
+    },
 }
 
 

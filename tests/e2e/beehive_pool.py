@@ -3,14 +3,56 @@
 from __future__ import annotations
 
 import itertools
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from tests.clients.beehive import BeehiveClient
 from tests.conftest import Server
 
-_sids = itertools.count(30001)
+# Far above the sids /im/register hands out (its sequence starts at 30001), so a test's invented sid is
+# never one that another test registered for a different user.
+_sids = itertools.count(5_000_001)
+
+
+def http(
+    server: Server,
+    path: str,
+    params: dict[str, Any] | None = None,
+    *,
+    method: str = "GET",
+    form: dict[str, Any] | None = None,
+    data: bytes | None = None,
+    token: str | None = None,
+    content_type: str | None = None,
+) -> tuple[int, Any]:
+    """One HTTP request to the server's ``[http]`` listener; returns (status, decoded JSON or text).
+    ``form`` is sent as an x-www-form-urlencoded POST body, ``data`` as a raw body."""
+    url = f"http://127.0.0.1:{server.http}{path}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        method = "POST"
+    if content_type:
+        headers["Content-Type"] = content_type
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
 
 
 class Beehive:

@@ -5,7 +5,7 @@ friends (beehive.md §4.1, §4.2)."""
 from __future__ import annotations
 
 from tests.clients import beehive as b
-from tests.clients.omtp import PT, single_session_id
+from tests.clients.omtp import PT, MsgCtlCmd, single_session_id
 from tests.conftest import Server
 from tests.e2e.beehive_pool import Beehive, beehive
 from tests.e2e.conftest import Omtp, omtp
@@ -150,7 +150,10 @@ async def test_friends_and_presence(server: Server, beehive: Beehive, omtp: Omtp
     ack = await alice.pair(b.FRIEND_ADD, b_uid, mark="bob")
     assert ack.code == 0
     relay = await bob.expect(b.FRIEND_ADD)
-    assert (relay.msg.suid, relay.msg.duid) == (alice.uid, b_uid)
+    assert (relay.msg.suid, relay.msg.duid, relay.msg.mark) == (alice.uid, b_uid, "bob")
+    assert (await bob.pair(b.FRIEND_ADD, alice.uid, mark="alice")).code == 0  # accepts
+    accepted = await alice.expect(b.FRIEND_ADD)
+    assert (accepted.msg.suid, accepted.msg.duid, accepted.msg.mark) == (b_uid, alice.uid, "alice")
     frames, _ = await bob.sync()
     assert alice.uid in [f.msg.uid for f in frames if f.type == b.ONLINE_NTF]
     await bob.request(b.OFFLINE)
@@ -160,3 +163,113 @@ async def test_friends_and_presence(server: Server, beehive: Beehive, omtp: Omtp
     on = await alice.expect(b.ONLINE_NTF)
     assert on.msg.uid == b_uid and on.msg.status == 1
     assert (await alice.pair(b.FRIEND_DEL, b_uid)).code == 0
+
+
+# == friend requests (§4.2, §10 #3) ========================================================================
+async def test_friend_request_pending_until_accepted(server: Server, beehive: Beehive) -> None:
+    alice = await beehive.user()
+    b_uid, _ = server.add_user("bh")
+    assert (await alice.pair(b.FRIEND_ADD, b_uid, mark="first")).code == 0
+    assert (await alice.pair(b.FRIEND_ADD, b_uid, mark="bobby")).code == 0  # a repeat replaces the mark
+    bob = await beehive.login(b_uid)  # offline so far: the request waits for SYNC
+    frames, _ = await bob.sync()
+    requests = [f.msg for f in frames if f.type == b.FRIEND_ADD]
+    assert [(r.suid, r.duid, r.mark) for r in requests] == [(alice.uid, b_uid, "bobby")]
+    assert [f for f in frames if f.type == b.ONLINE_NTF] == []  # not friends yet
+    mark = await bob.request(b.MARK_ADD, b.body(b.MARK_ADD, suid=bob.uid, duid=alice.uid, mark=7))
+    assert mark.msg.code == 20007  # MARK needs a friend
+
+    assert (await bob.pair(b.FRIEND_ADD, alice.uid, mark="ally")).code == 0
+    accepted = await alice.expect(b.FRIEND_ADD)
+    assert (accepted.msg.suid, accepted.msg.duid, accepted.msg.mark) == (b_uid, alice.uid, "ally")
+    assert (await alice.expect(b.ONLINE_NTF)).msg.uid == b_uid
+    frames, _ = await bob.sync()
+    assert [f for f in frames if f.type == b.FRIEND_ADD] == []  # no longer pending
+    assert alice.uid in [f.msg.uid for f in frames if f.type == b.ONLINE_NTF]
+    assert (await alice.pair(b.FRIEND_ADD, b_uid, mark="again")).code == 0  # friends: remark only
+    assert await bob.no_push(b.FRIEND_ADD, 0.3)
+
+
+async def test_friend_del_declines_a_request(server: Server, beehive: Beehive) -> None:
+    alice = await beehive.user()
+    bob = await beehive.user()
+    assert (await alice.pair(b.FRIEND_ADD, bob.uid, mark="hi")).code == 0
+    await bob.expect(b.FRIEND_ADD)
+    assert (await bob.pair(b.FRIEND_DEL, alice.uid)).code == 0  # declines
+    declined = await alice.expect(b.FRIEND_DEL)
+    assert (declined.msg.suid, declined.msg.duid) == (bob.uid, alice.uid)
+    frames, _ = await bob.sync()
+    assert [f for f in frames if f.type == b.FRIEND_ADD] == []
+    assert (await bob.pair(b.FRIEND_DEL, alice.uid)).code == 0  # nothing left: ACK 0, nothing relayed
+    assert await alice.no_push(b.FRIEND_DEL, 0.3)
+
+
+async def test_friend_request_refusals(server: Server, beehive: Beehive) -> None:
+    alice = await beehive.user()
+    bob = await beehive.user()
+    assert (await alice.pair(b.FRIEND_ADD, alice.uid, mark="")).code == 20007
+    assert (await alice.pair(b.FRIEND_ADD, 999_999_999, mark="")).code == 10013
+    assert (await bob.pair(b.BLACKLIST_ADD, alice.uid)).code == 0
+    refused = await alice.pair(b.FRIEND_ADD, bob.uid, mark="")
+    assert (refused.code, refused.errmsg) == (10005, "You're in blacklist!")
+    assert await bob.no_push(b.FRIEND_ADD, 0.3)
+
+
+async def test_friendship_across_protocols(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    o = await omtp.user("om")
+    bh = await beehive.user()
+    assert (await o.friend_add(o.uid, str(bh.uid), "from omtp")).ok  # OMTP: both edges at once
+    relay = await bh.expect(b.FRIEND_ADD)
+    assert (relay.msg.suid, relay.msg.duid, relay.msg.mark) == (int(o.uid), bh.uid, "from omtp")
+    frames, _ = await bh.sync()
+    assert int(o.uid) in [f.msg.uid for f in frames if f.type == b.ONLINE_NTF]
+    assert (await bh.pair(b.FRIEND_DEL, int(o.uid))).code == 0
+    await o.expect_sync()
+    assert [f.friend_id for f in (await o.friend_sync()).friends] == []
+
+    other = await omtp.user("om")
+    assert (await bh.pair(b.FRIEND_ADD, int(other.uid), mark="x")).code == 0  # a request: OMTP has none
+    assert [f.friend_id for f in (await other.friend_sync()).friends] == []
+    assert (await other.friend_add(other.uid, str(bh.uid))).ok  # OMTP's add settles the request
+    frames, _ = await bh.sync()
+    assert int(other.uid) in [f.msg.uid for f in frames if f.type == b.ONLINE_NTF]
+    assert str(bh.uid) in [f.friend_id for f in (await other.friend_sync()).friends]
+
+
+# == gag (mute a user: stored, not pushed, §4.2) ============================================================
+async def test_gag_holds_messages_back_until_sync(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    alice = await beehive.user()
+    bob = await beehive.user()
+    o = await omtp.user("om")
+    ack = await alice.pair(b.GAG_ADD, bob.uid)
+    assert (ack.code, ack.errmsg) == (0, "Ok")
+    assert (await alice.pair(b.GAG_ADD, o_uid := int(o.uid))).code == 0
+    assert (await bob.chat(alice.uid, "muted words")).code == 0  # accepted and acked
+    assert (await o.send_single(str(alice.uid), "from a muted omtp user")).ok  # every protocol obeys
+    assert await alice.no_push(b.CHAT, 0.3)
+    frames, _ = await alice.sync()
+    texts = sorted(f.msg.text for f in frames if f.type == b.CHAT)
+    assert texts == ["from a muted omtp user", "muted words"]
+    assert (await alice.pair(b.GAG_DEL, bob.uid)).code == 0
+    assert (await alice.pair(b.GAG_DEL, o_uid)).code == 0
+    assert (await bob.chat(alice.uid, "heard again")).code == 0
+    assert (await alice.expect(b.CHAT)).msg.text == "heard again"
+    assert (await alice.pair(b.GAG_ADD, alice.uid)).code == 20007
+    assert (await alice.pair(b.GAG_ADD, 999_999_999)).code == 10013
+
+
+# == recalls across protocols (§10 #20) =====================================================================
+async def test_omtp_recall_is_not_replayed_to_beehive(server: Server, beehive: Beehive, omtp: Omtp) -> None:
+    """beehive has no frame for a recall: a beehive user online keeps what it got; one that syncs later
+    never sees the recalled message. (beehive has no recall command either, so the other way does not
+    arise: a beehive user cannot recall.)"""
+    o = await omtp.user("om")
+    b_uid, _ = server.add_user("bh")
+    keep = await o.send_single(str(b_uid), "keep me")
+    gone = await o.send_single(str(b_uid), "take it back", pack_id="recall-me")
+    assert keep.ok and gone.ok
+    sid = single_session_id(o.uid, str(b_uid))
+    assert (await o.control(MsgCtlCmd.REVOKE, sid, "recall-me", gone.seq_id)).ok
+    bh = await beehive.login(b_uid)
+    frames, _ = await bh.sync()
+    assert [f.msg.text for f in frames if f.type == b.CHAT] == ["keep me"]

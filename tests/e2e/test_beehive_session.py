@@ -36,10 +36,34 @@ async def test_online_over_websocket(server: Server, beehive: Beehive) -> None:
     assert ack.code == 0 and frames == []
 
 
-async def test_password_in_token_field(server: Server, beehive: Beehive) -> None:
+async def test_password_in_token_field_refused(server: Server, beehive: Beehive) -> None:
+    """ONLINE takes only a token (§4.1 check 4, §10 #16): a password there is an undecodable token."""
     uid, _ = server.add_user("bh", password="secret")
     client = await beehive.connect()
-    assert (await client.online(uid, "secret")).code == 0
+    ack = await client.online(uid, "secret")
+    assert (ack.code, ack.errmsg, ack.seq) == (20012, "Decode token failed!", 0)
+    assert await client.wait_closed(8)
+
+
+async def test_expired_token_refused(server: Server, beehive: Beehive) -> None:
+    uid, _ = server.add_user("bh")
+    client = await beehive.connect()
+    stale = beehive.token(uid, client.sid, ttl=-5)
+    ack = await client.online(uid, stale)
+    assert (ack.code, ack.errmsg) == (20012, "Token is timeout!")
+
+
+async def test_sid_of_another_user_refused(server: Server, beehive: Beehive) -> None:
+    """A sid belongs to one uid for good (§6.1, §9.3): the first login binds it."""
+    owner_uid, _ = server.add_user("bh")
+    other_uid, _ = server.add_user("bh")
+    first = await beehive.login(owner_uid)
+    await first.request(b.OFFLINE)
+    thief = await beehive.connect(first.sid)
+    ack = await thief.online(other_uid, beehive.token(other_uid, first.sid))  # a valid token, wrong sid
+    assert (ack.code, ack.errmsg) == (20009, "Sid is collision!")
+    again = await beehive.connect(first.sid)
+    assert (await again.online(owner_uid, beehive.token(owner_uid, first.sid))).code == 0
 
 
 async def test_wrong_password_and_bad_token_refused(server: Server, beehive: Beehive) -> None:
@@ -98,8 +122,13 @@ async def test_unknown_and_server_only_commands(server: Server, beehive: Beehive
     assert unknown.type == b.ERROR and unknown.msg.code == 10020
     illegal = await client.request(b.KICK, b.body(b.KICK, code=0, errmsg=""))
     assert illegal.type == b.ERROR and illegal.msg.code == 10012
-    internal = await client.request(0x0601)
-    assert internal.type == b.ERROR and internal.msg.code == 10005
+    for internal_cmd in (0x0601, 0x0603, 0x0412):  # LSND-INFO, FRWD-INFO, ROOM-LSN-STAT: node records
+        internal = await client.request(internal_cmd)
+        assert internal.type == b.ERROR and internal.msg.code == 10005
+    for pushed in (b.BC, b.P2P):  # produced only by the HTTP API
+        assert (await client.request(pushed, b"x")).msg.code == 10012
+    report = await client.request(b.ERROR, b.body(b.ERROR, code=1, errmsg="client trouble"))
+    assert report.type == b.ERROR_ACK and report.raw == b""  # logged, answered with ERROR-ACK
     assert (await client.ping()).type == b.PONG  # the connection stays
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from polyim.config import parse_hostport
@@ -13,8 +14,11 @@ if TYPE_CHECKING:
     from polyim.config import Settings
     from polyim.core.app import Core
 
+log = logging.getLogger(__name__)
+
 
 async def start(core: Core, settings: Settings) -> list[Listener]:
+    from polyim.protocols.beehive import nodes
     from polyim.protocols.beehive.adapter import BeehiveChannel
     from polyim.protocols.beehive.codec import WS_PATH, WS_SUBPROTOCOL
     from polyim.transport.connection import serve_tcp
@@ -27,7 +31,13 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         autocreate=cfg.room_autocreate,
         count_interval=cfg.room_count_interval,
     )
+    if cfg.iplist_without_auth:
+        log.warning(
+            "[beehive] iplist_without_auth is on: /im/iplist hands a login token for any user to anyone "
+            "who can reach the HTTP listener; keep it off outside closed test networks"
+        )
     listeners = []
+    gateways: list[nodes.Gateway] = []
     if cfg.tcp:
         host, port = parse_hostport(cfg.tcp)
         server, conns = await serve_tcp(
@@ -39,9 +49,11 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         )
         bound = server.sockets[0].getsockname()[1]
         listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all))
+        ip, port = await nodes.advertised(cfg, settings.server, nodes.TYPE_TCP, host, bound)
+        gateways.append(nodes.Gateway(nodes.TYPE_TCP, ip, port, conns))
     if cfg.ws:
         host, port = parse_hostport(cfg.ws)
-        ws_server, _, stop = await serve_ws(
+        ws_server, ws_conns, stop = await serve_ws(
             host,
             port,
             WS_PATH,
@@ -54,13 +66,17 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         sockets = getattr(ws_server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
         listeners.append(Listener("beehive", "ws", host, bound, ws_server, stop))
+        ip, port = await nodes.advertised(cfg, settings.server, nodes.TYPE_WS, host, bound)
+        gateways.append(nodes.Gateway(nodes.TYPE_WS, ip, port, ws_conns))
+    core.nodes.add_reporter(nodes.reporter(cfg, settings.server, gateways))  # LSND-INFO, FRWD-INFO (§4.6)
     return listeners
 
 
 def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
+    from polyim.protocols.beehive.http import routes as im_routes
     from polyim.protocols.beehive.http_rooms import routes as room_routes
 
-    return room_routes()  # /room/* and /im/room/* (§6.6); the other /im/* come with the HTTP API (§6)
+    return im_routes(settings) + room_routes()  # /im/* (§6.1–§6.5), /room/* and /im/room/* (§6.6)
 
 
 ENTRY = ProtocolEntry("beehive", start, routes)

@@ -31,9 +31,11 @@ from polyim.core.events import (
     MessageEvent,
     Presence,
     PresenceEvent,
+    PushEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
 from polyim.core.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
+from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
@@ -48,6 +50,7 @@ PROTOCOL = "beehive"
 SYNC_PER_CONV = 500
 SYNC_MAX_FRAMES = 5000
 TERMINAL_PHONE = 3
+GROUP_CAPACITY = 500  # default member limit of a group created by GROUP-CREAT (beehive.md §4.3, §6.5)
 
 # Core refusal → beehive code and errmsg (beehive.md §5); handlers override where a command says so.
 ERRORS: dict[Code, tuple[int, str]] = {
@@ -78,7 +81,7 @@ ERRORS: dict[Code, tuple[int, str]] = {
 }
 
 _cids = itertools.count(1)
-_CLIENT_ACKS_HANDLED = frozenset({Cmd.CHAT_ACK})
+_CLIENT_ACKS_HANDLED = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
 # Requests that are stored as messages: a resend of a stored (sid, seq) is re-acked, not a violation.
 _SENDS = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
 _background: set[asyncio.Future[None]] = set()
@@ -189,6 +192,7 @@ class BeehiveChannel(Channel):
         self.on(PresenceEvent, self._on_presence)
         self.on(FriendEvent, self._on_friend)
         self.on(GroupEvent, self._on_group)
+        self.on(PushEvent, self._on_push)
         rooms.attach(self)
 
     # -- bytes in -----------------------------------------------------------------------------------
@@ -275,8 +279,15 @@ class BeehiveChannel(Channel):
         self.conn.write(c.encode_frame(req.reply(cmd, cid=self.cid, nid=self.nid), body))
 
     def push(self, cmd: int, body: bytes, seq: int = 0) -> None:
+        """A server-originated frame. One too large for ``max_frame`` (a notification or message from a
+        protocol with larger limits) is dropped with a log line: it must not break the fan-out."""
         header = c.Header(cmd, 0, self.bsid, self.cid, self.nid, seq, 0, 0)
-        self.conn.write(c.encode_frame(header, body, max_frame=self.settings.max_frame))
+        try:
+            frame = c.encode_frame(header, body, max_frame=self.settings.max_frame)
+        except ValueError as exc:
+            log.warning("beehive %s: 0x%04x not sent: %s", self.conn.peer, cmd, exc)
+            return
+        self.conn.write(frame)
 
     def error(self, req: c.Header, code: int, errmsg: str) -> None:
         self.reply(req, Cmd.ERROR, c.encode_body(pb.mesg_error(code=code, errmsg=errmsg)))
@@ -354,7 +365,11 @@ class BeehiveChannel(Channel):
         return True
 
     async def _client_ack(self, frame: c.Frame) -> None:
-        """A receiver's CHAT-ACK moves its delivered cursor to the header seq (§4.2)."""
+        """A receiver's CHAT-ACK moves its delivered cursor to the header seq (§4.2); a P2P-ACK marks the
+        stored push whose id is the header seq delivered (§4.5)."""
+        if frame.header.type == Cmd.P2P_ACK:
+            await self.core.push.acknowledge(self.me, frame.header.seq)
+            return
         try:
             ack = c.decode_body(Cmd.CHAT_ACK, frame.body)
         except c.BeehiveDecodeError:
@@ -380,6 +395,13 @@ class BeehiveChannel(Channel):
             self.push(Cmd.GROUP_CHAT, chat_body(message), message.seq)
             if self.session is not None and message.sender != self.me:
                 self._background(self.core.messages.mark_delivered(self.me, message.conv, message.seq))
+        elif kind is ConvKind.NOTIFY:
+            # the notification stream (stored pushes, business notifications): P2P, seq = the push id
+            self.push(Cmd.P2P, payload_of(message), message.msg_id)
+
+    def _on_push(self, event: PushEvent) -> None:
+        """A push that is not stored: BC for a broadcast, P2P for a user, seq = the push id (§4.5)."""
+        self.push(Cmd.BC if event.broadcast else Cmd.P2P, event.payload, event.msgid)
 
     def _background(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -394,12 +416,14 @@ class BeehiveChannel(Channel):
             self.push(Cmd.ONLINE_NTF, c.encode_body(pb.mesg_online_ntf(uid=event.uid, status=event.presence)))
 
     def _on_friend(self, event: FriendEvent) -> None:
-        if self.session is None or event.peer != self.me:
-            return  # relayed to the target's sessions only (§4.2)
-        if event.change is FriendChange.ADDED:
-            body = pb.mesg_friend_add(suid=event.uid, duid=event.peer, mark="")
+        """A request or an acceptance reaches the target as FRIEND-ADD, an unfriending or a declined
+        request as FRIEND-DEL; the actor's own other sessions get nothing (§4.2)."""
+        if self.session is None or event.peer != self.me or event.uid == self.me:
+            return
+        if event.change in (FriendChange.REQUESTED, FriendChange.ADDED):
+            body = pb.mesg_friend_add(suid=event.uid, duid=event.peer, mark=event.remark)
             self.push(Cmd.FRIEND_ADD, c.encode_body(body))
-        elif event.change is FriendChange.REMOVED:
+        elif event.change in (FriendChange.REMOVED, FriendChange.DECLINED):
             self.push(Cmd.FRIEND_DEL, c.encode_body(pb.mesg_friend_del(suid=event.uid, duid=event.peer)))
 
     def _on_group(self, event: GroupEvent) -> None:
@@ -411,16 +435,26 @@ class BeehiveChannel(Channel):
         if change is GroupChange.CREATED:
             self.push(Cmd.GROUP_JOIN_NTF, c.encode_body(pb.mesg_group_join_ntf(uid=event.actor, gid=gid)))
             return
-        ntf: dict[GroupChange, tuple[int, Any]] = {
-            GroupChange.JOINED: (Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf),
-            GroupChange.LEFT: (Cmd.GROUP_QUIT_NTF, pb.mesg_group_quit_ntf),
-            GroupChange.REMOVED: (Cmd.GROUP_KICK_NTF, pb.mesg_group_kick_ntf),
-        }
-        entry = ntf.get(change)
+        entry = _GROUP_NTF.get((change, event.on))
         if entry is None:
-            return  # manager and mute changes: the core's event does not say add or remove
-        for uid in event.uids:
+            return  # owner transfers and info changes have no beehive notification
+        mute_all = change is GroupChange.MUTE and not event.uids
+        for uid in (0,) if mute_all else event.uids:  # mute-all is uid 0 (§10 #8)
             self.push(entry[0], c.encode_body(entry[1](uid=uid, gid=gid)))
+
+
+# A group change (and whether it adds or removes) → its notification (§4.3).
+_GROUP_NTF: dict[tuple[GroupChange, bool], tuple[int, Any]] = {
+    (GroupChange.JOINED, True): (Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf),
+    (GroupChange.LEFT, True): (Cmd.GROUP_QUIT_NTF, pb.mesg_group_quit_ntf),
+    (GroupChange.REMOVED, True): (Cmd.GROUP_KICK_NTF, pb.mesg_group_kick_ntf),
+    (GroupChange.MUTE, True): (Cmd.GROUP_GAG_ADD_NTF, pb.mesg_group_gag_add_ntf),
+    (GroupChange.MUTE, False): (Cmd.GROUP_GAG_DEL_NTF, pb.mesg_group_gag_del_ntf),
+    (GroupChange.BLACKLIST, True): (Cmd.GROUP_BL_ADD_NTF, pb.mesg_group_bl_add_ntf),
+    (GroupChange.BLACKLIST, False): (Cmd.GROUP_BL_DEL_NTF, pb.mesg_group_bl_del_ntf),
+    (GroupChange.MANAGER, True): (Cmd.GROUP_MGR_ADD_NTF, pb.mesg_group_mgr_add_ntf),
+    (GroupChange.MANAGER, False): (Cmd.GROUP_MGR_DEL_NTF, pb.mesg_group_mgr_del_ntf),
+}
 
 
 # == common ==============================================================================================
@@ -443,6 +477,7 @@ async def _online(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     else:
         klass = DeviceClass.WEB if ch.websocket else DeviceClass.DESKTOP
     session = ch.new_session(account.uid, account.role, str(req.sid), klass, req.terminal)
+    session.app, session.app_version = req.app, req.version  # BC by app (§6.4, §6.8)
     ch.bsid = req.sid
     ch.online = True
     ch.floor = max(100, h.seq, await _highest_client_seq(ch, account.uid, req.sid))
@@ -469,31 +504,33 @@ async def _highest_client_seq(ch: BeehiveChannel, uid: int, sid: int) -> int:
 async def _authenticate(ch: BeehiveChannel, req: Any) -> tuple[int, str] | None:
     """ONLINE checks 3–5 of §4.1; returns (code, errmsg) of the refusal or None.
 
-    The ``token`` field carries a polyim token (from ``/im/iplist`` or ``POST /api/v1/tokens``) naming
-    this uid and device = the decimal sid; as a polyim extension it may instead carry the account
-    password (throttled and checked like every other login).
+    The ``token`` field must carry a polyim token (from ``/im/iplist``, or ``POST /api/v1/tokens`` for an
+    app server) naming this uid and device = the decimal sid: §4.1 and §10 #16 accept nothing else, so a
+    password there is refused like any undecodable token. The sid is then bound to the uid for good
+    (it may be new: the original C SDK invents its sid); a sid of another user → 20009.
     """
-    tokens = ch.core.accounts.tokens
-    secret = req.token
-    is_token = tokens.looks_like_token(secret)
-    if is_token:
-        claims = tokens.verify(secret, now=0)  # signature only; the expiry is checked below
-        if claims is None:
-            return E.CHECK_FAILED, "Decode token failed!"
-        if claims.expires <= time.time():
-            return E.CHECK_FAILED, "Token is timeout!"
-        if claims.uid != req.uid or claims.device != str(req.sid):
-            return E.CHECK_FAILED, "Token is invalid!!"
+    accounts = ch.core.accounts
     addr = ch.conn.peer.rsplit(":", 1)[0]
-    cred = Credentials("", req.uid, secret, str(req.sid), addr)
+    locked = accounts.locked_out(req.uid, addr)
+    if locked:
+        return (E.IP_RATE_LIMIT if locked == "address" else E.USER_RATE_LIMIT), "Login throttled!"
+    tokens = accounts.tokens
+    claims = tokens.verify(req.token, now=0)  # signature only; the expiry is checked next
+    if claims is None:
+        return E.CHECK_FAILED, "Decode token failed!"
+    if claims.expires <= time.time():
+        return E.CHECK_FAILED, "Token is timeout!"
+    if claims.uid != req.uid or claims.device != str(req.sid):
+        return E.CHECK_FAILED, "Token is invalid!!"
     try:
-        await ch.core.accounts.authenticate(cred)
+        await accounts.authenticate(Credentials("", req.uid, req.token, str(req.sid), addr))
+        await ch.core.devices.bind(req.sid, req.uid)
     except CoreError as exc:
         if exc.code is Code.THROTTLED:
             return E.USER_RATE_LIMIT, "Login throttled!"
-        if exc.code is Code.DISABLED or (is_token and exc.code is Code.AUTH_FAILED):
-            return E.INVALID_USER, "User is disabled!"
-        return E.CHECK_FAILED, "Token is invalid!!"
+        if exc.code is Code.IDENTITY_MISMATCH:
+            return E.DATA_COLLISION, "Sid is collision!"
+        return E.INVALID_USER, "User is disabled!"  # unknown or disabled account
     return None
 
 
@@ -561,10 +598,39 @@ async def _sync(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
                 frames += 1
             if kind is ConvKind.GROUP and last:
                 await ch.core.messages.mark_delivered(me, state.conv, last)
+    frames += await _sync_pushes(ch, min(SYNC_PER_CONV, SYNC_MAX_FRAMES - frames))
+    for request in (await ch.core.relations.requests_to(me))[: max(0, SYNC_MAX_FRAMES - frames)]:
+        body = pb.mesg_friend_add(suid=request.uid, duid=me, mark=request.remark)
+        ch.push(Cmd.FRIEND_ADD, c.encode_body(body))
     for friend in await ch.core.relations.friends(me):
         if ch.core.sessions.online(friend.peer) and me not in await ch.core.relations.blocked(friend.peer):
             ch.push(Cmd.ONLINE_NTF, c.encode_body(pb.mesg_online_ntf(uid=friend.peer, status=1)))
     return c.encode_body(pb.mesg_sync_ack(uid=me, code=0, errmsg="Ok"))
+
+
+async def _sync_pushes(ch: BeehiveChannel, budget: int) -> int:
+    """SYNC step 3: the user's notification stream above its delivered cursor as P2P (stored pushes and
+    business notifications), skipping expired pushes and recalled or deleted items. Skipped items
+    before the first replayed one are marked delivered so they never hold the cursor back. Returns the
+    number of frames written."""
+    session = ch.session
+    if session is None or budget <= 0:
+        return 0
+    conv = ConvId.notify(session.uid)
+    state = await ch.core.messages.state(session.uid, conv)
+    if state.last_seq <= state.delivered_seq:
+        return 0
+    now_ms = ch.core.clock.now_ms()
+    written = skipped_to = 0
+    for m in await ch.core.messages.since(session, conv, state.delivered_seq, budget):
+        if m.status in (MsgStatus.RECALLED, MsgStatus.DELETED) or not live(m, now_ms):
+            skipped_to = m.seq if not written else skipped_to
+            continue
+        ch.push(Cmd.P2P, payload_of(m), m.msg_id)
+        written += 1
+    if skipped_to:
+        await ch.core.messages.mark_delivered(session.uid, conv, skipped_to)
+    return written
 
 
 # == one-to-one ==========================================================================================
@@ -622,30 +688,45 @@ async def _target(ch: BeehiveChannel, req: Any) -> int:
 
 @handles(Cmd.FRIEND_ADD)
 async def _friend_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    """A stored request, or the acceptance of ``duid``'s pending request (§4.2, §10 #3); the core relays
+    it to ``duid`` (FRIEND-ADD, rendered by :meth:`BeehiveChannel._on_friend`)."""
     duid = await _target(ch, req)
-    await ch.core.relations.add_friend(ch.me, duid, req.mark, skip=ch.session)
+    await ch.core.relations.request_friend(ch.me, duid, req.mark, skip=ch.session)
     return _ok(pb.mesg_friend_add_ack)
 
 
 @handles(Cmd.FRIEND_DEL)
 async def _friend_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    """Unfriends both ways and withdraws or declines pending requests; ``duid`` hears of it only when
+    there was something to remove (FRIEND-DEL)."""
     duid = await _target(ch, req)
     await ch.core.relations.remove_friend(ch.me, duid, skip=ch.session)
     return _ok(pb.mesg_friend_del_ack)
 
 
-@handles(Cmd.BLACKLIST_ADD)
-async def _blacklist_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
-    duid = await _target(ch, req)
-    await ch.core.relations.set_blocked(ch.me, duid, True)
-    return _ok(pb.mesg_blacklist_add_ack)
+def _pair_switch(cmd: Cmd, on: bool) -> None:
+    """BLACKLIST-ADD/-DEL (``suid`` blocks ``duid``: its CHATs and friend requests are refused) and
+    GAG-ADD/-DEL (``suid`` mutes ``duid``: its CHATs are stored and acked, but reach ``suid`` only by
+    SYNC). Both are enforced by the core for every protocol; idempotent; nothing is relayed (§4.2)."""
+    blacklist = cmd in (Cmd.BLACKLIST_ADD, Cmd.BLACKLIST_DEL)
+    ack = c.BODY_TYPES[cmd + 1]
+
+    async def handler(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+        duid = await _target(ch, req)
+        relations = ch.core.relations
+        await (relations.set_blocked if blacklist else relations.set_muted)(ch.me, duid, on)
+        return _ok(ack)
+
+    handles(cmd)(handler)
 
 
-@handles(Cmd.BLACKLIST_DEL)
-async def _blacklist_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
-    duid = await _target(ch, req)
-    await ch.core.relations.set_blocked(ch.me, duid, False)
-    return _ok(pb.mesg_blacklist_del_ack)
+for _cmd, _on in (
+    (Cmd.BLACKLIST_ADD, True),
+    (Cmd.BLACKLIST_DEL, False),
+    (Cmd.GAG_ADD, True),
+    (Cmd.GAG_DEL, False),
+):
+    _pair_switch(_cmd, _on)
 
 
 @handles(Cmd.MARK_ADD)
@@ -688,7 +769,9 @@ async def _group_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     if not req.name or len(req.name) > 64 or len(req.desc) > 512:
         raise Refused(E.INVALID_PARAM, "Param is invalid!")
     try:
-        group = await ch.core.groups.create(ch.me, req.name, [], desc=req.desc, skip=ch.session)
+        group = await ch.core.groups.create(
+            ch.me, req.name, [], desc=req.desc, member_limit=GROUP_CAPACITY, skip=ch.session
+        )
     except CoreError as exc:
         if exc.code is Code.NAME_TAKEN:
             raise Refused(E.INVALID_PARAM, "Group name is taken!") from exc
@@ -708,11 +791,27 @@ async def _group_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     return _ok(pb.mesg_group_dismiss_ack)
 
 
+async def _add(ch: BeehiveChannel, gid: int, uid: int) -> list[int]:
+    """Add ``uid`` (a join when it is the session's user, else an invite), worded as §4.3 words the
+    core's refusals: banned "User is in blacklist!", switched off "Group is closed!"."""
+    try:
+        return await ch.core.groups.add_members(ch.me, gid, [uid], skip=ch.session)
+    except CoreError as exc:
+        if exc.code is not Code.NO_PRIVILEGE:
+            raise
+        group = await ch.core.groups.get(gid)
+        if group.closed:
+            raise Refused(E.PERMISSION_DENIED, "Group is closed!") from exc
+        if uid in await ch.core.groups.blacklist(gid):
+            raise Refused(E.PERMISSION_DENIED, "User is in blacklist!") from exc
+        raise
+
+
 @handles(Cmd.GROUP_JOIN)
 async def _group_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
     await _group(ch, req.gid)
-    new = await ch.core.groups.add_members(ch.me, req.gid, [ch.me], skip=ch.session)
+    new = await _add(ch, req.gid, ch.me)
     ch.reply(frame.header, Cmd.GROUP_JOIN_ACK, _ok(pb.mesg_group_join_ack))
     if new:
         _ntf(ch, frame.header, Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf, ch.me, req.gid)
@@ -735,7 +834,7 @@ async def _group_invite(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         raise Refused(E.INVALID_USER, "User isn't exist!")
     if ch.me not in await ch.core.ctx.members(req.gid):
         raise Refused(E.PERMISSION_DENIED, "Not group member!")
-    new = await ch.core.groups.add_members(ch.me, req.gid, [req.to], skip=ch.session)
+    new = await _add(ch, req.gid, req.to)
     ch.reply(frame.header, Cmd.GROUP_INVITE_ACK, _ok(pb.mesg_group_invite_ack))
     if new:
         _ntf(ch, frame.header, Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf, req.to, req.gid)
@@ -773,6 +872,8 @@ async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     except CoreError as exc:
         if exc.code is Code.NOT_MEMBER:
             raise Refused(E.PERMISSION_DENIED, "Not group member!") from exc
+        if exc.code is Code.FORBIDDEN:  # the only group send the core forbids: a closed group
+            raise Refused(E.PERMISSION_DENIED, "Group is closed!") from exc
         raise
 
 
@@ -790,52 +891,62 @@ async def _group_usr_list(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes
     return c.encode_body(pb.mesg_group_usr_list_ack(gid=req.gid, list=text))
 
 
+Setting = Callable[["BeehiveChannel", Any, bool], Awaitable[None]]
+
+
 async def _manager(ch: BeehiveChannel, req: Any, on: bool) -> None:
     await _group(ch, req.gid)
     try:
-        await ch.core.groups.set_manager(ch.me, req.gid, req.uid, on)
+        await ch.core.groups.set_manager(ch.me, req.gid, req.uid, on, skip=ch.session)
     except CoreError as exc:
         if exc.code is Code.NOT_OWNER:
             raise Refused(E.PERMISSION_DENIED, "You're not group owner!") from exc
         raise Refused(E.INVALID_PARAM, "Not group member!") from exc
 
 
-@handles(Cmd.GROUP_MGR_ADD)
-async def _group_mgr_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
-    await _manager(ch, req, True)
-    ch.reply(frame.header, Cmd.GROUP_MGR_ADD_ACK, _ok(pb.mesg_group_mgr_add_ack))
-    _ntf(ch, frame.header, Cmd.GROUP_MGR_ADD_NTF, pb.mesg_group_mgr_add_ntf, req.uid, req.gid)
-
-
-@handles(Cmd.GROUP_MGR_DEL)
-async def _group_mgr_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
-    await _manager(ch, req, False)
-    ch.reply(frame.header, Cmd.GROUP_MGR_DEL_ACK, _ok(pb.mesg_group_mgr_del_ack))
-    _ntf(ch, frame.header, Cmd.GROUP_MGR_DEL_NTF, pb.mesg_group_mgr_del_ntf, req.uid, req.gid)
-
-
 async def _gag(ch: BeehiveChannel, req: Any, on: bool) -> None:
     await _group(ch, req.gid)
     try:
-        await ch.core.groups.set_muted(ch.me, req.gid, req.uid or None, on)
+        await ch.core.groups.set_muted(ch.me, req.gid, req.uid or None, on, skip=ch.session)
     except CoreError as exc:
         if exc.code is Code.NOT_MEMBER:
             raise Refused(E.INVALID_PARAM, "Not group member!") from exc
         raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
 
 
-@handles(Cmd.GROUP_GAG_ADD)
-async def _group_gag_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
-    await _gag(ch, req, True)
-    ch.reply(frame.header, Cmd.GROUP_GAG_ADD_ACK, _ok(pb.mesg_group_gag_add_ack))
-    _ntf(ch, frame.header, Cmd.GROUP_GAG_ADD_NTF, pb.mesg_group_gag_add_ntf, req.uid, req.gid)
+async def _ban(ch: BeehiveChannel, req: Any, on: bool) -> None:
+    await _group(ch, req.gid)
+    if await ch.core.accounts.get(req.uid) is None:
+        raise Refused(E.INVALID_USER, "User isn't exist!")
+    try:
+        await ch.core.groups.set_blacklisted(ch.me, req.gid, req.uid, on, skip=ch.session)
+    except CoreError as exc:
+        raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
 
 
-@handles(Cmd.GROUP_GAG_DEL)
-async def _group_gag_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
-    await _gag(ch, req, False)
-    ch.reply(frame.header, Cmd.GROUP_GAG_DEL_ACK, _ok(pb.mesg_group_gag_del_ack))
-    _ntf(ch, frame.header, Cmd.GROUP_GAG_DEL_NTF, pb.mesg_group_gag_del_ntf, req.uid, req.gid)
+def _member_setting(cmd: Cmd, change: Setting, on: bool, ntf: Cmd) -> None:
+    """GROUP-MGR-*, -GAG-*, -BL-*: ``uid`` is the target, the actor the session's user. The ACK, then the
+    actor's own NTF with the request's seq; the core tells the other members (seq 0)."""
+    ack, body = c.BODY_TYPES[cmd + 1], c.BODY_TYPES[ntf]
+
+    async def handler(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+        await change(ch, req, on)
+        ch.reply(frame.header, cmd + 1, _ok(ack))
+        _ntf(ch, frame.header, ntf, body, req.uid, req.gid)
+
+    handles(cmd)(handler)
+
+
+# A ban removes a member with no separate GROUP-KICK-NTF; lifting it does not bring the user back (§4.3).
+for _cmd, _change, _on, _ntf_cmd in (
+    (Cmd.GROUP_MGR_ADD, _manager, True, Cmd.GROUP_MGR_ADD_NTF),
+    (Cmd.GROUP_MGR_DEL, _manager, False, Cmd.GROUP_MGR_DEL_NTF),
+    (Cmd.GROUP_GAG_ADD, _gag, True, Cmd.GROUP_GAG_ADD_NTF),
+    (Cmd.GROUP_GAG_DEL, _gag, False, Cmd.GROUP_GAG_DEL_NTF),
+    (Cmd.GROUP_BL_ADD, _ban, True, Cmd.GROUP_BL_ADD_NTF),
+    (Cmd.GROUP_BL_DEL, _ban, False, Cmd.GROUP_BL_DEL_NTF),
+):
+    _member_setting(_cmd, _change, _on, _ntf_cmd)
 
 
 # Room commands (0x04xx) live in their own module, which registers its handlers with @handles above.

@@ -32,10 +32,18 @@ Action = Callable[[Core, Params], Answer]
 
 OK: Answer = {"code": 0, "errmsg": "Ok"}
 
+# Core refusals on the operator endpoints (§5, §6.7); the rest are "System error!".
 _CORE_ERRORS: dict[Code, tuple[int, str]] = {
     Code.ROOM_NOT_FOUND: (20007, "Room isn't exist!"),
+    Code.GROUP_NOT_FOUND: (20007, "Group isn't exist!"),
     Code.BAD_REQUEST: (20007, "Param is invalid!"),
+    Code.EMPTY: (20007, "Param is invalid!"),
+    Code.NOT_MEMBER: (20007, "Not group member!"),
+    Code.USER_NOT_FOUND: (10013, "User isn't exist!"),
+    Code.DISABLED: (10013, "User is disabled!"),
     Code.FORBIDDEN: (10005, "Permission denied!"),
+    Code.NO_PRIVILEGE: (10005, "Permission denied!"),
+    Code.TOO_LARGE: (10018, "Body over limit!"),
 }
 
 
@@ -46,20 +54,20 @@ class ParamError(Exception):
         self.errmsg = errmsg
 
 
-def _json(answer: Answer, status: int = 200) -> web.Response:
+def answer(body: Answer, status: int = 200) -> web.Response:
     """Compact JSON, keys in insertion order (§6: clients of the original compare texts)."""
-    text = json.dumps(answer, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
     return web.Response(text=text, status=status, content_type="application/json")
 
 
-def _text(params: Params, name: str) -> str:
+def text_param(params: Params, name: str) -> str:
     value = params.get(name, "")
     if not value:
         raise ParamError(20006, "Param is missing!")
     return value
 
 
-def _int(params: Params, name: str, *, default: int | None = None, nonzero: bool = False) -> int:
+def int_param(params: Params, name: str, *, default: int | None = None, nonzero: bool = False) -> int:
     """§6.7: missing → 20006, not a number → 20005, zero where ≠ 0 is required → 20007."""
     raw = params.get(name, "")
     if not raw:
@@ -77,26 +85,29 @@ def _int(params: Params, name: str, *, default: int | None = None, nonzero: bool
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def endpoint(methods: frozenset[str], fn: Callable[[web.Request, Core], Awaitable[Answer]]) -> Handler:
-    """Method, then admin token, then the endpoint; parameter and core refusals become §6 errors."""
+def endpoint(
+    methods: frozenset[str], fn: Callable[[web.Request, Core], Awaitable[Answer]], *, admin: bool = True
+) -> Handler:
+    """Method, then admin token (operator endpoints), then the endpoint; parameter and core refusals
+    become §6 errors."""
 
     async def handle(request: web.Request) -> web.Response:
         if request.method not in methods:
-            return _json({"code": 10021, "errmsg": "Method not supported!"}, status=405)
-        if not is_admin(request):
-            return _json({"code": 20008, "errmsg": "Auth failed!"})
+            return answer({"code": 10021, "errmsg": "Method not supported!"}, status=405)
+        if admin and not is_admin(request):
+            return answer({"code": 20008, "errmsg": "Auth failed!"})
         try:
-            return _json(await fn(request, request.app[CORE_KEY]))
+            return answer(await fn(request, request.app[CORE_KEY]))
         except ParamError as exc:
-            return _json({"code": exc.code, "errmsg": exc.errmsg})
+            return answer({"code": exc.code, "errmsg": exc.errmsg})
         except CoreError as exc:
             code, errmsg = _CORE_ERRORS.get(exc.code, (10001, "System error!"))
-            return _json({"code": code, "errmsg": errmsg})
+            return answer({"code": code, "errmsg": errmsg})
 
     return handle
 
 
-async def _params(request: web.Request) -> Params:
+async def params_of(request: web.Request) -> Params:
     """Query parameters, plus a form body's when the GET endpoint is called with POST (§6)."""
     params = dict(request.query)
     if request.method == "POST":
@@ -108,10 +119,10 @@ async def _params(request: web.Request) -> Params:
 async def push(request: web.Request, core: Core) -> Answer:
     """``POST /room/push?dim=room&rid=R&expire=E``: the raw body becomes a ROOM-BC (§4.4)."""
     q = request.query
-    if _text(q, "dim") != "room":
+    if text_param(q, "dim") != "room":
         raise ParamError(20007, "Param is invalid!")
-    rid = _int(q, "rid", nonzero=True)
-    expire = _int(q, "expire", default=0)
+    rid = int_param(q, "rid", nonzero=True)
+    expire = int_param(q, "expire", default=0)
     if expire > MAX_EXPIRE:
         raise ParamError(20007, "Param is invalid!")
     data = await request.content.read(MAX_PUSH + 1)
@@ -124,18 +135,18 @@ async def push(request: web.Request, core: Core) -> Answer:
 # == /room/config ========================================================================================
 def _ban(core: Core, p: Params) -> Answer:
     """Ban, removing the user's sessions from the room as ROOM-KICK does."""
-    core.rooms.kick(None, _int(p, "rid", nonzero=True), _int(p, "uid", nonzero=True))
+    core.rooms.kick(None, int_param(p, "rid", nonzero=True), int_param(p, "uid", nonzero=True))
     return OK
 
 
 def _unban(core: Core, p: Params) -> Answer:
-    core.rooms.unban(_int(p, "rid", nonzero=True), _int(p, "uid", nonzero=True))
+    core.rooms.unban(int_param(p, "rid", nonzero=True), int_param(p, "uid", nonzero=True))
     return OK
 
 
 def _gag(on: bool) -> Action:
     def act(core: Core, p: Params) -> Answer:
-        core.rooms.set_gagged(_int(p, "rid", nonzero=True), _int(p, "uid", nonzero=True), on)
+        core.rooms.set_gagged(int_param(p, "rid", nonzero=True), int_param(p, "uid", nonzero=True), on)
         return OK
 
     return act
@@ -143,30 +154,30 @@ def _gag(on: bool) -> Action:
 
 def _switch(closed: bool) -> Action:
     def act(core: Core, p: Params) -> Answer:
-        core.rooms.set_closed(_int(p, "rid", nonzero=True), closed)
+        core.rooms.set_closed(int_param(p, "rid", nonzero=True), closed)
         return OK
 
     return act
 
 
 def _capacity_set(core: Core, p: Params) -> Answer:
-    rid = _int(p, "rid", default=0)
-    core.rooms.set_capacity(rid or None, _int(p, "cap", nonzero=True))
+    rid = int_param(p, "rid", default=0)
+    core.rooms.set_capacity(rid or None, int_param(p, "cap", nonzero=True))
     return OK
 
 
 def _capacity_get(core: Core, p: Params) -> Answer:
-    rid = _int(p, "rid", default=0)
+    rid = int_param(p, "rid", default=0)
     return {"rid": rid, "cap": core.rooms.capacity(rid or None), **OK}
 
 
 def _limit_set(core: Core, p: Params) -> Answer:
-    core.rooms.set_limit(_int(p, "rid", nonzero=True), _int(p, "num"))
+    core.rooms.set_limit(int_param(p, "rid", nonzero=True), int_param(p, "num"))
     return OK
 
 
 def _limit_get(core: Core, p: Params) -> Answer:
-    rid = _int(p, "rid", nonzero=True)
+    rid = int_param(p, "rid", nonzero=True)
     room = core.rooms.require(rid)
     return {"rid": rid, "num": room.limit, **OK}
 
@@ -180,31 +191,31 @@ CONFIG: dict[str, dict[str, Action]] = {
 }
 
 
-def _pick(table: dict[str, Any], params: Params, name: str) -> Any:
-    choice = table.get(_text(params, name))
+def pick(table: dict[str, Any], params: Params, name: str) -> Any:
+    choice = table.get(text_param(params, name))
     if choice is None:
         raise ParamError(10020, "Unknown option!")
     return choice
 
 
 async def config(request: web.Request, core: Core) -> Answer:
-    params = await _params(request)
-    actions: dict[str, Action] = _pick(CONFIG, params, "option")
-    act: Action = _pick(actions, params, "action")
+    params = await params_of(request)
+    actions: dict[str, Action] = pick(CONFIG, params, "option")
+    act: Action = pick(actions, params, "action")
     return act(core, params)
 
 
 # == /room/query =========================================================================================
 def _top_list(core: Core, p: Params) -> Answer:
     """Rooms by session count (all nodes), largest first."""
-    top = core.rooms.top(_int(p, "num", default=10, nonzero=True))
+    top = core.rooms.top(int_param(p, "num", default=10, nonzero=True))
     items = [{"idx": i, "rid": rid, "total": total} for i, (rid, total) in enumerate(top)]
     return {"len": len(items), "list": items, **OK}
 
 
 def _group_list(core: Core, p: Params) -> Answer:
     """The room's sub-groups on this node and their session counts."""
-    rid = _int(p, "rid", nonzero=True)
+    rid = int_param(p, "rid", nonzero=True)
     counts = core.rooms.subgroups(rid)
     items = [{"idx": i, "gid": i, "total": n} for i, n in enumerate(counts)]
     return {"rid": rid, "len": len(items), "list": items, **OK}
@@ -214,8 +225,8 @@ QUERY: dict[str, Action] = {"top-list": _top_list, "group-list": _group_list}
 
 
 async def query(request: web.Request, core: Core) -> Answer:
-    params = await _params(request)
-    act: Action = _pick(QUERY, params, "option")
+    params = await params_of(request)
+    act: Action = pick(QUERY, params, "option")
     return act(core, params)
 
 

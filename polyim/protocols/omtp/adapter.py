@@ -28,11 +28,13 @@ from polyim.core.events import (
     GroupEvent,
     KickReason,
     MessageEvent,
+    PushEvent,
     ReadEvent,
     SyncCommandEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ControlCmd, ConvId, ConvKind, ConvState, DeviceClass, Message
+from polyim.core.model import ContentType, ControlCmd, ConvId, ConvKind, ConvState, DeviceClass, Message
+from polyim.core.push import push_topic
 from polyim.protocols.channel import Channel, RateLimit
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
@@ -154,6 +156,7 @@ class OmtpChannel(Channel):
         self.on(FriendEvent, self._on_friend)
         self.on(GroupEvent, self._on_group)
         self.on(SyncCommandEvent, self._on_sync_command)
+        self.on(PushEvent, self._on_push)
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -322,11 +325,28 @@ class OmtpChannel(Channel):
         change = event.change
         if change in (GroupChange.CREATED, GroupChange.DISMISSED):
             self._sync(c.SyncCmd.GROUP, gid)
-        elif change in (GroupChange.JOINED, GroupChange.LEFT, GroupChange.REMOVED):
+        elif change in (GroupChange.JOINED, GroupChange.LEFT, GroupChange.REMOVED, GroupChange.BLACKLIST):
             concerned = self.me in event.uids
             self._sync(c.SyncCmd.GROUP if concerned else c.SyncCmd.GROUPMEMBER, gid)
         else:
             self._sync(c.SyncCmd.GROUPINFO, gid)
+
+    def _on_push(self, event: PushEvent) -> None:
+        """An admin push that is not stored: a BIZ_NOTIFY (16) of the user's push stream, seqId 0."""
+        if self.session is None:
+            return
+        body = c.MsgReq(
+            session_id=push_topic(self.me),
+            timestamp=event.ts_ms,
+            from_="0",
+            to=str(self.me),
+            content_type=ContentType.TEXT,
+            content=event.text,
+        )
+        header = c.Header(
+            type=c.PackType.MSG_BIZ_NOTIFY, version=1, flags=c.FLAG_COUNTER, pack_id=f"push-{event.msgid}"
+        )
+        self.conn.write(c.encode_pack(c.Pack(header=header, payload=body.encode())))
 
     def _on_sync_command(self, event: SyncCommandEvent) -> None:
         payload = c.SyncDataReq(command=event.command, content=event.content).encode()

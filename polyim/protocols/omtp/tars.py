@@ -141,11 +141,26 @@ _STR1_PREFIX: Final = tuple(
 )
 
 
+# _HEADED_INT[t](head, v) is the whole field of integer type ``t`` (INT1…INT8) with a one-byte head.
+_HEADED_INT: Final = tuple(struct.Struct(">B" + code).pack for code in "bhiq")
+
+SMALL_INT_FIELD: Final = _SMALL_INT
+"""``SMALL_INT_FIELD[tag][v & 0xFF]`` is ``int_field(tag, v)`` for -128 <= v <= 127 and 0 <= tag < 15."""
+STRING1_PREFIX: Final = _STR1_PREFIX
+"""``STRING1_PREFIX[tag][n]`` is ``string_prefix(tag, n)`` for 0 <= n < 256 and 0 <= tag < 15."""
+
+
 def int_field(tag: int, v: int, max_t: int = T_INT8) -> bytes:
     """One integer field at ``tag`` (0..255), narrowed (§3.3); ``max_t`` is the declared width (INT1 byte …
     INT8 long).  Hand-written encoders of hot structs build on this and :func:`string_prefix`."""
-    if -0x80 <= v <= 0x7F and tag < 15:
-        return _SMALL_INT[tag][v & 0xFF]
+    if -0x80 <= v <= 0x7F:
+        if tag < 15:
+            return _SMALL_INT[tag][v & 0xFF]
+    elif 0 <= tag < 15 and -0x8000_0000_0000_0000 <= v <= 0x7FFF_FFFF_FFFF_FFFF:
+        # What _int_field_slow writes, in one pack (it alone raises, for a value wider than max_t).
+        t = T_INT2 if -0x8000 <= v <= 0x7FFF else T_INT4 if -0x8000_0000 <= v <= 0x7FFF_FFFF else T_INT8
+        if t <= max_t:
+            return _HEADED_INT[t]((tag << 4) | t, v)
     return _int_field_slow(tag, v, max_t)
 
 

@@ -1,0 +1,100 @@
+"""The ``polyim`` command line as an operator uses it: separate processes on one data directory."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.clients.omtp import OmtpClient
+from tests.conftest import start_server, write_config
+
+
+def polyim(*args: str, config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "polyim.cli", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_user_commands(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    added = polyim(
+        "user", "add", "alice", "--password", "pw1", "--nickname", "Al", "--email", "a@x", config=cfg
+    )
+    assert added.returncode == 0 and added.stdout.strip() == "10000"
+    big = polyim("user", "add", "sdk", "--password", "pw", "--uid", "18600522324", config=cfg)
+    assert big.stdout.strip() == "18600522324"
+    assert polyim("user", "add", "ops", "--password", "pw", "--operator", config=cfg).returncode == 0
+    dup = polyim("user", "add", "alice", "--password", "x", config=cfg)
+    assert dup.returncode == 1 and "error" in dup.stderr
+
+    listing = polyim("user", "list", config=cfg).stdout.splitlines()
+    assert [line.split("\t")[1] for line in listing] == ["alice", "ops", "sdk"]
+    shown = polyim("user", "show", "alice", config=cfg).stdout.split("\t")
+    assert shown[:4] == ["10000", "alice", "Al", "a@x"] and shown[4] == "user"
+    assert "operator" in polyim("user", "show", "ops", config=cfg).stdout
+    assert polyim("user", "show", "nobody", config=cfg).returncode == 1
+
+    assert polyim("user", "passwd", "alice", "--password", "pw2", config=cfg).returncode == 0
+    assert polyim("user", "disable", "sdk", config=cfg).returncode == 0
+    assert "disabled" in polyim("user", "show", "18600522324", config=cfg).stdout
+
+
+async def test_cli_changes_reach_a_running_server(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    srv = start_server(tmp_path, config=cfg)
+    try:
+        assert polyim("user", "add", "bob", "--password", "old", config=cfg).returncode == 0
+        client = await OmtpClient.connect("127.0.0.1", srv.omtp)
+        assert (await client.login(user_name="bob", password="old", device_id="d1"))[0] == 0
+        await client.close()
+        polyim("user", "passwd", "bob", "--password", "new", config=cfg)
+        client = await OmtpClient.connect("127.0.0.1", srv.omtp)
+        assert (await client.login(user_name="bob", password="old", device_id="d1"))[0] == 21
+        client = await OmtpClient.connect("127.0.0.1", srv.omtp)
+        assert (await client.login(user_name="bob", password="new", device_id="d1"))[0] == 0
+        await client.close()
+        polyim("user", "disable", "bob", config=cfg)
+        client = await OmtpClient.connect("127.0.0.1", srv.omtp)
+        assert (await client.login(user_name="bob", password="new", device_id="d1"))[0] == 23
+    finally:
+        assert srv.stop(signal.SIGTERM) == 0  # clean shutdown
+
+
+def test_sigint_shuts_down_cleanly(tmp_path: Path) -> None:
+    srv = start_server(tmp_path)
+    assert srv.stop(signal.SIGINT) == 0
+
+
+def test_db_upgrade_and_config_errors(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    first = polyim("db", "upgrade", config=cfg)
+    assert first.returncode == 0 and "applied" in first.stdout
+    again = polyim("db", "upgrade", config=cfg)
+    assert again.returncode == 0 and "up to date" in again.stdout
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[omtp]\nlisten = 19000\n", encoding="utf-8")
+    result = polyim("user", "list", config=bad)
+    assert result.returncode == 2 and "listen" in result.stderr
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[omtp]\nno_such_key = 1\n", encoding="utf-8")
+    assert polyim("user", "list", config=unknown).returncode == 2
+
+
+def test_empty_config_file_works(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "polyim.cli", "user", "list", "--config", str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0
+    assert (tmp_path / "polyim-data" / "polyim.db").exists()  # the default data_dir, relative to cwd
