@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polyim.core.clock import Clock
 from polyim.core.context import Context, audit
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import ControlEvent, MessageEvent, ReadEvent
@@ -50,6 +51,27 @@ class Outgoing:
     data: bytes = b""
     extra: dict[str, Any] | None = None
     high_priority: bool = False
+
+
+def new_message(
+    clock: Clock, out: Outgoing, sender: int, device: str, *, topic: str = "", priority: tuple[int, ...] = ()
+) -> NewMessage:
+    """The store record of ``out``: stamped with a global message id, server time and activity time."""
+    return NewMessage(
+        conv=out.conv,
+        msg_id=clock.next_msg_id(),
+        sender=sender,
+        device=device,
+        client_id=out.client_id,
+        ctype=out.ctype,
+        content=out.content,
+        ts_ms=clock.now_ms(),
+        activity_us=clock.now_us(),
+        data=out.data,
+        extra=out.extra or {},
+        topic=topic,
+        priority_uids=priority,
+    )
 
 
 class Messaging:
@@ -109,21 +131,13 @@ class Messaging:
         device: str | None = None,
         topic: str = "",
     ) -> asyncio.Future[SendResult]:
-        clock = self.ctx.clock
-        new = NewMessage(
-            conv=out.conv,
-            msg_id=clock.next_msg_id(),
-            sender=sender if sender is not None else (session.uid if session else 0),
-            device=device if device is not None else (session.device_id if session else ""),
-            client_id=out.client_id,
-            ctype=out.ctype,
-            content=out.content,
-            ts_ms=clock.now_ms(),
-            activity_us=clock.now_us(),
-            data=out.data,
-            extra=out.extra or {},
+        new = new_message(
+            self.ctx.clock,
+            out,
+            sender if sender is not None else (session.uid if session else 0),
+            device if device is not None else (session.device_id if session else ""),
             topic=topic,
-            priority_uids=priority,
+            priority=priority,
         )
         committed = self.ctx.store.append_message(new)
         result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()

@@ -39,10 +39,9 @@ from dataclasses import dataclass, field
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
-from polyim.core.messaging import Outgoing, SendResult
+from polyim.core.messaging import Outgoing, SendResult, new_message
 from polyim.core.model import ConvKind, Message
 from polyim.core.sessions import Session
-from polyim.store.base import NewMessage
 
 log = logging.getLogger(__name__)
 
@@ -382,20 +381,7 @@ class Rooms:
         out to the room (or the sub-group ``subgroup`` ≠ 0), **the sender's session included**. A resend
         of a committed client id resolves to the original with ``duplicate`` and is not sent again."""
         room = self._check_chat(session, out, subgroup)
-        clock = self.ctx.clock
-        new = NewMessage(
-            conv=out.conv,
-            msg_id=clock.next_msg_id(),
-            sender=session.uid,
-            device=session.device_id,
-            client_id=out.client_id,
-            ctype=out.ctype,
-            content=out.content,
-            ts_ms=clock.now_ms(),
-            activity_us=clock.now_us(),
-            data=out.data,
-            extra=out.extra or {},
-        )
+        new = new_message(self.ctx.clock, out, session.uid, session.device_id)
         committed = self.ctx.store.append_message(new)
         result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
 

@@ -33,7 +33,16 @@ from polyim.core.events import (
     SyncCommandEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ContentType, ControlCmd, ConvId, ConvKind, ConvState, DeviceClass, Message
+from polyim.core.model import (
+    ContentType,
+    ControlCmd,
+    ConvId,
+    ConvKind,
+    ConvState,
+    DeviceClass,
+    Message,
+    PriorityEntry,
+)
 from polyim.core.push import push_topic
 from polyim.protocols.channel import Channel, RateLimit
 from polyim.protocols.omtp import codec as c
@@ -362,7 +371,8 @@ class OmtpChannel(Channel):
     async def send_message(self, pack: c.Pack, out: Outgoing, echo_sid: str) -> None:
         """Queue the commit; ack (and deliver) once it lands, without holding up the next frame."""
         header = pack.header
-        result = await self.core.messages.send(self.session, out, self.protocol)  # type: ignore[arg-type]
+        assert self.session is not None
+        result = await self.core.messages.send(self.session, out, self.protocol)
 
         def done(fut: Any) -> None:
             if fut.cancelled():
@@ -426,13 +436,10 @@ async def _ping(ch: OmtpChannel, pack: c.Pack) -> bytes:
 
 
 @handles(c.PackType.LOGIN, c.LoginReq)
-async def _login(ch: OmtpChannel, pack: c.Pack) -> bytes:
+async def _login(ch: OmtpChannel, pack: c.Pack) -> None:
     req: c.LoginReq = decode(c.LoginReq, pack)
     uid = ids.parse_uid(req.client_id) if req.client_id else None
-    if ch.session is not None and (
-        (req.user_name and req.user_name != (await ch.core.accounts.get(ch.me) or _NOBODY).username)
-        or (uid is not None and uid != ch.me)
-    ):
+    if ch.session is not None and await _names_another_account(ch, req.user_name, uid):
         raise Refused(E.EC_SERVER_REFUSED, "already logged in", keep_open=True)
     bad_identity = (
         not req.password
@@ -458,14 +465,16 @@ async def _login(ch: OmtpChannel, pack: c.Pack) -> bytes:
     ch._reply(pack.header, c.LoginResp(error_code=_cec(0), client_id=str(account.uid)).encode())
     await ch.go_online(session)
     log.info("omtp %s: uid %d logged in (device %s)", ch.conn.peer, account.uid, req.device_id)
-    return None  # type: ignore[return-value]
 
 
-class _Nobody:
-    username = ""
-
-
-_NOBODY = _Nobody()
+async def _names_another_account(ch: OmtpChannel, user_name: str, uid: int | None) -> bool:
+    """A LOGIN on a logged-in connection may only repeat the same account (omtp.md §5.2 step 1)."""
+    if uid is not None and uid != ch.me:
+        return True
+    if not user_name:
+        return False
+    account = await ch.core.accounts.get(ch.me)
+    return account is None or account.username != user_name
 
 
 @handles(c.PackType.LOGOUT, None)
@@ -524,16 +533,7 @@ async def _single(ch: OmtpChannel, pack: c.Pack) -> None:
         and ch.me not in await ch.core.relations.blocked(to)  # a blocked sender gets 51 from the core
     ):
         raise Refused(E.EC_USER_RELATION_INVALID, "not a friend")
-    high = bool(pack.header.flags & c.FLAG_HIGHPRJ)
-    out = Outgoing(
-        ConvId.peer(ch.me, to),
-        req.content_type,
-        req.content,
-        pack.header.pack_id,
-        extra=_extra(pack, req),
-        high_priority=high,
-    )
-    await ch.send_message(pack, out, req.session_id)
+    await _send(ch, pack, req, ConvId.peer(ch.me, to))
 
 
 @handles(c.PackType.MSG_GROUP_CHAT, c.MsgReq)
@@ -544,14 +544,13 @@ async def _group_chat(ch: OmtpChannel, pack: c.Pack) -> None:
     if await ch.core.ctx.group(gid) is None:
         raise Refused(E.EC_GROUP_NOT_EXIST, "no such group")
     _check_send_header(pack, req)
+    await _send(ch, pack, req, ConvId.group(gid))
+
+
+async def _send(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq, conv: ConvId) -> None:
     high = bool(pack.header.flags & c.FLAG_HIGHPRJ)
     out = Outgoing(
-        ConvId.group(gid),
-        req.content_type,
-        req.content,
-        pack.header.pack_id,
-        extra=_extra(pack, req),
-        high_priority=high,
+        conv, req.content_type, req.content, pack.header.pack_id, extra=_extra(pack, req), high_priority=high
     )
     await ch.send_message(pack, out, req.session_id)
 
@@ -652,6 +651,13 @@ async def _hot_sessions(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return c.HotSessionResp(error_code=_cec(code), timestamp=stamp, sessions=tuple(items)).encode()
 
 
+def _priority_pack(entry: PriorityEntry) -> c.Pack:
+    if entry.control is not None:
+        return control_pack(entry.control, entry.message)
+    assert entry.message is not None  # the store returns a message entry only while its message exists
+    return stored_pack(entry.message)
+
+
 def _fit(items: list[Any], size: Callable[[Any], int], budget: int = MAX_FRAME - 1024) -> list[Any]:
     """Stop adding items before a response would exceed the frame bound (omtp.md §2.4)."""
     total = 0
@@ -667,10 +673,7 @@ async def _priority_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.MsgHighPrioritySyncReq = decode(c.MsgHighPrioritySyncReq, pack)
     count = 200 if req.count <= 0 or req.count > 200 else req.count
     entries = await ch.core.messages.priority(ch.me, max(0, req.seq_id), count)
-    packs = [
-        control_pack(e.control, e.message) if e.control is not None else stored_pack(e.message)  # type: ignore[arg-type]
-        for e in entries
-    ]
+    packs = [_priority_pack(e) for e in entries]
     packs = _fit(packs, lambda p: len(c.encode_pack(p)))
     last = entries[len(packs) - 1].key if packs else req.seq_id
     return c.MsgHighPrioritySyncResp(error_code=_cec(0), last_seq_id=last, msgs=tuple(packs)).encode()
