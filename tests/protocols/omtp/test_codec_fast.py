@@ -131,7 +131,12 @@ def wire_forms(draw: Any, value: Any) -> tuple[bytes, bool]:
             forms = push_info_forms(f.tag, v, draw)
         else:  # MsgAck.error_code: the struct, or the seed's plain int when desc is empty
             inner = draw(st.sampled_from(int_forms(0, v.code, tars.T_INT4)))
-            forms = [head(f.tag, tars.T_STRUCT_BEGIN) + inner + draw(st.sampled_from(str_forms(1, v.desc))) + b"\x0b"]
+            forms = [
+                head(f.tag, tars.T_STRUCT_BEGIN)
+                + inner
+                + draw(st.sampled_from(str_forms(1, v.desc)))
+                + b"\x0b"
+            ]
             if not v.desc:
                 forms += int_forms(f.tag, v.code, tars.T_INT4)
         form = draw(st.sampled_from(forms))
@@ -321,7 +326,7 @@ def test_pack_fast_decoder_agrees_with_the_generic_one(pack: Pack, as_bytearray:
         assert fast is not None  # the layout every known client writes
     if fast is not None:
         assert typed(fast) == typed(Pack._spec.decode(buf, 4, len(buf))) == typed(pack)
-    (decoded,) = codec.Decoder().feed(buf)
+    (decoded,) = codec.Decoder().feed(frame)
     assert typed(decoded) == typed(pack)
 
 
@@ -359,7 +364,9 @@ def test_a_draft_must_have_the_class_layout() -> None:
 
 
 STRUCT_CLASSES = [
-    v for v in vars(codec).values() if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == codec.__name__
+    v
+    for v in vars(codec).values()
+    if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == codec.__name__
 ]
 
 
@@ -386,9 +393,13 @@ def test_fast_init_keeps_the_dataclass_interface(cls: Any) -> None:
 
 
 def test_required_arguments_stay_required() -> None:
-    with pytest.raises(TypeError, match=r"Header\.__init__\(\) missing 1 required positional argument: 'pack_id'"):
+    with pytest.raises(
+        TypeError, match=r"Header\.__init__\(\) missing 1 required positional argument: 'pack_id'"
+    ):
         Header(1, 1, 0)  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match=r"Pack\.__init__\(\) missing 1 required positional argument: 'header'"):
+    with pytest.raises(
+        TypeError, match=r"Pack\.__init__\(\) missing 1 required positional argument: 'header'"
+    ):
         Pack()  # type: ignore[call-arg]
     assert MsgAck() == MsgAck(CommonErrorCode(0, ""), "", 0, 0)
 
@@ -428,11 +439,15 @@ def test_encode_pack_writes_and_refuses_as_the_generic_encoder(header: Header, p
 @PROPERTY
 @given(st.one_of(error_codes, st.builds(CommonErrorCode, st.one_of(int32, int64), text)))
 def test_common_error_code_encodes_as_the_generic_encoder(value: CommonErrorCode) -> None:
-    assert encode_outcome(CommonErrorCode.encode, value) == encode_outcome(CommonErrorCode._spec.encode, value)
+    assert encode_outcome(CommonErrorCode.encode, value) == encode_outcome(
+        CommonErrorCode._spec.encode, value
+    )
 
 
 def test_ok_error_code_is_the_cached_constant() -> None:
-    assert CommonErrorCode(0, "").encode() == CommonErrorCode._spec.encode(CommonErrorCode()) == b"\x0c\x16\x00"
+    assert (
+        CommonErrorCode(0, "").encode() == CommonErrorCode._spec.encode(CommonErrorCode()) == b"\x0c\x16\x00"
+    )
     assert CommonErrorCode(codec.ErrorCode.EC_SUCCESS, "").encode() == b"\x0c\x16\x00"
     with pytest.raises(TypeError):
         CommonErrorCode(0.0, "").encode()  # type: ignore[arg-type]  # as the generic encoder: not an int
