@@ -2,8 +2,14 @@
 
 Log in with ONLINE (a polyim token for uid and device = the sid), send CHAT with header seqs above the
 floor the ONLINE-ACK gave, match CHAT-ACKs by seq, read the tag from the text of delivered CHATs and
-answer them with the receiver's CHAT-ACK (which moves the delivered cursor). Rooms (ROOM-CHAT,
-ROOM-BC) are not spoken yet; see ``scenarios.room``.
+answer them with the receiver's CHAT-ACK (which moves the delivered cursor).
+
+Rooms (§4.4, the ``room`` scenario): a session with ``spec.room`` sends ROOM-JOIN right after its
+ONLINE-ACK and counts as logged in once the ROOM-JOIN-ACK says 0. Its messages are ROOM-CHATs to the
+whole room (gid 0), acked by ROOM-CHAT-ACK after the commit; delivered ROOM-CHATs carry the tag in
+``text``, ROOM-BCs (pushed through ``POST /room/push``) in ``data``, and a ROOM-BC is answered with
+ROOM-BC-ACK when receipts are on (ROOM-CHAT has no receipt). ROOM-JOIN-NTF and the other frames are
+skipped without being decoded.
 """
 
 from __future__ import annotations
@@ -15,6 +21,35 @@ from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 
 _TERMINAL_PC = 1
+_TAG_CACHE_MAX = 4096
+
+# A fan-out body is the same bytes for every recipient (the server encodes it once): decode it once per
+# load process. Body → (tag, rid, msgid); msgid is 0 for a ROOM-CHAT.
+_room_tags: dict[bytes, tuple[str, int, int]] = {}
+
+
+def _room_tag(cmd: int, body: bytes) -> tuple[str, int, int]:
+    hit = _room_tags.get(body)
+    if hit is not None:
+        return hit
+    if cmd == Cmd.ROOM_CHAT:
+        chat = pb.mesg_room_chat()
+        chat.ParseFromString(body)
+        hit = (chat.text.split(" ", 1)[0], chat.rid, 0)
+    else:
+        bc = pb.mesg_room_bc()
+        bc.ParseFromString(body)
+        hit = (bc.data.split(b" ", 1)[0].decode(errors="replace"), bc.rid, bc.msgid)
+    if len(_room_tags) >= _TAG_CACHE_MAX:
+        _room_tags.clear()
+    _room_tags[body] = hit
+    return hit
+
+
+_WANTED = frozenset(
+    {Cmd.CHAT_ACK, Cmd.CHAT, Cmd.PONG, Cmd.ONLINE_ACK, Cmd.KICK}
+    | {Cmd.ROOM_JOIN_ACK, Cmd.ROOM_CHAT_ACK, Cmd.ROOM_CHAT, Cmd.ROOM_BC}
+)
 
 
 class BeehiveSession(LoadSession):
@@ -25,11 +60,17 @@ class BeehiveSession(LoadSession):
         self.sid = int(spec.device_id)
         self.hseq = 0
         self.seq_to_n: dict[int, int] = {}
+        self.join_seq = 0
+        self.joining = False
         self._buf = bytearray()
 
     def reset_stream(self) -> None:
         self._buf.clear()
         self.seq_to_n.clear()
+        self.joining = False
+
+    def failure_kind(self, code: int) -> str:
+        return f"room join code {code}" if self.joining and code > 0 else super().failure_kind(code)
 
     def _frame(self, cmd: int, seq: int, body: bytes = b"") -> bytes:
         return HEADER.pack(cmd, len(body), self.sid, 0, 0, seq, 0, 0) + body
@@ -53,6 +94,11 @@ class BeehiveSession(LoadSession):
         seq = self._next_seq()
         self.seq_to_n[seq] = n
         text = tag + " " + "x" * max(0, self.state.plan.msg_size - len(tag) - 1)
+        if self.spec.room:
+            room = pb.mesg_room_chat(
+                uid=self.spec.uid, rid=self.spec.room, gid=0, level=0, time=int(time.time()), text=text
+            )
+            return self._frame(Cmd.ROOM_CHAT, seq, room.SerializeToString())
         body = pb.mesg_chat(
             suid=self.spec.uid, duid=self.spec.to_uid, level=0, time=int(time.time()), text=text
         ).SerializeToString()
@@ -73,12 +119,21 @@ class BeehiveSession(LoadSession):
             stop = pos + HEADER_SIZE + length
             if stop > end:
                 break
-            self._dispatch(cmd, seq, bytes(buf[pos + HEADER_SIZE : stop]))
+            if cmd in _WANTED:
+                self._dispatch(cmd, seq, bytes(buf[pos + HEADER_SIZE : stop]))
             pos = stop
         del buf[:pos]
 
     def _dispatch(self, cmd: int, seq: int, body: bytes) -> None:
-        if cmd == Cmd.CHAT_ACK:
+        if cmd == Cmd.ROOM_CHAT or cmd == Cmd.ROOM_BC:
+            self._room_pushed(cmd, body)
+        elif cmd == Cmd.ROOM_CHAT_ACK:
+            n = self.seq_to_n.pop(seq, None)
+            if n is not None:
+                room_ack = pb.mesg_room_chat_ack()
+                room_ack.ParseFromString(body)
+                self.acked(n, room_ack.code)
+        elif cmd == Cmd.CHAT_ACK:
             n = self.seq_to_n.pop(seq, None)
             if n is not None:
                 ack = pb.mesg_chat_ack()
@@ -90,6 +145,8 @@ class BeehiveSession(LoadSession):
             self.pong()
         elif cmd == Cmd.ONLINE_ACK:
             self._online_ack(body)
+        elif cmd == Cmd.ROOM_JOIN_ACK:
+            self._join_ack(seq, body)
         elif cmd == Cmd.KICK:
             self.kicked()
 
@@ -98,7 +155,27 @@ class BeehiveSession(LoadSession):
         ack.ParseFromString(body)
         if ack.code == 0:
             self.hseq = max(self.hseq, ack.seq)
+            if self.spec.room:  # in only once inside the room
+                self.joining = True
+                self.join_seq = self._next_seq()
+                join = pb.mesg_room_join(uid=self.spec.uid, rid=self.spec.room)
+                self.write(self._frame(Cmd.ROOM_JOIN, self.join_seq, join.SerializeToString()))
+                return
         self.login_result(ack.code)
+
+    def _join_ack(self, seq: int, body: bytes) -> None:
+        if seq != self.join_seq:
+            return
+        ack = pb.mesg_room_join_ack()
+        ack.ParseFromString(body)
+        self.login_result(ack.code)
+
+    def _room_pushed(self, cmd: int, body: bytes) -> None:
+        tag, rid, msgid = _room_tag(cmd, body)
+        if msgid and self.state.plan.receipts:
+            receipt = pb.mesg_room_bc_ack(rid=rid, msgid=msgid, code=0, errmsg="Ok")
+            self.write(self._frame(Cmd.ROOM_BC_ACK, msgid, receipt.SerializeToString()))
+        self.delivered(tag)
 
     def _pushed(self, seq: int, body: bytes) -> None:
         chat = pb.mesg_chat()

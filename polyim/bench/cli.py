@@ -12,7 +12,9 @@ scenarios:
   chat      --pairs N pairs of users send 1:1 messages both ways (--pattern stream|pingpong,
             --protocol omtp|beehive|mixed)
   group     a --group-size (500) member group, half online, every online member sending
-  room      one room of 5,000 beehive sessions (needs beehive rooms: not available yet, exit 2)
+  room      one room of --sessions (5,000) beehive sessions: --senders (5) of them send ROOM-CHAT,
+            and --bc-rate ROOM-BC per second are pushed through POST /room/push; every message must
+            reach every session in the room
   idle      --sessions M logged-in sessions with heartbeats and no traffic
   login     reconnect storm: --sessions M sessions drop and log in again at once, repeatedly
   baseline  the load of --of chat|idle|login against a bare echo server built from polyim's
@@ -41,7 +43,12 @@ _LOAD_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         "--sessions",
-        {"type": int, "default": 1000, "metavar": "M", "help": "idle/login: sessions (default 1000)"},
+        {
+            "type": int,
+            "default": 0,
+            "metavar": "M",
+            "help": "idle/login: sessions (default 1000); room: sessions in the room (default 5000)",
+        },
     ),
     (
         "--rate",
@@ -57,7 +64,7 @@ _LOAD_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         {
             "type": int,
             "metavar": "W",
-            "help": "sends in flight per connection when --rate is 0 (chat 8, group 1)",
+            "help": "sends in flight per connection when --rate is 0 (chat 8, group and room 1)",
         },
     ),
     ("--pattern", {"choices": ("stream", "pingpong"), "default": "stream", "help": "chat/baseline traffic"}),
@@ -96,6 +103,19 @@ _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("--group-size", {"type": int, "default": 500, "help": "group: members (default 500)"}),
+    (
+        "--senders",
+        {"type": int, "default": 5, "metavar": "N", "help": "room: sessions sending ROOM-CHAT (default 5)"},
+    ),
+    (
+        "--bc-rate",
+        {
+            "type": float,
+            "default": 2.0,
+            "metavar": "R",
+            "help": "room: ROOM-BC pushes per second through POST /room/push (default 2; 0 = none)",
+        },
+    ),
     ("--group-online", {"type": int, "default": 0, "help": "group: members online (default half)"}),
     ("--heartbeat", {"type": float, "default": 25.0, "metavar": "S", "help": "idle: seconds between pings"}),
     (

@@ -27,6 +27,8 @@ _LOST_QUIET_S = 0.3
 _DRAIN_MAX = 120.0
 BACKOFF_CODES = frozenset({7, 10023})  # "slow down": OMTP EC_SERVER_REFUSED, beehive rate limit
 BACKOFF_S = 0.05
+_SETTLE_QUIET_S = 0.5
+_SETTLE_MAX = 300.0
 _LOGIN_FAILURES = {-1: "login timeout", -2: "closed during login", -3: "bad login reply"}
 
 
@@ -48,6 +50,7 @@ class SessionSpec:
     peer: int = -1  # ping-pong partner's index
     initiator: bool = False
     local_addr: str = ""
+    room: int = 0  # beehive: the rid this session joins after its login (and sends ROOM-CHAT to)
 
 
 @dataclass
@@ -190,7 +193,7 @@ class LoadSession:
 
     def _login_done(self, code: int, start: int) -> bool:
         if code != 0:
-            self._login_failed(_LOGIN_FAILURES.get(code, f"login code {code}"))
+            self._login_failed(self.failure_kind(code))
             self.drop()
             return False
         self.logged_in = True
@@ -203,6 +206,10 @@ class LoadSession:
         if self.state.measuring:
             self.report.counters.login_failures += 1
         self.report.error(kind)
+
+    def failure_kind(self, code: int) -> str:
+        """How a refused login is counted among the errors."""
+        return _LOGIN_FAILURES.get(code, f"login code {code}")
 
     def login_result(self, code: int, uid: int = 0) -> None:
         if uid and not self.spec.uid:
@@ -344,8 +351,11 @@ class LoadSession:
 
     def _meant_for_me(self, sender: int) -> bool:
         """A 1:1 message must come from this session's partner (or itself, from an echo server); a group
-        message never comes back to the session that sent it."""
+        message never comes back to the session that sent it; in a room everything reaches everyone,
+        the sender included."""
         spec = self.spec
+        if spec.room:
+            return True
         if spec.protocol == "echo":
             return sender == spec.index
         if spec.msg_type == 14 and spec.peer >= 0:
@@ -413,7 +423,17 @@ class Worker:
                 return await session.open(self.plan.login_timeout)
 
         results = await asyncio.gather(*(one(s) for s in self.sessions))
+        if any(s.spec.room for s in self.sessions):
+            await self._settle()
         return sum(results)
+
+    async def _settle(self) -> None:
+        """Wait until the input has been quiet a moment: every ROOM-JOIN tells the whole room (beehive.md
+        §4.4), and that backlog must not run into the measured window."""
+        give_up = time.monotonic() + _SETTLE_MAX
+        self.state.last_rx = time.monotonic()
+        while (now := time.monotonic()) < give_up and now - self.state.last_rx < _SETTLE_QUIET_S:
+            await asyncio.sleep(0.05)
 
     async def run(self, t0: float) -> LoadReport:
         """Start at monotonic time ``t0``, run for the plan's duration, drain, and report."""

@@ -6,8 +6,10 @@ chat     ``--pairs`` N pairs of users, 1:1 messages both ways: ``--pattern strea
          the receiver answers each delivery). ``--protocol omtp|beehive|mixed`` (mixed: one side of each
          pair OMTP, the other beehive).
 group    a ``--group-size`` (500) member group, half of it online, every online member sending.
-room     one room of 5,000 beehive sessions receiving ROOM-CHAT and ROOM-BC: needs beehive rooms in
-         the load client, which do not exist yet (exit code 2).
+room     one room of ``--sessions`` (5,000) beehive sessions; ``--senders`` (5) of them send ROOM-CHAT
+         (window or ``--rate``) and the bench process pushes ``--bc-rate`` ROOM-BCs per second through
+         ``POST /room/push``. Each acked ROOM-CHAT and each pushed ROOM-BC must reach every session in
+         the room (the sender's own included): expected deliveries = messages × sessions in the room.
 idle     ``--sessions`` M logged-in sessions, a heartbeat every ``--heartbeat`` seconds, no traffic.
          Sessions are spread over several loopback source addresses (127.0.0.1, 127.0.0.2 …) to go past
          one address's ephemeral ports.
@@ -26,15 +28,15 @@ import secrets
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from polyim.bench import runner
-from polyim.bench.load import Plan, SessionSpec, Worker
+from polyim.bench.load import Plan, SessionSpec, Worker, now_us
 from polyim.bench.omtp_load import create_group
-from polyim.bench.stats import LoadReport, Result, ServerFigures, merged
+from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, merged
 
 SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline")
 PASSWORD = "bench-pw"
@@ -42,6 +44,7 @@ _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard lim
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
 _OMTP_ANDROID, _OMTP_LINUX = 2, 5
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
+_DEFAULT_SESSIONS = {"room": 5000}  # every other scenario: 1000
 
 
 class Unavailable(Exception):
@@ -54,7 +57,7 @@ class Options:
     duration: float = 10.0
     json_path: str | None = None
     pairs: int = 10
-    sessions: int = 1000
+    sessions: int = 0  # 0: the scenario's default (room 5,000, else 1,000)
     rate: float = 0.0
     window: int | None = None
     server_cpu: int | None = None
@@ -79,6 +82,12 @@ class Options:
     quiet: bool = False
     profile: str | None = None
     of: str = "chat"
+    senders: int = 5
+    bc_rate: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.sessions <= 0:
+            self.sessions = _DEFAULT_SESSIONS.get(self.scenario, 1000)
 
 
 @dataclass
@@ -90,6 +99,7 @@ class Setup:
     describe: str
     senders: int = 0
     window: int = 8
+    room: int = 0  # the rid of the room scenario
 
 
 def say(opts: Options, text: str) -> None:
@@ -276,12 +286,35 @@ async def group(env: Env) -> Setup:
 
 
 async def room(env: Env) -> Setup:
-    """Hook: one room of 5,000 beehive sessions receiving ROOM-CHAT and ROOM-BC. The beehive load client
-    needs ROOM-JOIN / ROOM-CHAT / ROOM-BC (beehive.md §4.4) and the server beehive rooms first."""
-    raise Unavailable(
-        "room: needs beehive rooms (ROOM-JOIN, ROOM-CHAT, ROOM-BC) in the server and in the bench's beehive "
-        "load client; not available yet"
-    )
+    """One room of ``--sessions`` beehive sessions (one account each), every one of them joined to a fresh
+    rid (created by the first ROOM-JOIN: ``room_autocreate``, beehive.md §4.4); the first ``--senders``
+    send ROOM-CHAT to the whole room. The ROOM-BC stream comes from :func:`_room_pushes`."""
+    o = env.opts
+    n = o.sessions
+    senders = max(0, min(o.senders, n))
+    rid = 3_000_000_000 + secrets.randbelow(1_000_000_000)
+    devices = [_device(env, i, "beehive", mobile=i % 2 == 0) for i in range(n)]
+    accounts = await env.accounts(n, [[d[0]] for d in devices])
+    specs = [
+        _spec(
+            i,
+            "beehive",
+            accounts[i],
+            devices[i],
+            to=str(rid) if i < senders else "",
+            fanout=0,  # the room's size is known after the logins: measure() computes the expected count
+            local_addr=_source_addr(env, i, n),
+            room=rid,
+        )
+        for i in range(n)
+    ]
+    window = o.window or 1
+    pace = f"rate {o.rate:g}/s" if o.rate else f"window {window}"
+    bc = f"ROOM-BC {o.bc_rate:g}/s via /room/push" if o.bc_rate else "no ROOM-BC"
+    receipts = "receipts on" if o.receipts else "receipts off"
+    what = f"(beehive, {n:,} sessions in one room, {senders} ROOM-CHAT senders, {pace}, {bc}, "
+    what += f"{o.msg_size}-byte messages, {receipts})"
+    return Setup("traffic", specs, what, senders, window, room=rid)
 
 
 async def _sessions_layout(env: Env, per_user: int) -> list[SessionSpec]:
@@ -492,7 +525,8 @@ async def measure(env: Env, setup: Setup) -> Result:
         online = sum(await asyncio.gather(*(load.ready() for load in loads)))
         if not online:
             raise RuntimeError("no session could log in\n" + env.server.tail_log())
-        reports, elapsed, cpu = await _measured(o, loads, pid)
+        pusher = (lambda t0: _room_pushes(env, setup, t0)) if setup.room else None
+        reports, elapsed, cpu = await _measured(o, loads, pid, pusher)
     finally:
         for load in loads:
             await load.close()
@@ -504,6 +538,11 @@ async def measure(env: Env, setup: Setup) -> Result:
     duration = o.duration if setup.kind != "login" else elapsed
     result = Result(o.scenario, duration, report, figures, setup.describe, procs, elapsed_s=elapsed)
     result.extra["offered_per_s"] = o.rate
+    if setup.room:
+        _room_figures(result, setup, reports)
+        result.extra["offered_bc_per_s"] = o.bc_rate
+        if o.bc_rate and (env.server.http is None or not env.server.admin_token):
+            result.notes.append("no ROOM-BC stream: give http=HOST:PORT in --target and --admin-token")
     if setup.kind in ("idle", "login"):
         result.extra["server_rss_per_session_kb"] = result.rss_per_session_kb()
     result.notes += _notes(o, result)
@@ -514,12 +553,18 @@ async def measure(env: Env, setup: Setup) -> Result:
     return result
 
 
+Pusher = Callable[[float], Coroutine[Any, Any, LoadReport]]
+
+
 async def _measured(
-    o: Options, loads: list[Load], pid: int | None
+    o: Options, loads: list[Load], pid: int | None, pusher: Pusher | None = None
 ) -> tuple[list[LoadReport], float, float | None]:
-    """Run every load from one common t0; returns the reports, the elapsed time and the server CPU."""
+    """Run every load (and the ``pusher``, whose report comes last) from one common t0; returns the
+    reports, the elapsed time and the server CPU."""
     t0 = time.monotonic() + 0.3
     tasks = [asyncio.ensure_future(load.run(t0)) for load in loads]
+    if pusher is not None:
+        tasks.append(asyncio.ensure_future(pusher(t0)))
     interval = _progress_interval(o)
     printer = asyncio.ensure_future(_progress(o, loads, t0, interval)) if interval else None
     await asyncio.sleep(max(0.0, t0 - time.monotonic()))
@@ -536,6 +581,76 @@ async def _measured(
     cpu1 = runner.cpu_seconds(pid) if pid is not None else None
     cpu = cpu1 - cpu0 if cpu0 is not None and cpu1 is not None else None
     return reports, elapsed, cpu
+
+
+# -- the room scenario's broadcasts ---------------------------------------------------------------------
+async def _room_pushes(env: Env, setup: Setup, t0: float) -> LoadReport:
+    """The ROOM-BC stream: ``--bc-rate`` pushes per second from t0 to the end of the load through
+    ``POST /room/push?dim=room&rid=R`` (beehive.md §6.6), each body a tag like a message's, so the
+    sessions count and time its deliveries. A push answered with code 0 is acked; its HTTP round trip
+    goes to the ``push`` histogram."""
+    import aiohttp
+
+    o = env.opts
+    report = LoadReport()
+    http = env.server.http
+    if not o.bc_rate or http is None or not env.server.admin_token:
+        return report
+    hist = report.hists.setdefault("push", Histogram())
+    url = f"http://{http[0]}:{http[1]}/room/push"
+    params = {"dim": "room", "rid": str(setup.room)}
+    sender = len(setup.sessions)  # an index no session has
+    interval = 1.0 / o.bc_rate
+    end = t0 + o.duration
+
+    async def one(client: aiohttp.ClientSession, n: int) -> None:
+        start = now_us()
+        tag = f"{env.run_id}.{sender}.{n}.{start}"
+        body = tag.encode() + b" " + b"x" * max(0, o.msg_size - len(tag) - 1)
+        report.counters.sent += 1
+        try:
+            async with client.post(url, params=params, data=body) as resp:
+                answer = await resp.json(content_type=None)
+        except (aiohttp.ClientError, ValueError, TimeoutError) as exc:
+            report.error(f"push {type(exc).__name__}")
+            return
+        code = int(answer.get("code", -1)) if isinstance(answer, dict) else -1
+        if code == 0:
+            report.counters.acked += 1
+            hist.record(now_us() - start)
+        else:
+            report.counters.refused += 1
+            kind = f"push refused code {code}"
+            report.error_kinds[kind] = report.error_kinds.get(kind, 0) + 1
+
+    headers = {"Authorization": f"Bearer {env.server.admin_token}"}
+    async with aiohttp.ClientSession(headers=headers) as client:
+        pending: list[asyncio.Task[None]] = []
+        n = 0
+        due = t0 + interval / 2
+        while due < end:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            n += 1
+            pending.append(asyncio.ensure_future(one(client, n)))
+            due += interval
+        await asyncio.gather(*pending)
+    return report
+
+
+def _room_figures(result: Result, setup: Setup, reports: list[LoadReport]) -> None:
+    """Every acked ROOM-CHAT and every acked ROOM-BC must reach each session that was in the room when
+    the load started (the sender's own session included)."""
+    report = result.load
+    members = report.sessions
+    bcs = reports[-1].counters.acked  # the pusher's report comes last
+    report.expected_deliveries = report.counters.acked * members
+    result.cpu_basis = "deliveries"
+    result.extra |= {
+        "room_rid": setup.room,
+        "room_sessions": members,
+        "room_chats_acked": report.counters.acked - bcs,
+        "room_bcs_acked": bcs,
+    }
 
 
 async def _start_profiler(o: Options, pid: int | None) -> asyncio.subprocess.Process | None:

@@ -198,6 +198,7 @@ class Result:
     describe: str = ""
     load_procs: int = 1
     elapsed_s: float = 0.0  # the measured window including the drain (CPU shares are of this)
+    cpu_basis: str = "msgs"  # server CPU per 1,000 acked "msgs" or per 1,000 "deliveries" (fan-out)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -214,11 +215,12 @@ class Result:
     def lost_undelivered(self) -> int:
         return max(0, self.load.expected_deliveries - self.load.counters.delivered)
 
-    def cpu_per_1k(self) -> float | None:
-        acked = self.load.counters.acked
-        if self.server.cpu_s is None or not acked:
+    def cpu_per_1k(self, basis: str | None = None) -> float | None:
+        c = self.load.counters
+        count = c.delivered if (basis or self.cpu_basis) == "deliveries" else c.acked
+        if self.server.cpu_s is None or not count:
             return None
-        return self.server.cpu_s / acked * 1000.0
+        return self.server.cpu_s / count * 1000.0
 
     def to_json(self) -> dict[str, Any]:
         c = self.load.counters
@@ -246,6 +248,8 @@ class Result:
             "max_deliver_ms": h["deliver"].max_ms,
             "server_cpu_s": self.server.cpu_s,
             "server_cpu_s_per_1k": self.cpu_per_1k(),
+            "server_cpu_s_per_1k_basis": self.cpu_basis,
+            "server_cpu_s_per_1k_deliveries": self.cpu_per_1k("deliveries"),
             "server_rss_mb": self.server.peak_rss_mb,
             "lost": self.lost_unacked + self.lost_undelivered,
             "lost_unacked": self.lost_unacked,
@@ -314,15 +318,35 @@ def render_table(r: Result) -> list[str]:
             ("delivered", c.delivered),
         ):
             lines.append(f"  {name:<16}{n:>12,}{r._rate(n):>12,.1f}")
+    lines += _room_lines(r)
     lines.append(f"  {'latency (ms)':<16}{'p50':>10}{'p99':>10}{'max':>10}{'samples':>12}")
-    labels = {"ack": "send→ack", "deliver": "send→deliver", "ping": "ping→pong", "login": "connect→login"}
+    labels = {
+        "ack": "send→ack",
+        "push": "push→HTTP reply",
+        "deliver": "send→deliver",
+        "ping": "ping→pong",
+        "login": "connect→login",
+    }
     for key, label in labels.items():
-        if h[key].count or (key in ("ack", "deliver") and c.sent):
-            lines.append(_lat_row(label, h[key]))
+        hist = h.get(key)
+        if hist is not None and (hist.count or (key in ("ack", "deliver") and c.sent)):
+            lines.append(_lat_row(label, hist))
     lines += _server_lines(r)
     lines += _loss_lines(r)
     lines += [f"  note: {n}" for n in r.notes]
     return lines
+
+
+def _room_lines(r: Result) -> list[str]:
+    """The room scenario: what the expected deliveries are made of."""
+    members = r.extra.get("room_sessions")
+    if not isinstance(members, int):
+        return []
+    chats, bcs = int(r.extra.get("room_chats_acked", 0)), int(r.extra.get("room_bcs_acked", 0))
+    return [
+        f"  room     rid {r.extra.get('room_rid')}: {members:,} sessions in the room; {chats:,} ROOM-CHAT"
+        f" + {bcs:,} ROOM-BC acked, × {members:,} = {r.load.expected_deliveries:,} expected deliveries"
+    ]
 
 
 def _server_lines(r: Result) -> list[str]:
@@ -330,7 +354,7 @@ def _server_lines(r: Result) -> list[str]:
     wall = r.elapsed_s or r.duration_s
     pct = 100.0 * s.cpu_s / wall if s.cpu_s is not None and wall > 0 else None
     line = f"  server   cpu {_num(s.cpu_s, 2)} s ({_num(pct, 0)} % of one core)"
-    line += f", {_num(r.cpu_per_1k(), 3)} cpu-s per 1,000 msgs, peak RSS {_num(s.peak_rss_mb)} MB"
+    line += f", {_num(r.cpu_per_1k(), 3)} cpu-s per 1,000 {r.cpu_basis}, peak RSS {_num(s.peak_rss_mb)} MB"
     lines = [line]
     per_session = r.extra.get("server_rss_per_session_kb")
     if isinstance(per_session, float):

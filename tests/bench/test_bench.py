@@ -13,9 +13,13 @@ from typing import Any
 import pytest
 
 from polyim.bench import omtp_load
-from polyim.bench.load import SessionSpec
+from polyim.bench.beehive_load import BeehiveSession
+from polyim.bench.load import Plan, RunState, SessionSpec
+from polyim.bench.scenarios import Options
 from polyim.bench.stats import Histogram, bucket_bounds, bucket_of
 from polyim.cli import main
+from polyim.protocols.beehive import beehive_pb2 as pb
+from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 from polyim.protocols.omtp import codec as c
 from tests.conftest import Server
 
@@ -167,9 +171,26 @@ def test_help_lists_the_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in out
 
 
-def test_room_needs_beehive_rooms(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "room", "--quiet"]) == 2
-    assert "needs beehive rooms" in capsys.readouterr().err
+def test_room_defaults_to_five_thousand_sessions() -> None:
+    assert Options("room").sessions == 5000
+    assert Options("idle").sessions == 1000
+    assert Options("room", sessions=30).sessions == 30
+
+
+def test_room_chat_frame() -> None:
+    async def make() -> BeehiveSession:  # a session needs a running loop
+        spec = _spec(protocol="beehive", device_id="1000000001", to="77", room=77)
+        return BeehiveSession(spec, RunState(Plan("traffic", "127.0.0.1", {}, [spec], msg_size=40)))
+
+    session = asyncio.run(make())
+    session.hseq = 100  # the floor an ONLINE-ACK gave
+    frame = session.message_frame(1, "r.3.1.5")
+    cmd, length, sid, _cid, _nid, seq, _dsid, _dseq = HEADER.unpack_from(frame)
+    assert (cmd, sid, seq, len(frame)) == (Cmd.ROOM_CHAT, 1000000001, 101, HEADER_SIZE + length)
+    chat = pb.mesg_room_chat()
+    chat.ParseFromString(frame[HEADER_SIZE:])
+    assert (chat.uid, chat.rid, chat.gid, len(chat.text)) == (10001, 77, 0, 40)
+    assert chat.text.startswith("r.3.1.5 ") and session.seq_to_n == {101: 1}
 
 
 # -- runs against real servers ----------------------------------------------------------------------------
@@ -204,6 +225,16 @@ def test_chat_mixed_protocols(tmp_path: Path) -> None:
 def test_group_counts_every_recipient(tmp_path: Path) -> None:
     r = bench(tmp_path, "group", "--group-size", "12", "--group-online", "6", "--duration", "1.5")
     assert_consistent(r, fanout=5)
+
+
+def test_room_reaches_every_session(tmp_path: Path) -> None:
+    """Every acked ROOM-CHAT and every pushed ROOM-BC reaches all 30 sessions, the senders included."""
+    r = bench(tmp_path, "room", "--sessions", "30", "--duration", "2", "--senders", "3", "--bc-rate", "5")
+    assert_consistent(r, fanout=30)
+    assert r["sessions"] == r["room_sessions"] == 30
+    assert r["room_chats_acked"] > 0 and r["room_bcs_acked"] >= 5
+    assert r["room_chats_acked"] + r["room_bcs_acked"] == r["acked"]
+    assert r["server_cpu_s_per_1k_basis"] == "deliveries" and r["server_cpu_s_per_1k"] > 0
 
 
 def test_idle_sessions_answer_every_ping(tmp_path: Path) -> None:
