@@ -281,6 +281,13 @@ class OmtpChannel(Channel):
                 return ConvId.notify(self.me), session_id
         return None
 
+    async def require_conv(self, session_id: str, code: int = E.EC_PARAM) -> tuple[ConvId, str]:
+        """:meth:`resolve`, or the command's refusal when the sessionId names nothing the caller has."""
+        resolved = await self.resolve(session_id) if session_id else None
+        if resolved is None:
+            raise Refused(code, "unknown session")
+        return resolved
+
     def uids(self, texts: Sequence[str]) -> list[int]:
         out = []
         for text in texts:
@@ -597,9 +604,7 @@ async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack) -> bytes:
     dup = await ch.core.store.find_control(ch.me, ch.session.device_id, pack.header.pack_id)
     if dup is not None:
         return _cec(0).encode()
-    resolved = await ch.resolve(req.session_id)
-    if resolved is None:
-        raise Refused(E.EC_CONN_ACCESS_DENIED, "unknown session")
+    resolved = await ch.require_conv(req.session_id, E.EC_CONN_ACCESS_DENIED)
     try:
         message = await ch.core.messages.message_for_control(ch.session, resolved[0], req.seq_id)
     except CoreError as exc:
@@ -621,9 +626,7 @@ async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack) -> bytes:
 @handles(c.PackType.MSG_READ, c.MsgReaded)
 async def _read(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.MsgReaded = decode(c.MsgReaded, pack)
-    resolved = await ch.resolve(req.session_id)
-    if resolved is None:
-        raise Refused(E.EC_PARAM, "unknown session")
+    resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     try:
         await ch.core.messages.mark_read(ch.session, resolved[0], req.seq_id, resolved[1])
@@ -682,9 +685,7 @@ async def _priority_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
 @handles(c.PackType.HISTORY_MSG_PULL, c.HistoryMsgPullReq)
 async def _history(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.HistoryMsgPullReq = decode(c.HistoryMsgPullReq, pack)
-    resolved = await ch.resolve(req.session_id) if req.session_id else None
-    if resolved is None:
-        raise Refused(E.EC_PARAM, "unknown session")
+    resolved = await ch.require_conv(req.session_id)
     count = 30 if req.count <= 0 else min(req.count, 200)
     assert ch.session is not None
     try:
@@ -698,9 +699,7 @@ async def _history(ch: OmtpChannel, pack: c.Pack) -> bytes:
 @handles(c.PackType.SESSION_MONITOR_START, c.SessionMonitor)
 async def _monitor_start(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.SessionMonitor = decode(c.SessionMonitor, pack)
-    resolved = await ch.resolve(req.session_id)
-    if resolved is None:
-        raise Refused(E.EC_PARAM, "unknown session")
+    resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     try:
         await ch.core.messages.monitor(ch.session, resolved[0])
@@ -714,9 +713,7 @@ async def _monitor_start(ch: OmtpChannel, pack: c.Pack) -> bytes:
 @handles(c.PackType.SESSION_MONITOR_STOP, c.SessionMonitor)
 async def _monitor_stop(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.SessionMonitor = decode(c.SessionMonitor, pack)
-    resolved = await ch.resolve(req.session_id)
-    if resolved is None:
-        raise Refused(E.EC_PARAM, "unknown session")
+    resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     ch.core.messages.unmonitor(ch.session, resolved[0])
     return _cec(0).encode()
