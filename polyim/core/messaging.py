@@ -251,8 +251,24 @@ class Messaging:
 
     async def mark_delivered(self, uid: int, conv: ConvId, seq: int) -> None:
         """A receipt: never waits for the disk (see :meth:`Store.note_delivered`)."""
-        if await self.ctx.is_participant(uid, conv):
+        if not self.mark_delivered_now(uid, conv, seq) and await self.ctx.is_participant(uid, conv):
             self.ctx.store.note_delivered(uid, conv, seq)
+
+    def mark_delivered_now(self, uid: int, conv: ConvId, seq: int) -> bool:
+        """The receipt path without awaiting; False when participation is not decidable from the caches
+        (a group whose members are not loaded), so the caller must use :meth:`mark_delivered`."""
+        if conv.kind is ConvKind.GROUP:
+            members = self.ctx.cache.members.get(conv.a)
+            if members is None:
+                return False
+            allowed = uid in members
+        elif conv.kind is ConvKind.PEER:
+            allowed = uid in (conv.a, conv.b)
+        else:
+            allowed = conv.kind is ConvKind.NOTIFY and conv.a == uid
+        if allowed:
+            self.ctx.store.note_delivered(uid, conv, seq)
+        return True
 
     async def set_conv_attr(self, session: Session, conv: ConvId, name: str, value: str) -> None:
         if not await self.ctx.is_participant(session.uid, conv):

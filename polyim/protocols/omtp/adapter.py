@@ -186,7 +186,8 @@ class OmtpChannel(Channel):
             self.conn.close()
             return
         if header.flags & c.FLAG_ACK:
-            self.submit(lambda: self._client_ack(pack))
+            if not self._receipt_now(pack):
+                self.submit(lambda: self._client_ack(pack))
             return
         verdict = self.rate.take(time.monotonic())
         if verdict is not None:
@@ -234,6 +235,20 @@ class OmtpChannel(Channel):
         header = c.Header(type=pack_type, version=version, flags=0, pack_id=pack_id or str(uuid.uuid4()))
         self.conn.write(c.encode_pack(c.Pack(header=header, payload=payload)))
 
+    def _receipt_now(self, pack: c.Pack) -> bool:
+        """The common receipt (a 1:1 or group message, facts cached) handled without a coroutine: one
+        arrives for every delivered message. False leaves it to :meth:`_client_ack`."""
+        if pack.header.type not in _MESSAGE_TYPES or not self.session:
+            return True
+        try:
+            ack = c.MsgAck.decode(pack.payload)
+        except c.OmtpDecodeError:
+            return True
+        conv = self.shaped(ack.session_id)
+        if ack.seq_id <= 0:
+            return True
+        return conv is not None and self.core.messages.mark_delivered_now(self.me, conv, ack.seq_id)
+
     async def _client_ack(self, pack: c.Pack) -> None:
         """A client's MsgAck for a pushed 14/15/16 message advances its delivered cursor (omtp.md §5.1,
         §5.4); other ACKs are ignored."""
@@ -266,15 +281,23 @@ class OmtpChannel(Channel):
         except CoreError as exc:
             raise Refused(E.EC_CONN_ACCESS_DENIED, desc) from exc
 
-    async def resolve(self, session_id: str) -> tuple[ConvId, str] | None:
-        """A request's sessionId → (conversation, notification topic) by the rules of omtp.md §5.3.1."""
+    def shaped(self, session_id: str) -> ConvId | None:
+        """The conversation a sessionId names by its shape alone (omtp.md §5.3.1 rules 1 and 2)."""
         gid = ids.parse_gid(session_id)
         if gid is not None:
-            return (ConvId.group(gid), "") if await self.core.ctx.group(gid) else None
+            return ConvId.group(gid)
         pair = ids.pair_of(session_id)
         assert self.session is not None
         if pair is not None and (self.me in pair or self.session.is_operator):
-            return ConvId.peer(*pair), ""
+            return ConvId.peer(*pair)
+        return None
+
+    async def resolve(self, session_id: str) -> tuple[ConvId, str] | None:
+        """A request's sessionId → (conversation, notification topic) by the rules of omtp.md §5.3.1."""
+        conv = self.shaped(session_id)
+        if conv is not None:
+            exists = conv.kind is not ConvKind.GROUP or await self.core.ctx.group(conv.a) is not None
+            return (conv, "") if exists else None
         if session_id:
             state = await self.core.messages.state(self.me, ConvId.notify(self.me), session_id)
             if state.last_seq:
