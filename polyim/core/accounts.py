@@ -182,8 +182,8 @@ class Accounts:
         return False
 
     async def _announce(self, uid: int, presence: Presence) -> None:
-        friends = await self.ctx.store.friends(uid)
+        friends = await self.ctx.friend_ids(uid)
         blocked = await self.ctx.blocked_by(uid)  # a user on uid's blacklist gets no presence of uid
-        watchers = [f.peer for f in friends if f.peer not in blocked]
+        watchers = [peer for peer in friends if peer not in blocked]
         if watchers:
             self.ctx.sessions.deliver(watchers, PresenceEvent(uid, presence))

@@ -30,6 +30,7 @@ class Caches:
     members: dict[int, dict[int, GroupMember]] = field(default_factory=dict)
     blocks: dict[int, frozenset[int]] = field(default_factory=dict)
     mutes: dict[int, frozenset[int]] = field(default_factory=dict)
+    friends: dict[int, frozenset[int]] = field(default_factory=dict)
 
 
 class Context:
@@ -87,6 +88,20 @@ class Context:
         self.cache.members.pop(gid, None)
 
     # -- relations --------------------------------------------------------------------------------
+    async def friend_ids(self, uid: int) -> frozenset[int]:
+        """Whom ``uid`` has as friends: read at every login and logout (presence), so cached."""
+        friends = self.cache.friends.get(uid)
+        if friends is None:
+            friends = frozenset(f.peer for f in await self.store.friends(uid))
+            if len(self.cache.friends) >= _ACCOUNT_CACHE_MAX:
+                self.cache.friends.clear()
+            self.cache.friends[uid] = friends
+        return friends
+
+    def forget_friends(self, *uids: int) -> None:
+        for uid in uids:
+            self.cache.friends.pop(uid, None)
+
     async def blocked_by(self, uid: int) -> frozenset[int]:
         return await _cached(self.cache.blocks, uid, self.store.blocked_by)
 

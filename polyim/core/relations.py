@@ -43,6 +43,7 @@ class Relations:
         if uid in await self.ctx.blocked_by(peer):
             raise CoreError(Code.BLOCKED, "blocked")
         await self.ctx.store.add_friends(uid, peer, remark, both=True)
+        self.ctx.forget_friends(uid, peer)
         await self.ctx.store.delete_friend_requests(uid, peer)
         self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, FriendChange.ADDED, remark), skip=skip)
 
@@ -50,6 +51,7 @@ class Relations:
         """Unfriend both ways; this also withdraws or declines any pending request between the two."""
         await self._peer(uid, peer)
         removed = await self.ctx.store.remove_friends(uid, peer)
+        self.ctx.forget_friends(uid, peer)
         declined = await self.ctx.store.delete_friend_requests(uid, peer)
         if removed or declined:
             change = FriendChange.REMOVED if removed else FriendChange.DECLINED
@@ -72,7 +74,9 @@ class Relations:
             await store.set_friend_attr(uid, peer, REMARK, remark)
             return RequestOutcome.UPDATED
         now = self.ctx.clock.now_ms()
-        if await store.accept_friend_request(peer, uid, remark, now - REQUEST_TTL_MS):
+        accepted = await store.accept_friend_request(peer, uid, remark, now - REQUEST_TTL_MS)
+        self.ctx.forget_friends(uid, peer)
+        if accepted:
             event = FriendEvent(uid, peer, FriendChange.ADDED, remark)
             self.ctx.sessions.deliver([uid, peer], event, skip=skip)
             await self._exchange_presence(uid, peer)
