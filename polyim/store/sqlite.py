@@ -40,6 +40,7 @@ from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import migrate
 
 Conn = sqlite3.Connection
+_Receipts = dict[int, dict[str, int]]  # uid → conversation key → delivered seq
 
 _ACCOUNT_COLS = (
     "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms"
@@ -124,8 +125,8 @@ class SqliteStore(Store):
         self.path = path
         self._wc = _WriteCache()
         self._writer = WriterThread(path, "polyim-sqlite-writer", self._wc)
-        self._delivered: dict[tuple[int, str], int] = {}
-        self._flushing: list[dict[tuple[int, str], int]] = []
+        self._delivered: _Receipts = {}
+        self._flushing: list[_Receipts] = []
         self._appends: list[tuple[NewMessage, asyncio.Future[tuple[Message, bool]]]] = []
         self._delivered_flush: asyncio.TimerHandle | None = None
         self._reader = DbThread(path, "polyim-sqlite-reader")
@@ -371,9 +372,9 @@ class SqliteStore(Store):
         """Receipts arrive once per delivered message; their cursor writes are coalesced per (user,
         conversation) and flushed together every 50 ms. A crash may forget the last 50 ms of receipts,
         which only means those messages are offered again: at-least-once, never lost."""
-        key = (uid, conv.key)
-        if seq > self._delivered.get(key, 0):
-            self._delivered[key] = seq
+        mine = self._delivered.setdefault(uid, {})
+        if seq > mine.get(conv.key, 0):
+            mine[conv.key] = seq
         if self._delivered_flush is None:
             self._delivered_flush = asyncio.get_running_loop().call_later(0.05, self._flush_delivered)
 
@@ -386,7 +387,11 @@ class SqliteStore(Store):
         wc = self._wc
 
         def op(c: Conn) -> None:
-            rows = [(uid, key, min(seq, wc.last_seq(c, key))) for (uid, key), seq in pending.items()]
+            rows = [
+                (uid, key, min(seq, wc.last_seq(c, key)))
+                for uid, convs in pending.items()
+                for key, seq in convs.items()
+            ]
             c.executemany(
                 "INSERT INTO user_convs(uid, conv, delivered_seq) VALUES (?,?,?) ON CONFLICT(uid, conv)"
                 " DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)",
@@ -430,8 +435,8 @@ class SqliteStore(Store):
         """Receipts of ``uid`` not yet committed: queued, or in a flush whose COMMIT has not landed."""
         out: dict[str, int] = {}
         for pending in (*self._flushing, self._delivered):
-            for (who, key), seq in pending.items():
-                if who == uid and seq > out.get(key, 0):
+            for key, seq in pending.get(uid, {}).items():
+                if seq > out.get(key, 0):
                     out[key] = seq
         return out
 
