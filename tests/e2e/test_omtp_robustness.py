@@ -167,3 +167,10 @@ async def test_flood_is_rate_limited(server: Server, bystander: OmtpClient) -> N
     assert len(client.unmatched) == 400
     assert 150 <= len(refused) <= 250  # burst of 200 passes, the rest is refused with code 7
     await _assert_alive(bystander)
+
+
+async def test_reserved_flag_bits_are_not_echoed(server: Server) -> None:
+    _, name = server.add_user("flg")
+    client = await _login(server, name)
+    header, _ = await client.request(PT.PING, b"", flags=0x1000 | 0x20)  # a reserved bit and HIGHPRJ
+    assert header.flags == 0x20 | 0x1  # HIGHPRJ echoed with ACK, the reserved bit written as 0

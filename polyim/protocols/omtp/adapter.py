@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 E = c.ErrorCode
 MAX_CONTENT = 65536
 MAX_PACK_ID = 128
+_DEFINED_FLAGS = 0xFFF
 MAX_FRAME = 640_000
 HOT_PAGE = 100
 FROM_NOT_YOU = "from is not you"  # MsgAck desc for a forged sender (omtp.md §5.3.2, B11)
@@ -226,9 +227,9 @@ class OmtpChannel(Channel):
             self._reply(header, payload)
 
     def _reply(self, header: c.Header, payload: bytes) -> None:
-        ack = c.Header(
-            type=header.type, version=header.version, flags=header.flags | c.FLAG_ACK, pack_id=header.pack_id
-        )
+        # Bits 12 and up are reserved: ignored on input and written as 0 (omtp.md §1.4).
+        flags = (header.flags & _DEFINED_FLAGS) | c.FLAG_ACK
+        ack = c.Header(type=header.type, version=header.version, flags=flags, pack_id=header.pack_id)
         self.conn.write(c.encode_pack(c.Pack(header=ack, payload=payload)))
 
     def push(self, pack_type: int, payload: bytes, pack_id: str = "", version: int = 1) -> None:
