@@ -195,3 +195,16 @@ async def test_tcp_oversized_length_closes(beehive: Beehive) -> None:
     client = await beehive.connect()
     client.send_raw(b.HEADER.pack(b.ONLINE, 70000, client.sid, 0, 0, 1, 0, 0))
     assert await client.wait_closed()
+
+
+async def test_garbage_closes_only_its_own_connection(beehive: Beehive) -> None:
+    tcp_bystander = await beehive.user("bys")
+    ws_bystander = await beehive.user("byw", ws=True)
+    victims = [await beehive.connect(), await beehive.connect(ws=True), await beehive.connect()]
+    victims[0].send_raw(b"\xff" * 200)  # a header whose length field is absurd
+    victims[1].send_raw(b"\x01\x02\x03")  # a WebSocket message shorter than a header
+    victims[2].send_raw(b.HEADER.pack(b.ONLINE, 0, 0, 0, 0, 1, 0, 0))  # sid 0
+    for victim in victims:
+        assert await victim.wait_closed()
+    for bystander in (tcp_bystander, ws_bystander):
+        assert (await bystander.ping()).type == b.PONG
