@@ -18,32 +18,21 @@ import time
 
 from polyim.bench.load import LoadSession, RunState, SessionSpec
 from polyim.protocols.omtp import codec as c
-from polyim.protocols.omtp.tars import T_INT4, T_INT8, Buf, int_field, string_prefix
+from polyim.protocols.omtp.tars import T_INT8, Buf, int_field, string_prefix
 
 _U32 = struct.Struct(">I")
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _I64 = struct.Struct(">q")
 _OK_ERROR = b"\x0a\x0c\x16\x00\x0b"  # errorCode {0, ""} at tag 0, as every success ack starts
-_PACK_MID = b"\x0b\x1d\x00"  # end of header; tag 1 SIMPLE_LIST of INT1 (the payload)
 _CHAT_TYPES = (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT)
 _PING_ID = b"p"
 
 
 def frame(pack_type: int, flags: int, pack_id: bytes, payload: bytes) -> bytes:
-    """One whole frame (version 1), byte for byte what ``encode_pack`` writes for these values."""
-    head = b"\x0a\x00" + bytes((pack_type,)) + b"\x10\x01" + (b"\x2c" if not flags else int_field(2, flags))
-    body = b"".join(
-        (
-            head,
-            string_prefix(3, len(pack_id)),
-            pack_id,
-            _PACK_MID,
-            int_field(0, len(payload), T_INT4),
-            payload,
-        )
-    )
-    return _U32.pack(len(body) + 4) + body
+    """One whole frame (version 1), through the project's own encoder."""
+    header = c.Header(type=pack_type, version=1, flags=flags, pack_id=pack_id.decode())
+    return c.encode_pack(c.Pack(header=header, payload=payload))
 
 
 def login_frame(spec: SessionSpec) -> bytes:
@@ -75,7 +64,7 @@ def single_session_id(a: int, b: int) -> str:
 class MessageTemplate:
     """MsgReq frames of one sender to one target, with only packId and content changing."""
 
-    __slots__ = ("head", "payload_head", "size")
+    __slots__ = ("msg_type", "payload_head", "size")
 
     def __init__(self, spec: SessionSpec, size: int) -> None:
         if spec.msg_type == c.PackType.MSG_GROUP_CHAT:
@@ -84,24 +73,14 @@ class MessageTemplate:
             session_id = single_session_id(spec.uid, int(spec.to or 0))
         req = c.MsgReq(session_id=session_id, from_=str(spec.uid), to=spec.to, content_type=1)
         self.payload_head = req.encode()  # content (tag 7) is empty, so it is the last thing written
-        self.head = b"\x0a\x00" + bytes((spec.msg_type,)) + b"\x10\x01\x2c"
+        self.msg_type = spec.msg_type
         self.size = size
 
     def frame(self, tag: str) -> bytes:
         pack_id = tag.encode()
         content = pack_id + b" " + b"x" * max(0, self.size - len(pack_id) - 1)
         payload = b"".join((self.payload_head, string_prefix(7, len(content)), content))
-        body = b"".join(
-            (
-                self.head,
-                string_prefix(3, len(pack_id)),
-                pack_id,
-                _PACK_MID,
-                int_field(0, len(payload), T_INT4),
-                payload,
-            )
-        )
-        return _U32.pack(len(body) + 4) + body
+        return frame(self.msg_type, 0, pack_id, payload)
 
 
 def parse_head(src: Buf, pos: int, end: int) -> tuple[int, int, int, int, int] | None:

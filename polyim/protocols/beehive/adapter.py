@@ -654,19 +654,20 @@ async def send(ch: BeehiveChannel, h: c.Header, req: Any, out: Outgoing) -> None
     """Queue the commit; the ACK is written once it lands, without holding up the next frame."""
     assert ch.session is not None
     result = await ch.core.messages.send(ch.session, out, PROTOCOL)
+    result.add_done_callback(partial(ack_when_committed, ch, h, req))
 
-    def done(fut: asyncio.Future[SendResult]) -> None:
-        if fut.cancelled():
-            return
-        if fut.exception() is not None:
-            log.error("beehive %s: commit failed: %s", ch.conn.peer, fut.exception())
-            ch.fail(h, req, E.DATABASE_ERROR, "Database error!")
-            return
-        ack = ack_body(h.type, req, 0, "Ok")
-        if ack is not None:
-            ch.reply(h, ack[0], ack[1])
 
-    result.add_done_callback(done)
+def ack_when_committed(ch: BeehiveChannel, h: c.Header, req: Any, fut: asyncio.Future[SendResult]) -> None:
+    """The ACK of a chat (1:1, group or room) once its commit has landed, or 10024 if it failed."""
+    if fut.cancelled():
+        return
+    if fut.exception() is not None:
+        log.error("beehive %s: commit failed: %s", ch.conn.peer, fut.exception())
+        ch.fail(h, req, E.DATABASE_ERROR, "Database error!")
+        return
+    ack = ack_body(h.type, req, 0, "Ok")
+    if ack is not None:
+        ch.reply(h, ack[0], ack[1])
 
 
 def _ok(cls: Any) -> bytes:

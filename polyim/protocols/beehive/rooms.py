@@ -9,7 +9,6 @@ adapter accepts and ignores; ROOM-LSN-STAT from a client is refused by the codec
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,12 +18,12 @@ from typing import Any
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
-from polyim.core.messaging import Outgoing, SendResult
+from polyim.core.messaging import Outgoing
 from polyim.core.model import ContentType, ConvId
 from polyim.core.sessions import Session
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, Refused, ack_body, handles
+from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, Refused, ack_when_committed, handles
 
 log = logging.getLogger(__name__)
 
@@ -149,19 +148,7 @@ async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     )
     with room_refusals():
         committed = ch.core.rooms.chat(_session(ch), out, req.gid)
-    committed.add_done_callback(partial(_ack_committed, ch, frame.header, req))
-
-
-def _ack_committed(ch: BeehiveChannel, h: c.Header, req: Any, fut: asyncio.Future[SendResult]) -> None:
-    if fut.cancelled():
-        return
-    if fut.exception() is not None:
-        log.error("beehive %s: room message commit failed: %s", ch.conn.peer, fut.exception())
-        ch.fail(h, req, E.DATABASE_ERROR, "Database error!")
-        return
-    ack = ack_body(h.type, req, 0, "Ok")
-    if ack is not None:
-        ch.reply(h, ack[0], ack[1])
+    committed.add_done_callback(partial(ack_when_committed, ch, frame.header, req))
 
 
 # == events out ==========================================================================================
