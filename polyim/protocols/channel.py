@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from polyim.core.app import Core
@@ -41,32 +41,69 @@ class Channel:
         self.conn = conn
         self.session: Session | None = None
         self._pending: deque[Work] = deque()
-        self._worker: asyncio.Task[None] | None = None
+        self._worker: asyncio.Future[None] | None = None
+        self._eager = False
         self._handlers: dict[type, Callable[[Any], None]] = {}
 
     # -- ordered work -----------------------------------------------------------------------------
     def submit(self, work: Work) -> None:
+        """Handle ``work`` after the frames before it. With nothing ahead, it starts at once, in the
+        caller's stack: a frame whose facts are all cached completes without a task or a loop turn, and
+        only one that really waits (for the store, say) is finished by a task."""
+        if self._worker is None and not self._pending and not self._eager:
+            self._start(work)
+            return
         self._pending.append(work)
-        if self._worker is None:
-            self._worker = asyncio.ensure_future(self._drain())
         if len(self._pending) > _MAX_PENDING:
             transport = self.conn.transport
             if transport is not None:
                 transport.pause_reading()
 
-    async def _drain(self) -> None:
+    def _start(self, work: Work) -> None:
+        self._eager = True  # work submitted from inside this one queues behind it
+        coro = work().__await__()
         try:
-            while self._pending and not self.conn.closing:
-                work = self._pending.popleft()
-                try:
-                    await work()
-                except Exception:
-                    log.exception("%s %s: handler failed", self.protocol, self.conn.peer)
-                    self.conn.close()
-                if len(self._pending) < _MAX_PENDING // 2 and self.conn.transport is not None:
-                    self.conn.transport.resume_reading()
+            waiting_on = next(coro)
+        except StopIteration:
+            if self._pending:
+                self._worker = asyncio.ensure_future(self._drain_then_idle())
+            return
+        except Exception:
+            self._failed()
+            return
+        finally:
+            self._eager = False
+        self._worker = asyncio.ensure_future(self._finish(_Resumed(coro, waiting_on)))
+
+    async def _drain_then_idle(self) -> None:
+        try:
+            await self._drain()
         finally:
             self._worker = None
+
+    async def _finish(self, started: _Resumed) -> None:
+        try:
+            try:
+                await started
+            except Exception:
+                self._failed()
+            await self._drain()
+        finally:
+            self._worker = None
+
+    async def _drain(self) -> None:
+        while self._pending and not self.conn.closing:
+            work = self._pending.popleft()
+            try:
+                await work()
+            except Exception:
+                self._failed()
+            if len(self._pending) < _MAX_PENDING // 2 and self.conn.transport is not None:
+                self.conn.transport.resume_reading()
+
+    def _failed(self) -> None:
+        log.exception("%s %s: handler failed", self.protocol, self.conn.peer)
+        self.conn.close()
 
     # -- session life -----------------------------------------------------------------------------
     def new_session(
@@ -121,6 +158,34 @@ class Channel:
     def timed_out(self, logged_in: bool) -> None:
         log.info("%s %s: %s timeout", self.protocol, self.conn.peer, "idle" if logged_in else "login")
         self.conn.close()
+
+
+class _Resumed:
+    """The rest of a coroutine that was started in the caller's stack and then suspended on
+    ``waiting_on``: awaiting this hands that future to the awaiting task and carries on from there (what
+    Python 3.12's eager tasks do)."""
+
+    __slots__ = ("coro", "waiting_on")
+
+    def __init__(self, coro: Generator[Any, None, None], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coro, value = self.coro, self.waiting_on
+        while True:
+            try:
+                yield value
+            except BaseException as exc:  # a cancellation of the task goes into the coroutine
+                try:
+                    value = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coro.send(None)
+                except StopIteration:
+                    return
 
 
 class RateLimit:
