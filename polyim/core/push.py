@@ -22,7 +22,7 @@ from polyim.core.errors import Code, CoreError
 from polyim.core.events import PushEvent
 from polyim.core.messaging import Messaging
 from polyim.core.model import ContentType, ConvId, ConvKind, Message
-from polyim.core.sessions import Session
+from polyim.core.sessions import fan_out
 
 MAX_PAYLOAD = 60_000
 DEFAULT_EXPIRE_S = 86_400
@@ -119,7 +119,7 @@ class Push:
             for s in self.ctx.sessions.of(uid)
             if s.device_id == device_id and (not protocol or s.protocol == protocol)
         ]
-        return PushResult(event.msgid, _fan_out(targets, event))
+        return PushResult(event.msgid, fan_out(targets, event))
 
     def broadcast(self, payload: bytes, *, app: str = "", version: str = "") -> PushResult:
         """Push (never stored) to every live session, or only to those whose client application is
@@ -132,7 +132,7 @@ class Push:
             for s in self.ctx.sessions.all()
             if not app or (s.app == app and (not version or s.app_version == version))
         ]
-        return PushResult(event.msgid, _fan_out(targets, event))
+        return PushResult(event.msgid, fan_out(targets, event))
 
     async def acknowledge(self, uid: int, msgid: int) -> bool:
         """``uid`` acknowledged the stored push ``msgid``: its notification stream counts as delivered up
@@ -146,9 +146,3 @@ class Push:
 
     def _send(self, uids: Iterable[int], event: PushEvent) -> PushResult:
         return PushResult(event.msgid, self.ctx.sessions.deliver(uids, event))
-
-
-def _fan_out(sessions: list[Session], event: PushEvent) -> int:
-    for session in sessions:
-        session.sink.deliver(event)
-    return len(sessions)

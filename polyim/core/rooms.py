@@ -41,7 +41,7 @@ from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing, SendResult, new_message
 from polyim.core.model import ConvKind, Message
-from polyim.core.sessions import Session
+from polyim.core.sessions import Session, fan_out
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +139,6 @@ class Room:
         )
 
 
-def _fan_out(sessions: list[Session], event: RoomEvent) -> int:
-    for s in sessions:
-        s.sink.deliver(event)
-    return len(sessions)
-
-
 class Rooms:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -200,7 +194,7 @@ class Rooms:
         for room in list(self._rooms.values()):
             room.live_broadcasts(now_ms)  # drop expired ones
             if room.where:
-                _fan_out(list(room.where), RoomEvent(room.rid, RoomChange.COUNT, count=self.count(room.rid)))
+                fan_out(list(room.where), RoomEvent(room.rid, RoomChange.COUNT, count=self.count(room.rid)))
                 counted += 1
         return counted
 
@@ -243,7 +237,7 @@ class Rooms:
         if not room.owner or actor != room.owner:
             raise CoreError(Code.NOT_OWNER, "not the room owner")
         inside = list(room.where)
-        _fan_out([s for s in inside if s is not skip], RoomEvent(rid, RoomChange.DISMISS))
+        fan_out([s for s in inside if s is not skip], RoomEvent(rid, RoomChange.DISMISS))
         for session in inside:
             self._unlink(session, rid)
         del self._rooms[rid]
@@ -261,7 +255,7 @@ class Rooms:
         others = list(room.where)
         index = room.place(session)
         self._of_session.setdefault(session, set()).add(rid)
-        _fan_out(others, RoomEvent(rid, RoomChange.JOIN, uid=session.uid))
+        fan_out(others, RoomEvent(rid, RoomChange.JOIN, uid=session.uid))
         return JoinResult(index, True, room.live_broadcasts(self.ctx.clock.now_ms()))
 
     def _joinable(self, rid: int) -> Room:
@@ -293,7 +287,7 @@ class Rooms:
         if room is None or session not in room.where:
             return False
         self._unlink(session, rid)
-        _fan_out(list(room.where), RoomEvent(rid, RoomChange.QUIT, uid=session.uid))
+        fan_out(list(room.where), RoomEvent(rid, RoomChange.QUIT, uid=session.uid))
         self._forget_if_pristine(room)
         return True
 
@@ -318,7 +312,7 @@ class Rooms:
         victims = room.sessions_of(uid)
         if victims:
             event = RoomEvent(rid, RoomChange.KICK, uid=uid)
-            _fan_out([s for s in room.where if s is not actor], event)
+            fan_out([s for s in room.where if s is not actor], event)
             for session in victims:
                 self._unlink(session, rid)
         return actor is not None and bool(victims) and actor in room.where
@@ -423,7 +417,7 @@ class Rooms:
             event = RoomEvent(rid, RoomChange.CHAT, uid=sender.uid, subgroup=subgroup, message=message)
             groups = room.groups if subgroup == 0 else room.groups[subgroup : subgroup + 1]
             for group in groups:  # fan-out walks the sub-groups
-                _fan_out(list(group), event)
+                fan_out(list(group), event)
             if sender in room.where and room.where[sender] != subgroup and subgroup != 0:
                 sender.sink.deliver(event)  # the sender always gets its own message
         # operators monitoring the room conversation (design.md §4 roles)
@@ -436,7 +430,7 @@ class Rooms:
         bc = RoomBroadcast(rid, room.last_msgid, data, self.ctx.clock.now_ms(), max(0, expire_s))
         if bc.expire_s:
             room.broadcasts.append(bc)
-        _fan_out(list(room.where), RoomEvent(rid, RoomChange.BC, broadcast=bc))
+        fan_out(list(room.where), RoomEvent(rid, RoomChange.BC, broadcast=bc))
         return bc
 
     # -- member counts ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,6 +23,28 @@ class Sink(Protocol):
     def deliver(self, event: Event) -> None: ...
 
     def kick(self, reason: KickReason) -> None: ...
+
+    @classmethod
+    def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
+        """``deliver`` to many sinks of this class at once (see :func:`fan_out`)."""
+
+
+def fan_out(sessions: Iterable[Session], event: Event) -> int:
+    """Hand ``event`` to many sessions (a room, a broadcast), grouped by adapter class: an adapter renders
+    the frame once and writes it to all its connections in one tight loop (design.md §8)."""
+    groups: dict[type[Sink], list[Sink]] = {}
+    n = 0
+    for s in sessions:
+        sink = s.sink
+        group = groups.get(type(sink))
+        if group is None:
+            groups[type(sink)] = [sink]
+        else:
+            group.append(sink)
+        n += 1
+    for kind, sinks in groups.items():
+        kind.deliver_all(sinks, event)
+    return n
 
 
 _sids = itertools.count(1)

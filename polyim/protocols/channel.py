@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any
 
 from polyim.core.app import Core
 from polyim.core.events import Event, KickReason
 from polyim.core.model import DeviceClass, Role
-from polyim.core.sessions import Session
+from polyim.core.sessions import Session, Sink
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,12 @@ class Channel:
         handler = self._handlers.get(type(event))
         if handler is not None and not self.conn.closing:
             handler(event)
+
+    @classmethod
+    def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
+        """An adapter overrides this for the fan-outs it can render once for all its connections."""
+        for sink in sinks:
+            sink.deliver(event)
 
     def kick(self, reason: KickReason) -> None:
         log.info("%s %s: kicked (%s)", self.protocol, self.conn.peer, reason.value)

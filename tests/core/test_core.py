@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,7 +28,7 @@ from polyim.core.events import (
 )
 from polyim.core.messaging import Outgoing, SendResult
 from polyim.core.model import ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
-from polyim.core.sessions import Session
+from polyim.core.sessions import Session, Sink
 from polyim.store.sqlite import SqliteStore
 
 E = TypeVar("E")
@@ -44,6 +44,11 @@ class FakeSink:
 
     def kick(self, reason: KickReason) -> None:
         self.kicks.append(reason)
+
+    @classmethod
+    def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
+        for sink in sinks:
+            sink.deliver(event)
 
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]

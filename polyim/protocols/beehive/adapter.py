@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -23,6 +23,7 @@ from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import (
+    Event,
     FriendChange,
     FriendEvent,
     GroupChange,
@@ -32,11 +33,13 @@ from polyim.core.events import (
     Presence,
     PresenceEvent,
     PushEvent,
+    RoomEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
 from polyim.core.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
+from polyim.core.sessions import Sink
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
 from polyim.protocols.channel import Channel, RateLimit
@@ -194,6 +197,11 @@ class BeehiveChannel(Channel):
         self.on(GroupEvent, self._on_group)
         self.on(PushEvent, self._on_push)
         rooms.attach(self)
+
+    @classmethod
+    def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
+        if not (type(event) is RoomEvent and rooms.write_all(sinks, event)):
+            super().deliver_all(sinks, event)
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:

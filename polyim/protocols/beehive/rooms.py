@@ -10,17 +10,17 @@ adapter accepts and ignores; ROOM-LSN-STAT from a client is refused by the codec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing
 from polyim.core.model import ContentType, ConvId
-from polyim.core.sessions import Session
+from polyim.core.sessions import Session, Sink
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
 from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, Refused, ack_when_committed, handles
@@ -192,9 +192,39 @@ def _kick(ch: BeehiveChannel, event: RoomEvent) -> None:
 
 
 def _chat(ch: BeehiveChannel, event: RoomEvent) -> None:
+    ch.push(*_traffic(event))
+
+
+def _traffic(event: RoomEvent) -> tuple[int, bytes, int]:
+    """(command, body, seq) of a ROOM-CHAT or ROOM-BC, the body encoded once per fan-out."""
+    if event.kind is RoomChange.BC:
+        bc = event.broadcast
+        assert bc is not None
+        body = event.wire_cache.get(PROTOCOL)
+        if body is None:
+            body = event.wire_cache[PROTOCOL] = bc_body(bc)
+        return Cmd.ROOM_BC, body, bc.msgid
     message = event.message
     assert message is not None
-    ch.push(Cmd.ROOM_CHAT, _cached(event, PROTOCOL, lambda: _chat_msg(event)), message.seq)
+    return Cmd.ROOM_CHAT, _cached(event, PROTOCOL, lambda: _chat_msg(event)), message.seq
+
+
+def write_all(sinks: Sequence[Sink], event: RoomEvent) -> bool:
+    """ROOM-CHAT and ROOM-BC to a whole room: one body, then one header pack and one queued write per
+    connection, the loop the room throughput is made of. False for the other room events."""
+    if event.kind is not RoomChange.CHAT and event.kind is not RoomChange.BC:
+        return False
+    cmd, body, seq = _traffic(event)
+    pack, n = c.HEADER.pack, len(body)
+    for sink in sinks:
+        ch = cast(BeehiveChannel, sink)
+        if ch.session is None or ch.conn.closing:
+            continue
+        if n > ch.settings.max_frame - c.HEADER_SIZE:
+            log.warning("beehive %s: 0x%04x of %d bytes not sent: over max_frame", ch.conn.peer, cmd, n)
+            continue
+        ch.conn.write(pack(cmd, n, ch.bsid, ch.cid, ch.nid, seq, 0, 0) + body)
+    return True
 
 
 def _chat_msg(event: RoomEvent) -> Any:
@@ -229,15 +259,6 @@ def bc_body(bc: RoomBroadcast) -> bytes:
     )
 
 
-def _bc(ch: BeehiveChannel, event: RoomEvent) -> None:
-    bc = event.broadcast
-    assert bc is not None
-    body = event.wire_cache.get(PROTOCOL)
-    if body is None:
-        body = event.wire_cache[PROTOCOL] = bc_body(bc)
-    ch.push(Cmd.ROOM_BC, body, bc.msgid)
-
-
 def _count(ch: BeehiveChannel, event: RoomEvent) -> None:
     """ROOM-USR-NUM goes only to connections subscribed to 0x0410 (SUB, §4.1), on TCP and WS alike."""
     if Cmd.ROOM_USR_NUM in ch.subs:
@@ -251,7 +272,7 @@ _RENDER: dict[RoomChange, Callable[[BeehiveChannel, RoomEvent], None]] = {
     RoomChange.DISMISS: _quit,
     RoomChange.KICK: _kick,
     RoomChange.CHAT: _chat,
-    RoomChange.BC: _bc,
+    RoomChange.BC: _chat,
     RoomChange.COUNT: _count,
 }
 
