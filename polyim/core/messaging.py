@@ -8,7 +8,6 @@ in order as its commit lands.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from polyim.core.model import (
     MsgStatus,
     PriorityEntry,
 )
+from polyim.core.pending import Pending
 from polyim.core.sessions import Session
 from polyim.store.base import NewMessage
 
@@ -79,11 +79,11 @@ class Messaging:
         self.ctx = ctx
 
     # -- send -------------------------------------------------------------------------------------
-    async def send(self, session: Session, out: Outgoing, origin: str = "") -> asyncio.Future[SendResult]:
+    async def send(self, session: Session, out: Outgoing, origin: str = "") -> Pending[SendResult]:
         """Check ``out`` for ``session``'s user and queue it for commit.
 
-        Raises :class:`CoreError` when refused (nothing stored). The returned future resolves after the
-        commit, when the message has also been delivered; a resend of a committed client id resolves to
+        Raises :class:`CoreError` when refused (nothing stored). The returned result is settled after
+        the commit, when the message has also been delivered; a resend of a committed client id resolves to
         the original message with ``duplicate=True`` and is not delivered again.
         """
         recipients = await self._check_send(session, out)
@@ -130,7 +130,7 @@ class Messaging:
         sender: int | None = None,
         device: str | None = None,
         topic: str = "",
-    ) -> asyncio.Future[SendResult]:
+    ) -> Pending[SendResult]:
         new = new_message(
             self.ctx.clock,
             out,
@@ -140,12 +140,9 @@ class Messaging:
             priority=priority,
         )
         committed = self.ctx.store.append_message(new)
-        result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        result: Pending[SendResult] = Pending()
 
-        def done(fut: asyncio.Future[tuple[Message, bool]]) -> None:
-            if fut.cancelled():
-                result.cancel()
-                return
+        def done(fut: Pending[tuple[Message, bool]]) -> None:
             exc = fut.exception()
             if exc is not None:
                 result.set_exception(exc)

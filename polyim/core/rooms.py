@@ -41,6 +41,7 @@ from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing, SendResult, new_message
 from polyim.core.model import ConvKind, Message
+from polyim.core.pending import Pending
 from polyim.core.sessions import Session, fan_out
 
 log = logging.getLogger(__name__)
@@ -370,19 +371,17 @@ class Rooms:
         return self.settings.group_capacity if rid is None else self.require(rid).capacity
 
     # -- traffic ----------------------------------------------------------------------------------
-    def chat(self, session: Session, out: Outgoing, subgroup: int = 0) -> asyncio.Future[SendResult]:
-        """Check and queue a room message; the future resolves after the commit, when it has been fanned
+    def chat(self, session: Session, out: Outgoing, subgroup: int = 0) -> Pending[SendResult]:
+        """Check and queue a room message; the result is settled after the commit, when it has been fanned
         out to the room (or the sub-group ``subgroup`` ≠ 0), **the sender's session included**. A resend
         of a committed client id resolves to the original with ``duplicate`` and is not sent again."""
         room = self._check_chat(session, out, subgroup)
         new = new_message(self.ctx.clock, out, session.uid, session.device_id)
         committed = self.ctx.store.append_message(new)
-        result: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        result: Pending[SendResult] = Pending()
 
-        def done(fut: asyncio.Future[tuple[Message, bool]]) -> None:
-            if fut.cancelled():
-                result.cancel()
-            elif (exc := fut.exception()) is not None:
+        def done(fut: Pending[tuple[Message, bool]]) -> None:
+            if (exc := fut.exception()) is not None:
                 result.set_exception(exc)
             else:
                 message, duplicate = fut.result()

@@ -7,7 +7,6 @@ do them their own fastest way. Every write returns only after its transaction is
 from __future__ import annotations
 
 import abc
-import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,7 @@ from polyim.core.model import (
     PriorityEntry,
     Role,
 )
+from polyim.core.pending import Pending
 
 
 class Conflict(Exception):
@@ -91,9 +91,9 @@ class Store(abc.ABC):
     async def update_account(self, uid: int, **fields: Any) -> Account | None: ...
 
     @abc.abstractmethod
-    def append_message(self, new: NewMessage) -> asyncio.Future[tuple[Message, bool]]:
-        """Queue ``new`` for the next grouped commit; the future resolves after COMMIT (not a coroutine,
-        so the hot path creates no task)."""
+    def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
+        """Queue ``new`` for the next grouped commit; the result is settled after COMMIT (not a
+        coroutine, so the hot path creates no task)."""
 
     @abc.abstractmethod
     async def get_message(self, conv: ConvId, seq: int) -> Message | None: ...

@@ -35,6 +35,7 @@ from polyim.core.model import (
     PriorityEntry,
     Role,
 )
+from polyim.core.pending import Pending
 from polyim.store.base import Conflict, NewMessage, Store
 from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import migrate
@@ -127,7 +128,7 @@ class SqliteStore(Store):
         self._writer = WriterThread(path, "polyim-sqlite-writer", self._wc)
         self._delivered: _Receipts = {}
         self._flushing: list[_Receipts] = []
-        self._appends: list[tuple[NewMessage, asyncio.Future[tuple[Message, bool]]]] = []
+        self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
         self._delivered_flush: asyncio.TimerHandle | None = None
         self._reader = DbThread(path, "polyim-sqlite-reader")
 
@@ -237,14 +238,13 @@ class SqliteStore(Store):
         return await self._writer.run(op)
 
     # -- messages --------------------------------------------------------------------------------
-    def append_message(self, new: NewMessage) -> asyncio.Future[tuple[Message, bool]]:
+    def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
         """Appends made in one loop turn travel to the writer as one job and one ``executemany``."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[tuple[Message, bool]] = loop.create_future()
-        self._appends.append((new, fut))
+        pending: Pending[tuple[Message, bool]] = Pending()
+        self._appends.append((new, pending))
         if len(self._appends) == 1:
-            loop.call_soon(self._submit_appends)
-        return fut
+            asyncio.get_running_loop().call_soon(self._submit_appends)
+        return pending
 
     def _submit_appends(self) -> None:
         batch, self._appends = self._appends, []
@@ -875,7 +875,7 @@ def _with_receipts(state: ConvState, receipts: dict[str, int]) -> ConvState:
     return dataclasses.replace(state, delivered_seq=min(pending, state.last_seq))
 
 
-def _chain(target: asyncio.Future[Any], source: asyncio.Future[Any]) -> None:
+def _chain(target: Pending[Any], source: asyncio.Future[Any]) -> None:
     if target.done():
         return
     exc = source.exception()

@@ -37,6 +37,7 @@ from polyim.core.events import (
 )
 from polyim.core.messaging import Outgoing, SendResult
 from polyim.core.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
+from polyim.core.pending import Pending
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
 from polyim.core.sessions import Sink
@@ -665,7 +666,7 @@ async def send(ch: BeehiveChannel, h: c.Header, req: Any, out: Outgoing) -> None
     result.add_done_callback(partial(ack_when_committed, ch, h, req))
 
 
-def ack_when_committed(ch: BeehiveChannel, h: c.Header, req: Any, fut: asyncio.Future[SendResult]) -> None:
+def ack_when_committed(ch: BeehiveChannel, h: c.Header, req: Any, fut: Pending[SendResult]) -> None:
     """The ACK of a chat (1:1, group or room) once its commit has landed, or 10024 if it failed."""
     if fut.cancelled():
         return
