@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import signal
@@ -107,9 +108,23 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     node = Node(settings)
     await node.start()
+    tune_gc()
     await stop.wait()
     log.info("shutting down")
     await node.stop()
+
+
+# Young-generation collections every 700 allocations cost a chat message ~11 % of the server's CPU
+# (py-spy --native): each message allocates a few dozen short-lived objects, almost none in cycles.
+_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Move the long-lived start-up objects (modules, caches, listeners) out of the collector's sight
+    and collect the young generation less often. Cycles are still collected, just in larger batches."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def install_loop() -> None:

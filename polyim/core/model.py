@@ -8,6 +8,7 @@ protocol adapters during a fan-out without anyone mutating it.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,38 +79,45 @@ class ConvId:
     kind: ConvKind
     a: int
     b: int = 0
+    #: Computed once: every append, receipt and fan-out of the conversation uses it.
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = f"p:{self.a}:{self.b}" if self.kind is ConvKind.PEER else f"{self.kind.value}:{self.a}"
+        object.__setattr__(self, "key", key)
 
     @staticmethod
     def peer(x: int, y: int) -> ConvId:
-        return ConvId(ConvKind.PEER, min(x, y), max(x, y))
+        return _interned(ConvKind.PEER, min(x, y), max(x, y))
 
     @staticmethod
     def group(gid: int) -> ConvId:
-        return ConvId(ConvKind.GROUP, gid)
+        return _interned(ConvKind.GROUP, gid, 0)
 
     @staticmethod
     def room(rid: int) -> ConvId:
-        return ConvId(ConvKind.ROOM, rid)
+        return _interned(ConvKind.ROOM, rid, 0)
 
     @staticmethod
     def notify(uid: int) -> ConvId:
-        return ConvId(ConvKind.NOTIFY, uid)
-
-    @property
-    def key(self) -> str:
-        if self.kind is ConvKind.PEER:
-            return f"p:{self.a}:{self.b}"
-        return f"{self.kind.value}:{self.a}"
+        return _interned(ConvKind.NOTIFY, uid, 0)
 
     @staticmethod
     def from_key(key: str) -> ConvId:
         parts = key.split(":")
         kind = ConvKind(parts[0])
-        return ConvId(kind, int(parts[1]), int(parts[2]) if len(parts) > 2 else 0)
+        return _interned(kind, int(parts[1]), int(parts[2]) if len(parts) > 2 else 0)
 
     def peer_of(self, uid: int) -> int:
         """The other user of a 1:1 conversation (the user itself for a self-chat)."""
         return self.b if self.a == uid else self.a
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _interned(kind: ConvKind, a: int, b: int) -> ConvId:
+    """Active conversations are named on every frame; reusing one immutable id per conversation saves
+    building it (and its key) each time."""
+    return ConvId(kind, a, b)
 
 
 @dataclass(frozen=True, slots=True)

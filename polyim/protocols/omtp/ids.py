@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from polyim.core.model import ConvId, ConvKind, Message
@@ -19,6 +20,7 @@ def parse_uid(text: str) -> int | None:
     return value if value <= _MAX_U64 else None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # every receipt names its conversation by text
 def parse_gid(text: str) -> int | None:
     m = _GROUP.match(text)
     if not m:
@@ -49,6 +51,7 @@ def message_session_id(message: Message) -> str:
     return canonical(message.conv, message.topic)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def pair_of(session_id: str) -> tuple[int, int] | None:
     """The two uids at the end of a single-chat sessionId (``LP_G1_a_b``, ``SC_b_a`` …)."""
     m = _PAIR.search(session_id)
