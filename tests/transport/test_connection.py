@@ -4,6 +4,7 @@ listener, to every connection that has bytes queued, and a close sends what is q
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from polyim.transport.connection import Connection, serve_tcp
 
@@ -12,7 +13,7 @@ class Broadcaster:
     """Each line received is written to every connection of the listener (a fan-out in one turn);
     ``bye`` queues a goodbye and closes at once."""
 
-    everyone: list[Connection] = []
+    everyone: ClassVar[list[Connection]] = []
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
