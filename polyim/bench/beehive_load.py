@@ -24,22 +24,23 @@ _TERMINAL_PC = 1
 _TAG_CACHE_MAX = 4096
 
 # A fan-out body is the same bytes for every recipient (the server encodes it once): decode it once per
-# load process. Body → (tag, rid, msgid); msgid is 0 for a ROOM-CHAT.
-_room_tags: dict[bytes, tuple[str, int, int]] = {}
+# load process. Body → (tag, msgid, body of the ROOM-BC-ACK receipt); msgid 0 and no receipt for a ROOM-CHAT.
+_room_tags: dict[bytes, tuple[str, int, bytes]] = {}
 
 
-def _room_tag(cmd: int, body: bytes) -> tuple[str, int, int]:
+def _room_tag(cmd: int, body: bytes) -> tuple[str, int, bytes]:
     hit = _room_tags.get(body)
     if hit is not None:
         return hit
     if cmd == Cmd.ROOM_CHAT:
         chat = pb.mesg_room_chat()
         chat.ParseFromString(body)
-        hit = (chat.text.split(" ", 1)[0], chat.rid, 0)
+        hit = (chat.text.split(" ", 1)[0], 0, b"")
     else:
         bc = pb.mesg_room_bc()
         bc.ParseFromString(body)
-        hit = (bc.data.split(b" ", 1)[0].decode(errors="replace"), bc.rid, bc.msgid)
+        receipt = pb.mesg_room_bc_ack(rid=bc.rid, msgid=bc.msgid, code=0, errmsg="Ok").SerializeToString()
+        hit = (bc.data.split(b" ", 1)[0].decode(errors="replace"), bc.msgid, receipt)
     if len(_room_tags) >= _TAG_CACHE_MAX:
         _room_tags.clear()
     _room_tags[body] = hit
@@ -171,10 +172,9 @@ class BeehiveSession(LoadSession):
         self.login_result(ack.code)
 
     def _room_pushed(self, cmd: int, body: bytes) -> None:
-        tag, rid, msgid = _room_tag(cmd, body)
+        tag, msgid, receipt = _room_tag(cmd, body)
         if msgid and self.state.plan.receipts:
-            receipt = pb.mesg_room_bc_ack(rid=rid, msgid=msgid, code=0, errmsg="Ok")
-            self.write(self._frame(Cmd.ROOM_BC_ACK, msgid, receipt.SerializeToString()))
+            self.write(self._frame(Cmd.ROOM_BC_ACK, msgid, receipt))
         self.delivered(tag)
 
     def _pushed(self, seq: int, body: bytes) -> None:
