@@ -191,7 +191,7 @@ def _kick(ch: BeehiveChannel, event: RoomEvent) -> None:
         ch.push(Cmd.ROOM_KICK_NTF, body)
 
 
-def _chat(ch: BeehiveChannel, event: RoomEvent) -> None:
+def _chat_or_bc(ch: BeehiveChannel, event: RoomEvent) -> None:
     ch.push(*_traffic(event))
 
 
@@ -271,8 +271,8 @@ _RENDER: dict[RoomChange, Callable[[BeehiveChannel, RoomEvent], None]] = {
     RoomChange.QUIT: _quit,
     RoomChange.DISMISS: _quit,
     RoomChange.KICK: _kick,
-    RoomChange.CHAT: _chat,
-    RoomChange.BC: _chat,
+    RoomChange.CHAT: _chat_or_bc,
+    RoomChange.BC: _chat_or_bc,
     RoomChange.COUNT: _count,
 }
 
