@@ -8,7 +8,7 @@ in order as its commit lands.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,27 @@ def new_message(
         topic=topic,
         priority_uids=priority,
     )
+
+
+def commit_then(
+    committed: Pending[tuple[Message, bool]], deliver: Callable[[Message], None]
+) -> Pending[SendResult]:
+    """The send result of an append: settled after COMMIT, then ``deliver`` runs for a new message (a
+    resend of a committed client id settles to the original, marked duplicate, and is not delivered)."""
+    result: Pending[SendResult] = Pending()
+
+    def done(fut: Pending[tuple[Message, bool]]) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            result.set_exception(exc)
+            return
+        message, duplicate = fut.result()
+        result.set_result(SendResult(message, duplicate))
+        if not duplicate:
+            deliver(message)
+
+    committed.add_done_callback(done)
+    return result
 
 
 class Messaging:
@@ -139,22 +160,12 @@ class Messaging:
             topic=topic,
             priority=priority,
         )
-        committed = self.ctx.store.append_message(new)
-        result: Pending[SendResult] = Pending()
 
-        def done(fut: Pending[tuple[Message, bool]]) -> None:
-            exc = fut.exception()
-            if exc is not None:
-                result.set_exception(exc)
-                return
-            message, duplicate = fut.result()
-            result.set_result(SendResult(message, duplicate))
-            if not duplicate:
-                event = MessageEvent(message, origin)
-                self.ctx.sessions.deliver(recipients, event, skip=session, conv_key=out.conv.key)
+        def deliver(message: Message) -> None:
+            event = MessageEvent(message, origin)
+            self.ctx.sessions.deliver(recipients, event, skip=session, conv_key=out.conv.key)
 
-        committed.add_done_callback(done)
-        return result
+        return commit_then(self.ctx.store.append_message(new), deliver)
 
     # -- notifications (the per-user stream) ---------------------------------------------------
     async def notify(

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
-from polyim.core.messaging import Outgoing, SendResult, new_message
+from polyim.core.messaging import Outgoing, SendResult, commit_then, new_message
 from polyim.core.model import ConvKind, Message
 from polyim.core.pending import Pending
 from polyim.core.sessions import Session, fan_out
@@ -377,20 +377,10 @@ class Rooms:
         of a committed client id resolves to the original with ``duplicate`` and is not sent again."""
         room = self._check_chat(session, out, subgroup)
         new = new_message(self.ctx.clock, out, session.uid, session.device_id)
-        committed = self.ctx.store.append_message(new)
-        result: Pending[SendResult] = Pending()
-
-        def done(fut: Pending[tuple[Message, bool]]) -> None:
-            if (exc := fut.exception()) is not None:
-                result.set_exception(exc)
-            else:
-                message, duplicate = fut.result()
-                result.set_result(SendResult(message, duplicate))
-                if not duplicate:
-                    self._deliver_chat(room.rid, session, subgroup, message)
-
-        committed.add_done_callback(done)
-        return result
+        return commit_then(
+            self.ctx.store.append_message(new),
+            lambda message: self._deliver_chat(room.rid, session, subgroup, message),
+        )
 
     def _check_chat(self, session: Session, out: Outgoing, subgroup: int) -> Room:
         if out.conv.kind is not ConvKind.ROOM:
