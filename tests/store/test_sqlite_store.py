@@ -146,6 +146,43 @@ async def test_migrations_run_once_and_are_idempotent(tmp_path: Path) -> None:
     assert count(path, "SELECT COUNT(*) FROM accounts") == 1
 
 
+async def test_v2_database_upgrades_with_its_messages_and_their_dedup(tmp_path: Path) -> None:
+    """A database written before messages became a rowid table (v3) keeps every message, its seq, and
+    the uniqueness of (conv, seq) and of a client id: history, resends and new sends work after."""
+    path = str(tmp_path / "db.sqlite")
+    conn = raw(path)
+    for version, sql in available():
+        if version <= 2:
+            conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version={version};\nCOMMIT;")
+    conn.executemany(
+        "INSERT INTO messages(conv, seq, msg_id, sender, device, client_id, ctype, content, ts_ms)"
+        " VALUES (?,?,?,?,?,?,1,?,1)",
+        [(P_AB.key, seq, 100 + seq, A, "dev", f"c{seq}", f"m{seq}") for seq in (1, 2, 3)],
+    )
+    conn.execute("INSERT INTO conversations(conv, last_seq) VALUES (?, 3)", (P_AB.key,))
+    conn.close()
+    s = SqliteStore(path)
+    await s.open()
+    try:
+        assert [m.content for m in await s.history(P_AB, 0, 10)] == ["m3", "m2", "m1"]
+        again, duplicate = await s.append_message(new_msg(P_AB, A, "resent", "c2"))
+        assert duplicate and (again.seq, again.content) == (2, "m2")
+        fresh, duplicate = await s.append_message(new_msg(P_AB, A, "m4", "c4"))
+        assert not duplicate and fresh.seq == 4
+    finally:
+        await s.close()
+    conn = raw(path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(
+                "INSERT INTO messages(conv, seq, msg_id, sender, device, client_id, ctype, content, ts_ms)"
+                " VALUES (?, 4, 9, ?, 'dev', 'other', 1, 'x', 1)",
+                (P_AB.key, B),
+            )
+    finally:
+        conn.close()
+
+
 def test_migrate_fresh_database_applies_every_version() -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     versions = [v for v, _ in available()]
