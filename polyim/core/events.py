@@ -27,7 +27,7 @@ class Presence(enum.IntEnum):
     AWAY = 3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageEvent:
     """A newly committed message (1:1, group, room, or a notification in a user's stream)."""
 

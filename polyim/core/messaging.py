@@ -34,13 +34,13 @@ from polyim.store.base import NewMessage
 PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendResult:
     message: Message
     duplicate: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outgoing:
     """What a client asks to send; protocol-neutral."""
 

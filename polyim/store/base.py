@@ -33,7 +33,7 @@ class Conflict(Exception):
     """A unique name or id is taken."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewMessage:
     """A message to append; the store assigns ``seq`` at commit."""
 
