@@ -17,8 +17,9 @@ scenarios:
             reach every session in the room
   idle      --sessions M logged-in sessions with heartbeats and no traffic
   login     reconnect storm: --sessions M sessions drop and log in again at once, repeatedly
-  baseline  the load of --of chat|idle|login against a bare echo server built from polyim's
+  baseline  the load of --of chat|idle|login|room against a bare echo server built from polyim's
             transport layer: the socket-layer ceiling the other figures can be read against
+            (room: every frame goes to all --sessions connections, --senders of them sending)
 
 Without --target a server is started on a temporary data dir (ports 0) and stopped afterwards.
 --target takes KIND=HOST:PORT items (omtp=…, beehive=…, http=…); accounts are then made through
@@ -97,7 +98,7 @@ _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     (
         "--of",
         {
-            "choices": ("chat", "idle", "login"),
+            "choices": ("chat", "idle", "login", "room"),
             "default": "chat",
             "help": "baseline: whose load to run against the echo server (default chat)",
         },

@@ -258,9 +258,11 @@ class OmtpSession(LoadSession):
             self.login_result(0)
         elif pack_type == c.PackType.PING:
             self.pong()
-        elif pack_type in _CHAT_TYPES:
+        elif pack_type in _CHAT_TYPES:  # a fan-out echo also brings the other senders' frames
             tag = pack_id.decode()
-            self.acked(int(tag.split(".")[2]), 0)
+            parts = tag.split(".")
+            if len(parts) == 4 and parts[1] == str(self.spec.index):
+                self.acked(int(parts[2]), 0)
             self.delivered(tag)
 
     def _login_ack(self, payload: bytes) -> None:

@@ -14,7 +14,9 @@ idle     ``--sessions`` M logged-in sessions, a heartbeat every ``--heartbeat`` 
          Sessions are spread over several loopback source addresses (127.0.0.1, 127.0.0.2 …) to go past
          one address's ephemeral ports.
 login    a reconnect storm: M sessions drop (RST) and log in again at once, round after round.
-baseline the chat load against a bare echo server built from polyim's transport layer.
+baseline the load of ``--of`` against a bare echo server built from polyim's transport layer: ``chat``,
+         ``idle`` and ``login`` get each frame straight back; ``room`` has every frame sent to every
+         connection (``--sessions`` connections, ``--senders`` of them sending, no receipts).
 ======== ===============================================================================================
 """
 
@@ -29,7 +31,7 @@ import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,7 @@ _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard lim
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
 _OMTP_ANDROID, _OMTP_LINUX = 2, 5
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
-_DEFAULT_SESSIONS = {"room": 5000}  # every other scenario: 1000
+_DEFAULT_SESSIONS = {"room": 5000}  # the room and its baseline; every other scenario: 1000
 
 
 class Unavailable(Exception):
@@ -87,7 +89,8 @@ class Options:
 
     def __post_init__(self) -> None:
         if self.sessions <= 0:
-            self.sessions = _DEFAULT_SESSIONS.get(self.scenario, 1000)
+            room = self.scenario == "room" or (self.scenario == "baseline" and self.of == "room")
+            self.sessions = _DEFAULT_SESSIONS["room"] if room else 1000
 
 
 @dataclass
@@ -99,7 +102,8 @@ class Setup:
     describe: str
     senders: int = 0
     window: int = 8
-    room: int = 0  # the rid of the room scenario
+    room: int = 0  # the rid of the room scenario (its ROOM-BCs are pushed to it)
+    everyone: bool = False  # every acked message must reach every session (a room, or the echo fan-out)
 
 
 def say(opts: Options, text: str) -> None:
@@ -146,7 +150,8 @@ class Env:
         self.started = True
         loop = asyncio.get_running_loop()
         if self.opts.scenario == "baseline":
-            self.server = await loop.run_in_executor(None, runner.start_echo)
+            fanout = self.opts.of == "room"
+            self.server = await loop.run_in_executor(None, runner.start_echo, fanout)
         else:
             await loop.run_in_executor(None, runner.start_polyim, self.server)
         assert self.server.pid is not None
@@ -247,17 +252,35 @@ def _echo_spec(env: Env, i: int, total: int, sender: bool) -> SessionSpec:
 
 
 async def baseline(env: Env) -> Setup:
-    """The load of ``--of`` (chat, idle or login) against the echo server: every frame comes straight back,
-    so a message's echo is its ack and its delivery, and a LOGIN's echo is the login."""
+    """The load of ``--of`` against the echo server: every frame comes straight back, so a message's echo
+    is its ack and its delivery, and a LOGIN's echo is the login. ``--of room``: the server sends every
+    frame to every connection, so a sender's own copy is its ack and each copy is a delivery."""
     o = env.opts
     if o.of in ("idle", "login"):
         specs = [_echo_spec(env, i, o.sessions, sender=False) for i in range(o.sessions)]
         return Setup(o.of, specs, f"({o.of} load: {o.sessions:,} sessions against the echo server)")
+    if o.of == "room":
+        return _echo_room(env)
     n = 2 * o.pairs
     specs = [_echo_spec(env, i, n, sender=True) for i in range(n)]
     window = o.window or 8
     what = f"chat load: echo server, {n} connections"
     return Setup("traffic", specs, _describe_traffic(o, what, window), n, window)
+
+
+def _echo_room(env: Env) -> Setup:
+    o = env.opts
+    n = o.sessions
+    senders = max(0, min(o.senders, n))
+    specs = [
+        replace(_echo_spec(env, i, n, sender=i < senders), fanout=0, room=1)  # measure() counts the room
+        for i in range(n)
+    ]
+    window = o.window or 1
+    pace = f"rate {o.rate:g}/s" if o.rate else f"window {window}"
+    what = f"(room load: echo server sending every frame to all {n:,} connections, {senders} senders, "
+    what += f"{pace}, {o.msg_size}-byte messages, no receipts)"
+    return Setup("traffic", specs, what, senders, window, everyone=True)
 
 
 async def group(env: Env) -> Setup:
@@ -314,7 +337,7 @@ async def room(env: Env) -> Setup:
     receipts = "receipts on" if o.receipts else "receipts off"
     what = f"(beehive, {n:,} sessions in one room, {senders} ROOM-CHAT senders, {pace}, {bc}, "
     what += f"{o.msg_size}-byte messages, {receipts})"
-    return Setup("traffic", specs, what, senders, window, room=rid)
+    return Setup("traffic", specs, what, senders, window, room=rid, everyone=True)
 
 
 async def _sessions_layout(env: Env, per_user: int) -> list[SessionSpec]:
@@ -538,8 +561,8 @@ async def measure(env: Env, setup: Setup) -> Result:
     duration = o.duration if setup.kind != "login" else elapsed
     result = Result(o.scenario, duration, report, figures, setup.describe, procs, elapsed_s=elapsed)
     result.extra["offered_per_s"] = o.rate
-    if setup.room:
-        _room_figures(result, setup, reports)
+    if setup.everyone:
+        _room_figures(result, setup, reports, pushed=pusher is not None)
         result.extra["offered_bc_per_s"] = o.bc_rate
         if o.bc_rate and (env.server.http is None or not env.server.admin_token):
             result.notes.append("no ROOM-BC stream: give http=HOST:PORT in --target and --admin-token")
@@ -637,12 +660,12 @@ async def _room_pushes(env: Env, setup: Setup, t0: float) -> LoadReport:
     return report
 
 
-def _room_figures(result: Result, setup: Setup, reports: list[LoadReport]) -> None:
+def _room_figures(result: Result, setup: Setup, reports: list[LoadReport], pushed: bool) -> None:
     """Every acked ROOM-CHAT and every acked ROOM-BC must reach each session that was in the room when
     the load started (the sender's own session included)."""
     report = result.load
     members = report.sessions
-    bcs = reports[-1].counters.acked  # the pusher's report comes last
+    bcs = reports[-1].counters.acked if pushed else 0  # the pusher's report comes last
     report.expected_deliveries = report.counters.acked * members
     result.cpu_basis = "deliveries"
     result.extra |= {

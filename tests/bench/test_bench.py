@@ -257,6 +257,15 @@ def test_baseline_echo(tmp_path: Path) -> None:
     assert_consistent(r)
 
 
+def test_baseline_room_fans_every_frame_out_to_every_connection(tmp_path: Path) -> None:
+    """The room's ceiling: 3 of 20 connections send, the echo server writes each frame to all 20."""
+    r = bench(tmp_path, "baseline", "--of", "room", "--sessions", "20", "--senders", "3", "--duration", "1")
+    assert_consistent(r, fanout=20)
+    assert r["sessions"] == r["room_sessions"] == 20
+    assert r["room_chats_acked"] == r["acked"] > 0 and r["room_bcs_acked"] == 0
+    assert Options("baseline", of="room").sessions == 5000
+
+
 # -- a deliberately lossy server --------------------------------------------------------------------------
 class LossyRelay(asyncio.Protocol):
     """OMTP just enough for the bench: accepts any login, acks every message, relays it to the recipient
