@@ -888,8 +888,26 @@ def _chain(target: Pending[Any], source: asyncio.Future[Any]) -> None:
 _INSERT_MSG = f"INSERT OR IGNORE INTO messages({_MSG_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?)"
 
 
+def _extra_json(extra: dict[str, Any]) -> str:
+    """A message's ``extra`` as stored. Most messages of a protocol carry the same small dict of text
+    (OMTP's is ``{"origin": "omtp"}``), whose JSON comes from a small cache instead of 4 µs of
+    ``json.dumps``."""
+    if not extra:
+        return "{}"
+    items = tuple(extra.items())
+    for _, value in items:
+        if type(value) is not str:  # only text: 1 == True == 1.0 would share a cache entry
+            return json.dumps(extra, separators=(",", ":"))
+    return _extra_text(items)
+
+
+@functools.lru_cache(maxsize=256)
+def _extra_text(items: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps(dict(items), separators=(",", ":"))
+
+
 def _row(new: NewMessage, key: str, seq: int) -> tuple[Any, ...]:
-    extra = json.dumps(new.extra, separators=(",", ":")) if new.extra else "{}"
+    extra = _extra_json(new.extra)
     return (
         key,
         seq,
@@ -938,20 +956,22 @@ def _stored(c: Conn, wc: _WriteCache, new: NewMessage, key: str, seq: int) -> tu
         _ensure_state_rows(c, new, key)
     if new.conv.kind is not ConvKind.NOTIFY:
         wc.reads[(new.sender, key)] = seq
-    _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
+    if new.priority_uids:
+        _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
     message = Message(
-        conv=new.conv,
-        seq=seq,
-        msg_id=new.msg_id,
-        sender=new.sender,
-        device=new.device,
-        client_id=new.client_id,
-        ctype=new.ctype,
-        content=new.content,
-        ts_ms=new.ts_ms,
-        data=new.data,
-        extra=new.extra,
-        topic=new.topic,
+        new.conv,
+        seq,
+        new.msg_id,
+        new.sender,
+        new.device,
+        new.client_id,
+        new.ctype,
+        new.content,
+        new.ts_ms,
+        MsgStatus.NORMAL,
+        new.data,
+        new.extra,
+        new.topic,
     )
     return message, False
 

@@ -4,6 +4,7 @@ durability of acknowledged writes and the grouped commits of the writer thread."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -673,3 +674,21 @@ async def test_writer_thread_isolates_a_raising_call(tmp_path: Path) -> None:
     rows = conn.execute("SELECT x FROM t ORDER BY x").fetchall()
     conn.close()
     assert rows == [(1,), (2,), (3,)]  # the failing call's own write was rolled back
+
+
+async def test_message_extra_round_trips_whatever_its_values(store: SqliteStore) -> None:
+    """Text-only extras share cached JSON; others are encoded each time, and 1, True and "1" stay apart."""
+    extras: list[dict[str, Any]] = [
+        {"origin": "omtp"},
+        {"origin": "omtp"},
+        {"priority": 1},
+        {"priority": True},
+        {"priority": "1"},
+        {"mentions": [A, B], "origin": "beehive"},
+    ]
+    for i, extra in enumerate(extras):
+        new = new_msg(P_AB, A, f"m{i}", f"x{i}")
+        await store.append_message(dataclasses.replace(new, extra=extra))
+    stored = await store.messages_after(P_AB, 0, 10)
+    assert [m.extra for m in stored] == extras
+    assert [type(m.extra["priority"]) for m in stored[2:5]] == [int, bool, str]
