@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from polyim.core.model import (
     Account,
@@ -39,6 +39,8 @@ from polyim.core.pending import Pending
 from polyim.store.base import Conflict, NewMessage, Store
 from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import migrate
+
+K = TypeVar("K", int, str)
 
 Conn = sqlite3.Connection
 _Receipts = dict[int, dict[str, int]]  # uid → conversation key → delivered seq
@@ -131,6 +133,12 @@ class SqliteStore(Store):
         self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
         self._delivered_flush: asyncio.TimerHandle | None = None
         self._reader = DbThread(path, "polyim-sqlite-reader")
+        self._accounts_by_uid = _PointReads[int](
+            self._reader, f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid IN", 0
+        )
+        self._accounts_by_name = _PointReads[str](
+            self._reader, f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username IN", 1
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def open(self) -> None:
@@ -186,11 +194,11 @@ class SqliteStore(Store):
         return await self._writer.run(op)
 
     async def get_account(self, uid: int) -> Account | None:
-        row = await self._read_one(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid=?", (uid,))
+        row = await self._accounts_by_uid.get(uid)
         return _account(row) if row else None
 
     async def get_account_by_name(self, username: str) -> Account | None:
-        row = await self._read_one(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username=?", (username,))
+        row = await self._accounts_by_name.get(username)
         return _account(row) if row else None
 
     async def get_accounts(self, uids: Iterable[int]) -> list[Account]:
@@ -801,6 +809,59 @@ class SqliteStore(Store):
 
     async def _read_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
         return await self._reader.run(lambda c: c.execute(sql, args).fetchall())
+
+
+class _PointReads(Generic[K]):
+    """Lookups of one row by key, asked for in one loop turn, travel to the reader as one ``IN (…)`` query.
+
+    A reconnect storm asks for thousands of accounts at once. One reader job each meant one thread
+    hand-off and one loop wake-up each, and the reader thread, contending for the GIL with a busy loop,
+    became the queue every login waited in. Every lookup still reads the database, as fresh as before.
+    """
+
+    _CHUNK = 500  # keys per statement, far below SQLite's bound on variables
+
+    def __init__(self, reader: DbThread, select_in: str, key_column: int) -> None:
+        self._reader = reader
+        self._select_in = select_in
+        self._key_column = key_column
+        self._waiting: dict[K, list[asyncio.Future[Any]]] = {}
+
+    def get(self, key: K) -> asyncio.Future[Any]:
+        """The row whose key column is ``key``, or None."""
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._submit)
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._waiting.setdefault(key, []).append(fut)
+        return fut
+
+    def _submit(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        keys = list(waiting)
+        select_in, column, chunk = self._select_in, self._key_column, self._CHUNK
+
+        def op(c: Conn) -> dict[Any, Any]:
+            rows: dict[Any, Any] = {}
+            for i in range(0, len(keys), chunk):
+                part = keys[i : i + chunk]
+                for row in c.execute(f"{select_in} ({','.join('?' * len(part))})", part):
+                    rows[row[column]] = row
+            return rows
+
+        def settle(done: asyncio.Future[dict[Any, Any]]) -> None:
+            exc = done.exception()
+            rows = done.result() if exc is None else {}
+            for key, futs in waiting.items():
+                for fut in futs:
+                    if fut.done():
+                        continue
+                    if exc is not None:
+                        fut.set_exception(exc)
+                    else:
+                        fut.set_result(rows.get(key))
+
+        self._reader.run(op).add_done_callback(settle)
 
 
 def _plain(value: Any) -> Any:

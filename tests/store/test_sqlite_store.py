@@ -193,6 +193,31 @@ def test_migrate_fresh_database_applies_every_version() -> None:
 
 
 # -- accounts -------------------------------------------------------------------------------------
+async def test_account_lookups_of_one_turn_share_one_query(tmp_path: Path, statements: list[str]) -> None:
+    """A login storm's lookups: 600 asked at once (by name and by uid, some unknown, some twice) take
+    two statements per kind, not 600, and each gets its own row; a later change is seen at once."""
+    s = SqliteStore(str(tmp_path / "db.sqlite"))
+    await s.open()
+    try:
+        accounts = [await s.create_account(f"user{i}", "h") for i in range(300)]
+        statements.clear()
+        names = [f"user{i}" for i in range(300)] + ["nobody", "user7"]
+        uids = [a.uid for a in accounts] + [1, accounts[7].uid]
+        by_name, by_uid = await asyncio.gather(
+            asyncio.gather(*(s.get_account_by_name(n) for n in names)),
+            asyncio.gather(*(s.get_account(u) for u in uids)),
+        )
+        assert [a.username if a else None for a in by_name] == [*names[:300], None, "user7"]
+        assert [a.uid if a else None for a in by_uid] == [*uids[:300], None, accounts[7].uid]
+        selects = [q for q in statements if q.startswith("SELECT") and "FROM accounts" in q]
+        assert len(selects) == 2, selects  # one IN (…) per kind: 302 keys fit one chunk
+        await s.update_account(accounts[3].uid, disabled=True)
+        fresh = await s.get_account_by_name("user3")
+        assert fresh is not None and fresh.disabled
+    finally:
+        await s.close()
+
+
 async def test_accounts_uid_sequence_explicit_uids_and_conflicts(store: SqliteStore) -> None:
     a = await store.create_account("alice", "hash-a", nickname="Al", email="a@x", role=Role.OPERATOR)
     b = await store.create_account("bob", "hash-b")
