@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from polyim import config
+from polyim import config, runtime
 from polyim.core.app import Core
 from polyim.core.errors import CoreError
 from polyim.core.model import Role
@@ -86,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    server.install_loop()
+    runtime.install_loop()
     asyncio.run(server.run(settings))
     return 0
 

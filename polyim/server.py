@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import secrets
 import signal
-import sys
 from pathlib import Path
 
 from aiohttp import web
@@ -17,6 +15,7 @@ from polyim.core.app import Core
 from polyim.core.nodes import ListenerInfo
 from polyim.http.server import build_app
 from polyim.protocols.registry import Listener, entries
+from polyim.runtime import tune_gc
 from polyim.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -112,27 +111,3 @@ async def run(settings: Settings) -> None:
     await stop.wait()
     log.info("shutting down")
     await node.stop()
-
-
-# Young-generation collections every 700 allocations cost a chat message ~11 % of the server's CPU
-# (py-spy --native): each message allocates a few dozen short-lived objects, almost none in cycles.
-_GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def tune_gc() -> None:
-    """Move the long-lived start-up objects (modules, caches, listeners) out of the collector's sight
-    and collect the young generation less often. Cycles are still collected, just in larger batches."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
-
-
-def install_loop() -> None:
-    """uvloop when available (design.md §8)."""
-    if sys.platform != "win32":
-        try:
-            import uvloop
-
-            uvloop.install()
-        except ImportError:  # pragma: no cover - uvloop is a pinned dependency
-            pass

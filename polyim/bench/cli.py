@@ -194,7 +194,7 @@ def options(args: argparse.Namespace) -> Any:
 
 def run_bench(args: argparse.Namespace) -> int:
     from polyim.bench import scenarios
-    from polyim.server import install_loop
+    from polyim.runtime import install_loop
 
     opts = options(args)
     install_loop()

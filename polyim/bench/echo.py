@@ -83,7 +83,7 @@ async def serve(host: str, port: int, fanout: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from polyim.server import install_loop
+    from polyim.runtime import install_loop
 
     p = argparse.ArgumentParser(prog="python -m polyim.bench.echo", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")

@@ -50,7 +50,7 @@ async def serve() -> int:
 
 
 def main() -> int:
-    from polyim.server import install_loop
+    from polyim.runtime import install_loop
 
     raise_nofile()  # the CPU mask is inherited from ``polyim bench`` (--load-cpu)
     install_loop()
