@@ -174,20 +174,20 @@ class LoadSession:
         link = Link(self)
         self.link = link
         local = (self.spec.local_addr, 0) if self.spec.local_addr else None
+        # asyncio.timeout rather than wait_for: no extra task per step (a storm opens thousands at once)
         try:
-            await asyncio.wait_for(
-                self._loop.create_connection(
+            async with asyncio.timeout(timeout):
+                await self._loop.create_connection(
                     lambda: link, self.state.plan.host, self.port(), local_addr=local
-                ),
-                timeout,
-            )
+                )
         except (OSError, TimeoutError) as exc:
             self.link = None
             self._login_failed(f"connect {_errname(exc)}")
             return False
         self.write(self.login_frame())
         try:
-            code = await asyncio.wait_for(self.waiter, timeout)
+            async with asyncio.timeout(timeout):
+                code = await self.waiter
         except TimeoutError:
             code = -1
         return self._login_done(code, start)
