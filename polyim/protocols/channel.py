@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from polyim.core.app import Core
 from polyim.core.events import Event, KickReason
@@ -23,6 +23,8 @@ from polyim.transport.connection import Conn
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[None]]
+# Event type → the adapter's renderer, called as ``renderer(channel, event)``.
+EventTable = dict[type, Callable[[Any, Any], None]]
 
 # Tasks that outlive their connection (presence announcements after a disconnect) are kept alive here.
 _background: set[asyncio.Future[None]] = set()
@@ -35,6 +37,9 @@ class Channel:
     """Base of one protocol session (the ``channel`` of EMQX's gateway design)."""
 
     protocol = ""
+    #: What the adapter renders, one table per adapter class. A per-connection dict of bound methods
+    #: cost each session about 1 KB, and made every channel a reference cycle for the collector.
+    events: ClassVar[EventTable] = {}
 
     def __init__(self, core: Core, conn: Conn) -> None:
         self.core = core
@@ -43,7 +48,6 @@ class Channel:
         self._pending: deque[Work] = deque()
         self._worker: asyncio.Future[None] | None = None
         self._eager = False
-        self._handlers: dict[type, Callable[[Any], None]] = {}
 
     # -- ordered work -----------------------------------------------------------------------------
     def submit(self, work: Work) -> None:
@@ -138,13 +142,10 @@ class Channel:
             task.add_done_callback(_background.discard)
 
     # -- the Sink interface -------------------------------------------------------------------------
-    def on(self, event_type: type, handler: Callable[[Any], None]) -> None:
-        self._handlers[event_type] = handler
-
     def deliver(self, event: Event) -> None:
-        handler = self._handlers.get(type(event))
-        if handler is not None and not self.conn.closing:
-            handler(event)
+        render = self.events.get(type(event))
+        if render is not None and not self.conn.closing:
+            render(self, event)
 
     @classmethod
     def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:

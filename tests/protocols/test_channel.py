@@ -4,13 +4,20 @@ wait holds the frames behind it until it is done, so a connection's frames are h
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import weakref
 from typing import Any, cast
 
 import pytest
 
+from polyim.config import BeehiveSettings, OmtpSettings
 from polyim.core.app import Core
+from polyim.core.events import MessageEvent
+from polyim.core.model import ConvId, Message
+from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.channel import Channel
+from polyim.protocols.omtp.adapter import OmtpChannel
 
 
 class FakeConn:
@@ -29,6 +36,15 @@ class FakeConn:
 
     def abort(self) -> None:
         self.closing = True
+
+
+class RecordingConn(FakeConn):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
 
 
 def make_channel() -> tuple[Channel, FakeConn]:
@@ -108,3 +124,25 @@ async def test_a_failing_frame_closes_its_connection(caplog: pytest.LogCaptureFi
     assert not conn2.closing
     await asyncio.sleep(0.01)
     assert conn2.closing
+
+
+def test_a_dropped_channel_is_freed_by_reference_counting() -> None:
+    """No channel is a reference cycle (its event renderers are one table per adapter class), so a closed
+    connection's state goes at once, not at the collector's next full pass over every live session."""
+    message = Message(ConvId.peer(1, 2), 1, 1, 1, "d", "c", 1, "hi", 0)
+    gc.disable()
+    try:
+        for make in (
+            lambda conn: OmtpChannel(cast(Core, None), conn, OmtpSettings()),
+            lambda conn: BeehiveChannel(cast(Core, None), conn, BeehiveSettings(), 1, websocket=False),
+        ):
+            conn = RecordingConn()
+            ch: Channel = make(cast(Any, conn))
+            ch.session = cast(Any, object())  # beehive renders for a logged-in channel only
+            ch.deliver(MessageEvent(message))  # through the class's table
+            assert conn.written
+            alive = weakref.ref(ch)
+            del ch
+            assert alive() is None
+    finally:
+        gc.enable()

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from polyim.config import BeehiveSettings
 from polyim.core.accounts import Credentials
@@ -43,7 +43,7 @@ from polyim.core.relations import REMARK
 from polyim.core.sessions import Sink
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.channel import Channel, RateLimit
+from polyim.protocols.channel import Channel, EventTable, RateLimit
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
@@ -192,12 +192,6 @@ class BeehiveChannel(Channel):
         self.online = False
         self.kicked = False
         self.subs: set[int] = set()
-        self.on(MessageEvent, self._on_message)
-        self.on(PresenceEvent, self._on_presence)
-        self.on(FriendEvent, self._on_friend)
-        self.on(GroupEvent, self._on_group)
-        self.on(PushEvent, self._on_push)
-        rooms.attach(self)
 
     @classmethod
     def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
@@ -447,6 +441,14 @@ class BeehiveChannel(Channel):
         mute_all = change is GroupChange.MUTE and not event.uids
         for uid in (0,) if mute_all else event.uids:  # mute-all is uid 0 (§10 #8)
             self.push(entry[0], c.encode_body(entry[1](uid=uid, gid=gid)))
+
+    events: ClassVar[EventTable] = {  # and RoomEvent: the rooms module adds its renderer
+        MessageEvent: _on_message,
+        PresenceEvent: _on_presence,
+        FriendEvent: _on_friend,
+        GroupEvent: _on_group,
+        PushEvent: _on_push,
+    }
 
 
 # A group change (and whether it adds or removes) → its notification (§4.3).

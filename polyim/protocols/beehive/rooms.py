@@ -152,14 +152,13 @@ async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 
 
 # == events out ==========================================================================================
-def attach(ch: BeehiveChannel) -> None:
-    """Give a new channel its room event renderer."""
-    ch.on(RoomEvent, partial(_on_room, ch))
-
-
-def _on_room(ch: BeehiveChannel, event: RoomEvent) -> None:
+def on_room(ch: BeehiveChannel, event: RoomEvent) -> None:
+    """The channel's renderer of room events (in ``BeehiveChannel.events``)."""
     if ch.session is not None:
         _RENDER[event.kind](ch, event)
+
+
+BeehiveChannel.events[RoomEvent] = on_room
 
 
 def _cached(event: RoomEvent, key: str, make: Callable[[], Any]) -> bytes:

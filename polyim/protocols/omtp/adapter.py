@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from polyim.config import OmtpSettings
 from polyim.core.accounts import Credentials
@@ -44,7 +44,7 @@ from polyim.core.model import (
     PriorityEntry,
 )
 from polyim.core.push import push_topic
-from polyim.protocols.channel import Channel, RateLimit
+from polyim.protocols.channel import Channel, EventTable, RateLimit
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
 from polyim.protocols.omtp.render import control_pack, stored_pack
@@ -160,13 +160,6 @@ class OmtpChannel(Channel):
         self.decoder = c.Decoder(max_frame=MAX_FRAME)
         self.login_version = 1
         self.rate = RateLimit(rate=100, burst=200, close_after=10.0)
-        self.on(MessageEvent, self._on_message)
-        self.on(ControlEvent, self._on_control)
-        self.on(ReadEvent, self._on_read)
-        self.on(FriendEvent, self._on_friend)
-        self.on(GroupEvent, self._on_group)
-        self.on(SyncCommandEvent, self._on_sync_command)
-        self.on(PushEvent, self._on_push)
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -394,6 +387,16 @@ class OmtpChannel(Channel):
 
     def _sync(self, command: int, content: str) -> None:
         self.push(c.PackType.SYNC_DATA_CMD, c.SyncDataReq(command=command, content=content).encode())
+
+    events: ClassVar[EventTable] = {
+        MessageEvent: _on_message,
+        ControlEvent: _on_control,
+        ReadEvent: _on_read,
+        FriendEvent: _on_friend,
+        GroupEvent: _on_group,
+        SyncCommandEvent: _on_sync_command,
+        PushEvent: _on_push,
+    }
 
     def send_kick(self, reason: KickReason) -> None:
         self.push(c.PackType.KICKOUT, b"", version=self.login_version)
