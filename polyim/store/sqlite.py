@@ -967,7 +967,12 @@ def _extra_text(items: tuple[tuple[str, str], ...]) -> str:
     return json.dumps(dict(items), separators=(",", ":"))
 
 
-def _row(new: NewMessage, key: str, seq: int) -> tuple[Any, ...]:
+# A messages row as inserted: conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra,
+# topic, ts_ms (the order of _INSERT_MSG).
+_Row = tuple[str, int, int, int, str, str, int, str, bytes, str, str, int]
+
+
+def _row(new: NewMessage, key: str, seq: int) -> _Row:
     extra = _extra_json(new.extra)
     return (
         key,
@@ -1006,11 +1011,13 @@ def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple
         c.execute("RELEASE appends")
         return [_append(c, wc, new) for new in news]
     c.execute("RELEASE appends")
-    return [_stored(c, wc, new, row[0], row[1]) for new, row in zip(news, rows, strict=True)]
+    return [_stored(c, wc, new, row) for new, row in zip(news, rows, strict=True)]
 
 
-def _stored(c: Conn, wc: _WriteCache, new: NewMessage, key: str, seq: int) -> tuple[Message, bool]:
-    """Bookkeeping after ``new`` was inserted with ``seq``: cursors, state rows, priority queues."""
+def _stored(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> tuple[Message, bool]:
+    """Bookkeeping after ``new`` was inserted as ``row`` (see :func:`_row`): cursors, state rows,
+    priority queues."""
+    key, seq = row[0], row[1]
     wc.seqs[key] = seq
     wc.convs[key] = (seq, new.activity_us)
     if seq == 1 or new.conv.kind is ConvKind.NOTIFY:
@@ -1019,21 +1026,8 @@ def _stored(c: Conn, wc: _WriteCache, new: NewMessage, key: str, seq: int) -> tu
         wc.reads[(new.sender, key)] = seq
     if new.priority_uids:
         _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
-    message = Message(
-        new.conv,
-        seq,
-        new.msg_id,
-        new.sender,
-        new.device,
-        new.client_id,
-        new.ctype,
-        new.content,
-        new.ts_ms,
-        MsgStatus.NORMAL,
-        new.data,
-        new.extra,
-        new.topic,
-    )
+    # row[1:8] is (seq, msg_id, sender, device, client_id, ctype, content), Message's order too
+    message = Message(new.conv, *row[1:8], new.ts_ms, MsgStatus.NORMAL, new.data, new.extra, new.topic)
     return message, False
 
 
@@ -1046,8 +1040,9 @@ def _append(c: Conn, wc: _WriteCache, new: NewMessage) -> tuple[Message, bool]:
     seq = wc.last_seq(c, key) + 1
     # The unique index on (sender, device, client_id) turns a resend into an ignored insert, so the common
     # case costs one statement and the rare duplicate one more lookup.
-    if c.execute(_INSERT_MSG, _row(new, key, seq)).rowcount:
-        return _stored(c, wc, new, key, seq)
+    inserted = _row(new, key, seq)
+    if c.execute(_INSERT_MSG, inserted).rowcount:
+        return _stored(c, wc, new, inserted)
     row = c.execute(
         f"SELECT {_MSG_COLS} FROM messages WHERE sender=? AND device=? AND client_id=? AND client_id<>''",
         (new.sender, new.device, new.client_id),
