@@ -46,7 +46,7 @@ _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard lim
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
 _OMTP_ANDROID, _OMTP_LINUX = 2, 5
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
-_DEFAULT_SESSIONS = {"room": 5000}  # the room and its baseline; every other scenario: 1000
+_ROOM_SESSIONS = 5000  # the default of the room and of its baseline; every other scenario: 1000
 
 
 class Unavailable(Exception):
@@ -90,7 +90,7 @@ class Options:
     def __post_init__(self) -> None:
         if self.sessions <= 0:
             room = self.scenario == "room" or (self.scenario == "baseline" and self.of == "room")
-            self.sessions = _DEFAULT_SESSIONS["room"] if room else 1000
+            self.sessions = _ROOM_SESSIONS if room else 1000
 
 
 @dataclass
