@@ -14,7 +14,7 @@ import pytest
 
 from polyim.bench import omtp_load
 from polyim.bench.beehive_load import BeehiveSession
-from polyim.bench.load import Plan, RunState, SessionSpec
+from polyim.bench.load import Link, Plan, RunState, SessionSpec
 from polyim.bench.scenarios import Options
 from polyim.bench.stats import Histogram, bucket_bounds, bucket_of
 from polyim.cli import main
@@ -160,6 +160,39 @@ def test_login_frame_and_header_parsing() -> None:
 
 
 # -- the command ------------------------------------------------------------------------------------------
+class _Wire:
+    """A transport that records what the load writes, and when."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+
+async def test_a_receipt_leaves_with_the_read_that_brought_its_message() -> None:
+    """Replies go out at the end of the read that caused them, not at the end of the loop turn: waiting
+    for every other connection's reads made the load and the server take turns being idle."""
+    plan = Plan(kind="traffic", host="127.0.0.1", ports={}, sessions=[])
+    session = omtp_load.OmtpSession(_spec(), RunState(plan))
+    link = Link(session)
+    wire = _Wire()
+    link.transport = wire  # type: ignore[assignment]
+    session.link = link
+    pushed = c.encode_pack(
+        c.Pack(
+            c.Header(14, 1, 0, "r0.4.1.1"),
+            c.MsgReq(
+                session_id="LP_G1_10001_10002", seq_id=9, from_="10002", to="10001", content="x"
+            ).encode(),
+        )
+    )
+    link.data_received(pushed)
+    assert wire.writes == [omtp_load.receipt_frame(14, b"r0.4.1.1", b"LP_G1_10001_10002", 9)]
+    await asyncio.sleep(0)
+    assert len(wire.writes) == 1  # and the turn's own flush has nothing left to send
+
+
 def test_help_lists_the_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["bench", "--help"])
