@@ -142,14 +142,21 @@ class Connection(asyncio.Protocol):
             self.registry.flush_soon(self)
 
     def flush(self) -> None:
-        """Write what is queued (called by the registry's flush pass, and before a close)."""
+        """Write what is queued (called by the registry's flush pass, and before a close).
+
+        A transport can close under a connection with bytes queued (a reset read later in the same
+        turn; ``connection_lost`` comes after): uvloop raises on a write to it, so those bytes are
+        dropped here, as asyncio's own transports drop them."""
         self._flush_scheduled = False
-        if not self._buf or self._transport is None:
+        transport = self._transport
+        if not self._buf or transport is None:
             return
         data = self._buf[0] if len(self._buf) == 1 else b"".join(self._buf)
         self._buf.clear()
-        self._transport.write(data)
-        if self._transport.get_write_buffer_size() > _HIGH_WATER:
+        if transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > _HIGH_WATER:
             log.warning("%s: slow consumer (%d bytes queued), closing", self.peer, _HIGH_WATER)
             self.abort()
 
@@ -197,9 +204,16 @@ class ConnectionSet:
             asyncio.get_running_loop().call_soon(self._flush_all)
 
     def _flush_all(self) -> None:
+        """One pass over the connections with queued bytes. A failure is that connection's alone: it is
+        aborted, and the pass goes on, or every connection after it would keep its bytes (and, marked
+        as scheduled, never be flushed again)."""
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
-            conn.flush()
+            try:
+                conn.flush()
+            except Exception:
+                log.exception("%s: write failed, closing", conn.peer)
+                conn.abort()
 
     def add(self, conn: Swept) -> None:
         self._conns.add(conn)

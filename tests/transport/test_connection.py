@@ -4,7 +4,11 @@ listener, to every connection that has bytes queued, and a close sends what is q
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import ClassVar
+
+import pytest
+import uvloop
 
 from polyim.transport.connection import Connection, serve_tcp
 
@@ -56,3 +60,48 @@ async def test_fan_out_reaches_every_connection_and_close_flushes_first() -> Non
         conns.close_all()
         server.close()
         await server.wait_closed()
+
+
+class Listener(Broadcaster):
+    everyone: ClassVar[list[Connection]] = []
+
+
+async def _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others() -> None:
+    server, conns = await serve_tcp("127.0.0.1", 0, Listener, idle_timeout=60, login_timeout=60)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        clients = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        while len(Listener.everyone) < 3:
+            await asyncio.sleep(0.01)
+        first, *others = Listener.everyone
+        # In one turn: the first connection's transport dies (a reset read; its connection_lost is
+        # scheduled), then a fan-out queues bytes for every connection, the dead one included.
+        transport = first.transport
+        assert transport is not None
+        transport.abort()
+        for conn in Listener.everyone:
+            conn.write(b"news\n")
+        for reader, _ in clients[1:]:
+            assert await asyncio.wait_for(reader.readline(), 5) == b"news\n"
+        for conn in others:  # and their next writes still leave
+            conn.write(b"more\n")
+        for reader, _ in clients[1:]:
+            assert await asyncio.wait_for(reader.readline(), 5) == b"more\n"
+        for _, w in clients:
+            w.close()
+    finally:
+        conns.close_all()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
+)
+def test_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    """The server runs on uvloop, whose transports raise on a write after they closed: the flush pass
+    must drop that connection's bytes and go on to the others."""
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others())
