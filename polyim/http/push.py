@@ -24,7 +24,7 @@ from aiohttp import web
 
 from polyim.core.errors import Code, CoreError
 from polyim.core.push import DEFAULT_EXPIRE_S, MAX_PAYLOAD
-from polyim.http.server import CORE_KEY, is_admin
+from polyim.http.server import CORE_KEY, is_admin, read_at_most
 
 MAX_JSON = 2 * MAX_PAYLOAD  # a base64 payload of MAX_PAYLOAD bytes plus the other fields
 
@@ -54,7 +54,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
         raise Refusal(401, 20008, "Auth failed!")
     if request.content_type != "application/json":
         raise Refusal(415, 10007, "Unsupported media type!")
-    raw = await request.content.read(MAX_JSON + 1)
+    raw = await read_at_most(request, MAX_JSON)
     if len(raw) > MAX_JSON:
         raise Refusal(413, 10018, "Body over limit!")
     try:

@@ -27,11 +27,26 @@ def is_admin(request: web.Request) -> bool:
     return header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode())
 
 
+async def read_at_most(request: web.Request, limit: int) -> bytes:
+    """The body, or its first ``limit + 1`` bytes when it is longer. ``StreamReader.read(n)`` returns
+    what has arrived so far, up to n: a body that came in several segments was cut short by a single
+    read, and a valid request was refused as "not JSON"."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 async def json_body(request: web.Request) -> dict[str, Any] | None:
     """The request's JSON object, or None when it is missing, too large or not an object."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
-    raw = await request.content.read(MAX_BODY + 1)
+    raw = await read_at_most(request, MAX_BODY)
     if len(raw) > MAX_BODY:
         return None
     try:

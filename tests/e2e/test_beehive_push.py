@@ -170,3 +170,25 @@ def test_push_api_refusals(server: Server) -> None:
         {"code": 10018, "errmsg": "Body over limit!"},
     )
     assert api_push(server, "broadcast", {"app": "x"})[1]["code"] == 20006
+
+
+async def test_a_push_body_that_arrives_in_pieces_is_read_whole(server: Server) -> None:
+    """The body is read to its end however the network splits it: a single read of what had arrived
+    refused valid requests as "not JSON" (and bodies over the limit as the same, not 413)."""
+    uid, _ = server.add_user("slow")
+    body = json.dumps({"uid": uid, "text": "y" * 30_000}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.http)
+    head = (
+        f"POST /api/v1/push/user HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    writer.write(head.encode() + body[:1000])
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.write(body[1000:])
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    status = int(answer.split(b" ", 2)[1])
+    assert status == 200, answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == 0

@@ -34,7 +34,7 @@ from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.devices import DeviceInfo
 from polyim.core.errors import Code, CoreError
-from polyim.http.server import is_admin
+from polyim.http.server import is_admin, read_at_most
 from polyim.protocols.beehive import http_rooms
 from polyim.protocols.beehive.http_rooms import (
     OK,
@@ -292,7 +292,7 @@ class ImApi:
         target = _PUSH_TARGETS.get(dim)
         if target is None:
             raise ParamError(20007, "Param is invalid!")
-        data = await request.content.read(http_rooms.MAX_PUSH + 1)
+        data = await read_at_most(request, http_rooms.MAX_PUSH)
         if len(data) > http_rooms.MAX_PUSH:
             raise ParamError(10018, "Body over limit!")
         return await target(core, q, data)

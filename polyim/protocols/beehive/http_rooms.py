@@ -21,7 +21,7 @@ from aiohttp import web
 
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
-from polyim.http.server import CORE_KEY, is_admin
+from polyim.http.server import CORE_KEY, is_admin, read_at_most
 
 MAX_PUSH = 60_000
 MAX_EXPIRE = 0xFFFFFFFF  # mesg_room_bc.expire is a uint32
@@ -125,7 +125,7 @@ async def push(request: web.Request, core: Core) -> Answer:
     expire = int_param(q, "expire", default=0)
     if expire > MAX_EXPIRE:
         raise ParamError(20007, "Param is invalid!")
-    data = await request.content.read(MAX_PUSH + 1)
+    data = await read_at_most(request, MAX_PUSH)
     if len(data) > MAX_PUSH:
         raise ParamError(10018, "Body over limit!")
     bc = core.rooms.broadcast(rid, data, expire)
