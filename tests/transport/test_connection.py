@@ -4,7 +4,8 @@ listener, to every connection that has bytes queued, and a close sends what is q
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import ClassVar
 
 import pytest
@@ -40,20 +41,19 @@ class Broadcaster:
         self.conn.close()
 
 
-async def test_fan_out_reaches_every_connection_and_close_flushes_first() -> None:
-    server, conns = await serve_tcp("127.0.0.1", 0, Broadcaster, idle_timeout=60, login_timeout=60)
+Clients = list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]
+
+
+@contextlib.asynccontextmanager
+async def listening(handler: type[Broadcaster], n: int) -> AsyncIterator[Clients]:
+    """A listener with ``n`` clients connected and accepted; everything closed at the end."""
+    server, conns = await serve_tcp("127.0.0.1", 0, handler, idle_timeout=60, login_timeout=60)
     port = server.sockets[0].getsockname()[1]
     try:
-        clients = [await asyncio.open_connection("127.0.0.1", port) for _ in range(20)]
-        while len(conns) < 20:
+        clients = [await asyncio.open_connection("127.0.0.1", port) for _ in range(n)]
+        while len(conns) < n:
             await asyncio.sleep(0.01)
-        clients[0][1].write(b"hello\n")
-        for reader, _ in clients:
-            assert await asyncio.wait_for(reader.readline(), 5) == b"hello 1\n"
-            assert await asyncio.wait_for(reader.readline(), 5) == b"hello 2\n"
-        reader, writer = clients[5]
-        writer.write(b"bye\n")
-        assert await asyncio.wait_for(reader.read(), 5) == b"goodbye\n"  # then EOF: closed after the flush
+        yield clients
         for _, w in clients:
             w.close()
     finally:
@@ -62,15 +62,23 @@ async def test_fan_out_reaches_every_connection_and_close_flushes_first() -> Non
         await server.wait_closed()
 
 
+async def test_fan_out_reaches_every_connection_and_close_flushes_first() -> None:
+    async with listening(Broadcaster, 20) as clients:
+        clients[0][1].write(b"hello\n")
+        for reader, _ in clients:
+            assert await asyncio.wait_for(reader.readline(), 5) == b"hello 1\n"
+            assert await asyncio.wait_for(reader.readline(), 5) == b"hello 2\n"
+        reader, writer = clients[5]
+        writer.write(b"bye\n")
+        assert await asyncio.wait_for(reader.read(), 5) == b"goodbye\n"  # then EOF: closed after the flush
+
+
 class Listener(Broadcaster):
     everyone: ClassVar[list[Connection]] = []
 
 
 async def _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others() -> None:
-    server, conns = await serve_tcp("127.0.0.1", 0, Listener, idle_timeout=60, login_timeout=60)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        clients = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+    async with listening(Listener, 3) as clients:
         while len(Listener.everyone) < 3:
             await asyncio.sleep(0.01)
         first, *others = Listener.everyone
@@ -87,12 +95,6 @@ async def _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others()
             conn.write(b"more\n")
         for reader, _ in clients[1:]:
             assert await asyncio.wait_for(reader.readline(), 5) == b"more\n"
-        for _, w in clients:
-            w.close()
-    finally:
-        conns.close_all()
-        server.close()
-        await server.wait_closed()
 
 
 @pytest.mark.parametrize(
