@@ -144,14 +144,38 @@ class Channel:
     # -- the Sink interface -------------------------------------------------------------------------
     def deliver(self, event: Event) -> None:
         render = self.events.get(type(event))
-        if render is not None and not self.conn.closing:
+        if render is None or self.conn.closing:
+            return
+        try:
             render(self, event)
+        except Exception:
+            # A renderer's bug costs this connection only, never the sessions after it in a fan-out. The
+            # event is stored or live state, so the client that reconnects syncs what it missed here.
+            log.exception(
+                "%s %s: could not render %s, closing", self.protocol, self.conn.peer, type(event).__name__
+            )
+            self.conn.close()
 
     @classmethod
     def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
-        """An adapter overrides this for the fan-outs it can render once for all its connections."""
+        """A fan-out: rendered once for all connections where the adapter can (:meth:`write_all`),
+        else connection by connection. If the shared rendering fails, each connection renders its own
+        (and only a connection whose own rendering fails is closed)."""
+        try:
+            if cls.write_all(sinks, event):
+                return
+        except Exception:
+            log.exception(
+                "%s: fan-out of %s failed, delivering one by one", cls.protocol, type(event).__name__
+            )
         for sink in sinks:
             sink.deliver(event)
+
+    @classmethod
+    def write_all(cls, sinks: Sequence[Sink], event: Event) -> bool:
+        """Write ``event`` to all ``sinks`` from one rendering; False when this adapter has no such
+        path for the event. Adapters override it for the fan-outs that carry their throughput."""
+        return False
 
     def kick(self, reason: KickReason) -> None:
         log.info("%s %s: kicked (%s)", self.protocol, self.conn.peer, reason.value)

@@ -7,14 +7,16 @@ import asyncio
 import gc
 import logging
 import weakref
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
 
 from polyim.config import BeehiveSettings, OmtpSettings
 from polyim.core.app import Core
-from polyim.core.events import MessageEvent
-from polyim.core.model import ConvId, Message
+from polyim.core.events import Event, MessageEvent
+from polyim.core.model import ConvId, DeviceClass, Message
+from polyim.core.sessions import Session, SessionRegistry, Sink, fan_out
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.channel import Channel
 from polyim.protocols.omtp.adapter import OmtpChannel
@@ -146,3 +148,61 @@ def test_a_dropped_channel_is_freed_by_reference_counting() -> None:
             assert alive() is None
     finally:
         gc.enable()
+
+
+class _Renders(Channel):
+    """A channel whose renderer writes the message's content, and fails for the connections marked."""
+
+    protocol = "test"
+    bulk_fails = False
+
+    def __init__(self, fails: bool = False) -> None:
+        super().__init__(cast(Core, None), cast(Any, RecordingConn()))
+        self.fails = fails
+
+    def _render(self, event: MessageEvent) -> None:
+        if self.fails:
+            raise ValueError("renderer bug")
+        self.conn.write(event.message.content.encode())
+
+    @classmethod
+    def write_all(cls, sinks: Sequence[Sink], event: Event) -> bool:
+        if cls.bulk_fails:
+            raise ValueError("shared rendering bug")
+        return False
+
+
+_Renders.events = {MessageEvent: _Renders._render}
+
+
+def _written(ch: Channel) -> list[bytes]:
+    return cast(RecordingConn, ch.conn).written
+
+
+def test_a_renderer_failure_closes_its_connection_and_spares_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = SessionRegistry()
+    channels = [_Renders(fails=uid == 11) for uid in (10, 11, 12)]
+    for uid, ch in zip((10, 11, 12), channels, strict=True):
+        registry.attach(Session(uid, f"d{uid}", DeviceClass.MOBILE, "test", ch))
+    message = Message(ConvId.group(7), 1, 1, 10, "d", "c", 1, "hello", 0)
+    with caplog.at_level(logging.ERROR):
+        registry.deliver([11, 12, 10], MessageEvent(message))
+    assert "could not render MessageEvent" in caplog.text
+    assert [ch.conn.closing for ch in channels] == [False, True, False]
+    assert _written(channels[0]) == _written(channels[2]) == [b"hello"]
+
+
+def test_a_failed_shared_rendering_falls_back_to_each_connection(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_Renders, "bulk_fails", True)
+    channels = [_Renders(fails=i == 1) for i in range(3)]
+    sessions = [Session(20 + i, "d", DeviceClass.MOBILE, "test", ch) for i, ch in enumerate(channels)]
+    message = Message(ConvId.peer(1, 2), 1, 1, 1, "d", "c", 1, "room", 0)
+    with caplog.at_level(logging.ERROR):
+        assert fan_out(sessions, MessageEvent(message)) == 3
+    assert "fan-out of MessageEvent failed" in caplog.text
+    assert [_written(ch) for ch in channels] == [[b"room"], [], [b"room"]]
+    assert [ch.conn.closing for ch in channels] == [False, True, False]

@@ -194,9 +194,8 @@ class BeehiveChannel(Channel):
         self.subs: set[int] = set()
 
     @classmethod
-    def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
-        if not (type(event) is RoomEvent and rooms.write_all(sinks, event)):
-            super().deliver_all(sinks, event)
+    def write_all(cls, sinks: Sequence[Sink], event: Event) -> bool:
+        return type(event) is RoomEvent and rooms.write_all(sinks, event)
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
