@@ -445,8 +445,19 @@ class Worker:
         §4.4), and that backlog must not run into the measured window."""
         give_up = time.monotonic() + _SETTLE_MAX
         self.state.last_rx = time.monotonic()
-        while (now := time.monotonic()) < give_up and now - self.state.last_rx < _SETTLE_QUIET_S:
+        while time.monotonic() < give_up and not await self._quiet_for(_SETTLE_QUIET_S):
             await asyncio.sleep(0.05)
+
+    async def _quiet_for(self, seconds: float) -> bool:
+        """True when nothing has arrived for ``seconds``, confirmed after one more poll of the sockets:
+        after a stall of this process (descheduled, a collection) the timer that asks runs before the
+        reads of what arrived meanwhile, in asyncio and uvloop alike, and would call a busy input
+        quiet, ending a drain with deliveries still in the socket buffers, counted as lost."""
+        if time.monotonic() - self.state.last_rx < seconds:
+            return False
+        seen = self.state.last_rx
+        await asyncio.sleep(0.01)  # a timer ahead: the loop polls the sockets before it fires
+        return self.state.last_rx == seen
 
     async def run(self, t0: float) -> LoadReport:
         """Start at monotonic time ``t0``, run for the plan's duration, drain, and report."""
@@ -507,11 +518,9 @@ class Worker:
         """Wait until every send is answered and input has been quiet a moment; give up once nothing at
         all has arrived for ``quiet_limit`` seconds (or after ``_DRAIN_MAX``)."""
         give_up = time.monotonic() + _DRAIN_MAX
-        while (now := time.monotonic()) < give_up:
-            quiet = now - self.state.last_rx
-            if quiet >= quiet_limit:
-                return
-            if quiet >= _LOST_QUIET_S and not any(s.pending for s in self.senders if s.logged_in):
+        while time.monotonic() < give_up:
+            answered = not any(s.pending for s in self.senders if s.logged_in)
+            if await self._quiet_for(min(_LOST_QUIET_S, quiet_limit) if answered else quiet_limit):
                 return
             await asyncio.sleep(0.05)
 

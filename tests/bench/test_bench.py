@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 
 from polyim.bench import omtp_load
 from polyim.bench.beehive_load import BeehiveSession
-from polyim.bench.load import Link, Plan, RunState, SessionSpec
+from polyim.bench.load import Link, Plan, RunState, SessionSpec, Worker
 from polyim.bench.scenarios import Options
 from polyim.bench.stats import Histogram, bucket_bounds, bucket_of
 from polyim.cli import main
@@ -191,6 +193,29 @@ async def test_a_receipt_leaves_with_the_read_that_brought_its_message() -> None
     assert wire.writes == [omtp_load.receipt_frame(14, b"r0.4.1.1", b"LP_G1_10001_10002", 9)]
     await asyncio.sleep(0)
     assert len(wire.writes) == 1  # and the turn's own flush has nothing left to send
+
+
+async def test_the_drain_reads_what_arrived_during_a_stall_before_calling_the_input_quiet() -> None:
+    """After this process stalls (descheduled, a collection), the drain's timer can run before the reads
+    of what arrived meanwhile: deciding "quiet" then ends the run with deliveries unread, reported lost."""
+    worker = Worker(Plan(kind="traffic", host="127.0.0.1", ports={}, sessions=[]))
+    received = bytearray()
+
+    class Reader(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            received.extend(data)
+            worker.state.last_rx = time.monotonic()
+
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        await asyncio.get_running_loop().connect_accepted_socket(Reader, ours)
+        worker.state.last_rx = time.monotonic()
+        drain = asyncio.ensure_future(worker._drain(5.0))
+        await asyncio.sleep(0.1)
+        peer.send(b"during the stall")
+        time.sleep(0.5)  # the stall: the loop runs nothing, the bytes wait in the socket
+        await drain
+    assert bytes(received) == b"during the stall"
 
 
 def test_help_lists_the_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
