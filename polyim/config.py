@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 
 class ConfigError(Exception):
@@ -112,17 +112,16 @@ class Settings:
 
 
 def _fill(section: Any, values: dict[str, Any], name: str) -> None:
-    known = {f.name: f for f in fields(section)}
+    # The declared type, not the default's: ``idle_timeout: float = 360`` must take ``1.5``.
+    known = get_type_hints(type(section))
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"unknown key [{name}] {key}")
-        default = getattr(section, key)
-        if isinstance(default, bool) != isinstance(value, bool) or (
-            not isinstance(value, type(default))
-            and not (isinstance(default, float) and isinstance(value, int))
-        ):
-            raise ConfigError(f"[{name}] {key} must be {type(default).__name__}")
-        setattr(section, key, value)
+        expected = known[key]
+        accepted = (int, float) if expected is float else expected
+        if isinstance(value, bool) != (expected is bool) or not isinstance(value, accepted):
+            raise ConfigError(f"[{name}] {key} must be {expected.__name__}")
+        setattr(section, key, float(value) if expected is float else value)
 
 
 def load(path: str | None) -> Settings:
