@@ -118,7 +118,15 @@ _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("--group-online", {"type": int, "default": 0, "help": "group: members online (default half)"}),
-    ("--heartbeat", {"type": float, "default": 25.0, "metavar": "S", "help": "idle: seconds between pings"}),
+    (
+        "--heartbeat",
+        {
+            "type": float,
+            "default": 25.0,
+            "metavar": "S",
+            "help": "seconds between pings: measured in idle; elsewhere a keepalive of quiet sessions (default 25)",
+        },
+    ),
     (
         "--msg-size",
         {"type": int, "default": 64, "metavar": "B", "help": "message content bytes (default 64)"},

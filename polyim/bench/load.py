@@ -139,6 +139,9 @@ class LoadSession:
         self.next_t = 0.0
         self.seen: dict[int, bytearray] = {}
         self.ping_us = 0
+        self.keepalives = 0  # unmeasured pings in flight, answered before any measured one
+        self.writes = 0
+        self._writes_seen = 0
         self.backoff = False
         self.retry = False
         self._out: list[bytes] = []
@@ -170,6 +173,7 @@ class LoadSession:
         self.drop()
         self.reset_stream()
         self.logged_in = False
+        self.ping_us = self.keepalives = 0
         start = now_us()
         self.waiter = self._loop.create_future()
         link = Link(self)
@@ -243,6 +247,7 @@ class LoadSession:
     # -- output --------------------------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         """Queue bytes; everything queued in one loop turn goes out in one write."""
+        self.writes += 1
         self._out.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -312,6 +317,16 @@ class LoadSession:
             self.ping_us = now_us()
             self.report.counters.pings += 1
             self.write(self.ping_frame())
+
+    def keep_alive(self) -> None:
+        """Ping if nothing was written since the last call, as a client's heartbeat does: a session that
+        only receives (a room member, a load waiting through a long join phase) would otherwise reach the
+        server's idle timeout and be closed. These pings are not measured. The echo server has no
+        heartbeat to keep (its idle timeout is an hour) and would fan a ping out to a whole room."""
+        if self.logged_in and self.writes == self._writes_seen and self.spec.protocol != "echo":
+            self.keepalives += 1
+            self.write(self.ping_frame())
+        self._writes_seen = self.writes
 
     # -- input ----------------------------------------------------------------------------------------
     def acked(self, n: int, code: int) -> None:
@@ -386,7 +401,9 @@ class LoadSession:
         return True
 
     def pong(self) -> None:
-        if self.ping_us:
+        if self.keepalives:  # pongs come back in order: an earlier keepalive's is first
+            self.keepalives -= 1
+        elif self.ping_us:
             self.report.counters.pongs += 1
             self.report.hists["ping"].record(now_us() - self.ping_us)
             self.ping_us = 0
@@ -423,10 +440,12 @@ class Worker:
         self.senders = [s for s in self.sessions if s.spec.to]
         self.progress = progress
         self._timers: list[asyncio.TimerHandle] = []
+        self._keepalive: asyncio.TimerHandle | None = None
 
     async def setup(self) -> int:
         """Connect and log in every session (a bounded number at a time); returns how many are in."""
         limit = asyncio.Semaphore(self.plan.connect_concurrency)
+        self._keep_alive()
 
         async def one(session: LoadSession) -> bool:
             async with limit:
@@ -478,7 +497,21 @@ class Worker:
         report.load_cpu_s = time.process_time() - cpu0
         return report
 
+    def _keep_alive(self) -> None:
+        """Every ``plan.heartbeat`` seconds, from the first login to :meth:`close`, every quiet session
+        pings: through the setup, the wait for the other load processes and the run alike."""
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            for session in self.sessions:
+                session.keep_alive()
+            self._keepalive = loop.call_later(self.plan.heartbeat, tick)
+
+        self._keepalive = loop.call_later(self.plan.heartbeat, tick)
+
     def close(self) -> None:
+        if self._keepalive is not None:
+            self._keepalive.cancel()
         for timer in self._timers:
             timer.cancel()
         for session in self.sessions:

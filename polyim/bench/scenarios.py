@@ -18,6 +18,9 @@ baseline the load of ``--of`` against a bare echo server built from polyim's tra
          ``idle`` and ``login`` get each frame straight back; ``room`` has every frame sent to every
          connection (``--sessions`` connections, ``--senders`` of them sending, no receipts).
 ======== ===============================================================================================
+
+In every scenario a session that has written nothing for ``--heartbeat`` seconds pings, as a client's
+heartbeat does, so that receivers and a long join phase stay inside the server's idle timeout.
 """
 
 from __future__ import annotations

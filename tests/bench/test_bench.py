@@ -23,7 +23,7 @@ from polyim.cli import main
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 from polyim.protocols.omtp import codec as c
-from tests.conftest import Server
+from tests.conftest import Server, start_server
 
 REQUIRED_KEYS = (
     "scenario",
@@ -293,6 +293,29 @@ def test_room_reaches_every_session(tmp_path: Path) -> None:
     assert r["room_chats_acked"] > 0 and r["room_bcs_acked"] >= 5
     assert r["room_chats_acked"] + r["room_bcs_acked"] == r["acked"]
     assert r["server_cpu_s_per_1k_basis"] == "deliveries" and r["server_cpu_s_per_1k"] > 0
+
+
+def test_quiet_sessions_keep_alive_past_the_servers_idle_timeout(tmp_path: Path) -> None:
+    """Room members that only receive send heartbeats as a client does: with beehive's idle timeout at
+    1 s and a 3 s run, no session is closed by the server and every delivery arrives."""
+    srv = start_server(tmp_path, extra="idle_timeout = 1.0")  # lands in [beehive]
+    try:
+        r = bench(
+            tmp_path,
+            "room",
+            "--sessions", "8",
+            "--senders", "1",
+            "--bc-rate", "0",
+            "--rate", "20",
+            "--duration", "3",
+            "--heartbeat", "0.3",
+            "--target", f"beehive=127.0.0.1:{srv.beehive_tcp}", f"http=127.0.0.1:{srv.http}",
+            "--admin-token", srv.admin_token,
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert_consistent(r, fanout=8)
+    assert r["sessions"] == 8 and "pings" not in r  # keepalives are not measured
 
 
 def test_idle_sessions_answer_every_ping(tmp_path: Path) -> None:
