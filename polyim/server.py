@@ -75,7 +75,7 @@ class Node:
             token = _secret_file(data_dir, "admin_token")
             if fresh:
                 print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
-        app = build_app(self.core, token, routes)
+        app = build_app(self.core, token, routes, self._connection_counts)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, port = parse_hostport(self.settings.http.listen)
@@ -86,6 +86,9 @@ class Node:
         sockets = getattr(server, "sockets", None) or []
         sock_port = sockets[0].getsockname()[1] if sockets else port
         self.listeners.append(Listener("http", "tcp", host, sock_port, server, lambda: None))
+
+    def _connection_counts(self) -> list[tuple[str, str, int]]:
+        return [(x.protocol, x.kind, x.connections()) for x in self.listeners if x.connections is not None]
 
     async def stop(self) -> None:
         for lst in self.listeners:

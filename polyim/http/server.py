@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from polyim.core.app import Core
+from polyim.http.metrics import ConnectionCounts, metrics_route
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,14 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def build_app(core: Core, admin_token: str, routes: list[web.RouteDef]) -> web.Application:
+def build_app(
+    core: Core, admin_token: str, routes: list[web.RouteDef], connections: ConnectionCounts
+) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[CORE_KEY] = core
     app[ADMIN_TOKEN_KEY] = admin_token
     app.router.add_get("/healthz", healthz)
+    app.router.add_routes([metrics_route(core, connections)])
     from polyim.http.admin import routes as admin_routes
     from polyim.http.push import routes as push_routes
 

@@ -22,6 +22,7 @@ class Listener:
     port: int
     server: asyncio.AbstractServer
     close_all: Callable[[], None]
+    connections: Callable[[], int] | None = None  # open connections, for /metrics
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,16 @@ class Conflict(Exception):
     """A unique name or id is taken."""
 
 
+@dataclass(frozen=True, slots=True)
+class StoreMetrics:
+    """What ``/metrics`` shows of the store: running totals since start, and the writer's backlog."""
+
+    messages_stored: int  # appends committed as new messages (a resend of a stored one is not counted)
+    commits: int  # write transactions committed
+    commit_seconds: float  # wall time spent in them, BEGIN to COMMIT
+    write_queue: int  # calls waiting for the writer
+
+
 @dataclass(slots=True)
 class NewMessage:
     """A message to append; the store assigns ``seq`` at commit."""
@@ -58,6 +68,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def metrics(self) -> StoreMetrics: ...
 
     @abc.abstractmethod
     async def create_account(

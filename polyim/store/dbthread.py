@@ -14,6 +14,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -141,6 +142,12 @@ class WriterThread(DbThread):
     def __init__(self, path: str, name: str, hooks: WriteHooks | None = None) -> None:
         super().__init__(path, name)
         self._hooks: WriteHooks = hooks or _NoHooks()
+        # Written by this thread only, read by ``/metrics``: plain ints, one update per transaction.
+        self.commits = 0
+        self.commit_seconds = 0.0
+
+    def backlog(self) -> int:
+        return self._queue.qsize()
 
     def _process(self, jobs: list[_Job]) -> None:
         """One transaction for the batch; if anything fails, isolate the failure by retrying singly."""
@@ -161,10 +168,13 @@ class WriterThread(DbThread):
         self._settle(results)
 
     def _transaction(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[_Job, Any, None]]:
+        start = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         results = [(job, job.fn(conn), None) for job in jobs]
         self._hooks.before_commit(conn)
         conn.execute("COMMIT")
+        self.commit_seconds += time.perf_counter() - start
+        self.commits += 1
         return results
 
 

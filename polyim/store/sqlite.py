@@ -36,7 +36,7 @@ from polyim.core.model import (
     Role,
 )
 from polyim.core.pending import Pending
-from polyim.store.base import Conflict, NewMessage, Store
+from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
 from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import migrate
 
@@ -131,6 +131,7 @@ class SqliteStore(Store):
         self._delivered: _Receipts = {}
         self._flushing: list[_Receipts] = []
         self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
+        self._stored = 0
         self._delivered_flush: asyncio.TimerHandle | None = None
         self._reader = DbThread(path, "polyim-sqlite-reader")
         self._accounts_by_uid = _PointReads[int](
@@ -160,6 +161,10 @@ class SqliteStore(Store):
             await flushed
         self._writer.stop()
         self._reader.stop()
+
+    def metrics(self) -> StoreMetrics:
+        w = self._writer
+        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog())
 
     # -- accounts --------------------------------------------------------------------------------
     async def create_account(
@@ -262,15 +267,23 @@ class SqliteStore(Store):
                 if len(batch) > 1:  # find the culprit: every message on its own
                     for new, fut in batch:
                         single = self._writer.run(functools.partial(_append_one, wc, new))
-                        single.add_done_callback(functools.partial(_chain, fut))
+                        single.add_done_callback(functools.partial(self._landed, fut))
                     return
                 _chain(batch[0][1], done)
                 return
-            for (_, fut), result in zip(batch, done.result(), strict=True):
+            results = done.result()
+            self._stored += sum(not duplicate for _, duplicate in results)
+            for (_, fut), result in zip(batch, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
 
         job.add_done_callback(settle)
+
+    def _landed(self, fut: Pending[tuple[Message, bool]], done: asyncio.Future[tuple[Message, bool]]) -> None:
+        """Settle ``fut`` from an append retried on its own, counting it if it stored a new message."""
+        if done.exception() is None and not done.result()[1]:
+            self._stored += 1
+        _chain(fut, done)
 
     async def get_message(self, conv: ConvId, seq: int) -> Message | None:
         row = await self._read_one(

@@ -48,7 +48,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
             login_timeout=cfg.login_timeout,
         )
         bound = server.sockets[0].getsockname()[1]
-        listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all))
+        listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all, conns.__len__))
         ip, port = await nodes.advertised(cfg, settings.server, nodes.TYPE_TCP, host, bound)
         gateways.append(nodes.Gateway(nodes.TYPE_TCP, ip, port, conns))
     if cfg.ws:
@@ -65,7 +65,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         )
         sockets = getattr(ws_server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
-        listeners.append(Listener("beehive", "ws", host, bound, ws_server, stop))
+        listeners.append(Listener("beehive", "ws", host, bound, ws_server, stop, ws_conns.__len__))
         ip, port = await nodes.advertised(cfg, settings.server, nodes.TYPE_WS, host, bound)
         gateways.append(nodes.Gateway(nodes.TYPE_WS, ip, port, ws_conns))
     core.nodes.add_reporter(nodes.reporter(cfg, settings.server, gateways))  # LSND-INFO, FRWD-INFO (§4.6)

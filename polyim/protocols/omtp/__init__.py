@@ -28,7 +28,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         login_timeout=cfg.login_timeout,
     )
     bound = server.sockets[0].getsockname()[1]
-    return [Listener("omtp", "tcp", host, bound, server, conns.close_all)]
+    return [Listener("omtp", "tcp", host, bound, server, conns.close_all, conns.__len__)]
 
 
 def routes(core: Core, settings: Settings) -> list[web.RouteDef]:

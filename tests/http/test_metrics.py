@@ -1,0 +1,97 @@
+"""``GET /metrics`` on a real server: the numbers follow what clients of both protocols do."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.clients import beehive as b
+from tests.clients.omtp import OmtpClient
+from tests.conftest import Server, start_server
+from tests.e2e.beehive_pool import Beehive, beehive
+from tests.e2e.conftest import Omtp, omtp
+
+__all__ = ["beehive", "omtp"]
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of its own: the figures start from zero."""
+    srv = start_server(tmp_path_factory.mktemp("metrics"))
+    yield srv
+    srv.stop()
+
+
+def scrape(server: Server) -> Samples:
+    """Every sample of ``/metrics``, by name and labels. No admin token: a scraper has none."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.http}/metrics", timeout=10) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/plain; version=")
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def sessions(m: Samples, protocol: str) -> float:
+    return m.get(("polyim_sessions", (("protocol", protocol),)), 0)
+
+
+def connections(m: Samples, protocol: str, kind: str) -> float:
+    return m[("polyim_connections", (("kind", kind), ("protocol", protocol)))]
+
+
+async def settled(server: Server, ready: Callable[[Samples], bool]) -> Samples:
+    """The first scrape that satisfies ``ready``: closes reach the server in their own time."""
+    deadline = time.monotonic() + 5
+    while not ready(m := scrape(server)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return m
+
+
+async def test_metrics_count_sessions_connections_rooms_and_stored_messages(
+    server: Server, omtp: Omtp, beehive: Beehive
+) -> None:
+    before = scrape(server)
+    assert before[("polyim_messages_stored_total", ())] == 0
+    assert sessions(before, "omtp") == sessions(before, "beehive") == 0
+    assert before[("polyim_users_online", ())] == 0
+    assert before[("process_resident_memory_bytes", ())] > 0
+
+    alice, bob = await omtp.user("alice"), await omtp.user("bob")
+    lurker = await OmtpClient.connect("127.0.0.1", server.omtp)  # connected, never logged in
+    carol = await beehive.user(ws=True)
+    for text in ("one", "two"):
+        assert (await alice.send_single(bob.uid, text)).ok
+    reply = await carol.request(b.ROOM_CREAT, b.body(b.ROOM_CREAT, uid=carol.uid, name="r", desc=""))
+    rid = reply.msg.rid
+    joined = await carol.request(b.ROOM_JOIN, b.body(b.ROOM_JOIN, uid=carol.uid, rid=rid))
+    assert joined.msg.code == 0
+
+    during = scrape(server)
+    assert during[("polyim_messages_stored_total", ())] == 2
+    assert during[("polyim_store_commits_total", ())] >= 1
+    assert during[("polyim_store_commit_seconds_total", ())] > 0
+    assert (sessions(during, "omtp"), sessions(during, "beehive")) == (2, 1)
+    assert during[("polyim_users_online", ())] == 3
+    assert connections(during, "omtp", "tcp") == 3  # the lurker counts as a connection, not a session
+    assert connections(during, "beehive", "ws") == 1
+    assert connections(during, "beehive", "tcp") == 0
+    assert during[("polyim_rooms_active", ())] == 1 and during[("polyim_room_sessions", ())] == 1
+
+    for client in (bob, lurker, carol):
+        await client.close()
+    after = await settled(server, lambda m: connections(m, "omtp", "tcp") == 1)
+    assert connections(after, "beehive", "ws") == 0
+    assert sessions(after, "omtp") == 1 and sessions(after, "beehive") == 0
+    assert after[("polyim_room_sessions", ())] == 0
+    assert after[("polyim_messages_stored_total", ())] == 2  # stored messages stay counted
