@@ -1,4 +1,4 @@
-"""``polyim`` command line: serve, user, db, bench (design.md §2)."""
+"""``polyim`` command line: serve, user, group, room, db, bench (design.md §2)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from polyim import config, runtime
 from polyim.core.app import Core
 from polyim.core.errors import CoreError
 from polyim.core.model import Role
+from polyim.http.client import AdminClient, AdminError, admin_token, server_url
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -74,6 +75,61 @@ async def _user_cmd(args: argparse.Namespace, core: Core) -> int:
         await core.accounts.set_password(acct.uid, args.password)
     elif args.user_cmd == "disable":
         await core.accounts.set_disabled(acct.uid, not args.enable)
+    return 0
+
+
+def _admin(args: argparse.Namespace) -> AdminClient:
+    settings = _settings(args)
+    return AdminClient(args.server or server_url(settings), admin_token(settings))
+
+
+def _print_group(g: dict[str, Any]) -> None:
+    flags = [f for f in ("mute_all", "closed") if g[f]]
+    print(f"{g['gid']}\t{g['name']}\towner {g['owner']}\tlimit {g['member_limit']}\t{','.join(flags) or '-'}")
+    for m in g.get("members", ()):
+        print(f"  {m['uid']}\t{m['role']}" + ("\tmuted" if m["muted"] else ""))
+
+
+def _print_room(r: dict[str, Any]) -> None:
+    state = "closed" if r["closed"] else "open"
+    print(f"{r['rid']}\t{r['name']}\towner {r['owner']}\t{r['sessions']} sessions\t{state}")
+    if r["banned"]:
+        print("  banned " + " ".join(map(str, r["banned"])))
+
+
+def _group_cmd(args: argparse.Namespace) -> int:
+    api, cmd = _admin(args), args.group_cmd
+    if cmd == "list":
+        for g in api.call("GET", f"/api/v1/groups?uid={args.user}")["groups"]:
+            _print_group(g)
+    elif cmd == "create":
+        body = {"name": args.name, "owner": args.owner, "members": args.member or []}
+        print(api.call("POST", "/api/v1/groups", body)["gid"])
+    elif cmd == "dismiss":
+        api.call("DELETE", f"/api/v1/groups/{args.gid}")
+    else:
+        path = {"show": "", "add": "/members", "remove": "/members/remove"}[cmd]
+        uids = None if cmd == "show" else {"uids": args.uids}
+        _print_group(api.call("GET" if uids is None else "POST", f"/api/v1/groups/{args.gid}{path}", uids))
+    return 0
+
+
+def _room_cmd(args: argparse.Namespace) -> int:
+    api, cmd = _admin(args), args.room_cmd
+    if cmd == "list":
+        for r in api.call("GET", f"/api/v1/rooms?top={args.top}")["rooms"]:
+            print(f"{r['rid']}\t{r['sessions']}")
+    elif cmd == "create":
+        body: dict[str, Any] = {"owner": args.owner, "name": args.name, "desc": args.desc}
+        if args.rid is not None:
+            body["rid"] = args.rid
+        print(api.call("POST", "/api/v1/rooms", body)["rid"])
+    elif cmd == "show":
+        _print_room(api.call("GET", f"/api/v1/rooms/{args.rid}"))
+    elif cmd == "dismiss":
+        api.call("DELETE", f"/api/v1/rooms/{args.rid}")
+    else:
+        _print_room(api.call("POST", f"/api/v1/rooms/{args.rid}/kick", {"uid": args.uid}))
     return 0
 
 
@@ -145,6 +201,9 @@ def parser() -> argparse.ArgumentParser:
     for sp in (add, show, pw, dis, us.choices["list"]):
         sp.add_argument("--config", default=argparse.SUPPRESS, help="TOML configuration file")
 
+    _add_group_parser(sub)
+    _add_room_parser(sub)
+
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("--config", help="TOML configuration file")
     dbs = db.add_subparsers(dest="db_cmd", required=True)
@@ -157,6 +216,51 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _operator_parser(sub: Any, name: str, help_: str) -> Callable[[str, str], Any]:
+    """A command that works through the running server's admin API; each subcommand takes --config
+    (for the address and the admin token) and --server URL (to name another server)."""
+    cmd = sub.add_parser(name, help=help_ + " (through the running server)")
+    subs = cmd.add_subparsers(dest=f"{name}_cmd", required=True)
+
+    def add(sub_name: str, sub_help: str) -> Any:
+        sp = subs.add_parser(sub_name, help=sub_help)
+        sp.add_argument("--config", help="TOML configuration file")
+        sp.add_argument("--server", help="admin API URL (default: [http] listen of the config)")
+        return sp
+
+    return add
+
+
+def _add_group_parser(sub: Any) -> None:
+    add = _operator_parser(sub, "group", "manage groups")
+    add("list", "the groups of a user").add_argument("--user", type=int, required=True, help="uid")
+    create = add("create", "create a group and print its gid")
+    create.add_argument("name")
+    create.add_argument("--owner", type=int, required=True, help="uid of the owner")
+    create.add_argument("--member", type=int, action="append", help="uid of a member (repeatable)")
+    add("show", "a group and its members").add_argument("gid", type=int)
+    add("dismiss", "dismiss a group (its members are told)").add_argument("gid", type=int)
+    for name, what in (("add", "add members"), ("remove", "remove members")):
+        sp = add(name, f"{what} (as the owner; members are told)")
+        sp.add_argument("gid", type=int)
+        sp.add_argument("uids", type=int, nargs="+")
+
+
+def _add_room_parser(sub: Any) -> None:
+    add = _operator_parser(sub, "room", "manage chat rooms")
+    add("list", "the rooms with the most sessions").add_argument("--top", type=int, default=100)
+    create = add("create", "create an open, empty room and print its rid")
+    create.add_argument("--owner", type=int, required=True, help="uid of the owner")
+    create.add_argument("--name", default="")
+    create.add_argument("--desc", default="")
+    create.add_argument("--rid", type=int, help="a rid of your choice")
+    add("show", "a room: owner, sessions, bans").add_argument("rid", type=int)
+    add("dismiss", "dismiss a room (everyone inside is told and removed)").add_argument("rid", type=int)
+    kick = add("kick", "ban a user from a room and remove its sessions")
+    kick.add_argument("rid", type=int)
+    kick.add_argument("uid", type=int)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -166,12 +270,17 @@ def main(argv: list[str] | None = None) -> int:
             return _db_upgrade(args)
         if args.cmd == "bench":
             return _bench(args)
+        if args.cmd in ("group", "room"):
+            return _group_cmd(args) if args.cmd == "group" else _room_cmd(args)
         return asyncio.run(_with_core(args, lambda core: _user_cmd(args, core)))
     except config.ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
     except CoreError as exc:
         print(f"error: {exc.text}", file=sys.stderr)
+        return 1
+    except AdminError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

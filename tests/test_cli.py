@@ -98,3 +98,48 @@ def test_empty_config_file_works(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert (tmp_path / "polyim-data" / "polyim.db").exists()  # the default data_dir, relative to cwd
+
+
+async def test_group_and_room_commands_work_through_the_running_server(tmp_path: Path) -> None:
+    """``polyim group …`` and ``polyim room …`` go through the admin API: an OMTP member online hears of
+    the group the operator made for its owner."""
+    cfg = write_config(tmp_path)
+    srv = start_server(tmp_path, config=cfg)
+    url = f"http://127.0.0.1:{srv.http}"
+
+    def op(*args: str) -> subprocess.CompletedProcess[str]:
+        return polyim(*args, "--server", url, config=cfg)
+
+    try:
+        ann, ben, cid = (int(polyim("user", "add", n, "--password", "pw", config=cfg).stdout) for n in "abc")
+        client = await OmtpClient.connect("127.0.0.1", srv.omtp)
+        assert (await client.login(user_name="b", password="pw", device_id="d1"))[0] == 0
+        made = op("group", "create", "club", "--owner", str(ann), "--member", str(ben))
+        assert made.returncode == 0, made.stderr
+        gid = int(made.stdout)
+        _, sync = await client.expect_sync()
+        assert sync.content == f"GC_{gid}"
+        await client.close()
+        assert op("group", "add", str(gid), str(cid)).stdout.splitlines()[1:] == [
+            f"  {ann}\towner",
+            f"  {ben}\tmember",
+            f"  {cid}\tmember",
+        ]
+        assert op("group", "remove", str(gid), str(ben)).returncode == 0
+        assert op("group", "list", "--user", str(cid)).stdout.startswith(f"{gid}\tclub\towner {ann}\t")
+        assert op("group", "dismiss", str(gid)).returncode == 0
+        gone = op("group", "show", str(gid))
+        assert gone.returncode == 1 and gone.stderr.startswith("error: ")
+
+        rid = int(op("room", "create", "--owner", str(ann), "--name", "hall").stdout)
+        assert op("room", "show", str(rid)).stdout == f"{rid}\thall\towner {ann}\t0 sessions\topen\n"
+        kicked = op("room", "kick", str(rid), str(ben))
+        assert kicked.stdout.splitlines()[1] == f"  banned {ben}"
+        assert op("room", "dismiss", str(rid)).returncode == 0
+        assert op("room", "show", str(rid)).stderr == "error: no such room\n"
+    finally:
+        srv.stop()
+    unreachable = op("room", "list")
+    assert unreachable.returncode == 1 and "cannot reach the server" in unreachable.stderr
+    no_port = polyim("room", "list", config=cfg)  # the test config listens on port 0
+    assert no_port.stderr == "error: [http] listen has port 0: pass --server URL\n"

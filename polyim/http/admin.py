@@ -1,22 +1,84 @@
-"""polyim's own admin API under ``/api/v1`` (admin token): accounts and tokens for operators and tools."""
+"""polyim's own admin API under ``/api/v1`` (admin token): accounts, tokens, groups and rooms for
+operators and tools (``polyim group …`` and ``polyim room …`` are its command-line clients).
+
+An operator changes a group or a room with its owner's authority: the core's rules and notifications
+are the ones the owner's own request would get (members are told in their protocols), and the change
+is logged with who it was done for.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
+from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
-from polyim.core.model import Role
-from polyim.http.server import CORE_KEY, is_admin, json_body
+from polyim.core.model import Group, GroupMember, Role
+from polyim.core.rooms import Room
+from polyim.http.server import CORE_KEY, Handler, admin_only, api_error, json_body
 
-_STATUS = {Code.NAME_TAKEN: 409, Code.USER_NOT_FOUND: 404}
+log = logging.getLogger(__name__)
+
+_STATUS = {
+    Code.NAME_TAKEN: 409,
+    Code.USER_NOT_FOUND: 404,
+    Code.GROUP_NOT_FOUND: 404,
+    Code.ROOM_NOT_FOUND: 404,
+    Code.NOT_MEMBER: 409,
+    Code.GROUP_FULL: 409,
+    Code.FORBIDDEN: 403,
+    Code.NO_PRIVILEGE: 403,
+    Code.BLOCKED: 403,
+}
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"code": status, "message": message}, status=status)
+class _BadRequest(Exception):
+    pass
 
 
+def _refusals(fn: Handler) -> Handler:
+    """Admin only; a core refusal or a bad field becomes its JSON error."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            return await fn(request)
+        except CoreError as exc:
+            return api_error(_STATUS.get(exc.code, 400), exc.text)
+        except _BadRequest as exc:
+            return api_error(400, str(exc))
+
+    return admin_only(handle)
+
+
+def _int(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _BadRequest(f"{name} must be an integer")
+    return value
+
+
+def _uids(value: Any) -> list[int]:
+    if not isinstance(value, list) or not value:
+        raise _BadRequest("uids must be a non-empty list of integers")
+    return [_int(u, "uids") for u in value]
+
+
+def _path_id(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise _BadRequest(f"{name} must be an integer") from None
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if body is None:
+        raise _BadRequest("a JSON object is required")
+    return body
+
+
+# -- accounts and tokens ------------------------------------------------------------------------------
 def _account(acct: Any) -> dict[str, Any]:
     return {
         "uid": acct.uid,
@@ -30,43 +92,198 @@ def _account(acct: Any) -> dict[str, Any]:
 
 async def create_user(request: web.Request) -> web.Response:
     """``POST /api/v1/users`` {username, password, uid?, nickname?, email?, operator?} → the account."""
-    if not is_admin(request):
-        return _error(401, "unauthorized")
-    body = await json_body(request)
-    if body is None or not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
-        return _error(400, "username and password required")
+    body = await json_body(request) or {}
+    if not isinstance(body.get("username"), str) or not isinstance(body.get("password"), str):
+        raise _BadRequest("username and password required")
     uid = body.get("uid")
-    if uid is not None and (not isinstance(uid, int) or isinstance(uid, bool)):
-        return _error(400, "uid must be an integer")
-    try:
-        acct = await request.app[CORE_KEY].accounts.create(
-            body["username"],
-            body["password"],
-            uid=uid,
-            nickname=str(body.get("nickname", "")),
-            email=str(body.get("email", "")),
-            role=Role.OPERATOR if body.get("operator") else Role.USER,
-        )
-    except CoreError as exc:
-        return _error(_STATUS.get(exc.code, 400), exc.text)
+    acct = await request.app[CORE_KEY].accounts.create(
+        body["username"],
+        body["password"],
+        uid=None if uid is None else _int(uid, "uid"),
+        nickname=str(body.get("nickname", "")),
+        email=str(body.get("email", "")),
+        role=Role.OPERATOR if body.get("operator") else Role.USER,
+    )
     return web.json_response(_account(acct), status=201)
 
 
 async def issue_token(request: web.Request) -> web.Response:
     """``POST /api/v1/tokens`` {uid, device, ttl?} → a signed login token for an app server's user."""
-    if not is_admin(request):
-        return _error(401, "unauthorized")
     body = await json_body(request)
     uid = body.get("uid") if body else None
     if body is None or not isinstance(uid, int) or isinstance(uid, bool):
-        return _error(400, "uid required")
+        raise _BadRequest("uid required")
     core = request.app[CORE_KEY]
     if await core.accounts.get(uid) is None:
-        return _error(404, "no such user")
+        return api_error(404, "no such user")
     ttl = body.get("ttl")
     token = core.accounts.issue_token(uid, str(body.get("device", "")), ttl if isinstance(ttl, int) else None)
     return web.json_response({"uid": uid, "token": token})
 
 
+# -- groups --------------------------------------------------------------------------------------------
+def _group(group: Group, members: list[GroupMember] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "gid": group.gid,
+        "name": group.name,
+        "owner": group.owner,
+        "desc": group.desc,
+        "member_limit": group.member_limit,
+        "mute_all": group.mute_all,
+        "closed": group.closed,
+    }
+    if members is not None:
+        out["members"] = [{"uid": m.uid, "role": m.role.name.lower(), "muted": m.muted} for m in members]
+    return out
+
+
+async def _group_out(core: Core, gid: int, status: int = 200) -> web.Response:
+    group = await core.groups.get(gid)
+    return web.json_response(_group(group, await core.groups.members(None, gid)), status=status)
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    """``GET /api/v1/groups?uid=U`` → the groups U belongs to."""
+    try:
+        uid = int(request.query.get("uid", ""))
+    except ValueError:
+        raise _BadRequest("uid required") from None
+    groups = await request.app[CORE_KEY].groups.of_user(uid)
+    return web.json_response({"groups": [_group(g) for g in sorted(groups, key=lambda g: g.gid)]})
+
+
+async def create_group(request: web.Request) -> web.Response:
+    """``POST /api/v1/groups`` {name, owner, members?} → the group, its members told as by a client's create."""
+    body = await _body(request)
+    name, owner = body.get("name"), _int(body.get("owner"), "owner")
+    if not isinstance(name, str) or not name:
+        raise _BadRequest("name required")
+    members = _uids(body["members"]) if body.get("members") else []
+    core = request.app[CORE_KEY]
+    group = await core.groups.create(owner, name, members)
+    log.info("admin API: group %d %r created for uid %d", group.gid, name, owner)
+    return await _group_out(core, group.gid, 201)
+
+
+async def show_group(request: web.Request) -> web.Response:
+    """``GET /api/v1/groups/{gid}`` → the group and its members (owner, managers, then by uid)."""
+    return await _group_out(request.app[CORE_KEY], _path_id(request, "gid"))
+
+
+async def dismiss_group(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/groups/{gid}``: dismissed as its owner would; the members are told."""
+    gid = _path_id(request, "gid")
+    core = request.app[CORE_KEY]
+    group = await core.groups.get(gid)
+    await core.groups.dismiss(group.owner, gid)
+    log.info("admin API: group %d dismissed for its owner uid %d", gid, group.owner)
+    return web.json_response({"gid": gid, "dismissed": True})
+
+
+async def add_members(request: web.Request) -> web.Response:
+    """``POST /api/v1/groups/{gid}/members`` {uids} → the group after adding them, as its owner."""
+    gid, uids = _path_id(request, "gid"), _uids((await _body(request)).get("uids"))
+    core = request.app[CORE_KEY]
+    group = await core.groups.get(gid)
+    added = await core.groups.add_members(group.owner, gid, uids)
+    log.info("admin API: group %d: uids %s added for its owner uid %d", gid, added, group.owner)
+    return await _group_out(core, gid)
+
+
+async def remove_members(request: web.Request) -> web.Response:
+    """``POST /api/v1/groups/{gid}/members/remove`` {uids} → the group after removing them, as its owner."""
+    gid, uids = _path_id(request, "gid"), _uids((await _body(request)).get("uids"))
+    core = request.app[CORE_KEY]
+    group = await core.groups.get(gid)
+    removed = await core.groups.remove_members(group.owner, gid, uids)
+    log.info("admin API: group %d: uids %s removed for its owner uid %d", gid, removed, group.owner)
+    return await _group_out(core, gid)
+
+
+# -- rooms ----------------------------------------------------------------------------------------------
+def _room(core: Core, room: Room) -> dict[str, Any]:
+    return {
+        "rid": room.rid,
+        "name": room.name,
+        "owner": room.owner,
+        "closed": room.closed,
+        "sessions": core.rooms.count(room.rid),
+        "subgroups": core.rooms.subgroups(room.rid),
+        "banned": sorted(room.banned),
+    }
+
+
+async def list_rooms(request: web.Request) -> web.Response:
+    """``GET /api/v1/rooms?top=N`` → the N rooms with the most sessions (default 100), largest first."""
+    try:
+        top = int(request.query.get("top", "100"))
+    except ValueError:
+        raise _BadRequest("top must be an integer") from None
+    core = request.app[CORE_KEY]
+    return web.json_response({"rooms": [{"rid": r, "sessions": n} for r, n in core.rooms.top(top)]})
+
+
+async def create_room(request: web.Request) -> web.Response:
+    """``POST /api/v1/rooms`` {owner, name?, desc?, rid?} → the new, open, empty room."""
+    body = await _body(request)
+    owner = _int(body.get("owner"), "owner")
+    rid = body.get("rid")
+    core = request.app[CORE_KEY]
+    if await core.accounts.get(owner) is None:
+        return api_error(404, "no such user")
+    room = await core.rooms.create(
+        owner,
+        str(body.get("name", "")),
+        str(body.get("desc", "")),
+        rid=None if rid is None else _int(rid, "rid"),
+    )
+    log.info("admin API: room %d created for uid %d", room.rid, owner)
+    return web.json_response(_room(core, room), status=201)
+
+
+async def show_room(request: web.Request) -> web.Response:
+    """``GET /api/v1/rooms/{rid}`` → the room: owner, sessions (all nodes), sub-groups here, bans."""
+    core = request.app[CORE_KEY]
+    return web.json_response(_room(core, core.rooms.require(_path_id(request, "rid"))))
+
+
+async def dismiss_room(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/rooms/{rid}``: everyone inside is told and removed; the rid stays dead."""
+    rid = _path_id(request, "rid")
+    core = request.app[CORE_KEY]
+    room = core.rooms.require(rid)
+    if not room.owner:
+        raise CoreError(Code.FORBIDDEN, "an auto-created room has no owner to dismiss it")
+    core.rooms.dismiss(room.owner, rid)
+    log.info("admin API: room %d dismissed for its owner uid %d", rid, room.owner)
+    return web.json_response({"rid": rid, "dismissed": True})
+
+
+async def kick_from_room(request: web.Request) -> web.Response:
+    """``POST /api/v1/rooms/{rid}/kick`` {uid}: banned from the room, its sessions inside removed."""
+    rid, uid = _path_id(request, "rid"), _int((await _body(request)).get("uid"), "uid")
+    core = request.app[CORE_KEY]
+    if await core.accounts.get(uid) is None:
+        return api_error(404, "no such user")
+    core.rooms.kick(None, rid, uid)
+    log.info("admin API: uid %d kicked from room %d", uid, rid)
+    return web.json_response(_room(core, core.rooms.require(rid)))
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.post("/api/v1/users", create_user), web.post("/api/v1/tokens", issue_token)]
+    table: list[tuple[str, str, Handler]] = [
+        ("POST", "/api/v1/users", create_user),
+        ("POST", "/api/v1/tokens", issue_token),
+        ("GET", "/api/v1/groups", list_groups),
+        ("POST", "/api/v1/groups", create_group),
+        ("GET", "/api/v1/groups/{gid}", show_group),
+        ("DELETE", "/api/v1/groups/{gid}", dismiss_group),
+        ("POST", "/api/v1/groups/{gid}/members", add_members),
+        ("POST", "/api/v1/groups/{gid}/members/remove", remove_members),
+        ("GET", "/api/v1/rooms", list_rooms),
+        ("POST", "/api/v1/rooms", create_room),
+        ("GET", "/api/v1/rooms/{rid}", show_room),
+        ("DELETE", "/api/v1/rooms/{rid}", dismiss_room),
+        ("POST", "/api/v1/rooms/{rid}/kick", kick_from_room),
+    ]
+    return [web.route(method, path, _refusals(fn)) for method, path, fn in table]

@@ -28,6 +28,21 @@ def is_admin(request: web.Request) -> bool:
     return header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode())
 
 
+def api_error(status: int, message: str) -> web.Response:
+    return web.json_response({"code": status, "message": message}, status=status)
+
+
+def admin_only(fn: Handler) -> Handler:
+    """The handler, behind the admin token (401 without it)."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not is_admin(request):
+            return api_error(401, "unauthorized")
+        return await fn(request)
+
+    return guarded
+
+
 async def read_at_most(request: web.Request, limit: int) -> bytes:
     """The body, or its first ``limit + 1`` bytes when it is longer. ``StreamReader.read(n)`` returns
     what has arrived so far, up to n: a body that came in several segments was cut short by a single
