@@ -218,6 +218,24 @@ async def test_the_drain_reads_what_arrived_during_a_stall_before_calling_the_in
     assert bytes(received) == b"during the stall"
 
 
+async def test_keepalives_are_spread_over_the_heartbeat() -> None:
+    """Quiet sessions ping in turns, as clients' heartbeats are spread: half a heartbeat in, about half
+    of them have pinged (not all in one burst); a little after one heartbeat, every one of them."""
+    specs = [_spec(index=i) for i in range(100)]
+    worker = Worker(Plan("traffic", "127.0.0.1", {}, specs, heartbeat=0.5))
+    for session in worker.sessions:
+        session.logged_in = True  # no socket: the pings are counted, not sent
+    worker._keep_alive()
+    try:
+        await asyncio.sleep(0.25)
+        half = sum(s.keepalives for s in worker.sessions)
+        await asyncio.sleep(0.35)
+        assert 20 <= half <= 80
+        assert all(1 <= s.keepalives <= 2 for s in worker.sessions)
+    finally:
+        worker.close()
+
+
 def test_help_lists_the_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["bench", "--help"])
