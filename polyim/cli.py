@@ -75,7 +75,20 @@ async def _user_cmd(args: argparse.Namespace, core: Core) -> int:
         await core.accounts.set_password(acct.uid, args.password)
     elif args.user_cmd == "disable":
         await core.accounts.set_disabled(acct.uid, not args.enable)
+        _tell_server(args, acct.uid, not args.enable)
     return 0
+
+
+def _tell_server(args: argparse.Namespace, uid: int, disabled: bool) -> None:
+    """The database changed above, server or not; a running server must also drop the account from its
+    cache and kick the sessions it has open, which only it can do."""
+    try:
+        _admin(args).call("POST", f"/api/v1/users/{uid}/disable", {"disabled": disabled})
+    except AdminError as exc:
+        print(
+            f"note: the running server was not told ({exc}); open sessions stay until they end",
+            file=sys.stderr,
+        )
 
 
 def _admin(args: argparse.Namespace) -> AdminClient:
@@ -195,9 +208,12 @@ def parser() -> argparse.ArgumentParser:
     pw = us.add_parser("passwd", help="set a password")
     pw.add_argument("user")
     pw.add_argument("--password", required=True)
-    dis = us.add_parser("disable", help="disable an account (kicks its sessions)")
+    dis = us.add_parser("disable", help="disable an account; a running server kicks its sessions")
     dis.add_argument("user")
     dis.add_argument("--enable", action="store_true", help="re-enable instead")
+    dis.add_argument(
+        "--server", help="admin API URL of the running server (default: [http] listen of the config)"
+    )
     for sp in (add, show, pw, dis, us.choices["list"]):
         sp.add_argument("--config", default=argparse.SUPPRESS, help="TOML configuration file")
 

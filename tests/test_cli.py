@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.clients.omtp import OmtpClient
+from tests.clients.omtp import PT, OmtpClient
 from tests.conftest import start_server, write_config
 
 
@@ -40,7 +40,8 @@ def test_user_commands(tmp_path: Path) -> None:
     assert polyim("user", "show", "nobody", config=cfg).returncode == 1
 
     assert polyim("user", "passwd", "alice", "--password", "pw2", config=cfg).returncode == 0
-    assert polyim("user", "disable", "sdk", config=cfg).returncode == 0
+    offline = polyim("user", "disable", "sdk", config=cfg)  # no server: the database alone
+    assert offline.returncode == 0 and offline.stderr.startswith("note: the running server was not told")
     assert "disabled" in polyim("user", "show", "18600522324", config=cfg).stdout
 
 
@@ -58,7 +59,13 @@ async def test_cli_changes_reach_a_running_server(tmp_path: Path) -> None:
         client = await OmtpClient.connect("127.0.0.1", srv.omtp)
         assert (await client.login(user_name="bob", password="new", device_id="d1"))[0] == 0
         await client.close()
-        polyim("user", "disable", "bob", config=cfg)
+        online = await OmtpClient.connect("127.0.0.1", srv.omtp)
+        assert (await online.login(user_name="bob", password="new", device_id="d1"))[0] == 0
+        url = f"http://127.0.0.1:{srv.http}"
+        disabled = polyim("user", "disable", "bob", "--server", url, config=cfg)
+        assert disabled.returncode == 0 and disabled.stderr == ""
+        await online.expect_push(PT.KICKOUT)  # the open session is kicked at once
+        assert await online.wait_closed()
         client = await OmtpClient.connect("127.0.0.1", srv.omtp)
         assert (await client.login(user_name="bob", password="new", device_id="d1"))[0] == 23
     finally:

@@ -107,6 +107,20 @@ async def create_user(request: web.Request) -> web.Response:
     return web.json_response(_account(acct), status=201)
 
 
+async def disable_user(request: web.Request) -> web.Response:
+    """``POST /api/v1/users/{uid}/disable`` {disabled?: bool, default true} → the account. Disabling
+    kicks the user's live sessions at once, in every protocol (``polyim user disable`` calls this)."""
+    uid = _path_id(request, "uid")
+    body = await json_body(request) or {}
+    disabled = body.get("disabled", True)
+    if not isinstance(disabled, bool):
+        raise _BadRequest("disabled must be true or false")
+    core = request.app[CORE_KEY]
+    await core.accounts.set_disabled(uid, disabled)
+    log.info("admin API: uid %d %s", uid, "disabled" if disabled else "enabled")
+    return web.json_response(_account(await core.accounts.get(uid)))
+
+
 async def issue_token(request: web.Request) -> web.Response:
     """``POST /api/v1/tokens`` {uid, device, ttl?} → a signed login token for an app server's user."""
     body = await json_body(request)
@@ -273,6 +287,7 @@ async def kick_from_room(request: web.Request) -> web.Response:
 def routes() -> list[web.RouteDef]:
     table: list[tuple[str, str, Handler]] = [
         ("POST", "/api/v1/users", create_user),
+        ("POST", "/api/v1/users/{uid}/disable", disable_user),
         ("POST", "/api/v1/tokens", issue_token),
         ("GET", "/api/v1/groups", list_groups),
         ("POST", "/api/v1/groups", create_group),

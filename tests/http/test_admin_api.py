@@ -54,3 +54,15 @@ async def test_signed_token_logs_in_and_a_tampered_one_does_not(server: Server) 
 
     status, _ = server.api("POST", "/api/v1/tokens", {"uid": 999_999_999})
     assert status == 404
+
+
+def test_disable_checks_its_input(server: Server) -> None:
+    uid, _name = server.add_user("dis")
+    assert server.api("POST", f"/api/v1/users/{uid}/disable", {}, token="wrong")[0] == 401
+    assert server.api("POST", f"/api/v1/users/{uid}/disable", {"disabled": "yes"})[0] == 400
+    assert server.api("POST", "/api/v1/users/99999999/disable", {})[0] == 404
+    assert server.api("POST", "/api/v1/users/x/disable", {})[0] == 400
+    status, body = server.api("POST", f"/api/v1/users/{uid}/disable", {})
+    assert status == 200 and body["disabled"] is True
+    status, body = server.api("POST", f"/api/v1/users/{uid}/disable", {"disabled": False})
+    assert status == 200 and body["disabled"] is False
