@@ -194,24 +194,21 @@ async def dismiss_group(request: web.Request) -> web.Response:
     return web.json_response({"gid": gid, "dismissed": True})
 
 
-async def add_members(request: web.Request) -> web.Response:
-    """``POST /api/v1/groups/{gid}/members`` {uids} → the group after adding them, as its owner."""
-    gid, uids = _path_id(request, "gid"), _uids((await _body(request)).get("uids"))
-    core = request.app[CORE_KEY]
-    group = await core.groups.get(gid)
-    added = await core.groups.add_members(group.owner, gid, uids)
-    log.info("admin API: group %d: uids %s added for its owner uid %d", gid, added, group.owner)
-    return await _group_out(core, gid)
+def _membership(adding: bool) -> Handler:
+    """``POST /api/v1/groups/{gid}/members`` {uids} adds them, ``…/members/remove`` removes them, as the
+    owner would; → the group after the change."""
+    verb = "added" if adding else "removed"
 
+    async def change(request: web.Request) -> web.Response:
+        gid, uids = _path_id(request, "gid"), _uids((await _body(request)).get("uids"))
+        core = request.app[CORE_KEY]
+        owner = (await core.groups.get(gid)).owner
+        act = core.groups.add_members if adding else core.groups.remove_members
+        done = await act(owner, gid, uids)
+        log.info("admin API: group %d: uids %s %s for its owner uid %d", gid, done, verb, owner)
+        return await _group_out(core, gid)
 
-async def remove_members(request: web.Request) -> web.Response:
-    """``POST /api/v1/groups/{gid}/members/remove`` {uids} → the group after removing them, as its owner."""
-    gid, uids = _path_id(request, "gid"), _uids((await _body(request)).get("uids"))
-    core = request.app[CORE_KEY]
-    group = await core.groups.get(gid)
-    removed = await core.groups.remove_members(group.owner, gid, uids)
-    log.info("admin API: group %d: uids %s removed for its owner uid %d", gid, removed, group.owner)
-    return await _group_out(core, gid)
+    return change
 
 
 # -- rooms ----------------------------------------------------------------------------------------------
@@ -293,8 +290,8 @@ def routes() -> list[web.RouteDef]:
         ("POST", "/api/v1/groups", create_group),
         ("GET", "/api/v1/groups/{gid}", show_group),
         ("DELETE", "/api/v1/groups/{gid}", dismiss_group),
-        ("POST", "/api/v1/groups/{gid}/members", add_members),
-        ("POST", "/api/v1/groups/{gid}/members/remove", remove_members),
+        ("POST", "/api/v1/groups/{gid}/members", _membership(adding=True)),
+        ("POST", "/api/v1/groups/{gid}/members/remove", _membership(adding=False)),
         ("GET", "/api/v1/rooms", list_rooms),
         ("POST", "/api/v1/rooms", create_room),
         ("GET", "/api/v1/rooms/{rid}", show_room),
