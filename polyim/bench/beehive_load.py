@@ -110,7 +110,7 @@ class BeehiveSession(LoadSession):
 
     # -- input ----------------------------------------------------------------------------------------
     def received(self, data: bytes) -> None:
-        self.state.last_rx = time.monotonic()
+        keepalives, frames = self.keepalives, 0
         buf = self._buf
         buf += data
         pos = 0
@@ -123,7 +123,9 @@ class BeehiveSession(LoadSession):
             if cmd in _WANTED:
                 self._dispatch(cmd, seq, bytes(buf[pos + HEADER_SIZE : stop]))
             pos = stop
+            frames += 1
         del buf[:pos]
+        self.heard(frames, keepalives)
 
     def _dispatch(self, cmd: int, seq: int, body: bytes) -> None:
         if cmd == Cmd.ROOM_CHAT or cmd == Cmd.ROOM_BC:

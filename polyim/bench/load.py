@@ -401,6 +401,12 @@ class LoadSession:
         bits[byte] |= bit
         return True
 
+    def heard(self, frames: int, keepalives_before: int) -> None:
+        """After a read of ``frames`` whole frames: anything but keepalive pongs restarts the quiet clock
+        that the join settle and the drain wait on; pongs alone would keep it from ever running out."""
+        if frames > keepalives_before - self.keepalives:
+            self.state.last_rx = time.monotonic()
+
     def pong(self) -> None:
         if self.keepalives:  # pongs come back in order: an earlier keepalive's is first
             self.keepalives -= 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import time
 
 from polyim.bench.load import LoadSession, RunState, SessionSpec
 from polyim.protocols.omtp import codec as c
@@ -198,7 +197,7 @@ class OmtpSession(LoadSession):
 
     # -- input ----------------------------------------------------------------------------------------
     def received(self, data: bytes) -> None:
-        self.state.last_rx = time.monotonic()
+        keepalives, frames = self.keepalives, 0
         buf = self._buf
         src: Buf = data
         if buf:
@@ -216,10 +215,12 @@ class OmtpSession(LoadSession):
                 return
             self._frame(src, pos + 4, stop)
             pos = stop
+            frames += 1
         if src is buf:
             del buf[:pos]
         elif pos < end:
             buf += memoryview(data)[pos:]
+        self.heard(frames, keepalives)
 
     def _frame(self, src: Buf, pos: int, end: int) -> None:
         head = parse_head(src, pos, end)

@@ -195,6 +195,23 @@ async def test_a_receipt_leaves_with_the_read_that_brought_its_message() -> None
     assert len(wire.writes) == 1  # and the turn's own flush has nothing left to send
 
 
+async def test_keepalive_pongs_leave_the_input_quiet_and_anything_else_does_not() -> None:
+    """The join settle and the drain wait for a quiet input; the pongs of the load's own keepalives must
+    not count, or with a short heartbeat neither wait would ever end (the settle gives up after 5 min)."""
+    plan = Plan(kind="traffic", host="127.0.0.1", ports={}, sessions=[])
+    state = RunState(plan)
+    session = omtp_load.OmtpSession(_spec(), state)
+    session.logged_in = True
+    session.keep_alive()  # quiet since it was made: one unmeasured ping
+    assert session.keepalives == 1
+    pong = session.ping_frame()  # the server answers a PING with the same frame, ACK flag aside
+    state.last_rx = 1.0
+    session.received(pong)
+    assert (session.keepalives, state.last_rx) == (0, 1.0)
+    session.received(pong)  # a pong nobody waits for is input like any other
+    assert state.last_rx > 1.0
+
+
 async def test_the_drain_reads_what_arrived_during_a_stall_before_calling_the_input_quiet() -> None:
     """After this process stalls (descheduled, a collection), the drain's timer can run before the reads
     of what arrived meanwhile: deciding "quiet" then ends the run with deliveries unread, reported lost."""
