@@ -52,9 +52,12 @@ def _refusals(fn: Handler) -> Handler:
     return admin_only(handle)
 
 
+_MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id would fail in the store, not here
+
+
 def _int(value: Any, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _BadRequest(f"{name} must be an integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_ID:
+        raise _BadRequest(f"{name} must be an integer id")
     return value
 
 
@@ -65,10 +68,8 @@ def _uids(value: Any) -> list[int]:
 
 
 def _path_id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise _BadRequest(f"{name} must be an integer") from None
+    text = request.match_info[name]
+    return _int(int(text) if text.isascii() and text.isdigit() else None, name)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

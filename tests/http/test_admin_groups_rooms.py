@@ -50,6 +50,9 @@ def test_group_requests_are_checked(server: Server) -> None:
     assert server.api("POST", "/api/v1/groups", body)[0] == 201
     assert server.api("POST", "/api/v1/groups", body)[0] == 409  # names are unique
     assert server.api("GET", "/api/v1/groups/nope")[0] == 400
+    assert server.api("GET", f"/api/v1/groups/{2**64}")[0] == 400  # beyond any id the store can hold
+    assert server.api("POST", "/api/v1/groups", {"name": "y", "owner": 2**64})[0] == 400
+    assert server.api("GET", "/api/v1/rooms/%C2%B2")[0] == 400  # "²" is a digit to str.isdigit
     assert server.api("POST", "/api/v1/groups/123456789/members", {"uids": [uid]})[0] == 404
 
 
