@@ -67,9 +67,12 @@ def _uids(value: Any) -> list[int]:
     return [_int(u, "uids") for u in value]
 
 
-def _path_id(request: web.Request, name: str) -> int:
-    text = request.match_info[name]
+def _id_text(text: str, name: str) -> int:
     return _int(int(text) if text.isascii() and text.isdigit() else None, name)
+
+
+def _path_id(request: web.Request, name: str) -> int:
+    return _id_text(request.match_info[name], name)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -159,10 +162,7 @@ async def _group_out(core: Core, gid: int, status: int = 200) -> web.Response:
 
 async def list_groups(request: web.Request) -> web.Response:
     """``GET /api/v1/groups?uid=U`` → the groups U belongs to."""
-    try:
-        uid = int(request.query.get("uid", ""))
-    except ValueError:
-        raise _BadRequest("uid required") from None
+    uid = _id_text(request.query.get("uid", ""), "uid")
     groups = await request.app[CORE_KEY].groups.of_user(uid)
     return web.json_response({"groups": [_group(g) for g in sorted(groups, key=lambda g: g.gid)]})
 
@@ -227,10 +227,7 @@ def _room(core: Core, room: Room) -> dict[str, Any]:
 
 async def list_rooms(request: web.Request) -> web.Response:
     """``GET /api/v1/rooms?top=N`` → the N rooms with the most sessions (default 100), largest first."""
-    try:
-        top = int(request.query.get("top", "100"))
-    except ValueError:
-        raise _BadRequest("top must be an integer") from None
+    top = _id_text(request.query.get("top", "100"), "top")
     core = request.app[CORE_KEY]
     return web.json_response({"rooms": [{"rid": r, "sessions": n} for r, n in core.rooms.top(top)]})
 

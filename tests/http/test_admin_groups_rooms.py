@@ -53,6 +53,8 @@ def test_group_requests_are_checked(server: Server) -> None:
     assert server.api("GET", f"/api/v1/groups/{2**64}")[0] == 400  # beyond any id the store can hold
     assert server.api("POST", "/api/v1/groups", {"name": "y", "owner": 2**64})[0] == 400
     assert server.api("GET", "/api/v1/rooms/%C2%B2")[0] == 400  # "²" is a digit to str.isdigit
+    assert server.api("GET", f"/api/v1/groups?uid={2**64}")[0] == 400
+    assert server.api("GET", "/api/v1/groups")[0] == 400
     assert server.api("POST", "/api/v1/groups/123456789/members", {"uids": [uid]})[0] == 404
 
 
