@@ -174,7 +174,9 @@ class Channel:
     @classmethod
     def write_all(cls, sinks: Sequence[Sink], event: Event) -> bool:
         """Write ``event`` to all ``sinks`` from one rendering; False when this adapter has no such
-        path for the event. Adapters override it for the fan-outs that carry their throughput."""
+        path for the event. Adapters override it for the fan-outs that carry their throughput. An
+        override renders every connection's frame before it writes any, so that if it raises,
+        :meth:`deliver_all`'s fallback sends nobody a frame twice."""
         return False
 
     def kick(self, reason: KickReason) -> None:

@@ -215,6 +215,7 @@ def write_all(sinks: Sequence[Sink], event: RoomEvent) -> bool:
         return False
     cmd, body, seq = _traffic(event)
     pack, n = c.HEADER.pack, len(body)
+    frames = []  # every frame rendered before any is written: a failure here writes nothing twice
     for sink in sinks:
         ch = cast(BeehiveChannel, sink)
         if ch.session is None or ch.conn.closing:
@@ -222,7 +223,9 @@ def write_all(sinks: Sequence[Sink], event: RoomEvent) -> bool:
         if n > ch.settings.max_frame - c.HEADER_SIZE:
             log.warning("beehive %s: 0x%04x of %d bytes not sent: over max_frame", ch.conn.peer, cmd, n)
             continue
-        ch.conn.write(pack(cmd, n, ch.bsid, ch.cid, ch.nid, seq, 0, 0) + body)
+        frames.append((ch.conn, pack(cmd, n, ch.bsid, ch.cid, ch.nid, seq, 0, 0) + body))
+    for conn, frame in frames:
+        conn.write(frame)
     return True
 
 

@@ -1,0 +1,61 @@
+"""beehive's room fan-out (``rooms.write_all``): one rendering for the whole room, and a failure in it
+never sends a connection the same frame twice."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from polyim.config import BeehiveSettings
+from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
+from polyim.protocols.beehive.adapter import BeehiveChannel
+from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
+
+
+class _Conn:
+    """What a channel writes, and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.closing = False
+        self.peer = "127.0.0.1:1"
+        self.transport = None
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    def close(self) -> None:
+        self.closing = True
+
+
+def _room(bsids: list[int]) -> list[BeehiveChannel]:
+    channels = []
+    for bsid in bsids:
+        ch = BeehiveChannel(cast(Any, None), cast(Any, _Conn()), BeehiveSettings(), 1, websocket=False)
+        ch.session = cast(Any, object())  # logged in
+        ch.bsid = bsid
+        channels.append(ch)
+    return channels
+
+
+def _broadcast() -> RoomEvent:
+    bc = RoomBroadcast(rid=7, msgid=41, data=b"hello", ts_ms=1_700_000_000_000, expire_s=60)
+    return RoomEvent(7, RoomChange.BC, broadcast=bc)
+
+
+def test_one_frame_per_connection_with_its_own_sid() -> None:
+    channels = _room([101, 102, 103])
+    BeehiveChannel.deliver_all(channels, _broadcast())
+    for ch in channels:
+        (frame,) = cast(_Conn, ch.conn).frames
+        cmd, length, sid, *_ = HEADER.unpack_from(frame)
+        assert (cmd, sid, len(frame)) == (Cmd.ROOM_BC, ch.bsid, HEADER_SIZE + length)
+
+
+def test_a_failed_rendering_sends_nobody_a_frame_twice() -> None:
+    """The second connection's header cannot be packed (its sid is out of range): the shared path fails
+    after rendering the first one. The fallback then goes connection by connection: the first and third
+    get the broadcast once; the second's frame is dropped with a log line, as its own push does."""
+    channels = _room([101, 2**64, 103])
+    BeehiveChannel.deliver_all(channels, _broadcast())
+    conns = [cast(_Conn, ch.conn) for ch in channels]
+    assert [len(c.frames) for c in conns] == [1, 0, 1]
