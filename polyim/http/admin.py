@@ -132,8 +132,7 @@ async def issue_token(request: web.Request) -> web.Response:
     if body is None or not isinstance(uid, int) or isinstance(uid, bool):
         raise _BadRequest("uid required")
     core = request.app[CORE_KEY]
-    if await core.accounts.get(uid) is None:
-        return api_error(404, "no such user")
+    await core.ctx.require_account(uid)
     ttl = body.get("ttl")
     token = core.accounts.issue_token(uid, str(body.get("device", "")), ttl if isinstance(ttl, int) else None)
     return web.json_response({"uid": uid, "token": token})
@@ -238,8 +237,7 @@ async def create_room(request: web.Request) -> web.Response:
     owner = _int(body.get("owner"), "owner")
     rid = body.get("rid")
     core = request.app[CORE_KEY]
-    if await core.accounts.get(owner) is None:
-        return api_error(404, "no such user")
+    await core.ctx.require_account(owner)
     room = await core.rooms.create(
         owner,
         str(body.get("name", "")),
@@ -272,8 +270,7 @@ async def kick_from_room(request: web.Request) -> web.Response:
     """``POST /api/v1/rooms/{rid}/kick`` {uid}: banned from the room, its sessions inside removed."""
     rid, uid = _path_id(request, "rid"), _int((await _body(request)).get("uid"), "uid")
     core = request.app[CORE_KEY]
-    if await core.accounts.get(uid) is None:
-        return api_error(404, "no such user")
+    await core.ctx.require_account(uid)
     core.rooms.kick(None, rid, uid)
     log.info("admin API: uid %d kicked from room %d", uid, rid)
     return web.json_response(_room(core, core.rooms.require(rid)))
