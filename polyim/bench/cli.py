@@ -19,7 +19,8 @@ scenarios:
   login     reconnect storm: --sessions M sessions drop and log in again at once, repeatedly
   baseline  the load of --of chat|idle|login|room against a bare echo server built from polyim's
             transport layer: the socket-layer ceiling the other figures can be read against
-            (room: every frame goes to all --sessions connections, --senders of them sending)
+            (room: every frame goes to all --sessions connections, --senders of them sending;
+            chat --durable: each frame is committed to SQLite before it is echoed, the storage floor)
 
 Without --target a server is started on a temporary data dir (ports 0) and stopped afterwards.
 --target takes KIND=HOST:PORT items (omtp=…, beehive=…, http=…); accounts are then made through
@@ -101,6 +102,13 @@ _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
             "choices": ("chat", "idle", "login", "room"),
             "default": "chat",
             "help": "baseline: whose load to run against the echo server (default chat)",
+        },
+    ),
+    (
+        "--durable",
+        {
+            "action": "store_true",
+            "help": "baseline --of chat: the echo server commits each frame to SQLite before echoing it",
         },
     ),
     ("--group-size", {"type": int, "default": 500, "help": "group: members (default 500)"}),

@@ -5,31 +5,97 @@ SIGTERM. Frames are split on their 4-byte length only (no Tars decoding, no core
 cost of the socket layer, the loop and the coalesced writes of :mod:`polyim.transport.connection`, the
 ceiling every figure of the real server can be compared with. With ``--fanout`` every frame goes to
 every connection, the sender's included: the ceiling of a room's (or a group's) fan-out.
+
+With ``--store FILE`` each frame is first committed as a message row, in polyim's own schema, through
+polyim's grouped-commit writer (WAL, ``synchronous=FULL``), and echoed once its commit has landed: the
+floor of a durable 1:1 message, the socket layer plus SQLite and nothing else. polyim's chat does all of
+that and more (decoding, checks, an ack and a delivery, the receipt's cursor), so it cannot beat it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import signal
+import sqlite3
 import struct
+import time
+from typing import Any
 
 from polyim.bench.runner import raise_nofile
+from polyim.store.dbthread import WriterThread, connect
+from polyim.store.migrate import migrate
 from polyim.transport.connection import Connection, serve_tcp
 
 _U32 = struct.Struct(">I")
 MAX_FRAME = 640_000
 
+_INSERT = (
+    "INSERT INTO messages(conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, topic,"
+    " ts_ms) VALUES (?,?,?,?,?,?,1,'',?,'{}','',?)"
+)
+
+
+class DurableLog:
+    """Frames to message rows, committed a loop turn at a time; each frame is written back to its
+    connection when its commit has landed (polyim's ack rule)."""
+
+    def __init__(self, path: str) -> None:
+        conn = connect(path)
+        migrate(conn)
+        conn.close()
+        self.writer = WriterThread(path, "echo-writer")
+        self._rows: list[tuple[Any, ...]] = []
+        self._frames: list[tuple[Connection, bytes]] = []
+        self._seqs: dict[int, int] = {}
+        self._msg_ids = itertools.count(1)
+
+    def add(self, sender: int, conn: Connection, frame: bytes) -> None:
+        """A row per frame. Connections 1 and 2 share a conversation, 3 and 4 the next…, and each has
+        its own rising client ids: the pages a commit touches are those of as many 1:1 pairs."""
+        if not self._rows:
+            asyncio.get_running_loop().call_soon(self._submit)
+        conv = (sender + 1) // 2
+        seq = self._seqs[conv] = self._seqs.get(conv, 0) + 1
+        msg_id = next(self._msg_ids)
+        ts_ms = time.time_ns() // 1_000_000
+        self._rows.append((f"p:{conv}", seq, msg_id, sender, "echo", f"{sender}.{msg_id}", frame, ts_ms))
+        self._frames.append((conn, frame))
+
+    def _submit(self) -> None:
+        rows, frames = self._rows, self._frames
+        self._rows, self._frames = [], []
+        committed = self.writer.run(lambda c: _insert(c, rows))
+        committed.add_done_callback(lambda fut: _echo_all(fut, frames))
+
+
+def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    conn.executemany(_INSERT, rows)
+
+
+def _echo_all(fut: asyncio.Future[None], frames: list[tuple[Connection, bytes]]) -> None:
+    if fut.exception() is not None:  # nothing committed, nothing echoed: the load counts them as lost
+        return
+    for conn, frame in frames:
+        conn.write(frame)
+
 
 class EchoHandler:
     """Echo every complete frame; keep the partial tail for the next read."""
 
-    __slots__ = ("buf", "conn", "everyone")
+    __slots__ = ("buf", "conn", "everyone", "log", "number")
 
-    def __init__(self, conn: Connection, everyone: set[Connection] | None = None) -> None:
+    _numbers = itertools.count(1)
+
+    def __init__(
+        self, conn: Connection, everyone: set[Connection] | None = None, log: DurableLog | None = None
+    ) -> None:
         self.conn = conn
         self.buf = bytearray()
         self.everyone = everyone
+        self.log = log
+        self.number = next(self._numbers)
         if everyone is not None:
             everyone.add(conn)
         conn.logged_in = True  # no login phase: only the idle timer applies
@@ -51,6 +117,9 @@ class EchoHandler:
         del buf[:pos]
 
     def _emit(self, frame: bytes) -> None:
+        if self.log is not None:
+            self.log.add(self.number, self.conn, frame)
+            return
         if self.everyone is None:
             self.conn.write(frame)
             return
@@ -66,10 +135,13 @@ class EchoHandler:
         self.conn.close()
 
 
-async def serve(host: str, port: int, fanout: bool = False) -> None:
+async def serve(host: str, port: int, fanout: bool = False, store: str = "") -> None:
     everyone: set[Connection] | None = set() if fanout else None
+    log = DurableLog(store) if store else None
+    if log is not None:
+        log.writer.start(asyncio.get_running_loop())
     server, conns = await serve_tcp(
-        host, port, lambda conn: EchoHandler(conn, everyone), idle_timeout=3600.0, login_timeout=3600.0
+        host, port, lambda conn: EchoHandler(conn, everyone, log), idle_timeout=3600.0, login_timeout=3600.0
     )
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
     print(f"listening echo tcp {host}:{bound}", flush=True)
@@ -80,6 +152,8 @@ async def serve(host: str, port: int, fanout: bool = False) -> None:
     await stop.wait()
     server.close()
     conns.close_all()
+    if log is not None:
+        log.writer.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--fanout", action="store_true", help="send every frame to every connection")
+    p.add_argument("--store", default="", metavar="FILE", help="commit each frame to this SQLite file first")
     args = p.parse_args(argv)
+    if args.fanout and args.store:
+        p.error("--store echoes to the sender only: not with --fanout")
     raise_nofile()
     install_loop()
-    asyncio.run(serve(args.host, args.port, args.fanout))
+    asyncio.run(serve(args.host, args.port, args.fanout, args.store))
     return 0
 
 

@@ -203,10 +203,12 @@ def start_polyim(server: Server) -> None:
     launch(server, [sys.executable, "-m", "polyim.cli", "serve", "--config", str(server.config)], "http tcp")
 
 
-def start_echo(fanout: bool = False) -> Server:
+def start_echo(fanout: bool = False, durable: bool = False) -> Server:
     tmp = tempfile.TemporaryDirectory(prefix="polyim-bench-echo-")
     server = Server("127.0.0.1", {}, tmp=tmp, log=Path(tmp.name) / "echo.log")
     argv = [sys.executable, "-m", "polyim.bench.echo", "--port", "0"] + (["--fanout"] if fanout else [])
+    if durable:
+        argv += ["--store", str(Path(tmp.name) / "echo.db")]
     launch(server, argv, "echo tcp")
     return server
 

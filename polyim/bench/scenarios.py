@@ -17,6 +17,8 @@ login    a reconnect storm: M sessions drop (RST) and log in again at once, roun
 baseline the load of ``--of`` against a bare echo server built from polyim's transport layer: ``chat``,
          ``idle`` and ``login`` get each frame straight back; ``room`` has every frame sent to every
          connection (``--sessions`` connections, ``--senders`` of them sending, no receipts).
+         ``chat --durable``: each frame is committed to SQLite (polyim's schema and grouped commits)
+         before it is echoed: the floor of a durable message, socket layer and storage alone.
 ======== ===============================================================================================
 
 In every scenario a session that has written nothing for ``--heartbeat`` seconds pings, as a client's
@@ -87,6 +89,7 @@ class Options:
     quiet: bool = False
     profile: str | None = None
     of: str = "chat"
+    durable: bool = False
     senders: int = 5
     bc_rate: float = 2.0
 
@@ -154,7 +157,7 @@ class Env:
         loop = asyncio.get_running_loop()
         if self.opts.scenario == "baseline":
             fanout = self.opts.of == "room"
-            self.server = await loop.run_in_executor(None, runner.start_echo, fanout)
+            self.server = await loop.run_in_executor(None, runner.start_echo, fanout, self.opts.durable)
         else:
             await loop.run_in_executor(None, runner.start_polyim, self.server)
         assert self.server.pid is not None
@@ -267,7 +270,7 @@ async def baseline(env: Env) -> Setup:
     n = 2 * o.pairs
     specs = [_echo_spec(env, i, n, sender=True) for i in range(n)]
     window = o.window or 8
-    what = f"chat load: echo server, {n} connections"
+    what = f"chat load: {'durable ' if o.durable else ''}echo server, {n} connections"
     return Setup("traffic", specs, _describe_traffic(o, what, window), n, window)
 
 
@@ -521,6 +524,8 @@ async def _progress(opts: Options, loads: list[Load], t0: float, interval: float
 async def run(opts: Options) -> Result:
     if opts.scenario not in SCENARIO_SETUP:
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
+    if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
+        raise Unavailable("--durable is for the echo server that baseline --of chat starts")
     runner.raise_nofile()
     all_cpus = os.sched_getaffinity(0)
     if opts.load_cpu is not None:
@@ -564,6 +569,8 @@ async def measure(env: Env, setup: Setup) -> Result:
     duration = o.duration if setup.kind != "login" else elapsed
     result = Result(o.scenario, duration, report, figures, setup.describe, procs, elapsed_s=elapsed)
     result.extra["offered_per_s"] = o.rate
+    if o.durable:
+        result.extra["durable"] = True
     if setup.everyone:
         _room_figures(result, setup, reports, pushed=pusher is not None)
         result.extra["offered_bc_per_s"] = o.bc_rate

@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 import json
 import socket
+import sqlite3
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -380,6 +384,48 @@ def test_baseline_room_fans_every_frame_out_to_every_connection(tmp_path: Path) 
     assert r["sessions"] == r["room_sessions"] == 20
     assert r["room_chats_acked"] == r["acked"] > 0 and r["room_bcs_acked"] == 0
     assert Options("baseline", of="room").sessions == 5000
+
+
+def test_durable_baseline_counts(tmp_path: Path) -> None:
+    r = bench(tmp_path, "baseline", "--pairs", "2", "--duration", "1", "--durable")
+    assert_consistent(r)
+    assert r["durable"] is True
+
+
+@pytest.mark.parametrize("args", [("baseline", "--of", "room"), ("chat",)])
+def test_durable_is_only_for_the_chat_baseline(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", *args, "--durable", "--duration", "1"]) == 2
+    assert "--durable" in capsys.readouterr().err
+
+
+def test_durable_echo_echoes_only_what_is_on_disk(tmp_path: Path) -> None:
+    """Every frame the durable echo server has sent back is in its database after ``kill -9``."""
+    db = tmp_path / "echo.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polyim.bench.echo", "--port", "0", "--store", str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().rsplit(":", 1)[1])
+        frames = [struct.pack(">I", 4 + 8 + i) + bytes([i]) * (8 + i) for i in range(40)]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"".join(frames))
+            want = sum(map(len, frames))
+            echoed = b""
+            while len(echoed) < want:
+                echoed += sock.recv(65536)
+        proc.kill()
+        proc.wait(10)
+    finally:
+        proc.kill()
+    assert echoed == b"".join(frames)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        stored = [row[0] for row in conn.execute("SELECT data FROM messages ORDER BY msg_id")]
+    assert stored == frames
 
 
 # -- a deliberately lossy server --------------------------------------------------------------------------
