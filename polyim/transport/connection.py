@@ -56,7 +56,31 @@ class Swept(Protocol):
     def close(self) -> None: ...
 
 
-class Connection(asyncio.Protocol):
+class Timers:
+    """The two deadlines of every kind of connection: a login within ``login_timeout`` of opening, then
+    input at least every ``idle_timeout``. :class:`ConnectionSet`'s sweep calls :meth:`check_timers`."""
+
+    __slots__ = ()
+
+    _closing: bool
+    _handler: Handler | None
+    logged_in: bool
+    opened: float
+    last_rx: float
+    idle_timeout: float
+    login_timeout: float
+
+    def check_timers(self, now: float) -> None:
+        if self._closing or self._handler is None:
+            return
+        if self.logged_in:
+            if now - self.last_rx > self.idle_timeout:
+                self._handler.timed_out(True)
+        elif now - self.opened > self.login_timeout:
+            self._handler.timed_out(False)
+
+
+class Connection(asyncio.Protocol, Timers):
     """One client connection over TCP (or any stream transport)."""
 
     __slots__ = (
@@ -174,15 +198,6 @@ class Connection(asyncio.Protocol):
         self._buf.clear()
         if self._transport is not None:
             self._transport.abort()
-
-    def check_timers(self, now: float) -> None:
-        if self._closing or self._handler is None:
-            return
-        if self.logged_in:
-            if now - self.last_rx > self.idle_timeout:
-                self._handler.timed_out(True)
-        elif now - self.opened > self.login_timeout:
-            self._handler.timed_out(False)
 
 
 class ConnectionSet:

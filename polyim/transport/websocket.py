@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import WSMsgType, web
 
-from polyim.transport.connection import ConnectionSet, Handler
+from polyim.transport.connection import ConnectionSet, Handler, Timers
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ _MAX_QUEUED = 4096
 PING_INTERVAL = 54.0
 
 
-class WsConnection:
+class WsConnection(Timers):
     """One WebSocket client; writes are queued and sent in order by one writer task."""
 
     def __init__(
@@ -87,15 +87,6 @@ class WsConnection:
         self._out.clear()
         self._close_after_flush = True
         self._start_writer()
-
-    def check_timers(self, now: float) -> None:
-        if self._closing or self._handler is None:
-            return
-        if self.logged_in:
-            if now - self.last_rx > self.idle_timeout:
-                self._handler.timed_out(True)
-        elif now - self.opened > self.login_timeout:
-            self._handler.timed_out(False)
 
     # -- internals --------------------------------------------------------------------------------
     def _start_writer(self) -> None:
