@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
@@ -11,10 +12,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -84,6 +85,29 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+class Closable(Protocol):
+    @property
+    def closed(self) -> bool: ...
+
+    async def wait_closed(self, timeout: float = 5.0) -> bool: ...
+
+
+async def ping_until_closed(
+    ping: Callable[[], Awaitable[Any]], *others: Closable, seconds: float = 4
+) -> None:
+    """Keep one connection busy (``ping`` every 0.3 s) while ``others`` are left to the server's
+    timeouts, until they are closed or ``seconds`` have passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+
+    async def busy() -> None:
+        while not all(c.closed for c in others) and loop.time() < deadline:
+            await ping()
+            await asyncio.sleep(0.3)
+
+    await asyncio.gather(busy(), *(c.wait_closed(seconds) for c in others))
 
 
 def write_config(tmp: Path, extra: str = "") -> Path:

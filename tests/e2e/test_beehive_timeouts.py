@@ -3,13 +3,12 @@ least every ``idle_timeout`` (beehive.md §1.1), both checked by one sweep a sec
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, ping_until_closed, start_server
 from tests.e2e.beehive_pool import Beehive
 
 
@@ -27,14 +26,7 @@ async def test_login_and_idle_timeouts(quick_server: Server, ws: bool) -> None:
         never = await pool.connect(ws=ws)  # no ONLINE at all
         idle = await pool.user(ws=ws)
         busy = await pool.user(ws=ws)
-
-        async def keep_busy() -> None:
-            deadline = asyncio.get_running_loop().time() + 4
-            while not (never.closed and idle.closed) and asyncio.get_running_loop().time() < deadline:
-                await busy.ping()
-                await asyncio.sleep(0.3)
-
-        await asyncio.gather(keep_busy(), never.wait_closed(4), idle.wait_closed(4))
+        await ping_until_closed(busy.ping, never, idle)
         assert never.closed and idle.closed
         assert not busy.closed  # any inbound frame keeps a connection alive
         await busy.ping()

@@ -30,7 +30,7 @@ from tests.clients.omtp import (
     single_session_id,
     typed,
 )
-from tests.conftest import Server
+from tests.conftest import Server, ping_until_closed
 from tests.e2e.conftest import Omtp, nothing
 
 
@@ -687,14 +687,7 @@ async def test_login_and_idle_timeouts(tuned_server: Server) -> None:
         never = await pool.connect()  # no LOGIN at all
         idle = await pool.login(name)
         busy = await pool.login(other)
-
-        async def keep_busy() -> None:
-            deadline = asyncio.get_running_loop().time() + 4
-            while not (never.closed and idle.closed) and asyncio.get_running_loop().time() < deadline:
-                await busy.ping()
-                await asyncio.sleep(0.3)
-
-        await asyncio.gather(keep_busy(), never.wait_closed(3), idle.wait_closed(3))
+        await ping_until_closed(busy.ping, never, idle)
         assert never.closed and never.unmatched == []
         assert idle.closed
         assert not busy.closed  # any inbound frame keeps a connection alive
