@@ -169,15 +169,21 @@ def _cached(event: RoomEvent, key: str, make: Callable[[], Any]) -> bytes:
     return body
 
 
-def _join(ch: BeehiveChannel, event: RoomEvent) -> None:
-    body = _cached(event, PROTOCOL, lambda: pb.mesg_room_join_ntf(uid=event.uid, rid=event.rid))
-    ch.push(Cmd.ROOM_JOIN_NTF, body)
+def _join_ntf(event: RoomEvent) -> tuple[int, bytes, int]:
+    return (
+        Cmd.ROOM_JOIN_NTF,
+        _cached(event, PROTOCOL, lambda: pb.mesg_room_join_ntf(uid=event.uid, rid=event.rid)),
+        0,
+    )
 
 
-def _quit(ch: BeehiveChannel, event: RoomEvent) -> None:
+def _quit_ntf(event: RoomEvent) -> tuple[int, bytes, int]:
     """QUIT and DISMISS (uid 0 = "the room was dismissed", §10 #7) are both ROOM-QUIT-NTF."""
-    body = _cached(event, PROTOCOL, lambda: pb.mesg_room_quit_ntf(uid=event.uid, rid=event.rid))
-    ch.push(Cmd.ROOM_QUIT_NTF, body)
+    return (
+        Cmd.ROOM_QUIT_NTF,
+        _cached(event, PROTOCOL, lambda: pb.mesg_room_quit_ntf(uid=event.uid, rid=event.rid)),
+        0,
+    )
 
 
 def _kick(ch: BeehiveChannel, event: RoomEvent) -> None:
@@ -190,8 +196,8 @@ def _kick(ch: BeehiveChannel, event: RoomEvent) -> None:
         ch.push(Cmd.ROOM_KICK_NTF, body)
 
 
-def _chat_or_bc(ch: BeehiveChannel, event: RoomEvent) -> None:
-    ch.push(*_traffic(event))
+def _same_for_all(ch: BeehiveChannel, event: RoomEvent) -> None:
+    ch.push(*_SHARED[event.kind](event))
 
 
 def _traffic(event: RoomEvent) -> tuple[int, bytes, int]:
@@ -209,11 +215,14 @@ def _traffic(event: RoomEvent) -> tuple[int, bytes, int]:
 
 
 def write_all(sinks: Sequence[Sink], event: RoomEvent) -> bool:
-    """ROOM-CHAT and ROOM-BC to a whole room: one body, then one header pack and one queued write per
-    connection, the loop the room throughput is made of. False for the other room events."""
-    if event.kind is not RoomChange.CHAT and event.kind is not RoomChange.BC:
+    """A room event whose frame is the same for every session (ROOM-CHAT, ROOM-BC, and the JOIN and
+    QUIT notifications, which every join or leave sends to the whole room): one body, then one header
+    pack and one queued write per connection, the loop the room throughput is made of. False for the
+    events rendered per session (KICK, COUNT)."""
+    shared = _SHARED.get(event.kind)
+    if shared is None:
         return False
-    cmd, body, seq = _traffic(event)
+    cmd, body, seq = shared(event)
     pack, n = c.HEADER.pack, len(body)
     frames = []  # every frame rendered before any is written: a failure here writes nothing twice
     for sink in sinks:
@@ -268,13 +277,18 @@ def _count(ch: BeehiveChannel, event: RoomEvent) -> None:
         ch.push(Cmd.ROOM_USR_NUM, body)
 
 
+# (command, body, seq) of the room events whose frame every session gets alike.
+_SHARED: dict[RoomChange, Callable[[RoomEvent], tuple[int, bytes, int]]] = {
+    RoomChange.JOIN: _join_ntf,
+    RoomChange.QUIT: _quit_ntf,
+    RoomChange.DISMISS: _quit_ntf,
+    RoomChange.CHAT: _traffic,
+    RoomChange.BC: _traffic,
+}
+
 _RENDER: dict[RoomChange, Callable[[BeehiveChannel, RoomEvent], None]] = {
-    RoomChange.JOIN: _join,
-    RoomChange.QUIT: _quit,
-    RoomChange.DISMISS: _quit,
+    **dict.fromkeys(_SHARED, _same_for_all),
     RoomChange.KICK: _kick,
-    RoomChange.CHAT: _chat_or_bc,
-    RoomChange.BC: _chat_or_bc,
     RoomChange.COUNT: _count,
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
+
 from polyim.config import BeehiveSettings
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
 from polyim.protocols.beehive.adapter import BeehiveChannel
@@ -49,6 +51,28 @@ def test_one_frame_per_connection_with_its_own_sid() -> None:
         (frame,) = cast(_Conn, ch.conn).frames
         cmd, length, sid, *_ = HEADER.unpack_from(frame)
         assert (cmd, sid, len(frame)) == (Cmd.ROOM_BC, ch.bsid, HEADER_SIZE + length)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _broadcast(),
+        RoomEvent(7, RoomChange.JOIN, uid=10001),
+        RoomEvent(7, RoomChange.QUIT, uid=10002),
+        RoomEvent(7, RoomChange.DISMISS),
+    ],
+    ids=["bc", "join-ntf", "quit-ntf", "dismiss"],
+)
+def test_the_shared_rendering_is_each_connections_own(event: RoomEvent) -> None:
+    """The whole-room path writes, byte for byte, the frame each connection would render for itself."""
+    shared, own = _room([101, 102]), _room([101, 102])
+    BeehiveChannel.deliver_all(shared, event)
+    for a, b in zip(shared, own, strict=True):
+        b.cid = a.cid  # the connection id comes from a counter
+        b.deliver(event)
+    for a, b in zip(shared, own, strict=True):
+        assert cast(_Conn, a.conn).frames == cast(_Conn, b.conn).frames
+        assert len(cast(_Conn, a.conn).frames) == 1
 
 
 def test_a_failed_rendering_sends_nobody_a_frame_twice() -> None:
