@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import logging
 import signal
 import sqlite3
 import struct
@@ -27,6 +28,8 @@ from polyim.bench.runner import raise_nofile
 from polyim.store.dbthread import WriterThread, connect
 from polyim.store.migrate import migrate
 from polyim.transport.connection import Connection, serve_tcp
+
+log = logging.getLogger(__name__)
 
 _U32 = struct.Struct(">I")
 MAX_FRAME = 640_000
@@ -75,7 +78,9 @@ def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _echo_all(fut: asyncio.Future[None], frames: list[tuple[Connection, bytes]]) -> None:
-    if fut.exception() is not None:  # nothing committed, nothing echoed: the load counts them as lost
+    exc = fut.exception()
+    if exc is not None:  # nothing committed, nothing echoed: the load counts them as lost
+        log.error("commit of %d frames failed: %s", len(frames), exc)
         return
     for conn, frame in frames:
         conn.write(frame)
@@ -84,17 +89,17 @@ def _echo_all(fut: asyncio.Future[None], frames: list[tuple[Connection, bytes]])
 class EchoHandler:
     """Echo every complete frame; keep the partial tail for the next read."""
 
-    __slots__ = ("buf", "conn", "everyone", "log", "number")
+    __slots__ = ("buf", "conn", "durable", "everyone", "number")
 
     _numbers = itertools.count(1)
 
     def __init__(
-        self, conn: Connection, everyone: set[Connection] | None = None, log: DurableLog | None = None
+        self, conn: Connection, everyone: set[Connection] | None = None, durable: DurableLog | None = None
     ) -> None:
         self.conn = conn
         self.buf = bytearray()
         self.everyone = everyone
-        self.log = log
+        self.durable = durable
         self.number = next(self._numbers)
         if everyone is not None:
             everyone.add(conn)
@@ -117,8 +122,8 @@ class EchoHandler:
         del buf[:pos]
 
     def _emit(self, frame: bytes) -> None:
-        if self.log is not None:
-            self.log.add(self.number, self.conn, frame)
+        if self.durable is not None:
+            self.durable.add(self.number, self.conn, frame)
             return
         if self.everyone is None:
             self.conn.write(frame)
@@ -137,11 +142,15 @@ class EchoHandler:
 
 async def serve(host: str, port: int, fanout: bool = False, store: str = "") -> None:
     everyone: set[Connection] | None = set() if fanout else None
-    log = DurableLog(store) if store else None
-    if log is not None:
-        log.writer.start(asyncio.get_running_loop())
+    durable = DurableLog(store) if store else None
+    if durable is not None:
+        durable.writer.start(asyncio.get_running_loop())
     server, conns = await serve_tcp(
-        host, port, lambda conn: EchoHandler(conn, everyone, log), idle_timeout=3600.0, login_timeout=3600.0
+        host,
+        port,
+        lambda conn: EchoHandler(conn, everyone, durable),
+        idle_timeout=3600.0,
+        login_timeout=3600.0,
     )
     bound = server.sockets[0].getsockname()[1] if server.sockets else port
     print(f"listening echo tcp {host}:{bound}", flush=True)
@@ -152,8 +161,8 @@ async def serve(host: str, port: int, fanout: bool = False, store: str = "") -> 
     await stop.wait()
     server.close()
     conns.close_all()
-    if log is not None:
-        log.writer.stop()
+    if durable is not None:
+        durable.writer.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
