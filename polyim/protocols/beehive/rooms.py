@@ -169,21 +169,10 @@ def _cached(event: RoomEvent, key: str, make: Callable[[], Any]) -> bytes:
     return body
 
 
-def _join_ntf(event: RoomEvent) -> tuple[int, bytes, int]:
-    return (
-        Cmd.ROOM_JOIN_NTF,
-        _cached(event, PROTOCOL, lambda: pb.mesg_room_join_ntf(uid=event.uid, rid=event.rid)),
-        0,
-    )
-
-
-def _quit_ntf(event: RoomEvent) -> tuple[int, bytes, int]:
-    """QUIT and DISMISS (uid 0 = "the room was dismissed", §10 #7) are both ROOM-QUIT-NTF."""
-    return (
-        Cmd.ROOM_QUIT_NTF,
-        _cached(event, PROTOCOL, lambda: pb.mesg_room_quit_ntf(uid=event.uid, rid=event.rid)),
-        0,
-    )
+def _notice(cmd: int, cls: Any, event: RoomEvent) -> tuple[int, bytes, int]:
+    """A ROOM-*-NTF {uid, rid}. QUIT and DISMISS (uid 0 = "the room was dismissed", §10 #7) are both
+    ROOM-QUIT-NTF."""
+    return cmd, _cached(event, PROTOCOL, lambda: cls(uid=event.uid, rid=event.rid)), 0
 
 
 def _kick(ch: BeehiveChannel, event: RoomEvent) -> None:
@@ -279,9 +268,9 @@ def _count(ch: BeehiveChannel, event: RoomEvent) -> None:
 
 # (command, body, seq) of the room events whose frame every session gets alike.
 _SHARED: dict[RoomChange, Callable[[RoomEvent], tuple[int, bytes, int]]] = {
-    RoomChange.JOIN: _join_ntf,
-    RoomChange.QUIT: _quit_ntf,
-    RoomChange.DISMISS: _quit_ntf,
+    RoomChange.JOIN: partial(_notice, Cmd.ROOM_JOIN_NTF, pb.mesg_room_join_ntf),
+    RoomChange.QUIT: partial(_notice, Cmd.ROOM_QUIT_NTF, pb.mesg_room_quit_ntf),
+    RoomChange.DISMISS: partial(_notice, Cmd.ROOM_QUIT_NTF, pb.mesg_room_quit_ntf),
     RoomChange.CHAT: _traffic,
     RoomChange.BC: _traffic,
 }
