@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from polyim.cluster.base import SessionRecord, Throttle
 from polyim.core import auth
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
@@ -33,11 +34,10 @@ class Credentials:
 
 
 class Accounts:
-    def __init__(self, ctx: Context, tokens: auth.TokenSigner) -> None:
+    def __init__(self, ctx: Context, tokens: auth.TokenSigner, throttle: Throttle) -> None:
         self.ctx = ctx
         self.tokens = tokens
-        s = ctx.settings
-        self.throttle = auth.LoginThrottle(s.max_failed_logins, s.failed_login_window, s.lockout)
+        self.throttle = throttle
 
     async def create(
         self,
@@ -70,24 +70,25 @@ class Accounts:
         keys = [f"acct:{account.uid}" if account else f"acct:{cred.username or cred.uid}"]
         if cred.addr:
             keys.append(f"addr:{cred.addr}")
-        if any(self.throttle.locked(k) for k in keys):
-            raise CoreError(Code.THROTTLED, "too many failed logins")
+        for key in keys:
+            if await self.throttle.locked(key):
+                raise CoreError(Code.THROTTLED, "too many failed logins")
         verified = await self._verify(cred, account)  # runs the hash even for unknown accounts
         if account is None or not verified:
             for key in keys:
-                self.throttle.fail(key)
+                await self.throttle.fail(key)
             raise CoreError(Code.AUTH_FAILED, "auth failed")
-        self.throttle.succeed(keys[0])
+        await self.throttle.succeed(keys[0])
         if account.disabled or (self.ctx.settings.require_activation and not account.activated):
             raise CoreError(Code.DISABLED, "account disabled")
         return account
 
-    def locked_out(self, uid: int, addr: str = "") -> str:
+    async def locked_out(self, uid: int, addr: str = "") -> str:
         """``"address"`` or ``"account"`` when logins for ``uid`` (from ``addr``) are throttled now, else
         ``""``: the protocols whose refusals tell the two apart (beehive 10022 / 10023) ask first."""
-        if addr and self.throttle.locked(f"addr:{addr}"):
+        if addr and await self.throttle.locked(f"addr:{addr}"):
             return "address"
-        return "account" if self.throttle.locked(f"acct:{uid}") else ""
+        return "account" if await self.throttle.locked(f"acct:{uid}") else ""
 
     async def _lookup(self, cred: Credentials) -> Account | None:
         """The account the credentials name; both name and uid must agree when both are given."""
@@ -145,16 +146,16 @@ class Accounts:
             raise CoreError(Code.USER_NOT_FOUND)
         self.ctx.forget_account(uid)
         if disabled:
-            sessions = list(self.ctx.sessions.of(uid))
+            sessions = list(self.ctx.sessions.records(uid))
             for session in sessions:
-                self.ctx.sessions.detach(session)
-                session.sink.kick(KickReason.DISABLED)
+                self.ctx.sessions.kick(session.sid, KickReason.DISABLED)
             if sessions and not self.ctx.sessions.online(uid):
                 await self._announce(uid, Presence.OFFLINE)
 
     # -- sessions ---------------------------------------------------------------------------------
-    async def attach(self, session: Session) -> list[Session]:
-        """Make ``session`` live: apply the kick policy, announce presence when the user came online."""
+    async def attach(self, session: Session) -> list[SessionRecord]:
+        """Make ``session`` live: apply the kick policy, announce presence when the user came online.
+        Returns the sessions it replaced (kicked, on whatever node they were)."""
         was_online = self.ctx.sessions.online(session.uid)
         replaced = self.ctx.sessions.attach(session)
         if not was_online:
@@ -162,13 +163,14 @@ class Accounts:
         return replaced
 
     async def detach(self, session: Session) -> None:
-        if self.ctx.sessions.detach(session):
+        if self.ctx.sessions.detach(session.sid):
             await self._announce(session.uid, Presence.OFFLINE)
 
     def kick_device(self, session: Session, device_id: str, device_type: int | None = None) -> bool:
-        """Kick one of the caller's own other sessions, matched by device id (and type when given)."""
-        for other in list(self.ctx.sessions.of(session.uid)):
-            if other is session or other.device_id != device_id:
+        """Kick one of the caller's own other sessions, on any node, matched by device id (and type when
+        given)."""
+        for other in self.ctx.sessions.records(session.uid):
+            if other.sid == session.sid or other.device_id != device_id:
                 continue
             if (
                 device_type is not None
@@ -176,9 +178,7 @@ class Accounts:
                 and other.device_type != device_type
             ):
                 continue
-            self.ctx.sessions.detach(other)
-            other.sink.kick(KickReason.OWN_DEVICE)
-            return True
+            return self.ctx.sessions.kick(other.sid, KickReason.OWN_DEVICE)
         return False
 
     async def _announce(self, uid: int, presence: Presence) -> None:

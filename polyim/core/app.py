@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from polyim.cluster.base import Cluster, SessionId
+from polyim.cluster.local import local_cluster
 from polyim.config import AccountSettings
 from polyim.core.accounts import Accounts
 from polyim.core.auth import TokenSigner
@@ -21,25 +23,36 @@ from polyim.core.nodes import Nodes
 from polyim.core.push import Push
 from polyim.core.relations import Relations
 from polyim.core.rooms import Rooms
-from polyim.core.sessions import Session, SessionRegistry
+from polyim.core.sessions import SessionRegistry
 from polyim.store.base import Store
 
 __all__ = ["Core", "check_actor"]
 
 
 class Core:
-    def __init__(self, store: Store, settings: AccountSettings, secret: bytes, node_id: int = 1) -> None:
-        self.ctx = Context(store, settings, Clock(node_id))
+    """``cluster`` is this node's set of seams to the other nodes; by default a single node's
+    (:func:`~polyim.cluster.local.local_cluster`), which scaled mode replaces by its own."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: AccountSettings,
+        secret: bytes,
+        node_id: int = 1,
+        cluster: Cluster | None = None,
+    ) -> None:
+        self.cluster = cluster or local_cluster(node_id, settings)
+        self.ctx = Context(store, settings, Clock(node_id), self.cluster)
         self.store = store
         self.settings = settings
-        self.accounts = Accounts(self.ctx, TokenSigner(secret))
+        self.accounts = Accounts(self.ctx, TokenSigner(secret), self.cluster.throttle)
         self.messages = Messaging(self.ctx)
         self.relations = Relations(self.ctx)
         self.groups = Groups(self.ctx)
         self.rooms = Rooms(self.ctx)
         self.push = Push(self.ctx, self.messages)
         self.devices = Devices(self.ctx)
-        self.nodes = Nodes(node_id)
+        self.nodes = Nodes(node_id, self.cluster.nodes)
 
     @property
     def sessions(self) -> SessionRegistry:
@@ -64,7 +77,7 @@ class Core:
         content: str,
         request_id: str = "",
         *,
-        skip: Session | None = None,
+        skip: SessionId | None = None,
     ) -> int:
         """Tell the users' live sessions to re-sync; nothing is stored. Returns the connections reached."""
         return self.ctx.sessions.deliver(uids, SyncCommandEvent(command, content, request_id), skip=skip)

@@ -1,4 +1,4 @@
-"""Passwords, tokens and login throttling (design.md §7).
+"""Passwords and tokens (design.md §7); the login throttle is a cluster seam (polyim.cluster.base.Throttle).
 
 Passwords are hashed with argon2id over ``md5hex(password)`` because TeamTalk clients only ever send
 the MD5 hex of the password; every other protocol's plaintext is normalised the same way, so one
@@ -14,7 +14,6 @@ import hmac
 import re
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -101,44 +100,3 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class LoginThrottle:
-    """Failed logins per key in a sliding window; past the limit the key is locked out for a while.
-
-    Keys are ``"acct:<name>"`` (counted alike for unknown names, so the throttle reveals nothing) and
-    ``"addr:<ip>"`` (with four times the limit).
-    """
-
-    def __init__(self, max_failed: int = 5, window_s: float = 300, lockout_s: float = 60) -> None:
-        self.max_failed = max_failed
-        self.window_s = window_s
-        self.lockout_s = lockout_s
-        self._failures: dict[str, deque[float]] = {}
-        self._locked_until: dict[str, float] = {}
-
-    def _limit(self, key: str) -> int:
-        return self.max_failed * 4 if key.startswith("addr:") else self.max_failed
-
-    def locked(self, key: str, now: float | None = None) -> bool:
-        current = now if now is not None else time.monotonic()
-        until = self._locked_until.get(key)
-        if until is None:
-            return False
-        if until > current:
-            return True
-        del self._locked_until[key]
-        return False
-
-    def fail(self, key: str, now: float | None = None) -> None:
-        current = now if now is not None else time.monotonic()
-        times = self._failures.setdefault(key, deque())
-        times.append(current)
-        while times and times[0] < current - self.window_s:
-            times.popleft()
-        if len(times) >= self._limit(key):
-            self._locked_until[key] = current + self.lockout_s
-            times.clear()
-
-    def succeed(self, key: str) -> None:
-        self._failures.pop(key, None)

@@ -2,7 +2,8 @@
 
 The caches keep the hot path (a send) free of store round trips for facts that change rarely: who
 exists, who is in a group, whom a user has blocked. Every write that changes such a fact goes through
-the core, which drops the cached entry, so on one node they are never stale.
+the core, which drops the entry through the cluster's :class:`~polyim.cluster.base.CacheBus`: on this
+node before the write returns, on the other nodes as soon as they hear.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from polyim.cluster.base import CacheKind, Cluster
 from polyim.config import AccountSettings
 from polyim.core.clock import Clock
 from polyim.core.errors import Code, CoreError
@@ -32,14 +35,33 @@ class Caches:
     mutes: dict[int, frozenset[int]] = field(default_factory=dict)
     friends: dict[int, frozenset[int]] = field(default_factory=dict)
 
+    def tables(self, kind: CacheKind) -> tuple[dict[int, Any], ...]:
+        """The tables whose entries ``kind`` names."""
+        tables: dict[CacheKind, tuple[dict[int, Any], ...]] = {
+            CacheKind.ACCOUNT: (self.accounts,),
+            CacheKind.GROUP: (self.groups, self.members),
+            CacheKind.FRIENDS: (self.friends,),
+            CacheKind.BLOCKS: (self.blocks,),
+            CacheKind.MUTES: (self.mutes,),
+        }
+        return tables[kind]
+
 
 class Context:
-    def __init__(self, store: Store, settings: AccountSettings, clock: Clock) -> None:
+    def __init__(self, store: Store, settings: AccountSettings, clock: Clock, cluster: Cluster) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.sessions = SessionRegistry()
+        self.sessions = SessionRegistry(cluster.directory, cluster.router, clock.next_msg_id)
         self.cache = Caches()
+        self._bus = cluster.caches
+        self._bus.subscribe(self._drop)
+
+    def _drop(self, kind: CacheKind, keys: tuple[int, ...]) -> None:
+        """An invalidation from this node or another."""
+        for table in self.cache.tables(kind):
+            for key in keys:
+                table.pop(key, None)
 
     # -- accounts ---------------------------------------------------------------------------------
     async def account(self, uid: int) -> Account | None:
@@ -59,7 +81,7 @@ class Context:
         return acct
 
     def forget_account(self, uid: int) -> None:
-        self.cache.accounts.pop(uid, None)
+        self._bus.drop(CacheKind.ACCOUNT, (uid,))
 
     # -- groups -----------------------------------------------------------------------------------
     async def group(self, gid: int) -> Group | None:
@@ -84,8 +106,7 @@ class Context:
         return members
 
     def forget_group(self, gid: int) -> None:
-        self.cache.groups.pop(gid, None)
-        self.cache.members.pop(gid, None)
+        self._bus.drop(CacheKind.GROUP, (gid,))
 
     # -- relations --------------------------------------------------------------------------------
     async def friend_ids(self, uid: int) -> frozenset[int]:
@@ -99,8 +120,7 @@ class Context:
         return friends
 
     def forget_friends(self, *uids: int) -> None:
-        for uid in uids:
-            self.cache.friends.pop(uid, None)
+        self._bus.drop(CacheKind.FRIENDS, uids)
 
     async def blocked_by(self, uid: int) -> frozenset[int]:
         return await _cached(self.cache.blocks, uid, self.store.blocked_by)
@@ -108,6 +128,12 @@ class Context:
     async def muted_by(self, uid: int) -> frozenset[int]:
         """The users whose 1:1 messages ``uid`` receives only by sync (stored, not pushed)."""
         return await _cached(self.cache.mutes, uid, self.store.muted_by)
+
+    def forget_blocks(self, uid: int) -> None:
+        self._bus.drop(CacheKind.BLOCKS, (uid,))
+
+    def forget_mutes(self, uid: int) -> None:
+        self._bus.drop(CacheKind.MUTES, (uid,))
 
     # -- conversations ----------------------------------------------------------------------------
     async def participants(self, conv: ConvId) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from polyim.cluster.base import SessionId
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import GroupChange, GroupEvent
@@ -39,7 +40,7 @@ class Groups:
         actor: int,
         uids: Sequence[int],
         notify: Sequence[int],
-        skip: Session | None,
+        skip: SessionId | None,
         *,
         on: bool = True,
     ) -> None:
@@ -58,7 +59,7 @@ class Groups:
         desc: str = "",
         member_limit: int = 0,
         kind: GroupKind = GroupKind.NORMAL,
-        skip: Session | None = None,
+        skip: SessionId | None = None,
     ) -> Group:
         uids = await self._existing_users([actor, *members])
         limit = member_limit if member_limit > 0 else self.ctx.settings.group_member_limit
@@ -92,7 +93,7 @@ class Groups:
         return await self.ctx.store.groups_of(uid)
 
     async def add_members(
-        self, actor: int, gid: int, uids: Sequence[int], *, skip: Session | None = None
+        self, actor: int, gid: int, uids: Sequence[int], *, skip: SessionId | None = None
     ) -> list[int]:
         """A member may invite anyone not on the group's blacklist who has not blocked it; a non-member
         may add only itself. Nobody joins a closed group."""
@@ -121,7 +122,7 @@ class Groups:
         return new
 
     async def remove_members(
-        self, actor: int, gid: int, uids: Sequence[int], *, skip: Session | None = None
+        self, actor: int, gid: int, uids: Sequence[int], *, skip: SessionId | None = None
     ) -> list[int]:
         """Anyone but the owner may leave; owner and managers remove others (a manager not the owner or
         another manager)."""
@@ -154,7 +155,7 @@ class Groups:
         if me.role is GroupRole.MANAGER and target.role is not GroupRole.MEMBER:
             raise CoreError(Code.NO_PRIVILEGE, "a manager cannot remove a manager")
 
-    async def dismiss(self, actor: int, gid: int, *, skip: Session | None = None) -> None:
+    async def dismiss(self, actor: int, gid: int, *, skip: SessionId | None = None) -> None:
         group = await self.ctx.require_group(gid)
         if group.owner != actor:
             raise CoreError(Code.NOT_OWNER, "only the owner may dismiss")
@@ -163,7 +164,7 @@ class Groups:
         event = GroupEvent(group, GroupChange.DISMISSED, actor, tuple(former), ())
         self.ctx.sessions.deliver(former, event, skip=skip)
 
-    async def transfer(self, actor: int, gid: int, new_owner: int, *, skip: Session | None = None) -> Group:
+    async def transfer(self, actor: int, gid: int, new_owner: int, *, skip: SessionId | None = None) -> Group:
         group = await self.ctx.require_group(gid)
         if group.owner != actor:
             raise CoreError(Code.NOT_OWNER, "only the owner may transfer")
@@ -184,7 +185,7 @@ class Groups:
         avatar: str = "",
         desc: str = "",
         member_limit: int = 0,
-        skip: Session | None = None,
+        skip: SessionId | None = None,
     ) -> Group:
         """Owner or manager; empty values keep the stored ones."""
         await self.ctx.require_group(gid)
@@ -208,7 +209,7 @@ class Groups:
         return updated
 
     async def set_manager(
-        self, actor: int, gid: int, uid: int, manager: bool, *, skip: Session | None = None
+        self, actor: int, gid: int, uid: int, manager: bool, *, skip: SessionId | None = None
     ) -> None:
         group = await self.ctx.require_group(gid)
         if group.owner != actor:
@@ -231,7 +232,7 @@ class Groups:
         return me.role
 
     async def set_muted(
-        self, actor: int | None, gid: int, uid: int | None, muted: bool, *, skip: Session | None = None
+        self, actor: int | None, gid: int, uid: int | None, muted: bool, *, skip: SessionId | None = None
     ) -> None:
         """Mute one member (``uid``) or, with ``uid`` None, everyone but owner and managers. Owner or
         manager (a manager cannot mute the owner or another manager); ``actor`` None is an operator."""
@@ -258,7 +259,7 @@ class Groups:
         return group.mute_all, sorted(u for u, m in members.items() if m.muted)
 
     async def set_blacklisted(
-        self, actor: int | None, gid: int, uid: int, listed: bool, *, skip: Session | None = None
+        self, actor: int | None, gid: int, uid: int, listed: bool, *, skip: SessionId | None = None
     ) -> None:
         """Owner or manager (``actor`` None: an operator) bans ``uid`` from the group, removing it if it is
         a member, or lifts the ban. The owner cannot be banned, nor a manager by a manager. One

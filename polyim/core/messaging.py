@@ -161,9 +161,11 @@ class Messaging:
             priority=priority,
         )
 
+        skip = session.sid if session is not None else None
+
         def deliver(message: Message) -> None:
             event = MessageEvent(message, origin)
-            self.ctx.sessions.deliver(recipients, event, skip=session, conv_key=out.conv.key)
+            self.ctx.sessions.deliver(recipients, event, skip=skip, conv_key=out.conv.key)
 
         return commit_then(self.ctx.store.append_message(new), deliver)
 
@@ -224,7 +226,7 @@ class Messaging:
         if not duplicate:
             updated = await self.ctx.store.get_message(message.conv, message.seq)
             event = ControlEvent(stored, updated)
-            self.ctx.sessions.deliver(participants, event, skip=session, conv_key=message.conv.key)
+            self.ctx.sessions.deliver(participants, event, skip=session.sid, conv_key=message.conv.key)
         return stored
 
     async def _check_control(self, session: Session, message: Message, cmd: ControlCmd, content: str) -> None:
@@ -254,7 +256,7 @@ class Messaging:
         targets = [session.uid]
         if conv.kind is ConvKind.PEER:
             targets.append(conv.peer_of(session.uid))
-        self.ctx.sessions.deliver(targets, ReadEvent(session.uid, conv, effective, topic), skip=session)
+        self.ctx.sessions.deliver(targets, ReadEvent(session.uid, conv, effective, topic), skip=session.sid)
         return effective
 
     async def mark_delivered(self, uid: int, conv: ConvId, seq: int) -> None:

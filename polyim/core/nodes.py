@@ -1,10 +1,11 @@
 """The node registry (design.md §6): facts each node publishes about itself, refreshed periodically.
 
 A protocol registers a *reporter* that writes its records (beehive LSND-INFO and FRWD-INFO, beehive.md
-§4.6); the records are opaque bytes under a kind and a key, alive for :data:`RECORD_TTL` seconds after
+§4.6); the records are opaque bytes under a kind and a key, alive for :data:`~polyim.cluster.base.RECORD_TTL` seconds after
 their last refresh and listed as gone for a while after that. Readers (beehive ``/im/iplist``,
-``/im/config``) pick from them. On one node the registry is this process's memory; scaled mode would keep
-the same records in Redis.
+``/im/config``) pick from them. The records live behind the cluster's
+:class:`~polyim.cluster.base.NodeRegistry`: this process's memory on one node, shared by every node in
+scaled mode; this class keeps what is the node's own (its listeners, reporters and timers).
 
 The registry also knows this node's listeners (protocol, kind, host, bound port), which the server sets
 once every listener is up; setting them runs every reporter at once, so records exist before the first
@@ -15,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from polyim.cluster.base import NodeRecord, NodeRegistry
+
 log = logging.getLogger(__name__)
 
-RECORD_TTL = 30.0
-GONE_KEPT = 600.0  # how long a record that stopped being refreshed is still listed (as gone)
 REPORT_INTERVAL = 5.0
 
 
@@ -34,38 +34,24 @@ class ListenerInfo:
     port: int
 
 
-@dataclass(frozen=True, slots=True)
-class NodeRecord:
-    kind: str
-    key: str
-    value: bytes
-    refreshed: float  # time.monotonic() of the last write
-
-    def alive(self, now: float) -> bool:
-        return now - self.refreshed < RECORD_TTL
-
-
 Reporter = Callable[["Nodes"], None]
 
 
 class Nodes:
-    def __init__(self, node_id: int) -> None:
+    def __init__(self, node_id: int, registry: NodeRegistry) -> None:
         self.node_id = node_id
         self.listeners: list[ListenerInfo] = []
-        self._records: dict[tuple[str, str], NodeRecord] = {}
+        self._registry = registry
         self._reporters: list[Reporter] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- records ------------------------------------------------------------------------------------
     def put(self, kind: str, key: str, value: bytes) -> None:
-        self._records[(kind, key)] = NodeRecord(kind, key, value, time.monotonic())
+        self._registry.put(kind, key, value)
 
     def records(self, kind: str) -> list[NodeRecord]:
         """The records of ``kind`` still listed (alive or recently gone), by key."""
-        now = time.monotonic()
-        for k in [k for k, r in self._records.items() if now - r.refreshed >= GONE_KEPT]:
-            del self._records[k]
-        return sorted((r for r in self._records.values() if r.kind == kind), key=lambda r: r.key)
+        return self._registry.records(kind)
 
     # -- listeners and reporters ----------------------------------------------------------------------
     def set_listeners(self, listeners: list[ListenerInfo]) -> None:

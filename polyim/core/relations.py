@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import enum
 
+from polyim.cluster.base import SessionId
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import FriendChange, FriendEvent, Presence, PresenceEvent
 from polyim.core.model import Friend, FriendRequest
-from polyim.core.sessions import Session
 
 REMARK = "REMARK"
 REQUEST_TTL_MS = 30 * 24 * 3600 * 1000
@@ -37,7 +37,9 @@ class Relations:
         await self.ctx.require_account(uid)
         await self.ctx.require_account(peer)
 
-    async def add_friend(self, uid: int, peer: int, remark: str = "", *, skip: Session | None = None) -> None:
+    async def add_friend(
+        self, uid: int, peer: int, remark: str = "", *, skip: SessionId | None = None
+    ) -> None:
         """Create both edges at once (OMTP's and the HTTP API's semantics), unless ``peer`` blocked ``uid``."""
         await self._peer(uid, peer)
         if uid in await self.ctx.blocked_by(peer):
@@ -47,7 +49,7 @@ class Relations:
         await self.ctx.store.delete_friend_requests(uid, peer)
         self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, FriendChange.ADDED, remark), skip=skip)
 
-    async def remove_friend(self, uid: int, peer: int, *, skip: Session | None = None) -> None:
+    async def remove_friend(self, uid: int, peer: int, *, skip: SessionId | None = None) -> None:
         """Unfriend both ways; this also withdraws or declines any pending request between the two."""
         await self._peer(uid, peer)
         removed = await self.ctx.store.remove_friends(uid, peer)
@@ -58,7 +60,7 @@ class Relations:
             self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, change), skip=skip)
 
     async def request_friend(
-        self, uid: int, peer: int, remark: str = "", *, skip: Session | None = None
+        self, uid: int, peer: int, remark: str = "", *, skip: SessionId | None = None
     ) -> RequestOutcome:
         """``uid`` asks ``peer`` to be friends, or accepts ``peer``'s pending request (a mutual request).
 
@@ -105,7 +107,7 @@ class Relations:
     async def set_blocked(self, uid: int, peer: int, blocked: bool) -> None:
         await self._peer(uid, peer)
         await self.ctx.store.set_blocked(uid, peer, blocked)
-        self.ctx.cache.blocks.pop(uid, None)
+        self.ctx.forget_blocks(uid)
         change = FriendChange.BLOCKED if blocked else FriendChange.UNBLOCKED
         self.ctx.sessions.deliver([uid], FriendEvent(uid, peer, change))
 
@@ -117,7 +119,7 @@ class Relations:
         ``uid``'s sessions; ``uid`` gets them when it syncs. Nobody is told."""
         await self._peer(uid, peer)
         await self.ctx.store.set_muted(uid, peer, muted)
-        self.ctx.cache.mutes.pop(uid, None)
+        self.ctx.forget_mutes(uid)
 
     async def muted(self, uid: int) -> frozenset[int]:
         return await self.ctx.muted_by(uid)

@@ -36,6 +36,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from polyim.cluster.base import SessionId
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
@@ -231,19 +232,19 @@ class Rooms:
         self._rooms[rid] = room
         return room
 
-    def dismiss(self, actor: int, rid: int, *, skip: Session | None = None) -> bool:
+    def dismiss(self, actor: int, rid: int, *, skip: SessionId | None = None) -> bool:
         """Owner only. Everyone inside gets DISMISS and is removed; the rid stays dead. Returns whether
         ``skip`` (the acting session, told by its adapter) was inside."""
         room = self.require(rid)
         if not room.owner or actor != room.owner:
             raise CoreError(Code.NOT_OWNER, "not the room owner")
         inside = list(room.where)
-        fan_out([s for s in inside if s is not skip], RoomEvent(rid, RoomChange.DISMISS))
+        fan_out([s for s in inside if s.sid != skip], RoomEvent(rid, RoomChange.DISMISS))
         for session in inside:
             self._unlink(session, rid)
         del self._rooms[rid]
         self._dismissed.add(rid)
-        return skip in inside
+        return any(s.sid == skip for s in inside)
 
     # -- membership -------------------------------------------------------------------------------
     def join(self, session: Session, rid: int) -> JoinResult:

@@ -1,13 +1,14 @@
-"""Live sessions: one per authenticated connection, whatever its protocol."""
+"""Live sessions: one per authenticated connection, whatever its protocol, named by id on every node."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, SessionRecord
+from polyim.cluster.codec import Delivery, Kick, decode_envelope, encode_envelope
 from polyim.core.events import Event, KickReason
 from polyim.core.model import DeviceClass, Role
 
@@ -47,11 +48,10 @@ def fan_out(sessions: Iterable[Session], event: Event) -> int:
     return n
 
 
-_sids = itertools.count(1)
-
-
 @dataclass(eq=False, slots=True)
 class Session:
+    """One live session held by this node. ``sid`` is given by :meth:`SessionRegistry.attach`."""
+
     uid: int
     device_id: str
     device_class: DeviceClass
@@ -62,63 +62,97 @@ class Session:
     peer_addr: str = ""
     app: str = ""  # the client application's own name and version, where its protocol reports them
     app_version: str = ""
-    sid: int = field(default_factory=lambda: next(_sids))
+    sid: SessionId = NO_SESSION
     monitors: set[str] = field(default_factory=set)
 
     @property
     def is_operator(self) -> bool:
         return self.role is Role.OPERATOR
 
+    def record(self, node: int) -> SessionRecord:
+        """What the other nodes learn of this session."""
+        return SessionRecord(
+            self.sid, node, self.uid, self.protocol, self.device_class, self.device_id, self.device_type
+        )
+
 
 class SessionRegistry:
-    """uid → live sessions on this node, and conversation monitors.
+    """This node's live sessions (and conversation monitors) in front of the cluster's
+    :class:`~polyim.cluster.base.Directory` and :class:`~polyim.cluster.base.Router`.
 
     The kick policy lives here: a new session takes the slot of any older session of the same uid
-    and device class (or the same device id), in any protocol.
+    and device class (or the same device id), in any protocol, on any node. Sessions are named by id, so
+    a session on another node is kicked or skipped the way one here is; a delivery hands this node's
+    sessions the event object itself and serializes it only for sessions held elsewhere.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Directory, router: Router, new_id: Callable[[], int]) -> None:
+        self.node_id = directory.node_id
+        self._directory = directory
+        self._remote = directory.remote()
+        self._router = router
+        self._new_id = new_id
         self._by_uid: dict[int, list[Session]] = {}
+        self._by_sid: dict[SessionId, Session] = {}
         self._monitors: dict[str, set[Session]] = {}
         self._on_detach: list[Callable[[Session], None]] = []
+        router.subscribe(self._received)
 
     def on_detach(self, hook: Callable[[Session], None]) -> None:
         """Call ``hook`` whenever a session ends, whatever ended it (close, OFFLINE, kick, disabling):
         every end passes through :meth:`detach`, so services holding sessions (rooms) clean up here."""
         self._on_detach.append(hook)
 
-    def attach(self, session: Session) -> list[Session]:
-        """Register ``session``; kick and return the sessions it replaces."""
-        current = self._by_uid.get(session.uid, [])
+    def attach(self, session: Session) -> list[SessionRecord]:
+        """Register ``session`` under a new id; kick (wherever they are) and return the sessions it
+        replaces."""
+        if session.sid in self._by_sid:
+            return []
+        session.sid = SessionId(self._new_id())
         replaced = [
-            s
-            for s in current
-            if s is not session
-            and (s.device_class is session.device_class or s.device_id == session.device_id)
+            r
+            for r in self._directory.of(session.uid)
+            if r.device_class is session.device_class or r.device_id == session.device_id
         ]
         for old in replaced:
-            self.detach(old)
-            old.sink.kick(KickReason.DUPLICATE_LOGIN)
+            self.kick(old.sid, KickReason.DUPLICATE_LOGIN)
         self._by_uid.setdefault(session.uid, []).append(session)
+        self._by_sid[session.sid] = session
+        self._directory.add(session.record(self.node_id))
         return replaced
 
-    def detach(self, session: Session) -> bool:
-        """Forget ``session``; returns True when the user has no session left on this node."""
-        sessions = self._by_uid.get(session.uid)
-        if sessions is None or session not in sessions:
+    def detach(self, sid: SessionId) -> bool:
+        """Forget this node's session ``sid``; returns True when its user has no session left on any node."""
+        session = self._by_sid.pop(sid, None)
+        if session is None:
             return False
+        sessions = self._by_uid[session.uid]
         sessions.remove(session)
+        if not sessions:
+            del self._by_uid[session.uid]
+        self._directory.remove(sid)
         self._ended(session)
-        for key in session.monitors:
-            watchers = self._monitors.get(key)
-            if watchers is not None:
-                watchers.discard(session)
-                if not watchers:
-                    del self._monitors[key]
-        session.monitors.clear()
-        if sessions:
+        for key in list(session.monitors):
+            self.unmonitor(session, key)
+        return not self._directory.online(session.uid)
+
+    def kick(self, sid: SessionId, reason: KickReason) -> bool:
+        """End session ``sid`` wherever it is: here its sink speaks the kick; another node is told, and
+        the session leaves the directory at once (so presence is right before that node hears).
+        False when no node has it."""
+        record = self._directory.get(sid)
+        if record is None or record.node == self.node_id:
+            return self._kick_here(sid, reason)
+        self._directory.remove(sid)
+        self._router.publish(record.node, encode_envelope(Kick(sid, reason)))
+        return True
+
+    def _kick_here(self, sid: SessionId, reason: KickReason) -> bool:
+        session = self._by_sid.get(sid)
+        if session is None:
             return False
-        del self._by_uid[session.uid]
+        self.detach(sid)
+        session.sink.kick(reason)
         return True
 
     def _ended(self, session: Session) -> None:
@@ -129,19 +163,24 @@ class SessionRegistry:
                 log.exception("session end hook failed for uid %d", session.uid)
 
     def of(self, uid: int) -> list[Session]:
+        """``uid``'s sessions on this node."""
         return self._by_uid.get(uid, [])
 
+    def records(self, uid: int) -> Sequence[SessionRecord]:
+        """``uid``'s sessions on every node."""
+        return self._directory.of(uid)
+
     def online(self, uid: int) -> bool:
-        return uid in self._by_uid
+        return self._directory.online(uid)
 
     def count(self) -> int:
-        return sum(len(v) for v in self._by_uid.values())
+        return len(self._by_sid)
 
     def users(self) -> int:
         return len(self._by_uid)
 
     def all(self) -> list[Session]:
-        return [s for group in self._by_uid.values() for s in group]
+        return list(self._by_sid.values())
 
     def monitor(self, session: Session, conv_key: str) -> None:
         session.monitors.add(conv_key)
@@ -159,22 +198,52 @@ class SessionRegistry:
         return self._monitors.get(conv_key, set())
 
     def deliver(
-        self, uids: Iterable[int], event: Event, *, skip: Session | None = None, conv_key: str = ""
+        self, uids: Iterable[int], event: Event, *, skip: SessionId | None = None, conv_key: str = ""
     ) -> int:
-        """Send ``event`` to every session of ``uids`` and to the monitors of
-        ``conv_key``, each connection once, except ``skip``. Returns the number of connections."""
-        seen: set[int] = set()
+        """Send ``event`` to every session of ``uids`` on any node and to this node's monitors of
+        ``conv_key``, each session once, except ``skip``. Returns the number of sessions."""
+        seen: set[int] = set() if skip is None else {skip}
         n = 0
+        remote = self._remote
+        elsewhere: dict[int, list[SessionId]] = {}
         for uid in uids:
             for s in self._by_uid.get(uid, ()):
-                if s is not skip and s.sid not in seen:
+                if s.sid not in seen:
                     seen.add(s.sid)
                     s.sink.deliver(event)
                     n += 1
+            if remote and uid in remote:
+                n += _route(remote[uid], seen, elsewhere)
         if conv_key:
             for s in self._monitors.get(conv_key, ()):
-                if s is not skip and s.sid not in seen:
+                if s.sid not in seen:
                     seen.add(s.sid)
                     s.sink.deliver(event)
                     n += 1
+        for node, sids in elsewhere.items():
+            self._router.publish(node, encode_envelope(Delivery(tuple(sids), event)))
         return n
+
+    def _received(self, envelope: bytes) -> None:
+        """An envelope another node published for sessions held here. A session that has gone since is
+        skipped: its client syncs what it missed when it reconnects."""
+        try:
+            message = decode_envelope(envelope)
+        except Exception:  # a peer's bad envelope must not take the node down
+            log.exception("node %d: undecodable envelope dropped", self.node_id)
+            return
+        if isinstance(message, Kick):
+            self._kick_here(message.sid, message.reason)
+            return
+        fan_out([s for sid in message.sids if (s := self._by_sid.get(sid)) is not None], message.event)
+
+
+def _route(records: Sequence[SessionRecord], seen: set[int], out: dict[int, list[SessionId]]) -> int:
+    """Add the sessions of ``records`` not yet ``seen`` to ``out`` by node; returns how many."""
+    n = 0
+    for r in records:
+        if r.sid not in seen:
+            seen.add(r.sid)
+            out.setdefault(r.node, []).append(r.sid)
+            n += 1
+    return n

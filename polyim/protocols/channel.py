@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, ClassVar
 
+from polyim.cluster.base import SessionId
 from polyim.core.app import Core
 from polyim.core.events import Event, KickReason
 from polyim.core.model import DeviceClass, Role
@@ -123,6 +124,11 @@ class Channel:
             device_type=device_type,
             peer_addr=self.conn.peer.rsplit(":", 1)[0],
         )
+
+    @property
+    def sid(self) -> SessionId | None:
+        """This connection's session id, to name it (``skip=``) in the core's calls."""
+        return self.session.sid if self.session is not None else None
 
     async def go_online(self, session: Session) -> None:
         """Make ``session`` this connection's identity and apply the kick policy."""

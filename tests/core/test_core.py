@@ -596,7 +596,7 @@ async def test_group_create(core: Core) -> None:
     a, b, c = await user(core, "alice"), await user(core, "bob"), await user(core, "carol")
     _, sink_b = await online(core, b)
     sa, sink_a = await online(core, a)
-    g = await core.groups.create(a, "team", [b, c, b], desc="the team", skip=sa)
+    g = await core.groups.create(a, "team", [b, c, b], desc="the team", skip=sa.sid)
     assert g.owner == a and g.name == "team" and g.desc == "the team"
     members = await core.groups.members(sa, g.gid)
     assert [(m.uid, m.role) for m in members] == [

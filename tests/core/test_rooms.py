@@ -182,7 +182,7 @@ async def test_dismiss_is_for_the_owner_and_kills_the_rid(core: Core) -> None:
     boss, _ = await online(core, owner)
     members = await three_inside(core, room.rid)
     refused_now(Code.NOT_OWNER, core.rooms.dismiss, members[0][0].uid, room.rid)
-    assert core.rooms.dismiss(owner, room.rid, skip=boss) is False
+    assert core.rooms.dismiss(owner, room.rid, skip=boss.sid) is False
     for _, sink in members:
         assert [e.uid for e in room_events(sink, RoomChange.DISMISS)] == [0]
     refused_now(Code.ROOM_NOT_FOUND, core.rooms.join, members[0][0], room.rid)

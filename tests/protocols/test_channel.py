@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import weakref
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from typing import Any, cast
 
 import pytest
 
+from polyim.cluster.local import local_cluster
 from polyim.config import BeehiveSettings, OmtpSettings
 from polyim.core.app import Core
 from polyim.core.events import Event, MessageEvent
@@ -182,7 +184,8 @@ def _written(ch: Channel) -> list[bytes]:
 def test_a_renderer_failure_closes_its_connection_and_spares_the_others(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    registry = SessionRegistry()
+    cluster = local_cluster(1)
+    registry = SessionRegistry(cluster.directory, cluster.router, itertools.count(1).__next__)
     channels = [_Renders(fails=uid == 11) for uid in (10, 11, 12)]
     for uid, ch in zip((10, 11, 12), channels, strict=True):
         registry.attach(Session(uid, f"d{uid}", DeviceClass.MOBILE, "test", ch))

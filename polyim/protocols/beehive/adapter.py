@@ -518,7 +518,7 @@ async def _authenticate(ch: BeehiveChannel, req: Any) -> tuple[int, str] | None:
     """
     accounts = ch.core.accounts
     addr = ch.conn.peer.rsplit(":", 1)[0]
-    locked = accounts.locked_out(req.uid, addr)
+    locked = await accounts.locked_out(req.uid, addr)
     if locked:
         return (E.IP_RATE_LIMIT if locked == "address" else E.USER_RATE_LIMIT), "Login throttled!"
     tokens = accounts.tokens
@@ -699,7 +699,7 @@ async def _friend_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     """A stored request, or the acceptance of ``duid``'s pending request (§4.2, §10 #3); the core relays
     it to ``duid`` (FRIEND-ADD, rendered by :meth:`BeehiveChannel._on_friend`)."""
     duid = await _target(ch, req)
-    await ch.core.relations.request_friend(ch.me, duid, req.mark, skip=ch.session)
+    await ch.core.relations.request_friend(ch.me, duid, req.mark, skip=ch.sid)
     return _ok(pb.mesg_friend_add_ack)
 
 
@@ -708,7 +708,7 @@ async def _friend_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     """Unfriends both ways and withdraws or declines pending requests; ``duid`` hears of it only when
     there was something to remove (FRIEND-DEL)."""
     duid = await _target(ch, req)
-    await ch.core.relations.remove_friend(ch.me, duid, skip=ch.session)
+    await ch.core.relations.remove_friend(ch.me, duid, skip=ch.sid)
     return _ok(pb.mesg_friend_del_ack)
 
 
@@ -778,7 +778,7 @@ async def _group_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         raise Refused(E.INVALID_PARAM, "Param is invalid!")
     try:
         group = await ch.core.groups.create(
-            ch.me, req.name, [], desc=req.desc, member_limit=GROUP_CAPACITY, skip=ch.session
+            ch.me, req.name, [], desc=req.desc, member_limit=GROUP_CAPACITY, skip=ch.sid
         )
     except CoreError as exc:
         if exc.code is Code.NAME_TAKEN:
@@ -793,7 +793,7 @@ async def _group_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     ch.actor(req.uid)
     await _group(ch, req.gid)
     try:
-        await ch.core.groups.dismiss(ch.me, req.gid, skip=ch.session)
+        await ch.core.groups.dismiss(ch.me, req.gid, skip=ch.sid)
     except CoreError as exc:
         raise Refused(E.PERMISSION_DENIED, "You're not group owner!") from exc
     return _ok(pb.mesg_group_dismiss_ack)
@@ -803,7 +803,7 @@ async def _add(ch: BeehiveChannel, gid: int, uid: int) -> list[int]:
     """Add ``uid`` (a join when it is the session's user, else an invite), worded as §4.3 words the
     core's refusals: banned "User is in blacklist!", switched off "Group is closed!"."""
     try:
-        return await ch.core.groups.add_members(ch.me, gid, [uid], skip=ch.session)
+        return await ch.core.groups.add_members(ch.me, gid, [uid], skip=ch.sid)
     except CoreError as exc:
         if exc.code is not Code.NO_PRIVILEGE:
             raise
@@ -829,7 +829,7 @@ async def _group_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 async def _group_quit(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
     await _group(ch, req.gid)
-    await ch.core.groups.remove_members(ch.me, req.gid, [ch.me], skip=ch.session)
+    await ch.core.groups.remove_members(ch.me, req.gid, [ch.me], skip=ch.sid)
     ch.reply(frame.header, Cmd.GROUP_QUIT_ACK, _ok(pb.mesg_group_quit_ack))
     _ntf(ch, frame.header, Cmd.GROUP_QUIT_NTF, pb.mesg_group_quit_ntf, ch.me, req.gid)
 
@@ -858,7 +858,7 @@ async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         ch.reply(frame.header, Cmd.GROUP_KICK_ACK, _ok(pb.mesg_group_kick_ack))
         return
     try:
-        await ch.core.groups.remove_members(ch.me, req.gid, [req.uid], skip=ch.session)
+        await ch.core.groups.remove_members(ch.me, req.gid, [req.uid], skip=ch.sid)
     except CoreError as exc:
         raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
     ch.reply(frame.header, Cmd.GROUP_KICK_ACK, _ok(pb.mesg_group_kick_ack))
@@ -905,7 +905,7 @@ Setting = Callable[["BeehiveChannel", Any, bool], Awaitable[None]]
 async def _manager(ch: BeehiveChannel, req: Any, on: bool) -> None:
     await _group(ch, req.gid)
     try:
-        await ch.core.groups.set_manager(ch.me, req.gid, req.uid, on, skip=ch.session)
+        await ch.core.groups.set_manager(ch.me, req.gid, req.uid, on, skip=ch.sid)
     except CoreError as exc:
         if exc.code is Code.NOT_OWNER:
             raise Refused(E.PERMISSION_DENIED, "You're not group owner!") from exc
@@ -915,7 +915,7 @@ async def _manager(ch: BeehiveChannel, req: Any, on: bool) -> None:
 async def _gag(ch: BeehiveChannel, req: Any, on: bool) -> None:
     await _group(ch, req.gid)
     try:
-        await ch.core.groups.set_muted(ch.me, req.gid, req.uid or None, on, skip=ch.session)
+        await ch.core.groups.set_muted(ch.me, req.gid, req.uid or None, on, skip=ch.sid)
     except CoreError as exc:
         if exc.code is Code.NOT_MEMBER:
             raise Refused(E.INVALID_PARAM, "Not group member!") from exc
@@ -927,7 +927,7 @@ async def _ban(ch: BeehiveChannel, req: Any, on: bool) -> None:
     if await ch.core.accounts.get(req.uid) is None:
         raise Refused(E.INVALID_USER, "User isn't exist!")
     try:
-        await ch.core.groups.set_blacklisted(ch.me, req.gid, req.uid, on, skip=ch.session)
+        await ch.core.groups.set_blacklisted(ch.me, req.gid, req.uid, on, skip=ch.sid)
     except CoreError as exc:
         raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
 

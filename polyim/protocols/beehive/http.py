@@ -198,7 +198,7 @@ class ImApi:
                 await core.accounts.authenticate(Credentials("", uid, password, str(sid), addr))
             except CoreError as exc:
                 if exc.code is Code.THROTTLED:
-                    by_addr = core.accounts.locked_out(uid, addr) == "address"
+                    by_addr = await core.accounts.locked_out(uid, addr) == "address"
                     raise ParamError(10022 if by_addr else 10023, "Too many failures!") from exc
                 if exc.code is Code.DISABLED:
                     raise ParamError(10013, "User is disabled!") from exc

@@ -97,7 +97,7 @@ async def _room_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
 async def _room_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
     with room_refusals():
-        inside = ch.core.rooms.dismiss(ch.me, req.rid, skip=ch.session)
+        inside = ch.core.rooms.dismiss(ch.me, req.rid, skip=ch.sid)
     ch.reply(frame.header, Cmd.ROOM_DISMISS_ACK, c.encode_body(pb.mesg_room_dismiss_ack(code=0, errmsg="Ok")))
     if inside:
         _own_ntf(ch, frame.header, Cmd.ROOM_QUIT_NTF, _ntf_body(pb.mesg_room_quit_ntf, 0, req.rid))

@@ -814,7 +814,7 @@ async def _group_create(ch: OmtpChannel, pack: c.Pack) -> bytes:
             avatar=info.avatar,
             desc=info.desc,
             member_limit=info.member_limit,
-            skip=ch.session,
+            skip=ch.sid,
         )
     except CoreError as exc:
         code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code]
@@ -836,7 +836,7 @@ async def _group_join(ch: OmtpChannel, pack: c.Pack) -> bytes:
     gid = ch.gid(req.group_id)
     if not req.member_ids:
         raise Refused(E.EC_PARAM, "no members")
-    await _group_call(ch.core.groups.add_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.session))
+    await _group_call(ch.core.groups.add_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.sid))
     return _cec(0).encode()
 
 
@@ -848,7 +848,7 @@ async def _group_quit(ch: OmtpChannel, pack: c.Pack) -> bytes:
     gid = ch.gid(req.group_id)
     if not req.member_ids:
         raise Refused(E.EC_PARAM, "no members")
-    await _group_call(ch.core.groups.remove_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.session))
+    await _group_call(ch.core.groups.remove_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.sid))
     return _cec(0).encode()
 
 
@@ -856,7 +856,7 @@ async def _group_quit(ch: OmtpChannel, pack: c.Pack) -> bytes:
 async def _group_dismiss(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.GroupChatDismissReq = decode(c.GroupChatDismissReq, pack)
     ch.actor(req.operator_id)
-    await _group_call(ch.core.groups.dismiss(ch.me, ch.gid(req.group_id), skip=ch.session))
+    await _group_call(ch.core.groups.dismiss(ch.me, ch.gid(req.group_id), skip=ch.sid))
     return _cec(0).encode()
 
 
@@ -865,7 +865,7 @@ async def _group_owner(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.GroupChatCreatorUpdateReq = decode(c.GroupChatCreatorUpdateReq, pack)
     ch.actor(req.operator_id)
     new_owner = ch.uids([req.new_creator_id])[0]
-    await _group_call(ch.core.groups.transfer(ch.me, ch.gid(req.group_id), new_owner, skip=ch.session))
+    await _group_call(ch.core.groups.transfer(ch.me, ch.gid(req.group_id), new_owner, skip=ch.sid))
     return _cec(0).encode()
 
 
@@ -883,7 +883,7 @@ async def _group_info_update(ch: OmtpChannel, pack: c.Pack) -> bytes:
             avatar=info.avatar,
             desc=info.desc,
             member_limit=max(0, info.member_limit),
-            skip=ch.session,
+            skip=ch.sid,
         )
     )
     return _cec(0).encode()
@@ -920,7 +920,7 @@ def _friend_targets(ch: OmtpChannel, friends: Sequence[c.FriendInfo]) -> list[tu
 async def _friend_add(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.FriendAddReq = decode(c.FriendAddReq, pack)
     for peer, remark in _friend_targets(ch, req.friends):
-        await ch.core.relations.add_friend(ch.me, peer, remark, skip=ch.session)
+        await ch.core.relations.add_friend(ch.me, peer, remark, skip=ch.sid)
     return _cec(0).encode()
 
 
@@ -928,7 +928,7 @@ async def _friend_add(ch: OmtpChannel, pack: c.Pack) -> bytes:
 async def _friend_del(ch: OmtpChannel, pack: c.Pack) -> bytes:
     req: c.FriendDelReq = decode(c.FriendDelReq, pack)
     for peer, _ in _friend_targets(ch, req.friends):
-        await ch.core.relations.remove_friend(ch.me, peer, skip=ch.session)
+        await ch.core.relations.remove_friend(ch.me, peer, skip=ch.sid)
     return _cec(0).encode()
 
 
