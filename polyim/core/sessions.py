@@ -201,28 +201,43 @@ class SessionRegistry:
         self, uids: Iterable[int], event: Event, *, skip: SessionId | None = None, conv_key: str = ""
     ) -> int:
         """Send ``event`` to every session of ``uids`` on any node and to this node's monitors of
-        ``conv_key``, each session once, except ``skip``. Returns the number of sessions."""
+        ``conv_key``, each session once, except ``skip``. Returns the number of sessions.
+
+        This node's sessions get the event object itself; the other nodes are looked up only when some
+        user has a session there (never on one node), and only then is the event serialized."""
         seen: set[int] = set() if skip is None else {skip}
         n = 0
         remote = self._remote
-        elsewhere: dict[int, list[SessionId]] = {}
+        if remote:
+            uids = list(uids)  # read twice
         for uid in uids:
             for s in self._by_uid.get(uid, ()):
                 if s.sid not in seen:
                     seen.add(s.sid)
                     s.sink.deliver(event)
                     n += 1
-            if remote and uid in remote:
-                n += _route(remote[uid], seen, elsewhere)
         if conv_key:
             for s in self._monitors.get(conv_key, ()):
                 if s.sid not in seen:
                     seen.add(s.sid)
                     s.sink.deliver(event)
                     n += 1
-        for node, sids in elsewhere.items():
-            self._router.publish(node, encode_envelope(Delivery(tuple(sids), event)))
+        if remote:
+            n += self._publish(uids, event, seen)
         return n
+
+    def _publish(self, uids: Iterable[int], event: Event, seen: set[int]) -> int:
+        """Route ``event`` to the sessions of ``uids`` on other nodes not yet ``seen``: one envelope per
+        node. Returns how many sessions."""
+        by_node: dict[int, list[SessionId]] = {}
+        for uid in uids:
+            for r in self._remote.get(uid, ()):
+                if r.sid not in seen:
+                    seen.add(r.sid)
+                    by_node.setdefault(r.node, []).append(r.sid)
+        for node, sids in by_node.items():
+            self._router.publish(node, encode_envelope(Delivery(tuple(sids), event)))
+        return sum(len(sids) for sids in by_node.values())
 
     def _received(self, envelope: bytes) -> None:
         """An envelope another node published for sessions held here. A session that has gone since is
@@ -236,14 +251,3 @@ class SessionRegistry:
             self._kick_here(message.sid, message.reason)
             return
         fan_out([s for sid in message.sids if (s := self._by_sid.get(sid)) is not None], message.event)
-
-
-def _route(records: Sequence[SessionRecord], seen: set[int], out: dict[int, list[SessionId]]) -> int:
-    """Add the sessions of ``records`` not yet ``seen`` to ``out`` by node; returns how many."""
-    n = 0
-    for r in records:
-        if r.sid not in seen:
-            seen.add(r.sid)
-            out.setdefault(r.node, []).append(r.sid)
-            n += 1
-    return n
