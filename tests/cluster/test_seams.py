@@ -105,8 +105,7 @@ async def test_one_node_never_serializes(tmp_path: Path, monkeypatch: pytest.Mon
     core = Core(SqliteStore(str(tmp_path / "db.sqlite")), AccountSettings(), b"k")
     await core.start()
     try:
-        a, b = await user(core, "alice"), await user(core, "bob")
-        await core.relations.add_friend(a, b)
+        a, b = await friends(core)
         no_serializing(monkeypatch)
         sa, _ = await online(core, a)
         _, sink_b = await online(core, b)
@@ -129,10 +128,15 @@ async def test_a_duplicate_login_on_another_node_kicks_the_first(nodes: tuple[Co
     assert first not in n1.sessions.all() and n1.sessions.online(a)
 
 
+async def friends(core: Core) -> tuple[int, int]:
+    a, b = await user(core, "alice"), await user(core, "bob")
+    await core.relations.add_friend(a, b)
+    return a, b
+
+
 async def test_presence_crosses_nodes(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
-    await n1.relations.add_friend(a, b)
+    a, b = await friends(n1)
     _, sink_b = await online(n2, b)
     pc, _ = await online(n1, a, "pc")
     phone, _ = await online(n2, a, "phone", DeviceClass.MOBILE)
@@ -147,8 +151,7 @@ async def test_presence_crosses_nodes(nodes: tuple[Core, Core]) -> None:
 
 async def test_disabling_kicks_on_every_node_and_tells_friends(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
-    await n1.relations.add_friend(a, b)
+    a, b = await friends(n1)
     _, sink_b = await online(n1, b)
     _, sink_a1 = await online(n1, a, "pc")
     _, sink_a2 = await online(n2, a, "phone", DeviceClass.MOBILE)

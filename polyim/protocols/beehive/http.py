@@ -235,7 +235,7 @@ class ImApi:
         if text_param(p, "option") != "sid-list":
             raise ParamError(10020, "Unknown option!")
         uid = int_param(p, "uid", nonzero=True)
-        sids = [int(s.device_id) for s in core.sessions.of(uid) if s.protocol == PROTOCOL]
+        sids = [int(s.device_id) for s in core.sessions.records(uid) if s.protocol == PROTOCOL]
         items = [{"idx": i, "sid": sid} for i, sid in enumerate(sids)]
         return {"uid": uid, "len": len(items), "list": items, **OK}
 
