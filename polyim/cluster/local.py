@@ -82,7 +82,7 @@ class Hub:
         s = settings or AccountSettings()
         self.throttle = LocalThrottle(s.max_failed_logins, s.failed_login_window, s.lockout)
         self.sessions: dict[SessionId, SessionRecord] = {}
-        self.by_uid: dict[int, dict[SessionId, SessionRecord]] = {}
+        self.by_uid: dict[int, list[SessionRecord]] = {}
         self.views: dict[int, dict[int, list[SessionRecord]]] = {}  # node → uid → sessions elsewhere
         self.inboxes: dict[int, Inbox] = {}
         self.drops: list[Drop] = []
@@ -95,7 +95,7 @@ class Hub:
             view = self.views[node] = {}
             for record in self.sessions.values():
                 if record.node != node:
-                    view.setdefault(record.uid, []).append(record)
+                    _add(view, record)
         return view
 
 
@@ -108,20 +108,17 @@ class LocalDirectory(Directory):
     def add(self, record: SessionRecord) -> None:
         hub = self._hub
         hub.sessions[record.sid] = record
-        hub.by_uid.setdefault(record.uid, {})[record.sid] = record
+        _add(hub.by_uid, record)
         for node, view in hub.views.items():
             if node != record.node:
-                view.setdefault(record.uid, []).append(record)
+                _add(view, record)
 
     def remove(self, sid: SessionId) -> SessionRecord | None:
         hub = self._hub
         record = hub.sessions.pop(sid, None)
         if record is None:
             return None
-        mine = hub.by_uid[record.uid]
-        del mine[sid]
-        if not mine:
-            del hub.by_uid[record.uid]
+        _remove(hub.by_uid, record)
         for node, view in hub.views.items():
             if node != record.node:
                 _remove(view, record)
@@ -131,13 +128,17 @@ class LocalDirectory(Directory):
         return self._hub.sessions.get(sid)
 
     def of(self, uid: int) -> Sequence[SessionRecord]:
-        return list(self._hub.by_uid.get(uid, {}).values())
+        return list(self._hub.by_uid.get(uid, ()))
 
     def online(self, uid: int) -> bool:
         return uid in self._hub.by_uid
 
     def remote(self) -> Mapping[int, Sequence[SessionRecord]]:
         return self._remote
+
+
+def _add(view: dict[int, list[SessionRecord]], record: SessionRecord) -> None:
+    view.setdefault(record.uid, []).append(record)
 
 
 def _remove(view: dict[int, list[SessionRecord]], record: SessionRecord) -> None:
