@@ -167,6 +167,19 @@ class CacheBus(ABC):
         on the others as soon as they hear."""
 
 
+class Membership(ABC):
+    """A node joining the cluster before it serves and leaving it when it stops, so the other nodes never
+    route to a node that has gone (one that dies instead is forgotten when its directory entries expire)."""
+
+    @abstractmethod
+    async def join(self) -> None:
+        """Connect to the backend; called before the first session attaches."""
+
+    @abstractmethod
+    async def leave(self) -> None:
+        """Take this node's sessions out of the directory and stop receiving envelopes."""
+
+
 @dataclass(frozen=True, slots=True)
 class Cluster:
     """One node's set of seams, built together because they share their backend."""
@@ -176,3 +189,4 @@ class Cluster:
     throttle: Throttle
     nodes: NodeRegistry
     caches: CacheBus
+    membership: Membership

@@ -22,6 +22,7 @@ from polyim.cluster.base import (
     Directory,
     Drop,
     Inbox,
+    Membership,
     NodeRecord,
     NodeRegistry,
     Router,
@@ -196,13 +197,31 @@ class LocalCacheBus(CacheBus):
             drop(kind, keys)
 
 
+class LocalMembership(Membership):
+    def __init__(self, hub: Hub, directory: LocalDirectory) -> None:
+        self._hub = hub
+        self._directory = directory
+
+    async def join(self) -> None:
+        """Nothing to connect to: the directory's view was made with it."""
+
+    async def leave(self) -> None:
+        node = self._directory.node_id
+        self._hub.inboxes.pop(node, None)
+        for record in [r for r in self._hub.sessions.values() if r.node == node]:
+            self._directory.remove(record.sid)
+        self._hub.views.pop(node, None)
+
+
 def local_cluster(node_id: int, settings: AccountSettings | None = None, hub: Hub | None = None) -> Cluster:
     """Node ``node_id``'s seams over ``hub`` (a new one: a single node)."""
     hub = hub or Hub(settings)
+    directory = LocalDirectory(hub, node_id)
     return Cluster(
-        directory=LocalDirectory(hub, node_id),
+        directory=directory,
         router=LocalRouter(hub, node_id),
         throttle=hub.throttle,
         nodes=LocalNodeRegistry(hub),
         caches=LocalCacheBus(hub),
+        membership=LocalMembership(hub, directory),
     )

@@ -64,10 +64,12 @@ class Core:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.cluster.membership.join()
 
     async def stop(self) -> None:
         self.rooms.stop()
         self.nodes.stop()
+        await self.cluster.membership.leave()
         await self.store.close()
 
     def send_sync_command(

@@ -237,3 +237,19 @@ async def test_the_send_path_still_acks_with_remote_recipients(nodes: tuple[Core
     seqs = [(await p).message.seq for p in pendings]
     await turn()
     assert seqs == [1, 2, 3, 4, 5] and sink_b.messages() == [f"m{i}" for i in range(5)]
+
+
+async def test_a_node_that_leaves_takes_its_sessions_out_of_the_directory(
+    nodes: tuple[Core, Core], caplog: pytest.LogCaptureFixture
+) -> None:
+    n1, n2 = nodes
+    a, b = await user(n1, "alice"), await user(n1, "bob")
+    sa, _ = await online(n1, a)
+    await online(n2, b)
+    assert n1.sessions.online(b) and n1.cluster.directory.remote()
+    await n2.cluster.membership.leave()
+    assert not n1.sessions.online(b) and n1.cluster.directory.remote() == {}
+    assert [r.sid for r in n1.sessions.records(a)] == [sa.sid]
+    with caplog.at_level(logging.WARNING):
+        n1.cluster.router.publish(2, b"x")
+    assert "no node 2" in caplog.text
