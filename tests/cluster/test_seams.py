@@ -217,15 +217,6 @@ async def test_an_envelope_for_a_gone_session_or_a_garbled_one_is_dropped(
     assert sink.of(MessageEvent) == [MessageEvent(message)]  # from notify itself, not the envelope
 
 
-async def test_publishing_to_a_node_that_left_loses_only_that_event(
-    nodes: tuple[Core, Core], caplog: pytest.LogCaptureFixture
-) -> None:
-    n1, _ = nodes
-    with caplog.at_level(logging.WARNING):
-        n1.cluster.router.publish(9, b"x")
-    assert "no node 9" in caplog.text
-
-
 async def test_the_send_path_still_acks_with_remote_recipients(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
     a, b = await user(n1, "alice"), await user(n1, "bob")
