@@ -48,6 +48,7 @@ class Node:
         self.core = make_core(settings)
         self.listeners: list[Listener] = []
         self._runner: web.AppRunner | None = None
+        self.http_app: web.Application | None = None
 
     async def start(self) -> None:
         await self.core.start()
@@ -75,7 +76,7 @@ class Node:
             token = _secret_file(data_dir, "admin_token")
             if fresh:
                 print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
-        app = build_app(self.core, token, routes, self._connection_counts)
+        app = self.http_app = build_app(self.core, token, routes, self._connection_counts)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, port = parse_hostport(self.settings.http.listen)

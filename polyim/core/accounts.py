@@ -10,6 +10,7 @@ from polyim.core import auth
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import KickReason, Presence, PresenceEvent
+from polyim.core.ids import bad_name, check_name
 from polyim.core.model import Account, Role
 from polyim.core.sessions import Session
 from polyim.store.base import Conflict
@@ -50,8 +51,11 @@ class Accounts:
         role: Role = Role.USER,
         activated: bool = True,
     ) -> Account:
-        if not username or len(username.encode()) > 64 or any(c.isspace() for c in username):
+        if not username or bad_name(username) or any(c.isspace() for c in username):
             raise CoreError(Code.BAD_REQUEST, "bad username")
+        if len(username.encode()) > 64:
+            raise CoreError(Code.BAD_REQUEST, "bad username")
+        check_name(nickname, "nickname")
         if uid is not None and not 0 < uid <= MAX_UID:
             raise CoreError(Code.BAD_REQUEST, "uid out of range")
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
@@ -129,6 +133,9 @@ class Accounts:
         allowed = {"nickname", "avatar", "mobile", "birthday", "email"}
         if set(fields) - allowed:
             raise CoreError(Code.BAD_REQUEST, "unknown profile field")
+        for name, value in fields.items():
+            if isinstance(value, str):
+                check_name(value, name)
         account = await self.ctx.store.update_account(uid, **fields)
         self.ctx.forget_account(uid)
         if account is None:

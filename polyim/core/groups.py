@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import GroupChange, GroupEvent
+from polyim.core.ids import check_name
 from polyim.core.model import Group, GroupKind, GroupMember, GroupRole
 from polyim.core.sessions import Session
 from polyim.store.base import Conflict
@@ -60,6 +61,7 @@ class Groups:
         kind: GroupKind = GroupKind.NORMAL,
         skip: Session | None = None,
     ) -> Group:
+        check_name(name, "group name")
         uids = await self._existing_users([actor, *members])
         limit = member_limit if member_limit > 0 else self.ctx.settings.group_member_limit
         if len(uids) > limit:
@@ -187,6 +189,7 @@ class Groups:
         skip: Session | None = None,
     ) -> Group:
         """Owner or manager; empty values keep the stored ones."""
+        check_name(name, "group name")
         await self.ctx.require_group(gid)
         role = await self._role(gid, actor)
         if role is None or role is GroupRole.MEMBER:

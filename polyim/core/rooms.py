@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
+from polyim.core.ids import check_name
 from polyim.core.messaging import Outgoing, SendResult, commit_then, new_message
 from polyim.core.model import ConvKind, Message
 from polyim.core.pending import Pending
@@ -221,6 +222,7 @@ class Rooms:
         """A new open, empty room; ``rid`` None takes the next rid of the sequence not in use."""
         if len(name) > MAX_NAME or len(desc) > MAX_DESC:
             raise CoreError(Code.BAD_REQUEST, "name or description too long")
+        check_name(name, "room name")
         if rid is None:
             rid = await self.ctx.store.next_rid()
             while rid in self._rooms or rid in self._dismissed:
