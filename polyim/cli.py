@@ -12,8 +12,8 @@ from typing import Any
 from polyim import config, runtime
 from polyim.core.app import Core
 from polyim.core.errors import CoreError
-from polyim.core.model import Role
 from polyim.http.client import AdminClient, AdminError, admin_token, server_url
+from polyim.model import Role
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:

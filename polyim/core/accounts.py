@@ -10,8 +10,8 @@ from polyim.core import auth
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import KickReason, Presence, PresenceEvent
-from polyim.core.model import Account, Role
 from polyim.core.sessions import Session
+from polyim.model import Account, Role
 from polyim.store.base import Conflict
 
 log = logging.getLogger(__name__)

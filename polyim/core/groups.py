@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import GroupChange, GroupEvent
-from polyim.core.model import Group, GroupKind, GroupMember, GroupRole
 from polyim.core.sessions import Session
+from polyim.model import Group, GroupKind, GroupMember, GroupRole
 from polyim.store.base import Conflict
 
 

@@ -40,9 +40,9 @@ from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing, SendResult, commit_then, new_message
-from polyim.core.model import ConvKind, Message
-from polyim.core.pending import Pending
 from polyim.core.sessions import Session, fan_out
+from polyim.model import ConvKind, Message
+from polyim.pending import Pending
 
 log = logging.getLogger(__name__)
 

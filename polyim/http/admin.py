@@ -15,9 +15,9 @@ from aiohttp import web
 
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
-from polyim.core.model import Group, GroupMember, Role
 from polyim.core.rooms import Room
 from polyim.http.server import CORE_KEY, Handler, admin_only, api_error, json_body
+from polyim.model import Group, GroupMember, Role
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from polyim.core.model import (
+from polyim.model import (
     Account,
     Control,
     ConvId,
@@ -26,7 +26,7 @@ from polyim.core.model import (
     PriorityEntry,
     Role,
 )
-from polyim.core.pending import Pending
+from polyim.pending import Pending
 
 
 class Conflict(Exception):

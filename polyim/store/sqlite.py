@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from polyim.core.model import (
+from polyim.model import (
     Account,
     Control,
     ControlCmd,
@@ -35,7 +35,7 @@ from polyim.core.model import (
     PriorityEntry,
     Role,
 )
-from polyim.core.pending import Pending
+from polyim.pending import Pending
 from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
 from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import migrate

@@ -27,8 +27,8 @@ from polyim.core.events import (
     ReadEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
 from polyim.core.sessions import Session, Sink
+from polyim.model import ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
 from polyim.store.sqlite import SqliteStore
 
 E = TypeVar("E")

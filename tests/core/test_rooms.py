@@ -12,9 +12,9 @@ from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ContentType, ConvId, DeviceClass
 from polyim.core.rooms import RoomStat
 from polyim.core.sessions import Session
+from polyim.model import ContentType, ConvId, DeviceClass
 from tests.core.test_core import FakeSink, core, make_core, online, refused, user
 
 __all__ = ["core"]

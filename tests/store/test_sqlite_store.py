@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from polyim.core.model import (
+from polyim.model import (
     Control,
     ControlCmd,
     ConvId,
@@ -565,7 +565,7 @@ async def test_acknowledged_writes_visible_from_fresh_connection(tmp_path: Path)
 
 _CHILD = """
 import asyncio, os, signal, sys
-from polyim.core.model import ConvId
+from polyim.model import ConvId
 from polyim.store.base import NewMessage
 from polyim.store.sqlite import SqliteStore
 

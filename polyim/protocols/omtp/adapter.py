@@ -33,7 +33,8 @@ from polyim.core.events import (
     SyncCommandEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import (
+from polyim.core.push import push_topic
+from polyim.model import (
     ContentType,
     ControlCmd,
     ConvId,
@@ -43,7 +44,6 @@ from polyim.core.model import (
     Message,
     PriorityEntry,
 )
-from polyim.core.push import push_topic
 from polyim.protocols.channel import Channel, EventTable, RateLimit
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids

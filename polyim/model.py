@@ -1,4 +1,4 @@
-"""The domain records shared by the core and the store.
+"""The domain records shared by the core, the store and the protocol adapters.
 
 They are plain frozen dataclasses with no behaviour so that both the store implementations and the
 core can use them without importing each other's logic, and so that one record can be handed to many
