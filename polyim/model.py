@@ -7,10 +7,14 @@ protocol adapters during a fan-out without anyone mutating it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class Role(enum.IntEnum):
@@ -235,6 +239,53 @@ class Group:
     closed: bool = False
     created_ms: int = 0
     updated_ms: int = 0
+
+
+def changed_fields(update: DataclassInstance) -> dict[str, Any]:
+    """The fields of an update record that are set (not None), by field name, in declaration order."""
+    values = ((f.name, getattr(update, f.name)) for f in dataclasses.fields(update))
+    return {name: value for name, value in values if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdate:
+    """A change to an account: only the fields that are set are written, the others keep their stored
+    value. A typed record instead of keyword arguments, so that no caller names a column and every
+    backend maps the same closed set of fields (see :func:`changed_fields`)."""
+
+    password_hash: str | None = None
+    nickname: str | None = None
+    email: str | None = None
+    avatar: str | None = None
+    mobile: str | None = None
+    birthday: int | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+    activated: bool | None = None
+
+    @property
+    def profile_only(self) -> bool:
+        """True when it changes nothing but what a user may change of their own profile."""
+        return (
+            self.password_hash is None
+            and self.role is None
+            and self.disabled is None
+            and self.activated is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUpdate:
+    """A change to a group's record: only the fields that are set are written. A new ``owner`` also
+    swaps the two members' roles in the same transaction (a transfer)."""
+
+    name: str | None = None
+    owner: int | None = None
+    avatar: str | None = None
+    desc: str | None = None
+    member_limit: int | None = None
+    mute_all: bool | None = None
+    closed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

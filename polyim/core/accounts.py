@@ -11,7 +11,7 @@ from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import KickReason, Presence, PresenceEvent
 from polyim.core.sessions import Session
-from polyim.model import Account, Role
+from polyim.model import Account, AccountUpdate, Role
 from polyim.store.base import Conflict
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,11 @@ class Accounts:
     async def by_name(self, username: str) -> Account | None:
         return await self.ctx.store.get_account_by_name(username)
 
-    async def update_profile(self, uid: int, **fields: str | int) -> Account:
-        allowed = {"nickname", "avatar", "mobile", "birthday", "email"}
-        if set(fields) - allowed:
-            raise CoreError(Code.BAD_REQUEST, "unknown profile field")
-        account = await self.ctx.store.update_account(uid, **fields)
+    async def update_profile(self, uid: int, change: AccountUpdate) -> Account:
+        """A user's own profile change: nickname, avatar, mobile, birthday, email; nothing privileged."""
+        if not change.profile_only:
+            raise CoreError(Code.BAD_REQUEST, "not a profile field")
+        account = await self.ctx.store.update_account(uid, change)
         self.ctx.forget_account(uid)
         if account is None:
             raise CoreError(Code.USER_NOT_FOUND)
@@ -137,11 +137,11 @@ class Accounts:
 
     async def set_password(self, uid: int, password: str) -> None:
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
-        if await self.ctx.store.update_account(uid, pw_hash=pw_hash) is None:
+        if await self.ctx.store.update_account(uid, AccountUpdate(password_hash=pw_hash)) is None:
             raise CoreError(Code.USER_NOT_FOUND)
 
     async def set_disabled(self, uid: int, disabled: bool) -> None:
-        if await self.ctx.store.update_account(uid, disabled=disabled) is None:
+        if await self.ctx.store.update_account(uid, AccountUpdate(disabled=disabled)) is None:
             raise CoreError(Code.USER_NOT_FOUND)
         self.ctx.forget_account(uid)
         if disabled:

@@ -13,6 +13,7 @@ from typing import Any
 
 from polyim.model import (
     Account,
+    AccountUpdate,
     Control,
     ConvId,
     ConvState,
@@ -21,6 +22,7 @@ from polyim.model import (
     Group,
     GroupMember,
     GroupRole,
+    GroupUpdate,
     Message,
     MsgStatus,
     PriorityEntry,
@@ -101,7 +103,9 @@ class Store(abc.ABC):
     async def get_password_hash(self, uid: int) -> str | None: ...
 
     @abc.abstractmethod
-    async def update_account(self, uid: int, **fields: Any) -> Account | None: ...
+    async def update_account(self, uid: int, change: AccountUpdate) -> Account | None:
+        """Write the fields ``change`` sets; the account as stored after it, None for an unknown uid."""
+        ...
 
     @abc.abstractmethod
     def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
@@ -251,7 +255,10 @@ class Store(abc.ABC):
     async def get_group_by_name(self, name: str) -> Group | None: ...
 
     @abc.abstractmethod
-    async def update_group(self, gid: int, **fields: Any) -> Group: ...
+    async def update_group(self, gid: int, change: GroupUpdate) -> Group:
+        """Write the fields ``change`` sets (a new owner swaps the roles too) and stamp the update time;
+        :class:`Conflict` if the new name is another group's."""
+        ...
 
     @abc.abstractmethod
     async def delete_group(self, gid: int) -> list[int]: ...

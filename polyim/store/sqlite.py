@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from polyim.model import (
     Account,
+    AccountUpdate,
     Control,
     ControlCmd,
     ConvId,
@@ -30,10 +31,12 @@ from polyim.model import (
     GroupKind,
     GroupMember,
     GroupRole,
+    GroupUpdate,
     Message,
     MsgStatus,
     PriorityEntry,
     Role,
+    changed_fields,
 )
 from polyim.pending import Pending
 from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
@@ -49,6 +52,27 @@ _ACCOUNT_COLS = (
     "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms"
 )
 _MSG_COLS = "conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, status, topic, ts_ms"
+# The column each field of an update record writes (the records' fields are the whole vocabulary).
+_ACCOUNT_UPDATE_COLUMNS = {
+    "password_hash": "pw_hash",
+    "nickname": "nickname",
+    "email": "email",
+    "avatar": "avatar",
+    "mobile": "mobile",
+    "birthday": "birthday",
+    "role": "role",
+    "disabled": "disabled",
+    "activated": "activated",
+}
+_GROUP_UPDATE_COLUMNS = {
+    "name": "name",
+    "owner": "owner",
+    "avatar": "avatar",
+    "desc": "descr",
+    "member_limit": "member_limit",
+    "mute_all": "mute_all",
+    "closed": "closed",
+}
 _GROUP_COLS = "gid, name, owner, avatar, descr, kind, member_limit, mute_all, closed, created_ms, updated_ms"
 
 
@@ -220,28 +244,12 @@ class SqliteStore(Store):
         row = await self._read_one("SELECT pw_hash FROM accounts WHERE uid=?", (uid,))
         return str(row[0]) if row else None
 
-    async def update_account(self, uid: int, **fields: Any) -> Account | None:
-        allowed = {
-            "pw_hash",
-            "nickname",
-            "email",
-            "avatar",
-            "mobile",
-            "birthday",
-            "role",
-            "disabled",
-            "activated",
-        }
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"unknown account fields {bad}")
+    async def update_account(self, uid: int, change: AccountUpdate) -> Account | None:
+        sets, values = _assignments(_ACCOUNT_UPDATE_COLUMNS, changed_fields(change))
 
         def op(c: Conn) -> Account | None:
-            if fields:
-                sets = ", ".join(f"{k}=?" for k in fields)
-                c.execute(
-                    f"UPDATE accounts SET {sets} WHERE uid=?", (*[_plain(v) for v in fields.values()], uid)
-                )
+            if sets:
+                c.execute(f"UPDATE accounts SET {', '.join(sets)} WHERE uid=?", (*values, uid))
             row = c.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid=?", (uid,)).fetchone()
             return _account(row) if row else None
 
@@ -655,36 +663,23 @@ class SqliteStore(Store):
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE name=?", (name,))
         return _group(row) if row else None
 
-    async def update_group(self, gid: int, **fields: Any) -> Group:
-        columns = {
-            "name": "name",
-            "owner": "owner",
-            "avatar": "avatar",
-            "desc": "descr",
-            "member_limit": "member_limit",
-            "mute_all": "mute_all",
-            "closed": "closed",
-        }
+    async def update_group(self, gid: int, change: GroupUpdate) -> Group:
+        sets, values = _assignments(_GROUP_UPDATE_COLUMNS, changed_fields(change))
 
         def op(c: Conn) -> Group:
-            if (
-                "name" in fields
-                and c.execute(
-                    "SELECT 1 FROM groups WHERE name=? AND gid<>?", (fields["name"], gid)
-                ).fetchone()
-            ):
+            taken = "SELECT 1 FROM groups WHERE name=? AND gid<>?"
+            if change.name is not None and c.execute(taken, (change.name, gid)).fetchone():
                 raise Conflict("group name taken")
-            if "owner" in fields:  # a transfer swaps the two roles in the same transaction
+            if change.owner is not None:  # a transfer swaps the two roles in the same transaction
                 c.execute(
                     "UPDATE group_members SET role=? WHERE gid=? AND role=?", (0, gid, int(GroupRole.OWNER))
                 )
                 c.execute(
                     "UPDATE group_members SET role=? WHERE gid=? AND uid=?",
-                    (int(GroupRole.OWNER), gid, fields["owner"]),
+                    (int(GroupRole.OWNER), gid, change.owner),
                 )
-            sets = ", ".join(f"{columns[k]}=?" for k in fields)
-            values = [_plain(v) for v in fields.values()]
-            c.execute(f"UPDATE groups SET {sets}, updated_ms=? WHERE gid=?", (*values, _now_ms(), gid))
+            assignments = ", ".join([*sets, "updated_ms=?"])
+            c.execute(f"UPDATE groups SET {assignments} WHERE gid=?", (*values, _now_ms(), gid))
             return _group(c.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE gid=?", (gid,)).fetchone())
 
         return await self._writer.run(op)
@@ -874,8 +869,10 @@ class _PointReads(Generic[K]):
         self._reader.run(op).add_done_callback(settle)
 
 
-def _plain(value: Any) -> Any:
-    return int(value) if isinstance(value, bool) else value
+def _assignments(columns: dict[str, str], changed: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """``column=?`` for each changed field of an update record, and the values to bind (bools as 0/1)."""
+    sets = [f"{columns[name]}=?" for name in changed]
+    return sets, [int(v) if isinstance(v, bool) else v for v in changed.values()]
 
 
 def _i64(value: int) -> int:

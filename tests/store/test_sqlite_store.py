@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 
 from polyim.model import (
+    AccountUpdate,
     Control,
     ControlCmd,
     ConvId,
     Group,
     GroupKind,
     GroupRole,
+    GroupUpdate,
     MsgStatus,
     Role,
 )
@@ -211,7 +213,7 @@ async def test_account_lookups_of_one_turn_share_one_query(tmp_path: Path, state
         assert [a.uid if a else None for a in by_uid] == [*uids[:300], None, accounts[7].uid]
         selects = [q for q in statements if q.startswith("SELECT") and "FROM accounts" in q]
         assert len(selects) == 2, selects  # one IN (…) per kind: 302 keys fit one chunk
-        await s.update_account(accounts[3].uid, disabled=True)
+        await s.update_account(accounts[3].uid, AccountUpdate(disabled=True))
         fresh = await s.get_account_by_name("user3")
         assert fresh is not None and fresh.disabled
     finally:
@@ -241,9 +243,59 @@ async def test_accounts_uid_sequence_explicit_uids_and_conflicts(store: SqliteSt
     assert [x.username for x in await store.get_accounts([b.uid, 18600522324, 5])] == ["bob", "sdk"]
     assert len(await store.list_accounts()) == 6
 
-    updated = await store.update_account(b.uid, disabled=True, nickname="B")
+    updated = await store.update_account(b.uid, AccountUpdate(disabled=True, nickname="B"))
     assert updated is not None and updated.disabled and updated.nickname == "B"
-    assert await store.update_account(12345, nickname="x") is None
+    assert await store.update_account(12345, AccountUpdate(nickname="x")) is None
+
+
+async def test_update_records_write_every_field_they_set_and_nothing_else(store: SqliteStore) -> None:
+    a = await store.create_account("alice", "h", nickname="Al", email="a@x")
+    everything = AccountUpdate(
+        password_hash="h2",
+        nickname="N",
+        email="e@x",
+        avatar="av",
+        mobile="123",
+        birthday=20000101,
+        role=Role.OPERATOR,
+        disabled=True,
+        activated=False,
+    )
+    got = await store.update_account(a.uid, everything)
+    assert got == dataclasses.replace(
+        a,
+        nickname="N",
+        email="e@x",
+        avatar="av",
+        mobile="123",
+        birthday=20000101,
+        role=Role.OPERATOR,
+        disabled=True,
+        activated=False,
+    )
+    assert await store.get_password_hash(a.uid) == "h2"
+    assert await store.update_account(a.uid, AccountUpdate()) == got
+
+    g = await store.create_group(Group(0, "team", owner=A), [A, B])
+    change = GroupUpdate(
+        name="t2", owner=B, avatar="g.png", desc="d", member_limit=9, mute_all=True, closed=True
+    )
+    gu = await store.update_group(g.gid, change)
+    assert (gu.name, gu.owner, gu.avatar, gu.desc, gu.member_limit, gu.mute_all, gu.closed) == (
+        "t2",
+        B,
+        "g.png",
+        "d",
+        9,
+        True,
+        True,
+    )
+    assert {m.uid: m.role for m in await store.group_members(g.gid)} == {
+        A: GroupRole.MEMBER,
+        B: GroupRole.OWNER,
+    }
+    unchanged = await store.update_group(g.gid, GroupUpdate())
+    assert dataclasses.replace(unchanged, updated_ms=0) == dataclasses.replace(gu, updated_ms=0)
 
 
 # -- messages -------------------------------------------------------------------------------------
@@ -447,7 +499,7 @@ async def test_groups_members_roles_removal_and_deletion(store: SqliteStore) -> 
     with pytest.raises(Conflict):
         await store.create_group(Group(0, "team", owner=B), [B])
     with pytest.raises(Conflict):
-        await store.update_group(unnamed.gid, name="team")
+        await store.update_group(unnamed.gid, GroupUpdate(name="team"))
     assert (await store.get_group_by_name("team")) == g
 
     await store.set_member_role(g.gid, C, GroupRole.MANAGER)
@@ -458,7 +510,7 @@ async def test_groups_members_roles_removal_and_deletion(store: SqliteStore) -> 
         (C, GroupRole.MANAGER, False),
         (B, GroupRole.MEMBER, True),
     ]
-    updated = await store.update_group(g.gid, mute_all=True, desc="new", name="team2")
+    updated = await store.update_group(g.gid, GroupUpdate(mute_all=True, desc="new", name="team2"))
     assert updated.mute_all and updated.desc == "new" and updated.name == "team2"
     assert [x.gid for x in await store.groups_of(B)] == [g.gid, unnamed.gid]
 
