@@ -109,8 +109,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
-        """Queue ``new`` for the next grouped commit; the result is settled after COMMIT (not a
-        coroutine, so the hot path creates no task)."""
+        """Queue ``new`` for the next grouped commit; the result, settled after COMMIT, is the stored
+        message and whether it was a resend (same sender, device and client id: the first one is
+        returned and nothing is written). Not a coroutine, so the hot path creates no task.
+
+        The backend allocates ``seq`` atomically with the insert: the conversation's next seq, gapless,
+        and never given twice however many writers (nodes) append to one conversation at once. SQLite
+        does it in its one writer thread, the only connection that appends; a database server does it
+        in the insert's own transaction, with ``UPDATE conversations SET last_seq = last_seq + 1 …
+        RETURNING last_seq`` or an equivalent, whose row lock orders concurrent appenders. A caller never
+        computes a seq."""
 
     @abc.abstractmethod
     async def get_message(self, conv: ConvId, seq: int) -> Message | None: ...

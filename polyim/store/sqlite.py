@@ -257,7 +257,12 @@ class SqliteStore(Store):
 
     # -- messages --------------------------------------------------------------------------------
     def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
-        """Appends made in one loop turn travel to the writer as one job and one ``executemany``."""
+        """Appends made in one loop turn travel to the writer as one job and one ``executemany``.
+
+        Seqs come from the writer thread's memory (:class:`_WriteCache`): atomic because that thread is
+        the only appender of the database file, and its transactions run one after another. Another
+        process appending to the same file would be refused by the ``(conv, seq)`` unique index, never
+        given a seq twice."""
         pending: Pending[tuple[Message, bool]] = Pending()
         self._appends.append((new, pending))
         if len(self._appends) == 1:
