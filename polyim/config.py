@@ -22,14 +22,10 @@ class ServerSettings:
 
 @dataclass
 class StorageSettings:
-    url: str = ""
+    """``[storage]``: ``url`` picks the backend by its scheme (``polyim.store.factory.make_store``);
+    empty = SQLite in ``data_dir/polyim.db``, ``sqlite:///PATH`` = SQLite at PATH."""
 
-    def sqlite_path(self, data_dir: str) -> str:
-        if not self.url:
-            return str(Path(data_dir) / "polyim.db")
-        if self.url.startswith("sqlite:///"):
-            return self.url[len("sqlite:///") :]
-        raise ConfigError(f"unsupported storage url {self.url!r} (only sqlite:/// in this version)")
+    url: str = ""
 
 
 @dataclass
@@ -105,10 +101,6 @@ class Settings:
     beehive: BeehiveSettings = field(default_factory=BeehiveSettings)
     # Sections of protocols this version does not build yet are kept, untouched, for forward compatibility.
     other: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def db_path(self) -> str:
-        return self.storage.sqlite_path(self.server.data_dir)
 
 
 def _fill(section: Any, values: dict[str, Any], name: str) -> None:

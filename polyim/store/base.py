@@ -66,7 +66,13 @@ class NewMessage:
 
 class Store(abc.ABC):
     @abc.abstractmethod
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Apply missing schema migrations (as :meth:`upgrade`), then start serving calls."""
+
+    @abc.abstractmethod
+    async def upgrade(self) -> tuple[int, list[int]]:
+        """Apply the versioned schema migrations the database lacks, and nothing else (``polyim db
+        upgrade``, which works beside a running server): (schema version now, versions applied)."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -41,7 +41,7 @@ from polyim.model import (
 from polyim.pending import Pending
 from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
 from polyim.store.dbthread import DbThread, WriterThread, connect
-from polyim.store.migrate import migrate
+from polyim.store.migrate import current_version, migrate
 
 K = TypeVar("K", int, str)
 
@@ -167,15 +167,22 @@ class SqliteStore(Store):
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def open(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(self.path)
-        try:
-            migrate(conn)
-        finally:
-            conn.close()
+        self._migrate()
         loop = asyncio.get_running_loop()
         self._writer.start(loop)
         self._reader.start(loop)
+
+    async def upgrade(self) -> tuple[int, list[int]]:
+        return await asyncio.to_thread(self._migrate)
+
+    def _migrate(self) -> tuple[int, list[int]]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(self.path)
+        try:
+            applied = migrate(conn)
+            return current_version(conn), applied
+        finally:
+            conn.close()
 
     async def close(self) -> None:
         if self._delivered_flush is not None:
