@@ -29,6 +29,14 @@ class StorageSettings:
 
 
 @dataclass
+class FileSettings:
+    """``[files]``: offline files (TeamTalk, XMMEP) kept under ``data_dir/files``. ``max_file_bytes`` is
+    the largest file kept; a bigger one is refused while it streams in and nothing of it is kept."""
+
+    max_file_bytes: int = 512 * 1024 * 1024
+
+
+@dataclass
 class AccountSettings:
     allow_register: bool = True
     require_activation: bool = False
@@ -94,6 +102,7 @@ class BeehiveSettings:
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    files: FileSettings = field(default_factory=FileSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     http: HttpSettings = field(default_factory=HttpSettings)

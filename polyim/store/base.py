@@ -7,7 +7,7 @@ do them their own fastest way. Every write returns only after its transaction is
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,3 +331,44 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def recall(self, key: str) -> str | None: ...
+
+
+class FileTooLarge(Exception):
+    """A file grew past its size limit while it was being stored; nothing of it was kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"file larger than {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A stored file: its id (the only name a caller needs), its size and the SHA-256 of its bytes (hex),
+    which a client can be given to check what it fetched."""
+
+    id: str
+    size: int
+    sha256: str
+
+
+class FileStore(abc.ABC):
+    """Blobs (offline files of TeamTalk and XMMEP) kept apart from the database: streamed in and out in
+    chunks, never whole in memory, and either stored completely and durably or not at all."""
+
+    @abc.abstractmethod
+    async def put(self, stream: AsyncIterator[bytes], limit: int | None = None) -> FileRef:
+        """Store what ``stream`` yields; durable when this returns. :class:`FileTooLarge` once it passes
+        ``limit`` (or the store's own limit, whichever is lower), leaving no file behind; an error of the
+        stream leaves none either."""
+
+    @abc.abstractmethod
+    def open(self, file_id: str) -> AsyncIterator[bytes]:
+        """The file's bytes, in chunks; ``FileNotFoundError`` (at the first chunk) for an unknown id."""
+
+    @abc.abstractmethod
+    async def delete(self, file_id: str) -> bool:
+        """Drop the file; False if there was none."""
+
+    @abc.abstractmethod
+    async def size(self, file_id: str) -> int | None:
+        """The file's size in bytes, None for an unknown id."""

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from polyim.config import ConfigError
-from polyim.store.base import Store
+from polyim.store.base import FileStore, Store
+from polyim.store.files import LocalFileStore
 from polyim.store.sqlite import SqliteStore
 
 #: (url, data_dir) → a store not yet opened.
@@ -39,3 +40,8 @@ def make_store(url: str, data_dir: str | Path) -> Store:
         known = ", ".join(f"{name}://" for name in sorted(BACKENDS))
         raise ConfigError(f"[storage] url {url!r}: unknown scheme {scheme!r} (this build has {known})")
     return opener(url, Path(data_dir))
+
+
+def make_file_store(data_dir: str | Path, max_file_bytes: int) -> FileStore:
+    """Offline files, on the local filesystem under ``data_dir/files`` (``[files]`` settings)."""
+    return LocalFileStore(Path(data_dir) / "files", max_file_bytes)

@@ -1,4 +1,5 @@
-"""make_store: ``[storage] url`` picks the backend; a url no backend takes is refused at start-up."""
+"""make_store: ``[storage] url`` picks the backend; a url no backend takes is refused at start-up.
+make_file_store: offline files under the data directory, with the ``[files]`` limit."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from polyim.config import ConfigError
-from polyim.store.factory import make_store
+from polyim.config import ConfigError, Settings, load
+from polyim.store.factory import make_file_store, make_store
+from polyim.store.files import LocalFileStore
 from polyim.store.sqlite import SqliteStore
 
 
@@ -37,3 +39,19 @@ def test_a_url_no_backend_takes_is_a_config_error(tmp_path: Path, url: str, erro
     with pytest.raises(ConfigError) as exc:
         make_store(url, tmp_path)
     assert error in str(exc.value) and repr(url) in str(exc.value)
+
+
+def test_file_store_lives_under_the_data_dir_with_the_configured_limit(tmp_path: Path) -> None:
+    settings = _load_settings(
+        tmp_path, f'[server]\ndata_dir = "{tmp_path}"\n[files]\nmax_file_bytes = 4096\n'
+    )
+    files = make_file_store(settings.server.data_dir, settings.files.max_file_bytes)
+    assert isinstance(files, LocalFileStore)
+    assert (files.root, files.max_file_bytes) == (tmp_path / "files", 4096)
+    assert Settings().files.max_file_bytes == 512 * 1024 * 1024
+
+
+def _load_settings(tmp_path: Path, text: str) -> Settings:
+    path = tmp_path / "polyim.toml"
+    path.write_text(text, encoding="utf-8")
+    return load(str(path))
