@@ -295,6 +295,38 @@ class GroupMember:
     muted: bool = False
 
 
+class RoomList(enum.IntEnum):
+    """A room's lists of users, kept across restarts (design.md §4 "Rooms": kick = ban, gag list)."""
+
+    BANNED = 1
+    GAGGED = 2
+    MANAGER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    """What the store keeps of a room: its settings, and whether it was dismissed (its rid stays dead).
+    Who is inside (live sessions) and its broadcasts are not kept; its lists are :class:`RoomUser` rows."""
+
+    rid: int
+    capacity: int  # sessions per sub-group
+    owner: int = 0  # 0: auto-created, nobody's
+    name: str = ""
+    desc: str = ""
+    closed: bool = False
+    limit: int = 0  # sessions in the room on one node; 0 = no limit
+    dismissed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUser:
+    """One user on one of a room's lists."""
+
+    rid: int
+    uid: int
+    kind: RoomList
+
+
 @dataclass(frozen=True, slots=True)
 class PriorityEntry:
     """An entry of a user's high-priority queue: a message or a control notice."""

@@ -61,9 +61,11 @@ class Core:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.rooms.load()
 
     async def stop(self) -> None:
         self.rooms.stop()
+        await self.rooms.flush()
         self.nodes.stop()
         await self.store.close()
 

@@ -7,6 +7,7 @@ do them their own fastest way. Every write returns only after its transaction is
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,9 @@ from polyim.model import (
     MsgStatus,
     PriorityEntry,
     Role,
+    RoomList,
+    RoomRecord,
+    RoomUser,
 )
 from polyim.pending import Pending
 
@@ -321,8 +325,29 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def next_rid(self) -> int:
-        """The next value of the room id sequence (rooms themselves live in the core's memory)."""
+        """The next value of the room id sequence."""
         ...
+
+    @abc.abstractmethod
+    def save_room(self, room: RoomRecord) -> asyncio.Future[None]:
+        """Create or replace the room's settings; a dismissed room's lists are dropped with it.
+
+        Queued in the call, not when awaited, like every room write: the core applies a room change
+        synchronously and its writes must reach the database in the order it made them. The future
+        settles after COMMIT."""
+
+    @abc.abstractmethod
+    def set_room_user(self, rid: int, uid: int, kind: RoomList, listed: bool) -> asyncio.Future[None]:
+        """Put ``uid`` on (or take it off) one of the room's lists; queued in the call (see
+        :meth:`save_room`)."""
+
+    @abc.abstractmethod
+    async def rooms(self) -> list[RoomRecord]:
+        """Every room kept, dismissed ones included (their rids stay dead), in rid order."""
+
+    @abc.abstractmethod
+    async def room_users(self) -> list[RoomUser]:
+        """The entries of every room's lists."""
 
     @abc.abstractmethod
     async def remember(self, key: str, result: str) -> str:

@@ -36,6 +36,9 @@ from polyim.model import (
     MsgStatus,
     PriorityEntry,
     Role,
+    RoomList,
+    RoomRecord,
+    RoomUser,
     changed_fields,
 )
 from polyim.pending import Pending
@@ -73,6 +76,7 @@ _GROUP_UPDATE_COLUMNS = {
     "mute_all": "mute_all",
     "closed": "closed",
 }
+_ROOM_COLS = "rid, owner, name, descr, closed, capacity, member_limit, dismissed"
 _GROUP_COLS = "gid, name, owner, avatar, descr, kind, member_limit, mute_all, closed, created_ms, updated_ms"
 
 
@@ -805,6 +809,58 @@ class SqliteStore(Store):
     # -- rooms ------------------------------------------------------------------------------------
     async def next_rid(self) -> int:
         return await self._writer.run(lambda c: _next_seq(c, "rid"))
+
+    def save_room(self, room: RoomRecord) -> asyncio.Future[None]:
+        def op(c: Conn) -> None:
+            c.execute(
+                f"INSERT OR REPLACE INTO rooms({_ROOM_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    room.rid,
+                    room.owner,
+                    room.name,
+                    room.desc,
+                    int(room.closed),
+                    room.capacity,
+                    room.limit,
+                    int(room.dismissed),
+                ),
+            )
+            if room.dismissed:
+                c.execute("DELETE FROM room_users WHERE rid=?", (room.rid,))
+
+        return self._writer.run(op)
+
+    def set_room_user(self, rid: int, uid: int, kind: RoomList, listed: bool) -> asyncio.Future[None]:
+        sql = (
+            "INSERT OR IGNORE INTO room_users(rid, kind, uid) VALUES (?,?,?)"
+            if listed
+            else "DELETE FROM room_users WHERE rid=? AND kind=? AND uid=?"
+        )
+
+        def op(c: Conn) -> None:
+            c.execute(sql, (rid, int(kind), uid))
+
+        return self._writer.run(op)
+
+    async def rooms(self) -> list[RoomRecord]:
+        rows = await self._read_all(f"SELECT {_ROOM_COLS} FROM rooms ORDER BY rid", ())
+        return [
+            RoomRecord(
+                rid=r[0],
+                owner=r[1],
+                name=r[2],
+                desc=r[3],
+                closed=bool(r[4]),
+                capacity=r[5],
+                limit=r[6],
+                dismissed=bool(r[7]),
+            )
+            for r in rows
+        ]
+
+    async def room_users(self) -> list[RoomUser]:
+        rows = await self._read_all("SELECT rid, uid, kind FROM room_users ORDER BY rid, kind, uid", ())
+        return [RoomUser(int(r[0]), int(r[1]), RoomList(r[2])) for r in rows]
 
     # -- idempotency ------------------------------------------------------------------------------
     async def remember(self, key: str, result: str) -> str:

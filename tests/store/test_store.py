@@ -21,6 +21,9 @@ from polyim.model import (
     GroupUpdate,
     MsgStatus,
     Role,
+    RoomList,
+    RoomRecord,
+    RoomUser,
 )
 from polyim.store.base import Conflict, Store
 from tests.store.support import P_AB, P_AC, A, B, Backend, C, new_msg
@@ -454,3 +457,38 @@ async def test_message_extra_round_trips_whatever_its_values(store: Store) -> No
     stored = await store.messages_after(P_AB, 0, 10)
     assert [m.extra for m in stored] == extras
     assert [type(m.extra["priority"]) for m in stored[2:5]] == [int, bool, str]
+
+
+async def test_rooms_keep_settings_and_lists_and_a_dismissal_keeps_only_the_rid(store: Store) -> None:
+    assert await store.rooms() == [] and await store.room_users() == []
+    hall = RoomRecord(5, 100, owner=A, name="hall", desc="d", closed=True, limit=9)
+    await store.save_room(hall)
+    await store.save_room(RoomRecord(3, 10))
+    await store.set_room_user(5, B, RoomList.BANNED, True)
+    await store.set_room_user(5, B, RoomList.BANNED, True)  # twice is once
+    await store.set_room_user(5, C, RoomList.GAGGED, True)
+    await store.set_room_user(3, C, RoomList.MANAGER, True)
+    await store.set_room_user(5, C, RoomList.GAGGED, False)
+    assert await store.rooms() == [RoomRecord(3, 10), hall]
+    assert await store.room_users() == [RoomUser(3, C, RoomList.MANAGER), RoomUser(5, B, RoomList.BANNED)]
+
+    reopened = dataclasses.replace(hall, closed=False, capacity=50)
+    await store.save_room(reopened)  # replaces the settings, keeps the lists
+    await store.save_room(RoomRecord(3, 10, dismissed=True))
+    assert await store.rooms() == [RoomRecord(3, 10, dismissed=True), reopened]
+    assert await store.room_users() == [RoomUser(5, B, RoomList.BANNED)]
+
+
+async def test_room_writes_land_in_the_order_they_were_made(store: Store) -> None:
+    """Queued in the call, not when awaited: the core applies room changes synchronously."""
+    await store.save_room(RoomRecord(7, 10))
+    await asyncio.gather(
+        store.set_room_user(7, A, RoomList.GAGGED, True), store.set_room_user(7, A, RoomList.GAGGED, False)
+    )
+    assert await store.room_users() == []
+    unban = store.set_room_user(7, B, RoomList.BANNED, False)
+    ban = store.set_room_user(7, B, RoomList.BANNED, True)
+    await asyncio.gather(ban, unban)  # awaited the other way round: made first, written first
+    assert await store.room_users() == [RoomUser(7, B, RoomList.BANNED)]
+    await asyncio.gather(store.save_room(RoomRecord(7, 10, closed=True)), store.save_room(RoomRecord(7, 20)))
+    assert await store.rooms() == [RoomRecord(7, 20)]
