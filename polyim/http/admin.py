@@ -262,6 +262,7 @@ async def dismiss_room(request: web.Request) -> web.Response:
     if not room.owner:
         raise CoreError(Code.FORBIDDEN, "an auto-created room has no owner to dismiss it")
     core.rooms.dismiss(room.owner, rid)
+    await core.rooms.flush()  # answered once the dismissal is committed
     log.info("admin API: room %d dismissed for its owner uid %d", rid, room.owner)
     return web.json_response({"rid": rid, "dismissed": True})
 
@@ -272,6 +273,7 @@ async def kick_from_room(request: web.Request) -> web.Response:
     core = request.app[CORE_KEY]
     await core.ctx.require_account(uid)
     core.rooms.kick(None, rid, uid)
+    await core.rooms.flush()  # answered once the ban is committed
     log.info("admin API: uid %d kicked from room %d", uid, rid)
     return web.json_response(_room(core, core.rooms.require(rid)))
 
