@@ -16,9 +16,9 @@ from aiohttp import web
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.ids import bad_name, storable
-from polyim.core.model import Group, GroupMember, Role
 from polyim.core.rooms import Room
 from polyim.http.server import CORE_KEY, Handler, admin_only, api_error, json_body
+from polyim.model import Group, GroupMember, Role
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,7 @@ async def dismiss_room(request: web.Request) -> web.Response:
     if not room.owner:
         raise CoreError(Code.FORBIDDEN, "an auto-created room has no owner to dismiss it")
     core.rooms.dismiss(room.owner, rid)
+    await core.rooms.flush()  # answered once the dismissal is committed
     log.info("admin API: room %d dismissed for its owner uid %d", rid, room.owner)
     return web.json_response({"rid": rid, "dismissed": True})
 
@@ -277,6 +278,7 @@ async def kick_from_room(request: web.Request) -> web.Response:
     core = request.app[CORE_KEY]
     await core.ctx.require_account(uid)
     core.rooms.kick(None, rid, uid)
+    await core.rooms.flush()  # answered once the ban is committed
     log.info("admin API: uid %d kicked from room %d", uid, rid)
     return web.json_response(_room(core, core.rooms.require(rid)))
 

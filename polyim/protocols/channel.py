@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from polyim.core.app import Core
 from polyim.core.events import Event, KickReason
-from polyim.core.model import DeviceClass, Role
 from polyim.core.sessions import Session, Sink
+from polyim.model import DeviceClass, Role
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)

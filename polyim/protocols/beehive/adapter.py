@@ -37,11 +37,11 @@ from polyim.core.events import (
 )
 from polyim.core.ids import IdKind, checked
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
-from polyim.core.pending import Pending
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
 from polyim.core.sessions import Sink
+from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
+from polyim.pending import Pending
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
 from polyim.protocols.channel import Channel, EventTable, RateLimit

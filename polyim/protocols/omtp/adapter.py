@@ -33,7 +33,9 @@ from polyim.core.events import (
     SyncCommandEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import (
+from polyim.core.push import push_topic
+from polyim.model import (
+    AccountUpdate,
     ContentType,
     ControlCmd,
     ConvId,
@@ -42,8 +44,8 @@ from polyim.core.model import (
     DeviceClass,
     Message,
     PriorityEntry,
+    changed_fields,
 )
-from polyim.core.push import push_topic
 from polyim.protocols.channel import Channel, EventTable, RateLimit
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
@@ -968,13 +970,14 @@ async def _user_info_update(ch: OmtpChannel, pack: c.Pack) -> bytes:
     ch.actor(info.user_id)
     if len(info.name.encode()) > 64 or max(len(info.avatar.encode()), len(info.mobile.encode())) > 512:
         raise Refused(E.EC_PARAM, "field too long")
-    fields: dict[str, str | int] = {
-        k: v for k, v in (("nickname", info.name), ("avatar", info.avatar), ("mobile", info.mobile)) if v
-    }
-    if info.birthday:
-        fields["birthday"] = info.birthday
-    if fields:
-        await ch.core.accounts.update_profile(ch.me, **fields)
+    change = AccountUpdate(
+        nickname=info.name or None,
+        avatar=info.avatar or None,
+        mobile=info.mobile or None,
+        birthday=info.birthday or None,
+    )
+    if changed_fields(change):
+        await ch.core.accounts.update_profile(ch.me, change)
     return _cec(0).encode()
 
 

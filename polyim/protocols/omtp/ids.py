@@ -9,7 +9,7 @@ import functools
 import re
 
 from polyim.core.ids import storable
-from polyim.core.model import ConvId, ConvKind, Message
+from polyim.model import ConvId, ConvKind, Message
 
 _UID = re.compile(r"^[1-9][0-9]{0,19}$")
 _GROUP = re.compile(r"^GC_([1-9][0-9]{0,19})$")
