@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 Work = Callable[[], Awaitable[None]]
 # Event type → the adapter's renderer, called as ``renderer(channel, event)``.
 EventTable = dict[type, Callable[[Any, Any], None]]
+# Event type → a fan-out that writes it to many of the adapter's connections from one rendering.
+FanoutTable = dict[type, Callable[[Sequence[Sink], Any], bool]]
 
 # Tasks that outlive their connection (presence announcements after a disconnect) are kept alive here.
 _background: set[asyncio.Future[None]] = set()
@@ -98,6 +100,8 @@ class Channel:
     #: What the adapter renders, one table per adapter class. A per-connection dict of bound methods
     #: cost each session about 1 KB, and made every channel a reference cycle for the collector.
     events: ClassVar[EventTable] = {}
+    #: The fan-outs that carry the adapter's throughput (:meth:`write_all`).
+    fanouts: ClassVar[FanoutTable] = {}
     #: The adapter's commands, with their handlers, request decoders and allowed states.
     commands: ClassVar[Commands] = Commands()
     #: Core refusal → the adapter's wire code, with its text (None: the core's own text).
@@ -329,7 +333,8 @@ class Channel:
         path for the event. Adapters override it for the fan-outs that carry their throughput. An
         override renders every connection's frame before it writes any, so that if it raises,
         :meth:`deliver_all`'s fallback sends nobody a frame twice."""
-        return False
+        fan_out = cls.fanouts.get(type(event))
+        return fan_out is not None and fan_out(sinks, event)
 
     def kick(self, reason: KickReason) -> None:
         log.info("%s %s: kicked (%s)", self.protocol, self.conn.peer, reason.value)

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, ClassVar
 
@@ -23,7 +23,6 @@ from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import (
-    Event,
     FriendChange,
     FriendEvent,
     GroupChange,
@@ -33,18 +32,25 @@ from polyim.core.events import (
     Presence,
     PresenceEvent,
     PushEvent,
-    RoomEvent,
 )
 from polyim.core.ids import IdKind, checked
 from polyim.core.messaging import Outgoing, SendResult
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
-from polyim.core.sessions import Sink
 from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
 from polyim.pending import Pending
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.channel import Channel, EventTable, RateLimit
+from polyim.protocols.channel import (
+    Channel,
+    Commands,
+    EventTable,
+    FanoutTable,
+    Handler,
+    RateLimit,
+    Refused,
+    State,
+)
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
@@ -122,30 +128,20 @@ _SENDS = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
 _background: set[asyncio.Future[None]] = set()
 
 
-class Refused(Exception):
-    """A refusal answered as the command's ACK with ``code`` (or ERROR where the ACK has no code)."""
-
-    def __init__(self, code: int, errmsg: str) -> None:
-        super().__init__(errmsg)
-        self.code = code
-        self.errmsg = errmsg
+COMMANDS = Commands()
 
 
-def refused(exc: CoreError) -> Refused:
-    code, errmsg = ERRORS[exc.code]
-    return Refused(code, errmsg)
-
-
-Handler = Callable[["BeehiveChannel", c.Frame, Any], Awaitable[Any]]
-HANDLERS: dict[int, Handler] = {}
+def decode_request(cmd: int, body: bytes) -> Any:
+    """The protobuf request of ``cmd``, its id fields checked (:func:`check_ids`)."""
+    request = c.decode_body(cmd, body)
+    check_ids(cmd, request)
+    return request
 
 
 def handles(cmd: c.Cmd) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[int(cmd)] = fn
-        return fn
-
-    return register
+    """Register a handler in :data:`COMMANDS`; every command but ONLINE needs an ONLINE session."""
+    decoder = partial(decode_request, int(cmd)) if cmd in c.BODY_TYPES else None
+    return COMMANDS.on(cmd, decoder, State.ANY if cmd == Cmd.ONLINE else State.ONLINE)
 
 
 def ack_body(cmd: int, request: Any, code: int, errmsg: str) -> tuple[int, bytes] | None:
@@ -207,6 +203,9 @@ def chat_body(message: Message) -> bytes:
 
 class BeehiveChannel(Channel):
     protocol = PROTOCOL
+    commands = COMMANDS
+    errors = ERRORS
+    decode_errors = (c.BeehiveDecodeError,)
 
     def __init__(
         self, core: Core, conn: Conn, settings: BeehiveSettings, node_id: int, *, websocket: bool
@@ -223,10 +222,6 @@ class BeehiveChannel(Channel):
         self.online = False
         self.kicked = False
         self.subs: set[int] = set()
-
-    @classmethod
-    def write_all(cls, sinks: Sequence[Sink], event: Event) -> bool:
-        return type(event) is RoomEvent and rooms.write_all(sinks, event)
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -249,64 +244,80 @@ class BeehiveChannel(Channel):
         self.conn.close()
 
     async def _handle(self, frame: c.Frame) -> None:
+        if not self.kicked:  # KICKED: input discarded until the delayed close (§1.2)
+            await self.dispatch(frame.header.type, frame, frame.body)
+
+    # -- the command table's hooks ----------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return State.ONLINE if self.online else State.CONNECTED
+
+    async def gate(self, frame: c.Frame) -> bool:
+        """The header checks of §2.3–§2.4 in their order: the session's sid, client ACKs (never
+        answered), the seq floor (a stored send's resend is re-acked), server-only commands, the rate."""
         h = frame.header
-        if self.kicked:
-            return
-        if not self.online:
-            if h.type != Cmd.ONLINE:
-                log.info("beehive %s: 0x%04x before ONLINE, closing", self.conn.peer, h.type)
-                self.error(h, E.BAD_ONLINE, "Please send ONLINE first!")
-                self.conn.close()
-                return
-        elif h.sid != self.bsid:
+        if self.online and h.sid != self.bsid:
             log.info("beehive %s: header sid %d is not the session's, closing", self.conn.peer, h.sid)
             self.conn.abort()
-            return
-        role = c.cmd_role(h.type)
-        if role is c.CmdRole.CLIENT_ACK:
+            return False
+        if c.cmd_role(h.type) is c.CmdRole.CLIENT_ACK:
             if h.type in _CLIENT_ACKS_HANDLED and self.online:
                 await self._client_ack(frame)
-            return
+            return False
         if h.seq <= self.floor:
             if h.type in _SENDS and self.online and await self._resend(frame):
-                return
+                return False
             log.info("beehive %s: seq %d <= floor %d, closing", self.conn.peer, h.seq, self.floor)
             self.conn.abort()
-            return
+            return False
         self.floor = h.seq
         try:
             c.check_client_command(h.type)
         except c.BeehiveDecodeError as exc:
             self.error(h, exc.code, exc.errmsg)
-            return
+            return False
         if self.online and self.rate.take(time.monotonic()) is not None:
-            self.fail(h, None, E.USER_RATE_LIMIT, "Rate limit!")
-            return
-        fn = HANDLERS.get(h.type)
-        if fn is None:
-            self.fail(h, None, E.API_NOT_FOUND, "Unknown command!")
-            return
-        request: Any = None
-        try:
-            if h.type in c.BODY_TYPES:
-                request = c.decode_body(h.type, frame.body)
-                check_ids(h.type, request)
-            reply = await fn(self, frame, request)
-        except c.BeehiveDecodeError as exc:
-            if h.type == Cmd.ONLINE:
-                self._online_failed(h, None, exc.code, exc.errmsg)
-            else:
-                self.fail(h, None, exc.code, exc.errmsg)
-            return
-        except Refused as exc:
-            self.fail(h, request, exc.code, exc.errmsg)
-            return
-        except CoreError as exc:
-            r = refused(exc)
-            self.fail(h, request, r.code, r.errmsg)
-            return
-        if reply is not None:
-            self.reply(h, h.type + 1, reply)
+            raise Refused(E.USER_RATE_LIMIT, "Rate limit!")
+        return True
+
+    def wrong_state(self, cmd: int) -> Refused:
+        log.info("beehive %s: 0x%04x before ONLINE, closing", self.conn.peer, cmd)
+        return Refused(E.BAD_ONLINE, "Please send ONLINE first!", close=True)
+
+    def unknown(self, cmd: int) -> Refused:
+        return Refused(E.API_NOT_FOUND, "Unknown command!")
+
+    def undecodable(self, exc: Exception) -> Refused:
+        assert isinstance(exc, c.BeehiveDecodeError)
+        return Refused(exc.code, exc.errmsg)
+
+    def refuse(self, frame: c.Frame, request: Any, exc: Refused) -> None:
+        """The command's ACK with the code, or ERROR where it has none; a refused ONLINE is an
+        ONLINE-ACK and a delayed close (§4.1); the state refusal is always an ERROR (§1.2)."""
+        h = frame.header
+        assert exc.code is not None
+        if exc.code == E.BAD_ONLINE:
+            self.error(h, exc.code, exc.text)
+        elif h.type == Cmd.ONLINE:
+            self._online_failed(h, request, exc.code, exc.text)
+        else:
+            self.fail(h, request, exc.code, exc.text)
+
+    def answer(self, frame: c.Frame, reply: bytes) -> None:
+        self.reply(frame.header, frame.header.type + 1, reply)
+
+    async def send(self, h: c.Header, req: Any, out: Outgoing) -> None:
+        """Queue the commit of a chat (1:1, group); its ACK is written once it lands, or 10024."""
+        assert self.session is not None
+        self.ack_on_commit(h, req, await self.core.messages.send(self.session, out, PROTOCOL))
+
+    def ack_on_commit(self, h: c.Header, req: Any, result: Pending[SendResult]) -> None:
+        def ack(_: SendResult) -> None:
+            answer = ack_body(h.type, req, 0, "Ok")
+            if answer is not None:
+                self.reply(h, answer[0], answer[1])
+
+        self.ack_after_commit(result, ack, lambda: self.fail(h, req, E.DATABASE_ERROR, "Database error!"))
 
     # -- frames out ---------------------------------------------------------------------------------
     def reply(self, req: c.Header, cmd: int, body: bytes = b"") -> None:
@@ -473,6 +484,7 @@ class BeehiveChannel(Channel):
         for uid in (0,) if mute_all else event.uids:  # mute-all is uid 0 (§10 #8)
             self.push(entry[0], c.encode_body(entry[1](uid=uid, gid=gid)))
 
+    fanouts: ClassVar[FanoutTable] = {}  # RoomEvent: the rooms module adds its fan-out
     events: ClassVar[EventTable] = {  # and RoomEvent: the rooms module adds its renderer
         MessageEvent: _on_message,
         PresenceEvent: _on_presence,
@@ -689,27 +701,7 @@ async def _chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         data=req.data,
         extra=extra,
     )
-    await send(ch, frame.header, req, out)
-
-
-async def send(ch: BeehiveChannel, h: c.Header, req: Any, out: Outgoing) -> None:
-    """Queue the commit; the ACK is written once it lands, without holding up the next frame."""
-    assert ch.session is not None
-    result = await ch.core.messages.send(ch.session, out, PROTOCOL)
-    result.add_done_callback(partial(ack_when_committed, ch, h, req))
-
-
-def ack_when_committed(ch: BeehiveChannel, h: c.Header, req: Any, fut: Pending[SendResult]) -> None:
-    """The ACK of a chat (1:1, group or room) once its commit has landed, or 10024 if it failed."""
-    if fut.cancelled():
-        return
-    if fut.exception() is not None:
-        log.error("beehive %s: commit failed: %s", ch.conn.peer, fut.exception())
-        ch.fail(h, req, E.DATABASE_ERROR, "Database error!")
-        return
-    ack = ack_body(h.type, req, 0, "Ok")
-    if ack is not None:
-        ch.reply(h, ack[0], ack[1])
+    await ch.send(frame.header, req, out)
 
 
 def _ok(cls: Any) -> bytes:
@@ -908,7 +900,7 @@ async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         ConvId.group(req.gid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
     try:
-        await send(ch, frame.header, req, out)
+        await ch.send(frame.header, req, out)
     except CoreError as exc:
         if exc.code is Code.NOT_MEMBER:
             raise Refused(E.PERMISSION_DENIED, "Not group member!") from exc
@@ -987,7 +979,3 @@ for _cmd, _change, _on, _ntf_cmd in (
     (Cmd.GROUP_BL_DEL, _ban, False, Cmd.GROUP_BL_DEL_NTF),
 ):
     _member_setting(_cmd, _change, _on, _ntf_cmd)
-
-
-# Room commands (0x04xx) live in their own module, which registers its handlers with @handles above.
-from polyim.protocols.beehive import rooms  # noqa: E402

@@ -23,7 +23,8 @@ from polyim.core.sessions import Session, Sink
 from polyim.model import ContentType, ConvId
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, Refused, ack_when_committed, handles
+from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, handles
+from polyim.protocols.channel import Refused
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     )
     with room_refusals():
         committed = ch.core.rooms.chat(_session(ch), out, req.gid)
-    committed.add_done_callback(partial(ack_when_committed, ch, frame.header, req))
+    ch.ack_on_commit(frame.header, req, committed)
 
 
 # == events out ==========================================================================================
@@ -288,3 +289,6 @@ def lsn_stat_records(core: Core) -> list[bytes]:
     return [
         c.encode_body(pb.mesg_room_lsn_stat(rid=s.rid, nid=s.nid, num=s.num)) for s in core.rooms.node_stats()
     ]
+
+
+BeehiveChannel.fanouts[RoomEvent] = write_all
