@@ -6,7 +6,7 @@ through the :class:`~polyim.core.sessions.Sink` they registered with a session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from polyim.config import AccountSettings
 from polyim.core.accounts import Accounts
@@ -68,6 +68,12 @@ class Core:
         await self.rooms.flush()
         self.nodes.stop()
         await self.store.close()
+
+    async def once(self, key: str, make: Callable[[], str]) -> str:
+        """The answer kept under ``key``, or ``make()``'s, kept: a request repeated with the same key
+        (an HTTP API's trace id) gets the first answer and does nothing again."""
+        prior = await self.store.recall(key)
+        return prior if prior is not None else await self.store.remember(key, make())
 
     def send_sync_command(
         self,

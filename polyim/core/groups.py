@@ -79,6 +79,13 @@ class Groups:
     async def get(self, gid: int) -> Group:
         return await self.ctx.require_group(gid)
 
+    async def find(self, gid: int) -> Group | None:
+        return await self.ctx.group(gid)
+
+    async def roles(self, gid: int) -> dict[int, GroupMember]:
+        """The members of ``gid`` by uid, from the cache the send path reads too."""
+        return await self.ctx.members(gid)
+
     async def by_name(self, name: str) -> Group | None:
         return await self.ctx.store.get_group_by_name(name)
 

@@ -43,7 +43,15 @@ from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.ids import check_name
-from polyim.core.messaging import Outgoing, SendResult, commit_then, new_message
+from polyim.core.messaging import (
+    DEFAULT_POLICY,
+    Outgoing,
+    SendPolicy,
+    SendResult,
+    check_size,
+    commit_then,
+    new_message,
+)
 from polyim.core.sessions import Session, fan_out
 from polyim.model import ConvKind, Message, RoomList, RoomRecord
 from polyim.pending import Pending
@@ -453,18 +461,20 @@ class Rooms:
         return self.settings.group_capacity if rid is None else self.require(rid).capacity
 
     # -- traffic ----------------------------------------------------------------------------------
-    def chat(self, session: Session, out: Outgoing, subgroup: int = 0) -> Pending[SendResult]:
+    def chat(
+        self, session: Session, out: Outgoing, subgroup: int = 0, policy: SendPolicy = DEFAULT_POLICY
+    ) -> Pending[SendResult]:
         """Check and queue a room message; the result is settled after the commit, when it has been fanned
         out to the room (or the sub-group ``subgroup`` ≠ 0), **the sender's session included**. A resend
         of a committed client id resolves to the original with ``duplicate`` and is not sent again."""
-        room = self._check_chat(session, out, subgroup)
+        room = self._check_chat(session, out, subgroup, policy)
         new = new_message(self.ctx.clock, out, session.uid, session.device_id)
         return commit_then(
             self.ctx.store.append_message(new),
             lambda message: self._deliver_chat(room.rid, session, subgroup, message),
         )
 
-    def _check_chat(self, session: Session, out: Outgoing, subgroup: int) -> Room:
+    def _check_chat(self, session: Session, out: Outgoing, subgroup: int, policy: SendPolicy) -> Room:
         if out.conv.kind is not ConvKind.ROOM:
             raise CoreError(Code.BAD_REQUEST, "not a room")
         room = self.require(out.conv.a)
@@ -474,10 +484,7 @@ class Rooms:
             raise CoreError(Code.ROOM_CLOSED, "room closed")
         if session.uid in room.gagged:
             raise CoreError(Code.MUTED, "gagged in the room")
-        if not out.content and not out.data:
-            raise CoreError(Code.EMPTY, "empty message")
-        if len(out.content.encode()) + len(out.data) > self.ctx.settings.max_message_bytes:
-            raise CoreError(Code.TOO_LARGE, "message too long")
+        check_size(out, self.ctx.settings.max_message_bytes, policy)
         if subgroup < 0 or subgroup >= max(1, len(room.groups)):
             raise CoreError(Code.BAD_REQUEST, "no such sub-group")
         return room

@@ -34,7 +34,7 @@ from polyim.core.events import (
     PushEvent,
 )
 from polyim.core.ids import IdKind, checked
-from polyim.core.messaging import Outgoing, SendResult
+from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
 from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
@@ -217,6 +217,7 @@ class BeehiveChannel(Channel):
         self.cid = next(_cids)
         self.decoder = c.Decoder(max_frame=settings.max_frame)
         self.rate = RateLimit(rate=200, burst=400, close_after=3600.0)
+        self.policy = SendPolicy(settings.max_message_bytes)
         self.floor = 0
         self.bsid = 0  # the header sid of the session (the device id)
         self.online = False
@@ -309,7 +310,7 @@ class BeehiveChannel(Channel):
     async def send(self, h: c.Header, req: Any, out: Outgoing) -> None:
         """Queue the commit of a chat (1:1, group); its ACK is written once it lands, or 10024."""
         assert self.session is not None
-        self.ack_on_commit(h, req, await self.core.messages.send(self.session, out, PROTOCOL))
+        self.ack_on_commit(h, req, await self.core.messages.send(self.session, out, PROTOCOL, self.policy))
 
     def ack_on_commit(self, h: c.Header, req: Any, result: Pending[SendResult]) -> None:
         def ack(_: SendResult) -> None:
@@ -397,7 +398,7 @@ class BeehiveChannel(Channel):
     async def _resend(self, frame: c.Frame) -> bool:
         """A CHAT / GROUP-CHAT whose (sid, seq) is stored: the original ACK again (§2.4)."""
         h = frame.header
-        found = await self.core.store.find_message(self.me, str(self.bsid), str(h.seq))
+        found = await self.core.messages.find_sent(self.me, str(self.bsid), str(h.seq))
         if found is None:
             return False
         try:
@@ -549,7 +550,7 @@ async def _online(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 
 
 async def _highest_client_seq(ch: BeehiveChannel, uid: int, sid: int) -> int:
-    return await ch.core.store.max_client_seq(uid, str(sid))
+    return await ch.core.messages.highest_client_seq(uid, str(sid))
 
 
 async def _authenticate(ch: BeehiveChannel, req: Any) -> tuple[int, str] | None:
@@ -690,8 +691,6 @@ async def _chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     if req.suid == 0 or req.duid == 0:
         raise Refused(E.BODY_INVALID, "Paramter isn't right!")
     ch.actor(req.suid)
-    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
-        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
     extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
     out = Outgoing(
         ConvId.peer(req.suid, req.duid),
@@ -784,7 +783,7 @@ _ROLE = {GroupRole.OWNER: 1, GroupRole.MANAGER: 2, GroupRole.MEMBER: 3}
 
 
 async def _group(ch: BeehiveChannel, gid: int) -> None:
-    if gid == 0 or await ch.core.ctx.group(gid) is None:
+    if gid == 0 or await ch.core.groups.find(gid) is None:
         raise Refused(E.INVALID_PARAM, "Group isn't exist!")
 
 
@@ -864,7 +863,7 @@ async def _group_invite(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     await _group(ch, req.gid)
     if await ch.core.accounts.get(req.to) is None:
         raise Refused(E.INVALID_USER, "User isn't exist!")
-    if ch.me not in await ch.core.ctx.members(req.gid):
+    if ch.me not in await ch.core.groups.roles(req.gid):
         raise Refused(E.PERMISSION_DENIED, "Not group member!")
     new = await _add(ch, req.gid, req.to)
     ch.reply(frame.header, Cmd.GROUP_INVITE_ACK, _ok(pb.mesg_group_invite_ack))
@@ -875,7 +874,7 @@ async def _group_invite(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 @handles(Cmd.GROUP_KICK)
 async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     await _group(ch, req.gid)
-    members = await ch.core.ctx.members(req.gid)
+    members = await ch.core.groups.roles(req.gid)
     if ch.me not in members or members[ch.me].role is GroupRole.MEMBER:
         raise Refused(E.PERMISSION_DENIED, "Permission denied!")
     if req.uid not in members:
@@ -893,8 +892,6 @@ async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
     await _group(ch, req.gid)
-    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
-        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
     extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
     out = Outgoing(
         ConvId.group(req.gid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra

@@ -141,14 +141,12 @@ async def _room_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """Stored in conversation (r, rid); the ACK is written after the commit (§4.4, §10 #10)."""
     ch.actor(req.uid)
-    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
-        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
     extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
     out = Outgoing(
         ConvId.room(req.rid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
     with room_refusals():
-        committed = ch.core.rooms.chat(_session(ch), out, req.gid)
+        committed = ch.core.rooms.chat(_session(ch), out, req.gid, ch.policy)
     ch.ack_on_commit(frame.header, req, committed)
 
 
