@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NewType
 
-from polyim.core.model import DeviceClass
+from polyim.model import DeviceClass
 
 SessionId = NewType("SessionId", int)
 """Names a live session on every node: an id from its node's message-id clock (time, node, counter),

@@ -26,7 +26,7 @@ from typing import Any
 
 from polyim.cluster.base import SessionId
 from polyim.core.events import Event, KickReason
-from polyim.core.model import ConvId
+from polyim.model import ConvId
 
 Encode = Callable[[Any], Any]
 Decode = Callable[[Any], Any]

@@ -6,7 +6,7 @@ through the :class:`~polyim.core.sessions.Sink` they registered with a session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from polyim.cluster.base import Cluster, SessionId
 from polyim.cluster.local import local_cluster
@@ -24,7 +24,7 @@ from polyim.core.push import Push
 from polyim.core.relations import Relations
 from polyim.core.rooms import Rooms
 from polyim.core.sessions import SessionRegistry
-from polyim.store.base import Store
+from polyim.store.base import FileStore, Store
 
 __all__ = ["Core", "check_actor"]
 
@@ -39,11 +39,15 @@ class Core:
         settings: AccountSettings,
         secret: bytes,
         node_id: int = 1,
+        *,
+        files: FileStore | None = None,
         cluster: Cluster | None = None,
     ) -> None:
         self.cluster = cluster or local_cluster(node_id, settings)
         self.ctx = Context(store, settings, Clock(node_id), self.cluster)
         self.store = store
+        #: Offline files (TeamTalk, XMMEP); None on a core built without them (tests).
+        self.files = files
         self.settings = settings
         self.accounts = Accounts(self.ctx, TokenSigner(secret), self.cluster.throttle)
         self.messages = Messaging(self.ctx)
@@ -65,12 +69,20 @@ class Core:
     async def start(self) -> None:
         await self.store.open()
         await self.cluster.membership.join()
+        await self.rooms.load()
 
     async def stop(self) -> None:
         self.rooms.stop()
+        await self.rooms.flush()
         self.nodes.stop()
         await self.cluster.membership.leave()
         await self.store.close()
+
+    async def once(self, key: str, make: Callable[[], str]) -> str:
+        """The answer kept under ``key``, or ``make()``'s, kept: a request repeated with the same key
+        (an HTTP API's trace id) gets the first answer and does nothing again."""
+        prior = await self.store.recall(key)
+        return prior if prior is not None else await self.store.remember(key, make())
 
     def send_sync_command(
         self,

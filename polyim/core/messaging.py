@@ -16,7 +16,8 @@ from polyim.core.clock import Clock
 from polyim.core.context import Context, audit
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import ControlEvent, MessageEvent, ReadEvent
-from polyim.core.model import (
+from polyim.core.sessions import Session
+from polyim.model import (
     Control,
     ControlCmd,
     ConvId,
@@ -27,8 +28,7 @@ from polyim.core.model import (
     MsgStatus,
     PriorityEntry,
 )
-from polyim.core.pending import Pending
-from polyim.core.sessions import Session
+from polyim.pending import Pending
 from polyim.store.base import NewMessage
 
 PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000
@@ -51,6 +51,28 @@ class Outgoing:
     data: bytes = b""
     extra: dict[str, Any] | None = None
     high_priority: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SendPolicy:
+    """What a protocol adds to the core's rules for its users' sends, set once per protocol from its
+    settings: the largest message its clients may send (design.md §4 "Sizes"; 0 = the core's limit
+    alone), and whether a 1:1 message needs the two to be friends (any protocol may switch it on)."""
+
+    max_bytes: int = 0
+    require_friend: bool = False
+
+
+DEFAULT_POLICY = SendPolicy()
+
+
+def check_size(out: Outgoing, limit: int, policy: SendPolicy) -> None:
+    """The one size rule of a send (1:1, group or room): not empty, not above either limit."""
+    if not out.content and not out.data:
+        raise CoreError(Code.EMPTY, "empty message")
+    size = len(out.content.encode()) + len(out.data)
+    if size > limit or (policy.max_bytes and size > policy.max_bytes):
+        raise CoreError(Code.TOO_LARGE, "message too long")
 
 
 def new_message(
@@ -100,35 +122,44 @@ class Messaging:
         self.ctx = ctx
 
     # -- send -------------------------------------------------------------------------------------
-    async def send(self, session: Session, out: Outgoing, origin: str = "") -> Pending[SendResult]:
-        """Check ``out`` for ``session``'s user and queue it for commit.
+    async def send(
+        self, session: Session, out: Outgoing, origin: str = "", policy: SendPolicy = DEFAULT_POLICY
+    ) -> Pending[SendResult]:
+        """Check ``out`` for ``session``'s user under ``policy`` and queue it for commit.
 
-        Raises :class:`CoreError` when refused (nothing stored). The returned result is settled after
-        the commit, when the message has also been delivered; a resend of a committed client id resolves to
-        the original message with ``duplicate=True`` and is not delivered again.
+        Every rule of a send is checked here, once, for every protocol: the conversation and the
+        sender's place in it, the size, the recipient's blacklist and mute list, the group's closure
+        and mutes, and the protocol's friendship rule. Raises :class:`CoreError` when refused (nothing
+        stored). The returned result is settled after the commit, when the message has also been
+        delivered; a resend of a committed client id resolves to the original message with
+        ``duplicate=True`` and is not delivered again.
         """
-        recipients = await self._check_send(session, out)
+        recipients = await self._check_send(session, out, policy)
         priority = tuple(u for u in recipients if u != session.uid) if out.high_priority else ()
         return self._commit(session, out, recipients, priority, origin)
 
-    async def _check_send(self, session: Session, out: Outgoing) -> list[int]:
-        if not out.content and not out.data:
-            raise CoreError(Code.EMPTY, "empty message")
-        if len(out.content.encode()) + len(out.data) > self.ctx.settings.max_message_bytes:
-            raise CoreError(Code.TOO_LARGE, "message too long")
+    async def _check_send(self, session: Session, out: Outgoing, policy: SendPolicy) -> list[int]:
         conv = out.conv
         if conv.kind is ConvKind.PEER:
             peer = conv.peer_of(session.uid)
             if session.uid not in (conv.a, conv.b):
                 raise CoreError(Code.IDENTITY_MISMATCH)
             await self.ctx.require_account(peer)
+            check_size(out, self.ctx.settings.max_message_bytes, policy)
             if session.uid in await self.ctx.blocked_by(peer):
                 raise CoreError(Code.BLOCKED, "blocked by the recipient")
+            if (
+                policy.require_friend
+                and peer != session.uid
+                and not await self.ctx.store.is_friend(session.uid, peer)
+            ):
+                raise CoreError(Code.NOT_FRIEND, "not a friend")
             if conv.a == conv.b or session.uid in await self.ctx.muted_by(peer):
                 return [session.uid]  # a muted sender's message is stored, not pushed: peer syncs it
             return [conv.a, conv.b]
         if conv.kind is ConvKind.GROUP:
             group = await self.ctx.require_group(conv.a)
+            check_size(out, self.ctx.settings.max_message_bytes, policy)
             members = await self.ctx.members(conv.a)
             me = members.get(session.uid)
             if me is None:
@@ -184,11 +215,28 @@ class Messaging:
     ) -> SendResult:
         """Store a business/system notification in ``to_uid``'s stream and push it to its sessions."""
         await self.ctx.require_account(to_uid)
+        if not content and not data:
+            raise CoreError(Code.EMPTY, "empty message")
         limit = self.ctx.settings.max_message_bytes
         if len(content.encode()) > limit or len(data) > limit:  # data may repeat content in binary form
             raise CoreError(Code.TOO_LARGE, "message too long")
         out = Outgoing(ConvId.notify(to_uid), ctype, content, request_id, data=data, extra=extra)
         return await self._commit(None, out, [to_uid], (), "", sender=sender, device="notify", topic=topic)
+
+    async def find_sent(self, sender: int, device: str, client_id: str) -> Message | None:
+        """The message ``sender``'s ``device`` sent with ``client_id``, if it is stored (a resend)."""
+        return await self.ctx.store.find_message(sender, device, client_id)
+
+    async def find_control(self, actor: int, device: str, client_id: str) -> Control | None:
+        """The control (recall/edit/delete) ``actor``'s ``device`` made with ``client_id``, if stored."""
+        return await self.ctx.store.find_control(actor, device, client_id)
+
+    async def highest_client_seq(self, sender: int, device: str) -> int:
+        """The largest numeric client id ``sender``'s ``device`` has sent (beehive's seq floor)."""
+        return await self.ctx.store.max_client_seq(sender, device)
+
+    async def is_participant(self, uid: int, conv: ConvId) -> bool:
+        return await self.ctx.is_participant(uid, conv)
 
     # -- control --------------------------------------------------------------------------------
     async def message_for_control(self, session: Session, conv: ConvId, seq: int) -> Message:

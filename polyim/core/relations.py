@@ -15,7 +15,7 @@ from polyim.cluster.base import SessionId
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import FriendChange, FriendEvent, Presence, PresenceEvent
-from polyim.core.model import Friend, FriendRequest
+from polyim.model import Friend, FriendRequest
 
 REMARK = "REMARK"
 REQUEST_TTL_MS = 30 * 24 * 3600 * 1000

@@ -10,7 +10,7 @@ from typing import Protocol
 from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, SessionRecord
 from polyim.cluster.codec import Delivery, Kick, decode_envelope, encode_envelope
 from polyim.core.events import Event, KickReason
-from polyim.core.model import DeviceClass, Role
+from polyim.model import DeviceClass, Role
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from polyim.cluster.codec import (
 )
 from polyim.core import events
 from polyim.core.events import Event, KickReason, MessageEvent, RoomEvent
-from polyim.core.model import ConvId, Message
+from polyim.model import ConvId, Message
 
 EVENT_TYPES = typing.get_args(Event)
 _numbers = itertools.count(7)

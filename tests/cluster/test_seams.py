@@ -21,7 +21,7 @@ from polyim.core.app import Core
 from polyim.core.errors import Code
 from polyim.core.events import GroupEvent, KickReason, MessageEvent, Presence, PresenceEvent
 from polyim.core.messaging import Outgoing
-from polyim.core.model import ConvId, DeviceClass
+from polyim.model import AccountUpdate, ConvId, DeviceClass
 from polyim.store.sqlite import SqliteStore
 from tests.core.test_core import cred, online, refused, send, user
 
@@ -31,8 +31,8 @@ async def nodes(tmp_path: Path) -> AsyncIterator[tuple[Core, Core]]:
     """Nodes 1 and 2 on one hub; one store (its single writer allocates every seq)."""
     hub = Hub()
     store = SqliteStore(str(tmp_path / "db.sqlite"))
-    a = Core(store, AccountSettings(), b"k", 1, local_cluster(1, hub=hub))
-    b = Core(store, AccountSettings(), b"k", 2, local_cluster(2, hub=hub))
+    a = Core(store, AccountSettings(), b"k", 1, cluster=local_cluster(1, hub=hub))
+    b = Core(store, AccountSettings(), b"k", 2, cluster=local_cluster(2, hub=hub))
     await a.start()
     yield a, b
     b.rooms.stop()
@@ -178,7 +178,7 @@ async def test_a_write_on_one_node_drops_every_nodes_cache(nodes: tuple[Core, Co
     n1, n2 = nodes
     a, b = await user(n1, "alice"), await user(n1, "bob")
     assert (await n2.ctx.account(a)) is not None and await n2.ctx.friend_ids(a) == frozenset()
-    await n1.accounts.update_profile(a, nickname="Al")
+    await n1.accounts.update_profile(a, AccountUpdate(nickname="Al"))
     await n1.relations.add_friend(a, b)
     await n1.relations.set_blocked(a, b, True)
     gid = (await n1.groups.create(a, "team", [b])).gid

@@ -26,9 +26,9 @@ from polyim.core.events import (
     PresenceEvent,
     ReadEvent,
 )
-from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
+from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session, Sink
+from polyim.model import AccountUpdate, ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
 from polyim.store.sqlite import SqliteStore
 
 E = TypeVar("E")
@@ -233,6 +233,18 @@ async def test_disable_kicks_sessions_and_tells_friends(core: Core) -> None:
     assert sa1 and sa2
 
 
+async def test_profile_update_writes_only_profile_fields(core: Core) -> None:
+    uid = await user(core, "alice", nickname="Al")
+    await core.accounts.get(uid)  # cached: the update must drop it
+    updated = await core.accounts.update_profile(uid, AccountUpdate(avatar="a.png", birthday=19990101))
+    assert (updated.nickname, updated.avatar, updated.birthday) == ("Al", "a.png", 19990101)
+    assert await core.accounts.get(uid) == updated
+    for privileged in (AccountUpdate(role=Role.OPERATOR), AccountUpdate(disabled=True, nickname="x")):
+        await refused(Code.BAD_REQUEST, core.accounts.update_profile(uid, privileged))
+    assert await core.accounts.get(uid) == updated
+    await refused(Code.USER_NOT_FOUND, core.accounts.update_profile(99999, AccountUpdate(nickname="x")))
+
+
 # -- sessions, kick policy, presence -------------------------------------------------------------
 async def test_kick_policy(core: Core) -> None:
     a = await user(core, "alice")
@@ -332,6 +344,34 @@ async def test_send_refusals(core: Core) -> None:
     # data alone is a message
     fut = await core.messages.send(sa, Outgoing(p, 2, "", "img", data=b"\x89PNG"))
     assert (await fut).message.data == b"\x89PNG"
+
+
+async def test_send_policy_is_the_protocols_limit_and_friendship_rule(core: Core) -> None:
+    """A protocol's own limits are a policy the core applies, for 1:1, group and room sends alike."""
+    a, b = await user(core, "alice"), await user(core, "bob")
+    sa, _ = await online(core, a)
+    _, sink_b = await online(core, b)
+    p = ConvId.peer(a, b)
+    small = SendPolicy(max_bytes=8)
+    await refused(Code.TOO_LARGE, core.messages.send(sa, Outgoing(p, 1, "123456789", "p1"), "t", small))
+    assert (await send(core, sa, p, "12345678")).message.seq == 1  # the core's own limit is larger
+    gid = (await core.groups.create(a, "policy", [b])).gid
+    group_out = Outgoing(ConvId.group(gid), 1, "123456789", "p2")
+    await refused(Code.TOO_LARGE, core.messages.send(sa, group_out, "t", small))
+    room = await core.rooms.create(a)
+    core.rooms.join(sa, room.rid)
+    with pytest.raises(CoreError) as err:
+        core.rooms.chat(sa, Outgoing(ConvId.room(room.rid), 1, "123456789", "p3"), 0, small)
+    assert err.value.code is Code.TOO_LARGE
+    friends_only = SendPolicy(require_friend=True)
+    await refused(Code.NOT_FRIEND, core.messages.send(sa, Outgoing(p, 1, "hi", "p4"), "t", friends_only))
+    note = await core.messages.send(sa, Outgoing(ConvId.peer(a, a), 1, "to self", "p5"), "t", friends_only)
+    assert (await note).message.seq == 1
+    await core.relations.add_friend(a, b)
+    ok = await core.messages.send(sa, Outgoing(p, 1, "friends now", "p6"), "t", friends_only)
+    assert (await ok).message.content == "friends now" and "friends now" in sink_b.messages()
+    await core.relations.set_blocked(b, a, True)  # a blocked sender hears "blocked", not "not a friend"
+    await refused(Code.BLOCKED, core.messages.send(sa, Outgoing(p, 1, "x", "p7"), "t", friends_only))
 
 
 async def test_resend_same_client_id_is_duplicate_and_not_redelivered(core: Core) -> None:

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from polyim.config import parse_hostport
+from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room commands, 0x04xx)
 from polyim.protocols.registry import Listener, ProtocolEntry
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, ClassVar
 
@@ -23,7 +23,6 @@ from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import (
-    Event,
     FriendChange,
     FriendEvent,
     GroupChange,
@@ -33,17 +32,25 @@ from polyim.core.events import (
     Presence,
     PresenceEvent,
     PushEvent,
-    RoomEvent,
 )
-from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
-from polyim.core.pending import Pending
+from polyim.core.ids import IdKind, checked
+from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
-from polyim.core.sessions import Sink
+from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
+from polyim.pending import Pending
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.channel import Channel, EventTable, RateLimit
+from polyim.protocols.channel import (
+    Channel,
+    Commands,
+    EventTable,
+    FanoutTable,
+    Handler,
+    RateLimit,
+    Refused,
+    State,
+)
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,7 @@ ERRORS: dict[Code, tuple[int, str]] = {
     Code.BAD_REQUEST: (E.INVALID_PARAM, "Param is invalid!"),
     Code.USER_NOT_FOUND: (E.INVALID_USER, "User isn't exist!"),
     Code.GROUP_NOT_FOUND: (E.INVALID_PARAM, "Group isn't exist!"),
+    Code.ROOM_NOT_FOUND: (E.INVALID_PARAM, "Room isn't exist!"),
     Code.CONV_NOT_FOUND: (E.INVALID_PARAM, "Param is invalid!"),
     Code.MSG_NOT_FOUND: (E.INVALID_PARAM, "Param is invalid!"),
     Code.NOT_MEMBER: (E.PERMISSION_DENIED, "Not group member!"),
@@ -84,6 +92,35 @@ ERRORS: dict[Code, tuple[int, str]] = {
     Code.INTERNAL: (E.SYSTEM_ERROR, "System error!"),
 }
 
+# The id fields of the request bodies, by what they name (beehive.md §2.8: an id that names nobody gets
+# the command's refusal and the connection stays). ``time`` and the counters are not ids.
+_ID_KINDS = {
+    "uid": IdKind.USER,
+    "suid": IdKind.USER,
+    "duid": IdKind.USER,
+    "to": IdKind.USER,
+    "gid": IdKind.GROUP,
+    "rid": IdKind.ROOM,
+    "sid": IdKind.OTHER,
+    "msgid": IdKind.OTHER,
+    "mark": IdKind.OTHER,
+}
+_ID_FIELDS: dict[int, tuple[tuple[str, IdKind], ...]] = {
+    cmd: tuple(
+        (f.name, _ID_KINDS[f.name])
+        for f in cls.DESCRIPTOR.fields
+        if f.name in _ID_KINDS and f.cpp_type in (f.CPPTYPE_UINT64, f.CPPTYPE_INT64)
+    )
+    for cmd, cls in c.BODY_TYPES.items()
+}
+
+
+def check_ids(cmd: int, request: Any) -> None:
+    """Refuse a request whose id fields hold a value no id can have (u64 on the wire, below 2^63 here)."""
+    for name, kind in _ID_FIELDS.get(cmd, ()):
+        checked(getattr(request, name), kind)
+
+
 _cids = itertools.count(1)
 _CLIENT_ACKS_HANDLED = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
 # Requests that are stored as messages: a resend of a stored (sid, seq) is re-acked, not a violation.
@@ -91,30 +128,20 @@ _SENDS = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
 _background: set[asyncio.Future[None]] = set()
 
 
-class Refused(Exception):
-    """A refusal answered as the command's ACK with ``code`` (or ERROR where the ACK has no code)."""
-
-    def __init__(self, code: int, errmsg: str) -> None:
-        super().__init__(errmsg)
-        self.code = code
-        self.errmsg = errmsg
+COMMANDS = Commands()
 
 
-def refused(exc: CoreError) -> Refused:
-    code, errmsg = ERRORS[exc.code]
-    return Refused(code, errmsg)
-
-
-Handler = Callable[["BeehiveChannel", c.Frame, Any], Awaitable[Any]]
-HANDLERS: dict[int, Handler] = {}
+def decode_request(cmd: int, body: bytes) -> Any:
+    """The protobuf request of ``cmd``, its id fields checked (:func:`check_ids`)."""
+    request = c.decode_body(cmd, body)
+    check_ids(cmd, request)
+    return request
 
 
 def handles(cmd: c.Cmd) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[int(cmd)] = fn
-        return fn
-
-    return register
+    """Register a handler in :data:`COMMANDS`; every command but ONLINE needs an ONLINE session."""
+    decoder = partial(decode_request, int(cmd)) if cmd in c.BODY_TYPES else None
+    return COMMANDS.on(cmd, decoder, State.ANY if cmd == Cmd.ONLINE else State.ONLINE)
 
 
 def ack_body(cmd: int, request: Any, code: int, errmsg: str) -> tuple[int, bytes] | None:
@@ -176,6 +203,9 @@ def chat_body(message: Message) -> bytes:
 
 class BeehiveChannel(Channel):
     protocol = PROTOCOL
+    commands = COMMANDS
+    errors = ERRORS
+    decode_errors = (c.BeehiveDecodeError,)
 
     def __init__(
         self, core: Core, conn: Conn, settings: BeehiveSettings, node_id: int, *, websocket: bool
@@ -187,15 +217,12 @@ class BeehiveChannel(Channel):
         self.cid = next(_cids)
         self.decoder = c.Decoder(max_frame=settings.max_frame)
         self.rate = RateLimit(rate=200, burst=400, close_after=3600.0)
+        self.policy = SendPolicy(settings.max_message_bytes)
         self.floor = 0
         self.bsid = 0  # the header sid of the session (the device id)
         self.online = False
         self.kicked = False
         self.subs: set[int] = set()
-
-    @classmethod
-    def write_all(cls, sinks: Sequence[Sink], event: Event) -> bool:
-        return type(event) is RoomEvent and rooms.write_all(sinks, event)
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -218,63 +245,80 @@ class BeehiveChannel(Channel):
         self.conn.close()
 
     async def _handle(self, frame: c.Frame) -> None:
+        if not self.kicked:  # KICKED: input discarded until the delayed close (§1.2)
+            await self.dispatch(frame.header.type, frame, frame.body)
+
+    # -- the command table's hooks ----------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return State.ONLINE if self.online else State.CONNECTED
+
+    async def gate(self, frame: c.Frame) -> bool:
+        """The header checks of §2.3–§2.4 in their order: the session's sid, client ACKs (never
+        answered), the seq floor (a stored send's resend is re-acked), server-only commands, the rate."""
         h = frame.header
-        if self.kicked:
-            return
-        if not self.online:
-            if h.type != Cmd.ONLINE:
-                log.info("beehive %s: 0x%04x before ONLINE, closing", self.conn.peer, h.type)
-                self.error(h, E.BAD_ONLINE, "Please send ONLINE first!")
-                self.conn.close()
-                return
-        elif h.sid != self.bsid:
+        if self.online and h.sid != self.bsid:
             log.info("beehive %s: header sid %d is not the session's, closing", self.conn.peer, h.sid)
             self.conn.abort()
-            return
-        role = c.cmd_role(h.type)
-        if role is c.CmdRole.CLIENT_ACK:
+            return False
+        if c.cmd_role(h.type) is c.CmdRole.CLIENT_ACK:
             if h.type in _CLIENT_ACKS_HANDLED and self.online:
                 await self._client_ack(frame)
-            return
+            return False
         if h.seq <= self.floor:
             if h.type in _SENDS and self.online and await self._resend(frame):
-                return
+                return False
             log.info("beehive %s: seq %d <= floor %d, closing", self.conn.peer, h.seq, self.floor)
             self.conn.abort()
-            return
+            return False
         self.floor = h.seq
         try:
             c.check_client_command(h.type)
         except c.BeehiveDecodeError as exc:
             self.error(h, exc.code, exc.errmsg)
-            return
+            return False
         if self.online and self.rate.take(time.monotonic()) is not None:
-            self.fail(h, None, E.USER_RATE_LIMIT, "Rate limit!")
-            return
-        fn = HANDLERS.get(h.type)
-        if fn is None:
-            self.fail(h, None, E.API_NOT_FOUND, "Unknown command!")
-            return
-        request: Any = None
-        try:
-            if h.type in c.BODY_TYPES:
-                request = c.decode_body(h.type, frame.body)
-            reply = await fn(self, frame, request)
-        except c.BeehiveDecodeError as exc:
-            if h.type == Cmd.ONLINE:
-                self._online_failed(h, None, exc.code, exc.errmsg)
-            else:
-                self.fail(h, None, exc.code, exc.errmsg)
-            return
-        except Refused as exc:
-            self.fail(h, request, exc.code, exc.errmsg)
-            return
-        except CoreError as exc:
-            r = refused(exc)
-            self.fail(h, request, r.code, r.errmsg)
-            return
-        if reply is not None:
-            self.reply(h, h.type + 1, reply)
+            raise Refused(E.USER_RATE_LIMIT, "Rate limit!")
+        return True
+
+    def wrong_state(self, cmd: int) -> Refused:
+        log.info("beehive %s: 0x%04x before ONLINE, closing", self.conn.peer, cmd)
+        return Refused(E.BAD_ONLINE, "Please send ONLINE first!", close=True)
+
+    def unknown(self, cmd: int) -> Refused:
+        return Refused(E.API_NOT_FOUND, "Unknown command!")
+
+    def undecodable(self, exc: Exception) -> Refused:
+        assert isinstance(exc, c.BeehiveDecodeError)
+        return Refused(exc.code, exc.errmsg)
+
+    def refuse(self, frame: c.Frame, request: Any, exc: Refused) -> None:
+        """The command's ACK with the code, or ERROR where it has none; a refused ONLINE is an
+        ONLINE-ACK and a delayed close (§4.1); the state refusal is always an ERROR (§1.2)."""
+        h = frame.header
+        assert exc.code is not None
+        if exc.code == E.BAD_ONLINE:
+            self.error(h, exc.code, exc.text)
+        elif h.type == Cmd.ONLINE:
+            self._online_failed(h, request, exc.code, exc.text)
+        else:
+            self.fail(h, request, exc.code, exc.text)
+
+    def answer(self, frame: c.Frame, reply: bytes) -> None:
+        self.reply(frame.header, frame.header.type + 1, reply)
+
+    async def send(self, h: c.Header, req: Any, out: Outgoing) -> None:
+        """Queue the commit of a chat (1:1, group); its ACK is written once it lands, or 10024."""
+        assert self.session is not None
+        self.ack_on_commit(h, req, await self.core.messages.send(self.session, out, PROTOCOL, self.policy))
+
+    def ack_on_commit(self, h: c.Header, req: Any, result: Pending[SendResult]) -> None:
+        def ack(_: SendResult) -> None:
+            answer = ack_body(h.type, req, 0, "Ok")
+            if answer is not None:
+                self.reply(h, answer[0], answer[1])
+
+        self.ack_after_commit(result, ack, lambda: self.fail(h, req, E.DATABASE_ERROR, "Database error!"))
 
     # -- frames out ---------------------------------------------------------------------------------
     def reply(self, req: c.Header, cmd: int, body: bytes = b"") -> None:
@@ -354,7 +398,7 @@ class BeehiveChannel(Channel):
     async def _resend(self, frame: c.Frame) -> bool:
         """A CHAT / GROUP-CHAT whose (sid, seq) is stored: the original ACK again (§2.4)."""
         h = frame.header
-        found = await self.core.store.find_message(self.me, str(self.bsid), str(h.seq))
+        found = await self.core.messages.find_sent(self.me, str(self.bsid), str(h.seq))
         if found is None:
             return False
         try:
@@ -441,6 +485,7 @@ class BeehiveChannel(Channel):
         for uid in (0,) if mute_all else event.uids:  # mute-all is uid 0 (§10 #8)
             self.push(entry[0], c.encode_body(entry[1](uid=uid, gid=gid)))
 
+    fanouts: ClassVar[FanoutTable] = {}  # RoomEvent: the rooms module adds its fan-out
     events: ClassVar[EventTable] = {  # and RoomEvent: the rooms module adds its renderer
         MessageEvent: _on_message,
         PresenceEvent: _on_presence,
@@ -505,7 +550,7 @@ async def _online(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 
 
 async def _highest_client_seq(ch: BeehiveChannel, uid: int, sid: int) -> int:
-    return await ch.core.store.max_client_seq(uid, str(sid))
+    return await ch.core.messages.highest_client_seq(uid, str(sid))
 
 
 async def _authenticate(ch: BeehiveChannel, req: Any) -> tuple[int, str] | None:
@@ -646,8 +691,6 @@ async def _chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     if req.suid == 0 or req.duid == 0:
         raise Refused(E.BODY_INVALID, "Paramter isn't right!")
     ch.actor(req.suid)
-    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
-        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
     extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
     out = Outgoing(
         ConvId.peer(req.suid, req.duid),
@@ -657,27 +700,7 @@ async def _chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         data=req.data,
         extra=extra,
     )
-    await send(ch, frame.header, req, out)
-
-
-async def send(ch: BeehiveChannel, h: c.Header, req: Any, out: Outgoing) -> None:
-    """Queue the commit; the ACK is written once it lands, without holding up the next frame."""
-    assert ch.session is not None
-    result = await ch.core.messages.send(ch.session, out, PROTOCOL)
-    result.add_done_callback(partial(ack_when_committed, ch, h, req))
-
-
-def ack_when_committed(ch: BeehiveChannel, h: c.Header, req: Any, fut: Pending[SendResult]) -> None:
-    """The ACK of a chat (1:1, group or room) once its commit has landed, or 10024 if it failed."""
-    if fut.cancelled():
-        return
-    if fut.exception() is not None:
-        log.error("beehive %s: commit failed: %s", ch.conn.peer, fut.exception())
-        ch.fail(h, req, E.DATABASE_ERROR, "Database error!")
-        return
-    ack = ack_body(h.type, req, 0, "Ok")
-    if ack is not None:
-        ch.reply(h, ack[0], ack[1])
+    await ch.send(frame.header, req, out)
 
 
 def _ok(cls: Any) -> bytes:
@@ -760,7 +783,7 @@ _ROLE = {GroupRole.OWNER: 1, GroupRole.MANAGER: 2, GroupRole.MEMBER: 3}
 
 
 async def _group(ch: BeehiveChannel, gid: int) -> None:
-    if gid == 0 or await ch.core.ctx.group(gid) is None:
+    if gid == 0 or await ch.core.groups.find(gid) is None:
         raise Refused(E.INVALID_PARAM, "Group isn't exist!")
 
 
@@ -840,7 +863,7 @@ async def _group_invite(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     await _group(ch, req.gid)
     if await ch.core.accounts.get(req.to) is None:
         raise Refused(E.INVALID_USER, "User isn't exist!")
-    if ch.me not in await ch.core.ctx.members(req.gid):
+    if ch.me not in await ch.core.groups.roles(req.gid):
         raise Refused(E.PERMISSION_DENIED, "Not group member!")
     new = await _add(ch, req.gid, req.to)
     ch.reply(frame.header, Cmd.GROUP_INVITE_ACK, _ok(pb.mesg_group_invite_ack))
@@ -851,7 +874,7 @@ async def _group_invite(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 @handles(Cmd.GROUP_KICK)
 async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     await _group(ch, req.gid)
-    members = await ch.core.ctx.members(req.gid)
+    members = await ch.core.groups.roles(req.gid)
     if ch.me not in members or members[ch.me].role is GroupRole.MEMBER:
         raise Refused(E.PERMISSION_DENIED, "Permission denied!")
     if req.uid not in members:
@@ -869,14 +892,12 @@ async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
     await _group(ch, req.gid)
-    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
-        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
     extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
     out = Outgoing(
         ConvId.group(req.gid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
     try:
-        await send(ch, frame.header, req, out)
+        await ch.send(frame.header, req, out)
     except CoreError as exc:
         if exc.code is Code.NOT_MEMBER:
             raise Refused(E.PERMISSION_DENIED, "Not group member!") from exc
@@ -955,7 +976,3 @@ for _cmd, _change, _on, _ntf_cmd in (
     (Cmd.GROUP_BL_DEL, _ban, False, Cmd.GROUP_BL_DEL_NTF),
 ):
     _member_setting(_cmd, _change, _on, _ntf_cmd)
-
-
-# Room commands (0x04xx) live in their own module, which registers its handlers with @handles above.
-from polyim.protocols.beehive import rooms  # noqa: E402

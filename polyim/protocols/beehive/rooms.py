@@ -19,11 +19,12 @@ from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing
-from polyim.core.model import ContentType, ConvId
 from polyim.core.sessions import Session, Sink
+from polyim.model import ContentType, ConvId
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, Refused, ack_when_committed, handles
+from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, handles
+from polyim.protocols.channel import Refused
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +141,13 @@ async def _room_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """Stored in conversation (r, rid); the ACK is written after the commit (§4.4, §10 #10)."""
     ch.actor(req.uid)
-    if len(req.text.encode()) + len(req.data) > ch.settings.max_message_bytes:
-        raise Refused(E.BODY_OVER_LIMIT, "Body over limit!")
     extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
     out = Outgoing(
         ConvId.room(req.rid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
     with room_refusals():
-        committed = ch.core.rooms.chat(_session(ch), out, req.gid)
-    committed.add_done_callback(partial(ack_when_committed, ch, frame.header, req))
+        committed = ch.core.rooms.chat(_session(ch), out, req.gid, ch.policy)
+    ch.ack_on_commit(frame.header, req, committed)
 
 
 # == events out ==========================================================================================
@@ -288,3 +287,6 @@ def lsn_stat_records(core: Core) -> list[bytes]:
     return [
         c.encode_body(pb.mesg_room_lsn_stat(rid=s.rid, nid=s.nid, num=s.num)) for s in core.rooms.node_stats()
     ]
+
+
+BeehiveChannel.fanouts[RoomEvent] = write_all

@@ -64,7 +64,7 @@ def endpoint(fn: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
         except ParamError as exc:
             return _reply(E.EC_PARAM, str(exc))
         except CoreError as exc:
-            return _reply(ERRORS[exc.code], exc.text)
+            return _reply(ERRORS[exc.code][0], exc.text)
         log.info("omtp http %s traceId=%s code=%d", request.path, body.get("traceId"), code)
         return _reply(code, message, data)
 
@@ -102,12 +102,12 @@ async def send_sync(core: Core, body: Body) -> tuple[int, str, Any]:
         raise ParamError("bad command or content")
     # traceId is the dedup key (omtp.md §7): a repeated request gets the first answer, nothing is pushed
     key = f"omtp.sendsyncmsg:{trace}"
-    prior = await core.store.recall(key)
-    if prior is None:
-        uids = [u for u in (ids.parse_uid(str(x)) for x in users) if u is not None]
-        delivered = core.send_sync_command(uids, command, content, trace)
-        prior = await core.store.remember(key, json.dumps({"delivered": delivered}))
-    return 0, "success", json.loads(prior)
+    uids = [u for u in (ids.parse_uid(str(x)) for x in users) if u is not None]
+
+    def push() -> str:
+        return json.dumps({"delivered": core.send_sync_command(uids, command, content, trace)})
+
+    return 0, "success", json.loads(await core.once(key, push))
 
 
 async def _user(core: Core, body: Body, key: str) -> int:
