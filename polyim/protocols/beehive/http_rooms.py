@@ -204,7 +204,9 @@ async def config(request: web.Request, core: Core) -> Answer:
     params = await params_of(request)
     actions: dict[str, Action] = pick(CONFIG, params, "option")
     act: Action = pick(actions, params, "action")
-    return act(core, params)
+    answer = act(core, params)
+    await core.rooms.flush()  # a kept setting (a ban, a gag, a closure) is answered once committed
+    return answer
 
 
 # == /room/query =========================================================================================
