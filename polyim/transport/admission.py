@@ -69,15 +69,15 @@ class Admission:
         if now - self._logged_at < _LOG_EVERY:
             return
         log.warning(
-            "%s: refused %d connection(s) not logged in over the cap (%d pending, %d from %s; "
-            "limits %d and %d per address)",
+            "%s: refusing connections over the cap of ones not logged in (%d pending, %d from %s; "
+            "limits %d and %d per address); %d refused since the last such line",
             self.name,
-            self._refused,
             self.pending,
             count,
             addr,
             self.max_pending,
             self.max_per_address,
+            self._refused,
         )
         self._refused = 0
         self._logged_at = now

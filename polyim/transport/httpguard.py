@@ -92,6 +92,7 @@ class Guard(asyncio.Protocol):
         self._born = 0.0  # loop time of connecting, for ``lifetime``
         self.opened = time.monotonic()  # the same instant, on the clock of the connections' sweep
         self.peer = ""
+        self.lost = False
 
     # -- asyncio.Protocol, forwarded --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -117,6 +118,7 @@ class Guard(asyncio.Protocol):
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         self._state = State.UPGRADED  # no deadline left to enforce
         if self._timer is not None:
             self._timer.cancel()
@@ -207,6 +209,12 @@ async def _track(request: web.Request, handler: Callable[[web.Request], Any]) ->
     guard.request_started(request)
     try:
         return cast(web.StreamResponse, await handler(request))
+    except ConnectionResetError:
+        if not guard.lost:
+            raise
+        # Cut (or gone) while the handler waited for its body: nobody is left to answer, and aiohttp
+        # would log a traceback for each of a slow-loris flood's connections.
+        return web.Response(status=408)
     finally:
         guard.request_done()
 

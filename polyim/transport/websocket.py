@@ -250,10 +250,8 @@ async def serve_ws(
     app = web.Application()
     app.router.add_get(path, upgrade)
     limits = GuardLimits(request_timeout, request_timeout, login_timeout, lifetime=login_timeout)
-    unbounded = Admission(f"ws {host}:{port}", 1 << 62, 1 << 62)
-    server, runner = await serve_app(
-        app, host, port, name=f"ws {host}:{port}", limits=limits, admission=admission or unbounded
-    )
+    admission = admission or Admission(f"ws {host}:{port}", 1 << 62, 1 << 62)
+    server, runner = await serve_app(app, host, port, name=admission.name, limits=limits, admission=admission)
     conns.start()
 
     def stop() -> None:
