@@ -158,6 +158,7 @@ class Connection(asyncio.Protocol, ConnBase):
         "_buf",
         "_flush_scheduled",
         "_paused_by_peer",
+        "_queued",
         "_reading_paused",
         "_transport",
         "handler_factory",
@@ -179,6 +180,7 @@ class Connection(asyncio.Protocol, ConnBase):
         self._handler: StreamHandler | None = None
         self._ticket: Ticket | None = None
         self._buf: list[bytes] = []
+        self._queued = 0  # bytes in _buf
         self._flush_scheduled = False
         self._closing = False
         self._paused_by_peer = False
@@ -247,11 +249,17 @@ class Connection(asyncio.Protocol, ConnBase):
             self._transport.resume_reading()
 
     def write(self, data: bytes) -> None:
-        """Queue bytes; everything queued in this loop turn goes out in one write."""
+        """Queue bytes; everything queued in this loop turn goes out in one write. Past the high-water
+        mark the queue is written at once, so the transport tells the handler (``writing_paused``)
+        while the turn goes on: uvloop hands one connection many reads in one turn, and a relay must
+        pause its source after the first of them, not after megabytes."""
         if self._closing:
             return
         self._buf.append(data)
-        if not self._flush_scheduled:
+        self._queued += len(data)
+        if self._queued > self.registry.write_high_water:
+            self.flush()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             self.registry.flush_soon(self)
 
@@ -269,6 +277,7 @@ class Connection(asyncio.Protocol, ConnBase):
             return
         data = self._buf[0] if len(self._buf) == 1 else b"".join(self._buf)
         self._buf.clear()
+        self._queued = 0
         if transport.is_closing():
             return
         transport.write(data)
@@ -289,6 +298,7 @@ class Connection(asyncio.Protocol, ConnBase):
     def abort(self) -> None:
         self._closing = True
         self._buf.clear()
+        self._queued = 0
         if self._transport is not None:
             self._transport.abort()
 
