@@ -127,6 +127,13 @@ class ConnBase:
         if value:
             self._release_slot()
 
+    def take_slot(self, admission: Admission | None, host: str) -> bool:
+        """Take a slot among the listener's connections not logged in; False when it is refused."""
+        if admission is None:
+            return True
+        self._ticket = admission.admit(host)
+        return self._ticket is not None
+
     def _release_slot(self) -> None:
         ticket, self._ticket = self._ticket, None
         if ticket is not None:
@@ -194,13 +201,10 @@ class Connection(asyncio.Protocol, ConnBase):
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         peer = transport.get_extra_info("peername")
         self.peer = peer_name(peer)
-        admission = self.registry.admission
-        if admission is not None:
-            self._ticket = admission.admit(host_of(peer))
-            if self._ticket is None:
-                self._closing = True
-                self._transport.abort()
-                return
+        if not self.take_slot(self.registry.admission, host_of(peer)):
+            self._closing = True
+            self._transport.abort()
+            return
         self._transport.set_write_buffer_limits(high=self.registry.write_high_water)
         self.registry.add(self)
         self._handler = self.handler_factory(self)

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
-from polyim.transport.admission import Admission, peer_name
+from polyim.transport.admission import Admission, host_of, peer_name
 from polyim.transport.connection import ConnBase, ConnectionSet, MessageHandler
 
 log = logging.getLogger(__name__)
@@ -140,11 +140,8 @@ class UdpListener(asyncio.DatagramProtocol):
 
     def _open(self, addr: Addr) -> UdpPeer | None:
         peer = UdpPeer(self, addr)
-        admission = self.conns.admission
-        if admission is not None:
-            peer._ticket = admission.admit(str(addr[0]))
-            if peer._ticket is None:
-                return None
+        if not peer.take_slot(self.conns.admission, host_of(addr)):
+            return None
         self.peers[addr] = peer
         self.conns.add(peer)
         peer._handler = self.handler_factory(peer)

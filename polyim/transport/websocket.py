@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import WSMsgType, hdrs, web
 
-from polyim.transport.admission import Admission, Ticket
+from polyim.transport.admission import Admission, Ticket, peer_name
 from polyim.transport.connection import (
     MAX_WRITE_BUFFER,
     WRITE_HIGH_WATER,
@@ -241,9 +241,8 @@ async def serve_ws(
         guard = guard_of(request)
         ticket = guard.upgraded() if guard is not None else None
         opened = guard.opened if guard is not None else None
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        peer_s = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        conn = WsConnection(ws, conns, peer_s, idle_timeout, login_timeout, opened=opened, ticket=ticket)
+        peer = peer_name(request.transport.get_extra_info("peername") if request.transport else None)
+        conn = WsConnection(ws, conns, peer, idle_timeout, login_timeout, opened=opened, ticket=ticket)
         await conn.run(handler_factory)
         return ws
 

@@ -91,6 +91,18 @@ async def test_idle_connections_are_refused_past_the_cap_and_closed_when_idle(se
     assert 1 <= len(refusals) <= 2  # 900 refusals, one log line (rate-limited)
 
 
+async def test_a_keep_alive_connection_is_closed_when_idle_between_requests(server: Server) -> None:
+    link = await asyncio.open_connection("127.0.0.1", server.http)
+    link[1].write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        head = await asyncio.wait_for(link[0].readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 ") and b"close" not in head.lower()
+        elapsed = await closed_after(link, 3)
+    finally:
+        link[1].close()
+    assert elapsed is not None and elapsed < 2  # idle_timeout is 1 s
+
+
 async def test_a_header_trickle_is_cut(server: Server) -> None:
     link = await asyncio.open_connection("127.0.0.1", server.http)
     head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 100 + b"\r\n\r\n"

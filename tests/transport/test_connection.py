@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
-import pytest
-import uvloop
-
 from polyim.transport.connection import Connection, serve_tcp
+from tests.transport.loops import LoopFactory, both_loops, run_on
 
 
 class Broadcaster:
@@ -97,13 +95,10 @@ async def _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others()
             assert await asyncio.wait_for(reader.readline(), 5) == b"more\n"
 
 
-@pytest.mark.parametrize(
-    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
-)
+@both_loops
 def test_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others(
-    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+    loop_factory: LoopFactory,
 ) -> None:
     """The server runs on uvloop, whose transports raise on a write after they closed: the flush pass
     must drop that connection's bytes and go on to the others."""
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others())
+    run_on(loop_factory, _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others)

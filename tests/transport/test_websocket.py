@@ -1,0 +1,56 @@
+"""The WebSocket listener over real sockets: whole messages to ``feed_message``, and the connection's
+slot among those not logged in, taken when it connects, carried over the upgrade and given back at
+login."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from polyim.transport.admission import Admission
+from polyim.transport.connection import MessageHandler
+from polyim.transport.websocket import WsConnection, serve_ws
+from tests.transport.loops import LoopFactory, both_loops, run_on
+
+
+class Echo(MessageHandler):
+    def __init__(self, conn: WsConnection) -> None:
+        self.conn = conn
+
+    def feed_message(self, data: bytes) -> None:
+        if data == b"login":
+            self.conn.logged_in = True
+        self.conn.write(b"echo:" + data)
+
+    def connection_lost(self) -> None:
+        pass
+
+    def timed_out(self, logged_in: bool) -> None:
+        self.conn.close()
+
+
+async def a_websocket_holds_its_slot_until_it_logs_in() -> None:
+    admission = Admission("ws test", 10, 10)
+    server, _, stop = await serve_ws(
+        "127.0.0.1", 0, "/ws", Echo, idle_timeout=60, login_timeout=60, max_message=1024, admission=admission
+    )
+    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    try:
+        async with aiohttp.ClientSession() as http, http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+            await ws.send_bytes(b"one whole message")
+            assert await ws.receive_bytes(timeout=5) == b"echo:one whole message"
+            assert admission.pending == 1
+            await ws.send_bytes(b"login")
+            assert await ws.receive_bytes(timeout=5) == b"echo:login"
+            assert admission.pending == 0
+        await asyncio.sleep(0.1)
+        assert admission.pending == 0  # and closing does not give it back twice
+    finally:
+        stop()
+
+
+@both_loops
+def test_a_websocket_holds_its_slot_until_it_logs_in(loop_factory: LoopFactory) -> None:
+    """The slot crosses the upgrade through the transport's protocol (the guard) on either loop."""
+    run_on(loop_factory, a_websocket_holds_its_slot_until_it_logs_in)
