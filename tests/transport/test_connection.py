@@ -102,3 +102,30 @@ def test_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others(
     """The server runs on uvloop, whose transports raise on a write after they closed: the flush pass
     must drop that connection's bytes and go on to the others."""
     run_on(loop_factory, _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others)
+
+
+class Ticker(Broadcaster):
+    """``later`` asks for a tick in 50 ms; ``later bye`` asks for one and closes at once."""
+
+    everyone: ClassVar[list[Connection]] = []
+    ticked: ClassVar[list[Connection]] = []
+
+    def feed(self, data: bytes) -> None:
+        self.conn.call_later(0.05, self.tick)
+        if data.strip() == b"later bye":
+            self.conn.close()
+
+    def tick(self) -> None:
+        self.ticked.append(self.conn)
+        self.conn.write(b"tick\n")
+
+
+async def test_a_channel_deadline_fires_unless_its_connection_closed_first() -> None:
+    async with listening(Ticker, 2) as clients:
+        (kept_r, kept_w), (closed_r, closed_w) = clients
+        kept_w.write(b"later\n")
+        closed_w.write(b"later bye\n")
+        assert await asyncio.wait_for(kept_r.readline(), 5) == b"tick\n"
+        assert await asyncio.wait_for(closed_r.read(), 5) == b""  # closed, and no tick after it
+        await asyncio.sleep(0.1)
+        assert len(Ticker.ticked) == 1  # the closed connection's deadline did not run at all
