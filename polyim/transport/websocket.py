@@ -97,7 +97,7 @@ class WsConnection(ConnBase):
     def pause_reading(self) -> None:
         """Take no more messages until :meth:`resume_reading`; aiohttp's own buffer then fills and
         pauses the socket."""
-        if self._resume is None:
+        if self._resume is None and not self._closing:
             self._resume = asyncio.get_running_loop().create_future()
 
     def resume_reading(self) -> None:
@@ -111,6 +111,7 @@ class WsConnection(ConnBase):
             return
         self._closing = True
         self._close_after_flush = True
+        self.resume_reading()  # the message loop must go on to see the close
         self._start_writer()
 
     def abort(self) -> None:
@@ -120,6 +121,7 @@ class WsConnection(ConnBase):
         self._out.clear()
         self._queued = 0
         self._close_after_flush = True
+        self.resume_reading()
         self._start_writer()
 
     # -- internals --------------------------------------------------------------------------------

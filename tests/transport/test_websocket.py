@@ -5,6 +5,8 @@ login."""
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import ClassVar
 
 import aiohttp
 
@@ -18,13 +20,21 @@ class Echo(MessageHandler):
     def __init__(self, conn: WsConnection) -> None:
         self.conn = conn
 
+    lost: ClassVar[list[WsConnection]] = []
+
     def feed_message(self, data: bytes) -> None:
         if data == b"login":
             self.conn.logged_in = True
+        elif data == b"pause":
+            self.conn.pause_reading()
+            asyncio.get_running_loop().call_later(0.2, self.conn.resume_reading)
         self.conn.write(b"echo:" + data)
+        if data == b"pause and close":
+            self.conn.pause_reading()
+            self.conn.close()
 
     def connection_lost(self) -> None:
-        pass
+        self.lost.append(self.conn)
 
     def timed_out(self, logged_in: bool) -> None:
         self.conn.close()
@@ -54,3 +64,29 @@ async def a_websocket_holds_its_slot_until_it_logs_in() -> None:
 def test_a_websocket_holds_its_slot_until_it_logs_in(loop_factory: LoopFactory) -> None:
     """The slot crosses the upgrade through the transport's protocol (the guard) on either loop."""
     run_on(loop_factory, a_websocket_holds_its_slot_until_it_logs_in)
+
+
+async def test_a_paused_websocket_takes_no_message_until_resumed_and_still_sees_its_close() -> None:
+    server, _, stop = await serve_ws(
+        "127.0.0.1", 0, "/ws", Echo, idle_timeout=60, login_timeout=60, max_message=1024
+    )
+    port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                await ws.send_bytes(b"pause")
+                assert await ws.receive_bytes(timeout=5) == b"echo:pause"
+                start = time.monotonic()
+                await ws.send_bytes(b"next")
+                assert await ws.receive_bytes(timeout=5) == b"echo:next"
+                assert time.monotonic() - start > 0.15  # held until reading resumed
+            lost = len(Echo.lost)
+            async with http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                await ws.send_bytes(b"pause and close")
+                assert await ws.receive_bytes(timeout=5) == b"echo:pause and close"
+                closing = await ws.receive(timeout=5)
+                assert closing.type == aiohttp.WSMsgType.CLOSE
+            await asyncio.sleep(0.1)
+            assert len(Echo.lost) == lost + 1  # the paused connection's end reached its handler
+    finally:
+        stop()
