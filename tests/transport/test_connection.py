@@ -8,11 +8,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
-from polyim.transport.connection import Connection, serve_tcp
+from polyim.transport.connection import Connection, StreamHandler, serve_tcp
 from tests.transport.loops import LoopFactory, both_loops, run_on
 
 
-class Broadcaster:
+class Broadcaster(StreamHandler):
     """Each line received is written to every connection of the listener (a fan-out in one turn);
     ``bye`` queues a goodbye and closes at once."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from functools import partial
 
 from polyim.transport.timers import Timer, timer_heap
 
@@ -25,17 +26,17 @@ async def test_a_timer_fires_on_time_among_ten_thousand_pending() -> None:
     others: list[Timer] = []
     for _ in range(10_000):
         when = start + rng.uniform(0.05, 5.0)
-        others.append(heap.call_at(when, lambda w=when: check(w)))
+        others.append(heap.call_at(when, partial(check, when)))
     cancelled = heap.call_at(start + 0.1, lambda: early.append(-1.0))
     cancelled.cancel()
-    done = loop.create_future()
+    done: asyncio.Future[tuple[float, list[float]]] = loop.create_future()
     target = loop.time() + 0.2
-    heap.call_later(0.2, lambda: done.set_result(loop.time()))
-    fired_at = await asyncio.wait_for(done, 2)
-    assert target <= fired_at < target + 0.05
+    heap.call_later(0.2, lambda: done.set_result((loop.time(), list(fired))))
+    fired_at, fired_before = await asyncio.wait_for(done, 2)
+    assert target <= fired_at < target + 0.1
     assert not early  # nothing fired before its deadline, and the cancelled one not at all
-    assert 0 < len(fired) < 1_000  # those due by now (~3 %), not the rest
-    assert all(when <= fired_at for when in fired)
+    assert 0 < len(fired_before) < 1_000  # the ones due by then (~3 %), not the rest
+    assert all(when <= fired_at for when in fired_before)
     for timer in others:
         timer.cancel()
 
@@ -46,7 +47,7 @@ async def test_deadlines_fire_in_time_order() -> None:
     order: list[int] = []
     done = loop.create_future()
     for i in (3, 1, 2):
-        heap.call_later(i * 0.02, lambda i=i: order.append(i))
+        heap.call_later(i * 0.02, partial(order.append, i))
     heap.call_later(0.08, lambda: done.set_result(None))
     await asyncio.wait_for(done, 2)
     assert order == [1, 2, 3]

@@ -7,34 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import ClassVar
 
 from polyim.transport.admission import Admission
-from polyim.transport.connection import MessageHandler
-from polyim.transport.udp import UdpListener, UdpPeer, serve_udp
-
-
-class Echo(MessageHandler):
-    """Echoes each datagram; ``login`` marks the peer logged in, ``pause``/``resume`` its reading."""
-
-    lost: ClassVar[list[str]] = []
-
-    def __init__(self, conn: UdpPeer) -> None:
-        self.conn = conn
-
-    def feed_message(self, data: bytes) -> None:
-        if data == b"login":
-            self.conn.logged_in = True
-        elif data == b"pause":
-            self.conn.pause_reading()
-            asyncio.get_running_loop().call_later(0.2, self.conn.resume_reading)
-        self.conn.write(b"echo:" + data)
-
-    def connection_lost(self) -> None:
-        self.lost.append(self.conn.peer)
-
-    def timed_out(self, logged_in: bool) -> None:
-        self.conn.close()
+from polyim.transport.udp import UdpListener, serve_udp
+from tests.transport.echo import Echo
 
 
 class Client(asyncio.DatagramProtocol):

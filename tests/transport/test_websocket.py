@@ -6,38 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import ClassVar
 
 import aiohttp
 
 from polyim.transport.admission import Admission
-from polyim.transport.connection import MessageHandler
-from polyim.transport.websocket import WsConnection, serve_ws
+from polyim.transport.websocket import serve_ws
+from tests.transport.echo import Echo
 from tests.transport.loops import LoopFactory, both_loops, run_on
-
-
-class Echo(MessageHandler):
-    def __init__(self, conn: WsConnection) -> None:
-        self.conn = conn
-
-    lost: ClassVar[list[WsConnection]] = []
-
-    def feed_message(self, data: bytes) -> None:
-        if data == b"login":
-            self.conn.logged_in = True
-        elif data == b"pause":
-            self.conn.pause_reading()
-            asyncio.get_running_loop().call_later(0.2, self.conn.resume_reading)
-        self.conn.write(b"echo:" + data)
-        if data == b"pause and close":
-            self.conn.pause_reading()
-            self.conn.close()
-
-    def connection_lost(self) -> None:
-        self.lost.append(self.conn)
-
-    def timed_out(self, logged_in: bool) -> None:
-        self.conn.close()
 
 
 async def a_websocket_holds_its_slot_until_it_logs_in() -> None:
