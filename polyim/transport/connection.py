@@ -164,7 +164,6 @@ class Connection(asyncio.Protocol, ConnBase):
     __slots__ = (
         "_buf",
         "_flush_scheduled",
-        "_paused_by_peer",
         "_queued",
         "_reading_paused",
         "_transport",
@@ -190,7 +189,6 @@ class Connection(asyncio.Protocol, ConnBase):
         self._queued = 0  # bytes in _buf
         self._flush_scheduled = False
         self._closing = False
-        self._paused_by_peer = False
         self._reading_paused = False
         self.peer = ""
         self.opened = self.last_rx = time.monotonic()
@@ -223,12 +221,11 @@ class Connection(asyncio.Protocol, ConnBase):
             handler.connection_lost()
 
     def pause_writing(self) -> None:
-        self._paused_by_peer = True
+        """The transport's buffer passed the high-water mark: the handler may pause what feeds it."""
         if self._handler is not None:
             self._handler.writing_paused()
 
     def resume_writing(self) -> None:
-        self._paused_by_peer = False
         if self._handler is not None:
             self._handler.writing_resumed()
 
