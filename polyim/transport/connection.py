@@ -81,22 +81,29 @@ class Conn(Protocol):
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer: ...
 
 
-class Swept(Protocol):
-    """What :class:`ConnectionSet` needs of a connection: its timers and a way to close it."""
-
-    def check_timers(self, now: float) -> None: ...
+class Closable(Protocol):
+    """What :class:`ConnectionSet` needs of a connection: a way to close it at shutdown."""
 
     def close(self) -> None: ...
 
 
+# A handler that keeps its connection past a deadline (its ``timed_out`` did not close it) is asked
+# again after this many seconds.
+_RETRY_TIMEOUT = 1.0
+
+
 class ConnBase:
-    """What every kind of connection shares: the login and idle deadlines (a login within
-    ``login_timeout`` of opening, then input at least every ``idle_timeout``; :class:`ConnectionSet`'s
-    sweep calls :meth:`check_timers`), its slot among the listener's connections not logged in (given
-    back at login or close), and per-channel deadlines on the loop's timer heap."""
+    """What every kind of connection shares: the login and idle deadlines, its slot among the
+    listener's connections not logged in (given back at login or close), and per-channel deadlines.
+
+    The login deadline (``login_timeout`` after opening) and the idle one (input at least every
+    ``idle_timeout`` once logged in) are one entry on the loop's timer heap per connection, moved
+    lazily: input only stores ``last_rx``, and when the entry comes due it is either the deadline, or
+    set again for the one it has become. No sweep walks every connection every second."""
 
     __slots__ = (
         "_closing",
+        "_deadline",
         "_handler",
         "_logged_in",
         "_ticket",
@@ -108,6 +115,7 @@ class ConnBase:
     )
 
     _closing: bool
+    _deadline: Timer | None
     _handler: Handler | None
     _logged_in: bool
     _ticket: Ticket | None
@@ -123,9 +131,14 @@ class ConnBase:
 
     @logged_in.setter
     def logged_in(self, value: bool) -> None:
+        """At login the slot is given back, and the login deadline becomes the idle one (which may be
+        earlier: a lazy entry only moves later by itself)."""
         self._logged_in = value
         if value:
             self._release_slot()
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._arm(self.last_rx + self.idle_timeout - time.monotonic())
 
     def take_slot(self, admission: Admission | None, host: str) -> bool:
         """Take a slot among the listener's connections not logged in; False when it is refused."""
@@ -139,14 +152,33 @@ class ConnBase:
         if ticket is not None:
             ticket.release()
 
-    def check_timers(self, now: float) -> None:
-        if self._closing or self._handler is None:
+    def start_deadlines(self) -> None:
+        """Arm the login deadline; called once the connection has its handler."""
+        self._arm(self.opened + self.login_timeout - time.monotonic())
+
+    def stop_deadlines(self) -> None:
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None:
+            deadline.cancel()
+
+    def _arm(self, delay: float) -> None:
+        self._deadline = timer_heap().call_later(max(delay, 0.0), self._deadline_due)
+
+    def _deadline_due(self) -> None:
+        self._deadline = None
+        handler = self._handler
+        if self._closing or handler is None:
             return
         if self._logged_in:
-            if now - self.last_rx > self.idle_timeout:
-                self._handler.timed_out(True)
-        elif now - self.opened > self.login_timeout:
-            self._handler.timed_out(False)
+            left = self.last_rx + self.idle_timeout - time.monotonic()
+        else:
+            left = self.opened + self.login_timeout - time.monotonic()
+        if left > 0:
+            self._arm(left)
+            return
+        handler.timed_out(self._logged_in)
+        if not self._closing:
+            self._arm(_RETRY_TIMEOUT)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         """Run ``callback`` in ``delay`` seconds unless the connection has closed by then."""
@@ -185,6 +217,7 @@ class Connection(asyncio.Protocol, ConnBase):
         self._transport: asyncio.Transport | None = None
         self._handler: StreamHandler | None = None
         self._ticket: Ticket | None = None
+        self._deadline: Timer | None = None
         self._buf: list[bytes] = []
         self._queued = 0  # bytes in _buf
         self._flush_scheduled = False
@@ -206,6 +239,7 @@ class Connection(asyncio.Protocol, ConnBase):
         self._transport.set_write_buffer_limits(high=self.registry.write_high_water)
         self.registry.add(self)
         self._handler = self.handler_factory(self)
+        self.start_deadlines()
 
     def data_received(self, data: bytes) -> None:
         self.last_rx = time.monotonic()
@@ -214,6 +248,7 @@ class Connection(asyncio.Protocol, ConnBase):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.registry.discard(self)
+        self.stop_deadlines()
         self._release_slot()
         self._closing = True
         handler, self._handler = self._handler, None
@@ -305,9 +340,9 @@ class Connection(asyncio.Protocol, ConnBase):
 
 
 class ConnectionSet:
-    """All connections of a listener, swept by one periodic timer instead of a timer per connection.
+    """All connections of a listener (counted for /metrics and node reports, closed at shutdown).
 
-    It also runs their flushes: a connection with queued bytes joins one list, and one loop callback
+    It runs their flushes: a connection with queued bytes joins one list, and one loop callback
     writes them all. A room message fanned out to 5,000 connections schedules one callback, not 5,000.
     It carries the listener's limits: the admission of connections not logged in, and the write-buffer
     marks.
@@ -315,15 +350,12 @@ class ConnectionSet:
 
     def __init__(
         self,
-        sweep_interval: float = 1.0,
         *,
         admission: Admission | None = None,
         write_high_water: int = WRITE_HIGH_WATER,
         max_write_buffer: int = MAX_WRITE_BUFFER,
     ) -> None:
-        self._conns: set[Swept] = set()
-        self._interval = sweep_interval
-        self._task: asyncio.Task[None] | None = None
+        self._conns: set[Closable] = set()
         self._dirty: list[Connection] = []
         self.admission = admission
         self.write_high_water = write_high_water
@@ -346,28 +378,16 @@ class ConnectionSet:
                 log.exception("%s: write failed, closing", conn.peer)
                 conn.abort()
 
-    def add(self, conn: Swept) -> None:
+    def add(self, conn: Closable) -> None:
         self._conns.add(conn)
 
-    def discard(self, conn: Swept) -> None:
+    def discard(self, conn: Closable) -> None:
         self._conns.discard(conn)
 
     def __len__(self) -> int:
         return len(self._conns)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._sweep())
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            now = time.monotonic()
-            for conn in list(self._conns):
-                conn.check_timers(now)
-
     def close_all(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
         for conn in list(self._conns):
             conn.close()
 
@@ -392,5 +412,4 @@ async def serve_tcp(
     server = await loop.create_server(
         lambda: Connection(handler_factory, conns, idle_timeout, login_timeout), host, port, backlog=4096
     )
-    conns.start()
     return server, conns

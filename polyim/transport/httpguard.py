@@ -90,7 +90,7 @@ class Guard(asyncio.Protocol):
         self._timer: Timer | None = None
         self._admitted = False
         self._born = 0.0  # loop time of connecting, for ``lifetime``
-        self.opened = time.monotonic()  # the same instant, on the clock of the connections' sweep
+        self.opened = time.monotonic()  # the same instant, on the clock of the login deadline
         self.peer = ""
         self.lost = False
 

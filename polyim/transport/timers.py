@@ -18,18 +18,25 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
+# Cancelled entries tolerated before the heap is rebuilt (and only when they are most of it).
+_COMPACT_AT = 1024
+
 
 class Timer:
-    """A deadline in a :class:`TimerHeap`; :meth:`cancel` keeps it from firing."""
+    """A deadline in a :class:`TimerHeap`; :meth:`cancel` keeps it from firing (and drops the callback,
+    so a closed connection it names is not kept alive until the deadline comes due)."""
 
-    __slots__ = ("callback", "when")
+    __slots__ = ("callback", "heap", "when")
 
-    def __init__(self, when: float, callback: Callable[[], None] | None) -> None:
+    def __init__(self, when: float, callback: Callable[[], None] | None, heap: TimerHeap) -> None:
         self.when = when
         self.callback = callback
+        self.heap = heap
 
     def cancel(self) -> None:
-        self.callback = None
+        if self.callback is not None:
+            self.callback = None
+            self.heap.cancelled()
 
     @property
     def cancelled(self) -> bool:
@@ -45,13 +52,14 @@ class TimerHeap:
         self._order = itertools.count()  # ties fire in the order they were set
         self._armed: asyncio.TimerHandle | None = None
         self._armed_at = float("inf")
+        self._cancelled = 0  # cancelled entries still in the heap
 
     def __len__(self) -> int:
         """Entries in the heap, cancelled ones not yet popped included."""
         return len(self._heap)
 
     def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(when, callback)
+        timer = Timer(when, callback, self)
         heapq.heappush(self._heap, (when, next(self._order), timer))
         if when < self._armed_at:
             self._arm(when)
@@ -59,6 +67,15 @@ class TimerHeap:
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
         return self.call_at(self._loop.time() + delay, callback)
+
+    def cancelled(self) -> None:
+        """Count a cancellation; when most of a large heap is cancelled entries (connections that
+        closed long before their idle deadline), rebuild it from the live ones."""
+        self._cancelled += 1
+        if self._cancelled > _COMPACT_AT and self._cancelled * 2 > len(self._heap):
+            self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+            heapq.heapify(self._heap)
+            self._cancelled = 0
 
     def _arm(self, when: float) -> None:
         if self._armed is not None:
@@ -72,15 +89,20 @@ class TimerHeap:
         heap = self._heap
         now = self._loop.time()
         while heap and heap[0][0] <= now:
-            callback = heapq.heappop(heap)[2].callback
+            timer = heapq.heappop(heap)[2]
+            callback = timer.callback
             if callback is None:
+                self._cancelled -= 1
                 continue
+            timer.callback = None  # fired: a later cancel() is a no-op
             try:
                 callback()
             except Exception:
                 log.exception("timer callback failed")
+            heap = self._heap  # a callback's cancel may have rebuilt it
         while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
+            self._cancelled -= 1
         if heap:
             self._arm(heap[0][0])
 

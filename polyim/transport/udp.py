@@ -3,9 +3,9 @@
 A :class:`UdpPeer` is made on the first datagram from an address (if the listener's admission of peers
 not logged in has room) and offers the same :class:`~polyim.transport.connection.Conn` interface as a TCP
 connection, so an adapter does not know which one it is on: each datagram goes whole to the handler's
-``feed_message``, each ``write`` leaves as one datagram. Peers are swept by a :class:`ConnectionSet`
-like any connection: the login and idle deadlines reach the handler's ``timed_out``, whose ``close``
-drops the peer (nothing is sent: UDP has no close).
+``feed_message``, each ``write`` leaves as one datagram. A peer has the login and idle deadlines of
+any connection: they reach the handler's ``timed_out``, whose ``close`` drops the peer (nothing is
+sent: UDP has no close).
 
 Reading is paused per peer: datagrams from a paused peer are queued, at most ``max_queued`` of them,
 and the ones past that are **dropped** (counted in :attr:`UdpPeer.dropped`); a protocol on UDP resends
@@ -44,6 +44,7 @@ class UdpPeer(ConnBase):
         self.opened = self.last_rx = time.monotonic()
         self._logged_in = False
         self._ticket = None
+        self._deadline = None
         self._closing = False
         self._handler: MessageHandler | None = None
         self._queue: deque[bytes] | None = None  # set while reading is paused
@@ -78,6 +79,7 @@ class UdpPeer(ConnBase):
             return
         self._closing = True
         self._queue = None
+        self.stop_deadlines()
         self.listener.forget(self)
         asyncio.get_running_loop().call_soon(self._lost)
 
@@ -145,6 +147,7 @@ class UdpListener(asyncio.DatagramProtocol):
         self.peers[addr] = peer
         self.conns.add(peer)
         peer._handler = self.handler_factory(peer)
+        peer.start_deadlines()
         return peer
 
     def error_received(self, exc: Exception) -> None:
@@ -175,7 +178,7 @@ class UdpListener(asyncio.DatagramProtocol):
         self.conns.discard(peer)
 
     def close(self) -> None:
-        """Stop the sweep, drop every peer, close the socket."""
+        """Drop every peer, close the socket."""
         self.conns.close_all()
         if self.transport is not None:
             self.transport.close()
@@ -204,5 +207,4 @@ async def serve_udp(
         ),
         local_addr=(host, port),
     )
-    conns.start()
     return listener

@@ -5,8 +5,8 @@ interface as the TCP :class:`~polyim.transport.connection.Connection`, so one ad
 transports. Each received message (binary, or text taken as its UTF-8 bytes) is handed whole to the
 handler's ``feed_message``; each ``write`` becomes one binary message. Before its upgrade a connection is
 bounded by :mod:`~polyim.transport.httpguard` (request deadline, the login deadline from the moment of
-connecting, the listener's cap on connections not logged in); after it, idle and login timers are swept
-by the same :class:`ConnectionSet` as TCP connections. An upgrade that asks for a WebSocket version
+connecting, the listener's cap on connections not logged in); after it, the login and idle deadlines
+are the same as a TCP connection's. An upgrade that asks for a WebSocket version
 other than 13 gets 426 with ``Sec-WebSocket-Version: 13`` (RFC 6455 §4.4).
 """
 
@@ -30,6 +30,7 @@ from polyim.transport.connection import (
     MessageHandler,
 )
 from polyim.transport.httpguard import GuardLimits, guard_of, serve_app
+from polyim.transport.timers import Timer
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class WsConnection(ConnBase):
         self.login_timeout = login_timeout
         self._logged_in = False
         self._ticket = ticket
+        self._deadline: Timer | None = None
         self.last_rx = time.monotonic()
         self.opened = self.last_rx if opened is None else opened
         #: WebSocket close status used by the next :meth:`close` / :meth:`abort` (1000 = normal).
@@ -158,6 +160,7 @@ class WsConnection(ConnBase):
     async def run(self, handler_factory: Callable[[WsConnection], MessageHandler]) -> None:
         self.registry.add(self)
         self._handler = handler = handler_factory(self)
+        self.start_deadlines()
         pinger = asyncio.ensure_future(self._ping_loop())
         try:
             async for msg in self.ws:
@@ -176,6 +179,7 @@ class WsConnection(ConnBase):
             pinger.cancel()
             self._closing = True
             self.registry.discard(self)
+            self.stop_deadlines()
             self._release_slot()
             self._handler = None
             self.resume_reading()
@@ -253,7 +257,6 @@ async def serve_ws(
     limits = GuardLimits(request_timeout, request_timeout, login_timeout, lifetime=login_timeout)
     admission = admission or Admission(f"ws {host}:{port}", 1 << 62, 1 << 62)
     server, runner = await serve_app(app, host, port, name=admission.name, limits=limits, admission=admission)
-    conns.start()
 
     def stop() -> None:
         server.close()

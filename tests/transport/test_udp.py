@@ -83,7 +83,7 @@ async def test_an_idle_peer_is_dropped_and_peers_not_logged_in_are_capped() -> N
         assert await asyncio.wait_for(third[1].got.get(), 5) == b"echo:hi"
         assert admission.pending == 2
         lost_before = len(Echo.lost)
-        await asyncio.sleep(2.0)  # first is idle past 0.5 s: the sweep (1 s) drops it
+        await asyncio.sleep(1.0)  # first is idle past 0.5 s: its idle deadline drops it
         assert len(Echo.lost) > lost_before
         assert first[0].get_extra_info("sockname") not in listener.peers
         for transport, _ in (first, second, third):
