@@ -51,3 +51,16 @@ async def test_deadlines_fire_in_time_order() -> None:
     heap.call_later(0.08, lambda: done.set_result(None))
     await asyncio.wait_for(done, 2)
     assert order == [1, 2, 3]
+
+
+async def test_cancelled_deadlines_do_not_pile_up() -> None:
+    """Connections that close long before their idle deadline leave cancelled entries; once they are
+    most of the heap it is rebuilt, and the live deadlines still fire."""
+    loop = asyncio.get_running_loop()
+    heap = timer_heap()
+    done = loop.create_future()
+    heap.call_later(0.05, lambda: done.set_result(None))
+    for timer in [heap.call_later(300, lambda: None) for _ in range(5_000)]:
+        timer.cancel()
+    assert len(heap) < 2_600  # rebuilt at least once, not 5,001 entries
+    await asyncio.wait_for(done, 2)
