@@ -131,14 +131,19 @@ class ConnBase:
 
     @logged_in.setter
     def logged_in(self, value: bool) -> None:
-        """At login the slot is given back, and the login deadline becomes the idle one (which may be
-        earlier: a lazy entry only moves later by itself)."""
+        """At login the slot is given back, and the login deadline becomes the idle one: the entry
+        moves later by itself when it comes due, but an idle deadline earlier than the login one
+        (seldom: the defaults are the other way round) needs an entry of its own."""
         self._logged_in = value
         if value:
             self._release_slot()
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._arm(self.last_rx + self.idle_timeout - time.monotonic())
+            deadline = self._deadline
+            if deadline is not None:
+                heap = timer_heap()
+                delay = self.last_rx + self.idle_timeout - time.monotonic()
+                if heap.time() + delay < deadline.when:
+                    deadline.cancel()
+                    self._arm(delay)
 
     def take_slot(self, admission: Admission | None, host: str) -> bool:
         """Take a slot among the listener's connections not logged in; False when it is refused."""

@@ -58,6 +58,10 @@ class TimerHeap:
         """Entries in the heap, cancelled ones not yet popped included."""
         return len(self._heap)
 
+    def time(self) -> float:
+        """The clock of :meth:`call_at` (the loop's)."""
+        return self._loop.time()
+
     def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
         timer = Timer(when, callback, self)
         heapq.heappush(self._heap, (when, next(self._order), timer))
