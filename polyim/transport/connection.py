@@ -20,9 +20,9 @@ from polyim.transport.timers import Timer, timer_heap
 
 log = logging.getLogger(__name__)
 
-#: Default write-buffer sizes: above ``WRITE_HIGH_WATER`` the handler is told (``writing_paused``) so it
-#: can pause what feeds the connection; above ``MAX_WRITE_BUFFER`` a consumer that nobody paused for is
-#: cut (the slow-consumer rule). Listeners take both from their settings.
+#: Write-buffer sizes: above ``WRITE_HIGH_WATER`` the handler is told (``writing_paused``) so it can
+#: pause what feeds the connection; above ``MAX_WRITE_BUFFER`` (the default of each listener's
+#: ``max_write_buffer`` setting) a consumer that nobody paused for is cut (the slow-consumer rule).
 WRITE_HIGH_WATER = 256 * 1024
 MAX_WRITE_BUFFER = 4 * 1024 * 1024
 
@@ -241,7 +241,7 @@ class Connection(asyncio.Protocol, ConnBase):
             self._closing = True
             self._transport.abort()
             return
-        self._transport.set_write_buffer_limits(high=self.registry.write_high_water)
+        self._transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.registry.add(self)
         self._handler = self.handler_factory(self)
         self.start_deadlines()
@@ -298,7 +298,7 @@ class Connection(asyncio.Protocol, ConnBase):
             return
         self._buf.append(data)
         self._queued += len(data)
-        if self._queued > self.registry.write_high_water:
+        if self._queued > WRITE_HIGH_WATER:  # a global: this runs at every write
             self.flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
@@ -357,13 +357,11 @@ class ConnectionSet:
         self,
         *,
         admission: Admission | None = None,
-        write_high_water: int = WRITE_HIGH_WATER,
         max_write_buffer: int = MAX_WRITE_BUFFER,
     ) -> None:
         self._conns: set[Closable] = set()
         self._dirty: list[Connection] = []
         self.admission = admission
-        self.write_high_water = write_high_water
         self.max_write_buffer = max_write_buffer
 
     def flush_soon(self, conn: Connection) -> None:
@@ -405,14 +403,11 @@ async def serve_tcp(
     idle_timeout: float,
     login_timeout: float,
     admission: Admission | None = None,
-    write_high_water: int = WRITE_HIGH_WATER,
     max_write_buffer: int = MAX_WRITE_BUFFER,
 ) -> tuple[asyncio.Server, ConnectionSet]:
     """A stream listener: each connection's bytes go to its handler's ``feed``. With ``admission``,
     connections past its cap of ones not logged in are closed as they arrive."""
-    conns = ConnectionSet(
-        admission=admission, write_high_water=write_high_water, max_write_buffer=max_write_buffer
-    )
+    conns = ConnectionSet(admission=admission, max_write_buffer=max_write_buffer)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: Connection(handler_factory, conns, idle_timeout, login_timeout), host, port, backlog=4096

@@ -90,7 +90,7 @@ class WsConnection(ConnBase):
             return
         self._out.append(data)
         self._queued += len(data)
-        if not self._write_paused and self._queued > self.registry.write_high_water:
+        if not self._write_paused and self._queued > WRITE_HIGH_WATER:
             self._write_paused = True
             if self._handler is not None:
                 self._handler.writing_paused()
@@ -133,7 +133,7 @@ class WsConnection(ConnBase):
 
     def _sent(self, size: int) -> None:
         self._queued -= size
-        if self._write_paused and self._queued <= self.registry.write_high_water // 4:
+        if self._write_paused and self._queued <= WRITE_HIGH_WATER // 4:
             self._write_paused = False
             if self._handler is not None:
                 self._handler.writing_resumed()
@@ -227,7 +227,6 @@ async def serve_ws(
     subprotocols: Sequence[str] = (),
     request_timeout: float = 10.0,
     admission: Admission | None = None,
-    write_high_water: int = WRITE_HIGH_WATER,
     max_write_buffer: int = MAX_WRITE_BUFFER,
 ) -> tuple[asyncio.AbstractServer, ConnectionSet, Callable[[], None]]:
     """Listen for WebSocket upgrades at ``path``; returns the server, its connections and a stopper.
@@ -235,7 +234,7 @@ async def serve_ws(
     The upgrade request must arrive within ``request_timeout``, and the session log in within
     ``login_timeout`` of connecting. ``admission`` caps the connections not logged in (unbounded
     without it, for tests and tools)."""
-    conns = ConnectionSet(write_high_water=write_high_water, max_write_buffer=max_write_buffer)
+    conns = ConnectionSet(max_write_buffer=max_write_buffer)
 
     async def upgrade(request: web.Request) -> web.StreamResponse:
         refused = version_refused(request)
