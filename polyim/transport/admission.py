@@ -14,8 +14,24 @@ import time
 
 log = logging.getLogger(__name__)
 
-# At most one "refused" line per listener in this many seconds (a flood must not flood the log too).
-_LOG_EVERY = 10.0
+
+class LogEvery:
+    """A log line at most every ``seconds`` for a kind of event, saying how many it stands for: a flood
+    of refused or cut connections must not flood the log too."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self.seconds = seconds
+        self._count = 0
+        self._at = 0.0
+
+    def due(self) -> int:
+        """Count one event; the events since the last line when a line is due now, else 0."""
+        self._count += 1
+        now = time.monotonic()
+        if now - self._at < self.seconds:
+            return 0
+        count, self._count, self._at = self._count, 0, now
+        return count
 
 
 class Ticket:
@@ -42,8 +58,7 @@ class Admission:
         self.max_per_address = max_per_address
         self.pending = 0
         self._by_addr: dict[str, int] = {}
-        self._refused = 0
-        self._logged_at = 0.0
+        self._refusals = LogEvery()
 
     def admit(self, addr: str) -> Ticket | None:
         """A slot for a new connection from ``addr``, or None when it must be refused."""
@@ -64,9 +79,8 @@ class Admission:
             del self._by_addr[addr]
 
     def _note_refusal(self, addr: str, count: int) -> None:
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._logged_at < _LOG_EVERY:
+        refused = self._refusals.due()
+        if not refused:
             return
         log.warning(
             "%s: refusing connections over the cap of ones not logged in (%d pending, %d from %s; "
@@ -77,10 +91,8 @@ class Admission:
             addr,
             self.max_pending,
             self.max_per_address,
-            self._refused,
+            refused,
         )
-        self._refused = 0
-        self._logged_at = now
 
 
 def host_of(peername: object) -> str:

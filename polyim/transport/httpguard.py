@@ -32,7 +32,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from polyim.transport.admission import Admission, Ticket, host_of, peer_name
+from polyim.transport.admission import Admission, LogEvery, Ticket, host_of, peer_name
 from polyim.transport.timers import Timer, timer_heap
 
 log = logging.getLogger(__name__)
@@ -62,18 +62,18 @@ class GuardedListener:
         self.name = name
         self.limits = limits
         self.admission = admission
-        self.cuts = 0
-        self._logged_at = 0.0
+        self._cuts = LogEvery()
 
     def note_cut(self, peer: str, state: State) -> None:
-        """One line per 10 s at most: a slow-loris flood must not flood the log."""
-        self.cuts += 1
-        now = time.monotonic()
-        if now - self._logged_at >= 10.0:
+        cut = self._cuts.due()
+        if cut:
             log.info(
-                "%s: closed %s (%s past its deadline); %d cut so far", self.name, peer, state.value, self.cuts
+                "%s: closed %s (%s past its deadline); %d cut since the last such line",
+                self.name,
+                peer,
+                state.value,
+                cut,
             )
-            self._logged_at = now
 
 
 class Guard(asyncio.Protocol):
