@@ -12,8 +12,8 @@ from typing import Any
 from polyim import config, runtime
 from polyim.core.app import Core
 from polyim.core.errors import CoreError
-from polyim.core.model import Role
 from polyim.http.client import AdminClient, AdminError, admin_token, server_url
+from polyim.model import Role
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -161,22 +161,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from polyim.store.factory import make_store
 
-    from polyim.store.dbthread import connect
-    from polyim.store.migrate import current_version, migrate
-
-    path = _settings(args).db_path
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
-    try:
-        applied = migrate(conn)
-        print(
-            f"schema version {current_version(conn)}"
-            + (f" (applied {applied})" if applied else " (up to date)")
-        )
-    finally:
-        conn.close()
+    settings = _settings(args)
+    store = make_store(settings.storage.url, settings.server.data_dir)
+    version, applied = asyncio.run(store.upgrade())
+    print(f"schema version {version}" + (f" (applied {applied})" if applied else " (up to date)"))
     return 0
 
 

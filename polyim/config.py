@@ -22,14 +22,18 @@ class ServerSettings:
 
 @dataclass
 class StorageSettings:
+    """``[storage]``: ``url`` picks the backend by its scheme (``polyim.store.factory.make_store``);
+    empty = SQLite in ``data_dir/polyim.db``, ``sqlite:///PATH`` = SQLite at PATH."""
+
     url: str = ""
 
-    def sqlite_path(self, data_dir: str) -> str:
-        if not self.url:
-            return str(Path(data_dir) / "polyim.db")
-        if self.url.startswith("sqlite:///"):
-            return self.url[len("sqlite:///") :]
-        raise ConfigError(f"unsupported storage url {self.url!r} (only sqlite:/// in this version)")
+
+@dataclass
+class FileSettings:
+    """``[files]``: offline files (TeamTalk, XMMEP) kept under ``data_dir/files``. ``max_file_bytes`` is
+    the largest file kept; a bigger one is refused while it streams in and nothing of it is kept."""
+
+    max_file_bytes: int = 512 * 1024 * 1024
 
 
 @dataclass
@@ -141,6 +145,7 @@ class BeehiveSettings(ListenerLimits):
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    files: FileSettings = field(default_factory=FileSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -148,10 +153,6 @@ class Settings:
     beehive: BeehiveSettings = field(default_factory=BeehiveSettings)
     # Sections of protocols this version does not build yet are kept, untouched, for forward compatibility.
     other: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def db_path(self) -> str:
-        return self.storage.sqlite_path(self.server.data_dir)
 
 
 def _fill(section: Any, values: dict[str, Any], name: str) -> None:

@@ -16,7 +16,7 @@ from polyim.core.nodes import ListenerInfo
 from polyim.http.server import build_app
 from polyim.protocols.registry import Listener, entries
 from polyim.runtime import tune_gc
-from polyim.store.sqlite import SqliteStore
+from polyim.store.factory import make_file_store, make_store
 from polyim.transport.admission import Admission
 from polyim.transport.httpguard import GuardLimits, serve_app
 
@@ -39,9 +39,10 @@ def _secret_file(data_dir: Path, name: str, make: bool = True) -> str:
 def make_core(settings: Settings) -> Core:
     data_dir = Path(settings.server.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(settings.db_path)
+    store = make_store(settings.storage.url, data_dir)
     secret = _secret_file(data_dir, "token_secret").encode()
-    return Core(store, settings.accounts, secret, settings.server.node_id)
+    files = make_file_store(data_dir, settings.files.max_file_bytes)
+    return Core(store, settings.accounts, secret, settings.server.node_id, files=files)
 
 
 class Node:
@@ -50,6 +51,7 @@ class Node:
         self.core = make_core(settings)
         self.listeners: list[Listener] = []
         self._runner: web.AppRunner | None = None
+        self.http_app: web.Application | None = None
 
     async def start(self) -> None:
         await self.core.start()
@@ -77,7 +79,7 @@ class Node:
             token = _secret_file(data_dir, "admin_token")
             if fresh:
                 print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
-        app = build_app(self.core, token, routes, self._connection_counts)
+        app = self.http_app = build_app(self.core, token, routes, self._connection_counts)
         cfg = self.settings.http
         host, port = parse_hostport(cfg.listen)
         server, self._runner = await serve_app(

@@ -93,6 +93,15 @@ def test_db_upgrade_and_config_errors(tmp_path: Path) -> None:
     assert polyim("user", "list", config=unknown).returncode == 2
 
 
+def test_serve_refuses_an_unknown_storage_scheme_at_start(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, '[storage]\nurl = "postgresql://polyim@db:5432/im"\n')
+    served = polyim("serve", config=cfg)
+    assert served.returncode == 2
+    assert served.stderr.startswith("config error: [storage] url 'postgresql://polyim@db:5432/im'")
+    assert "unknown scheme 'postgresql'" in served.stderr and "listening" not in served.stdout
+    assert polyim("db", "upgrade", config=cfg).returncode == 2
+
+
 def test_empty_config_file_works(tmp_path: Path) -> None:
     empty = tmp_path / "empty.toml"
     empty.write_text("", encoding="utf-8")

@@ -10,8 +10,9 @@ from polyim.core import auth
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import KickReason, Presence, PresenceEvent
-from polyim.core.model import Account, Role
+from polyim.core.ids import bad_name, check_name
 from polyim.core.sessions import Session
+from polyim.model import Account, AccountUpdate, Role
 from polyim.store.base import Conflict
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,11 @@ class Accounts:
         role: Role = Role.USER,
         activated: bool = True,
     ) -> Account:
-        if not username or len(username.encode()) > 64 or any(c.isspace() for c in username):
+        if not username or bad_name(username) or any(c.isspace() for c in username):
             raise CoreError(Code.BAD_REQUEST, "bad username")
+        if len(username.encode()) > 64:
+            raise CoreError(Code.BAD_REQUEST, "bad username")
+        check_name(nickname, "nickname")
         if uid is not None and not 0 < uid <= MAX_UID:
             raise CoreError(Code.BAD_REQUEST, "uid out of range")
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
@@ -125,11 +129,13 @@ class Accounts:
     async def by_name(self, username: str) -> Account | None:
         return await self.ctx.store.get_account_by_name(username)
 
-    async def update_profile(self, uid: int, **fields: str | int) -> Account:
-        allowed = {"nickname", "avatar", "mobile", "birthday", "email"}
-        if set(fields) - allowed:
-            raise CoreError(Code.BAD_REQUEST, "unknown profile field")
-        account = await self.ctx.store.update_account(uid, **fields)
+    async def update_profile(self, uid: int, change: AccountUpdate) -> Account:
+        """A user's own profile change: nickname, avatar, mobile, birthday, email; nothing privileged."""
+        if not change.profile_only:
+            raise CoreError(Code.BAD_REQUEST, "not a profile field")
+        if change.nickname is not None:
+            check_name(change.nickname, "nickname")
+        account = await self.ctx.store.update_account(uid, change)
         self.ctx.forget_account(uid)
         if account is None:
             raise CoreError(Code.USER_NOT_FOUND)
@@ -137,11 +143,11 @@ class Accounts:
 
     async def set_password(self, uid: int, password: str) -> None:
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
-        if await self.ctx.store.update_account(uid, pw_hash=pw_hash) is None:
+        if await self.ctx.store.update_account(uid, AccountUpdate(password_hash=pw_hash)) is None:
             raise CoreError(Code.USER_NOT_FOUND)
 
     async def set_disabled(self, uid: int, disabled: bool) -> None:
-        if await self.ctx.store.update_account(uid, disabled=disabled) is None:
+        if await self.ctx.store.update_account(uid, AccountUpdate(disabled=disabled)) is None:
             raise CoreError(Code.USER_NOT_FOUND)
         self.ctx.forget_account(uid)
         if disabled:

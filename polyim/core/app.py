@@ -22,15 +22,25 @@ from polyim.core.push import Push
 from polyim.core.relations import Relations
 from polyim.core.rooms import Rooms
 from polyim.core.sessions import Session, SessionRegistry
-from polyim.store.base import Store
+from polyim.store.base import FileStore, Store
 
 __all__ = ["Core", "check_actor"]
 
 
 class Core:
-    def __init__(self, store: Store, settings: AccountSettings, secret: bytes, node_id: int = 1) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: AccountSettings,
+        secret: bytes,
+        node_id: int = 1,
+        *,
+        files: FileStore | None = None,
+    ) -> None:
         self.ctx = Context(store, settings, Clock(node_id))
         self.store = store
+        #: Offline files (TeamTalk, XMMEP); None on a core built without them (tests).
+        self.files = files
         self.settings = settings
         self.accounts = Accounts(self.ctx, TokenSigner(secret))
         self.messages = Messaging(self.ctx)
@@ -51,9 +61,11 @@ class Core:
 
     async def start(self) -> None:
         await self.store.open()
+        await self.rooms.load()
 
     async def stop(self) -> None:
         self.rooms.stop()
+        await self.rooms.flush()
         self.nodes.stop()
         await self.store.close()
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from polyim.config import AccountSettings
 from polyim.core.clock import Clock
 from polyim.core.errors import Code, CoreError
-from polyim.core.model import Account, ConvId, ConvKind, Group, GroupMember
 from polyim.core.sessions import Session, SessionRegistry
+from polyim.model import Account, ConvId, ConvKind, Group, GroupMember
 from polyim.store.base import Store
 
 audit = logging.getLogger("polyim.audit")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from polyim.core.model import Control, ConvId, Group, Message
+from polyim.model import Control, ConvId, Group, Message
 
 
 class KickReason(enum.Enum):

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import GroupChange, GroupEvent
-from polyim.core.model import Group, GroupKind, GroupMember, GroupRole
+from polyim.core.ids import check_name
 from polyim.core.sessions import Session
+from polyim.model import Group, GroupKind, GroupMember, GroupRole, GroupUpdate, changed_fields
 from polyim.store.base import Conflict
 
 
@@ -60,6 +61,7 @@ class Groups:
         kind: GroupKind = GroupKind.NORMAL,
         skip: Session | None = None,
     ) -> Group:
+        check_name(name, "group name")
         uids = await self._existing_users([actor, *members])
         limit = member_limit if member_limit > 0 else self.ctx.settings.group_member_limit
         if len(uids) > limit:
@@ -169,7 +171,7 @@ class Groups:
             raise CoreError(Code.NOT_OWNER, "only the owner may transfer")
         if new_owner not in await self.ctx.members(gid):
             raise CoreError(Code.NOT_MEMBER, "new owner is not a member")
-        updated = await self.ctx.store.update_group(gid, owner=new_owner)
+        updated = await self.ctx.store.update_group(gid, GroupUpdate(owner=new_owner))
         self.ctx.forget_group(gid)
         members = await self.ctx.members(gid)
         await self._emit(updated, GroupChange.OWNER, actor, [new_owner], list(members), skip)
@@ -187,6 +189,7 @@ class Groups:
         skip: Session | None = None,
     ) -> Group:
         """Owner or manager; empty values keep the stored ones."""
+        check_name(name, "group name")
         await self.ctx.require_group(gid)
         role = await self._role(gid, actor)
         if role is None or role is GroupRole.MEMBER:
@@ -194,13 +197,11 @@ class Groups:
         members = await self.ctx.members(gid)
         if member_limit and member_limit < len(members):
             raise CoreError(Code.GROUP_FULL, "limit below member count")
-        fields: dict[str, str | int] = {
-            k: v
-            for k, v in (("name", name), ("avatar", avatar), ("desc", desc), ("member_limit", member_limit))
-            if v
-        }
+        change = GroupUpdate(
+            name=name or None, avatar=avatar or None, desc=desc or None, member_limit=member_limit or None
+        )
         try:
-            updated = await self.ctx.store.update_group(gid, **fields)
+            updated = await self.ctx.store.update_group(gid, change)
         except Conflict as exc:
             raise CoreError(Code.NAME_TAKEN, "group name taken") from exc
         self.ctx.forget_group(gid)
@@ -239,7 +240,7 @@ class Groups:
         members = await self.ctx.members(gid)
         role = self._privileged(actor, members)
         if uid is None:
-            group = await self.ctx.store.update_group(gid, mute_all=muted)
+            group = await self.ctx.store.update_group(gid, GroupUpdate(mute_all=muted))
         elif uid not in members:
             raise CoreError(Code.NOT_MEMBER, "not a member")
         elif role is GroupRole.MANAGER and members[uid].role is not GroupRole.MEMBER:
@@ -291,16 +292,12 @@ class Groups:
         """Operator settings: ``closed`` (no join, invite or chat while set) and the member limit (members
         beyond a lowered limit stay; joins are refused until they fall below it)."""
         group = await self.ctx.require_group(gid)
-        fields: dict[str, bool | int] = {}
-        if closed is not None:
-            fields["closed"] = closed
-        if member_limit is not None:
-            if member_limit <= 0:
-                raise CoreError(Code.BAD_REQUEST, "member limit must be positive")
-            fields["member_limit"] = member_limit
-        if not fields:
+        if member_limit is not None and member_limit <= 0:
+            raise CoreError(Code.BAD_REQUEST, "member limit must be positive")
+        change = GroupUpdate(closed=closed, member_limit=member_limit)
+        if not changed_fields(change):
             return group
-        updated = await self.ctx.store.update_group(gid, **fields)
+        updated = await self.ctx.store.update_group(gid, change)
         self.ctx.forget_group(gid)
         await self._emit(updated, GroupChange.INFO, 0, [], list(await self.ctx.members(gid)), None)
         return updated

@@ -16,7 +16,8 @@ from polyim.core.clock import Clock
 from polyim.core.context import Context, audit
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import ControlEvent, MessageEvent, ReadEvent
-from polyim.core.model import (
+from polyim.core.sessions import Session
+from polyim.model import (
     Control,
     ControlCmd,
     ConvId,
@@ -27,8 +28,7 @@ from polyim.core.model import (
     MsgStatus,
     PriorityEntry,
 )
-from polyim.core.pending import Pending
-from polyim.core.sessions import Session
+from polyim.pending import Pending
 from polyim.store.base import NewMessage
 
 PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000

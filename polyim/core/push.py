@@ -21,8 +21,8 @@ from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import PushEvent
 from polyim.core.messaging import Messaging
-from polyim.core.model import ContentType, ConvId, ConvKind, Message
 from polyim.core.sessions import fan_out
+from polyim.model import ContentType, ConvId, ConvKind, Message
 
 MAX_PAYLOAD = 60_000
 DEFAULT_EXPIRE_S = 86_400

@@ -14,8 +14,8 @@ import enum
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import FriendChange, FriendEvent, Presence, PresenceEvent
-from polyim.core.model import Friend, FriendRequest
 from polyim.core.sessions import Session
+from polyim.model import Friend, FriendRequest
 
 REMARK = "REMARK"
 REQUEST_TTL_MS = 30 * 24 * 3600 * 1000

@@ -15,8 +15,11 @@ Decisions where the design is silent:
   seq, resends are answered from the store and other protocols can read the history. Rooms are not
   listed among a user's conversations, and only operators may read that history (no one is a
   "participant" of a room conversation).
-* **Room records live in this node's memory**; only the rid sequence is in the store, so a rid is
-  never handed out twice. Bans, gags, owner and settings do not survive a restart.
+* **Room settings are kept in the store** (owner, name, open/closed, capacity, limit, dismissal and the
+  ban, gag and manager lists) and loaded at start, so a restart keeps a room ban; who is inside and the
+  broadcasts are live state and are not kept. A change applies in memory at once, so no frame sees it
+  half-made, and queues its store write in the same call, in order; :meth:`Rooms.flush` waits for
+  those writes (``Core.stop`` does). An auto-created room is written only once something is set on it.
 * **Broadcasts**: ``msgid`` counts per room from 1; a broadcast goes to the sessions inside now and,
   while unexpired (``expire_s`` > 0), to each session that joins later, right after its join; the frame
   is the original one (same time and expire), so a client computes what is left itself. At most
@@ -39,10 +42,11 @@ from dataclasses import dataclass, field
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
+from polyim.core.ids import check_name
 from polyim.core.messaging import Outgoing, SendResult, commit_then, new_message
-from polyim.core.model import ConvKind, Message
-from polyim.core.pending import Pending
 from polyim.core.sessions import Session, fan_out
+from polyim.model import ConvKind, Message, RoomList, RoomRecord
+from polyim.pending import Pending
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,31 @@ class Room:
     where: dict[Session, int] = field(default_factory=dict)
     broadcasts: deque[RoomBroadcast] = field(default_factory=lambda: deque(maxlen=KEPT_BROADCASTS))
     last_msgid: int = 0
+    kept: bool = False  # its settings are in the store (its list entries may be)
+
+    @classmethod
+    def restored(cls, record: RoomRecord) -> Room:
+        return cls(
+            record.rid,
+            record.capacity,
+            owner=record.owner,
+            name=record.name,
+            desc=record.desc,
+            closed=record.closed,
+            limit=record.limit,
+            kept=True,
+        )
+
+    def record(self, *, dismissed: bool = False) -> RoomRecord:
+        return RoomRecord(
+            self.rid, self.capacity, self.owner, self.name, self.desc, self.closed, self.limit, dismissed
+        )
+
+    def listed(self, kind: RoomList) -> set[int]:
+        """The room's list of that kind."""
+        if kind is RoomList.BANNED:
+            return self.banned
+        return self.gagged if kind is RoomList.GAGGED else self.managers
 
     @property
     def size(self) -> int:
@@ -149,7 +178,54 @@ class Rooms:
         self._of_session: dict[Session, set[int]] = {}
         self._reports: dict[int, tuple[float, dict[int, int]]] = {}  # remote nid → (time, rid → num)
         self._ticker: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Future[None]] = set()
         ctx.sessions.on_detach(self.leave_all)
+
+    # -- what the store keeps -----------------------------------------------------------------------
+    async def load(self) -> None:
+        """Bring back the kept rooms (at start, before any session): settings, lists, dead rids."""
+        for record in await self.ctx.store.rooms():
+            if record.dismissed:
+                self._dismissed.add(record.rid)
+            else:
+                self._rooms[record.rid] = Room.restored(record)
+        for entry in await self.ctx.store.room_users():
+            room = self._rooms.get(entry.rid)
+            if room is not None:
+                room.listed(entry.kind).add(entry.uid)
+
+    async def flush(self) -> None:
+        """Wait until every room change made so far is committed (or has failed, which is logged)."""
+        while self._writes:
+            await asyncio.wait(set(self._writes))
+
+    def _keep(self, room: Room, *, dismissed: bool = False) -> asyncio.Future[None]:
+        """Queue the room's settings for the store."""
+        room.kept = True
+        return self._track(self.ctx.store.save_room(room.record(dismissed=dismissed)))
+
+    def _set_listed(self, room: Room, kind: RoomList, uid: int, listed: bool) -> None:
+        """Put ``uid`` on (or off) one of the room's lists, and queue the change for the store."""
+        entries = room.listed(kind)
+        if (uid in entries) == listed:
+            return
+        if listed:
+            entries.add(uid)
+        else:
+            entries.discard(uid)
+        if not room.kept:
+            self._keep(room)
+        self._track(self.ctx.store.set_room_user(room.rid, uid, kind, listed))
+
+    def _track(self, write: asyncio.Future[None]) -> asyncio.Future[None]:
+        self._writes.add(write)
+        write.add_done_callback(self._written)
+        return write
+
+    def _written(self, write: asyncio.Future[None]) -> None:
+        self._writes.discard(write)
+        if not write.cancelled() and write.exception() is not None:
+            log.error("a room change was not stored: %s", write.exception())
 
     # -- settings and the periodic tick -----------------------------------------------------------
     def configure(
@@ -221,6 +297,7 @@ class Rooms:
         """A new open, empty room; ``rid`` None takes the next rid of the sequence not in use."""
         if len(name) > MAX_NAME or len(desc) > MAX_DESC:
             raise CoreError(Code.BAD_REQUEST, "name or description too long")
+        check_name(name, "room name")
         if rid is None:
             rid = await self.ctx.store.next_rid()
             while rid in self._rooms or rid in self._dismissed:
@@ -228,7 +305,12 @@ class Rooms:
         elif rid <= 0 or rid in self._rooms or rid in self._dismissed:
             raise CoreError(Code.BAD_REQUEST, "rid in use")
         room = Room(rid, self.settings.group_capacity, owner=owner, name=name, desc=desc)
-        self._rooms[rid] = room
+        self._rooms[rid] = room  # taken now: a second create of the same rid is refused while this one saves
+        try:
+            await self._keep(room)
+        except Exception:
+            del self._rooms[rid]
+            raise
         return room
 
     def dismiss(self, actor: int, rid: int, *, skip: Session | None = None) -> bool:
@@ -243,6 +325,7 @@ class Rooms:
             self._unlink(session, rid)
         del self._rooms[rid]
         self._dismissed.add(rid)
+        self._keep(room, dismissed=True)
         return skip in inside
 
     # -- membership -------------------------------------------------------------------------------
@@ -309,7 +392,7 @@ class Rooms:
             raise CoreError(Code.BAD_REQUEST, "bad kick target")
         if uid == room.owner:
             raise CoreError(Code.FORBIDDEN, "the owner cannot be kicked")
-        room.banned.add(uid)
+        self._set_listed(room, RoomList.BANNED, uid, True)
         victims = room.sessions_of(uid)
         if victims:
             event = RoomEvent(rid, RoomChange.KICK, uid=uid)
@@ -335,37 +418,36 @@ class Rooms:
 
     # -- operator settings ------------------------------------------------------------------------
     def unban(self, rid: int, uid: int) -> None:
-        self.require(rid).banned.discard(uid)
+        self._set_listed(self.require(rid), RoomList.BANNED, uid, False)
 
     def set_gagged(self, rid: int, uid: int, gagged: bool) -> None:
-        gags = self.require(rid).gagged
-        if gagged:
-            gags.add(uid)
-        else:
-            gags.discard(uid)
+        self._set_listed(self.require(rid), RoomList.GAGGED, uid, gagged)
 
     def set_manager(self, rid: int, uid: int, manager: bool) -> None:
-        managers = self.require(rid).managers
-        if manager:
-            managers.add(uid)
-        else:
-            managers.discard(uid)
+        self._set_listed(self.require(rid), RoomList.MANAGER, uid, manager)
 
     def set_closed(self, rid: int, closed: bool) -> None:
         """Closed: no joins and no chat; the sessions inside stay."""
-        self.require(rid).closed = closed
+        room = self.require(rid)
+        room.closed = closed
+        self._keep(room)
 
     def set_limit(self, rid: int, limit: int) -> None:
-        self.require(rid).limit = max(0, limit)
+        room = self.require(rid)
+        room.limit = max(0, limit)
+        self._keep(room)
 
     def set_capacity(self, rid: int | None, capacity: int) -> None:
-        """Sub-group capacity of one room (new placements only), or the default for new rooms."""
+        """Sub-group capacity of one room (new placements only, kept), or the default for new rooms (a
+        setting of the protocols' configuration, set again at every start)."""
         if capacity <= 0:
             raise CoreError(Code.BAD_REQUEST, "capacity must be positive")
         if rid is None:
             self.settings.group_capacity = capacity
         else:
-            self.require(rid).capacity = capacity
+            room = self.require(rid)
+            room.capacity = capacity
+            self._keep(room)
 
     def capacity(self, rid: int | None) -> int:
         return self.settings.group_capacity if rid is None else self.require(rid).capacity

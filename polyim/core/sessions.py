@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyim.core.events import Event, KickReason
-from polyim.core.model import DeviceClass, Role
+from polyim.model import DeviceClass, Role
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from aiohttp import web
 
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
-from polyim.core.model import Group, GroupMember, Role
+from polyim.core.ids import bad_name, storable
 from polyim.core.rooms import Room
 from polyim.http.server import CORE_KEY, Handler, admin_only, api_error, json_body
+from polyim.model import Group, GroupMember, Role
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,11 @@ def _refusals(fn: Handler) -> Handler:
     return admin_only(handle)
 
 
-_MAX_ID = 2**63 - 1  # SQLite's INTEGER; a larger id would fail in the store, not here
+_MAX_TTL = 10 * 365 * 86400  # a token for ten years is the longest anyone needs
 
 
 def _int(value: Any, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_ID:
+    if not isinstance(value, int) or isinstance(value, bool) or not storable(value):
         raise _BadRequest(f"{name} must be an integer id")
     return value
 
@@ -127,14 +128,18 @@ async def disable_user(request: web.Request) -> web.Response:
 
 async def issue_token(request: web.Request) -> web.Response:
     """``POST /api/v1/tokens`` {uid, device, ttl?} → a signed login token for an app server's user."""
-    body = await json_body(request)
-    uid = body.get("uid") if body else None
-    if body is None or not isinstance(uid, int) or isinstance(uid, bool):
-        raise _BadRequest("uid required")
+    body = await _body(request)
+    uid = _int(body.get("uid"), "uid")
     core = request.app[CORE_KEY]
     await core.ctx.require_account(uid)
     ttl = body.get("ttl")
-    token = core.accounts.issue_token(uid, str(body.get("device", "")), ttl if isinstance(ttl, int) else None)
+    # a negative ttl gives a token that has already expired: how a client's refusal path is tried
+    if ttl is not None and not (isinstance(ttl, int) and not isinstance(ttl, bool) and abs(ttl) <= _MAX_TTL):
+        raise _BadRequest(f"ttl must be at most {_MAX_TTL} seconds either way")
+    device = body.get("device", "")
+    if not isinstance(device, str) or bad_name(device):
+        raise _BadRequest("device must be a string")
+    token = core.accounts.issue_token(uid, device, ttl)
     return web.json_response({"uid": uid, "token": token})
 
 
@@ -262,6 +267,7 @@ async def dismiss_room(request: web.Request) -> web.Response:
     if not room.owner:
         raise CoreError(Code.FORBIDDEN, "an auto-created room has no owner to dismiss it")
     core.rooms.dismiss(room.owner, rid)
+    await core.rooms.flush()  # answered once the dismissal is committed
     log.info("admin API: room %d dismissed for its owner uid %d", rid, room.owner)
     return web.json_response({"rid": rid, "dismissed": True})
 
@@ -272,6 +278,7 @@ async def kick_from_room(request: web.Request) -> web.Response:
     core = request.app[CORE_KEY]
     await core.ctx.require_account(uid)
     core.rooms.kick(None, rid, uid)
+    await core.rooms.flush()  # answered once the ban is committed
     log.info("admin API: uid %d kicked from room %d", uid, rid)
     return web.json_response(_room(core, core.rooms.require(rid)))
 

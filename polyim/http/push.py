@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from polyim.core.errors import Code, CoreError
+from polyim.core.ids import MAX_ID
 from polyim.core.push import DEFAULT_EXPIRE_S, MAX_PAYLOAD
 from polyim.http.server import CORE_KEY, is_admin, read_at_most
 
@@ -109,7 +110,7 @@ async def _serve(request: web.Request, act: Act) -> web.Response:
 
 async def _user(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
     uid = _field(body, "uid", int)
-    if uid <= 0:
+    if not 0 < uid <= MAX_ID:
         raise Refusal(400, 20007, "uid is invalid!")
     payload = _payload(body)
     store = _field(body, "store", bool, False)

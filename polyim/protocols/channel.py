@@ -9,15 +9,20 @@ commit: a send queues its commit and attaches the ack as a callback, so a client
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from polyim.core.app import Core
+from polyim.core.errors import Code, CoreError
 from polyim.core.events import Event, KickReason
-from polyim.core.model import DeviceClass, Role
+from polyim.core.messaging import SendResult
 from polyim.core.sessions import Session, Sink
+from polyim.model import DeviceClass, Role
+from polyim.pending import Pending
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
@@ -33,13 +38,72 @@ _background: set[asyncio.Future[None]] = set()
 _MAX_PENDING = 256
 
 
+class Refused(Exception):
+    """A refusal in the adapter's own words: its wire ``code`` and ``text``, answered by the adapter's
+    :meth:`Channel.refuse`; ``close`` ends the connection after the answer. ``code`` None answers
+    nothing (the command is dropped, or the connection closed with ``close``)."""
+
+    def __init__(self, code: int | None, text: str = "", *, close: bool = False) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.close = close
+
+
+class State(enum.Flag):
+    """Where a connection is in its life; a command names the states it is allowed in."""
+
+    CONNECTED = enum.auto()  # before login
+    ONLINE = enum.auto()  # a session is attached
+    ANY = CONNECTED | ONLINE
+
+
+Handler = Callable[[Any, Any, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One row of an adapter's table: the handler, how its request body is decoded (None: it has
+    none), and the states it is allowed in."""
+
+    handler: Handler
+    request: Callable[[bytes], Any] | None
+    states: State
+
+
+class Commands(dict[int, Command]):
+    """An adapter's table, ``command → Command``, filled by the :meth:`on` decorator."""
+
+    def on(
+        self, cmd: int, request: Callable[[bytes], Any] | None = None, states: State = State.ONLINE
+    ) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self[int(cmd)] = Command(fn, request, states)
+            return fn
+
+        return register
+
+
 class Channel:
-    """Base of one protocol session (the ``channel`` of EMQX's gateway design)."""
+    """Base of one protocol session (the ``channel`` of EMQX's gateway design).
+
+    It owns what every adapter shares: frames handled in order (:meth:`submit`), one table per adapter
+    (:attr:`commands`) through which :meth:`dispatch` checks the state, decodes the request once and
+    calls the handler, core refusals mapped to wire codes through :attr:`errors`, the ack that waits for
+    the commit (:meth:`ack_after_commit`), the session's life and event rendering. The adapter says in
+    its own words how a refusal and an answer look (:meth:`refuse`, :meth:`answer`).
+    """
 
     protocol = ""
     #: What the adapter renders, one table per adapter class. A per-connection dict of bound methods
     #: cost each session about 1 KB, and made every channel a reference cycle for the collector.
     events: ClassVar[EventTable] = {}
+    #: The adapter's commands, with their handlers, request decoders and allowed states.
+    commands: ClassVar[Commands] = Commands()
+    #: Core refusal → the adapter's wire code, with its text (None: the core's own text).
+    errors: ClassVar[Mapping[Code, tuple[int, str | None]]] = {}
+    #: The exceptions the adapter's request decoders raise for a body that does not decode.
+    decode_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
     def __init__(self, core: Core, conn: Conn) -> None:
         self.core = core
@@ -102,6 +166,94 @@ class Channel:
                 self._failed()
             if len(self._pending) < _MAX_PENDING // 2:
                 self.conn.resume_reading()
+
+    # -- commands ---------------------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        return State.ONLINE if self.session is not None else State.CONNECTED
+
+    async def dispatch(self, cmd: int, frame: Any, body: bytes) -> None:
+        """Handle one command frame: its state, the adapter's :meth:`gate`, its request decoded once,
+        its handler; a refusal (the adapter's, or the core's through :attr:`errors`) is answered by
+        :meth:`refuse`, a handler's result by :meth:`answer`."""
+        command = self.commands.get(cmd)
+        request: Any = None
+        try:
+            if not self.state & (command.states if command is not None else State.ONLINE):
+                raise self.wrong_state(cmd)
+            if not await self.gate(frame):
+                return
+            if command is None:
+                raise self.unknown(cmd)
+            if command.request is not None:
+                request = self.decode(command.request, body)
+            reply = await command.handler(self, frame, request)
+        except Refused as exc:
+            self.refused(frame, request, exc)
+            return
+        except CoreError as exc:
+            self.refused(frame, request, self.refusal(exc))
+            return
+        if reply is not None:
+            self.answer(frame, reply)
+
+    def decode(self, decoder: Callable[[bytes], Any], body: bytes) -> Any:
+        try:
+            return decoder(body)
+        except self.decode_errors as exc:
+            raise self.undecodable(exc) from exc
+
+    def refusal(self, exc: CoreError) -> Refused:
+        """The core's refusal in the adapter's words (:attr:`errors`; unmapped codes as INTERNAL)."""
+        code, text = self.errors.get(exc.code) or self.errors[Code.INTERNAL]
+        return Refused(code, exc.text if text is None else text)
+
+    def refused(self, frame: Any, request: Any, exc: Refused) -> None:
+        if exc.code is not None:
+            self.refuse(frame, request, exc)
+        if exc.close:
+            self.conn.close()
+
+    def ack_after_commit(
+        self, result: Pending[SendResult], ack: Callable[[SendResult], None], failed: Callable[[], None]
+    ) -> None:
+        """Answer a send once its commit has landed (design.md §4: an ack follows durability), or with
+        the adapter's store-failure answer; the frames behind it are not held up meanwhile."""
+
+        def done(fut: Pending[SendResult]) -> None:
+            if fut.cancelled():
+                return
+            exc = fut.exception()
+            if exc is not None:
+                log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
+                failed()
+                return
+            ack(fut.result())
+
+        result.add_done_callback(done)
+
+    # -- what each adapter says in its own words ------------------------------------------------------
+    async def gate(self, frame: Any) -> bool:
+        """The adapter's checks of every frame after its state (header fields, rate limits); False
+        drops the frame (the gate answered it), a :class:`Refused` refuses it."""
+        return True
+
+    def wrong_state(self, cmd: int) -> Refused:
+        return Refused(None, close=True)
+
+    def unknown(self, cmd: int) -> Refused:
+        raise NotImplementedError
+
+    def undecodable(self, exc: Exception) -> Refused:
+        raise NotImplementedError
+
+    def refuse(self, frame: Any, request: Any, exc: Refused) -> None:
+        """Write the command's refusal with ``exc.code`` (``request`` is None when it did not decode)."""
+        raise NotImplementedError
+
+    def answer(self, frame: Any, reply: Any) -> None:
+        """Write what a handler returned as the command's answer."""
+        raise NotImplementedError
 
     def _failed(self) -> None:
         log.exception("%s %s: handler failed", self.protocol, self.conn.peer)

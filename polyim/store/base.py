@@ -7,12 +7,14 @@ do them their own fastest way. Every write returns only after its transaction is
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from polyim.core.model import (
+from polyim.model import (
     Account,
+    AccountUpdate,
     Control,
     ConvId,
     ConvState,
@@ -21,12 +23,16 @@ from polyim.core.model import (
     Group,
     GroupMember,
     GroupRole,
+    GroupUpdate,
     Message,
     MsgStatus,
     PriorityEntry,
     Role,
+    RoomList,
+    RoomRecord,
+    RoomUser,
 )
-from polyim.core.pending import Pending
+from polyim.pending import Pending
 
 
 class Conflict(Exception):
@@ -64,7 +70,13 @@ class NewMessage:
 
 class Store(abc.ABC):
     @abc.abstractmethod
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Apply missing schema migrations (as :meth:`upgrade`), then start serving calls."""
+
+    @abc.abstractmethod
+    async def upgrade(self) -> tuple[int, list[int]]:
+        """Apply the versioned schema migrations the database lacks, and nothing else (``polyim db
+        upgrade``, which works beside a running server): (schema version now, versions applied)."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -101,12 +113,22 @@ class Store(abc.ABC):
     async def get_password_hash(self, uid: int) -> str | None: ...
 
     @abc.abstractmethod
-    async def update_account(self, uid: int, **fields: Any) -> Account | None: ...
+    async def update_account(self, uid: int, change: AccountUpdate) -> Account | None:
+        """Write the fields ``change`` sets; the account as stored after it, None for an unknown uid."""
+        ...
 
     @abc.abstractmethod
     def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
-        """Queue ``new`` for the next grouped commit; the result is settled after COMMIT (not a
-        coroutine, so the hot path creates no task)."""
+        """Queue ``new`` for the next grouped commit; the result, settled after COMMIT, is the stored
+        message and whether it was a resend (same sender, device and client id: the first one is
+        returned and nothing is written). Not a coroutine, so the hot path creates no task.
+
+        The backend allocates ``seq`` atomically with the insert: the conversation's next seq, gapless,
+        and never given twice however many writers (nodes) append to one conversation at once. SQLite
+        does it in its one writer thread, the only connection that appends; a database server does it
+        in the insert's own transaction, with ``UPDATE conversations SET last_seq = last_seq + 1 …
+        RETURNING last_seq`` or an equivalent, whose row lock orders concurrent appenders. A caller never
+        computes a seq."""
 
     @abc.abstractmethod
     async def get_message(self, conv: ConvId, seq: int) -> Message | None: ...
@@ -251,7 +273,10 @@ class Store(abc.ABC):
     async def get_group_by_name(self, name: str) -> Group | None: ...
 
     @abc.abstractmethod
-    async def update_group(self, gid: int, **fields: Any) -> Group: ...
+    async def update_group(self, gid: int, change: GroupUpdate) -> Group:
+        """Write the fields ``change`` sets (a new owner swaps the roles too) and stamp the update time;
+        :class:`Conflict` if the new name is another group's."""
+        ...
 
     @abc.abstractmethod
     async def delete_group(self, gid: int) -> list[int]: ...
@@ -300,8 +325,29 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def next_rid(self) -> int:
-        """The next value of the room id sequence (rooms themselves live in the core's memory)."""
+        """The next value of the room id sequence."""
         ...
+
+    @abc.abstractmethod
+    def save_room(self, room: RoomRecord) -> asyncio.Future[None]:
+        """Create or replace the room's settings; a dismissed room's lists are dropped with it.
+
+        Queued in the call, not when awaited, like every room write: the core applies a room change
+        synchronously and its writes must reach the database in the order it made them. The future
+        settles after COMMIT."""
+
+    @abc.abstractmethod
+    def set_room_user(self, rid: int, uid: int, kind: RoomList, listed: bool) -> asyncio.Future[None]:
+        """Put ``uid`` on (or take it off) one of the room's lists; queued in the call (see
+        :meth:`save_room`)."""
+
+    @abc.abstractmethod
+    async def rooms(self) -> list[RoomRecord]:
+        """Every room kept, dismissed ones included (their rids stay dead), in rid order."""
+
+    @abc.abstractmethod
+    async def room_users(self) -> list[RoomUser]:
+        """The entries of every room's lists."""
 
     @abc.abstractmethod
     async def remember(self, key: str, result: str) -> str:
@@ -310,3 +356,44 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def recall(self, key: str) -> str | None: ...
+
+
+class FileTooLarge(Exception):
+    """A file grew past its size limit while it was being stored; nothing of it was kept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"file larger than {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True, slots=True)
+class FileRef:
+    """A stored file: its id (the only name a caller needs), its size and the SHA-256 of its bytes (hex),
+    which a client can be given to check what it fetched."""
+
+    id: str
+    size: int
+    sha256: str
+
+
+class FileStore(abc.ABC):
+    """Blobs (offline files of TeamTalk and XMMEP) kept apart from the database: streamed in and out in
+    chunks, never whole in memory, and either stored completely and durably or not at all."""
+
+    @abc.abstractmethod
+    async def put(self, stream: AsyncIterator[bytes], limit: int | None = None) -> FileRef:
+        """Store what ``stream`` yields; durable when this returns. :class:`FileTooLarge` once it passes
+        ``limit`` (or the store's own limit, whichever is lower), leaving no file behind; an error of the
+        stream leaves none either."""
+
+    @abc.abstractmethod
+    def open(self, file_id: str) -> AsyncIterator[bytes]:
+        """The file's bytes, in chunks; ``FileNotFoundError`` (at the first chunk) for an unknown id."""
+
+    @abc.abstractmethod
+    async def delete(self, file_id: str) -> bool:
+        """Drop the file; False if there was none."""
+
+    @abc.abstractmethod
+    async def size(self, file_id: str) -> int | None:
+        """The file's size in bytes, None for an unknown id."""

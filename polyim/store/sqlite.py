@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from polyim.core.model import (
+from polyim.model import (
     Account,
+    AccountUpdate,
     Control,
     ControlCmd,
     ConvId,
@@ -30,15 +31,20 @@ from polyim.core.model import (
     GroupKind,
     GroupMember,
     GroupRole,
+    GroupUpdate,
     Message,
     MsgStatus,
     PriorityEntry,
     Role,
+    RoomList,
+    RoomRecord,
+    RoomUser,
+    changed_fields,
 )
-from polyim.core.pending import Pending
+from polyim.pending import Pending
 from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
 from polyim.store.dbthread import DbThread, WriterThread, connect
-from polyim.store.migrate import migrate
+from polyim.store.migrate import current_version, migrate
 
 K = TypeVar("K", int, str)
 
@@ -49,6 +55,28 @@ _ACCOUNT_COLS = (
     "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms"
 )
 _MSG_COLS = "conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, status, topic, ts_ms"
+# The column each field of an update record writes (the records' fields are the whole vocabulary).
+_ACCOUNT_UPDATE_COLUMNS = {
+    "password_hash": "pw_hash",
+    "nickname": "nickname",
+    "email": "email",
+    "avatar": "avatar",
+    "mobile": "mobile",
+    "birthday": "birthday",
+    "role": "role",
+    "disabled": "disabled",
+    "activated": "activated",
+}
+_GROUP_UPDATE_COLUMNS = {
+    "name": "name",
+    "owner": "owner",
+    "avatar": "avatar",
+    "desc": "descr",
+    "member_limit": "member_limit",
+    "mute_all": "mute_all",
+    "closed": "closed",
+}
+_ROOM_COLS = "rid, owner, name, descr, closed, capacity, member_limit, dismissed"
 _GROUP_COLS = "gid, name, owner, avatar, descr, kind, member_limit, mute_all, closed, created_ms, updated_ms"
 
 
@@ -143,15 +171,22 @@ class SqliteStore(Store):
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def open(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(self.path)
-        try:
-            migrate(conn)
-        finally:
-            conn.close()
+        self._migrate()
         loop = asyncio.get_running_loop()
         self._writer.start(loop)
         self._reader.start(loop)
+
+    async def upgrade(self) -> tuple[int, list[int]]:
+        return await asyncio.to_thread(self._migrate)
+
+    def _migrate(self) -> tuple[int, list[int]]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(self.path)
+        try:
+            applied = migrate(conn)
+            return current_version(conn), applied
+        finally:
+            conn.close()
 
     async def close(self) -> None:
         if self._delivered_flush is not None:
@@ -220,28 +255,12 @@ class SqliteStore(Store):
         row = await self._read_one("SELECT pw_hash FROM accounts WHERE uid=?", (uid,))
         return str(row[0]) if row else None
 
-    async def update_account(self, uid: int, **fields: Any) -> Account | None:
-        allowed = {
-            "pw_hash",
-            "nickname",
-            "email",
-            "avatar",
-            "mobile",
-            "birthday",
-            "role",
-            "disabled",
-            "activated",
-        }
-        bad = set(fields) - allowed
-        if bad:
-            raise ValueError(f"unknown account fields {bad}")
+    async def update_account(self, uid: int, change: AccountUpdate) -> Account | None:
+        sets, values = _assignments(_ACCOUNT_UPDATE_COLUMNS, changed_fields(change))
 
         def op(c: Conn) -> Account | None:
-            if fields:
-                sets = ", ".join(f"{k}=?" for k in fields)
-                c.execute(
-                    f"UPDATE accounts SET {sets} WHERE uid=?", (*[_plain(v) for v in fields.values()], uid)
-                )
+            if sets:
+                c.execute(f"UPDATE accounts SET {', '.join(sets)} WHERE uid=?", (*values, uid))
             row = c.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid=?", (uid,)).fetchone()
             return _account(row) if row else None
 
@@ -249,7 +268,12 @@ class SqliteStore(Store):
 
     # -- messages --------------------------------------------------------------------------------
     def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
-        """Appends made in one loop turn travel to the writer as one job and one ``executemany``."""
+        """Appends made in one loop turn travel to the writer as one job and one ``executemany``.
+
+        Seqs come from the writer thread's memory (:class:`_WriteCache`): atomic because that thread is
+        the only appender of the database file, and its transactions run one after another. Another
+        process appending to the same file would be refused by the ``(conv, seq)`` unique index, never
+        given a seq twice."""
         pending: Pending[tuple[Message, bool]] = Pending()
         self._appends.append((new, pending))
         if len(self._appends) == 1:
@@ -655,36 +679,23 @@ class SqliteStore(Store):
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE name=?", (name,))
         return _group(row) if row else None
 
-    async def update_group(self, gid: int, **fields: Any) -> Group:
-        columns = {
-            "name": "name",
-            "owner": "owner",
-            "avatar": "avatar",
-            "desc": "descr",
-            "member_limit": "member_limit",
-            "mute_all": "mute_all",
-            "closed": "closed",
-        }
+    async def update_group(self, gid: int, change: GroupUpdate) -> Group:
+        sets, values = _assignments(_GROUP_UPDATE_COLUMNS, changed_fields(change))
 
         def op(c: Conn) -> Group:
-            if (
-                "name" in fields
-                and c.execute(
-                    "SELECT 1 FROM groups WHERE name=? AND gid<>?", (fields["name"], gid)
-                ).fetchone()
-            ):
+            taken = "SELECT 1 FROM groups WHERE name=? AND gid<>?"
+            if change.name is not None and c.execute(taken, (change.name, gid)).fetchone():
                 raise Conflict("group name taken")
-            if "owner" in fields:  # a transfer swaps the two roles in the same transaction
+            if change.owner is not None:  # a transfer swaps the two roles in the same transaction
                 c.execute(
                     "UPDATE group_members SET role=? WHERE gid=? AND role=?", (0, gid, int(GroupRole.OWNER))
                 )
                 c.execute(
                     "UPDATE group_members SET role=? WHERE gid=? AND uid=?",
-                    (int(GroupRole.OWNER), gid, fields["owner"]),
+                    (int(GroupRole.OWNER), gid, change.owner),
                 )
-            sets = ", ".join(f"{columns[k]}=?" for k in fields)
-            values = [_plain(v) for v in fields.values()]
-            c.execute(f"UPDATE groups SET {sets}, updated_ms=? WHERE gid=?", (*values, _now_ms(), gid))
+            assignments = ", ".join([*sets, "updated_ms=?"])
+            c.execute(f"UPDATE groups SET {assignments} WHERE gid=?", (*values, _now_ms(), gid))
             return _group(c.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE gid=?", (gid,)).fetchone())
 
         return await self._writer.run(op)
@@ -799,6 +810,58 @@ class SqliteStore(Store):
     async def next_rid(self) -> int:
         return await self._writer.run(lambda c: _next_seq(c, "rid"))
 
+    def save_room(self, room: RoomRecord) -> asyncio.Future[None]:
+        def op(c: Conn) -> None:
+            c.execute(
+                f"INSERT OR REPLACE INTO rooms({_ROOM_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    room.rid,
+                    room.owner,
+                    room.name,
+                    room.desc,
+                    int(room.closed),
+                    room.capacity,
+                    room.limit,
+                    int(room.dismissed),
+                ),
+            )
+            if room.dismissed:
+                c.execute("DELETE FROM room_users WHERE rid=?", (room.rid,))
+
+        return self._writer.run(op)
+
+    def set_room_user(self, rid: int, uid: int, kind: RoomList, listed: bool) -> asyncio.Future[None]:
+        sql = (
+            "INSERT OR IGNORE INTO room_users(rid, kind, uid) VALUES (?,?,?)"
+            if listed
+            else "DELETE FROM room_users WHERE rid=? AND kind=? AND uid=?"
+        )
+
+        def op(c: Conn) -> None:
+            c.execute(sql, (rid, int(kind), uid))
+
+        return self._writer.run(op)
+
+    async def rooms(self) -> list[RoomRecord]:
+        rows = await self._read_all(f"SELECT {_ROOM_COLS} FROM rooms ORDER BY rid", ())
+        return [
+            RoomRecord(
+                rid=r[0],
+                owner=r[1],
+                name=r[2],
+                desc=r[3],
+                closed=bool(r[4]),
+                capacity=r[5],
+                limit=r[6],
+                dismissed=bool(r[7]),
+            )
+            for r in rows
+        ]
+
+    async def room_users(self) -> list[RoomUser]:
+        rows = await self._read_all("SELECT rid, uid, kind FROM room_users ORDER BY rid, kind, uid", ())
+        return [RoomUser(int(r[0]), int(r[1]), RoomList(r[2])) for r in rows]
+
     # -- idempotency ------------------------------------------------------------------------------
     async def remember(self, key: str, result: str) -> str:
         """Store ``result`` under ``key`` unless a result is there already; return the stored one."""
@@ -874,8 +937,10 @@ class _PointReads(Generic[K]):
         self._reader.run(op).add_done_callback(settle)
 
 
-def _plain(value: Any) -> Any:
-    return int(value) if isinstance(value, bool) else value
+def _assignments(columns: dict[str, str], changed: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """``column=?`` for each changed field of an update record, and the values to bind (bools as 0/1)."""
+    sets = [f"{columns[name]}=?" for name in changed]
+    return sets, [int(v) if isinstance(v, bool) else v for v in changed.values()]
 
 
 def _i64(value: int) -> int:

@@ -27,8 +27,8 @@ from polyim.core.events import (
     ReadEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
 from polyim.core.sessions import Session, Sink
+from polyim.model import AccountUpdate, ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
 from polyim.store.sqlite import SqliteStore
 
 E = TypeVar("E")
@@ -231,6 +231,18 @@ async def test_disable_kicks_sessions_and_tells_friends(core: Core) -> None:
     assert not core.sessions.online(a)
     assert [(e.uid, e.presence) for e in sink_b.of(PresenceEvent)] == [(a, Presence.OFFLINE)]
     assert sa1 and sa2
+
+
+async def test_profile_update_writes_only_profile_fields(core: Core) -> None:
+    uid = await user(core, "alice", nickname="Al")
+    await core.accounts.get(uid)  # cached: the update must drop it
+    updated = await core.accounts.update_profile(uid, AccountUpdate(avatar="a.png", birthday=19990101))
+    assert (updated.nickname, updated.avatar, updated.birthday) == ("Al", "a.png", 19990101)
+    assert await core.accounts.get(uid) == updated
+    for privileged in (AccountUpdate(role=Role.OPERATOR), AccountUpdate(disabled=True, nickname="x")):
+        await refused(Code.BAD_REQUEST, core.accounts.update_profile(uid, privileged))
+    assert await core.accounts.get(uid) == updated
+    await refused(Code.USER_NOT_FOUND, core.accounts.update_profile(99999, AccountUpdate(nickname="x")))
 
 
 # -- sessions, kick policy, presence -------------------------------------------------------------

@@ -15,10 +15,10 @@ from polyim.core.events import (
     PushEvent,
 )
 from polyim.core.messaging import Outgoing
-from polyim.core.model import ConvId, DeviceClass
 from polyim.core.nodes import ListenerInfo
 from polyim.core.push import payload_of, push_topic
 from polyim.core.relations import RequestOutcome
+from polyim.model import ConvId, DeviceClass
 from tests.core.test_core import core, online, refused, send, user
 
 __all__ = ["core"]

@@ -12,9 +12,9 @@ from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import MessageEvent, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ContentType, ConvId, DeviceClass
 from polyim.core.rooms import RoomStat
 from polyim.core.sessions import Session
+from polyim.model import ContentType, ConvId, DeviceClass
 from tests.core.test_core import FakeSink, core, make_core, online, refused, user
 
 __all__ = ["core"]
@@ -234,3 +234,61 @@ async def test_too_many_rooms_per_session(core: Core) -> None:
     for rid in range(100, 164):
         core.rooms.join(s, rid)
     refused_now(Code.LIMIT, core.rooms.join, s, 164)
+
+
+async def test_a_room_ban_and_the_other_settings_outlive_a_restart(tmp_path: Path) -> None:
+    core = await make_core(tmp_path)
+    try:
+        owner = await user(core, "boss")
+        bob, carol, dave = await user(core, "bob"), await user(core, "carol"), await user(core, "dave")
+        room = await core.rooms.create(owner, "hall", "the hall")
+        boss, _ = await online(core, owner)
+        core.rooms.join(boss, room.rid)
+        core.rooms.kick(boss, room.rid, bob)  # kick = ban
+        core.rooms.set_gagged(room.rid, carol, True)
+        core.rooms.set_manager(room.rid, dave, True)
+        core.rooms.set_capacity(room.rid, 7)
+        core.rooms.set_limit(room.rid, 50)
+        core.rooms.set_closed(room.rid, True)
+        core.rooms.join(boss, 30)  # auto-created: kept once something is set on it
+        core.rooms.kick(None, 30, dave)
+        core.rooms.join(boss, 31)  # auto-created, nothing set: never written
+        gone = await core.rooms.create(owner, "gone")
+        core.rooms.dismiss(owner, gone.rid)
+    finally:
+        await core.stop()
+
+    core = await make_core(tmp_path)
+    try:
+        kept = core.rooms.require(room.rid)
+        assert (kept.owner, kept.name, kept.desc, kept.capacity, kept.limit, kept.closed) == (
+            owner,
+            "hall",
+            "the hall",
+            7,
+            50,
+            True,
+        )
+        assert (kept.banned, kept.gagged, kept.managers) == ({bob}, {carol}, {dave})
+        assert kept.size == 0  # who was inside is live state, not kept
+        assert core.rooms.require(30).banned == {dave} and core.rooms.get(31) is None
+        core.rooms.set_closed(room.rid, False)
+        bob_session, _ = await online(core, bob)
+        refused_now(Code.BLOCKED, core.rooms.join, bob_session, room.rid)  # the ban holds
+        refused_now(Code.ROOM_NOT_FOUND, core.rooms.join, bob_session, gone.rid)  # the rid stays dead
+        await refused(Code.BAD_REQUEST, core.rooms.create(owner, rid=gone.rid))
+        manager, _ = await online(core, dave)
+        core.rooms.join(manager, room.rid)
+        carol_session, _ = await online(core, carol)
+        core.rooms.join(carol_session, room.rid)
+        assert core.rooms.kick(manager, room.rid, carol) is True  # still a manager
+        core.rooms.unban(room.rid, bob)
+    finally:
+        await core.stop()
+
+    core = await make_core(tmp_path)
+    try:
+        kept = core.rooms.require(room.rid)
+        assert (kept.banned, kept.closed) == ({carol}, False)  # the unban and the reopening lasted too
+    finally:
+        await core.stop()

@@ -1,6 +1,6 @@
 """beehive chat rooms over real sockets (beehive.md §4.4, §6.6): join, chat to everyone inside (sender
 included), kick = ban, member counts to subscribers only, HTTP broadcasts, gag, capacity, closed rooms,
-dismiss, and a closed connection counting as a quit."""
+dismiss, a closed connection counting as a quit, and bans and gags that outlive a server restart."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from tests.clients import beehive as b
 from tests.clients.beehive import BeehiveClient, Frame
 from tests.clients.beehive_spec_pb2 import MESSAGES
-from tests.conftest import Server, start_server
+from tests.conftest import Server, start_server, write_config
 from tests.e2e.beehive_pool import Beehive, beehive
 
 __all__ = ["beehive"]
@@ -296,3 +297,33 @@ async def test_node_report_and_http_errors(server: Server, beehive: Beehive) -> 
         assert (status, reply["code"]) == (200, code), (path, params, reply)
     too_big = room_http(server, "/room/push", {"dim": "room", "rid": 1}, data=b"x" * 60001)
     assert too_big == (200, {"code": 10018, "errmsg": "Body over limit!"})
+
+
+async def test_a_room_ban_and_gag_outlive_a_server_restart(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path)
+    srv = start_server(tmp_path, config=cfg)
+    try:
+        owner, _ = srv.add_user("keep")
+        bob, _ = srv.add_user("keep")
+        carol, _ = srv.add_user("keep")
+        status, room = srv.api("POST", "/api/v1/rooms", {"owner": owner, "name": "kept"})
+        assert status == 201, room
+        rid = room["rid"]
+        assert srv.api("POST", f"/api/v1/rooms/{rid}/kick", {"uid": bob})[1]["banned"] == [bob]
+        config(srv, option="gag", action="add", rid=rid, uid=carol)
+    finally:
+        assert srv.stop() == 0
+
+    srv = start_server(tmp_path, config=cfg)
+    pool = Beehive(srv)
+    try:
+        status, after = srv.api("GET", f"/api/v1/rooms/{rid}")
+        assert status == 200 and (after["owner"], after["name"], after["banned"]) == (owner, "kept", [bob])
+        banned = await pool.login(bob)
+        assert (await join(banned, rid)).msg.code != 0  # a kick is a ban, restart or not
+        gagged = await pool.login(carol)
+        await joined(gagged, rid)
+        assert (await chat(gagged, rid, "still gagged?")).code == 10005
+    finally:
+        await pool.close()
+        srv.stop()

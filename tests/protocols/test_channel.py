@@ -15,8 +15,8 @@ import pytest
 from polyim.config import BeehiveSettings, OmtpSettings
 from polyim.core.app import Core
 from polyim.core.events import Event, MessageEvent
-from polyim.core.model import ConvId, DeviceClass, Message
 from polyim.core.sessions import Session, SessionRegistry, Sink, fan_out
+from polyim.model import ConvId, DeviceClass, Message
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.channel import Channel
 from polyim.protocols.omtp.adapter import OmtpChannel

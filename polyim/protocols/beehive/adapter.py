@@ -35,12 +35,13 @@ from polyim.core.events import (
     PushEvent,
     RoomEvent,
 )
+from polyim.core.ids import IdKind, checked
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
-from polyim.core.pending import Pending
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
 from polyim.core.sessions import Sink
+from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
+from polyim.pending import Pending
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
 from polyim.protocols.channel import Channel, EventTable, RateLimit
@@ -61,6 +62,7 @@ ERRORS: dict[Code, tuple[int, str]] = {
     Code.BAD_REQUEST: (E.INVALID_PARAM, "Param is invalid!"),
     Code.USER_NOT_FOUND: (E.INVALID_USER, "User isn't exist!"),
     Code.GROUP_NOT_FOUND: (E.INVALID_PARAM, "Group isn't exist!"),
+    Code.ROOM_NOT_FOUND: (E.INVALID_PARAM, "Room isn't exist!"),
     Code.CONV_NOT_FOUND: (E.INVALID_PARAM, "Param is invalid!"),
     Code.MSG_NOT_FOUND: (E.INVALID_PARAM, "Param is invalid!"),
     Code.NOT_MEMBER: (E.PERMISSION_DENIED, "Not group member!"),
@@ -83,6 +85,35 @@ ERRORS: dict[Code, tuple[int, str]] = {
     Code.LIMIT: (E.PERMISSION_DENIED, "Permission denied!"),
     Code.INTERNAL: (E.SYSTEM_ERROR, "System error!"),
 }
+
+# The id fields of the request bodies, by what they name (beehive.md §2.8: an id that names nobody gets
+# the command's refusal and the connection stays). ``time`` and the counters are not ids.
+_ID_KINDS = {
+    "uid": IdKind.USER,
+    "suid": IdKind.USER,
+    "duid": IdKind.USER,
+    "to": IdKind.USER,
+    "gid": IdKind.GROUP,
+    "rid": IdKind.ROOM,
+    "sid": IdKind.OTHER,
+    "msgid": IdKind.OTHER,
+    "mark": IdKind.OTHER,
+}
+_ID_FIELDS: dict[int, tuple[tuple[str, IdKind], ...]] = {
+    cmd: tuple(
+        (f.name, _ID_KINDS[f.name])
+        for f in cls.DESCRIPTOR.fields
+        if f.name in _ID_KINDS and f.cpp_type in (f.CPPTYPE_UINT64, f.CPPTYPE_INT64)
+    )
+    for cmd, cls in c.BODY_TYPES.items()
+}
+
+
+def check_ids(cmd: int, request: Any) -> None:
+    """Refuse a request whose id fields hold a value no id can have (u64 on the wire, below 2^63 here)."""
+    for name, kind in _ID_FIELDS.get(cmd, ()):
+        checked(getattr(request, name), kind)
+
 
 _cids = itertools.count(1)
 _CLIENT_ACKS_HANDLED = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
@@ -267,6 +298,7 @@ class BeehiveChannel(Channel):
         try:
             if h.type in c.BODY_TYPES:
                 request = c.decode_body(h.type, frame.body)
+                check_ids(h.type, request)
             reply = await fn(self, frame, request)
         except c.BeehiveDecodeError as exc:
             if h.type == Cmd.ONLINE:

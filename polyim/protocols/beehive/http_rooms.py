@@ -21,6 +21,7 @@ from aiohttp import web
 
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
+from polyim.core.ids import storable
 from polyim.http.server import CORE_KEY, is_admin, read_at_most
 
 MAX_PUSH = 60_000
@@ -68,16 +69,17 @@ def text_param(params: Params, name: str) -> str:
 
 
 def int_param(params: Params, name: str, *, default: int | None = None, nonzero: bool = False) -> int:
-    """§6.7: missing → 20006, not a number → 20005, zero where ≠ 0 is required → 20007."""
+    """§6.7: missing → 20006, not a number (or past u64) → 20005, zero where ≠ 0 is required or a number
+    no id can be (2^63 and above) → 20007."""
     raw = params.get(name, "")
     if not raw:
         if default is None:
             raise ParamError(20006, "Param is missing!")
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) >= 1 << 64:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or int(raw) >= 1 << 64:
         raise ParamError(20005, "Param is not a number!")
     value = int(raw)
-    if nonzero and value == 0:
+    if (nonzero and value == 0) or not storable(value):
         raise ParamError(20007, "Param is invalid!")
     return value
 

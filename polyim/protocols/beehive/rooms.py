@@ -19,8 +19,8 @@ from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing
-from polyim.core.model import ContentType, ConvId
 from polyim.core.sessions import Session, Sink
+from polyim.model import ContentType, ConvId
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
 from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, Refused, ack_when_committed, handles

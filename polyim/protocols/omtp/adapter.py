@@ -33,7 +33,9 @@ from polyim.core.events import (
     SyncCommandEvent,
 )
 from polyim.core.messaging import Outgoing, SendResult
-from polyim.core.model import (
+from polyim.core.push import push_topic
+from polyim.model import (
+    AccountUpdate,
     ContentType,
     ControlCmd,
     ConvId,
@@ -42,9 +44,9 @@ from polyim.core.model import (
     DeviceClass,
     Message,
     PriorityEntry,
+    changed_fields,
 )
-from polyim.core.push import push_topic
-from polyim.protocols.channel import Channel, EventTable, RateLimit
+from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
 from polyim.protocols.omtp.render import control_pack, stored_pack
@@ -61,31 +63,31 @@ HOT_PAGE = 100
 FROM_NOT_YOU = "from is not you"  # MsgAck desc for a forged sender (omtp.md §5.3.2, B11)
 
 # Core refusal → OMTP code (omtp.md §6); handlers override where a command names another code.
-ERRORS: dict[Code, int] = {
-    Code.BAD_REQUEST: E.EC_PARAM,
-    Code.USER_NOT_FOUND: E.EC_PARAM,
-    Code.GROUP_NOT_FOUND: E.EC_GROUP_NOT_EXIST,
-    Code.CONV_NOT_FOUND: E.EC_PARAM,
-    Code.MSG_NOT_FOUND: E.EC_MSG_NOT_EXIST,
-    Code.NOT_MEMBER: E.EC_GROUP_USER_NOTEXIST,
-    Code.NOT_PARTICIPANT: E.EC_CONN_ACCESS_DENIED,
-    Code.NO_PRIVILEGE: E.EC_GROUP_NO_PRIVILEGE,
-    Code.NOT_OWNER: E.EC_GROUP_CREAGOR_ERROR,
-    Code.OWNER_CANNOT_QUIT: E.EC_GROUP_CREAGOR_ERROR,
-    Code.GROUP_FULL: E.EC_GROUP_MEMBER_LIMIT,
-    Code.NAME_TAKEN: E.EC_PARAM,
-    Code.BLOCKED: E.EC_USER_BLACKLISt,
-    Code.MUTED: E.EC_MSG_FOBIDDEN,
-    Code.NOT_FRIEND: E.EC_USER_RELATION_INVALID,
-    Code.EMPTY: E.EC_MSG_TOO_SHORT,
-    Code.TOO_LARGE: E.EC_MSG_TOO_LONG,
-    Code.FORBIDDEN: E.EC_MSG_FOBIDDEN,
-    Code.IDENTITY_MISMATCH: E.EC_CONN_ACCESS_DENIED,
-    Code.AUTH_FAILED: E.EC_CONN_USERNAME_OR_PASSWORD,
-    Code.DISABLED: E.EC_CONN_ACCESS_DENIED,
-    Code.THROTTLED: E.EC_SERVER_REFUSED,
-    Code.LIMIT: E.EC_SERVER_REFUSED,
-    Code.INTERNAL: E.EC_UNKOWN,
+ERRORS: dict[Code, tuple[int, str | None]] = {
+    Code.BAD_REQUEST: (E.EC_PARAM, None),
+    Code.USER_NOT_FOUND: (E.EC_PARAM, None),
+    Code.GROUP_NOT_FOUND: (E.EC_GROUP_NOT_EXIST, None),
+    Code.CONV_NOT_FOUND: (E.EC_PARAM, None),
+    Code.MSG_NOT_FOUND: (E.EC_MSG_NOT_EXIST, None),
+    Code.NOT_MEMBER: (E.EC_GROUP_USER_NOTEXIST, None),
+    Code.NOT_PARTICIPANT: (E.EC_CONN_ACCESS_DENIED, None),
+    Code.NO_PRIVILEGE: (E.EC_GROUP_NO_PRIVILEGE, None),
+    Code.NOT_OWNER: (E.EC_GROUP_CREAGOR_ERROR, None),
+    Code.OWNER_CANNOT_QUIT: (E.EC_GROUP_CREAGOR_ERROR, None),
+    Code.GROUP_FULL: (E.EC_GROUP_MEMBER_LIMIT, None),
+    Code.NAME_TAKEN: (E.EC_PARAM, None),
+    Code.BLOCKED: (E.EC_USER_BLACKLISt, None),
+    Code.MUTED: (E.EC_MSG_FOBIDDEN, None),
+    Code.NOT_FRIEND: (E.EC_USER_RELATION_INVALID, None),
+    Code.EMPTY: (E.EC_MSG_TOO_SHORT, None),
+    Code.TOO_LARGE: (E.EC_MSG_TOO_LONG, None),
+    Code.FORBIDDEN: (E.EC_MSG_FOBIDDEN, None),
+    Code.IDENTITY_MISMATCH: (E.EC_CONN_ACCESS_DENIED, None),
+    Code.AUTH_FAILED: (E.EC_CONN_USERNAME_OR_PASSWORD, None),
+    Code.DISABLED: (E.EC_CONN_ACCESS_DENIED, None),
+    Code.THROTTLED: (E.EC_SERVER_REFUSED, None),
+    Code.LIMIT: (E.EC_SERVER_REFUSED, None),
+    Code.INTERNAL: (E.EC_UNKOWN, None),
 }
 
 DEVICE_CLASS = {
@@ -98,17 +100,6 @@ DEVICE_CLASS = {
 
 
 _MESSAGE_TYPES = (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT, c.PackType.MSG_BIZ_NOTIFY)
-
-
-class Refused(Exception):
-    """An OMTP-level refusal with its wire code (raised by handlers, answered by the dispatcher)."""
-
-    def __init__(self, code: int, desc: str = "", close: bool = False, keep_open: bool = False) -> None:
-        super().__init__(desc)
-        self.code = code
-        self.desc = desc
-        self.close = close
-        self.keep_open = keep_open  # a refused LOGIN that leaves the connection as it was (§5.2 step 1)
 
 
 def _cec(code: int, desc: str = "") -> c.CommonErrorCode:
@@ -139,20 +130,14 @@ def _error_payload(pack_type: int, err: c.CommonErrorCode, echo: str) -> bytes:
     return bytes(shape().encode()) if shape else err.encode()
 
 
-Handler = Callable[["OmtpChannel", c.Pack], Awaitable[bytes | None]]
-HANDLERS: dict[int, tuple[Handler, type | None]] = {}
-
-
-def handles(pack_type: c.PackType, request: type | None) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[int(pack_type)] = (fn, request)
-        return fn
-
-    return register
+COMMANDS = Commands()
 
 
 class OmtpChannel(Channel):
     protocol = "omtp"
+    commands = COMMANDS
+    errors = ERRORS
+    decode_errors = (c.OmtpDecodeError,)
 
     def __init__(self, core: Core, conn: Connection, settings: OmtpSettings) -> None:
         super().__init__(core, conn)
@@ -174,12 +159,10 @@ class OmtpChannel(Channel):
 
     def _accept(self, pack: c.Pack) -> None:
         header = pack.header
-        if self.session is None and (header.type != c.PackType.LOGIN or header.flags & c.FLAG_ACK):
-            if not (self.conn.logged_in and self.session is None):
-                log.info("omtp %s: type %d before login, closing", self.conn.peer, header.type)
-            self.conn.close()
-            return
         if header.flags & c.FLAG_ACK:
+            if self.session is None:
+                self.conn.close()  # nothing was pushed before login: no ACK can be due
+                return
             if not self._receipt_now(pack):
                 self.submit(lambda: self._client_ack(pack))
             return
@@ -191,33 +174,41 @@ class OmtpChannel(Channel):
             else:
                 self._reply(header, _error_payload(header.type, _cec(E.EC_SERVER_REFUSED, "rate limit"), ""))
             return
-        self.submit(lambda: self._dispatch(pack))
+        self.submit(lambda: self.dispatch(header.type, pack, pack.payload))
 
-    async def _dispatch(self, pack: c.Pack) -> None:
-        header = pack.header
-        entry = HANDLERS.get(header.type)
-        echo = ""
-        try:
-            if entry is None:
-                raise Refused(E.EC_PROTOCOL, "unsupported type")
-            if header.flags & (c.FLAG_COMPRESS_MASK | c.FLAG_CRYPTO_MASK):
-                raise Refused(E.EC_PROTOCOL, "compression/encryption not supported")
-            if len(header.pack_id.encode()) > MAX_PACK_ID:
-                raise Refused(E.EC_PARAM, "packId too long")
-            fn, _ = entry
-            payload = await fn(self, pack)
-        except Refused as exc:
-            echo = _echo(pack)
-            self._reply(header, _error_payload(header.type, _cec(exc.code, exc.desc), echo))
-            if exc.close or (header.type == c.PackType.LOGIN and not exc.keep_open):
-                self.conn.close()
-            return
-        except CoreError as exc:
-            echo = _echo(pack)
-            self._reply(header, _error_payload(header.type, _cec(ERRORS[exc.code], exc.text), echo))
-            return
-        if payload is not None:
-            self._reply(header, payload)
+    # -- the command table's hooks ----------------------------------------------------------------
+    async def gate(self, frame: c.Pack) -> bool:
+        header = frame.header
+        if header.flags & (c.FLAG_COMPRESS_MASK | c.FLAG_CRYPTO_MASK):
+            raise Refused(E.EC_PROTOCOL, "compression/encryption not supported")
+        if len(header.pack_id.encode()) > MAX_PACK_ID:
+            raise Refused(E.EC_PARAM, "packId too long")
+        return True
+
+    def wrong_state(self, cmd: int) -> Refused:
+        if not self.conn.logged_in:  # not a session that was just logged out or kicked
+            log.info("omtp %s: type %d before login, closing", self.conn.peer, cmd)
+        return Refused(None, close=True)
+
+    def unknown(self, cmd: int) -> Refused:
+        return Refused(E.EC_PROTOCOL, "unsupported type")
+
+    def undecodable(self, exc: Exception) -> Refused:
+        log.info("omtp %s: bad payload: %s", self.conn.peer, exc)
+        return Refused(E.EC_MSG_INVALID_FORMAT, "bad payload")
+
+    def refuse(self, frame: c.Pack, request: Any, exc: Refused) -> None:
+        """The error in the response shape of the command, echoing its sessionId, groupId or clientId;
+        a refused LOGIN closes the connection unless it was already logged in (omtp.md §5.2 step 1)."""
+        header = frame.header
+        assert exc.code is not None
+        echo = next((getattr(request, f) for f in _ECHOED if hasattr(request, f)), "")
+        self._reply(header, _error_payload(header.type, _cec(exc.code, exc.text), echo))
+        if header.type == c.PackType.LOGIN and self.session is None:
+            self.conn.close()
+
+    def answer(self, frame: c.Pack, reply: bytes) -> None:
+        self._reply(frame.header, reply)
 
     def _reply(self, header: c.Header, payload: bytes) -> None:
         # Bits 12 and up are reserved: ignored on input and written as 0 (omtp.md §1.4).
@@ -406,24 +397,19 @@ class OmtpChannel(Channel):
         """Queue the commit; ack (and deliver) once it lands, without holding up the next frame."""
         header = pack.header
         assert self.session is not None
-        result = await self.core.messages.send(self.session, out, self.protocol)
 
-        def done(fut: Any) -> None:
-            if fut.cancelled():
-                return
-            if fut.exception() is not None:
-                log.error("omtp %s: commit failed: %s", self.conn.peer, fut.exception())
-                self._reply(
-                    header, _error_payload(header.type, _cec(E.EC_DB_ERROR, "store failure"), echo_sid)
-                )
-                return
-            res: SendResult = fut.result()
+        def ack(res: SendResult) -> None:
             m = res.message
             sid = echo_sid or ids.message_session_id(m)
-            ack = c.MsgAck(error_code=_cec(0), session_id=sid, seq_id=m.seq, timestamp=m.ts_ms)
-            self._reply(header, ack.encode())
+            self._reply(
+                header, c.MsgAck(error_code=_cec(0), session_id=sid, seq_id=m.seq, timestamp=m.ts_ms).encode()
+            )
 
-        result.add_done_callback(done)
+        def failed() -> None:
+            self._reply(header, _error_payload(header.type, _cec(E.EC_DB_ERROR, "store failure"), echo_sid))
+
+        result = await self.core.messages.send(self.session, out, self.protocol)
+        self.ack_after_commit(result, ack, failed)
 
     async def hot_item(self, state: ConvState, *, as_participant: bool = True) -> c.HotSessionItem:
         last = await self.core.messages.last_message(state.conv, state.topic)
@@ -438,43 +424,21 @@ class OmtpChannel(Channel):
         )
 
 
-def _echo(pack: c.Pack) -> str:
-    """The request field an error response echoes (sessionId, groupId or clientId), if it decodes."""
-    t = pack.header.type
-    try:
-        if t in (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT, c.PackType.MSG_BIZ_NOTIFY):
-            return c.MsgReq.decode(pack.payload).session_id
-        if t == c.PackType.HISTORY_MSG_PULL:
-            return c.HistoryMsgPullReq.decode(pack.payload).session_id
-        if t == c.PackType.GROUPCHAT_MEMBERS_GET:
-            return c.GroupChatMemberGetReq.decode(pack.payload).group_id
-        if t == c.PackType.LOGIN:
-            return c.LoginReq.decode(pack.payload).client_id
-    except c.OmtpDecodeError:
-        return ""
-    return ""
-
-
-def decode(cls: type[Any], pack: c.Pack) -> Any:
-    try:
-        return cls.decode(pack.payload)
-    except c.OmtpDecodeError as exc:
-        log.info("omtp: bad %s payload: %s", cls.__name__, exc)
-        raise Refused(E.EC_MSG_INVALID_FORMAT, "bad payload") from exc
+# The request fields an error response echoes (omtp.md §5.1), where its shape has them.
+_ECHOED = ("session_id", "group_id", "client_id")
 
 
 # == connection ===========================================================================================
-@handles(c.PackType.PING, None)
-async def _ping(ch: OmtpChannel, pack: c.Pack) -> bytes:
+@COMMANDS.on(c.PackType.PING)
+async def _ping(ch: OmtpChannel, pack: c.Pack, _req: None) -> bytes:
     return pack.payload
 
 
-@handles(c.PackType.LOGIN, c.LoginReq)
-async def _login(ch: OmtpChannel, pack: c.Pack) -> None:
-    req: c.LoginReq = decode(c.LoginReq, pack)
+@COMMANDS.on(c.PackType.LOGIN, c.LoginReq.decode, states=State.ANY)
+async def _login(ch: OmtpChannel, pack: c.Pack, req: c.LoginReq) -> None:
     uid = ids.parse_uid(req.client_id) if req.client_id else None
     if ch.session is not None and await _names_another_account(ch, req.user_name, uid):
-        raise Refused(E.EC_SERVER_REFUSED, "already logged in", keep_open=True)
+        raise Refused(E.EC_SERVER_REFUSED, "already logged in")
     bad_identity = (
         not req.password
         or not req.device_id
@@ -511,8 +475,8 @@ async def _names_another_account(ch: OmtpChannel, user_name: str, uid: int | Non
     return account is None or account.username != user_name
 
 
-@handles(c.PackType.LOGOUT, None)
-async def _logout(ch: OmtpChannel, pack: c.Pack) -> None:
+@COMMANDS.on(c.PackType.LOGOUT)
+async def _logout(ch: OmtpChannel, pack: c.Pack, _req: None) -> None:
     ch._reply(pack.header, pack.payload)
     session, ch.session = ch.session, None
     if session is not None:
@@ -520,9 +484,8 @@ async def _logout(ch: OmtpChannel, pack: c.Pack) -> None:
     ch.conn.close()
 
 
-@handles(c.PackType.KICKOUT, c.KickOutReq)
-async def _kickout(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.KickOutReq = decode(c.KickOutReq, pack)
+@COMMANDS.on(c.PackType.KICKOUT, c.KickOutReq.decode)
+async def _kickout(ch: OmtpChannel, pack: c.Pack, req: c.KickOutReq) -> bytes:
     assert ch.session is not None
     if not req.device_id or not ch.core.accounts.kick_device(ch.session, req.device_id, req.device_type):
         raise Refused(E.EC_PARAM, "no such device")
@@ -552,9 +515,8 @@ def _extra(pack: c.Pack, req: c.MsgReq) -> dict[str, Any]:
     return extra
 
 
-@handles(c.PackType.MSG_SINGLE_CHAT, c.MsgReq)
-async def _single(ch: OmtpChannel, pack: c.Pack) -> None:
-    req: c.MsgReq = decode(c.MsgReq, pack)
+@COMMANDS.on(c.PackType.MSG_SINGLE_CHAT, c.MsgReq.decode)
+async def _single(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> None:
     ch.actor(req.from_, desc=FROM_NOT_YOU)
     to = ids.parse_uid(req.to)
     if to is None or await ch.core.accounts.get(to) is None:
@@ -570,9 +532,8 @@ async def _single(ch: OmtpChannel, pack: c.Pack) -> None:
     await _send(ch, pack, req, ConvId.peer(ch.me, to))
 
 
-@handles(c.PackType.MSG_GROUP_CHAT, c.MsgReq)
-async def _group_chat(ch: OmtpChannel, pack: c.Pack) -> None:
-    req: c.MsgReq = decode(c.MsgReq, pack)
+@COMMANDS.on(c.PackType.MSG_GROUP_CHAT, c.MsgReq.decode)
+async def _group_chat(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> None:
     ch.actor(req.from_, desc=FROM_NOT_YOU)
     gid = ch.gid(req.to)
     if await ch.core.ctx.group(gid) is None:
@@ -589,10 +550,9 @@ async def _send(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq, conv: ConvId) -> N
     await ch.send_message(pack, out, req.session_id)
 
 
-@handles(c.PackType.MSG_BIZ_NOTIFY, c.MsgReq)
-async def _biz_notify(ch: OmtpChannel, pack: c.Pack) -> bytes:
+@COMMANDS.on(c.PackType.MSG_BIZ_NOTIFY, c.MsgReq.decode)
+async def _biz_notify(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> bytes:
     """Client-sent business notifications: operators only (omtp.md §5.4)."""
-    req: c.MsgReq = decode(c.MsgReq, pack)
     assert ch.session is not None
     if not ch.session.is_operator:
         raise Refused(E.EC_MSG_FOBIDDEN, "operators only")
@@ -622,9 +582,8 @@ async def _biz_notify(ch: OmtpChannel, pack: c.Pack) -> bytes:
     ).encode()
 
 
-@handles(c.PackType.MSG_CTRL, c.MsgControl)
-async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.MsgControl = decode(c.MsgControl, pack)
+@COMMANDS.on(c.PackType.MSG_CTRL, c.MsgControl.decode)
+async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack, req: c.MsgControl) -> bytes:
     if not req.session_id or not req.pack_id or req.seq_id <= 0 or not pack.header.pack_id:
         raise Refused(E.EC_PARAM, "sessionId, packId and seqId required")
     assert ch.session is not None
@@ -650,9 +609,8 @@ async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return _cec(0).encode()
 
 
-@handles(c.PackType.MSG_READ, c.MsgReaded)
-async def _read(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.MsgReaded = decode(c.MsgReaded, pack)
+@COMMANDS.on(c.PackType.MSG_READ, c.MsgReaded.decode)
+async def _read(ch: OmtpChannel, pack: c.Pack, req: c.MsgReaded) -> bytes:
     resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     try:
@@ -662,9 +620,8 @@ async def _read(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return _cec(0).encode()
 
 
-@handles(c.PackType.HOTSESSION_SYNC, c.HotSessionReq)
-async def _hot_sessions(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.HotSessionReq = decode(c.HotSessionReq, pack)
+@COMMANDS.on(c.PackType.HOTSESSION_SYNC, c.HotSessionReq.decode)
+async def _hot_sessions(ch: OmtpChannel, pack: c.Pack, req: c.HotSessionReq) -> bytes:
     try:
         states = await ch.core.messages.conversations(ch.me)
     except Exception as exc:
@@ -698,9 +655,8 @@ def _fit(items: list[Any], size: Callable[[Any], int], budget: int = MAX_FRAME -
     return items
 
 
-@handles(c.PackType.HIGH_PRIOR_MSG_SYNC, c.MsgHighPrioritySyncReq)
-async def _priority_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.MsgHighPrioritySyncReq = decode(c.MsgHighPrioritySyncReq, pack)
+@COMMANDS.on(c.PackType.HIGH_PRIOR_MSG_SYNC, c.MsgHighPrioritySyncReq.decode)
+async def _priority_sync(ch: OmtpChannel, pack: c.Pack, req: c.MsgHighPrioritySyncReq) -> bytes:
     count = 200 if req.count <= 0 or req.count > 200 else req.count
     entries = await ch.core.messages.priority(ch.me, max(0, req.seq_id), count)
     packs = [_priority_pack(e) for e in entries]
@@ -709,9 +665,8 @@ async def _priority_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return c.MsgHighPrioritySyncResp(error_code=_cec(0), last_seq_id=last, msgs=tuple(packs)).encode()
 
 
-@handles(c.PackType.HISTORY_MSG_PULL, c.HistoryMsgPullReq)
-async def _history(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.HistoryMsgPullReq = decode(c.HistoryMsgPullReq, pack)
+@COMMANDS.on(c.PackType.HISTORY_MSG_PULL, c.HistoryMsgPullReq.decode)
+async def _history(ch: OmtpChannel, pack: c.Pack, req: c.HistoryMsgPullReq) -> bytes:
     resolved = await ch.require_conv(req.session_id)
     count = 30 if req.count <= 0 else min(req.count, 200)
     assert ch.session is not None
@@ -723,9 +678,8 @@ async def _history(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return c.HistoryMsgPullResp(error_code=_cec(0), session_id=req.session_id, msgs=tuple(packs)).encode()
 
 
-@handles(c.PackType.SESSION_MONITOR_START, c.SessionMonitor)
-async def _monitor_start(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.SessionMonitor = decode(c.SessionMonitor, pack)
+@COMMANDS.on(c.PackType.SESSION_MONITOR_START, c.SessionMonitor.decode)
+async def _monitor_start(ch: OmtpChannel, pack: c.Pack, req: c.SessionMonitor) -> bytes:
     resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     try:
@@ -737,17 +691,16 @@ async def _monitor_start(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return _cec(0).encode()
 
 
-@handles(c.PackType.SESSION_MONITOR_STOP, c.SessionMonitor)
-async def _monitor_stop(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.SessionMonitor = decode(c.SessionMonitor, pack)
+@COMMANDS.on(c.PackType.SESSION_MONITOR_STOP, c.SessionMonitor.decode)
+async def _monitor_stop(ch: OmtpChannel, pack: c.Pack, req: c.SessionMonitor) -> bytes:
     resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     ch.core.messages.unmonitor(ch.session, resolved[0])
     return _cec(0).encode()
 
 
-@handles(c.PackType.SESSION_MONITOR_SYNC, None)
-async def _monitor_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
+@COMMANDS.on(c.PackType.SESSION_MONITOR_SYNC)
+async def _monitor_sync(ch: OmtpChannel, pack: c.Pack, _req: None) -> bytes:
     assert ch.session is not None
     items = []
     for key in sorted(ch.session.monitors)[:HOT_PAGE]:
@@ -760,9 +713,8 @@ async def _monitor_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
     ).encode()
 
 
-@handles(c.PackType.SYNC_DATA_CMD, c.SyncDataReq)
-async def _sync_data(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.SyncDataReq = decode(c.SyncDataReq, pack)
+@COMMANDS.on(c.PackType.SYNC_DATA_CMD, c.SyncDataReq.decode)
+async def _sync_data(ch: OmtpChannel, pack: c.Pack, req: c.SyncDataReq) -> bytes:
     if len(req.content.encode()) > 4096:
         raise Refused(E.EC_PARAM, "content too long")
     assert ch.session is not None
@@ -786,9 +738,8 @@ def _group_info(g: Any) -> c.GroupChatInfo:
     )
 
 
-@handles(c.PackType.GROUPCHAT_SYNC, c.GroupChatSyncReq)
-async def _group_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatSyncReq = decode(c.GroupChatSyncReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_SYNC, c.GroupChatSyncReq.decode)
+async def _group_sync(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatSyncReq) -> bytes:
     now = ch.core.clock.now_ms()
     groups = await ch.core.groups.of_user(ch.me)
     changed = [_group_info(g) for g in groups if g.updated_ms >= req.timestamp]
@@ -800,9 +751,8 @@ async def _group_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
     ).encode()
 
 
-@handles(c.PackType.GROUPCHAT_CREATE, c.GroupChatCreateReq)
-async def _group_create(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatCreateReq = decode(c.GroupChatCreateReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_CREATE, c.GroupChatCreateReq.decode)
+async def _group_create(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatCreateReq) -> bytes:
     info = req.group_info
     ch.actor(info.creator_id, allow_empty=True)
     members = ch.uids(req.member_ids)
@@ -817,7 +767,7 @@ async def _group_create(ch: OmtpChannel, pack: c.Pack) -> bytes:
             skip=ch.session,
         )
     except CoreError as exc:
-        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code]
+        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code][0]
         raise Refused(code, exc.text) from exc
     return c.GroupChatCreateResp(error_code=_cec(0), group_id=ids.group_id(group.gid)).encode()
 
@@ -826,13 +776,12 @@ async def _group_call(fn: Awaitable[Any]) -> None:
     try:
         await fn
     except CoreError as exc:
-        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code]
+        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code][0]
         raise Refused(code, exc.text) from exc
 
 
-@handles(c.PackType.GROUPCHAT_JION, c.GroupChatJoinQuitReq)
-async def _group_join(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatJoinQuitReq = decode(c.GroupChatJoinQuitReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_JION, c.GroupChatJoinQuitReq.decode)
+async def _group_join(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatJoinQuitReq) -> bytes:
     gid = ch.gid(req.group_id)
     if not req.member_ids:
         raise Refused(E.EC_PARAM, "no members")
@@ -840,9 +789,8 @@ async def _group_join(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return _cec(0).encode()
 
 
-@handles(c.PackType.GROUPCHAT_QUIT, c.GroupChatJoinQuitReq)
-async def _group_quit(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatJoinQuitReq = decode(c.GroupChatJoinQuitReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_QUIT, c.GroupChatJoinQuitReq.decode)
+async def _group_quit(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatJoinQuitReq) -> bytes:
     if req.operator_id is not None:
         ch.actor(req.operator_id)
     gid = ch.gid(req.group_id)
@@ -852,26 +800,23 @@ async def _group_quit(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return _cec(0).encode()
 
 
-@handles(c.PackType.GROUPCHAT_DISMISS, c.GroupChatDismissReq)
-async def _group_dismiss(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatDismissReq = decode(c.GroupChatDismissReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_DISMISS, c.GroupChatDismissReq.decode)
+async def _group_dismiss(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatDismissReq) -> bytes:
     ch.actor(req.operator_id)
     await _group_call(ch.core.groups.dismiss(ch.me, ch.gid(req.group_id), skip=ch.session))
     return _cec(0).encode()
 
 
-@handles(c.PackType.GROUPCHAT_UPDATE_CREATOR, c.GroupChatCreatorUpdateReq)
-async def _group_owner(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatCreatorUpdateReq = decode(c.GroupChatCreatorUpdateReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_UPDATE_CREATOR, c.GroupChatCreatorUpdateReq.decode)
+async def _group_owner(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatCreatorUpdateReq) -> bytes:
     ch.actor(req.operator_id)
     new_owner = ch.uids([req.new_creator_id])[0]
     await _group_call(ch.core.groups.transfer(ch.me, ch.gid(req.group_id), new_owner, skip=ch.session))
     return _cec(0).encode()
 
 
-@handles(c.PackType.GROUPCHAT_INFO_UPDATE, c.GroupChatInfoUpdateReq)
-async def _group_info_update(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatInfoUpdateReq = decode(c.GroupChatInfoUpdateReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_INFO_UPDATE, c.GroupChatInfoUpdateReq.decode)
+async def _group_info_update(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatInfoUpdateReq) -> bytes:
     ch.actor(req.operator_id)
     info = req.group_info
     gid = ch.gid(info.group_id)
@@ -889,14 +834,10 @@ async def _group_info_update(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return _cec(0).encode()
 
 
-@handles(c.PackType.GROUPCHAT_MEMBERS_GET, c.GroupChatMemberGetReq)
-async def _group_members(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.GroupChatMemberGetReq = decode(c.GroupChatMemberGetReq, pack)
+@COMMANDS.on(c.PackType.GROUPCHAT_MEMBERS_GET, c.GroupChatMemberGetReq.decode)
+async def _group_members(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatMemberGetReq) -> bytes:
     gid = ch.gid(req.group_id)
-    try:
-        members = await ch.core.groups.members(ch.session, gid)
-    except CoreError as exc:
-        raise Refused(ERRORS[exc.code], exc.text) from exc
+    members = await ch.core.groups.members(ch.session, gid)
     return c.GroupChatMemberGetResp(
         error_code=_cec(0), group_id=req.group_id, member_ids=tuple(str(m.uid) for m in members)
     ).encode()
@@ -916,33 +857,29 @@ def _friend_targets(ch: OmtpChannel, friends: Sequence[c.FriendInfo]) -> list[tu
     return out
 
 
-@handles(c.PackType.FRIEND_ADD, c.FriendAddReq)
-async def _friend_add(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.FriendAddReq = decode(c.FriendAddReq, pack)
+@COMMANDS.on(c.PackType.FRIEND_ADD, c.FriendAddReq.decode)
+async def _friend_add(ch: OmtpChannel, pack: c.Pack, req: c.FriendAddReq) -> bytes:
     for peer, remark in _friend_targets(ch, req.friends):
         await ch.core.relations.add_friend(ch.me, peer, remark, skip=ch.session)
     return _cec(0).encode()
 
 
-@handles(c.PackType.FRIEND_DEL, c.FriendDelReq)
-async def _friend_del(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.FriendDelReq = decode(c.FriendDelReq, pack)
+@COMMANDS.on(c.PackType.FRIEND_DEL, c.FriendDelReq.decode)
+async def _friend_del(ch: OmtpChannel, pack: c.Pack, req: c.FriendDelReq) -> bytes:
     for peer, _ in _friend_targets(ch, req.friends):
         await ch.core.relations.remove_friend(ch.me, peer, skip=ch.session)
     return _cec(0).encode()
 
 
-@handles(c.PackType.FRIEND_SYNC, c.FriendSyncReq)
-async def _friend_sync(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.FriendSyncReq = decode(c.FriendSyncReq, pack)
+@COMMANDS.on(c.PackType.FRIEND_SYNC, c.FriendSyncReq.decode)
+async def _friend_sync(ch: OmtpChannel, pack: c.Pack, req: c.FriendSyncReq) -> bytes:
     friends = await ch.core.relations.friends(ch.me, max(0, req.timestamp))
     infos = [c.FriendInfo(user_id=str(f.uid), friend_id=str(f.peer), remark=f.remark) for f in friends]
     return c.FriendSyncResp(error_code=_cec(0), friends=tuple(infos)).encode()
 
 
-@handles(c.PackType.USERINFO_GET, c.UserInfoGetReq)
-async def _user_info_get(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.UserInfoGetReq = decode(c.UserInfoGetReq, pack)
+@COMMANDS.on(c.PackType.USERINFO_GET, c.UserInfoGetReq.decode)
+async def _user_info_get(ch: OmtpChannel, pack: c.Pack, req: c.UserInfoGetReq) -> bytes:
     if len(req.user_ids) > 200:
         raise Refused(E.EC_PARAM, "at most 200 users")
     wanted = [u for u in (ids.parse_uid(t) for t in req.user_ids) if u is not None]
@@ -961,26 +898,26 @@ async def _user_info_get(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return c.UserInfoGetResp(error_code=_cec(0), user_infos=tuple(infos)).encode()
 
 
-@handles(c.PackType.USERINFO_UPDATE, c.UserInfoUpdateReq)
-async def _user_info_update(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.UserInfoUpdateReq = decode(c.UserInfoUpdateReq, pack)
+@COMMANDS.on(c.PackType.USERINFO_UPDATE, c.UserInfoUpdateReq.decode)
+async def _user_info_update(ch: OmtpChannel, pack: c.Pack, req: c.UserInfoUpdateReq) -> bytes:
     info = req.user_info
     ch.actor(info.user_id)
     if len(info.name.encode()) > 64 or max(len(info.avatar.encode()), len(info.mobile.encode())) > 512:
         raise Refused(E.EC_PARAM, "field too long")
-    fields: dict[str, str | int] = {
-        k: v for k, v in (("nickname", info.name), ("avatar", info.avatar), ("mobile", info.mobile)) if v
-    }
-    if info.birthday:
-        fields["birthday"] = info.birthday
-    if fields:
-        await ch.core.accounts.update_profile(ch.me, **fields)
+    change = AccountUpdate(
+        nickname=info.name or None,
+        avatar=info.avatar or None,
+        mobile=info.mobile or None,
+        birthday=info.birthday or None,
+    )
+    if changed_fields(change):
+        await ch.core.accounts.update_profile(ch.me, change)
     return _cec(0).encode()
 
 
-@handles(c.PackType.USERATTRIBUTE_SET, c.UserAttrSetReq)
-async def _attr_set(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    attr = decode(c.UserAttrSetReq, pack).attribute
+@COMMANDS.on(c.PackType.USERATTRIBUTE_SET, c.UserAttrSetReq.decode)
+async def _attr_set(ch: OmtpChannel, pack: c.Pack, req: c.UserAttrSetReq) -> bytes:
+    attr = req.attribute
     ch.actor(attr.user_id)
     peer = ids.parse_uid(attr.friend_id)
     if peer is None or await ch.core.accounts.get(peer) is None:
@@ -995,9 +932,8 @@ async def _attr_set(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return _cec(0).encode()
 
 
-@handles(c.PackType.USERATTRIBUTE_GET, c.UserAttribute)
-async def _attr_get(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    flt: c.UserAttribute = decode(c.UserAttribute, pack)
+@COMMANDS.on(c.PackType.USERATTRIBUTE_GET, c.UserAttribute.decode)
+async def _attr_get(ch: OmtpChannel, pack: c.Pack, flt: c.UserAttribute) -> bytes:
     ch.actor(flt.user_id, allow_empty=True)
     peer = ids.parse_uid(flt.friend_id) if flt.friend_id else None
     if flt.friend_id and peer is None:
@@ -1009,9 +945,8 @@ async def _attr_get(ch: OmtpChannel, pack: c.Pack) -> bytes:
     return c.UserAttrGetResp(error_code=_cec(0), attributes=tuple(attrs)).encode()
 
 
-@handles(c.PackType.SESSIONATTRIBUTE_SET, c.SessionAttrSetReq)
-async def _session_attr(ch: OmtpChannel, pack: c.Pack) -> bytes:
-    req: c.SessionAttrSetReq = decode(c.SessionAttrSetReq, pack)
+@COMMANDS.on(c.PackType.SESSIONATTRIBUTE_SET, c.SessionAttrSetReq.decode)
+async def _session_attr(ch: OmtpChannel, pack: c.Pack, req: c.SessionAttrSetReq) -> bytes:
     ch.actor(req.user_id)
     resolved = await ch.resolve(req.session_id)
     if resolved is None or resolved[1]:

@@ -64,7 +64,7 @@ def endpoint(fn: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
         except ParamError as exc:
             return _reply(E.EC_PARAM, str(exc))
         except CoreError as exc:
-            return _reply(ERRORS[exc.code], exc.text)
+            return _reply(ERRORS[exc.code][0], exc.text)
         log.info("omtp http %s traceId=%s code=%d", request.path, body.get("traceId"), code)
         return _reply(code, message, data)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from polyim.core.model import Control, ConvKind, Message, MsgStatus
+from polyim.model import Control, ConvKind, Message, MsgStatus
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from polyim.core.model import DeviceClass
 from polyim.core.sessions import Session
+from polyim.model import DeviceClass
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive.rooms import lsn_stat_records
 from tests.core.test_core import FakeSink, make_core

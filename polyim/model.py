@@ -1,4 +1,4 @@
-"""The domain records shared by the core and the store.
+"""The domain records shared by the core, the store and the protocol adapters.
 
 They are plain frozen dataclasses with no behaviour so that both the store implementations and the
 core can use them without importing each other's logic, and so that one record can be handed to many
@@ -7,10 +7,14 @@ protocol adapters during a fan-out without anyone mutating it.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class Role(enum.IntEnum):
@@ -237,11 +241,90 @@ class Group:
     updated_ms: int = 0
 
 
+def changed_fields(update: DataclassInstance) -> dict[str, Any]:
+    """The fields of an update record that are set (not None), by field name, in declaration order."""
+    values = ((f.name, getattr(update, f.name)) for f in dataclasses.fields(update))
+    return {name: value for name, value in values if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountUpdate:
+    """A change to an account: only the fields that are set are written, the others keep their stored
+    value. A typed record instead of keyword arguments, so that no caller names a column and every
+    backend maps the same closed set of fields (see :func:`changed_fields`)."""
+
+    password_hash: str | None = None
+    nickname: str | None = None
+    email: str | None = None
+    avatar: str | None = None
+    mobile: str | None = None
+    birthday: int | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+    activated: bool | None = None
+
+    @property
+    def profile_only(self) -> bool:
+        """True when it changes nothing but what a user may change of their own profile."""
+        return (
+            self.password_hash is None
+            and self.role is None
+            and self.disabled is None
+            and self.activated is None
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupUpdate:
+    """A change to a group's record: only the fields that are set are written. A new ``owner`` also
+    swaps the two members' roles in the same transaction (a transfer)."""
+
+    name: str | None = None
+    owner: int | None = None
+    avatar: str | None = None
+    desc: str | None = None
+    member_limit: int | None = None
+    mute_all: bool | None = None
+    closed: bool | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class GroupMember:
     uid: int
     role: GroupRole
     muted: bool = False
+
+
+class RoomList(enum.IntEnum):
+    """A room's lists of users, kept across restarts (design.md §4 "Rooms": kick = ban, gag list)."""
+
+    BANNED = 1
+    GAGGED = 2
+    MANAGER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    """What the store keeps of a room: its settings, and whether it was dismissed (its rid stays dead).
+    Who is inside (live sessions) and its broadcasts are not kept; its lists are :class:`RoomUser` rows."""
+
+    rid: int
+    capacity: int  # sessions per sub-group
+    owner: int = 0  # 0: auto-created, nobody's
+    name: str = ""
+    desc: str = ""
+    closed: bool = False
+    limit: int = 0  # sessions in the room on one node; 0 = no limit
+    dismissed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUser:
+    """One user on one of a room's lists."""
+
+    rid: int
+    uid: int
+    kind: RoomList
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from polyim.core.pending import Pending
+from polyim.pending import Pending
 
 
 def test_callbacks_run_in_order_inside_set_result() -> None:

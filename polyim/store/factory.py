@@ -1,0 +1,47 @@
+"""Which :class:`~polyim.store.base.Store` a node runs on: ``[storage] url`` names the backend by its
+scheme, so that ``server.py`` and the CLI never name an implementation and a second backend is one more
+entry in :data:`BACKENDS`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from polyim.config import ConfigError
+from polyim.store.base import FileStore, Store
+from polyim.store.files import LocalFileStore
+from polyim.store.sqlite import SqliteStore
+
+#: (url, data_dir) → a store not yet opened.
+Opener = Callable[[str, Path], Store]
+
+DEFAULT_SCHEME = "sqlite"
+
+
+def _sqlite(url: str, data_dir: Path) -> Store:
+    """``sqlite:///PATH`` (a relative PATH is from the working directory); empty = data_dir/polyim.db."""
+    if not url:
+        return SqliteStore(str(data_dir / "polyim.db"))
+    path = url.removeprefix("sqlite:///")
+    if path == url or not path:
+        raise ConfigError(f"[storage] url {url!r}: a SQLite url is sqlite:///PATH")
+    return SqliteStore(path)
+
+
+BACKENDS: dict[str, Opener] = {"sqlite": _sqlite}
+
+
+def make_store(url: str, data_dir: str | Path) -> Store:
+    """The store ``url`` names (empty: SQLite under ``data_dir``). An unknown scheme is a
+    :class:`ConfigError` here, at start-up, rather than a failure at the first write."""
+    scheme = url.partition("://")[0] if url else DEFAULT_SCHEME
+    opener = BACKENDS.get(scheme)
+    if opener is None:
+        known = ", ".join(f"{name}://" for name in sorted(BACKENDS))
+        raise ConfigError(f"[storage] url {url!r}: unknown scheme {scheme!r} (this build has {known})")
+    return opener(url, Path(data_dir))
+
+
+def make_file_store(data_dir: str | Path, max_file_bytes: int) -> FileStore:
+    """Offline files, on the local filesystem under ``data_dir/files`` (``[files]`` settings)."""
+    return LocalFileStore(Path(data_dir) / "files", max_file_bytes)
