@@ -55,13 +55,51 @@ class ClusterSettings:
 
 @dataclass
 class HttpSettings:
+    """``[http]``. The deadlines and caps bound what a client can hold on the HTTP listener (issue 16):
+
+    * ``header_timeout`` — a request's line and headers must arrive within this many seconds of its
+      first byte (a header trickle is cut);
+    * ``body_timeout`` — a request's body must be complete this many seconds after its handler started
+      (a body announced longer than sent, or a chunked body without its last chunk, is cut);
+    * ``idle_timeout`` — a connection with no request in progress is closed after this many seconds,
+      before its first request and between keep-alive requests;
+    * ``max_pending_connections`` / ``max_pending_per_address`` — open HTTP connections allowed on the
+      listener, in total and from one source address; past either, a new connection is closed at once
+      (with one rate-limited log line). ``polyim bench`` raises them in the config it writes; a
+      deployment behind a reverse proxy that connects from one address should raise the per-address one.
+    """
+
     enabled: bool = True
     listen: str = "127.0.0.1:8000"
     admin_token: str = ""
+    header_timeout: float = 10
+    body_timeout: float = 30
+    idle_timeout: float = 30
+    max_pending_connections: int = 1024
+    max_pending_per_address: int = 128
 
 
 @dataclass
-class OmtpSettings:
+class ListenerLimits:
+    """Keys every protocol section with listeners has (issue 16, issue 17):
+
+    * ``max_pending_connections`` / ``max_pending_per_address`` — connections that have not logged in
+      yet, per listener and from one source address; past either, a new connection is closed at once
+      (one rate-limited log line). Logged-in sessions hold no slot, so they keep working when the cap is
+      reached; ``login_timeout`` closes a connection that does not log in. A login storm of more
+      clients than this from one address (a large NAT, ``polyim bench``) is refused in part and
+      retries; ``polyim bench`` raises both in the config it writes.
+    * ``max_write_buffer`` — bytes queued for a client beyond which it is cut as a slow consumer,
+      unless what feeds it was paused (a relay pauses its source at the write high-water mark).
+    """
+
+    max_pending_connections: int = 4096
+    max_pending_per_address: int = 256
+    max_write_buffer: int = 4 * 1024 * 1024
+
+
+@dataclass
+class OmtpSettings(ListenerLimits):
     enabled: bool = True
     listen: str = "127.0.0.1:19000"
     idle_timeout: float = 90
@@ -70,7 +108,7 @@ class OmtpSettings:
 
 
 @dataclass
-class BeehiveSettings:
+class BeehiveSettings(ListenerLimits):
     """``[beehive]`` (beehive.md §1.1); every key has the page's default.
 
     ``iplist_without_auth`` is a compatibility switch, **off by default**: when on, ``/im/iplist`` hands a
@@ -78,6 +116,10 @@ class BeehiveSettings:
     original beehive did (its C SDK sends no password). Risk: anyone who can reach the HTTP listener can
     then log in as any user — read their messages, send in their name. Turn it on only with the HTTP
     listener on loopback or a closed test network; the server logs a warning at start when it is on.
+
+    ``ws_request_timeout``: the WebSocket listener's upgrade request must arrive within this many
+    seconds of its first byte; the whole time before the upgrade and the login is bounded by
+    ``login_timeout`` from the moment of connecting. The other limits are :class:`ListenerLimits`'.
     """
 
     enabled: bool = True
@@ -96,6 +138,7 @@ class BeehiveSettings:
     room_group_capacity: int = 10000
     room_count_interval: float = 5.0  # seconds between ROOM-USR-NUM pushes (beehive.md §1.3)
     nation: str = "CN"
+    ws_request_timeout: float = 10
 
 
 @dataclass

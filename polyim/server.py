@@ -17,6 +17,8 @@ from polyim.http.server import build_app
 from polyim.protocols.registry import Listener, entries
 from polyim.runtime import tune_gc
 from polyim.store.factory import make_file_store, make_store
+from polyim.transport.admission import Admission
+from polyim.transport.httpguard import GuardLimits, serve_app
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +80,19 @@ class Node:
             if fresh:
                 print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
         app = self.http_app = build_app(self.core, token, routes, self._connection_counts)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        host, port = parse_hostport(self.settings.http.listen)
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        sock_port = sockets[0].getsockname()[1] if sockets else port
+        cfg = self.settings.http
+        host, port = parse_hostport(cfg.listen)
+        server, self._runner = await serve_app(
+            app,
+            host,
+            port,
+            name=f"http {cfg.listen}",
+            limits=GuardLimits(cfg.header_timeout, cfg.body_timeout, cfg.idle_timeout),
+            admission=Admission(
+                f"http {cfg.listen}", cfg.max_pending_connections, cfg.max_pending_per_address
+            ),
+        )
+        sock_port = server.sockets[0].getsockname()[1]
         self.listeners.append(Listener("http", "tcp", host, sock_port, server, lambda: None))
 
     def _connection_counts(self) -> list[tuple[str, str, int]]:
@@ -94,8 +100,7 @@ class Node:
 
     async def stop(self) -> None:
         for lst in self.listeners:
-            if lst.protocol != "http":
-                lst.server.close()
+            lst.server.close()
             lst.close_all()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -25,7 +25,6 @@ from polyim.protocols.omtp.adapter import OmtpChannel
 class FakeConn:
     peer = "test:1"
     logged_in = False
-    transport = None
 
     def __init__(self) -> None:
         self.closing = False
@@ -38,6 +37,12 @@ class FakeConn:
 
     def abort(self) -> None:
         self.closing = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
 
 
 class RecordingConn(FakeConn):

@@ -22,6 +22,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
     from polyim.protocols.beehive import nodes
     from polyim.protocols.beehive.adapter import BeehiveChannel
     from polyim.protocols.beehive.codec import WS_PATH, WS_SUBPROTOCOL
+    from polyim.transport.admission import Admission
     from polyim.transport.connection import serve_tcp
     from polyim.transport.websocket import serve_ws
 
@@ -47,6 +48,10 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
             lambda conn: BeehiveChannel(core, conn, cfg, node_id, websocket=False),
             idle_timeout=cfg.idle_timeout,
             login_timeout=cfg.login_timeout,
+            admission=Admission(
+                f"beehive tcp {cfg.tcp}", cfg.max_pending_connections, cfg.max_pending_per_address
+            ),
+            max_write_buffer=cfg.max_write_buffer,
         )
         bound = server.sockets[0].getsockname()[1]
         listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all, conns.__len__))
@@ -63,6 +68,11 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
             login_timeout=cfg.login_timeout,
             max_message=cfg.max_frame,
             subprotocols=(WS_SUBPROTOCOL,),
+            request_timeout=cfg.ws_request_timeout,
+            admission=Admission(
+                f"beehive ws {cfg.ws}", cfg.max_pending_connections, cfg.max_pending_per_address
+            ),
+            max_write_buffer=cfg.max_write_buffer,
         )
         sockets = getattr(ws_server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port

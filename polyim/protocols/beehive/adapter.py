@@ -226,11 +226,19 @@ class BeehiveChannel(Channel):
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        """Bytes of the TCP stream."""
+        self._take(self.decoder.feed, data)
+
+    def feed_message(self, data: bytes) -> None:
+        """One WebSocket message: one whole frame."""
+        self._take(lambda message: [self.decoder.decode_message(message)], data)
+
+    def _take(self, decode: Callable[[bytes], list[c.Frame]], data: bytes) -> None:
         if self.kicked:
             return  # KICKED: input discarded until the delayed close (§1.2)
         bad: c.BeehiveDecodeError | None = None
         try:
-            frames = [self.decoder.decode_message(data)] if self.websocket else self.decoder.feed(data)
+            frames = decode(data)
         except c.BeehiveDecodeError as exc:
             frames, bad = list(exc.frames), exc
         for frame in frames:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 async def start(core: Core, settings: Settings) -> list[Listener]:
     from polyim.protocols.omtp.adapter import OmtpChannel
+    from polyim.transport.admission import Admission
     from polyim.transport.connection import serve_tcp
 
     cfg = settings.omtp
@@ -26,6 +27,8 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         lambda conn: OmtpChannel(core, conn, cfg),
         idle_timeout=cfg.idle_timeout,
         login_timeout=cfg.login_timeout,
+        admission=Admission(f"omtp {cfg.listen}", cfg.max_pending_connections, cfg.max_pending_per_address),
+        max_write_buffer=cfg.max_write_buffer,
     )
     bound = server.sockets[0].getsockname()[1]
     return [Listener("omtp", "tcp", host, bound, server, conns.close_all, conns.__len__)]
