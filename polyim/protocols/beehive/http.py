@@ -34,7 +34,7 @@ from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.devices import DeviceInfo
 from polyim.core.errors import Code, CoreError
-from polyim.http.server import is_admin, read_at_most
+from polyim.http.common import is_admin, read_at_most
 from polyim.protocols.beehive import http_rooms
 from polyim.protocols.beehive.http_rooms import (
     OK,
