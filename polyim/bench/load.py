@@ -1,9 +1,9 @@
-"""The protocol-independent half of a load client: what a session sends and counts, and the worker that
-drives many sessions through one run.
+"""The protocol-independent half of a load client: what a session sends and counts, and the plan of a run.
 
-A :class:`Plan` says who connects where and what they do; a :class:`~polyim.bench.worker.Worker` executes
-it in one process and returns a :class:`~polyim.bench.stats.LoadReport`. Each session is a :class:`LoadSession`; the
-protocol modules (``omtp_load``, ``beehive_load``) subclass it with the bytes of their wire.
+A :class:`Plan` says who connects where and what they do; a :class:`~polyim.bench.worker.Worker`
+executes it in one process and returns a :class:`~polyim.bench.stats.LoadReport`. Each session is a
+:class:`LoadSession`; the protocol modules (``omtp_load``, ``beehive_load``) subclass it with the bytes of
+their wire.
 
 Every bench message carries a *tag* ``<run>.<sender>.<n>.<send µs>`` (in the OMTP packId and at the
 start of the text), so an ack names the send it answers and a receiver, in any process, computes the
