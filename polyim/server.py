@@ -14,11 +14,12 @@ from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.nodes import ListenerInfo
 from polyim.http.server import build_app
-from polyim.protocols.registry import Listener, entries
+from polyim.protocols.registry import entries
 from polyim.runtime import tune_gc
 from polyim.store.factory import make_file_store, make_store
 from polyim.transport.admission import Admission
 from polyim.transport.httpguard import GuardLimits, serve_app
+from polyim.transport.listener import Listener
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,7 @@ class Node:
         await self.core.start()
         routes = []
         for entry in entries():
-            section = getattr(self.settings, entry.name, None)
-            if section is not None and not getattr(section, "enabled", True):
+            if not self.settings.protocol(entry.name, entry.settings).enabled:
                 continue
             self.listeners += await entry.start(self.core, self.settings)
             routes += entry.routes(self.core, self.settings)

@@ -256,9 +256,10 @@ async def seed_accounts(
     not run yet."""
     from polyim import config as cfg
     from polyim.core import auth
+    from polyim.protocols import registry
     from polyim.server import make_core
 
-    core = make_core(cfg.load(str(config)))
+    core = make_core(cfg.load(str(config), registry.sections()))
     await core.start()
     try:
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)

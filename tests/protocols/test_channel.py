@@ -12,14 +12,15 @@ from typing import Any, cast
 
 import pytest
 
-from polyim.config import BeehiveSettings, OmtpSettings
 from polyim.core.app import Core
 from polyim.core.events import Event, MessageEvent
 from polyim.core.sessions import Session, SessionRegistry, Sink, fan_out
 from polyim.model import ConvId, DeviceClass, Message
 from polyim.protocols.beehive.adapter import BeehiveChannel
+from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import Channel
 from polyim.protocols.omtp.adapter import OmtpChannel
+from polyim.protocols.omtp.settings import OmtpSettings
 
 
 class FakeConn:

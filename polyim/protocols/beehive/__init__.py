@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from polyim.config import parse_hostport
 from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room commands, 0x04xx)
-from polyim.protocols.registry import Listener, ProtocolEntry
+from polyim.protocols.beehive.settings import BeehiveSettings
+from polyim.protocols.entry import ProtocolEntry
+from polyim.transport.listener import Listener
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -26,7 +28,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
     from polyim.transport.connection import serve_tcp
     from polyim.transport.websocket import serve_ws
 
-    cfg = settings.beehive
+    cfg = settings.protocol("beehive", BeehiveSettings)
     node_id = settings.server.node_id
     core.rooms.configure(
         group_capacity=cfg.room_group_capacity,
@@ -90,4 +92,4 @@ def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
     return im_routes(settings) + room_routes()  # /im/* (§6.1–§6.5), /room/* and /im/room/* (§6.6)
 
 
-ENTRY = ProtocolEntry("beehive", start, routes)
+ENTRY = ProtocolEntry("beehive", BeehiveSettings, start, routes)

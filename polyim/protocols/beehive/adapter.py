@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, ClassVar
 
-from polyim.config import BeehiveSettings
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
@@ -41,6 +40,7 @@ from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, 
 from polyim.pending import Pending
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
+from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import (
     Channel,
     Commands,

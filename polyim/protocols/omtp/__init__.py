@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from polyim.config import parse_hostport
-from polyim.protocols.registry import Listener, ProtocolEntry
+from polyim.protocols.entry import ProtocolEntry
+from polyim.protocols.omtp.settings import OmtpSettings
+from polyim.transport.listener import Listener
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -19,7 +21,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
     from polyim.transport.admission import Admission
     from polyim.transport.connection import serve_tcp
 
-    cfg = settings.omtp
+    cfg = settings.protocol("omtp", OmtpSettings)
     host, port = parse_hostport(cfg.listen)
     server, conns = await serve_tcp(
         host,
@@ -40,4 +42,4 @@ def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
     return omtp_routes()
 
 
-ENTRY = ProtocolEntry("omtp", start, routes)
+ENTRY = ProtocolEntry("omtp", OmtpSettings, start, routes)

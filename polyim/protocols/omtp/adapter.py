@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
-from polyim.config import OmtpSettings
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.context import check_actor
@@ -50,6 +49,7 @@ from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, R
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
 from polyim.protocols.omtp.render import control_pack, stored_pack
+from polyim.protocols.omtp.settings import OmtpSettings
 from polyim.transport.connection import Connection
 
 log = logging.getLogger(__name__)
