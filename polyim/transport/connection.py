@@ -64,6 +64,9 @@ class Conn(Protocol):
 
     peer: str
     logged_in: bool
+    #: When the transport last received from the peer (monotonic seconds): the adapters' ``now``, so
+    #: that no adapter reads a clock of its own.
+    last_rx: float
 
     @property
     def closing(self) -> bool: ...

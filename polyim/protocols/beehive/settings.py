@@ -38,4 +38,5 @@ class BeehiveSettings(ListenerLimits):
     room_group_capacity: int = 10000
     room_count_interval: float = 5.0  # seconds between ROOM-USR-NUM pushes (beehive.md §1.3)
     nation: str = "CN"
+    require_friend: bool = False  # 1:1 CHAT only between friends (the core's SendPolicy)
     ws_request_timeout: float = 10

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
@@ -167,7 +166,7 @@ class OmtpChannel(Channel):
             if not self._receipt_now(pack):
                 self.submit(lambda: self._client_ack(pack))
             return
-        verdict = self.rate.take(time.monotonic())
+        verdict = self.rate.take(self.conn.last_rx)
         if verdict is not None:
             if verdict == "close":
                 log.warning("omtp %s: sustained flood, closing", self.conn.peer)

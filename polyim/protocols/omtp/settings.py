@@ -13,4 +13,4 @@ class OmtpSettings(ListenerLimits):
     listen: str = "127.0.0.1:19000"
     idle_timeout: float = 90
     login_timeout: float = 30
-    require_friend: bool = False
+    require_friend: bool = False  # 1:1 messages only between friends (the core's SendPolicy)
