@@ -14,10 +14,11 @@ from polyim.core.app import Core
 from polyim.core.errors import CoreError
 from polyim.http.client import AdminClient, AdminError, admin_token, server_url
 from polyim.model import Role
+from polyim.protocols import registry
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
-    return config.load(getattr(args, "config", None))
+    return config.load(getattr(args, "config", None), registry.sections())
 
 
 async def _with_core(args: argparse.Namespace, fn: Callable[[Core], Awaitable[int]]) -> int:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
+
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -55,47 +58,47 @@ class ClusterSettings:
 
 @dataclass
 class HttpSettings:
-    enabled: bool = True
-    listen: str = "127.0.0.1:8000"
-    admin_token: str = ""
+    """``[http]``. The deadlines and caps bound what a client can hold on the HTTP listener (issue 16):
 
-
-@dataclass
-class OmtpSettings:
-    enabled: bool = True
-    listen: str = "127.0.0.1:19000"
-    idle_timeout: float = 90
-    login_timeout: float = 30
-    require_friend: bool = False
-
-
-@dataclass
-class BeehiveSettings:
-    """``[beehive]`` (beehive.md §1.1); every key has the page's default.
-
-    ``iplist_without_auth`` is a compatibility switch, **off by default**: when on, ``/im/iplist`` hands a
-    login token to any caller who names an existing uid, without password or admin token, as the
-    original beehive did (its C SDK sends no password). Risk: anyone who can reach the HTTP listener can
-    then log in as any user — read their messages, send in their name. Turn it on only with the HTTP
-    listener on loopback or a closed test network; the server logs a warning at start when it is on.
+    * ``header_timeout`` — a request's line and headers must arrive within this many seconds of its
+      first byte (a header trickle is cut);
+    * ``body_timeout`` — a request's body must be complete this many seconds after its handler started
+      (a body announced longer than sent, or a chunked body without its last chunk, is cut);
+    * ``idle_timeout`` — a connection with no request in progress is closed after this many seconds,
+      before its first request and between keep-alive requests;
+    * ``max_pending_connections`` / ``max_pending_per_address`` — open HTTP connections allowed on the
+      listener, in total and from one source address; past either, a new connection is closed at once
+      (with one rate-limited log line). ``polyim bench`` raises them in the config it writes; a
+      deployment behind a reverse proxy that connects from one address should raise the per-address one.
     """
 
     enabled: bool = True
-    tcp: str = "127.0.0.1:9002"
-    ws: str = "127.0.0.1:8002"
-    advertise_tcp: str = ""
-    advertise_ws: str = ""
-    login_timeout: float = 10
-    idle_timeout: float = 360
-    kick_close_delay: float = 5
-    max_frame: int = 65536
-    max_message_bytes: int = 16384
-    token_ttl: int = 86400
-    iplist_without_auth: bool = False  # RISK when on: tokens for anyone (see the class docstring)
-    room_autocreate: bool = True
-    room_group_capacity: int = 10000
-    room_count_interval: float = 5.0  # seconds between ROOM-USR-NUM pushes (beehive.md §1.3)
-    nation: str = "CN"
+    listen: str = "127.0.0.1:8000"
+    admin_token: str = ""
+    header_timeout: float = 10
+    body_timeout: float = 30
+    idle_timeout: float = 30
+    max_pending_connections: int = 1024
+    max_pending_per_address: int = 128
+
+
+@dataclass
+class ListenerLimits:
+    """Keys every protocol section with listeners has (issue 16, issue 17):
+
+    * ``max_pending_connections`` / ``max_pending_per_address`` — connections that have not logged in
+      yet, per listener and from one source address; past either, a new connection is closed at once
+      (one rate-limited log line). Logged-in sessions hold no slot, so they keep working when the cap is
+      reached; ``login_timeout`` closes a connection that does not log in. A login storm of more
+      clients than this from one address (a large NAT, ``polyim bench``) is refused in part and
+      retries; ``polyim bench`` raises both in the config it writes.
+    * ``max_write_buffer`` — bytes queued for a client beyond which it is cut as a slow consumer,
+      unless what feeds it was paused (a relay pauses its source at the write high-water mark).
+    """
+
+    max_pending_connections: int = 4096
+    max_pending_per_address: int = 256
+    max_write_buffer: int = 4 * 1024 * 1024
 
 
 @dataclass
@@ -106,10 +109,24 @@ class Settings:
     accounts: AccountSettings = field(default_factory=AccountSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
-    omtp: OmtpSettings = field(default_factory=OmtpSettings)
-    beehive: BeehiveSettings = field(default_factory=BeehiveSettings)
+    # The sections of registered protocols, by name, each the dataclass its package declares: this module
+    # learns them from ``load``'s caller (``protocols/registry.sections()``), so it names no protocol.
+    protocols: dict[str, Any] = field(default_factory=dict)
     # Sections of protocols this version does not build yet are kept, untouched, for forward compatibility.
     other: dict[str, Any] = field(default_factory=dict)
+
+    def protocol(self, name: str, kind: type[T]) -> T:
+        """The ``[name]`` section as its protocol's own dataclass (every default when the file has none):
+        typed access for the package that declared ``kind``."""
+        section = self.protocols.get(name)
+        if section is None:
+            section = self.protocols[name] = kind()
+        if not isinstance(section, kind):
+            raise TypeError(f"[{name}] holds {type(section).__name__}, not {kind.__name__}")
+        return section
+
+
+_BUILT_IN = frozenset(f.name for f in fields(Settings)) - {"protocols", "other"}
 
 
 def _fill(section: Any, values: dict[str, Any], name: str) -> None:
@@ -125,7 +142,9 @@ def _fill(section: Any, values: dict[str, Any], name: str) -> None:
         setattr(section, key, float(value) if expected is float else value)
 
 
-def load(path: str | None) -> Settings:
+def load(path: str | None, protocols: Mapping[str, type[Any]]) -> Settings:
+    """The settings in the TOML file at ``path`` (every default when None). ``protocols`` maps each
+    registered protocol's section name to its settings dataclass, ``protocols/registry.sections()``."""
     settings = Settings()
     if path is None:
         return settings
@@ -136,11 +155,12 @@ def load(path: str | None) -> Settings:
     for name, values in data.items():
         if not isinstance(values, dict):
             raise ConfigError(f"[{name}] must be a table")
-        section = getattr(settings, name, None) if name != "other" else None
-        if section is None:
+        if name in protocols:
+            _fill(settings.protocol(name, protocols[name]), values, name)
+        elif name in _BUILT_IN:
+            _fill(getattr(settings, name), values, name)
+        else:
             settings.other[name] = values
-            continue
-        _fill(section, values, name)
     return settings
 
 

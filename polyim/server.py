@@ -14,9 +14,12 @@ from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.nodes import ListenerInfo
 from polyim.http.server import build_app
-from polyim.protocols.registry import Listener, entries
+from polyim.protocols.registry import entries
 from polyim.runtime import tune_gc
 from polyim.store.factory import make_file_store, make_store
+from polyim.transport.admission import Admission
+from polyim.transport.httpguard import GuardLimits, serve_app
+from polyim.transport.listener import Listener
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +58,7 @@ class Node:
         await self.core.start()
         routes = []
         for entry in entries():
-            section = getattr(self.settings, entry.name, None)
-            if section is not None and not getattr(section, "enabled", True):
+            if not self.settings.protocol(entry.name, entry.settings).enabled:
                 continue
             self.listeners += await entry.start(self.core, self.settings)
             routes += entry.routes(self.core, self.settings)
@@ -78,15 +80,19 @@ class Node:
             if fresh:
                 print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
         app = self.http_app = build_app(self.core, token, routes, self._connection_counts)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        host, port = parse_hostport(self.settings.http.listen)
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        sock_port = sockets[0].getsockname()[1] if sockets else port
+        cfg = self.settings.http
+        host, port = parse_hostport(cfg.listen)
+        server, self._runner = await serve_app(
+            app,
+            host,
+            port,
+            name=f"http {cfg.listen}",
+            limits=GuardLimits(cfg.header_timeout, cfg.body_timeout, cfg.idle_timeout),
+            admission=Admission(
+                f"http {cfg.listen}", cfg.max_pending_connections, cfg.max_pending_per_address
+            ),
+        )
+        sock_port = server.sockets[0].getsockname()[1]
         self.listeners.append(Listener("http", "tcp", host, sock_port, server, lambda: None))
 
     def _connection_counts(self) -> list[tuple[str, str, int]]:
@@ -94,8 +100,7 @@ class Node:
 
     async def stop(self) -> None:
         for lst in self.listeners:
-            if lst.protocol != "http":
-                lst.server.close()
+            lst.server.close()
             lst.close_all()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -7,19 +7,22 @@ from pathlib import Path
 import pytest
 
 from polyim.config import ConfigError, Settings, load
+from polyim.protocols.beehive.settings import BeehiveSettings
+from polyim.protocols.omtp.settings import OmtpSettings
+from polyim.protocols.registry import sections
 
 
 def _load(tmp_path: Path, text: str) -> Settings:
     path = tmp_path / "polyim.toml"
     path.write_text(text, encoding="utf-8")
-    return load(str(path))
+    return load(str(path), sections())
 
 
 def test_a_seconds_key_takes_a_fraction_and_a_whole_number(tmp_path: Path) -> None:
     settings = _load(tmp_path, "[beehive]\nidle_timeout = 1.5\n[omtp]\nidle_timeout = 30\n")
-    assert settings.beehive.idle_timeout == 1.5
-    assert settings.omtp.idle_timeout == 30.0
-    assert isinstance(settings.omtp.idle_timeout, float)
+    assert settings.protocol("beehive", BeehiveSettings).idle_timeout == 1.5
+    assert settings.protocol("omtp", OmtpSettings).idle_timeout == 30.0
+    assert isinstance(settings.protocol("omtp", OmtpSettings).idle_timeout, float)
 
 
 @pytest.mark.parametrize(

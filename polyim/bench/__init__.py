@@ -6,7 +6,8 @@ send→ack and send→deliver latency percentiles, server CPU seconds per 1,000 
 errors and lost messages.
 
 * :mod:`.scenarios` — chat, group, room (hook), idle, login, baseline, and the run around them;
-* :mod:`.load` — sessions and the worker that drives them; :mod:`.worker` — extra load processes;
+* :mod:`.load` — a session's protocol-independent half and the plan; :mod:`.worker` — the worker that
+  drives the sessions, in this process or in extra load processes;
 * :mod:`.omtp_load`, :mod:`.beehive_load` — lean asyncio-Protocol clients of each wire;
 * :mod:`.runner` — server processes, CPU pinning, ``/proc`` figures, accounts;
 * :mod:`.stats` — histograms, counters, the table and the JSON;

@@ -27,7 +27,7 @@ from typing import Any
 from polyim.bench.runner import raise_nofile
 from polyim.store.dbthread import WriterThread, connect
 from polyim.store.migrate import migrate
-from polyim.transport.connection import Connection, serve_tcp
+from polyim.transport.connection import Connection, StreamHandler, serve_tcp
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _echo_all(fut: asyncio.Future[None], frames: list[tuple[Connection, bytes]])
         conn.write(frame)
 
 
-class EchoHandler:
+class EchoHandler(StreamHandler):
     """Echo every complete frame; keep the partial tail for the next read."""
 
     __slots__ = ("buf", "conn", "durable", "everyone", "number")

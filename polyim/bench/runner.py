@@ -137,18 +137,23 @@ class Server:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+# Every bench client connects from 127.0.0.1, and a login storm reconnects thousands at once: the caps on
+# connections not logged in (sane for a deployment, see config.ListenerLimits) would refuse most of them.
+_BENCH_CAPS = "max_pending_connections = 1000000\nmax_pending_per_address = 1000000\n"
+
+
 def _config_text(data_dir: Path, token: str) -> str:
     from polyim.protocols.registry import entries
 
     parts = [
         f'[server]\ndata_dir = "{data_dir}"\nlog_level = "WARNING"\n',
-        f'[http]\nlisten = "127.0.0.1:0"\nadmin_token = "{token}"\n',
+        f'[http]\nlisten = "127.0.0.1:0"\nadmin_token = "{token}"\n{_BENCH_CAPS}',
     ]
     for entry in entries():
         if entry.name == "omtp":
-            parts.append('[omtp]\nlisten = "127.0.0.1:0"\n')
+            parts.append(f'[omtp]\nlisten = "127.0.0.1:0"\n{_BENCH_CAPS}')
         elif entry.name == "beehive":
-            parts.append('[beehive]\ntcp = "127.0.0.1:0"\nws = "127.0.0.1:0"\n')
+            parts.append(f'[beehive]\ntcp = "127.0.0.1:0"\nws = "127.0.0.1:0"\n{_BENCH_CAPS}')
         else:  # a protocol without a load client yet: keep it off its default ports
             parts.append(f"[{entry.name}]\nenabled = false\n")
     return "\n".join(parts)
@@ -251,9 +256,10 @@ async def seed_accounts(
     not run yet."""
     from polyim import config as cfg
     from polyim.core import auth
+    from polyim.protocols import registry
     from polyim.server import make_core
 
-    core = make_core(cfg.load(str(config)))
+    core = make_core(cfg.load(str(config), registry.sections()))
     await core.start()
     try:
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)

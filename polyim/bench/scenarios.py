@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from polyim.bench import runner
-from polyim.bench.load import Plan, SessionSpec, Worker, now_us
+from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
 from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, merged
+from polyim.bench.worker import Worker
 
 SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline")
 PASSWORD = "bench-pw"

@@ -17,7 +17,7 @@ from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.ids import bad_name, storable
 from polyim.core.rooms import Room
-from polyim.http.server import CORE_KEY, Handler, admin_only, api_error, json_body
+from polyim.http.common import CORE_KEY, Handler, admin_only, api_error, json_body
 from polyim.model import Group, GroupMember, Role
 
 log = logging.getLogger(__name__)

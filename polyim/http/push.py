@@ -25,7 +25,7 @@ from aiohttp import web
 from polyim.core.errors import Code, CoreError
 from polyim.core.ids import MAX_ID
 from polyim.core.push import DEFAULT_EXPIRE_S, MAX_PAYLOAD
-from polyim.http.server import CORE_KEY, is_admin, read_at_most
+from polyim.http.common import CORE_KEY, is_admin, read_at_most
 
 MAX_JSON = 2 * MAX_PAYLOAD  # a base64 payload of MAX_PAYLOAD bytes plus the other fields
 

@@ -128,9 +128,7 @@ class Channel:
             return
         self._pending.append(work)
         if len(self._pending) > _MAX_PENDING:
-            transport = self.conn.transport
-            if transport is not None:
-                transport.pause_reading()
+            self.conn.pause_reading()
 
     def _start(self, work: Work) -> None:
         self._eager = True  # work submitted from inside this one queues behind it
@@ -171,8 +169,8 @@ class Channel:
                 await work()
             except Exception:
                 self._failed()
-            if len(self._pending) < _MAX_PENDING // 2 and self.conn.transport is not None:
-                self.conn.transport.resume_reading()
+            if len(self._pending) < _MAX_PENDING // 2:
+                self.conn.resume_reading()
 
     # -- commands ---------------------------------------------------------------------------------
     @property
@@ -354,6 +352,14 @@ class Channel:
     def timed_out(self, logged_in: bool) -> None:
         log.info("%s %s: %s timeout", self.protocol, self.conn.peer, "idle" if logged_in else "login")
         self.conn.close()
+
+    def writing_paused(self) -> None:
+        """The connection's write buffer is past its high-water mark. A channel that relays another
+        connection's input here (a file relay) pauses that source; the default relays nothing, and a
+        consumer that keeps falling behind is cut by the transport's slow-consumer limit."""
+
+    def writing_resumed(self) -> None:
+        """The write buffer drained: a relaying channel resumes its source."""
 
 
 class _Resumed:

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from polyim.protocols import beehive, omtp
+from polyim.protocols.entry import ProtocolEntry, ProtocolSection
 
-from aiohttp import web
-
-if TYPE_CHECKING:
-    from polyim.config import Settings
-    from polyim.core.app import Core
+ENTRIES: tuple[ProtocolEntry, ...] = (
+    omtp.ENTRY,
+    beehive.ENTRY,
+)
 
 
-@dataclass
-class Listener:
-    protocol: str
-    kind: str
-    host: str
-    port: int
-    server: asyncio.AbstractServer
-    close_all: Callable[[], None]
-    connections: Callable[[], int] | None = None  # open connections, for /metrics
+def entries() -> tuple[ProtocolEntry, ...]:
+    """Every registered protocol, in start order; read at each call, so a test can register one more."""
+    return ENTRIES
 
 
-@dataclass(frozen=True)
-class ProtocolEntry:
-    name: str
-    start: Callable[[Core, Settings], Awaitable[list[Listener]]]
-    routes: Callable[[Core, Settings], list[web.RouteDef]]
-
-
-def entries() -> list[ProtocolEntry]:
-    from polyim.protocols import beehive, omtp
-
-    return [omtp.ENTRY, beehive.ENTRY]
+def sections() -> dict[str, type[ProtocolSection]]:
+    """Each protocol's settings dataclass by its section name: what ``config.load`` fills."""
+    return {entry.name: entry.settings for entry in entries()}

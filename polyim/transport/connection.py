@@ -2,7 +2,9 @@
 
 It is an ``asyncio.Protocol`` (design.md §1: cheaper per frame and per connection than streams).
 ``data_received`` never awaits: it hands the bytes to the protocol handler, which decodes and queues
-work. Writes made during one loop turn are joined into a single ``transport.write``.
+work. Writes made during one loop turn are joined into a single ``transport.write``. Stream listeners
+call a handler's ``feed``; message listeners (:mod:`~polyim.transport.websocket`,
+:mod:`~polyim.transport.udp`) its ``feed_message``, so no adapter asks which one it is on.
 """
 
 from __future__ import annotations
@@ -13,33 +15,61 @@ import time
 from collections.abc import Callable
 from typing import Protocol, cast
 
+from polyim.transport.admission import Admission, Ticket, host_of, peer_name
+from polyim.transport.timers import Timer, timer_heap
+
 log = logging.getLogger(__name__)
 
-_HIGH_WATER = 4 * 1024 * 1024
+#: Write-buffer sizes: above ``WRITE_HIGH_WATER`` the handler is told (``writing_paused``) so it can
+#: pause what feeds the connection; above ``MAX_WRITE_BUFFER`` (the default of each listener's
+#: ``max_write_buffer`` setting) a consumer that nobody paused for is cut (the slow-consumer rule).
+WRITE_HIGH_WATER = 256 * 1024
+MAX_WRITE_BUFFER = 4 * 1024 * 1024
 
 
 class Handler(Protocol):
-    """What a protocol adapter provides to the transport."""
+    """What a protocol adapter provides to the transport, whatever kind of listener it is on.
 
-    def feed(self, data: bytes) -> None: ...
+    ``writing_paused``/``writing_resumed`` have defaults (do nothing) for a class that subclasses this
+    protocol explicitly; a relay overrides them to pause the connection that feeds this one."""
 
     def connection_lost(self) -> None: ...
 
     def timed_out(self, logged_in: bool) -> None: ...
 
+    def writing_paused(self) -> None:
+        """The connection's write buffer passed its high-water mark."""
+        return None
+
+    def writing_resumed(self) -> None:
+        """The write buffer drained below its low-water mark."""
+        return None
+
+
+class StreamHandler(Handler, Protocol):
+    """A handler on a stream listener (TCP): bytes arrive as the socket delivers them."""
+
+    def feed(self, data: bytes) -> None: ...
+
+
+class MessageHandler(Handler, Protocol):
+    """A handler on a message listener (WebSocket, UDP): each call carries one whole message."""
+
+    def feed_message(self, data: bytes) -> None: ...
+
 
 class Conn(Protocol):
-    """What an adapter uses of its connection, whatever the transport (TCP :class:`Connection`, or
-    :class:`polyim.transport.websocket.WsConnection`)."""
+    """What an adapter uses of its connection, whatever the transport (TCP :class:`Connection`,
+    :class:`polyim.transport.websocket.WsConnection`, :class:`polyim.transport.udp.UdpPeer`)."""
 
     peer: str
     logged_in: bool
+    #: When the transport last received from the peer (monotonic seconds): the adapters' ``now``, so
+    #: that no adapter reads a clock of its own.
+    last_rx: float
 
     @property
     def closing(self) -> bool: ...
-
-    @property
-    def transport(self) -> asyncio.Transport | None: ...
 
     def write(self, data: bytes) -> None: ...
 
@@ -47,62 +77,143 @@ class Conn(Protocol):
 
     def abort(self) -> None: ...
 
+    def pause_reading(self) -> None: ...
 
-class Swept(Protocol):
-    """What :class:`ConnectionSet` needs of a connection: its timers and a way to close it."""
+    def resume_reading(self) -> None: ...
 
-    def check_timers(self, now: float) -> None: ...
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer: ...
+
+
+class Closable(Protocol):
+    """What :class:`ConnectionSet` needs of a connection: a way to close it at shutdown."""
 
     def close(self) -> None: ...
 
 
-class Timers:
-    """The two deadlines of every kind of connection: a login within ``login_timeout`` of opening, then
-    input at least every ``idle_timeout``. :class:`ConnectionSet`'s sweep calls :meth:`check_timers`."""
+# A handler that keeps its connection past a deadline (its ``timed_out`` did not close it) is asked
+# again after this many seconds.
+_RETRY_TIMEOUT = 1.0
 
-    __slots__ = ()
+
+class ConnBase:
+    """What every kind of connection shares: the login and idle deadlines, its slot among the
+    listener's connections not logged in (given back at login or close), and per-channel deadlines.
+
+    The login deadline (``login_timeout`` after opening) and the idle one (input at least every
+    ``idle_timeout`` once logged in) are one entry on the loop's timer heap per connection, moved
+    lazily: input only stores ``last_rx``, and when the entry comes due it is either the deadline, or
+    set again for the one it has become. No sweep walks every connection every second."""
+
+    __slots__ = (
+        "_closing",
+        "_deadline",
+        "_handler",
+        "_logged_in",
+        "_ticket",
+        "idle_timeout",
+        "last_rx",
+        "login_timeout",
+        "opened",
+        "peer",
+    )
 
     _closing: bool
+    _deadline: Timer | None
     _handler: Handler | None
-    logged_in: bool
-    opened: float
-    last_rx: float
+    _logged_in: bool
+    _ticket: Ticket | None
     idle_timeout: float
+    last_rx: float
     login_timeout: float
+    opened: float
+    peer: str
 
-    def check_timers(self, now: float) -> None:
-        if self._closing or self._handler is None:
+    @property
+    def logged_in(self) -> bool:
+        return self._logged_in
+
+    @logged_in.setter
+    def logged_in(self, value: bool) -> None:
+        """At login the slot is given back, and the login deadline becomes the idle one: the entry
+        moves later by itself when it comes due, but an idle deadline earlier than the login one
+        (seldom: the defaults are the other way round) needs an entry of its own."""
+        self._logged_in = value
+        if value:
+            self._release_slot()
+            deadline = self._deadline
+            if deadline is not None:
+                heap = timer_heap()
+                delay = self.last_rx + self.idle_timeout - time.monotonic()
+                if heap.time() + delay < deadline.when:
+                    deadline.cancel()
+                    self._arm(delay)
+
+    def take_slot(self, admission: Admission | None, host: str) -> bool:
+        """Take a slot among the listener's connections not logged in; False when it is refused."""
+        if admission is None:
+            return True
+        self._ticket = admission.admit(host)
+        return self._ticket is not None
+
+    def _release_slot(self) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            ticket.release()
+
+    def start_deadlines(self) -> None:
+        """Arm the login deadline; called once the connection has its handler."""
+        self._arm(self.opened + self.login_timeout - time.monotonic())
+
+    def stop_deadlines(self) -> None:
+        deadline, self._deadline = self._deadline, None
+        if deadline is not None:
+            deadline.cancel()
+
+    def _arm(self, delay: float) -> None:
+        self._deadline = timer_heap().call_later(max(delay, 0.0), self._deadline_due)
+
+    def _deadline_due(self) -> None:
+        self._deadline = None
+        handler = self._handler
+        if self._closing or handler is None:
             return
-        if self.logged_in:
-            if now - self.last_rx > self.idle_timeout:
-                self._handler.timed_out(True)
-        elif now - self.opened > self.login_timeout:
-            self._handler.timed_out(False)
+        if self._logged_in:
+            left = self.last_rx + self.idle_timeout - time.monotonic()
+        else:
+            left = self.opened + self.login_timeout - time.monotonic()
+        if left > 0:
+            self._arm(left)
+            return
+        handler.timed_out(self._logged_in)
+        if not self._closing:
+            self._arm(_RETRY_TIMEOUT)
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        """Run ``callback`` in ``delay`` seconds unless the connection has closed by then."""
+
+        def fire() -> None:
+            if not self._closing:
+                callback()
+
+        return timer_heap().call_later(delay, fire)
 
 
-class Connection(asyncio.Protocol, Timers):
+class Connection(asyncio.Protocol, ConnBase):
     """One client connection over TCP (or any stream transport)."""
 
     __slots__ = (
         "_buf",
-        "_closing",
         "_flush_scheduled",
-        "_handler",
-        "_paused_by_peer",
+        "_queued",
+        "_reading_paused",
         "_transport",
         "handler_factory",
-        "idle_timeout",
-        "last_rx",
-        "logged_in",
-        "login_timeout",
-        "opened",
-        "peer",
         "registry",
     )
 
     def __init__(
         self,
-        handler_factory: Callable[[Connection], Handler],
+        handler_factory: Callable[[Connection], StreamHandler],
         registry: ConnectionSet,
         idle_timeout: float,
         login_timeout: float,
@@ -112,22 +223,31 @@ class Connection(asyncio.Protocol, Timers):
         self.idle_timeout = idle_timeout
         self.login_timeout = login_timeout
         self._transport: asyncio.Transport | None = None
-        self._handler: Handler | None = None
+        self._handler: StreamHandler | None = None
+        self._ticket: Ticket | None = None
+        self._deadline: Timer | None = None
         self._buf: list[bytes] = []
+        self._queued = 0  # bytes in _buf
         self._flush_scheduled = False
         self._closing = False
-        self._paused_by_peer = False
+        self._reading_paused = False
         self.peer = ""
         self.opened = self.last_rx = time.monotonic()
-        self.logged_in = False
+        self._logged_in = False
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer = peer_name(peer)
+        if not self.take_slot(self.registry.admission, host_of(peer)):
+            self._closing = True
+            self._transport.abort()
+            return
+        self._transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.registry.add(self)
         self._handler = self.handler_factory(self)
+        self.start_deadlines()
 
     def data_received(self, data: bytes) -> None:
         self.last_rx = time.monotonic()
@@ -136,16 +256,21 @@ class Connection(asyncio.Protocol, Timers):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.registry.discard(self)
+        self.stop_deadlines()
+        self._release_slot()
         self._closing = True
         handler, self._handler = self._handler, None
         if handler is not None:
             handler.connection_lost()
 
     def pause_writing(self) -> None:
-        self._paused_by_peer = True
+        """The transport's buffer passed the high-water mark: the handler may pause what feeds it."""
+        if self._handler is not None:
+            self._handler.writing_paused()
 
     def resume_writing(self) -> None:
-        self._paused_by_peer = False
+        if self._handler is not None:
+            self._handler.writing_resumed()
 
     # -- used by handlers -------------------------------------------------------------------------
     @property
@@ -156,12 +281,29 @@ class Connection(asyncio.Protocol, Timers):
     def transport(self) -> asyncio.Transport | None:
         return self._transport
 
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (the handler has too much to do, or what it relays to is full)."""
+        if not self._reading_paused and self._transport is not None and not self._closing:
+            self._reading_paused = True
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and self._transport is not None and not self._closing:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
     def write(self, data: bytes) -> None:
-        """Queue bytes; everything queued in this loop turn goes out in one write."""
+        """Queue bytes; everything queued in this loop turn goes out in one write. Past the high-water
+        mark the queue is written at once, so the transport tells the handler (``writing_paused``)
+        while the turn goes on: uvloop hands one connection many reads in one turn, and a relay must
+        pause its source after the first of them, not after megabytes."""
         if self._closing:
             return
         self._buf.append(data)
-        if not self._flush_scheduled:
+        self._queued += len(data)
+        if self._queued > WRITE_HIGH_WATER:  # a global: this runs at every write
+            self.flush()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             self.registry.flush_soon(self)
 
@@ -170,18 +312,22 @@ class Connection(asyncio.Protocol, Timers):
 
         A transport can close under a connection with bytes queued (a reset read later in the same
         turn; ``connection_lost`` comes after): uvloop raises on a write to it, so those bytes are
-        dropped here, as asyncio's own transports drop them."""
+        dropped here, as asyncio's own transports drop them. Past the listener's
+        ``max_write_buffer`` the consumer is cut: a handler that relays to this connection pauses its
+        source at the high-water mark (``writing_paused``) and never lets it get that far."""
         self._flush_scheduled = False
         transport = self._transport
         if not self._buf or transport is None:
             return
         data = self._buf[0] if len(self._buf) == 1 else b"".join(self._buf)
         self._buf.clear()
+        self._queued = 0
         if transport.is_closing():
             return
         transport.write(data)
-        if transport.get_write_buffer_size() > _HIGH_WATER:
-            log.warning("%s: slow consumer (%d bytes queued), closing", self.peer, _HIGH_WATER)
+        queued = transport.get_write_buffer_size()
+        if queued > self.registry.max_write_buffer:
+            log.warning("%s: slow consumer (%d bytes queued), closing", self.peer, queued)
             self.abort()
 
     def close(self) -> None:
@@ -196,22 +342,30 @@ class Connection(asyncio.Protocol, Timers):
     def abort(self) -> None:
         self._closing = True
         self._buf.clear()
+        self._queued = 0
         if self._transport is not None:
             self._transport.abort()
 
 
 class ConnectionSet:
-    """All connections of a listener, swept by one periodic timer instead of a timer per connection.
+    """All connections of a listener (counted for /metrics and node reports, closed at shutdown).
 
-    It also runs their flushes: a connection with queued bytes joins one list, and one loop callback
+    It runs their flushes: a connection with queued bytes joins one list, and one loop callback
     writes them all. A room message fanned out to 5,000 connections schedules one callback, not 5,000.
+    It carries the listener's limits: the admission of connections not logged in, and the write-buffer
+    marks.
     """
 
-    def __init__(self, sweep_interval: float = 1.0) -> None:
-        self._conns: set[Swept] = set()
-        self._interval = sweep_interval
-        self._task: asyncio.Task[None] | None = None
+    def __init__(
+        self,
+        *,
+        admission: Admission | None = None,
+        max_write_buffer: int = MAX_WRITE_BUFFER,
+    ) -> None:
+        self._conns: set[Closable] = set()
         self._dirty: list[Connection] = []
+        self.admission = admission
+        self.max_write_buffer = max_write_buffer
 
     def flush_soon(self, conn: Connection) -> None:
         self._dirty.append(conn)
@@ -230,28 +384,16 @@ class ConnectionSet:
                 log.exception("%s: write failed, closing", conn.peer)
                 conn.abort()
 
-    def add(self, conn: Swept) -> None:
+    def add(self, conn: Closable) -> None:
         self._conns.add(conn)
 
-    def discard(self, conn: Swept) -> None:
+    def discard(self, conn: Closable) -> None:
         self._conns.discard(conn)
 
     def __len__(self) -> int:
         return len(self._conns)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._sweep())
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            now = time.monotonic()
-            for conn in list(self._conns):
-                conn.check_timers(now)
-
     def close_all(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
         for conn in list(self._conns):
             conn.close()
 
@@ -259,15 +401,18 @@ class ConnectionSet:
 async def serve_tcp(
     host: str,
     port: int,
-    handler_factory: Callable[[Connection], Handler],
+    handler_factory: Callable[[Connection], StreamHandler],
     *,
     idle_timeout: float,
     login_timeout: float,
+    admission: Admission | None = None,
+    max_write_buffer: int = MAX_WRITE_BUFFER,
 ) -> tuple[asyncio.Server, ConnectionSet]:
-    conns = ConnectionSet()
+    """A stream listener: each connection's bytes go to its handler's ``feed``. With ``admission``,
+    connections past its cap of ones not logged in are closed as they arrive."""
+    conns = ConnectionSet(admission=admission, max_write_buffer=max_write_buffer)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: Connection(handler_factory, conns, idle_timeout, login_timeout), host, port, backlog=4096
     )
-    conns.start()
     return server, conns

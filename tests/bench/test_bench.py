@@ -20,9 +20,10 @@ import pytest
 
 from polyim.bench import omtp_load
 from polyim.bench.beehive_load import BeehiveSession
-from polyim.bench.load import Link, Plan, RunState, SessionSpec, Worker
+from polyim.bench.load import Link, Plan, RunState, SessionSpec
 from polyim.bench.scenarios import Options
 from polyim.bench.stats import Histogram, bucket_bounds, bucket_of
+from polyim.bench.worker import Worker
 from polyim.cli import main
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd

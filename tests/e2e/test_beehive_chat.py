@@ -4,9 +4,13 @@ friends (beehive.md §4.1, §4.2)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
 from tests.clients import beehive as b
 from tests.clients.omtp import PT, MsgCtlCmd, single_session_id
-from tests.conftest import Server
+from tests.conftest import Server, start_server
 from tests.e2e.beehive_pool import Beehive, beehive
 from tests.e2e.conftest import Omtp, omtp
 
@@ -273,3 +277,27 @@ async def test_omtp_recall_is_not_replayed_to_beehive(server: Server, beehive: B
     bh = await beehive.login(b_uid)
     frames, _ = await bh.sync()
     assert [f.msg.text for f in frames if f.type == b.CHAT] == ["keep me"]
+
+
+@pytest.fixture(scope="module")
+def friends_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose ``[beehive]`` section switches on the core's friendship rule for 1:1 chat."""
+    srv = start_server(tmp_path_factory.mktemp("friends"), extra="require_friend = true")
+    yield srv
+    srv.stop()
+
+
+async def test_require_friend_is_a_policy_beehive_can_switch_on(friends_only: Server) -> None:
+    pool = Beehive(friends_only)
+    try:
+        alice, bob = await pool.user(), await pool.user()
+        refused = await alice.chat(bob.uid, "hello stranger")
+        assert (refused.code, refused.errmsg) == (20007, "Not friend!")
+        assert await bob.no_push(b.CHAT)
+        assert (await alice.pair(b.FRIEND_ADD, bob.uid, mark="bob")).code == 0
+        await bob.expect(b.FRIEND_ADD)
+        assert (await bob.pair(b.FRIEND_ADD, alice.uid, mark="alice")).code == 0  # accepts
+        assert (await alice.chat(bob.uid, "hello friend")).code == 0
+        assert (await bob.expect(b.CHAT)).msg.text == "hello friend"
+    finally:
+        await pool.close()

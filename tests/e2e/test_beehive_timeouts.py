@@ -1,5 +1,5 @@
 """beehive's two deadlines over TCP and WebSocket alike: ONLINE within ``login_timeout``, then input at
-least every ``idle_timeout`` (beehive.md §1.1), both checked by one sweep a second."""
+least every ``idle_timeout`` (beehive.md §1.1), both deadlines on the loop's timer heap."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import pytest
 from yarl import URL
 
 from polyim.config import load
+from polyim.protocols.registry import sections
 from polyim.server import Node
 from tests.conftest import write_config
 
@@ -90,7 +91,7 @@ COMBOS = 60  # random mixes of absent, valid and bad fields per route and form (
 
 @pytest.fixture
 async def node(tmp_path: Path) -> AsyncIterator[tuple[Node, str]]:
-    settings = load(str(write_config(tmp_path)))
+    settings = load(str(write_config(tmp_path)), sections())
     node = Node(settings)
     await node.start()
     port = next(x.port for x in node.listeners if x.protocol == "http")

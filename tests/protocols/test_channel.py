@@ -14,20 +14,20 @@ from typing import Any, cast
 import pytest
 
 from polyim.cluster.local import local_cluster
-from polyim.config import BeehiveSettings, OmtpSettings
 from polyim.core.app import Core
 from polyim.core.events import Event, MessageEvent
 from polyim.core.sessions import Session, SessionRegistry, Sink, fan_out
 from polyim.model import ConvId, DeviceClass, Message
 from polyim.protocols.beehive.adapter import BeehiveChannel
+from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import Channel
 from polyim.protocols.omtp.adapter import OmtpChannel
+from polyim.protocols.omtp.settings import OmtpSettings
 
 
 class FakeConn:
     peer = "test:1"
     logged_in = False
-    transport = None
 
     def __init__(self) -> None:
         self.closing = False
@@ -40,6 +40,12 @@ class FakeConn:
 
     def abort(self) -> None:
         self.closing = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
 
 
 class RecordingConn(FakeConn):

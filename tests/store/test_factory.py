@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from polyim.config import ConfigError, Settings, load
+from polyim.protocols.registry import sections
 from polyim.store.factory import make_file_store, make_store
 from polyim.store.files import LocalFileStore
 from polyim.store.sqlite import SqliteStore
@@ -54,4 +55,4 @@ def test_file_store_lives_under_the_data_dir_with_the_configured_limit(tmp_path:
 def _load_settings(tmp_path: Path, text: str) -> Settings:
     path = tmp_path / "polyim.toml"
     path.write_text(text, encoding="utf-8")
-    return load(str(path))
+    return load(str(path), sections())

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
-import pytest
-import uvloop
-
-from polyim.transport.connection import Connection, serve_tcp
+from polyim.transport.connection import Connection, StreamHandler, serve_tcp
+from tests.transport.loops import LoopFactory, both_loops, run_on
 
 
-class Broadcaster:
+class Broadcaster(StreamHandler):
     """Each line received is written to every connection of the listener (a fan-out in one turn);
     ``bye`` queues a goodbye and closes at once."""
 
@@ -97,13 +95,37 @@ async def _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others()
             assert await asyncio.wait_for(reader.readline(), 5) == b"more\n"
 
 
-@pytest.mark.parametrize(
-    "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
-)
+@both_loops
 def test_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others(
-    loop_factory: Callable[[], asyncio.AbstractEventLoop],
+    loop_factory: LoopFactory,
 ) -> None:
     """The server runs on uvloop, whose transports raise on a write after they closed: the flush pass
     must drop that connection's bytes and go on to the others."""
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others())
+    run_on(loop_factory, _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others)
+
+
+class Ticker(Broadcaster):
+    """``later`` asks for a tick in 50 ms; ``later bye`` asks for one and closes at once."""
+
+    everyone: ClassVar[list[Connection]] = []
+    ticked: ClassVar[list[Connection]] = []
+
+    def feed(self, data: bytes) -> None:
+        self.conn.call_later(0.05, self.tick)
+        if data.strip() == b"later bye":
+            self.conn.close()
+
+    def tick(self) -> None:
+        self.ticked.append(self.conn)
+        self.conn.write(b"tick\n")
+
+
+async def test_a_channel_deadline_fires_unless_its_connection_closed_first() -> None:
+    async with listening(Ticker, 2) as clients:
+        (kept_r, kept_w), (closed_r, closed_w) = clients
+        kept_w.write(b"later\n")
+        closed_w.write(b"later bye\n")
+        assert await asyncio.wait_for(kept_r.readline(), 5) == b"tick\n"
+        assert await asyncio.wait_for(closed_r.read(), 5) == b""  # closed, and no tick after it
+        await asyncio.sleep(0.1)
+        assert len(Ticker.ticked) == 1  # the closed connection's deadline did not run at all

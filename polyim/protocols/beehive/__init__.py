@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 from polyim.config import parse_hostport
 from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room commands, 0x04xx)
-from polyim.protocols.registry import Listener, ProtocolEntry
+from polyim.protocols.beehive.settings import BeehiveSettings
+from polyim.protocols.entry import ProtocolEntry
+from polyim.transport.listener import Listener
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -22,10 +24,11 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
     from polyim.protocols.beehive import nodes
     from polyim.protocols.beehive.adapter import BeehiveChannel
     from polyim.protocols.beehive.codec import WS_PATH, WS_SUBPROTOCOL
+    from polyim.transport.admission import Admission
     from polyim.transport.connection import serve_tcp
     from polyim.transport.websocket import serve_ws
 
-    cfg = settings.beehive
+    cfg = settings.protocol("beehive", BeehiveSettings)
     node_id = settings.server.node_id
     core.rooms.configure(
         group_capacity=cfg.room_group_capacity,
@@ -47,6 +50,10 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
             lambda conn: BeehiveChannel(core, conn, cfg, node_id, websocket=False),
             idle_timeout=cfg.idle_timeout,
             login_timeout=cfg.login_timeout,
+            admission=Admission(
+                f"beehive tcp {cfg.tcp}", cfg.max_pending_connections, cfg.max_pending_per_address
+            ),
+            max_write_buffer=cfg.max_write_buffer,
         )
         bound = server.sockets[0].getsockname()[1]
         listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all, conns.__len__))
@@ -63,6 +70,11 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
             login_timeout=cfg.login_timeout,
             max_message=cfg.max_frame,
             subprotocols=(WS_SUBPROTOCOL,),
+            request_timeout=cfg.ws_request_timeout,
+            admission=Admission(
+                f"beehive ws {cfg.ws}", cfg.max_pending_connections, cfg.max_pending_per_address
+            ),
+            max_write_buffer=cfg.max_write_buffer,
         )
         sockets = getattr(ws_server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
@@ -80,4 +92,4 @@ def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
     return im_routes(settings) + room_routes()  # /im/* (§6.1–§6.5), /room/* and /im/room/* (§6.6)
 
 
-ENTRY = ProtocolEntry("beehive", start, routes)
+ENTRY = ProtocolEntry("beehive", BeehiveSettings, start, routes)

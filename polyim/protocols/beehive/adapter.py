@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, ClassVar
 
-from polyim.config import BeehiveSettings
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
@@ -41,6 +39,7 @@ from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, 
 from polyim.pending import Pending
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
+from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import (
     Channel,
     Commands,
@@ -217,7 +216,7 @@ class BeehiveChannel(Channel):
         self.cid = next(_cids)
         self.decoder = c.Decoder(max_frame=settings.max_frame)
         self.rate = RateLimit(rate=200, burst=400, close_after=3600.0)
-        self.policy = SendPolicy(settings.max_message_bytes)
+        self.policy = SendPolicy(settings.max_message_bytes, settings.require_friend)
         self.floor = 0
         self.bsid = 0  # the header sid of the session (the device id)
         self.online = False
@@ -226,11 +225,19 @@ class BeehiveChannel(Channel):
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        """Bytes of the TCP stream."""
+        self._take(self.decoder.feed, data)
+
+    def feed_message(self, data: bytes) -> None:
+        """One WebSocket message: one whole frame."""
+        self._take(lambda message: [self.decoder.decode_message(message)], data)
+
+    def _take(self, decode: Callable[[bytes], list[c.Frame]], data: bytes) -> None:
         if self.kicked:
             return  # KICKED: input discarded until the delayed close (§1.2)
         bad: c.BeehiveDecodeError | None = None
         try:
-            frames = [self.decoder.decode_message(data)] if self.websocket else self.decoder.feed(data)
+            frames = decode(data)
         except c.BeehiveDecodeError as exc:
             frames, bad = list(exc.frames), exc
         for frame in frames:
@@ -277,7 +284,7 @@ class BeehiveChannel(Channel):
         except c.BeehiveDecodeError as exc:
             self.error(h, exc.code, exc.errmsg)
             return False
-        if self.online and self.rate.take(time.monotonic()) is not None:
+        if self.online and self.rate.take(self.conn.last_rx) is not None:
             raise Refused(E.USER_RATE_LIMIT, "Rate limit!")
         return True
 
@@ -453,7 +460,7 @@ class BeehiveChannel(Channel):
 
     def _on_presence(self, event: PresenceEvent) -> None:
         if event.presence is Presence.OFFLINE:
-            body = pb.mesg_offline_ntf(uid=event.uid, time=int(time.time()))
+            body = pb.mesg_offline_ntf(uid=event.uid, time=self.core.clock.now_ms() // 1000)
             self.push(Cmd.OFFLINE_NTF, c.encode_body(body))
         else:
             self.push(Cmd.ONLINE_NTF, c.encode_body(pb.mesg_online_ntf(uid=event.uid, status=event.presence)))
@@ -570,7 +577,7 @@ async def _authenticate(ch: BeehiveChannel, req: Any) -> tuple[int, str] | None:
     claims = tokens.verify(req.token, now=0)  # signature only; the expiry is checked next
     if claims is None:
         return E.CHECK_FAILED, "Decode token failed!"
-    if claims.expires <= time.time():
+    if claims.expires * 1000 <= ch.core.clock.now_ms():
         return E.CHECK_FAILED, "Token is timeout!"
     if claims.uid != req.uid or claims.device != str(req.sid):
         return E.CHECK_FAILED, "Token is invalid!!"

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from polyim.config import BeehiveSettings, Settings
+from polyim.config import Settings
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.devices import DeviceInfo
 from polyim.core.errors import Code, CoreError
-from polyim.http.server import is_admin, read_at_most
+from polyim.http.common import is_admin, read_at_most
 from polyim.protocols.beehive import http_rooms
 from polyim.protocols.beehive.http_rooms import (
     OK,
@@ -49,6 +49,7 @@ from polyim.protocols.beehive.http_rooms import (
     text_param,
 )
 from polyim.protocols.beehive.nodes import TYPE_TCP, TYPE_WS, WILDCARDS, frwd_records, ipv4_of, lsnd_records
+from polyim.protocols.beehive.settings import BeehiveSettings
 
 log = logging.getLogger(__name__)
 
@@ -439,7 +440,7 @@ _POST = frozenset({"POST"})
 
 
 def routes(settings: Settings) -> list[web.RouteDef]:
-    api = ImApi(settings.beehive)
+    api = ImApi(settings.protocol("beehive", BeehiveSettings))
     return [
         web.route("*", "/im/register", endpoint(_GET, api.register, admin=False)),
         web.route("*", "/im/iplist", endpoint(_GET, api.iplist, admin=False)),

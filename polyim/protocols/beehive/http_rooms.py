@@ -22,7 +22,7 @@ from aiohttp import web
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.ids import storable
-from polyim.http.server import CORE_KEY, is_admin, read_at_most
+from polyim.http.common import CORE_KEY, is_admin, read_at_most
 
 MAX_PUSH = 60_000
 MAX_EXPIRE = 0xFFFFFFFF  # mesg_room_bc.expire is a uint32
@@ -204,7 +204,9 @@ async def config(request: web.Request, core: Core) -> Answer:
     params = await params_of(request)
     actions: dict[str, Action] = pick(CONFIG, params, "option")
     act: Action = pick(actions, params, "action")
-    return act(core, params)
+    answer = act(core, params)
+    await core.rooms.flush()  # a kept setting (a ban, a gag, a closure) is answered once committed
+    return answer
 
 
 # == /room/query =========================================================================================

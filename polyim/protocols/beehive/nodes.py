@@ -21,11 +21,12 @@ from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from typing import Any
 
-from polyim.config import BeehiveSettings, ServerSettings, parse_hostport
+from polyim.config import ServerSettings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.nodes import Nodes
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
+from polyim.protocols.beehive.settings import BeehiveSettings
 
 LSND = "beehive.lsnd"
 FRWD = "beehive.frwd"

@@ -99,6 +99,7 @@ async def _room_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
     with room_refusals():
         inside = ch.core.rooms.dismiss(ch.me, req.rid, skip=ch.sid)
+    await ch.core.rooms.flush()  # answered once the dismissal is committed
     ch.reply(frame.header, Cmd.ROOM_DISMISS_ACK, c.encode_body(pb.mesg_room_dismiss_ack(code=0, errmsg="Ok")))
     if inside:
         _own_ntf(ch, frame.header, Cmd.ROOM_QUIT_NTF, _ntf_body(pb.mesg_room_quit_ntf, 0, req.rid))
@@ -131,6 +132,7 @@ async def _room_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """``uid`` is the target; the actor is the session's user (owner or manager)."""
     with room_refusals():
         inside = ch.core.rooms.kick(_session(ch), req.rid, req.uid)
+    await ch.core.rooms.flush()  # answered once the ban is committed
     ack = pb.mesg_room_kick_ack(uid=req.uid, rid=req.rid, code=0, errmsg="Ok")
     ch.reply(frame.header, Cmd.ROOM_KICK_ACK, c.encode_body(ack))
     if inside:

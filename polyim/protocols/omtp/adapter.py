@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
-from polyim.config import OmtpSettings
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.context import check_actor
@@ -50,6 +48,7 @@ from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, R
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
 from polyim.protocols.omtp.render import control_pack, stored_pack
+from polyim.protocols.omtp.settings import OmtpSettings
 from polyim.transport.connection import Connection
 
 log = logging.getLogger(__name__)
@@ -167,7 +166,7 @@ class OmtpChannel(Channel):
             if not self._receipt_now(pack):
                 self.submit(lambda: self._client_ack(pack))
             return
-        verdict = self.rate.take(time.monotonic())
+        verdict = self.rate.take(self.conn.last_rx)
         if verdict is not None:
             if verdict == "close":
                 log.warning("omtp %s: sustained flood, closing", self.conn.peer)

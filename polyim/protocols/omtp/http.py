@@ -11,7 +11,7 @@ from aiohttp import web
 
 from polyim.core.app import Core
 from polyim.core.errors import CoreError
-from polyim.http.server import CORE_KEY, is_admin, json_body
+from polyim.http.common import CORE_KEY, is_admin, json_body
 from polyim.protocols.omtp import ids
 from polyim.protocols.omtp.adapter import ERRORS
 from polyim.protocols.omtp.codec import ErrorCode as E

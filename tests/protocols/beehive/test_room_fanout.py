@@ -7,10 +7,10 @@ from typing import Any, cast
 
 import pytest
 
-from polyim.config import BeehiveSettings
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
+from polyim.protocols.beehive.settings import BeehiveSettings
 
 
 class _Conn:
