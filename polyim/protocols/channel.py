@@ -62,26 +62,35 @@ class State(enum.Flag):
 
 
 Handler = Callable[[Any, Any, Any], Awaitable[Any]]
+# Core refusal → the wire code and its text (None: the core's own text).
+ErrorTable = Mapping[Code, tuple[int, str | None]]
+_NO_ERRORS: ErrorTable = {}
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
     """One row of an adapter's table: the handler, how its request body is decoded (None: it has
-    none), and the states it is allowed in."""
+    none), the states it is allowed in, and where the command words a core refusal its own way, its
+    wire codes (over the adapter's :attr:`Channel.errors`)."""
 
     handler: Handler
     request: Callable[[bytes], Any] | None
     states: State
+    errors: ErrorTable
 
 
 class Commands(dict[int, Command]):
     """An adapter's table, ``command → Command``, filled by the :meth:`on` decorator."""
 
     def on(
-        self, cmd: int, request: Callable[[bytes], Any] | None = None, states: State = State.ONLINE
+        self,
+        cmd: int,
+        request: Callable[[bytes], Any] | None = None,
+        states: State = State.ONLINE,
+        errors: ErrorTable = _NO_ERRORS,
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
-            self[int(cmd)] = Command(fn, request, states)
+            self[int(cmd)] = Command(fn, request, states, errors)
             return fn
 
         return register
@@ -106,7 +115,7 @@ class Channel:
     #: The adapter's commands, with their handlers, request decoders and allowed states.
     commands: ClassVar[Commands] = Commands()
     #: Core refusal → the adapter's wire code, with its text (None: the core's own text).
-    errors: ClassVar[Mapping[Code, tuple[int, str | None]]] = {}
+    errors: ClassVar[ErrorTable] = {}
     #: The exceptions the adapter's request decoders raise for a body that does not decode.
     decode_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
@@ -197,7 +206,7 @@ class Channel:
             self.refused(frame, request, exc)
             return
         except CoreError as exc:
-            self.refused(frame, request, self.refusal(exc))
+            self.refused(frame, request, self.refusal(exc, command.errors if command else _NO_ERRORS))
             return
         if reply is not None:
             self.answer(frame, reply)
@@ -208,9 +217,10 @@ class Channel:
         except self.decode_errors as exc:
             raise self.undecodable(exc) from exc
 
-    def refusal(self, exc: CoreError) -> Refused:
-        """The core's refusal in the adapter's words (:attr:`errors`; unmapped codes as INTERNAL)."""
-        code, text = self.errors.get(exc.code) or self.errors[Code.INTERNAL]
+    def refusal(self, exc: CoreError, own: ErrorTable = _NO_ERRORS) -> Refused:
+        """The core's refusal in the command's words (``own``), else the adapter's (:attr:`errors`);
+        unmapped codes as INTERNAL."""
+        code, text = own.get(exc.code) or self.errors.get(exc.code) or self.errors[Code.INTERNAL]
         return Refused(code, exc.text if text is None else text)
 
     def refused(self, frame: Any, request: Any, exc: Refused) -> None:

@@ -151,7 +151,39 @@ async def _client_id(pool: Omtp, c: OmtpClient, v: str) -> int:
     return code
 
 
-OMTP_CASES: list[OmtpCase] = [_single, _group_send, _group_join, _member, _friend, _client_id]
+async def _friend_del(pool: Omtp, c: OmtpClient, v: str) -> int:
+    return (await c.friend_del(c.uid, v)).code
+
+
+async def _members(pool: Omtp, c: OmtpClient, v: str) -> int:
+    return (await c.group_members(f"GC_{v}")).code
+
+
+async def _history(pool: Omtp, c: OmtpClient, v: str) -> int:
+    return (await c.history(f"LP_G1_{c.uid}_{v}")).code
+
+
+async def _read(pool: Omtp, c: OmtpClient, v: str) -> int:
+    return (await c.read(f"GC_{v}", 1)).code
+
+
+async def _monitor(pool: Omtp, c: OmtpClient, v: str) -> int:
+    return (await c.monitor_start(f"GC_{v}")).code
+
+
+OMTP_CASES: list[OmtpCase] = [
+    _single,
+    _group_send,
+    _group_join,
+    _member,
+    _friend,
+    _friend_del,
+    _members,
+    _history,
+    _read,
+    _monitor,
+    _client_id,
+]
 
 
 async def _omtp_answered(pool: Omtp, c: OmtpClient, case: OmtpCase, value: int) -> None:

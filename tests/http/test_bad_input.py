@@ -18,7 +18,8 @@ from yarl import URL
 from polyim.config import load
 from polyim.protocols.registry import sections
 from polyim.server import Node
-from tests.conftest import write_config
+from tests.conftest import Server, write_config
+from tests.e2e.beehive_pool import http
 
 TOKEN = "test-admin-token"
 # Numbers no id can be, the wrong types, strings the store cannot hold or should not.
@@ -194,3 +195,42 @@ async def test_every_route_answers_bad_input_with_a_4xx(node: tuple[Node, str]) 
             for _ in range(COMBOS):
                 await _check(http, verb, url, json=_mix(rng, valid, BAD_VALUES))
                 await _check(http, verb, url, params=_mix(rng, texts, BAD_TEXTS))
+
+
+# -- the findings of issue 16, one by one ---------------------------------------------------------------
+def test_ids_past_2_63_are_answered_not_a_500(server: Server) -> None:
+    """/im/register, /im/iplist and /api/v1/push/user with ids no account can have (they were a 500)."""
+    for uid in (2**63, 2**64 - 1):
+        status, body = http(server, "/im/register", {"uid": uid})
+        assert (status, body["code"]) == (200, 20007), body
+        status, body = http(server, "/im/iplist", {"type": 1, "uid": uid, "sid": 1, "password": "x"})
+        assert (status, body["code"]) == (200, 20007), body
+        status, body = http(server, "/im/iplist", {"type": 1, "uid": 10000, "sid": uid, "password": "x"})
+        assert (status, body["code"]) == (200, 20007), body
+        status, body = server.api("POST", "/api/v1/push/user", {"uid": uid, "text": "hi"})
+        assert status == 400 and body["code"] == 20007, body
+
+
+def test_names_with_control_characters_or_lone_surrogates_are_refused(server: Server) -> None:
+    """One rule for usernames, nicknames, group and room names: no control character (NUL included),
+    no unpaired surrogate; a lone surrogate was a 500 and a NUL byte was accepted."""
+    uid, _ = server.add_user("namer")
+    for bad in ("\ud800", "a\x00b", "tab\there", "new\nline", "del\x7f"):
+        status, _ = server.api("POST", "/api/v1/users", {"username": bad, "password": "pw"})
+        assert status == 400, bad
+        status, _ = server.api(
+            "POST", "/api/v1/users", {"username": "nick_ok", "password": "pw", "nickname": bad}
+        )
+        assert status == 400, bad
+        status, _ = server.api("POST", "/api/v1/groups", {"name": bad, "owner": uid})
+        assert status == 400, bad
+        status, _ = server.api("POST", "/api/v1/rooms", {"name": bad, "owner": uid})
+        assert status == 400, bad
+    assert server.api("POST", "/api/v1/groups", {"name": "good group", "owner": uid})[0] == 201
+    assert server.api("POST", "/api/v1/rooms", {"name": "good room", "owner": uid})[0] == 201
+    status, body = server.api("POST", "/api/v1/users", {"username": "O'Brien", "password": "pw"})
+    assert status == 201 and body["username"] == "O'Brien"
+    status, body = server.api(
+        "POST", "/api/v1/users", {"username": "名前", "password": "pw", "nickname": "🙂"}
+    )
+    assert status == 201 and body["nickname"] == "🙂"

@@ -43,6 +43,7 @@ from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import (
     Channel,
     Commands,
+    ErrorTable,
     EventTable,
     FanoutTable,
     Handler,
@@ -137,10 +138,11 @@ def decode_request(cmd: int, body: bytes) -> Any:
     return request
 
 
-def handles(cmd: c.Cmd) -> Callable[[Handler], Handler]:
-    """Register a handler in :data:`COMMANDS`; every command but ONLINE needs an ONLINE session."""
+def handles(cmd: c.Cmd, errors: ErrorTable | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler in :data:`COMMANDS`; every command but ONLINE needs an ONLINE session.
+    ``errors`` words the core's refusals as this command does, where it differs from :data:`ERRORS`."""
     decoder = partial(decode_request, int(cmd)) if cmd in c.BODY_TYPES else None
-    return COMMANDS.on(cmd, decoder, State.ANY if cmd == Cmd.ONLINE else State.ONLINE)
+    return COMMANDS.on(cmd, decoder, State.ANY if cmd == Cmd.ONLINE else State.ONLINE, errors or {})
 
 
 def ack_body(cmd: int, request: Any, code: int, errmsg: str) -> tuple[int, bytes] | None:
@@ -800,32 +802,30 @@ def _ntf(ch: BeehiveChannel, h: c.Header, cmd: int, cls: Any, uid: int, gid: int
     ch.conn.write(c.encode_frame(header, c.encode_body(cls(uid=uid, gid=gid))))
 
 
-@handles(Cmd.GROUP_CREAT)
+# How the group commands word the core's refusals where :data:`ERRORS` does not (§4.3).
+_NOT_OWNER = (E.PERMISSION_DENIED, "You're not group owner!")
+_DENIED = (E.PERMISSION_DENIED, "Permission denied!")
+_NOT_MEMBER = (E.INVALID_PARAM, "Not group member!")
+
+
+@handles(Cmd.GROUP_CREAT, {Code.NAME_TAKEN: (E.INVALID_PARAM, "Group name is taken!")})
 async def _group_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """The request's gid is ignored; the new gid reaches the creator as GROUP-JOIN-NTF (§10 #1)."""
     ch.actor(req.uid)
     if not req.name or len(req.name) > 64 or len(req.desc) > 512:
         raise Refused(E.INVALID_PARAM, "Param is invalid!")
-    try:
-        group = await ch.core.groups.create(
-            ch.me, req.name, [], desc=req.desc, member_limit=GROUP_CAPACITY, skip=ch.sid
-        )
-    except CoreError as exc:
-        if exc.code is Code.NAME_TAKEN:
-            raise Refused(E.INVALID_PARAM, "Group name is taken!") from exc
-        raise
+    group = await ch.core.groups.create(
+        ch.me, req.name, [], desc=req.desc, member_limit=GROUP_CAPACITY, skip=ch.sid
+    )
     ch.reply(frame.header, Cmd.GROUP_CREAT_ACK, _ok(pb.mesg_group_creat_ack))
     _ntf(ch, frame.header, Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf, ch.me, group.gid)
 
 
-@handles(Cmd.GROUP_DISMISS)
+@handles(Cmd.GROUP_DISMISS, {Code.NOT_OWNER: _NOT_OWNER})
 async def _group_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     ch.actor(req.uid)
     await _group(ch, req.gid)
-    try:
-        await ch.core.groups.dismiss(ch.me, req.gid, skip=ch.sid)
-    except CoreError as exc:
-        raise Refused(E.PERMISSION_DENIED, "You're not group owner!") from exc
+    await ch.core.groups.dismiss(ch.me, req.gid, skip=ch.sid)
     return _ok(pb.mesg_group_dismiss_ack)
 
 
@@ -878,7 +878,7 @@ async def _group_invite(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         _ntf(ch, frame.header, Cmd.GROUP_JOIN_NTF, pb.mesg_group_join_ntf, req.to, req.gid)
 
 
-@handles(Cmd.GROUP_KICK)
+@handles(Cmd.GROUP_KICK, dict.fromkeys((Code.NO_PRIVILEGE, Code.OWNER_CANNOT_QUIT, Code.NOT_MEMBER), _DENIED))
 async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     await _group(ch, req.gid)
     members = await ch.core.groups.roles(req.gid)
@@ -887,15 +887,13 @@ async def _group_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     if req.uid not in members:
         ch.reply(frame.header, Cmd.GROUP_KICK_ACK, _ok(pb.mesg_group_kick_ack))
         return
-    try:
-        await ch.core.groups.remove_members(ch.me, req.gid, [req.uid], skip=ch.sid)
-    except CoreError as exc:
-        raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
+    await ch.core.groups.remove_members(ch.me, req.gid, [req.uid], skip=ch.sid)
     ch.reply(frame.header, Cmd.GROUP_KICK_ACK, _ok(pb.mesg_group_kick_ack))
     _ntf(ch, frame.header, Cmd.GROUP_KICK_NTF, pb.mesg_group_kick_ntf, req.uid, req.gid)
 
 
-@handles(Cmd.GROUP_CHAT)
+# the only group send the core forbids is one to a closed group
+@handles(Cmd.GROUP_CHAT, {Code.FORBIDDEN: (E.PERMISSION_DENIED, "Group is closed!")})
 async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
     await _group(ch, req.gid)
@@ -903,23 +901,13 @@ async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     out = Outgoing(
         ConvId.group(req.gid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
-    try:
-        await ch.send(frame.header, req, out)
-    except CoreError as exc:
-        if exc.code is Code.NOT_MEMBER:
-            raise Refused(E.PERMISSION_DENIED, "Not group member!") from exc
-        if exc.code is Code.FORBIDDEN:  # the only group send the core forbids: a closed group
-            raise Refused(E.PERMISSION_DENIED, "Group is closed!") from exc
-        raise
+    await ch.send(frame.header, req, out)
 
 
 @handles(Cmd.GROUP_USR_LIST)
 async def _group_usr_list(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     await _group(ch, req.gid)
-    try:
-        members = await ch.core.groups.members(ch.session, req.gid)
-    except CoreError as exc:
-        raise Refused(E.PERMISSION_DENIED, "Not group member!") from exc
+    members = await ch.core.groups.members(ch.session, req.gid)
     if req.num:
         members = members[: req.num]
     items = ",".join(f'{{"idx":{i},"uid":{m.uid},"role":{_ROLE[m.role]}}}' for i, m in enumerate(members))
@@ -932,32 +920,26 @@ Setting = Callable[["BeehiveChannel", Any, bool], Awaitable[None]]
 
 async def _manager(ch: BeehiveChannel, req: Any, on: bool) -> None:
     await _group(ch, req.gid)
-    try:
-        await ch.core.groups.set_manager(ch.me, req.gid, req.uid, on, skip=ch.sid)
-    except CoreError as exc:
-        if exc.code is Code.NOT_OWNER:
-            raise Refused(E.PERMISSION_DENIED, "You're not group owner!") from exc
-        raise Refused(E.INVALID_PARAM, "Not group member!") from exc
+    await ch.core.groups.set_manager(ch.me, req.gid, req.uid, on, skip=ch.sid)
 
 
 async def _gag(ch: BeehiveChannel, req: Any, on: bool) -> None:
     await _group(ch, req.gid)
-    try:
-        await ch.core.groups.set_muted(ch.me, req.gid, req.uid or None, on, skip=ch.sid)
-    except CoreError as exc:
-        if exc.code is Code.NOT_MEMBER:
-            raise Refused(E.INVALID_PARAM, "Not group member!") from exc
-        raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
+    await ch.core.groups.set_muted(ch.me, req.gid, req.uid or None, on, skip=ch.sid)
 
 
 async def _ban(ch: BeehiveChannel, req: Any, on: bool) -> None:
     await _group(ch, req.gid)
     if await ch.core.accounts.get(req.uid) is None:
         raise Refused(E.INVALID_USER, "User isn't exist!")
-    try:
-        await ch.core.groups.set_blacklisted(ch.me, req.gid, req.uid, on, skip=ch.sid)
-    except CoreError as exc:
-        raise Refused(E.PERMISSION_DENIED, "Permission denied!") from exc
+    await ch.core.groups.set_blacklisted(ch.me, req.gid, req.uid, on, skip=ch.sid)
+
+
+_SETTING_ERRORS: dict[Setting, ErrorTable] = {
+    _manager: {Code.NOT_OWNER: _NOT_OWNER, Code.NOT_MEMBER: _NOT_MEMBER},
+    _gag: {Code.NOT_MEMBER: _NOT_MEMBER, Code.NOT_OWNER: _DENIED, Code.NO_PRIVILEGE: _DENIED},
+    _ban: dict.fromkeys((Code.NOT_OWNER, Code.NO_PRIVILEGE, Code.NOT_MEMBER, Code.BAD_REQUEST), _DENIED),
+}
 
 
 def _member_setting(cmd: Cmd, change: Setting, on: bool, ntf: Cmd) -> None:
@@ -970,7 +952,7 @@ def _member_setting(cmd: Cmd, change: Setting, on: bool, ntf: Cmd) -> None:
         ch.reply(frame.header, cmd + 1, _ok(ack))
         _ntf(ch, frame.header, ntf, body, req.uid, req.gid)
 
-    handles(cmd)(handler)
+    handles(cmd, _SETTING_ERRORS[change])(handler)
 
 
 # A ban removes a member with no separate GROUP-KICK-NTF; lifting it does not bring the user back (§4.3).

@@ -10,8 +10,7 @@ adapter accepts and ignores; ROOM-LSN-STAT from a client is refused by the codec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
@@ -48,20 +47,6 @@ ROOM_ERRORS: dict[Code, tuple[int, str]] = {
 }
 
 
-def room_refusal(exc: CoreError) -> Refused:
-    code, errmsg = ROOM_ERRORS.get(exc.code, (E.SYSTEM_ERROR, "System error!"))
-    return Refused(code, errmsg)
-
-
-@contextmanager
-def room_refusals() -> Iterator[None]:
-    """Turn a core refusal into the command's ACK with the room wording."""
-    try:
-        yield
-    except CoreError as exc:
-        raise room_refusal(exc) from exc
-
-
 def _session(ch: BeehiveChannel) -> Session:
     assert ch.session is not None  # handlers run only on ONLINE connections
     return ch.session
@@ -78,7 +63,7 @@ def _ntf_body(cls: Any, uid: int, rid: int) -> bytes:
 
 
 # == requests ============================================================================================
-@handles(Cmd.ROOM_CREAT)
+@handles(Cmd.ROOM_CREAT, ROOM_ERRORS)
 async def _room_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     """A new open room owned by the creator, who is not put in it (it sends ROOM-JOIN)."""
     ch.actor(req.uid)
@@ -86,31 +71,29 @@ async def _room_creat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
         raise Refused(E.INVALID_PARAM, "Param is invalid!")
     try:
         room = await ch.core.rooms.create(ch.me, req.name, req.desc)
-    except CoreError as exc:
-        raise room_refusal(exc) from exc
+    except CoreError:
+        raise
     except Exception as exc:  # the rid sequence lives in the store
         log.error("beehive %s: room id allocation failed: %s", ch.conn.peer, exc)
         raise Refused(E.DATABASE_ERROR, "Database error!") from exc
     return c.encode_body(pb.mesg_room_creat_ack(uid=ch.me, rid=room.rid, code=0, errmsg="Ok"))
 
 
-@handles(Cmd.ROOM_DISMISS)
+@handles(Cmd.ROOM_DISMISS, ROOM_ERRORS)
 async def _room_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     ch.actor(req.uid)
-    with room_refusals():
-        inside = ch.core.rooms.dismiss(ch.me, req.rid, skip=ch.sid)
+    inside = ch.core.rooms.dismiss(ch.me, req.rid, skip=ch.sid)
     await ch.core.rooms.flush()  # answered once the dismissal is committed
     ch.reply(frame.header, Cmd.ROOM_DISMISS_ACK, c.encode_body(pb.mesg_room_dismiss_ack(code=0, errmsg="Ok")))
     if inside:
         _own_ntf(ch, frame.header, Cmd.ROOM_QUIT_NTF, _ntf_body(pb.mesg_room_quit_ntf, 0, req.rid))
 
 
-@handles(Cmd.ROOM_JOIN)
+@handles(Cmd.ROOM_JOIN, ROOM_ERRORS)
 async def _room_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """ACK with the sub-group, then the joiner's own JOIN-NTF, then the room's unexpired broadcasts."""
     ch.actor(req.uid)
-    with room_refusals():
-        result = ch.core.rooms.join(_session(ch), req.rid)
+    result = ch.core.rooms.join(_session(ch), req.rid)
     ack = pb.mesg_room_join_ack(uid=ch.me, rid=req.rid, gid=result.subgroup, code=0, errmsg="Ok")
     ch.reply(frame.header, Cmd.ROOM_JOIN_ACK, c.encode_body(ack))
     if result.joined:
@@ -119,19 +102,17 @@ async def _room_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
             ch.push(Cmd.ROOM_BC, bc_body(bc), bc.msgid)
 
 
-@handles(Cmd.ROOM_QUIT)
+@handles(Cmd.ROOM_QUIT, ROOM_ERRORS)
 async def _room_quit(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     ch.actor(req.uid)
-    with room_refusals():
-        ch.core.rooms.quit(_session(ch), req.rid)
+    ch.core.rooms.quit(_session(ch), req.rid)
     return c.encode_body(pb.mesg_room_quit_ack(uid=ch.me, rid=req.rid, code=0, errmsg="Ok"))
 
 
-@handles(Cmd.ROOM_KICK)
+@handles(Cmd.ROOM_KICK, ROOM_ERRORS)
 async def _room_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """``uid`` is the target; the actor is the session's user (owner or manager)."""
-    with room_refusals():
-        inside = ch.core.rooms.kick(_session(ch), req.rid, req.uid)
+    inside = ch.core.rooms.kick(_session(ch), req.rid, req.uid)
     await ch.core.rooms.flush()  # answered once the ban is committed
     ack = pb.mesg_room_kick_ack(uid=req.uid, rid=req.rid, code=0, errmsg="Ok")
     ch.reply(frame.header, Cmd.ROOM_KICK_ACK, c.encode_body(ack))
@@ -139,7 +120,7 @@ async def _room_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         _own_ntf(ch, frame.header, Cmd.ROOM_KICK_NTF, _ntf_body(pb.mesg_room_kick_ntf, req.uid, req.rid))
 
 
-@handles(Cmd.ROOM_CHAT)
+@handles(Cmd.ROOM_CHAT, ROOM_ERRORS)
 async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """Stored in conversation (r, rid); the ACK is written after the commit (§4.4, §10 #10)."""
     ch.actor(req.uid)
@@ -147,8 +128,7 @@ async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     out = Outgoing(
         ConvId.room(req.rid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
-    with room_refusals():
-        committed = ch.core.rooms.chat(_session(ch), out, req.gid, ch.policy)
+    committed = ch.core.rooms.chat(_session(ch), out, req.gid, ch.policy)
     ch.ack_on_commit(frame.header, req, committed)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
@@ -740,85 +740,77 @@ async def _group_sync(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatSyncReq) ->
     ).encode()
 
 
-@COMMANDS.on(c.PackType.GROUPCHAT_CREATE, c.GroupChatCreateReq.decode)
+# Group commands name an unknown member with their own code (omtp.md §6).
+GROUP_MEMBER_ERRORS = {Code.USER_NOT_FOUND: (E.EC_GROUP_USER_NOTEXIST, None)}
+
+
+@COMMANDS.on(c.PackType.GROUPCHAT_CREATE, c.GroupChatCreateReq.decode, errors=GROUP_MEMBER_ERRORS)
 async def _group_create(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatCreateReq) -> bytes:
     info = req.group_info
     ch.actor(info.creator_id, allow_empty=True)
     members = ch.uids(req.member_ids)
-    try:
-        group = await ch.core.groups.create(
-            ch.me,
-            info.name,
-            members,
-            avatar=info.avatar,
-            desc=info.desc,
-            member_limit=info.member_limit,
-            skip=ch.sid,
-        )
-    except CoreError as exc:
-        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code][0]
-        raise Refused(code, exc.text) from exc
+    group = await ch.core.groups.create(
+        ch.me,
+        info.name,
+        members,
+        avatar=info.avatar,
+        desc=info.desc,
+        member_limit=info.member_limit,
+        skip=ch.sid,
+    )
     return c.GroupChatCreateResp(error_code=_cec(0), group_id=ids.group_id(group.gid)).encode()
 
 
-async def _group_call(fn: Awaitable[Any]) -> None:
-    try:
-        await fn
-    except CoreError as exc:
-        code = E.EC_GROUP_USER_NOTEXIST if exc.code is Code.USER_NOT_FOUND else ERRORS[exc.code][0]
-        raise Refused(code, exc.text) from exc
-
-
-@COMMANDS.on(c.PackType.GROUPCHAT_JION, c.GroupChatJoinQuitReq.decode)
+@COMMANDS.on(c.PackType.GROUPCHAT_JION, c.GroupChatJoinQuitReq.decode, errors=GROUP_MEMBER_ERRORS)
 async def _group_join(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatJoinQuitReq) -> bytes:
     gid = ch.gid(req.group_id)
     if not req.member_ids:
         raise Refused(E.EC_PARAM, "no members")
-    await _group_call(ch.core.groups.add_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.sid))
+    await ch.core.groups.add_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.sid)
     return _cec(0).encode()
 
 
-@COMMANDS.on(c.PackType.GROUPCHAT_QUIT, c.GroupChatJoinQuitReq.decode)
+@COMMANDS.on(c.PackType.GROUPCHAT_QUIT, c.GroupChatJoinQuitReq.decode, errors=GROUP_MEMBER_ERRORS)
 async def _group_quit(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatJoinQuitReq) -> bytes:
     if req.operator_id is not None:
         ch.actor(req.operator_id)
     gid = ch.gid(req.group_id)
     if not req.member_ids:
         raise Refused(E.EC_PARAM, "no members")
-    await _group_call(ch.core.groups.remove_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.sid))
+    await ch.core.groups.remove_members(ch.me, gid, ch.uids(req.member_ids), skip=ch.sid)
     return _cec(0).encode()
 
 
-@COMMANDS.on(c.PackType.GROUPCHAT_DISMISS, c.GroupChatDismissReq.decode)
+@COMMANDS.on(c.PackType.GROUPCHAT_DISMISS, c.GroupChatDismissReq.decode, errors=GROUP_MEMBER_ERRORS)
 async def _group_dismiss(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatDismissReq) -> bytes:
     ch.actor(req.operator_id)
-    await _group_call(ch.core.groups.dismiss(ch.me, ch.gid(req.group_id), skip=ch.sid))
+    await ch.core.groups.dismiss(ch.me, ch.gid(req.group_id), skip=ch.sid)
     return _cec(0).encode()
 
 
-@COMMANDS.on(c.PackType.GROUPCHAT_UPDATE_CREATOR, c.GroupChatCreatorUpdateReq.decode)
+@COMMANDS.on(
+    c.PackType.GROUPCHAT_UPDATE_CREATOR, c.GroupChatCreatorUpdateReq.decode, errors=GROUP_MEMBER_ERRORS
+)
 async def _group_owner(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatCreatorUpdateReq) -> bytes:
     ch.actor(req.operator_id)
     new_owner = ch.uids([req.new_creator_id])[0]
-    await _group_call(ch.core.groups.transfer(ch.me, ch.gid(req.group_id), new_owner, skip=ch.sid))
+    await ch.core.groups.transfer(ch.me, ch.gid(req.group_id), new_owner, skip=ch.sid)
     return _cec(0).encode()
 
 
-@COMMANDS.on(c.PackType.GROUPCHAT_INFO_UPDATE, c.GroupChatInfoUpdateReq.decode)
+@COMMANDS.on(c.PackType.GROUPCHAT_INFO_UPDATE, c.GroupChatInfoUpdateReq.decode, errors=GROUP_MEMBER_ERRORS)
 async def _group_info_update(ch: OmtpChannel, pack: c.Pack, req: c.GroupChatInfoUpdateReq) -> bytes:
     ch.actor(req.operator_id)
     info = req.group_info
     gid = ch.gid(info.group_id)
-    await _group_call(
-        ch.core.groups.update_info(
-            ch.me,
-            gid,
-            name=info.name,
-            avatar=info.avatar,
-            desc=info.desc,
-            member_limit=max(0, info.member_limit),
-            skip=ch.sid,
-        )
+    await ch.core.groups.update_info(
+        ch.me,
+        gid,
+        name=info.name,
+        avatar=info.avatar,
+        desc=info.desc,
+        member_limit=max(0, info.member_limit),
+        skip=ch.sid,
     )
     return _cec(0).encode()
 

@@ -1,0 +1,121 @@
+"""The command table every adapter declares: the state check, one decode of the request, core refusals
+through the adapter's table (or the command's own), and the ack that waits for the commit."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, cast
+
+from polyim.core.app import Core
+from polyim.core.errors import Code, CoreError
+from polyim.core.messaging import SendResult
+from polyim.pending import Pending
+from polyim.protocols.channel import Channel, Commands, ErrorTable, Refused, State
+from tests.protocols.test_channel import FakeConn
+
+TABLE = Commands()
+decoded: list[bytes] = []
+
+
+def decode(body: bytes) -> str:
+    decoded.append(body)
+    if body == b"bad":
+        raise ValueError("does not decode")
+    return body.decode()
+
+
+@TABLE.on(1, decode, states=State.ANY)
+async def _hello(ch: Toy, frame: str, req: str) -> str:
+    return f"hello {req}"
+
+
+@TABLE.on(2, decode)
+async def _echo(ch: Toy, frame: str, req: str) -> str:
+    if req == "missing":
+        raise CoreError(Code.USER_NOT_FOUND, "nobody")
+    if req == "closed":
+        raise CoreError(Code.FORBIDDEN, "closed")
+    return req
+
+
+@TABLE.on(3, decode, errors={Code.USER_NOT_FOUND: (77, "its own words")})
+async def _own(ch: Toy, frame: str, req: str) -> None:
+    raise CoreError(Code.USER_NOT_FOUND, "nobody")
+
+
+class Toy(Channel):
+    """A protocol of strings: answers and refusals are recorded as ``(code, text)``."""
+
+    protocol = "toy"
+    commands = TABLE
+    errors: ClassVar[ErrorTable] = {Code.USER_NOT_FOUND: (44, None), Code.INTERNAL: (99, "internal")}
+    decode_errors = (ValueError,)
+
+    def __init__(self) -> None:
+        super().__init__(cast(Core, None), cast(Any, FakeConn()))
+        self.out: list[tuple[Any, ...]] = []
+        self.online = False
+
+    @property
+    def state(self) -> State:
+        return State.ONLINE if self.online else State.CONNECTED
+
+    def wrong_state(self, cmd: int) -> Refused:
+        return Refused(1, "log in first", close=True)
+
+    def unknown(self, cmd: int) -> Refused:
+        return Refused(2, "unknown")
+
+    def undecodable(self, exc: Exception) -> Refused:
+        return Refused(3, str(exc))
+
+    def refuse(self, frame: Any, request: Any, exc: Refused) -> None:
+        self.out.append(("refused", exc.code, exc.text, request))
+
+    def answer(self, frame: Any, reply: Any) -> None:
+        self.out.append(("answer", reply))
+
+
+async def test_a_command_outside_its_states_is_refused_in_the_adapters_words() -> None:
+    ch = Toy()
+    decoded.clear()
+    await ch.dispatch(2, "f", b"x")
+    assert ch.out == [("refused", 1, "log in first", None)] and ch.conn.closing
+    assert decoded == []  # nothing is decoded for a command refused by its state
+
+
+async def test_the_request_is_decoded_once_and_handed_to_the_handler() -> None:
+    ch = Toy()
+    decoded.clear()
+    await ch.dispatch(1, "f", b"world")
+    assert ch.out == [("answer", "hello world")] and decoded == [b"world"]
+    await ch.dispatch(1, "f", b"bad")
+    assert ch.out[-1] == ("refused", 3, "does not decode", None)
+    ch.online = True  # an unknown command is judged like any command a session may send
+    await ch.dispatch(9, "f", b"")
+    assert ch.out[-1] == ("refused", 2, "unknown", None)
+
+
+async def test_core_refusals_go_through_the_adapters_table_or_the_commands_own() -> None:
+    ch = Toy()
+    ch.online = True
+    await ch.dispatch(2, "f", b"missing")
+    assert ch.out[-1] == ("refused", 44, "nobody", "missing")  # the core's text where the table has none
+    await ch.dispatch(2, "f", b"closed")
+    assert ch.out[-1] == ("refused", 99, "internal", "closed")  # unmapped: as INTERNAL
+    await ch.dispatch(3, "f", b"x")
+    assert ch.out[-1] == ("refused", 77, "its own words", "x")
+    assert not ch.conn.closing
+
+
+async def test_the_ack_waits_for_the_commit_and_a_failed_commit_gets_the_adapters_answer() -> None:
+    ch = Toy()
+    answers: list[str] = []
+    ok: Pending[SendResult] = Pending()
+    ch.ack_after_commit(ok, lambda res: answers.append("ack"), lambda: answers.append("failed"))
+    assert answers == []
+    ok.set_result(cast(SendResult, None))
+    assert answers == ["ack"]
+    bad: Pending[SendResult] = Pending()
+    ch.ack_after_commit(bad, lambda res: answers.append("ack"), lambda: answers.append("failed"))
+    bad.set_exception(OSError("disk full"))
+    assert answers == ["ack", "failed"]
