@@ -46,6 +46,16 @@ async def turn() -> None:
         await asyncio.sleep(0)
 
 
+async def users(core: Core) -> tuple[int, int]:
+    return await user(core, "alice"), await user(core, "bob")
+
+
+async def friends(core: Core) -> tuple[int, int]:
+    a, b = await users(core)
+    await core.relations.add_friend(a, b)
+    return a, b
+
+
 def no_serializing(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(envelope: codec.Envelope) -> bytes:
         raise AssertionError(f"serialized {envelope!r}")
@@ -67,7 +77,7 @@ async def test_a_message_crosses_nodes_serialized_and_the_sender_is_skipped_by_i
     nodes: tuple[Core, Core],
 ) -> None:
     n1, n2 = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
+    a, b = await users(n1)
     sa, sink_a = await online(n1, a, "pc")
     _, sink_a2 = await online(n2, a, "phone", DeviceClass.MOBILE)
     _, sink_b = await online(n2, b)
@@ -81,7 +91,7 @@ async def test_a_message_crosses_nodes_serialized_and_the_sender_is_skipped_by_i
 
 async def test_a_session_on_another_node_is_skipped_by_id(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
+    a, b = await users(n1)
     sa2, sink_a2 = await online(n2, a, "phone", DeviceClass.MOBILE)
     _, sink_b = await online(n2, b)
     await n1.groups.create(a, "team", [b], skip=sa2.sid)
@@ -93,7 +103,7 @@ async def test_local_recipients_cost_no_serialization(
     nodes: tuple[Core, Core], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     n1, _ = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
+    a, b = await users(n1)
     sa, _ = await online(n1, a)
     _, sink_b = await online(n1, b)
     no_serializing(monkeypatch)
@@ -126,12 +136,6 @@ async def test_a_duplicate_login_on_another_node_kicks_the_first(nodes: tuple[Co
     await turn()
     assert sink1.kicks == [KickReason.DUPLICATE_LOGIN] and sink2.kicks == []
     assert first not in n1.sessions.all() and n1.sessions.online(a)
-
-
-async def friends(core: Core) -> tuple[int, int]:
-    a, b = await user(core, "alice"), await user(core, "bob")
-    await core.relations.add_friend(a, b)
-    return a, b
 
 
 async def test_presence_crosses_nodes(nodes: tuple[Core, Core]) -> None:
@@ -176,7 +180,7 @@ async def test_kick_device_reaches_another_node(nodes: tuple[Core, Core]) -> Non
 
 async def test_a_write_on_one_node_drops_every_nodes_cache(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
+    a, b = await users(n1)
     assert (await n2.ctx.account(a)) is not None and await n2.ctx.friend_ids(a) == frozenset()
     await n1.accounts.update_profile(a, AccountUpdate(nickname="Al"))
     await n1.relations.add_friend(a, b)
@@ -219,7 +223,7 @@ async def test_an_envelope_for_a_gone_session_or_a_garbled_one_is_dropped(
 
 async def test_the_send_path_still_acks_with_remote_recipients(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
+    a, b = await users(n1)
     sa, _ = await online(n1, a)
     _, sink_b = await online(n2, b)
     pendings = [
@@ -234,7 +238,7 @@ async def test_a_node_that_leaves_takes_its_sessions_out_of_the_directory(
     nodes: tuple[Core, Core], caplog: pytest.LogCaptureFixture
 ) -> None:
     n1, n2 = nodes
-    a, b = await user(n1, "alice"), await user(n1, "bob")
+    a, b = await users(n1)
     sa, _ = await online(n1, a)
     await online(n2, b)
     assert n1.sessions.online(b) and n1.cluster.directory.remote()
