@@ -53,12 +53,17 @@ class Refused(Exception):
         self.close = close
 
 
-class State(enum.Flag):
-    """Where a connection is in its life; a command names the states it is allowed in."""
+class State(enum.IntFlag):
+    """Where a connection is in its life; a command names the states it is allowed in. Checked for
+    every frame as plain ints (:data:`_CONNECTED`, :data:`_ONLINE`): an ``enum.Flag`` ``&`` costs
+    0.45 µs, an int's 0.01 µs."""
 
-    CONNECTED = enum.auto()  # before login
-    ONLINE = enum.auto()  # a session is attached
+    CONNECTED = 1  # before login
+    ONLINE = 2  # a session is attached
     ANY = CONNECTED | ONLINE
+
+
+_CONNECTED, _ONLINE = int(State.CONNECTED), int(State.ONLINE)
 
 
 Handler = Callable[[Any, Any, Any], Awaitable[Any]]
@@ -75,7 +80,7 @@ class Command:
 
     handler: Handler
     request: Callable[[bytes], Any] | None
-    states: State
+    states: int  # State bits
     errors: ErrorTable
 
 
@@ -90,7 +95,7 @@ class Commands(dict[int, Command]):
         errors: ErrorTable = _NO_ERRORS,
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
-            self[int(cmd)] = Command(fn, request, states, errors)
+            self[int(cmd)] = Command(fn, request, int(states), errors)
             return fn
 
         return register
@@ -183,8 +188,9 @@ class Channel:
 
     # -- commands ---------------------------------------------------------------------------------
     @property
-    def state(self) -> State:
-        return State.ONLINE if self.session is not None else State.CONNECTED
+    def state(self) -> int:
+        """The connection's :class:`State` bit."""
+        return _ONLINE if self.session is not None else _CONNECTED
 
     async def dispatch(self, cmd: int, frame: Any, body: bytes) -> None:
         """Handle one command frame: its state, the adapter's :meth:`gate`, its request decoded once,
@@ -193,14 +199,18 @@ class Channel:
         command = self.commands.get(cmd)
         request: Any = None
         try:
-            if not self.state & (command.states if command is not None else State.ONLINE):
+            if not self.state & (command.states if command is not None else _ONLINE):
                 raise self.wrong_state(cmd)
-            if not await self.gate(frame):
+            passed = self.gate(frame)
+            if not (passed if isinstance(passed, bool) else await passed):
                 return
             if command is None:
                 raise self.unknown(cmd)
             if command.request is not None:
-                request = self.decode(command.request, body)
+                try:
+                    request = command.request(body)
+                except self.decode_errors as exc:
+                    raise self.undecodable(exc) from exc
             reply = await command.handler(self, frame, request)
         except Refused as exc:
             self.refused(frame, request, exc)
@@ -210,12 +220,6 @@ class Channel:
             return
         if reply is not None:
             self.answer(frame, reply)
-
-    def decode(self, decoder: Callable[[bytes], Any], body: bytes) -> Any:
-        try:
-            return decoder(body)
-        except self.decode_errors as exc:
-            raise self.undecodable(exc) from exc
 
     def refusal(self, exc: CoreError, own: ErrorTable = _NO_ERRORS) -> Refused:
         """The core's refusal in the command's words (``own``), else the adapter's (:attr:`errors`);
@@ -229,28 +233,27 @@ class Channel:
         if exc.close:
             self.conn.close()
 
-    def ack_after_commit(
-        self, result: Pending[SendResult], ack: Callable[[SendResult], None], failed: Callable[[], None]
-    ) -> None:
-        """Answer a send once its commit has landed (design.md §4: an ack follows durability), or with
-        the adapter's store-failure answer; the frames behind it are not held up meanwhile."""
+    def ack_after_commit(self, result: Pending[SendResult], frame: Any, request: Any) -> None:
+        """Answer a send once its commit has landed (design.md §4: an ack follows durability) with the
+        adapter's :meth:`committed`, or :meth:`commit_failed`; the frames behind it are not held up
+        meanwhile. One callback per send: this runs for every message."""
+        result.add_done_callback(lambda fut: self._settled(fut, frame, request))
 
-        def done(fut: Pending[SendResult]) -> None:
-            if fut.cancelled():
-                return
-            exc = fut.exception()
-            if exc is not None:
-                log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
-                failed()
-                return
-            ack(fut.result())
-
-        result.add_done_callback(done)
+    def _settled(self, fut: Pending[SendResult], frame: Any, request: Any) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
+            self.commit_failed(frame, request)
+        else:
+            self.committed(frame, request, fut.result())
 
     # -- what each adapter says in its own words ------------------------------------------------------
-    async def gate(self, frame: Any) -> bool:
+    def gate(self, frame: Any) -> bool | Awaitable[bool]:
         """The adapter's checks of every frame after its state (header fields, rate limits); False
-        drops the frame (the gate answered it), a :class:`Refused` refuses it."""
+        drops the frame (the gate answered it), a :class:`Refused` refuses it. A gate that must wait
+        (for the store, say) returns an awaitable; the common frame passes without a coroutine."""
         return True
 
     def wrong_state(self, cmd: int) -> Refused:
@@ -268,6 +271,14 @@ class Channel:
 
     def answer(self, frame: Any, reply: Any) -> None:
         """Write what a handler returned as the command's answer."""
+        raise NotImplementedError
+
+    def committed(self, frame: Any, request: Any, result: SendResult) -> None:
+        """Write the ack of a send whose commit has landed."""
+        raise NotImplementedError
+
+    def commit_failed(self, frame: Any, request: Any) -> None:
+        """Write the answer to a send whose commit failed (nothing was stored)."""
         raise NotImplementedError
 
     def _failed(self) -> None:

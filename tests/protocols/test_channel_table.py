@@ -56,8 +56,8 @@ class Toy(Channel):
         self.online = False
 
     @property
-    def state(self) -> State:
-        return State.ONLINE if self.online else State.CONNECTED
+    def state(self) -> int:
+        return State.ONLINE.value if self.online else State.CONNECTED.value
 
     def wrong_state(self, cmd: int) -> Refused:
         return Refused(1, "log in first", close=True)
@@ -73,6 +73,12 @@ class Toy(Channel):
 
     def answer(self, frame: Any, reply: Any) -> None:
         self.out.append(("answer", reply))
+
+    def committed(self, frame: Any, request: Any, result: SendResult) -> None:
+        self.out.append(("ack", frame, request))
+
+    def commit_failed(self, frame: Any, request: Any) -> None:
+        self.out.append(("failed", frame, request))
 
 
 async def test_a_command_outside_its_states_is_refused_in_the_adapters_words() -> None:
@@ -109,13 +115,12 @@ async def test_core_refusals_go_through_the_adapters_table_or_the_commands_own()
 
 async def test_the_ack_waits_for_the_commit_and_a_failed_commit_gets_the_adapters_answer() -> None:
     ch = Toy()
-    answers: list[str] = []
     ok: Pending[SendResult] = Pending()
-    ch.ack_after_commit(ok, lambda res: answers.append("ack"), lambda: answers.append("failed"))
-    assert answers == []
+    ch.ack_after_commit(ok, "f1", "r1")
+    assert ch.out == []
     ok.set_result(cast(SendResult, None))
-    assert answers == ["ack"]
+    assert ch.out == [("ack", "f1", "r1")]
     bad: Pending[SendResult] = Pending()
-    ch.ack_after_commit(bad, lambda res: answers.append("ack"), lambda: answers.append("failed"))
+    ch.ack_after_commit(bad, "f2", "r2")
     bad.set_exception(OSError("disk full"))
-    assert answers == ["ack", "failed"]
+    assert ch.out[-1] == ("failed", "f2", "r2")

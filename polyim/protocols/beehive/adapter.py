@@ -31,14 +31,13 @@ from polyim.core.events import (
     PresenceEvent,
     PushEvent,
 )
-from polyim.core.ids import IdKind, checked
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.push import live, payload_of
 from polyim.core.relations import REMARK
 from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
-from polyim.pending import Pending
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
+from polyim.protocols.beehive.ids import decode_request
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import (
     Channel,
@@ -92,36 +91,8 @@ ERRORS: dict[Code, tuple[int, str]] = {
     Code.INTERNAL: (E.SYSTEM_ERROR, "System error!"),
 }
 
-# The id fields of the request bodies, by what they name (beehive.md §2.8: an id that names nobody gets
-# the command's refusal and the connection stays). ``time`` and the counters are not ids.
-_ID_KINDS = {
-    "uid": IdKind.USER,
-    "suid": IdKind.USER,
-    "duid": IdKind.USER,
-    "to": IdKind.USER,
-    "gid": IdKind.GROUP,
-    "rid": IdKind.ROOM,
-    "sid": IdKind.OTHER,
-    "msgid": IdKind.OTHER,
-    "mark": IdKind.OTHER,
-}
-_ID_FIELDS: dict[int, tuple[tuple[str, IdKind], ...]] = {
-    cmd: tuple(
-        (f.name, _ID_KINDS[f.name])
-        for f in cls.DESCRIPTOR.fields
-        if f.name in _ID_KINDS and f.cpp_type in (f.CPPTYPE_UINT64, f.CPPTYPE_INT64)
-    )
-    for cmd, cls in c.BODY_TYPES.items()
-}
-
-
-def check_ids(cmd: int, request: Any) -> None:
-    """Refuse a request whose id fields hold a value no id can have (u64 on the wire, below 2^63 here)."""
-    for name, kind in _ID_FIELDS.get(cmd, ()):
-        checked(getattr(request, name), kind)
-
-
 _cids = itertools.count(1)
+_CONNECTED, _ONLINE = int(State.CONNECTED), int(State.ONLINE)
 _CLIENT_ACKS_HANDLED = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
 # Requests that are stored as messages: a resend of a stored (sid, seq) is re-acked, not a violation.
 _SENDS = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
@@ -129,13 +100,6 @@ _background: set[asyncio.Future[None]] = set()
 
 
 COMMANDS = Commands()
-
-
-def decode_request(cmd: int, body: bytes) -> Any:
-    """The protobuf request of ``cmd``, its id fields checked (:func:`check_ids`)."""
-    request = c.decode_body(cmd, body)
-    check_ids(cmd, request)
-    return request
 
 
 def handles(cmd: c.Cmd, errors: ErrorTable | None = None) -> Callable[[Handler], Handler]:
@@ -259,27 +223,22 @@ class BeehiveChannel(Channel):
 
     # -- the command table's hooks ----------------------------------------------------------------
     @property
-    def state(self) -> State:
-        return State.ONLINE if self.online else State.CONNECTED
+    def state(self) -> int:
+        return _ONLINE if self.online else _CONNECTED
 
-    async def gate(self, frame: c.Frame) -> bool:
+    def gate(self, frame: c.Frame) -> bool | Awaitable[bool]:
         """The header checks of §2.3–§2.4 in their order: the session's sid, client ACKs (never
-        answered), the seq floor (a stored send's resend is re-acked), server-only commands, the rate."""
+        answered), the seq floor (a stored send's resend is re-acked), server-only commands, the rate.
+        Only a client ACK and a frame at or below the floor wait (for the store)."""
         h = frame.header
         if self.online and h.sid != self.bsid:
             log.info("beehive %s: header sid %d is not the session's, closing", self.conn.peer, h.sid)
             self.conn.abort()
             return False
         if c.cmd_role(h.type) is c.CmdRole.CLIENT_ACK:
-            if h.type in _CLIENT_ACKS_HANDLED and self.online:
-                await self._client_ack(frame)
-            return False
+            return self._client_ack(frame) if h.type in _CLIENT_ACKS_HANDLED and self.online else False
         if h.seq <= self.floor:
-            if h.type in _SENDS and self.online and await self._resend(frame):
-                return False
-            log.info("beehive %s: seq %d <= floor %d, closing", self.conn.peer, h.seq, self.floor)
-            self.conn.abort()
-            return False
+            return self._below_floor(frame)
         self.floor = h.seq
         try:
             c.check_client_command(h.type)
@@ -289,6 +248,16 @@ class BeehiveChannel(Channel):
         if self.online and self.rate.take(self.conn.last_rx) is not None:
             raise Refused(E.USER_RATE_LIMIT, "Rate limit!")
         return True
+
+    async def _below_floor(self, frame: c.Frame) -> bool:
+        """A frame whose seq is not above the floor: a stored send's resend is re-acked, anything
+        else breaks §2.4's rule and closes the connection. Never handled further."""
+        h = frame.header
+        if h.type in _SENDS and self.online and await self._resend(frame):
+            return False
+        log.info("beehive %s: seq %d <= floor %d, closing", self.conn.peer, h.seq, self.floor)
+        self.conn.abort()
+        return False
 
     def wrong_state(self, cmd: int) -> Refused:
         log.info("beehive %s: 0x%04x before ONLINE, closing", self.conn.peer, cmd)
@@ -319,15 +288,16 @@ class BeehiveChannel(Channel):
     async def send(self, h: c.Header, req: Any, out: Outgoing) -> None:
         """Queue the commit of a chat (1:1, group); its ACK is written once it lands, or 10024."""
         assert self.session is not None
-        self.ack_on_commit(h, req, await self.core.messages.send(self.session, out, PROTOCOL, self.policy))
+        result = await self.core.messages.send(self.session, out, PROTOCOL, self.policy)
+        self.ack_after_commit(result, h, req)
 
-    def ack_on_commit(self, h: c.Header, req: Any, result: Pending[SendResult]) -> None:
-        def ack(_: SendResult) -> None:
-            answer = ack_body(h.type, req, 0, "Ok")
-            if answer is not None:
-                self.reply(h, answer[0], answer[1])
+    def committed(self, h: c.Header, req: Any, result: SendResult) -> None:
+        answer = ack_body(h.type, req, 0, "Ok")
+        if answer is not None:
+            self.reply(h, answer[0], answer[1])
 
-        self.ack_after_commit(result, ack, lambda: self.fail(h, req, E.DATABASE_ERROR, "Database error!"))
+    def commit_failed(self, h: c.Header, req: Any) -> None:
+        self.fail(h, req, E.DATABASE_ERROR, "Database error!")
 
     # -- frames out ---------------------------------------------------------------------------------
     def reply(self, req: c.Header, cmd: int, body: bytes = b"") -> None:
@@ -419,23 +389,24 @@ class BeehiveChannel(Channel):
             self.reply(h, ack[0], ack[1])
         return True
 
-    async def _client_ack(self, frame: c.Frame) -> None:
+    async def _client_ack(self, frame: c.Frame) -> bool:
         """A receiver's CHAT-ACK moves its delivered cursor to the header seq (§4.2); a P2P-ACK marks the
-        stored push whose id is the header seq delivered (§4.5)."""
+        stored push whose id is the header seq delivered (§4.5). An ACK is never answered: False."""
         if frame.header.type == Cmd.P2P_ACK:
             await self.core.push.acknowledge(self.me, frame.header.seq)
-            return
+            return False
         try:
             ack = c.decode_body(Cmd.CHAT_ACK, frame.body)
         except c.BeehiveDecodeError:
-            return
+            return False
         seq = frame.header.seq
         if ack.duid != self.me or seq <= 0:
             log.info("beehive %s: CHAT-ACK for another user dropped", self.conn.peer)
-            return
+            return False
         # No store read here: one CHAT-ACK arrives per delivered message, and a seq above the
         # conversation's last is clamped where the cursor is written (Store.note_delivered).
         await self.core.messages.mark_delivered(self.me, ConvId.peer(ack.suid, ack.duid), seq)
+        return False
 
     # -- events out ---------------------------------------------------------------------------------
     def _on_message(self, event: MessageEvent) -> None:
@@ -769,22 +740,16 @@ for _cmd, _on in (
     _pair_switch(_cmd, _on)
 
 
-@handles(Cmd.MARK_ADD)
-async def _mark_add(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
-    duid = await _target(ch, req)
-    if not await ch.core.relations.is_friend(ch.me, duid):
-        raise Refused(E.INVALID_PARAM, "Not friend!")
-    await ch.core.relations.set_attr(ch.me, duid, REMARK, str(req.mark))
-    return _ok(pb.mesg_mark_add_ack)
-
-
 @handles(Cmd.MARK_DEL)
-async def _mark_del(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+@handles(Cmd.MARK_ADD)
+async def _mark(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
+    """MARK-ADD sets ``suid``'s remark for the friend ``duid``, MARK-DEL clears it."""
     duid = await _target(ch, req)
     if not await ch.core.relations.is_friend(ch.me, duid):
         raise Refused(E.INVALID_PARAM, "Not friend!")
-    await ch.core.relations.set_attr(ch.me, duid, REMARK, "")
-    return _ok(pb.mesg_mark_del_ack)
+    adding = frame.header.type == Cmd.MARK_ADD
+    await ch.core.relations.set_attr(ch.me, duid, REMARK, str(req.mark) if adding else "")
+    return _ok(c.BODY_TYPES[frame.header.type + 1])
 
 
 # == groups ==============================================================================================

@@ -129,7 +129,7 @@ async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         ConvId.room(req.rid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
     committed = ch.core.rooms.chat(_session(ch), out, req.gid, ch.policy)
-    ch.ack_on_commit(frame.header, req, committed)
+    ch.ack_after_commit(committed, frame.header, req)
 
 
 # == events out ==========================================================================================

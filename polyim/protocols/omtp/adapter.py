@@ -177,7 +177,7 @@ class OmtpChannel(Channel):
         self.submit(lambda: self.dispatch(header.type, pack, pack.payload))
 
     # -- the command table's hooks ----------------------------------------------------------------
-    async def gate(self, frame: c.Pack) -> bool:
+    def gate(self, frame: c.Pack) -> bool:
         header = frame.header
         if header.flags & (c.FLAG_COMPRESS_MASK | c.FLAG_CRYPTO_MASK):
             raise Refused(E.EC_PROTOCOL, "compression/encryption not supported")
@@ -393,23 +393,22 @@ class OmtpChannel(Channel):
         self.push(c.PackType.KICKOUT, b"", version=self.login_version)
 
     # -- shared pieces of several handlers ----------------------------------------------------------
-    async def send_message(self, pack: c.Pack, out: Outgoing, echo_sid: str) -> None:
+    async def send_message(self, pack: c.Pack, out: Outgoing, req: c.MsgReq) -> None:
         """Queue the commit; ack (and deliver) once it lands, without holding up the next frame."""
-        header = pack.header
         assert self.session is not None
-
-        def ack(res: SendResult) -> None:
-            m = res.message
-            sid = echo_sid or ids.message_session_id(m)
-            self._reply(
-                header, c.MsgAck(error_code=_cec(0), session_id=sid, seq_id=m.seq, timestamp=m.ts_ms).encode()
-            )
-
-        def failed() -> None:
-            self._reply(header, _error_payload(header.type, _cec(E.EC_DB_ERROR, "store failure"), echo_sid))
-
         result = await self.core.messages.send(self.session, out, self.protocol, self.policy)
-        self.ack_after_commit(result, ack, failed)
+        self.ack_after_commit(result, pack.header, req)
+
+    def committed(self, header: c.Header, req: c.MsgReq, res: SendResult) -> None:
+        m = res.message
+        sid = req.session_id or ids.message_session_id(m)
+        self._reply(
+            header, c.MsgAck(error_code=_cec(0), session_id=sid, seq_id=m.seq, timestamp=m.ts_ms).encode()
+        )
+
+    def commit_failed(self, header: c.Header, req: c.MsgReq) -> None:
+        err = _cec(E.EC_DB_ERROR, "store failure")
+        self._reply(header, _error_payload(header.type, err, req.session_id))
 
     async def hot_item(self, state: ConvState, *, as_participant: bool = True) -> c.HotSessionItem:
         last = await self.core.messages.last_message(state.conv, state.topic)
@@ -536,7 +535,7 @@ async def _send(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq, conv: ConvId) -> N
     out = Outgoing(
         conv, req.content_type, req.content, pack.header.pack_id, extra=_extra(pack, req), high_priority=high
     )
-    await ch.send_message(pack, out, req.session_id)
+    await ch.send_message(pack, out, req)
 
 
 @COMMANDS.on(c.PackType.MSG_BIZ_NOTIFY, c.MsgReq.decode)
