@@ -37,7 +37,7 @@ from polyim.core.relations import REMARK
 from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.beehive.ids import decode_request
+from polyim.protocols.beehive.ids import request_decoder
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import (
     Channel,
@@ -105,7 +105,7 @@ COMMANDS = Commands()
 def handles(cmd: c.Cmd, errors: ErrorTable | None = None) -> Callable[[Handler], Handler]:
     """Register a handler in :data:`COMMANDS`; every command but ONLINE needs an ONLINE session.
     ``errors`` words the core's refusals as this command does, where it differs from :data:`ERRORS`."""
-    decoder = partial(decode_request, int(cmd)) if cmd in c.BODY_TYPES else None
+    decoder = request_decoder(int(cmd)) if cmd in c.BODY_TYPES else None
     return COMMANDS.on(cmd, decoder, State.ANY if cmd == Cmd.ONLINE else State.ONLINE, errors or {})
 
 
@@ -207,7 +207,7 @@ class BeehiveChannel(Channel):
         except c.BeehiveDecodeError as exc:
             frames, bad = list(exc.frames), exc
         for frame in frames:
-            self.submit(partial(self._handle, frame))
+            self.submit(partial(self.dispatch, frame.header.type, frame, frame.body))
         if bad is not None:
             log.warning("beehive %s: bad frame (%s), closing", self.conn.peer, bad)
             self.submit(lambda: self._close_bad(bad))
@@ -216,10 +216,6 @@ class BeehiveChannel(Channel):
         if self.websocket:
             self.conn.close_code = exc.ws_close_code  # type: ignore[attr-defined]
         self.conn.close()
-
-    async def _handle(self, frame: c.Frame) -> None:
-        if not self.kicked:  # KICKED: input discarded until the delayed close (§1.2)
-            await self.dispatch(frame.header.type, frame, frame.body)
 
     # -- the command table's hooks ----------------------------------------------------------------
     @property
@@ -230,6 +226,8 @@ class BeehiveChannel(Channel):
         """The header checks of §2.3–§2.4 in their order: the session's sid, client ACKs (never
         answered), the seq floor (a stored send's resend is re-acked), server-only commands, the rate.
         Only a client ACK and a frame at or below the floor wait (for the store)."""
+        if self.kicked:
+            return False  # KICKED: input discarded until the delayed close (§1.2)
         h = frame.header
         if self.online and h.sid != self.bsid:
             log.info("beehive %s: header sid %d is not the session's, closing", self.conn.peer, h.sid)
@@ -260,6 +258,8 @@ class BeehiveChannel(Channel):
         return False
 
     def wrong_state(self, cmd: int) -> Refused:
+        if self.kicked:
+            return Refused(None)  # KICKED: input discarded until the delayed close (§1.2)
         log.info("beehive %s: 0x%04x before ONLINE, closing", self.conn.peer, cmd)
         return Refused(E.BAD_ONLINE, "Please send ONLINE first!", close=True)
 
