@@ -1,6 +1,6 @@
 """OMTP's names for polyim ids (omtp.md §5.3.1, §9.1): the only place they are spelled, and read.
 
-A decimal id the store cannot hold (:func:`polyim.core.ids.storable`) reads as no id at all, so the
+A decimal id the store cannot hold (above :data:`polyim.core.ids.MAX_ID`) reads as no id at all, so the
 command answers it as it answers any id that names nobody."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import re
 
-from polyim.core.ids import storable
+from polyim.core.ids import MAX_ID
 from polyim.model import ConvId, ConvKind, Message
 
 _UID = re.compile(r"^[1-9][0-9]{0,19}$")
@@ -20,7 +20,7 @@ def parse_uid(text: str) -> int | None:
     if not _UID.match(text):
         return None
     value = int(text)
-    return value if storable(value) else None
+    return value if value <= MAX_ID else None  # the pattern has no sign
 
 
 @functools.lru_cache(maxsize=1 << 16)  # every receipt names its conversation by text
@@ -29,7 +29,7 @@ def parse_gid(text: str) -> int | None:
     if not m:
         return None
     value = int(m.group(1))
-    return value if storable(value) else None
+    return value if value <= MAX_ID else None  # the pattern has no sign
 
 
 def group_id(gid: int) -> str:
@@ -61,7 +61,7 @@ def pair_of(session_id: str) -> tuple[int, int] | None:
     if not m:
         return None
     a, b = int(m.group(1)), int(m.group(2))
-    return (a, b) if storable(a) and storable(b) else None
+    return (a, b) if a <= MAX_ID and b <= MAX_ID else None
 
 
 def is_chat_shaped(session_id: str) -> bool:
