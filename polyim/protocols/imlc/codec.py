@@ -1,0 +1,534 @@
+"""imlc wire codec: the 12-byte header, the connect flag and protobuf bodies (imlc.md §2–§4).
+
+Sans-I/O: bytes in, :class:`Frame` objects out, and back; no socket, loop or clock lives here, so the
+server, test clients and ``polyim bench`` share it.
+
+The checks of §2.5 happen in the page's order, split by who can act on them:
+
+* :class:`Decoder` frames the stream and applies the checks that end it (reserved flag bits, ``len``
+  over the limit, a version other than 1): after those the stream position cannot be trusted.
+* :func:`check_request` applies the per-frame header checks of a client frame (flow, encryption,
+  compression, command), which are answered and leave the connection open.
+* :func:`inflate` and :func:`decode_body` turn the body into its protobuf message.
+
+Everything a peer can get wrong surfaces as :class:`ImlcDecodeError`, whose ``kind`` says which
+reaction §2.5 calls for and whose ``status``, ``seq`` and ``command`` are the reply to write.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Final
+
+# Without types-protobuf installed these are untyped; with it, the ignore is unused — allow both.
+from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
+
+from polyim.protocols.base import ProtocolError
+from polyim.protocols.imlc import imlc_pb2 as pb
+
+__all__ = [
+    "CLIENT_COMMANDS",
+    "DEFAULT_MAX_BODY",
+    "HEADER",
+    "HEADER_SIZE",
+    "NOTIFY_TYPES",
+    "REPLY_TYPES",
+    "REQUEST_TYPES",
+    "VERSION",
+    "Command",
+    "Compression",
+    "Decoder",
+    "Encryption",
+    "ErrorKind",
+    "Flow",
+    "Frame",
+    "ImlcDecodeError",
+    "Status",
+    "body_type",
+    "check_request",
+    "decode_body",
+    "encode_body",
+    "encode_frame",
+    "inflate",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Header layout and limits (§2.1, §2.2, §2.4)
+
+#: len, version, seq, command, flag, status; big-endian, unaligned (seq starts at offset 5).
+HEADER: Final = struct.Struct(">IBIBBB")
+HEADER_SIZE: Final = 12
+assert HEADER.size == HEADER_SIZE
+
+#: The only protocol version polyim speaks and sends (§9 decision 3).
+VERSION: Final = 1
+
+#: ``[imlc] max_body_bytes``: largest ``len``, and largest inflated gzip body (§2.4).
+DEFAULT_MAX_BODY: Final = 1_048_576
+
+_U32_MAX: Final = 0xFFFFFFFF
+_RESERVED_MASK: Final = 0xC0
+#: ``wbits`` for zlib that accepts gzip (RFC 1952) members only, not raw deflate or zlib streams.
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
+
+
+class Command(enum.IntEnum):
+    """Header byte 9 (§3); the same numbers as the schema's ``Command`` enum, without its prefix."""
+
+    RESERVED = 0
+    LOGIN = 1
+    LOGOUT = 2
+    PING = 3
+    MS = 4
+    MP = 5
+    MN = 6
+    MR = 7
+    MPS = 8
+    READ = 9
+    SYNC = 10
+    ROOM = 11
+
+
+class Status(enum.IntEnum):
+    """Header byte 11 of a reply (§7); the same numbers as the schema's ``Status`` enum."""
+
+    OK = 0
+    BAD_REQUEST = 1
+    UNSUPPORTED_VERSION = 2
+    UNSUPPORTED_COMMAND = 3
+    UNSUPPORTED_FLAG = 4
+    FRAME_TOO_LARGE = 5
+    NOT_LOGGED_IN = 6
+    AUTH_FAILED = 7
+    ACCOUNT_DISABLED = 8
+    THROTTLED = 9
+    IDENTITY_MISMATCH = 10
+    MESSAGE_TOO_LARGE = 11
+    NOT_FOUND = 12
+    FORBIDDEN = 13
+    NOT_MEMBER = 14
+    BLOCKED = 15
+    MUTED = 16
+    ROOM_FULL = 17
+    RECALL_DENIED = 18
+    SERVER_BUSY = 254
+    INTERNAL_ERROR = 255
+
+
+class Flow(enum.IntEnum):
+    """Connect flag bits 1–0 (§2.2)."""
+
+    REQUEST = 0
+    REPLY = 1
+    NOTIFY = 2
+
+
+class Compression(enum.IntEnum):
+    """Connect flag bits 5–4 (§2.2); 2 and 3 are reserved."""
+
+    NONE = 0
+    GZIP = 1
+
+
+class Encryption(enum.IntEnum):
+    """Connect flag bits 3–2 (§2.2): the seed's names. polyim accepts only NONE (§9 decision 5)."""
+
+    NONE = 0
+    AES = 1
+    RSA = 2
+    E2E_RSA = 3
+
+
+#: What a client may send (§3): MN and MPS are server-only, RESERVED is never valid.
+CLIENT_COMMANDS: Final = frozenset(
+    {
+        Command.LOGIN,
+        Command.LOGOUT,
+        Command.PING,
+        Command.MS,
+        Command.MP,
+        Command.MR,
+        Command.READ,
+        Command.SYNC,
+        Command.ROOM,
+    }
+)
+
+# --------------------------------------------------------------------------------------------------
+# Errors (§2.5)
+
+
+class ErrorKind(enum.Enum):
+    """Which reaction of §2.5 an :class:`ImlcDecodeError` calls for."""
+
+    #: Close at once without writing a frame (reserved flag bits). The decoder is dead.
+    CLOSE = "close"
+    #: Write the reply with ``status``, ``seq`` and ``command``, then close (FRAME_TOO_LARGE,
+    #: UNSUPPORTED_VERSION): the stream cannot be trusted past this frame.
+    REPLY_CLOSE = "reply-close"
+    #: Write the reply with ``status``, ``seq`` and ``command``; the connection and decoder go on.
+    REPLY = "reply"
+
+
+class ImlcDecodeError(ProtocolError):
+    """The peer sent something imlc cannot accept; the attributes are the answer §2.5 prescribes.
+
+    The codec raises nothing else on bad input (struct, zlib and protobuf errors are wrapped), so the
+    transport needs one ``except`` to keep a bad frame from affecting anything but its connection.
+    """
+
+    kind: ErrorKind
+    status: int
+    seq: int
+    command: int
+    frames: tuple[Frame, ...]
+
+    def __init__(
+        self,
+        reason: str,
+        kind: ErrorKind,
+        status: int = Status.OK,
+        *,
+        seq: int = 0,
+        command: int = Command.RESERVED,
+        frames: tuple[Frame, ...] = (),
+    ) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        #: Header status of the reply to write (unused for CLOSE).
+        self.status = status
+        #: ``seq`` and ``command`` of the offending frame, copied into the reply (§2.3).
+        self.seq = seq
+        self.command = command
+        #: Well-formed frames that preceded a fatal one in the same :meth:`Decoder.feed` call; they
+        #: arrived before the bad bytes and may still be served before the close.
+        self.frames = frames
+
+
+# --------------------------------------------------------------------------------------------------
+# Frames
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame: header fields and the body as it was on the wire.
+
+    Frozen so that one frame can be shared across a fan-out. ``body`` is still compressed when the
+    flag says gzip: :func:`inflate` runs only after :func:`check_request`, as §2.5 orders it. The
+    version is not kept: the decoder accepts nothing but :data:`VERSION`.
+    """
+
+    #: Command code, a plain int: an unknown code must survive decoding to be answered (§2.5).
+    command: int
+    #: Request: the client's number; reply: the request's; notify: 0 (§2.3).
+    seq: int = 0
+    #: The connect flag byte (§2.2), reserved bits already checked to be 0.
+    flag: int = 0
+    #: Reply result (§7); ignored in client frames.
+    status: int = 0
+    body: bytes = b""
+
+    @property
+    def flow(self) -> int:
+        """Flag bits 1–0: request, reply, notify (3 undefined)."""
+        return self.flag & 0x03
+
+    @property
+    def encryption(self) -> int:
+        """Flag bits 3–2."""
+        return (self.flag >> 2) & 0x03
+
+    @property
+    def compression(self) -> int:
+        """Flag bits 5–4."""
+        return (self.flag >> 4) & 0x03
+
+
+def _flag(flow: int, compression: int) -> int:
+    return compression << 4 | flow
+
+
+def encode_frame(
+    command: int,
+    seq: int,
+    flow: Flow,
+    body: bytes = b"",
+    status: int = Status.OK,
+    *,
+    gzip: bool = False,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> bytes:
+    """Header + body as wire bytes, ``len`` taken from the body actually sent.
+
+    ``gzip`` compresses the body (a client may; polyim never does in version 1, §9 decision 5); the
+    gzip header carries no time, so the same body always gives the same bytes. Raises ``ValueError``
+    (our own misuse, not a peer's fault) when a field does not fit or the body, plain or compressed,
+    exceeds ``max_body``: the peer holds the same limit and would close the connection.
+    """
+    n = len(body)
+    if n > max_body:
+        raise ValueError(f"imlc body of {n} bytes exceeds max_body {max_body}")
+    if gzip and n:
+        body = _gzip(body)
+        n = len(body)
+        if n > max_body:
+            raise ValueError(f"imlc compressed body of {n} bytes exceeds max_body {max_body}")
+    compression = Compression.GZIP if gzip else Compression.NONE
+    try:
+        head = HEADER.pack(n, VERSION, seq, command, _flag(flow, compression), status)
+    except struct.error as exc:
+        raise ValueError(f"imlc header field out of range: seq {seq}, command {command}") from exc
+    return head + body if n else head
+
+
+def _gzip(body: bytes) -> bytes:
+    """RFC 1952 member with mtime 0 (``gzip.compress`` would stamp the clock into it)."""
+    packer = zlib.compressobj(wbits=_GZIP_WBITS)
+    return packer.compress(body) + packer.flush()
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding the stream (§2.1, §2.5 rows 1–3)
+
+
+class Decoder:
+    """Frames out of one connection's bytes, for either side of it.
+
+    :meth:`feed` takes any split of the stream and returns the same frames. The buffer is a
+    ``bytearray`` read from an offset: once a header is validated the decoder only counts bytes until
+    its body is complete, so a body trickling in costs no rescans, and consumed bytes are dropped once
+    per call. The limit is on the body (``len``), as §2.4 states it, not on the whole frame.
+
+    After any :class:`ImlcDecodeError` the decoder is dead and raises again on every call: all its
+    errors are the fatal ones of §2.5, after which the connection is closed.
+    """
+
+    __slots__ = ("_buf", "_dead", "_max_body", "_need", "_pending")
+
+    def __init__(self, max_body: int = DEFAULT_MAX_BODY) -> None:
+        if not 0 <= max_body <= _U32_MAX:
+            raise ValueError(f"max_body must be between 0 and {_U32_MAX}")
+        self._max_body = max_body
+        self._buf = bytearray()
+        #: Buffered bytes needed before the next frame can be cut: a header, or header + body.
+        self._need = HEADER_SIZE
+        #: (seq, command, flag, status) of the frame whose body is arriving, already validated.
+        self._pending: tuple[int, int, int, int] | None = None
+        self._dead: ImlcDecodeError | None = None
+
+    @property
+    def max_body(self) -> int:
+        """Largest accepted ``len``."""
+        return self._max_body
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned in a frame (for back-pressure and diagnostics)."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        """Append bytes of the stream and return every frame now complete, in order.
+
+        Raises :class:`ImlcDecodeError` (kind CLOSE or REPLY_CLOSE) as soon as a bad header is in;
+        frames completed earlier in the same call ride along on its ``frames``.
+        """
+        if self._dead is not None:
+            raise ImlcDecodeError("imlc decoder is closed after an earlier error", ErrorKind.CLOSE)
+        buf = self._buf
+        buf += data
+        end = len(buf)
+        if end < self._need:
+            return []
+        frames: list[Frame] = []
+        pos = 0
+        pending = self._pending
+        unpack_from = HEADER.unpack_from
+        with memoryview(buf) as view:
+            while True:
+                if pending is None:
+                    if end - pos < HEADER_SIZE:
+                        break
+                    length, version, seq, command, flag, status = unpack_from(view, pos)
+                    self._check_header(length, version, seq, command, flag, frames)
+                    pending = (seq, command, flag, status)
+                    stop = pos + HEADER_SIZE + length
+                else:
+                    stop = pos + self._need
+                if stop > end:
+                    break
+                seq, command, flag, status = pending
+                frames.append(Frame(command, seq, flag, status, view[pos + HEADER_SIZE : stop].tobytes()))
+                pending = None
+                pos = stop
+        self._need = HEADER_SIZE if pending is None else stop - pos
+        self._pending = pending
+        if pos == end:
+            buf.clear()
+        elif pos:
+            del buf[:pos]
+        return frames
+
+    def _check_header(
+        self, length: int, version: int, seq: int, command: int, flag: int, frames: list[Frame]
+    ) -> None:
+        """§2.5 rows 1–3 in their order; each failure kills the decoder."""
+        if flag & _RESERVED_MASK:
+            exc = ImlcDecodeError(f"imlc reserved flag bits set (flag 0x{flag:02x})", ErrorKind.CLOSE)
+        elif length > self._max_body:
+            exc = _reply_close(
+                Status.FRAME_TOO_LARGE, f"imlc len {length} exceeds {self._max_body}", seq, command
+            )
+        elif version != VERSION:
+            exc = _reply_close(Status.UNSUPPORTED_VERSION, f"imlc version {version}", seq, command)
+        else:
+            return
+        exc.frames = tuple(frames)
+        self._dead = exc
+        self._buf = bytearray()
+        raise exc
+
+
+def _reply_close(status: Status, reason: str, seq: int, command: int) -> ImlcDecodeError:
+    return ImlcDecodeError(reason, ErrorKind.REPLY_CLOSE, status, seq=seq, command=command)
+
+
+def _reply(status: Status, reason: str, frame: Frame) -> ImlcDecodeError:
+    return ImlcDecodeError(reason, ErrorKind.REPLY, status, seq=frame.seq, command=frame.command)
+
+
+# --------------------------------------------------------------------------------------------------
+# Checks of a client frame (§2.5 rows 4–6)
+
+
+def check_request(frame: Frame) -> None:
+    """Refuse a client frame the server does not take, the body skipped and the connection kept.
+
+    Flow other than request, any encryption, or compression 2–3 → UNSUPPORTED_FLAG; an unknown code,
+    RESERVED or a server-only command → UNSUPPORTED_COMMAND (§2.5 rows 4–5, in that order).
+    """
+    flag = frame.flag
+    if flag & 0x0F or flag >> 4 > Compression.GZIP:
+        raise _reply(Status.UNSUPPORTED_FLAG, f"imlc flag 0x{flag:02x} not accepted from a client", frame)
+    if frame.command not in CLIENT_COMMANDS:
+        raise _reply(Status.UNSUPPORTED_COMMAND, f"imlc command {frame.command} not accepted", frame)
+
+
+def inflate(frame: Frame, max_body: int = DEFAULT_MAX_BODY) -> bytes:
+    """The frame's body, gunzipped when the flag says so (§2.2); the same object when it is not.
+
+    The inflated size is bounded by ``max_body`` while inflating, so a small body cannot expand into
+    a large allocation (§8.3). A body that does not inflate (also a truncated member, or trailing
+    bytes that are no gzip member) → BAD_REQUEST, kept; one that inflates past the bound →
+    FRAME_TOO_LARGE, closed. Concatenated members are one body, as RFC 1952 allows.
+    """
+    body = frame.body
+    if not body or frame.compression != Compression.GZIP:
+        return body
+    out = bytearray()
+    rest: bytes = body
+    try:
+        while rest:
+            member = zlib.decompressobj(_GZIP_WBITS)
+            out += member.decompress(rest, max_body + 1 - len(out))
+            if len(out) > max_body:
+                raise _reply_close(
+                    Status.FRAME_TOO_LARGE,
+                    f"imlc gzip body inflates past {max_body}",
+                    frame.seq,
+                    frame.command,
+                )
+            if not member.eof:
+                raise _reply(Status.BAD_REQUEST, "imlc gzip body is truncated", frame)
+            rest = member.unused_data
+    except zlib.error as exc:
+        raise _reply(Status.BAD_REQUEST, f"imlc gzip body does not inflate: {exc}", frame) from None
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Bodies (§3, §4)
+
+#: Body of each client request that has one. PING and client LOGOUT are absent: their bodies are
+#: ignored (§2.5), so nothing there can be a BAD_REQUEST.
+REQUEST_TYPES: Final[dict[int, type[Message]]] = {
+    Command.LOGIN: pb.LoginRequest,
+    Command.MS: pb.Message,
+    Command.MP: pb.PullRequest,
+    Command.MR: pb.Recall,
+    Command.READ: pb.ReadCursor,
+    Command.SYNC: pb.SyncRequest,
+    Command.ROOM: pb.Room,
+}
+
+#: Body of each successful reply that has one (PING and MR answer with an empty body).
+REPLY_TYPES: Final[dict[int, type[Message]]] = {
+    Command.LOGIN: pb.LoginReply,
+    Command.MS: pb.SendAck,
+    Command.MP: pb.PullReply,
+    Command.READ: pb.ReadCursor,
+    Command.SYNC: pb.SyncReply,
+    Command.ROOM: pb.Room,
+}
+
+#: Body of each server notify (flow 2).
+NOTIFY_TYPES: Final[dict[int, type[Message]]] = {
+    Command.LOGOUT: pb.Logout,
+    Command.MN: pb.Message,
+    Command.MPS: pb.Push,
+    Command.READ: pb.ReadCursor,
+    Command.ROOM: pb.Room,
+}
+
+
+def body_type(command: int, flow: int = Flow.REQUEST, status: int = Status.OK) -> type[Message] | None:
+    """The message a body of ``command`` in ``flow`` carries, None where it has none.
+
+    A reply with a non-zero status carries ``Error`` (or nothing), never the success type (§3).
+    """
+    if flow == Flow.REQUEST:
+        return REQUEST_TYPES.get(command)
+    if flow == Flow.REPLY:
+        return pb.Error if status else REPLY_TYPES.get(command)
+    if flow == Flow.NOTIFY:
+        return NOTIFY_TYPES.get(command)
+    return None
+
+
+def decode_body(command: int, body: bytes, flow: int = Flow.REQUEST, status: int = Status.OK) -> Message:
+    """Parse a plain (already inflated) body as the message :func:`body_type` names.
+
+    Raises :class:`ImlcDecodeError` BAD_REQUEST, kept, when the command has no body type in that flow
+    or the bytes are not a valid encoding (a ``string`` that is not UTF-8 included, §2.4). Unknown
+    fields are dropped (§2.5 forward compatibility) so a relayed message carries only the schema's.
+    Checks of the values themselves (required fields, ids, enum ranges) are the adapter's (§3.1);
+    the reply's ``seq`` is the adapter's too, from the frame it holds.
+    """
+    cls = body_type(command, flow, status)
+    if cls is None:
+        raise ImlcDecodeError(
+            f"imlc command {command} has no body in flow {flow}",
+            ErrorKind.REPLY,
+            Status.BAD_REQUEST,
+            command=command,
+        )
+    msg = cls()
+    try:
+        msg.ParseFromString(body)
+    except Exception as exc:  # the runtime's backends raise DecodeError, UnicodeError, ValueError …
+        raise ImlcDecodeError(
+            f"imlc body of command {command} does not parse: {exc}",
+            ErrorKind.REPLY,
+            Status.BAD_REQUEST,
+            command=command,
+        ) from None
+    msg.DiscardUnknownFields()
+    return msg
+
+
+def encode_body(msg: Message) -> bytes:
+    """Serialise a body; the runtime writes fields in ascending number, as the §6 vectors rely on."""
+    data: bytes = msg.SerializeToString()
+    return data
