@@ -264,19 +264,20 @@ def encode_frame(
     """Header + body as wire bytes, ``len`` taken from the body actually sent.
 
     ``gzip`` compresses the body (a client may; polyim never does in version 1, §9 decision 5); the
-    gzip header carries no time, so the same body always gives the same bytes. Raises ``ValueError``
+    gzip header carries no time, so the same body always gives the same bytes. An empty body is sent
+    without the gzip bit: there is nothing to inflate (§2.2). Raises ``ValueError``
     (our own misuse, not a peer's fault) when a field does not fit or the body, plain or compressed,
     exceeds ``max_body``: the peer holds the same limit and would close the connection.
     """
     n = len(body)
     if n > max_body:
         raise ValueError(f"imlc body of {n} bytes exceeds max_body {max_body}")
-    if gzip and n:
+    compression = Compression.GZIP if gzip and n else Compression.NONE
+    if compression:
         body = _gzip(body)
         n = len(body)
         if n > max_body:
             raise ValueError(f"imlc compressed body of {n} bytes exceeds max_body {max_body}")
-    compression = Compression.GZIP if gzip else Compression.NONE
     try:
         head = HEADER.pack(n, VERSION, seq, command, _flag(flow, compression), status)
     except struct.error as exc:

@@ -575,3 +575,7 @@ def test_bodies_on_ping_and_logout_are_framed_and_left_alone() -> None:
     check_request(logout)
     assert (ping.body, logout.body) == (b"\xff\xff", b"\x00")
     assert body_type(Command.PING) is None and body_type(Command.LOGOUT) is None
+
+
+def test_empty_body_is_sent_without_the_gzip_bit() -> None:
+    assert encode_frame(Command.PING, 3, Flow.REQUEST, gzip=True) == bytes.fromhex(VECTORS[5].hex)
