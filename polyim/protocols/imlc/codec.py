@@ -41,7 +41,6 @@ __all__ = [
     "Command",
     "Compression",
     "Decoder",
-    "Encryption",
     "ErrorKind",
     "Flow",
     "Frame",
@@ -131,15 +130,6 @@ class Compression(enum.IntEnum):
 
     NONE = 0
     GZIP = 1
-
-
-class Encryption(enum.IntEnum):
-    """Connect flag bits 3–2 (§2.2): the seed's names. polyim accepts only NONE (§9 decision 5)."""
-
-    NONE = 0
-    AES = 1
-    RSA = 2
-    E2E_RSA = 3
 
 
 #: What a client may send (§3): MN and MPS are server-only, RESERVED is never valid.
@@ -238,7 +228,7 @@ class Frame:
 
     @property
     def encryption(self) -> int:
-        """Flag bits 3–2."""
+        """Flag bits 3–2: the seed's none, AES, RSA, end-to-end RSA; polyim takes only 0 (§9.5)."""
         return (self.flag >> 2) & 0x03
 
     @property

@@ -59,7 +59,29 @@ def test_schema_package_and_seed_field_numbers() -> None:
     for message, fields in numbers.items():
         descriptor = pb.DESCRIPTOR.message_types_by_name[message]
         assert {f.name: f.number for f in descriptor.fields if f.number <= max(fields.values())} == fields
-    assert pb.MessageContent.DESCRIPTOR.fields_by_name["searchable_content"].json_name == "searchableContent"
+
+
+def test_json_names_are_the_seeds_camel_case() -> None:
+    """§4: snake_case field names whose JSON names are the seed's spelling, for JSON-speaking tools."""
+    seed = {
+        "Message": ["messageId", "messageContent", "conversation", "from", "to"],
+        "Conversation": ["type", "target"],
+        "MessageContent": [
+            "contentType",
+            "searchableContent",
+            "pushContent",
+            "data",
+            "mentionedType",
+            "mentionedTargets",
+            "mediaType",
+            "msgLength",
+            "remoteMediaUrl",
+            "localMediaPath",
+        ],
+    }
+    for message, names in seed.items():
+        fields = pb.DESCRIPTOR.message_types_by_name[message].fields
+        assert [f.json_name for f in fields][: len(names)] == names
 
 
 @pytest.mark.skipif(not PAGE.exists(), reason="the shared protocol pages are not beside this checkout")
