@@ -3,7 +3,6 @@ and encode/decode are inverse for every header and body the schema allows."""
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -26,6 +25,7 @@ from polyim.protocols.beehive.codec import (
     encode_body,
     encode_frame,
 )
+from tests.protocols.fuzzing import chunks, feed_all, mutated_stream
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -45,39 +45,10 @@ SEED_FRAMES = [
 ]
 
 
-def _feed_all(decoder: Decoder, chunks: list[bytes]) -> tuple[list[Frame], BeehiveDecodeError | None]:
-    """Feed chunks until the decoder raises; only BeehiveDecodeError may escape the codec."""
-    out: list[Frame] = []
-    for chunk in chunks:
-        try:
-            out += decoder.feed(chunk)
-        except BeehiveDecodeError as exc:
-            return out + list(exc.frames), exc
-    return out, None
-
-
-def _split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in pairwise(bounds)]
-
-
-@st.composite
-def mutated_stream(draw: st.DrawFn) -> bytes:
-    """Valid frames back to back, then a few byte flips, insertions and deletions."""
-    data = bytearray(b"".join(draw(st.lists(st.sampled_from(SEED_FRAMES), min_size=1, max_size=6))))
-    for _ in range(draw(st.integers(1, 6))):
-        op = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data[pos] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-        elif op == "delete" and data:
-            del data[pos : pos + draw(st.integers(1, 8))]
-        elif op == "truncate":
-            del data[pos:]
-    return bytes(data)
+def _feed_all(decoder: Decoder, pieces: list[bytes]) -> tuple[list[Frame], BeehiveDecodeError | None]:
+    frames, exc = feed_all(decoder.feed, BeehiveDecodeError, pieces)
+    assert exc is None or isinstance(exc, BeehiveDecodeError)
+    return frames, exc
 
 
 # --------------------------------------------------------------------------------------------------
@@ -87,7 +58,7 @@ def mutated_stream(draw: st.DrawFn) -> bytes:
 @FUZZ
 @given(st.binary(max_size=2048), st.lists(st.integers(0, 4096), max_size=8))
 def test_random_bytes_tcp(data: bytes, cuts: list[int]) -> None:
-    _feed_all(Decoder(max_frame=SMALL_MAX_FRAME), _split(data, cuts))
+    _feed_all(Decoder(max_frame=SMALL_MAX_FRAME), chunks(data, cuts))
 
 
 @FUZZ
@@ -102,10 +73,10 @@ def test_random_bytes_websocket(data: bytes) -> None:
 
 
 @FUZZ
-@given(mutated_stream(), st.lists(st.integers(0, 4096), max_size=6))
+@given(mutated_stream(SEED_FRAMES), st.lists(st.integers(0, 4096), max_size=6))
 def test_mutated_frames_any_split_gives_the_same_result(data: bytes, cuts: list[int]) -> None:
     whole = _feed_all(Decoder(max_frame=SMALL_MAX_FRAME), [data])
-    split = _feed_all(Decoder(max_frame=SMALL_MAX_FRAME), _split(data, cuts))
+    split = _feed_all(Decoder(max_frame=SMALL_MAX_FRAME), chunks(data, cuts))
     assert whole[0] == split[0]
     assert (whole[1] is None) == (split[1] is None)
     if whole[1] is not None and split[1] is not None:
@@ -114,7 +85,7 @@ def test_mutated_frames_any_split_gives_the_same_result(data: bytes, cuts: list[
 
 
 @FUZZ
-@given(mutated_stream())
+@given(mutated_stream(SEED_FRAMES))
 def test_mutated_frames_websocket_and_bodies(data: bytes) -> None:
     try:
         frame = Decoder().decode_message(data)
@@ -185,7 +156,7 @@ def test_header_round_trip(items: list[tuple[Header, bytes]], data: st.DataObjec
         for h, body in items
     ]
     cuts = data.draw(st.lists(st.integers(0, len(wire)), max_size=10))
-    frames, err = _feed_all(Decoder(), _split(wire, cuts))
+    frames, err = _feed_all(Decoder(), chunks(wire, cuts))
     assert err is None
     assert frames == expected
     for (h, body), frame in zip(items, expected, strict=True):

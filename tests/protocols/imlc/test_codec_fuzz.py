@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from itertools import pairwise
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -31,6 +30,7 @@ from polyim.protocols.imlc.codec import (
     encode_frame,
     inflate,
 )
+from tests.protocols.fuzzing import chunks, feed_all, mutated_stream
 
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SMALL_MAX_BODY = 512
@@ -60,38 +60,10 @@ def _serve(frames: list[Frame]) -> None:
                 decode_body(frame.command, inflate(frame, SMALL_MAX_BODY))
 
 
-def _feed_all(decoder: Decoder, chunks: list[bytes]) -> tuple[list[Frame], ImlcDecodeError | None]:
-    """Feed chunks until the decoder raises; only ImlcDecodeError may escape it."""
-    out: list[Frame] = []
-    for chunk in chunks:
-        try:
-            out += decoder.feed(chunk)
-        except ImlcDecodeError as exc:
-            return out + list(exc.frames), exc
-    return out, None
-
-
-def _split(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    return [data[a:b] for a, b in pairwise([0, *points, len(data)])]
-
-
-@st.composite
-def mutated_stream(draw: st.DrawFn) -> bytes:
-    """Valid frames back to back, then a few byte flips, insertions, deletions or a truncation."""
-    data = bytearray(b"".join(draw(st.lists(st.sampled_from(SEED_FRAMES), min_size=1, max_size=6))))
-    for _ in range(draw(st.integers(1, 6))):
-        op = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data[pos] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
-        elif op == "delete" and data:
-            del data[pos : pos + draw(st.integers(1, 8))]
-        elif op == "truncate":
-            del data[pos:]
-    return bytes(data)
+def _feed_all(decoder: Decoder, pieces: list[bytes]) -> tuple[list[Frame], ImlcDecodeError | None]:
+    frames, exc = feed_all(decoder.feed, ImlcDecodeError, pieces)
+    assert exc is None or isinstance(exc, ImlcDecodeError)
+    return frames, exc
 
 
 @FUZZ
@@ -102,7 +74,7 @@ def test_random_bytes_raise_only_the_codec_error(data: bytes) -> None:
 
 
 @FUZZ
-@given(mutated_stream())
+@given(mutated_stream(SEED_FRAMES))
 def test_mutated_frames_raise_only_the_codec_error(data: bytes) -> None:
     frames, _ = _feed_all(Decoder(SMALL_MAX_BODY), [data])
     _serve(frames)
@@ -120,10 +92,10 @@ def test_mutated_gzip_bodies_raise_only_the_codec_error(payload: bytes, cut: int
 
 
 @FUZZ
-@given(mutated_stream(), st.lists(st.integers(0, 10_000), max_size=8))
+@given(mutated_stream(SEED_FRAMES), st.lists(st.integers(0, 10_000), max_size=8))
 def test_any_split_gives_the_same_frames_and_error(data: bytes, cuts: list[int]) -> None:
     whole, whole_exc = _feed_all(Decoder(SMALL_MAX_BODY), [data])
-    split, split_exc = _feed_all(Decoder(SMALL_MAX_BODY), _split(data, cuts))
+    split, split_exc = _feed_all(Decoder(SMALL_MAX_BODY), chunks(data, cuts))
     assert split == whole
     assert (split_exc is None) == (whole_exc is None)
     if split_exc is not None and whole_exc is not None:
@@ -135,7 +107,7 @@ def test_any_split_gives_the_same_frames_and_error(data: bytes, cuts: list[int])
 
 
 @FUZZ
-@given(mutated_stream())
+@given(mutated_stream(SEED_FRAMES))
 def test_byte_at_a_time_gives_the_same_frames(data: bytes) -> None:
     whole, whole_exc = _feed_all(Decoder(SMALL_MAX_BODY), [data])
     single, single_exc = _feed_all(Decoder(SMALL_MAX_BODY), [data[i : i + 1] for i in range(len(data))])
