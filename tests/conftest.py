@@ -46,6 +46,10 @@ class Server:
         return self.ports["beehive ws"]
 
     @property
+    def imlc(self) -> int:
+        return self.ports["imlc tcp"]
+
+    @property
     def http(self) -> int:
         return self.ports["http tcp"]
 
@@ -124,6 +128,8 @@ listen = "127.0.0.1:0"
 [beehive]
 tcp = "127.0.0.1:0"
 ws = "127.0.0.1:0"
+[imlc]
+listen = "127.0.0.1:0"
 {extra}
 """,
         encoding="utf-8",

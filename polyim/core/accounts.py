@@ -24,7 +24,8 @@ MAX_UID = (1 << 63) - 1
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """What a login frame carries. ``username`` or ``uid`` names the account (both must agree when
-    both are given); ``secret`` is a password (plaintext, or MD5 hex when ``is_md5``) or a token."""
+    both are given); ``secret`` is a password (plaintext, or MD5 hex when ``is_md5``) or a token.
+    ``device_bound``: a token is accepted only for the device it was issued to (imlc.md §3.1 LOGIN)."""
 
     username: str
     uid: int | None
@@ -32,6 +33,7 @@ class Credentials:
     device_id: str
     addr: str = ""
     is_md5: bool = False
+    device_bound: bool = False
 
 
 class Accounts:
@@ -110,13 +112,21 @@ class Accounts:
             return False
         if self.tokens.looks_like_token(cred.secret):
             claims = self.tokens.verify(cred.secret)
-            return account is not None and claims is not None and claims.uid == account.uid
+            if claims is None or (cred.device_bound and claims.device != cred.device_id):
+                return False
+            return account is not None and claims.uid == account.uid
         stored = await self.ctx.store.get_password_hash(account.uid) if account is not None else None
         normalised = auth.normalise(cred.secret, is_md5=cred.is_md5)
         ok = await asyncio.get_running_loop().run_in_executor(
             None, auth.verify_normalised, stored or auth.dummy_hash(), normalised
         )
         return ok and stored is not None
+
+    def token_uid(self, token: str) -> int | None:
+        """The uid a valid, unexpired token names (None otherwise): a token login that names no account
+        (imlc) is looked up by it, and :meth:`authenticate` still verifies the token as its secret."""
+        claims = self.tokens.verify(token) if self.tokens.looks_like_token(token) else None
+        return claims.uid if claims is not None else None
 
     def issue_token(self, uid: int, device: str, ttl_s: int | None = None) -> str:
         return self.tokens.issue(uid, device, ttl_s or self.ctx.settings.token_ttl)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from polyim.protocols import beehive, omtp
+from polyim.protocols import beehive, imlc, omtp
 from polyim.protocols.entry import ProtocolEntry, ProtocolSection
 
 ENTRIES: tuple[ProtocolEntry, ...] = (
     omtp.ENTRY,
     beehive.ENTRY,
+    imlc.ENTRY,
 )
 
 

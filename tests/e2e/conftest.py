@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.clients.imlc import ImlcClient
 from tests.clients.omtp import DeviceType, OmtpClient
 from tests.conftest import Server, start_server, write_config
 
@@ -61,6 +62,36 @@ class Omtp:
             await client.close()
 
 
+class Imlc:
+    """Opens imlc connections to ``server`` and closes all of them at the end of the test."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.clients: list[ImlcClient] = []
+
+    async def connect(self) -> ImlcClient:
+        client = await ImlcClient.connect("127.0.0.1", self.server.imlc)
+        self.clients.append(client)
+        return client
+
+    async def login(self, name: str, *, device_id: str = "dev-1", device_class: int = 2) -> ImlcClient:
+        client = await self.connect()
+        reply = await client.login(
+            username=name, password="pw", device_id=device_id, device_class=device_class
+        )
+        assert reply.status == 0, reply
+        return client
+
+    async def user(self, prefix: str = "u", **extra: object) -> tuple[ImlcClient, str]:
+        """A new account, logged in over imlc; returns the client and the username."""
+        _, name = self.server.add_user(prefix, **extra)
+        return await self.login(name), name
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One default server for the OMTP functional modules, which override ``server`` with it: every test
@@ -86,6 +117,13 @@ def tuned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 async def omtp(server: Server) -> AsyncIterator[Omtp]:
     pool = Omtp(server)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def imlc(server: Server) -> AsyncIterator[Imlc]:
+    pool = Imlc(server)
     yield pool
     await pool.close()
 

@@ -1,0 +1,530 @@
+"""imlc adapter: frames ⇄ core calls and core events (imlc.md §1–§3, §5, §7, §8).
+
+One :class:`ImlcChannel` per TCP connection, on the shared :class:`Channel`: the codec frames the
+stream and applies the header checks of §2.5; every accepted frame goes through the command table.
+This first slice serves LOGIN (password or token), LOGOUT both ways, PING, MS (1:1 and group) and MP
+(catch-up and history); MR, READ, SYNC and ROOM are answered ``UNSUPPORTED_COMMAND`` for now.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
+
+from polyim.core.accounts import Credentials
+from polyim.core.app import Core
+from polyim.core.errors import Code, CoreError
+from polyim.core.events import KickReason, MessageEvent
+from polyim.core.messaging import Outgoing, SendPolicy, SendResult
+from polyim.model import Account, ContentType, ConvId, ConvKind, DeviceClass, Message, MsgStatus
+from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
+from polyim.protocols.imlc import codec as c
+from polyim.protocols.imlc import imlc_pb2 as pb
+from polyim.protocols.imlc.settings import ImlcSettings
+from polyim.transport.connection import Conn
+
+log = logging.getLogger(__name__)
+
+S = c.Status
+MAX_ID = (1 << 63) - 1
+MAX_FIELD = 4096  # bytes of any other request string (§2.4)
+MAX_LOGIN_FAILURES = 3  # per connection (§1.2)
+MAX_ERRORS_IN_A_ROW = 10  # §2.5, last row
+PULL_DEFAULT, PULL_MAX = 50, 100  # MP limit (§3.1)
+
+_DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
+_DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The statuses that count toward the close after ten in a row (§2.5).
+_COUNTED = frozenset({S.BAD_REQUEST, S.UNSUPPORTED_COMMAND, S.UNSUPPORTED_FLAG, S.NOT_LOGGED_IN})
+
+# Core refusal → imlc status (§7).
+ERRORS: dict[Code, tuple[int, str | None]] = {
+    Code.BAD_REQUEST: (S.BAD_REQUEST, None),
+    Code.EMPTY: (S.BAD_REQUEST, None),
+    Code.USER_NOT_FOUND: (S.NOT_FOUND, None),
+    Code.GROUP_NOT_FOUND: (S.NOT_FOUND, None),
+    Code.CONV_NOT_FOUND: (S.NOT_FOUND, None),
+    Code.MSG_NOT_FOUND: (S.NOT_FOUND, None),
+    Code.ROOM_NOT_FOUND: (S.NOT_FOUND, None),
+    Code.NOT_MEMBER: (S.NOT_MEMBER, None),
+    Code.NOT_PARTICIPANT: (S.NOT_MEMBER, None),
+    Code.NOT_IN_ROOM: (S.NOT_MEMBER, None),
+    Code.NO_PRIVILEGE: (S.FORBIDDEN, None),
+    Code.NOT_FRIEND: (S.FORBIDDEN, None),
+    Code.FORBIDDEN: (S.FORBIDDEN, None),
+    Code.ROOM_CLOSED: (S.FORBIDDEN, None),
+    Code.BLOCKED: (S.BLOCKED, None),
+    Code.MUTED: (S.MUTED, None),
+    Code.TOO_LARGE: (S.MESSAGE_TOO_LARGE, None),
+    Code.IDENTITY_MISMATCH: (S.IDENTITY_MISMATCH, None),
+    Code.AUTH_FAILED: (S.AUTH_FAILED, "bad credentials"),
+    Code.DISABLED: (S.ACCOUNT_DISABLED, None),
+    Code.THROTTLED: (S.THROTTLED, None),
+    Code.ROOM_FULL: (S.ROOM_FULL, None),
+    Code.LIMIT: (S.SERVER_BUSY, None),
+    Code.INTERNAL: (S.INTERNAL_ERROR, None),
+}
+
+DEVICE_CLASSES = {
+    pb.DEVICE_CLASS_DESKTOP: DeviceClass.DESKTOP,
+    pb.DEVICE_CLASS_MOBILE: DeviceClass.MOBILE,
+    pb.DEVICE_CLASS_WEB: DeviceClass.WEB,
+}
+
+LOGOUT_REASONS = {
+    KickReason.DUPLICATE_LOGIN: (pb.LOGOUT_REASON_REPLACED, "replaced by a newer login"),
+    KickReason.OWN_DEVICE: (pb.LOGOUT_REASON_REPLACED, "ended from another device"),
+    KickReason.OPERATOR: (pb.LOGOUT_REASON_ADMIN, "ended by an operator"),
+    KickReason.DISABLED: (pb.LOGOUT_REASON_DISABLED, "account disabled"),
+}
+
+# imlc content type ⇄ core content kind (§8.4); the kinds imlc cannot name travel as UNKNOWN.
+TO_CORE = {
+    pb.MESSAGE_CONTENT_TYPE_TEXT: ContentType.TEXT,
+    pb.MESSAGE_CONTENT_TYPE_SOUND: ContentType.VOICE,
+    pb.MESSAGE_CONTENT_TYPE_IMAGE: ContentType.IMAGE,
+    pb.MESSAGE_CONTENT_TYPE_LOCATION: ContentType.LOCATION,
+    pb.MESSAGE_CONTENT_TYPE_FILE: ContentType.FILE,
+    pb.MESSAGE_CONTENT_TYPE_VIDEO: ContentType.VIDEO,
+}
+FROM_CORE: dict[int, int] = {int(kind): int(imlc) for imlc, kind in TO_CORE.items()}
+# The MessageContent fields the core has no column for, kept in the message's ``extra["imlc"]`` so an
+# imlc recipient gets them exactly as sent (§8.4 "imlc → imlc").
+_KEPT = (
+    "push_content",
+    "mentioned_type",
+    "mentioned_targets",
+    "media_type",
+    "msg_length",
+    "remote_media_url",
+)
+
+
+class Later(Refused):
+    """A refusal that tells the client when to retry (THROTTLED, SERVER_BUSY: ``Error.retry_after_s``)."""
+
+    def __init__(self, code: int, text: str, retry_after: int, *, close: bool = False) -> None:
+        super().__init__(code, text, close=close)
+        self.retry_after = retry_after
+
+
+def decimal(text: str) -> int | None:
+    """A canonical decimal polyim id (imlc.md conventions), None for any other spelling."""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
+def _request(cmd: c.Command) -> Callable[[bytes], Any]:
+    """The command's body parser for the table (a bad body raises ImlcDecodeError → BAD_REQUEST)."""
+    return lambda body: c.decode_body(cmd, body)
+
+
+COMMANDS = Commands()
+
+
+class ImlcChannel(Channel):
+    protocol = "imlc"
+    commands = COMMANDS
+    errors = ERRORS
+    decode_errors = (c.ImlcDecodeError,)
+
+    def __init__(self, core: Core, conn: Conn, settings: ImlcSettings) -> None:
+        super().__init__(core, conn)
+        self.settings = settings
+        self.decoder = c.Decoder(max_body=settings.max_body_bytes)
+        self.rate = RateLimit(rate=50, burst=100, close_after=10.0)
+        self.policy = SendPolicy(settings.max_content_bytes, settings.require_friend)
+        self.login_failures = 0
+        self.errors_in_a_row = 0
+
+    # -- bytes in -----------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        try:
+            frames = self.decoder.feed(data)
+        except c.ImlcDecodeError as exc:
+            for frame in exc.frames:
+                self._accept(frame)
+            self._fatal(exc)
+            return
+        for frame in frames:
+            self._accept(frame)
+
+    def _fatal(self, exc: c.ImlcDecodeError) -> None:
+        """A header that ends the stream (§2.5 rows 1–3): its reply if it has one, then close."""
+        log.info("imlc %s: %s, closing", self.conn.peer, exc)
+        if exc.kind is c.ErrorKind.REPLY_CLOSE:
+            self._write(exc.command, exc.seq, c.Flow.REPLY, _error(str(exc)), exc.status)
+        self.conn.close()
+
+    def _accept(self, frame: c.Frame) -> None:
+        """The per-frame checks of §2.5 and the rate limit, then the frame joins the ordered work."""
+        try:
+            c.check_request(frame)
+            body = (
+                frame.body
+                if frame.command in (c.Command.PING, c.Command.LOGOUT)
+                else c.inflate(frame, self.settings.max_body_bytes)
+            )
+        except c.ImlcDecodeError as exc:
+            self._reply(frame, exc.status, _error(str(exc)))
+            if exc.kind is not c.ErrorKind.REPLY:
+                self.conn.close()
+            return
+        verdict = self.rate.take(self.conn.last_rx)
+        if verdict == "close":
+            log.warning("imlc %s: sustained flood, closing", self.conn.peer)
+            self.conn.close()
+        elif verdict is not None:
+            self._reply(frame, S.THROTTLED, _error("rate limit", 1))
+        else:
+            self.submit(lambda: self.dispatch(frame.command, frame, body))
+
+    # -- the command table's hooks ----------------------------------------------------------------
+    def wrong_state(self, cmd: int) -> Refused:
+        return Refused(S.NOT_LOGGED_IN, "log in first")
+
+    def unknown(self, cmd: int) -> Refused:
+        return Refused(S.UNSUPPORTED_COMMAND, "command not supported yet")
+
+    def undecodable(self, exc: Exception) -> Refused:
+        return Refused(S.BAD_REQUEST, str(exc))
+
+    def refuse(self, frame: c.Frame, request: Any, exc: Refused) -> None:
+        assert exc.code is not None
+        self._reply(frame, exc.code, _error(exc.text, getattr(exc, "retry_after", 0)))
+
+    def answer(self, frame: c.Frame, reply: bytes) -> None:
+        self._reply(frame, S.OK, reply)
+
+    def committed(self, frame: c.Frame, request: pb.Message, result: SendResult) -> None:
+        self.answer(frame, _ack(request.message_id, result.message))
+
+    def commit_failed(self, frame: c.Frame, request: pb.Message) -> None:
+        self._reply(frame, S.SERVER_BUSY, _error("store unavailable", 1))
+
+    # -- bytes out ----------------------------------------------------------------------------------
+    def _reply(self, frame: c.Frame, status: int, body: bytes) -> None:
+        """A reply with the request's seq and command (§2.3); ten refusals in a row close (§2.5)."""
+        self._write(frame.command, frame.seq, c.Flow.REPLY, body, status)
+        if status in _COUNTED:
+            self.errors_in_a_row += 1
+        elif status == S.OK:
+            self.errors_in_a_row = 0
+        if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+            log.info("imlc %s: %d bad frames in a row, closing", self.conn.peer, self.errors_in_a_row)
+            self.conn.close()
+
+    def _write(self, command: int, seq: int, flow: c.Flow, body: bytes, status: int = S.OK) -> None:
+        self.conn.write(
+            c.encode_frame(command, seq, flow, body, status, max_body=self.settings.max_body_bytes)
+        )
+
+    def notify(self, command: c.Command, body: bytes) -> None:
+        """A server-initiated frame: flow 2, seq 0 (§2.3)."""
+        self._write(command, 0, c.Flow.NOTIFY, body)
+
+    # -- session life -------------------------------------------------------------------------------
+    @property
+    def me(self) -> int:
+        assert self.session is not None
+        return self.session.uid
+
+    def send_kick(self, reason: KickReason) -> None:
+        """The kick is a LOGOUT notify with its reason (§3.1 LOGOUT, §5.5)."""
+        code, detail = LOGOUT_REASONS[reason]
+        self.notify(c.Command.LOGOUT, c.encode_body(pb.Logout(reason=code, detail=detail)))
+
+    def timed_out(self, logged_in: bool) -> None:
+        """Idle sessions hear why (LOGOUT notify IDLE); a pre-login timeout closes without a frame."""
+        if logged_in and self.session is not None:
+            body = pb.Logout(reason=pb.LOGOUT_REASON_IDLE, detail="no frame within the idle timeout")
+            self.notify(c.Command.LOGOUT, c.encode_body(body))
+        super().timed_out(logged_in)
+
+    def login_failed(self, exc: Refused) -> Refused:
+        """Every refused LOGIN counts; the third reply on a connection is its last (§1.2)."""
+        self.login_failures += 1
+        exc.close = exc.close or self.login_failures >= MAX_LOGIN_FAILURES
+        return exc
+
+    # -- events out ---------------------------------------------------------------------------------
+    def _on_message(self, event: MessageEvent) -> None:
+        """A committed 1:1 or group message as MN; the frame is encoded once per view (§5.2)."""
+        message = event.message
+        kind = message.conv.kind
+        if kind is not ConvKind.PEER and kind is not ConvKind.GROUP:
+            return
+        target = message.conv.peer_of(self.me) if kind is ConvKind.PEER else message.conv.a
+        key = f"imlc:{target}"
+        frame = message.wire_cache.get(key)
+        if frame is None:
+            body = c.encode_body(to_wire(message, target))
+            frame = message.wire_cache[key] = c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body)
+        self.conn.write(frame)
+
+    events: ClassVar[EventTable] = {MessageEvent: _on_message}
+
+
+def _error(detail: str, retry_after: int = 0) -> bytes:
+    return c.encode_body(pb.Error(detail=detail[:200], retry_after_s=retry_after))
+
+
+def _ack(message_id: int, message: Message) -> bytes:
+    ack = pb.SendAck(
+        message_id=message_id, server_id=message.msg_id, seq=message.seq, server_time_ms=message.ts_ms
+    )
+    return c.encode_body(ack)
+
+
+# == wire ⇄ core ==========================================================================================
+def to_wire(message: Message, target: int) -> pb.Message:
+    """A stored message as imlc shows it to a user for whom the conversation's other end is ``target``."""
+    kind = pb.CONVERSATION_TYPE_SINGLE if message.conv.kind is ConvKind.PEER else pb.CONVERSATION_TYPE_GROUP
+    sent_here = message.extra.get("origin") == "imlc" and message.client_id.isdigit()
+    out = pb.Message(
+        message_id=int(message.client_id) if sent_here else 0,
+        conversation=pb.Conversation(type=kind, target=str(target)),
+        to=str(message.recipient),
+        server_id=message.msg_id,
+        seq=message.seq,
+        server_time_ms=message.ts_ms,
+        status=cast(pb.MessageStatus, int(message.status)),
+    )
+    setattr(out, "from", str(message.sender))
+    if message.status in (MsgStatus.NORMAL, MsgStatus.EDITED):
+        out.message_content.CopyFrom(_content(message))
+    return out
+
+
+def _content(message: Message) -> pb.MessageContent:
+    kept: dict[str, Any] = message.extra.get("imlc") or {}
+    content = pb.MessageContent(
+        content_type=cast(pb.MessageContentType, kept.get("content_type", FROM_CORE.get(message.ctype, 0))),
+        searchable_content=message.content,
+        data=message.data,
+    )
+    for name in _KEPT:
+        if name in kept:
+            value = kept[name]
+            if name == "mentioned_targets":
+                content.mentioned_targets.extend(value)
+            else:
+                setattr(content, name, value)
+    return content
+
+
+def to_core(content: pb.MessageContent) -> tuple[int, dict[str, Any]]:
+    """The core kind of an MS content and the fields kept for imlc recipients (``local_media_path`` is
+    dropped, §8.3)."""
+    kept: dict[str, Any] = {"content_type": content.content_type}
+    for name in _KEPT:
+        value = getattr(content, name)
+        if value:
+            kept[name] = list(value) if name == "mentioned_targets" else value
+    return TO_CORE.get(content.content_type, ContentType.NONE), kept
+
+
+def check_content(content: pb.MessageContent, limit: int) -> None:
+    """MS checks 3 and 4 of §3.1: the encoded size, then what each content type needs."""
+    if content.ByteSize() > limit:
+        raise Refused(S.MESSAGE_TOO_LARGE, "message content too large")
+    kind = content.content_type
+    if kind == pb.MESSAGE_CONTENT_TYPE_UNKNOWN or kind < 0:
+        raise Refused(S.BAD_REQUEST, "content_type required")
+    if kind == pb.MESSAGE_CONTENT_TYPE_TYPING:
+        raise Refused(S.BAD_REQUEST, "typing is not supported yet")
+    if kind == pb.MESSAGE_CONTENT_TYPE_TEXT and not content.searchable_content:
+        raise Refused(S.BAD_REQUEST, "text required")
+    if not (content.searchable_content or content.data or content.remote_media_url):
+        raise Refused(S.BAD_REQUEST, "empty content")
+    if content.mentioned_type > pb.MENTION_TYPE_ALL or content.mentioned_type < 0:
+        raise Refused(S.BAD_REQUEST, "bad mentioned_type")
+    if any(decimal(t) is None for t in content.mentioned_targets):
+        raise Refused(S.BAD_REQUEST, "bad mentioned_targets")
+    for text in (content.remote_media_url,):
+        if len(text.encode()) > MAX_FIELD:
+            raise Refused(S.BAD_REQUEST, "field too long")
+
+
+def conversation(ch: ImlcChannel, conv: pb.Conversation) -> ConvId:
+    """A request's conversation as the core's, from the session's point of view (§8.1); rooms are not
+    served yet, so no session is ever inside one (NOT_MEMBER)."""
+    target = decimal(conv.target)
+    if target is None or conv.type not in (0, 1, 2):
+        raise Refused(S.BAD_REQUEST, "bad conversation")
+    if conv.type == pb.CONVERSATION_TYPE_SINGLE:
+        return ConvId.peer(ch.me, target)
+    if conv.type == pb.CONVERSATION_TYPE_GROUP:
+        return ConvId.group(target)
+    raise Refused(S.NOT_MEMBER, "not inside the room")
+
+
+# == connection ===========================================================================================
+@COMMANDS.on(c.Command.LOGIN, _request(c.Command.LOGIN), states=State.ANY)
+async def _login(ch: ImlcChannel, frame: c.Frame, req: pb.LoginRequest) -> None:
+    if ch.session is not None:
+        raise Refused(S.BAD_REQUEST, "already logged in")
+    try:
+        account = await _authenticate(ch, req)
+    except CoreError as exc:
+        raise ch.login_failed(_login_refusal(ch, exc)) from exc
+    except Refused as exc:
+        raise ch.login_failed(exc) from exc
+    session = ch.new_session(account.uid, account.role, req.device_id, DEVICE_CLASSES[req.device_class])
+    ch.answer(frame, _login_reply(ch, account, req.device_id))
+    await ch.go_online(session)
+    log.info("imlc %s: uid %d logged in (device %s)", ch.conn.peer, account.uid, req.device_id)
+
+
+def _login_refusal(ch: ImlcChannel, exc: CoreError) -> Refused:
+    """A throttled login says how long the lockout lasts (§3.1 LOGIN step 1)."""
+    refused = ch.refusal(exc)
+    if exc.code is Code.THROTTLED:
+        assert refused.code is not None
+        return Later(refused.code, refused.text, ch.core.settings.lockout)
+    return refused
+
+
+def _check_login(req: pb.LoginRequest) -> int | None:
+    """The fields checked before anything else (§3.1 LOGIN); returns the uid the request names."""
+    if not _DEVICE_ID.fullmatch(req.device_id) or req.device_class not in DEVICE_CLASSES:
+        raise Refused(S.BAD_REQUEST, "bad device_id or device_class")
+    if len(req.client_version.encode()) > 64 or len(req.username.encode()) > MAX_FIELD:
+        raise Refused(S.BAD_REQUEST, "field too long")
+    if req.WhichOneof("credential") is None:
+        raise Refused(S.BAD_REQUEST, "password or token required")
+    account = req.WhichOneof("account")
+    if account is None and req.WhichOneof("credential") == "password":
+        raise Refused(S.BAD_REQUEST, "uid or username required")
+    if account != "uid":
+        return None
+    uid = decimal(req.uid)
+    if uid is None:
+        raise Refused(S.BAD_REQUEST, "uid is not a decimal id")
+    return uid
+
+
+async def _authenticate(ch: ImlcChannel, req: pb.LoginRequest) -> Account:
+    """Throttle, credentials, token identity, account state: the order of §3.1 LOGIN."""
+    uid = _check_login(req)
+    addr = ch.conn.peer.rsplit(":", 1)[0]
+    if req.WhichOneof("credential") == "password":
+        cred = Credentials(req.username, uid, req.password, req.device_id, addr)
+        return await ch.core.accounts.authenticate(cred)
+    owner = ch.core.accounts.token_uid(req.token)
+    cred = Credentials("", owner, req.token, req.device_id, addr, device_bound=True)
+    account = await ch.core.accounts.authenticate(cred)
+    if uid is not None and uid != account.uid:
+        raise Refused(S.IDENTITY_MISMATCH, "uid is not the token's")
+    return account
+
+
+def _login_reply(ch: ImlcChannel, account: Account, device_id: str) -> bytes:
+    ttl = ch.settings.token_ttl
+    now = ch.core.clock.now_ms()
+    reply = pb.LoginReply(
+        uid=str(account.uid),
+        username=account.username,
+        nickname=account.nickname,
+        token=ch.core.accounts.issue_token(account.uid, device_id, ttl),
+        token_expires_ms=now + ttl * 1000,
+        server_time_ms=now,
+        heartbeat_s=ch.settings.heartbeat,
+        max_body_bytes=ch.settings.max_body_bytes,
+    )
+    return c.encode_body(reply)
+
+
+@COMMANDS.on(c.Command.LOGOUT, states=State.ANY)
+async def _logout(ch: ImlcChannel, frame: c.Frame, _req: None) -> None:
+    """No reply: the session ends and the connection closes (§3.1 LOGOUT, §5.6)."""
+    session, ch.session = ch.session, None
+    if session is not None:
+        await ch.core.accounts.detach(session)
+    ch.conn.close()
+
+
+@COMMANDS.on(c.Command.PING)
+async def _ping(ch: ImlcChannel, frame: c.Frame, _req: None) -> bytes:
+    return b""
+
+
+# == messages =============================================================================================
+@COMMANDS.on(c.Command.MS, _request(c.Command.MS))
+async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | None:
+    """MS in the order of §3.1: request shape, sender, content; then dedup, then the core's checks and
+    the commit, acked once it has landed."""
+    if not msg.message_id or not msg.HasField("message_content") or not msg.HasField("conversation"):
+        raise Refused(S.BAD_REQUEST, "message_id, message_content and conversation required")
+    conv = conversation(ch, msg.conversation)
+    if msg.to and msg.to != msg.conversation.target:
+        raise Refused(S.BAD_REQUEST, "to is not the conversation's target")
+    sender = getattr(msg, "from")
+    if sender and sender != str(ch.me):
+        raise Refused(S.IDENTITY_MISMATCH, "from is not you")
+    check_content(msg.message_content, ch.settings.max_content_bytes)
+    assert ch.session is not None
+    prior = await ch.core.messages.find_sent(ch.me, ch.session.device_id, str(msg.message_id))
+    if prior is not None:
+        return _ack(msg.message_id, prior)
+    ctype, kept = to_core(msg.message_content)
+    content = msg.message_content
+    extra = {"origin": "imlc", "imlc": kept}
+    out = Outgoing(
+        conv, ctype, content.searchable_content, str(msg.message_id), data=content.data, extra=extra
+    )
+    result = await ch.core.messages.send(ch.session, out, ch.protocol, ch.policy)
+    ch.ack_after_commit(result, frame, msg)
+    return None
+
+
+@COMMANDS.on(c.Command.MP, _request(c.Command.MP))
+async def _pull(ch: ImlcChannel, frame: c.Frame, req: pb.PullRequest) -> bytes:
+    """Catch-up (FORWARD) and history (BACKWARD), always in ascending seq (§3.1 MP)."""
+    if not req.HasField("conversation") or req.direction not in (0, 1):
+        raise Refused(S.BAD_REQUEST, "conversation and a direction required")
+    conv = conversation(ch, req.conversation)
+    await _require(ch, conv)
+    limit = min(req.limit or PULL_DEFAULT, PULL_MAX)
+    last_seq = (await ch.core.messages.state(ch.me, conv)).last_seq
+    if req.direction == pb.PULL_DIRECTION_FORWARD:
+        page = await _forward(ch, conv, req.anchor_seq, limit, last_seq)
+    else:
+        page = await _backward(ch, conv, req.anchor_seq, limit)
+    reply = pb.PullReply(conversation=req.conversation, last_seq=last_seq, has_more=len(page) > limit)
+    shown = page[:limit] if req.direction == pb.PULL_DIRECTION_FORWARD else page[-limit:]
+    target = int(req.conversation.target)
+    reply.messages.extend(to_wire(m, target) for m in shown)
+    return c.encode_body(reply)
+
+
+async def _require(ch: ImlcChannel, conv: ConvId) -> None:
+    """The conversation's other end exists (NOT_FOUND); membership is the core's check (NOT_MEMBER)."""
+    if conv.kind is ConvKind.PEER:
+        missing = await ch.core.accounts.get(conv.peer_of(ch.me)) is None
+    else:
+        missing = await ch.core.groups.find(conv.a) is None
+    if missing:
+        raise Refused(S.NOT_FOUND, "no such conversation")
+
+
+async def _forward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int, last_seq: int) -> list[Message]:
+    """One more than asked, to tell ``has_more``; the anchor also moves the delivered cursor."""
+    assert ch.session is not None
+    page = await ch.core.messages.since(ch.session, conv, anchor, limit + 1)
+    if anchor and last_seq:
+        await ch.core.messages.mark_delivered(ch.me, conv, min(anchor, last_seq))
+    return page
+
+
+async def _backward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int) -> list[Message]:
+    """The newest ``limit`` (plus one) below the anchor, oldest first; anchor 0 = from the newest."""
+    assert ch.session is not None
+    if anchor == 1:
+        return await ch.core.messages.since(ch.session, conv, 0, 0)  # nothing below 1: the access check
+    newest_first = await ch.core.messages.history(ch.session, conv, max(anchor - 1, 0), limit + 1)
+    return newest_first[::-1]

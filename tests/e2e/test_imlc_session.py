@@ -1,0 +1,124 @@
+"""imlc sessions through real sockets (imlc.md §1, §3.1 LOGIN/LOGOUT/PING, §5.1, §5.5, §5.6, §7):
+password and token logins, refusals with the page's statuses, frames before login, unsupported
+commands, the duplicate-login kick as a LOGOUT notify, and the client's LOGOUT."""
+
+from __future__ import annotations
+
+import pytest
+
+from polyim.protocols.imlc import codec as c
+from polyim.protocols.imlc import imlc_pb2 as pb
+from tests.clients.imlc import Command, Status
+from tests.conftest import Server
+from tests.e2e.conftest import Imlc
+
+
+@pytest.fixture(scope="module")
+def server(shared_server: Server) -> Server:
+    return shared_server
+
+
+async def test_password_login_and_ping(imlc: Imlc) -> None:
+    uid, name = imlc.server.add_user("pw")
+    client = await imlc.connect()
+    reply = await client.login(username=name, password="pw", device_id="dev-a1")
+    assert reply.status == Status.OK and reply.frame.seq == 1 and reply.frame.flow == c.Flow.REPLY
+    body = reply.body
+    assert (body.uid, body.username, body.heartbeat_s, body.max_body_bytes) == (str(uid), name, 30, 1048576)
+    assert body.token and body.token_expires_ms > body.server_time_ms > 0
+    ping = await client.ping()
+    assert (ping.status, ping.frame.command, ping.frame.seq, ping.body) == (Status.OK, Command.PING, 2, None)
+
+
+async def test_login_by_uid_and_with_a_token_from_the_api(imlc: Imlc) -> None:
+    uid, _ = imlc.server.add_user("tok")
+    by_uid = await imlc.connect()
+    assert (await by_uid.login(uid=str(uid), password="pw", device_id="d-uid")).status == Status.OK
+    status, issued = imlc.server.api("POST", "/api/v1/tokens", {"uid": uid, "device": "d-tok"})
+    assert status == 200, issued
+    client = await imlc.connect()
+    reply = await client.login(token=issued["token"], device_id="d-tok", device_class=pb.DEVICE_CLASS_DESKTOP)
+    assert reply.status == Status.OK and reply.body.uid == str(uid)
+    # the reply's token logs the same device in again (§5.1 reconnect), with or without the uid
+    again = await imlc.connect()
+    token = reply.body.token
+    assert (await again.login(uid=str(uid), token=token, device_id="d-tok")).status == Status.OK
+
+
+async def test_token_refusals(imlc: Imlc) -> None:
+    uid, _ = imlc.server.add_user("tokbad")
+    other, _ = imlc.server.add_user("tokother")
+    _, issued = imlc.server.api("POST", "/api/v1/tokens", {"uid": uid, "device": "d-1"})
+    client = await imlc.connect()
+    wrong_device = await client.login(token=issued["token"], device_id="d-2")
+    assert wrong_device.status == Status.AUTH_FAILED
+    mismatch = await client.login(uid=str(other), token=issued["token"], device_id="d-1")
+    assert mismatch.status == Status.IDENTITY_MISMATCH
+    assert not client.closed
+
+
+async def test_bad_password_is_refused_and_the_third_failure_closes(imlc: Imlc) -> None:
+    _, name = imlc.server.add_user("bad")
+    client = await imlc.connect()
+    first = await client.login(username=name, password="wrong")
+    assert first.status == Status.AUTH_FAILED and first.body.detail == "bad credentials"
+    unknown = await client.login(username=f"{name}-nobody", password="pw")
+    assert unknown.status == Status.AUTH_FAILED  # the same reply: no account probing
+    ping = await client.ping()
+    assert ping.status == Status.NOT_LOGGED_IN  # the connection stays in AWAIT_LOGIN
+    third = await client.login(username=name, password="wrong")
+    assert third.status == Status.AUTH_FAILED
+    assert await client.wait_closed(2)
+
+
+async def test_bad_login_fields(imlc: Imlc) -> None:
+    _, name = imlc.server.add_user("field")
+    client = await imlc.connect()
+    assert (
+        await client.login(username=name, password="pw", device_id="bad id!")
+    ).status == Status.BAD_REQUEST
+    assert (await client.login(username=name, device_id="d")).status == Status.BAD_REQUEST  # no credential
+
+
+async def test_frames_before_login_and_unsupported_commands(imlc: Imlc) -> None:
+    client = await imlc.connect()
+    for command in (Command.PING, Command.MS, Command.MP, Command.MR, Command.SYNC):
+        reply = await client.request(command)
+        assert (reply.status, reply.frame.command) == (Status.NOT_LOGGED_IN, command)
+    for command in (Command.RESERVED, Command.MN, Command.MPS, 200):
+        reply = await client.request(command)
+        assert reply.status == Status.UNSUPPORTED_COMMAND
+    _, name = imlc.server.add_user("late")
+    assert (await client.login(username=name, password="pw")).status == Status.OK
+    for command in (Command.MR, Command.READ, Command.SYNC, Command.ROOM):
+        assert (await client.request(command)).status == Status.UNSUPPORTED_COMMAND
+    again = await client.login(username=name, password="pw")
+    assert again.status == Status.BAD_REQUEST  # a second LOGIN, session unchanged
+    assert (await client.ping()).status == Status.OK
+
+
+async def test_flag_and_body_errors_keep_the_connection(imlc: Imlc) -> None:
+    client, _ = await imlc.user("flag")
+    assert (await client.request_raw(Command.PING, b"", flag=0x04)).status == Status.UNSUPPORTED_FLAG  # AES
+    assert (await client.request_raw(Command.MS, b"\xff\xff")).status == Status.BAD_REQUEST
+    assert (await client.request_raw(Command.MS, b"\x1f\x8b", flag=0x10)).status == Status.BAD_REQUEST
+    assert (await client.ping()).status == Status.OK
+
+
+async def test_a_second_login_of_the_same_class_kicks_with_a_logout_notify(imlc: Imlc) -> None:
+    first, name = await imlc.user("kick")
+    second = await imlc.login(name, device_id="dev-2")
+    kick = await first.expect(Command.LOGOUT)
+    assert kick.reason == pb.LOGOUT_REASON_REPLACED
+    assert await first.wait_closed(3)
+    assert (await second.ping()).status == Status.OK
+    desktop = await imlc.login(name, device_id="dev-3", device_class=pb.DEVICE_CLASS_DESKTOP)
+    assert await second.poll(0.2) is None  # another class: both stay
+    assert (await desktop.ping()).status == Status.OK
+
+
+async def test_client_logout_closes_without_a_reply(imlc: Imlc) -> None:
+    client, _ = await imlc.user("bye")
+    await client.logout()
+    assert await client.wait_closed(3)
+    assert client.notifies.empty()
