@@ -123,13 +123,13 @@ data_dir = "{tmp / "data"}"
 [http]
 listen = "127.0.0.1:0"
 admin_token = "test-admin-token"
+[imlc]
+listen = "127.0.0.1:0"
 [omtp]
 listen = "127.0.0.1:0"
 [beehive]
 tcp = "127.0.0.1:0"
 ws = "127.0.0.1:0"
-[imlc]
-listen = "127.0.0.1:0"
 {extra}
 """,
         encoding="utf-8",

@@ -1,0 +1,138 @@
+"""imlc messages through real sockets (imlc.md §3.1 MS/MN/MP, §5.2, §5.3, §8.4): 1:1 and group sends
+acked after the commit then delivered as MN, dedup by client message id, offline catch-up by seq, and
+1:1 across OMTP both ways."""
+
+from __future__ import annotations
+
+import pytest
+
+from polyim.protocols.imlc import imlc_pb2 as pb
+from tests.clients.imlc import Command, ImlcClient, Status
+from tests.conftest import Server
+from tests.e2e.conftest import Imlc, Omtp
+
+
+@pytest.fixture(scope="module")
+def server(shared_server: Server) -> Server:
+    return shared_server
+
+
+async def no_notify(client: ImlcClient) -> None:
+    """A PING round trip flushes anything on its way (deliveries are written before the ack)."""
+    assert (await client.ping()).status == Status.OK
+    assert await client.poll(0.01) is None
+
+
+async def test_one_to_one_ack_then_delivery_to_the_peer_and_own_devices(imlc: Imlc) -> None:
+    alice, a_name = await imlc.user("alice")
+    alice_pc = await imlc.login(a_name, device_id="pc-1", device_class=pb.DEVICE_CLASS_DESKTOP)
+    bob, _ = await imlc.user("bob")
+    ack = await alice.send(bob.uid, "hello", message_id=41)
+    assert ack.status == Status.OK and ack.frame.command == Command.MS
+    assert (ack.body.message_id, ack.body.seq) == (41, 1) and ack.body.server_id > 0
+    mn = await bob.expect(Command.MN)
+    assert (mn.conversation.type, mn.conversation.target) == (pb.CONVERSATION_TYPE_SINGLE, alice.uid)
+    assert (getattr(mn, "from"), mn.to, mn.message_id, mn.seq) == (alice.uid, bob.uid, 41, 1)
+    assert (mn.server_id, mn.server_time_ms) == (ack.body.server_id, ack.body.server_time_ms)
+    assert mn.message_content.searchable_content == "hello"
+    assert mn.message_content.content_type == pb.MESSAGE_CONTENT_TYPE_TEXT
+    copy = await alice_pc.expect(Command.MN)  # the sender's other device: the conversation names bob
+    assert (copy.conversation.target, copy.seq) == (bob.uid, 1)
+    await no_notify(alice)  # the sending session has the ack only
+    reply = await bob.send(alice.uid, "hi", message_id=7)
+    assert reply.body.seq == 2
+    assert (await alice.expect(Command.MN)).conversation.target == bob.uid
+
+
+async def test_resend_with_the_same_message_id_is_acked_once(imlc: Imlc) -> None:
+    alice, _ = await imlc.user("dup")
+    bob, _ = await imlc.user("dupb")
+    first = await alice.send(bob.uid, "once", message_id=5)
+    again = await alice.send(bob.uid, "once", message_id=5)
+    assert again.status == Status.OK and again.body == first.body
+    await bob.expect(Command.MN)
+    await no_notify(bob)  # delivered once
+    assert (await alice.send(bob.uid, "next", message_id=6)).body.seq == 2  # no gap
+
+
+async def test_send_refusals(imlc: Imlc) -> None:
+    alice, _ = await imlc.user("ref")
+    bob, _ = await imlc.user("refb")
+    content = pb.MessageContent(content_type=pb.MESSAGE_CONTENT_TYPE_TEXT, searchable_content="x")
+    forged = pb.Message(
+        message_id=1,
+        message_content=content,
+        conversation=pb.Conversation(target=bob.uid),
+        **{"from": bob.uid},
+    )
+    assert (await alice.request(Command.MS, forged)).status == Status.IDENTITY_MISMATCH
+    assert (await alice.send("99999999999", "x", message_id=2)).status == Status.NOT_FOUND
+    assert (await alice.send("007", "x", message_id=3)).status == Status.BAD_REQUEST
+    assert (await alice.send(bob.uid, "", message_id=4)).status == Status.BAD_REQUEST
+    assert (await alice.send(bob.uid, "x", message_id=0)).status == Status.BAD_REQUEST
+    big = pb.MessageContent(content_type=pb.MESSAGE_CONTENT_TYPE_TEXT, searchable_content="x" * 70000)
+    too_big = pb.Message(message_id=9, message_content=big, conversation=pb.Conversation(target=bob.uid))
+    assert (await alice.request(Command.MS, too_big)).status == Status.MESSAGE_TOO_LARGE
+    await no_notify(bob)  # nothing stored or delivered
+
+
+async def test_group_send(imlc: Imlc) -> None:
+    alice, _ = await imlc.user("ga")
+    bob, _ = await imlc.user("gb")
+    carol, _ = await imlc.user("gc")
+    status, group = imlc.server.api(
+        "POST", "/api/v1/groups", {"name": "club", "owner": int(alice.uid), "members": [int(bob.uid)]}
+    )
+    assert status == 201, group
+    gid = str(group["gid"])
+    ack = await alice.send(gid, "hi club", message_id=1, conv_type=pb.CONVERSATION_TYPE_GROUP)
+    assert ack.status == Status.OK and ack.body.seq >= 1
+    mn = await bob.expect(Command.MN)
+    assert (mn.conversation.type, mn.conversation.target, mn.to) == (pb.CONVERSATION_TYPE_GROUP, gid, gid)
+    outsider = await carol.send(gid, "let me in", message_id=1, conv_type=pb.CONVERSATION_TYPE_GROUP)
+    assert outsider.status == Status.NOT_MEMBER
+    missing = await carol.send("99999999999", "x", message_id=2, conv_type=pb.CONVERSATION_TYPE_GROUP)
+    assert missing.status == Status.NOT_FOUND
+
+
+async def test_offline_catch_up_by_seq(imlc: Imlc) -> None:
+    alice, _ = await imlc.user("off")
+    bob_uid, bob_name = imlc.server.add_user("offb")
+    for i in range(1, 6):
+        assert (await alice.send(str(bob_uid), f"m{i}", message_id=i)).status == Status.OK
+    bob = await imlc.login(bob_name)
+    first = await bob.pull(alice.uid, anchor=0, limit=3)
+    assert first.status == Status.OK
+    assert [m.seq for m in first.body.messages] == [1, 2, 3] and first.body.has_more
+    assert first.body.last_seq == 5 and first.body.conversation.target == alice.uid
+    rest = await bob.pull(alice.uid, anchor=3)
+    assert [m.message_content.searchable_content for m in rest.body.messages] == ["m4", "m5"]
+    assert not rest.body.has_more
+    newest = await bob.pull(alice.uid, direction=pb.PULL_DIRECTION_BACKWARD, limit=2)
+    assert [m.seq for m in newest.body.messages] == [4, 5] and newest.body.has_more
+    older = await bob.pull(alice.uid, anchor=4, direction=pb.PULL_DIRECTION_BACKWARD, limit=10)
+    assert [m.seq for m in older.body.messages] == [1, 2, 3] and not older.body.has_more
+    assert (await bob.pull("99999999999")).status == Status.NOT_FOUND
+
+
+async def test_imlc_to_omtp_and_back(imlc: Imlc, omtp: Omtp) -> None:
+    alice, _ = await imlc.user("xa")
+    bob = await omtp.user("xb")
+    ack = await alice.send(bob.uid, "to omtp", message_id=11)
+    assert ack.status == Status.OK
+    _, msg = await bob.expect_msg()
+    assert (msg.from_, msg.to, msg.content, msg.seq_id) == (alice.uid, bob.uid, "to omtp", ack.body.seq)
+    back = await bob.send_single(alice.uid, "from omtp")
+    assert back.ok
+    mn = await alice.expect(Command.MN)
+    assert (getattr(mn, "from"), mn.conversation.target, mn.message_id) == (bob.uid, bob.uid, 0)
+    assert (mn.message_content.searchable_content, mn.seq) == ("from omtp", back.seq_id)
+
+
+async def test_a_bad_stream_harms_no_other_connection(imlc: Imlc) -> None:
+    alice, _ = await imlc.user("bs")
+    bob, _ = await imlc.user("bsb")
+    bob.write(b"\x00\x00\x00\x00\x01\x00\x00\x00\x01\x03\xc0\x00")  # reserved flag bits: closed at once
+    assert await bob.wait_closed(3)
+    assert (await alice.ping()).status == Status.OK
+    assert (await alice.send(bob.uid, "still here", message_id=1)).status == Status.OK

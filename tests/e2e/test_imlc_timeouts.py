@@ -1,0 +1,42 @@
+"""imlc timers (imlc.md §1.2) on a server with 1 s timeouts: a connection that never logs in is closed
+without a frame; an idle session hears LOGOUT (reason IDLE) and is closed; a busy one stays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from polyim.protocols.imlc import imlc_pb2 as pb
+from tests.clients.imlc import Command, Status
+from tests.conftest import Server, ping_until_closed, start_server, write_config
+from tests.e2e.conftest import Imlc
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("imlc-timers")
+    cfg = write_config(tmp)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(
+        text.replace("[imlc]\n", "[imlc]\nidle_timeout = 1\nlogin_timeout = 1\n", 1), encoding="utf-8"
+    )
+    srv = start_server(tmp, config=cfg)
+    yield srv
+    srv.stop()
+
+
+async def test_login_and_idle_timeouts(imlc: Imlc) -> None:
+    busy, _ = await imlc.user("busy")
+    idle, _ = await imlc.user("idle")
+    silent = await imlc.connect()
+
+    async def ping() -> None:
+        assert (await busy.ping()).status == Status.OK
+
+    await ping_until_closed(ping, idle, silent, seconds=4)
+    assert silent.closed and silent.notifies.empty()  # pre-login: closed without a frame
+    assert idle.closed
+    logout = await idle.expect(Command.LOGOUT, timeout=0.1)
+    assert logout.reason == pb.LOGOUT_REASON_IDLE
+    assert not busy.closed
