@@ -45,6 +45,7 @@ async def test_a_registered_protocol_is_configured_started_and_routed(
         assert {x.split()[1] for x in lines if x.startswith("listening ")} == {
             "omtp",
             "beehive",
+            "imlc",
             "echo",
             "http",
         }
