@@ -1,6 +1,6 @@
-"""imlc messages through real sockets (imlc.md §3.1 MS/MN/MP, §5.2, §5.3, §8.4): 1:1 and group sends
-acked after the commit then delivered as MN, dedup by client message id, offline catch-up by seq, and
-1:1 across OMTP both ways."""
+"""imlc messages through real sockets (imlc.md §3.1 MS/MN/MP/MR, §5.2–§5.4, §8.4): 1:1 and group sends
+acked after the commit then delivered as MN, dedup by client message id, offline catch-up by seq,
+recall, and 1:1 and recall across OMTP both ways."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from polyim.protocols.imlc import imlc_pb2 as pb
 from tests.clients.imlc import Command, ImlcClient, Status
+from tests.clients.omtp import PT, MsgCtlCmd, single_session_id
 from tests.conftest import Server
 from tests.e2e.conftest import Imlc, Omtp
 
@@ -136,3 +137,45 @@ async def test_a_bad_stream_harms_no_other_connection(imlc: Imlc) -> None:
     assert await bob.wait_closed(3)
     assert (await alice.ping()).status == Status.OK
     assert (await alice.send(bob.uid, "still here", message_id=1)).status == Status.OK
+
+
+def recall(target: str, seq: int) -> pb.Recall:
+    return pb.Recall(conversation=pb.Conversation(target=target), seq=seq)
+
+
+async def test_recall_reaches_every_other_session_as_a_changed_mn(imlc: Imlc) -> None:
+    alice, a_name = await imlc.user("ra")
+    alice_pc = await imlc.login(a_name, device_id="pc-1", device_class=pb.DEVICE_CLASS_DESKTOP)
+    bob, _ = await imlc.user("rb")
+    seq = (await alice.send(bob.uid, "oops", message_id=1)).body.seq
+    await bob.expect(Command.MN)
+    await alice_pc.expect(Command.MN)
+    assert (await bob.request(Command.MR, recall(alice.uid, seq))).status == Status.RECALL_DENIED
+    assert (await alice.request(Command.MR, recall(bob.uid, 99))).status == Status.NOT_FOUND
+    assert (await alice.request(Command.MR, recall(bob.uid, 0))).status == Status.BAD_REQUEST
+    done = await alice.request(Command.MR, recall(bob.uid, seq))
+    assert (done.status, done.body) == (Status.OK, None)
+    for device, target in ((bob, alice.uid), (alice_pc, bob.uid)):
+        mn = await device.expect(Command.MN)
+        assert (mn.status, mn.seq, mn.conversation.target) == (pb.MESSAGE_STATUS_RECALLED, seq, target)
+        assert not mn.HasField("message_content")
+    await no_notify(alice)
+    assert (await alice.request(Command.MR, recall(bob.uid, seq))).status == Status.OK  # again: no change
+    await no_notify(bob)
+    pulled = await bob.pull(alice.uid)
+    assert [m.status for m in pulled.body.messages] == [pb.MESSAGE_STATUS_RECALLED]
+
+
+async def test_recall_across_omtp_both_ways(imlc: Imlc, omtp: Omtp) -> None:
+    alice, _ = await imlc.user("rxa")
+    bob = await omtp.user("rxb")
+    session = single_session_id(alice.uid, bob.uid)
+    seq = (await alice.send(bob.uid, "mine", message_id=3)).body.seq
+    await bob.expect_msg()
+    assert (await alice.request(Command.MR, recall(bob.uid, seq))).status == Status.OK
+    await bob.expect_push(PT.MSG_CTRL)  # OMTP's revoke notice
+    back = await bob.send_single(alice.uid, "theirs", pack_id="om-1")
+    await alice.expect(Command.MN)
+    assert (await bob.control(MsgCtlCmd.REVOKE, session, "om-1", back.seq_id)).ok
+    mn = await alice.expect(Command.MN)
+    assert (mn.status, mn.seq, getattr(mn, "from")) == (pb.MESSAGE_STATUS_RECALLED, back.seq_id, bob.uid)

@@ -2,8 +2,8 @@
 
 One :class:`ImlcChannel` per TCP connection, on the shared :class:`Channel`: the codec frames the
 stream and applies the header checks of §2.5; every accepted frame goes through the command table.
-This first slice serves LOGIN (password or token), LOGOUT both ways, PING, MS (1:1 and group) and MP
-(catch-up and history); MR, READ, SYNC and ROOM are answered ``UNSUPPORTED_COMMAND`` for now.
+This first slice serves LOGIN (password or token), LOGOUT both ways, PING, MS (1:1 and group), MP
+(catch-up and history) and MR; READ, SYNC and ROOM are answered ``UNSUPPORTED_COMMAND`` for now.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, ClassVar, cast
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
-from polyim.core.events import KickReason, MessageEvent
+from polyim.core.events import ControlEvent, KickReason, MessageEvent
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
-from polyim.model import Account, ContentType, ConvId, ConvKind, DeviceClass, Message, MsgStatus
+from polyim.model import Account, ContentType, ControlCmd, ConvId, ConvKind, DeviceClass, Message, MsgStatus
 from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.imlc import codec as c
 from polyim.protocols.imlc import imlc_pb2 as pb
@@ -253,20 +253,29 @@ class ImlcChannel(Channel):
 
     # -- events out ---------------------------------------------------------------------------------
     def _on_message(self, event: MessageEvent) -> None:
-        """A committed 1:1 or group message as MN; the frame is encoded once per view (§5.2)."""
-        message = event.message
+        """A committed 1:1 or group message as MN (§5.2)."""
+        self._write_mn(event.message, event.message.wire_cache)
+
+    def _on_control(self, event: ControlEvent) -> None:
+        """A recall, edit or delete made in any protocol: MN with the changed message (§3.1 MN)."""
+        if event.message is not None:
+            self._write_mn(event.message, event.wire_cache)
+
+    def _write_mn(self, message: Message, cache: dict[str, bytes]) -> None:
+        """The MN frame is encoded once per view: a group's is shared, a 1:1 has the peer's and the
+        sender's (the conversation names the other party, §8.1)."""
         kind = message.conv.kind
         if kind is not ConvKind.PEER and kind is not ConvKind.GROUP:
             return
         target = message.conv.peer_of(self.me) if kind is ConvKind.PEER else message.conv.a
         key = f"imlc:{target}"
-        frame = message.wire_cache.get(key)
+        frame = cache.get(key)
         if frame is None:
             body = c.encode_body(to_wire(message, target))
-            frame = message.wire_cache[key] = c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body)
+            frame = cache[key] = c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body)
         self.conn.write(frame)
 
-    events: ClassVar[EventTable] = {MessageEvent: _on_message}
+    events: ClassVar[EventTable] = {MessageEvent: _on_message, ControlEvent: _on_control}
 
 
 def _error(detail: str, retry_after: int = 0) -> bytes:
@@ -528,3 +537,25 @@ async def _backward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int) -> l
         return await ch.core.messages.since(ch.session, conv, 0, 0)  # nothing below 1: the access check
     newest_first = await ch.core.messages.history(ch.session, conv, max(anchor - 1, 0), limit + 1)
     return newest_first[::-1]
+
+
+# MR words the core's refusals its own way (§3.1 MR): not allowed is RECALL_DENIED.
+RECALL_ERRORS = {Code.FORBIDDEN: (S.RECALL_DENIED, None)}
+
+
+@COMMANDS.on(c.Command.MR, _request(c.Command.MR), errors=RECALL_ERRORS)
+async def _recall(ch: ImlcChannel, frame: c.Frame, req: pb.Recall) -> bytes:
+    """Recall one message; the other sessions of the conversation get the changed message as MN."""
+    if not req.HasField("conversation") or not req.seq:
+        raise Refused(S.BAD_REQUEST, "conversation and seq required")
+    conv = conversation(ch, req.conversation)
+    await _require(ch, conv)
+    assert ch.session is not None
+    message = await ch.core.messages.message_for_control(ch.session, conv, req.seq)
+    if message.status is MsgStatus.RECALLED:
+        return b""  # already recalled: OK, nothing changes
+    window = ch.settings.recall_window
+    if window and ch.core.clock.now_ms() > message.ts_ms + window * 1000:
+        raise Refused(S.RECALL_DENIED, "recall window has passed")
+    await ch.core.messages.control(ch.session, message, ControlCmd.RECALL, f"mr:{conv.key}:{req.seq}")
+    return b""

@@ -17,4 +17,5 @@ class ImlcSettings(ListenerLimits):
     max_body_bytes: int = 1_048_576  # largest body, both directions (§2.4)
     max_content_bytes: int = 65_536  # largest encoded MessageContent in MS (§2.4)
     token_ttl: int = 2_592_000  # s a LoginReply token stays valid (30 days)
+    recall_window: int = 0  # s after the commit during which MR is allowed; 0 = no limit (§3.1 MR)
     require_friend: bool = False  # 1:1 messages only between friends (the core's SendPolicy)

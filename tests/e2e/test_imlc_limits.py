@@ -1,5 +1,7 @@
-"""imlc timers (imlc.md §1.2) on a server with 1 s timeouts: a connection that never logs in is closed
-without a frame; an idle session hears LOGOUT (reason IDLE) and is closed; a busy one stays."""
+"""imlc timers and the login throttle (imlc.md §1.2, §3.1 LOGIN) on a server of their own (1 s timeouts;
+its failed logins count against no other test's address): a connection that never logs in is closed
+without a frame, an idle session hears LOGOUT (reason IDLE) and is closed, a busy one stays; five failed
+logins lock the account, right password or not, with the lockout's seconds in the reply."""
 
 from __future__ import annotations
 
@@ -40,3 +42,16 @@ async def test_login_and_idle_timeouts(imlc: Imlc) -> None:
     logout = await idle.expect(Command.LOGOUT, timeout=0.1)
     assert logout.reason == pb.LOGOUT_REASON_IDLE
     assert not busy.closed
+
+
+async def test_failed_logins_lock_the_account(imlc: Imlc) -> None:
+    _, name = imlc.server.add_user("locked")
+    first = await imlc.connect()
+    for _ in range(3):
+        assert (await first.login(username=name, password="wrong")).status == Status.AUTH_FAILED
+    assert await first.wait_closed(2)  # the third failure on a connection closes it
+    second = await imlc.connect()
+    for _ in range(2):
+        assert (await second.login(username=name, password="wrong")).status == Status.AUTH_FAILED
+    locked = await second.login(username=name, password="pw")
+    assert locked.status == Status.THROTTLED and locked.body.retry_after_s == 60
