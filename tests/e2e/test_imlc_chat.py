@@ -1,6 +1,6 @@
-"""imlc messages through real sockets (imlc.md §3.1 MS/MN/MP/MR, §5.2–§5.4, §8.4): 1:1 and group sends
+"""imlc messages through real sockets (imlc.md §3.1 MS/MN/MP/MR/READ, §5.2–§5.4, §8.4): 1:1 and group sends
 acked after the commit then delivered as MN, dedup by client message id, offline catch-up by seq,
-recall, and 1:1 and recall across OMTP both ways."""
+recall, read cursors with receipts, and 1:1, recall and receipts across OMTP both ways."""
 
 from __future__ import annotations
 
@@ -179,3 +179,34 @@ async def test_recall_across_omtp_both_ways(imlc: Imlc, omtp: Omtp) -> None:
     assert (await bob.control(MsgCtlCmd.REVOKE, session, "om-1", back.seq_id)).ok
     mn = await alice.expect(Command.MN)
     assert (mn.status, mn.seq, getattr(mn, "from")) == (pb.MESSAGE_STATUS_RECALLED, back.seq_id, bob.uid)
+
+
+def cursor(target: str, seq: int, reader: str = "", kind: int = pb.CONVERSATION_TYPE_SINGLE) -> pb.ReadCursor:
+    return pb.ReadCursor(conversation=pb.Conversation(type=kind, target=target), read_seq=seq, reader=reader)
+
+
+async def test_read_cursor_reply_and_receipts(imlc: Imlc, omtp: Omtp) -> None:
+    alice, a_name = await imlc.user("rda")
+    alice_pc = await imlc.login(a_name, device_id="pc-1", device_class=pb.DEVICE_CLASS_DESKTOP)
+    bob, _ = await imlc.user("rdb")
+    for i in (1, 2):
+        await alice.send(bob.uid, f"r{i}", message_id=i)
+        await bob.expect(Command.MN)
+        await alice_pc.expect(Command.MN)
+    reply = await bob.request(Command.READ, cursor(alice.uid, 99))  # clamped to the last seq
+    assert reply.status == Status.OK
+    assert (reply.body.conversation.target, reply.body.read_seq, reply.body.reader) == (alice.uid, 2, bob.uid)
+    for device in (alice, alice_pc):  # the peer's sessions: a read receipt naming the reader
+        note = await device.expect(Command.READ)
+        assert (note.conversation.target, note.read_seq, note.reader) == (bob.uid, 2, bob.uid)
+    assert (
+        await bob.request(Command.READ, cursor(alice.uid, 1, alice.uid))
+    ).status == Status.IDENTITY_MISMATCH
+    room = cursor("5", 1, kind=pb.CONVERSATION_TYPE_ROOM)
+    assert (await bob.request(Command.READ, room)).status == Status.BAD_REQUEST
+    carol = await omtp.user("rdc")
+    await alice.send(carol.uid, "to omtp", message_id=3)
+    _, msg = await carol.expect_msg()
+    assert (await carol.read(single_session_id(alice.uid, carol.uid), msg.seq_id)).ok
+    note = await alice.expect(Command.READ)
+    assert (note.conversation.target, note.read_seq, note.reader) == (carol.uid, msg.seq_id, carol.uid)

@@ -90,7 +90,7 @@ async def test_frames_before_login_and_unsupported_commands(imlc: Imlc) -> None:
         assert reply.status == Status.UNSUPPORTED_COMMAND
     _, name = imlc.server.add_user("late")
     assert (await client.login(username=name, password="pw")).status == Status.OK
-    for command in (Command.READ, Command.SYNC, Command.ROOM):
+    for command in (Command.SYNC, Command.ROOM):
         assert (await client.request(command)).status == Status.UNSUPPORTED_COMMAND
     again = await client.login(username=name, password="pw")
     assert again.status == Status.BAD_REQUEST  # a second LOGIN, session unchanged

@@ -3,7 +3,7 @@
 One :class:`ImlcChannel` per TCP connection, on the shared :class:`Channel`: the codec frames the
 stream and applies the header checks of §2.5; every accepted frame goes through the command table.
 This first slice serves LOGIN (password or token), LOGOUT both ways, PING, MS (1:1 and group), MP
-(catch-up and history) and MR; READ, SYNC and ROOM are answered ``UNSUPPORTED_COMMAND`` for now.
+(catch-up and history), MR and READ; SYNC and ROOM are answered ``UNSUPPORTED_COMMAND`` for now.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, ClassVar, cast
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
-from polyim.core.events import ControlEvent, KickReason, MessageEvent
+from polyim.core.events import ControlEvent, KickReason, MessageEvent, ReadEvent
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.model import Account, ContentType, ControlCmd, ConvId, ConvKind, DeviceClass, Message, MsgStatus
 from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
@@ -261,6 +261,18 @@ class ImlcChannel(Channel):
         if event.message is not None:
             self._write_mn(event.message, event.wire_cache)
 
+    def _on_read(self, event: ReadEvent) -> None:
+        """A read cursor moved in any protocol: READ notify to the reader's other sessions and, in a
+        1:1, the peer's, the conversation seen from the receiving user (§3.1 READ)."""
+        conv = event.conv
+        if conv.kind is ConvKind.PEER:
+            target = conv.peer_of(self.me)
+        elif conv.kind is ConvKind.GROUP and event.uid == self.me:
+            target = conv.a
+        else:
+            return
+        self.notify(c.Command.READ, c.encode_body(_cursor(conv, target, event.seq, event.uid)))
+
     def _write_mn(self, message: Message, cache: dict[str, bytes]) -> None:
         """The MN frame is encoded once per view: a group's is shared, a 1:1 has the peer's and the
         sender's (the conversation names the other party, §8.1)."""
@@ -275,7 +287,11 @@ class ImlcChannel(Channel):
             frame = cache[key] = c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body)
         self.conn.write(frame)
 
-    events: ClassVar[EventTable] = {MessageEvent: _on_message, ControlEvent: _on_control}
+    events: ClassVar[EventTable] = {
+        MessageEvent: _on_message,
+        ControlEvent: _on_control,
+        ReadEvent: _on_read,
+    }
 
 
 def _error(detail: str, retry_after: int = 0) -> bytes:
@@ -287,6 +303,13 @@ def _ack(message_id: int, message: Message) -> bytes:
         message_id=message_id, server_id=message.msg_id, seq=message.seq, server_time_ms=message.ts_ms
     )
     return c.encode_body(ack)
+
+
+def _cursor(conv: ConvId, target: int, seq: int, reader: int) -> pb.ReadCursor:
+    kind = pb.CONVERSATION_TYPE_SINGLE if conv.kind is ConvKind.PEER else pb.CONVERSATION_TYPE_GROUP
+    return pb.ReadCursor(
+        conversation=pb.Conversation(type=kind, target=str(target)), read_seq=seq, reader=str(reader)
+    )
 
 
 # == wire ⇄ core ==========================================================================================
@@ -559,3 +582,17 @@ async def _recall(ch: ImlcChannel, frame: c.Frame, req: pb.Recall) -> bytes:
         raise Refused(S.RECALL_DENIED, "recall window has passed")
     await ch.core.messages.control(ch.session, message, ControlCmd.RECALL, f"mr:{conv.key}:{req.seq}")
     return b""
+
+
+@COMMANDS.on(c.Command.READ, _request(c.Command.READ))
+async def _read(ch: ImlcChannel, frame: c.Frame, req: pb.ReadCursor) -> bytes:
+    """Move the user's read cursor; the reply carries the stored value (§3.1 READ)."""
+    if not req.HasField("conversation") or req.conversation.type == pb.CONVERSATION_TYPE_ROOM:
+        raise Refused(S.BAD_REQUEST, "a SINGLE or GROUP conversation required")
+    conv = conversation(ch, req.conversation)
+    if req.reader and req.reader != str(ch.me):
+        raise Refused(S.IDENTITY_MISMATCH, "reader is not you")
+    await _require(ch, conv)
+    assert ch.session is not None
+    stored = await ch.core.messages.mark_read(ch.session, conv, req.read_seq)
+    return c.encode_body(_cursor(conv, int(req.conversation.target), stored, ch.me))
