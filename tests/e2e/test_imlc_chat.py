@@ -96,6 +96,25 @@ async def test_group_send(imlc: Imlc) -> None:
     assert missing.status == Status.NOT_FOUND
 
 
+async def test_a_resend_is_acked_even_where_a_later_check_would_now_refuse(imlc: Imlc) -> None:
+    """imlc.md §3.1 MS step 5: dedup comes before the target and policy checks."""
+    alice, _ = await imlc.user("rs")
+    bob, _ = await imlc.user("rsb")
+    status, group = imlc.server.api(
+        "POST", "/api/v1/groups", {"name": "resend club", "owner": int(bob.uid), "members": [int(alice.uid)]}
+    )
+    assert status == 201, group
+    gid = str(group["gid"])
+    first = await alice.send(gid, "in time", message_id=7, conv_type=pb.CONVERSATION_TYPE_GROUP)
+    assert first.status == Status.OK
+    status, _ = imlc.server.api("POST", f"/api/v1/groups/{gid}/members/remove", {"uids": [int(alice.uid)]})
+    assert status == 200
+    again = await alice.send(gid, "in time", message_id=7, conv_type=pb.CONVERSATION_TYPE_GROUP)
+    assert again.status == Status.OK and again.body == first.body
+    late = await alice.send(gid, "too late", message_id=8, conv_type=pb.CONVERSATION_TYPE_GROUP)
+    assert late.status == Status.NOT_MEMBER
+
+
 async def test_offline_catch_up_by_seq(imlc: Imlc) -> None:
     alice, _ = await imlc.user("off")
     bob_uid, bob_name = imlc.server.add_user("offb")

@@ -500,16 +500,22 @@ async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | Non
         raise Refused(S.IDENTITY_MISMATCH, "from is not you")
     check_content(msg.message_content, ch.settings.max_content_bytes)
     assert ch.session is not None
-    prior = await ch.core.messages.find_sent(ch.me, ch.session.device_id, str(msg.message_id))
-    if prior is not None:
-        return _ack(msg.message_id, prior)
     ctype, kept = to_core(msg.message_content)
     content = msg.message_content
     extra = {"origin": "imlc", "imlc": kept}
     out = Outgoing(
         conv, ctype, content.searchable_content, str(msg.message_id), data=content.data, extra=extra
     )
-    result = await ch.core.messages.send(ch.session, out, ch.protocol, ch.policy)
+    try:
+        result = await ch.core.messages.send(ch.session, out, ch.protocol, ch.policy)
+    except CoreError:
+        # Step 5 comes before the target and policy checks: a resend of a committed message gets its
+        # first ack even where they would now refuse it. An accepted resend needs no read here (the
+        # store settles it to the original, unstored and undelivered); only a refusal looks it up.
+        prior = await ch.core.messages.find_sent(ch.me, ch.session.device_id, str(msg.message_id))
+        if prior is None:
+            raise
+        return _ack(msg.message_id, prior)
     ch.ack_after_commit(result, frame, msg)
     return None
 
