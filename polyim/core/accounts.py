@@ -131,6 +131,10 @@ class Accounts:
     def issue_token(self, uid: int, device: str, ttl_s: int | None = None) -> str:
         return self.tokens.issue(uid, device, ttl_s or self.ctx.settings.token_ttl)
 
+    def signer(self, purpose: str) -> auth.TokenSigner:
+        """Signed, expiring tokens of another kind than logins (see :meth:`auth.TokenSigner.derived`)."""
+        return self.tokens.derived(purpose)
+
     async def get(self, uid: int) -> Account | None:
         return await self.ctx.account(uid)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from polyim.cluster.base import CacheKind, Cluster
 from polyim.config import AccountSettings
@@ -47,9 +47,34 @@ class Caches:
         return tables[kind]
 
 
+class RoomView(Protocol):
+    """What the conversation rules need to know of rooms, whose membership belongs to sessions, not
+    users: reading, recalling and being told of a recall in a room is for the sessions inside it."""
+
+    def inside(self, session: Session, rid: int) -> bool: ...
+
+    def moderates(self, uid: int, rid: int) -> bool: ...
+
+    def sessions(self, rid: int) -> list[Session]: ...
+
+
+class _NoRooms:
+    """The view until :class:`~polyim.core.rooms.Rooms` registers itself: nobody is inside a room."""
+
+    def inside(self, session: Session, rid: int) -> bool:
+        return False
+
+    def moderates(self, uid: int, rid: int) -> bool:
+        return False
+
+    def sessions(self, rid: int) -> list[Session]:
+        return []
+
+
 class Context:
     def __init__(self, store: Store, settings: AccountSettings, clock: Clock, cluster: Cluster) -> None:
         self.store = store
+        self.rooms: RoomView = _NoRooms()
         self.settings = settings
         self.clock = clock
         self.sessions = SessionRegistry(cluster.directory, cluster.router, clock.next_msg_id)
@@ -150,9 +175,15 @@ class Context:
             return uid in await self.members(conv.a)
         return conv.kind is ConvKind.NOTIFY and conv.a == uid
 
+    async def sees(self, session: Session, conv: ConvId) -> bool:
+        """Whether the session's user takes part in ``conv`` (a room: whether this session is inside)."""
+        if conv.kind is ConvKind.ROOM:
+            return self.rooms.inside(session, conv.a)
+        return await self.is_participant(session.uid, conv)
+
     async def check_access(self, session: Session, conv: ConvId, what: str) -> None:
         """Participants may read a conversation; operators may read any, and that access is logged."""
-        if await self.is_participant(session.uid, conv):
+        if await self.sees(session, conv):
             return
         if session.is_operator:
             audit.info("operator %s %s %s", session.uid, what, conv.key)

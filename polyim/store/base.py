@@ -147,8 +147,10 @@ class Store(abc.ABC):
         ...
 
     @abc.abstractmethod
-    async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
-        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""
+    async def history(
+        self, conv: ConvId, before_seq: int, count: int, topic: str = "", *, deleted: bool = False
+    ) -> list[Message]:
+        """Newest first, seq <= before_seq (0 = from the newest); deleted messages only with ``deleted``."""
         ...
 
     @abc.abstractmethod
@@ -200,6 +202,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def user_conversations(self, uid: int) -> list[ConvState]:
         """Every conversation of the user: 1:1 with messages, groups, notification topics."""
+        ...
+
+    @abc.abstractmethod
+    async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
+        """For each 1:1 conversation of ``uid`` with another user: that user's read cursor and the time
+        (µs) it last moved, by conversation key (a conversation list with read receipts)."""
         ...
 
     @abc.abstractmethod

@@ -335,10 +335,14 @@ class SqliteStore(Store):
         )
         return int(row[0]) if row and row[0] is not None else 0
 
-    async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
-        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""
+    async def history(
+        self, conv: ConvId, before_seq: int, count: int, topic: str = "", *, deleted: bool = False
+    ) -> list[Message]:
+        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped unless asked."""
         top = before_seq if before_seq > 0 else 1 << 62
-        sql = f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq<=? AND status<>3"
+        sql = f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq<=?" + (
+            "" if deleted else " AND status<>3"
+        )
         args: list[Any] = [conv.key, top]
         if topic:
             sql += " AND topic=?"
@@ -472,6 +476,9 @@ class SqliteStore(Store):
         overlay = self._receipts_of(uid)
         states = await self._reader.run(lambda c: _user_conversations(c, uid))
         return [_with_receipts(s, overlay) for s in states] if overlay else states
+
+    async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
+        return await self._reader.run(lambda c: _peer_cursors(c, uid))
 
     def _receipts_of(self, uid: int) -> dict[str, int]:
         """Receipts of ``uid`` not yet committed: queued, or in a flush whose COMMIT has not landed."""
@@ -1231,6 +1238,20 @@ def _user_conversations(c: Conn, uid: int) -> list[ConvState]:
         for r in rows
     ]
     return states + _notify_topics(c, uid)
+
+
+def _peer_cursors(c: Conn, uid: int) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for (key,) in c.execute("SELECT conv FROM user_convs WHERE uid=? AND conv LIKE 'p:%'", (uid,)).fetchall():
+        peer = ConvId.from_key(key).peer_of(uid)
+        if peer == uid:
+            continue
+        row = c.execute(
+            "SELECT read_seq, activity_us FROM user_convs WHERE uid=? AND conv=?", (peer, key)
+        ).fetchone()
+        if row is not None:
+            out[key] = (int(row[0]), int(row[1]))
+    return out
 
 
 def _notify_topics(c: Conn, uid: int) -> list[ConvState]:

@@ -90,8 +90,8 @@ async def test_frames_before_login_and_unsupported_commands(imlc: Imlc) -> None:
         assert reply.status == Status.UNSUPPORTED_COMMAND
     _, name = imlc.server.add_user("late")
     assert (await client.login(username=name, password="pw")).status == Status.OK
-    for command in (Command.SYNC, Command.ROOM):
-        assert (await client.request(command)).status == Status.UNSUPPORTED_COMMAND
+    assert (await client.request(Command.SYNC)).status == Status.OK  # an empty body: everything
+    assert (await client.request(Command.ROOM)).status == Status.BAD_REQUEST  # no rid, no op
     again = await client.login(username=name, password="pw")
     assert again.status == Status.BAD_REQUEST  # a second LOGIN, session unchanged
     assert (await client.ping()).status == Status.OK
@@ -122,3 +122,36 @@ async def test_client_logout_closes_without_a_reply(imlc: Imlc) -> None:
     await client.logout()
     assert await client.wait_closed(3)
     assert client.notifies.empty()
+
+
+async def test_frames_behind_a_login_wait_for_its_reply_in_order(imlc: Imlc) -> None:
+    """§1.1 AUTHENTICATING: up to 16 frames pipelined behind a LOGIN run after its reply, in order."""
+    _, name = imlc.server.add_user("pipe")
+    client = await imlc.connect()
+    login = pb.LoginRequest(username=name, password="pw", device_id="d", device_class=pb.DEVICE_CLASS_WEB)
+    frames = [c.encode_frame(Command.LOGIN, 1, c.Flow.REQUEST, login.SerializeToString())]
+    frames += [c.encode_frame(Command.PING, seq, c.Flow.REQUEST) for seq in range(2, 18)]
+    futures = [client.expect_reply(seq) for seq in range(1, 18)]
+    client.write(b"".join(frames))
+    replies = [await f for f in futures]
+    assert [r.status for r in replies] == [Status.OK] * 17
+    assert client.reply_order == list(range(1, 18))  # the LOGIN reply first, then the queued frames in order
+
+
+async def test_a_seventeenth_frame_behind_a_login_closes(imlc: Imlc) -> None:
+    _, name = imlc.server.add_user("flood")
+    client = await imlc.connect()
+    login = pb.LoginRequest(username=name, password="pw", device_id="d", device_class=pb.DEVICE_CLASS_WEB)
+    frames = [c.encode_frame(Command.LOGIN, 1, c.Flow.REQUEST, login.SerializeToString())]
+    frames += [c.encode_frame(Command.PING, seq, c.Flow.REQUEST) for seq in range(2, 19)]
+    client.write(b"".join(frames))
+    assert await client.wait_closed(3)
+
+
+async def test_every_refused_login_counts_toward_the_three(imlc: Imlc) -> None:
+    """An undecodable body and a bad field are refused LOGINs too: the third reply is the last."""
+    client = await imlc.connect()
+    assert (await client.request_raw(Command.LOGIN, b"\xff\xff")).status == Status.BAD_REQUEST
+    assert (await client.login(username="x", password="pw", device_id="bad id")).status == Status.BAD_REQUEST
+    assert (await client.login(username="nobody-here", password="pw")).status == Status.AUTH_FAILED
+    assert await client.wait_closed(3)

@@ -172,6 +172,13 @@ async def test_history_newest_first_with_before_seq_skipping_deleted(store: Stor
     assert [m.seq for m in await store.history(P_AB, 6, 3)] == [6, 4, 3]
     assert [m.seq for m in await store.history(P_AB, 2, 10)] == [2, 1]
     assert await store.history(ConvId.peer(1, 2), 0, 10) == []
+    # a client paging by seq (imlc MP) asks for the deleted ones too, to keep the seqs gapless
+    kept = await store.history(P_AB, 6, 3, deleted=True)
+    assert [(m.seq, m.status) for m in kept] == [
+        (6, MsgStatus.NORMAL),
+        (5, MsgStatus.DELETED),
+        (4, MsgStatus.NORMAL),
+    ]
     last = await store.last_message(P_AB)
     assert last is not None and last.content == "m10"
 
@@ -340,6 +347,16 @@ async def test_unnamed_group_skips_a_gid_whose_default_name_is_taken(store: Stor
     unnamed = await store.create_group(Group(0, "", owner=B), [B])
     assert (unnamed.gid, unnamed.name) == (3, "GC_3")
     assert (await store.create_group(Group(0, "", owner=B), [B])).name == "GC_4"
+
+
+async def test_peer_cursors_give_the_other_users_read_cursor_of_each_one_to_one(store: Store) -> None:
+    for _ in range(3):
+        await store.append_message(new_msg(P_AB, A, "hi"))
+    await store.append_message(new_msg(ConvId.peer(A, A), A, "note to self"))
+    assert await store.peer_cursors(A) == {P_AB.key: (0, 0)}  # B read nothing; a note to self has no peer
+    await store.advance_read(B, P_AB, 2, 7_000)
+    assert await store.peer_cursors(A) == {P_AB.key: (2, 7_000)}
+    assert (await store.peer_cursors(B))[P_AB.key][0] == 3  # the sender's own messages are read
 
 
 async def test_user_conversations_lists_peers_groups_and_topics(store: Store) -> None:
