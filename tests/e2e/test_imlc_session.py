@@ -4,6 +4,8 @@ commands, the duplicate-login kick as a LOGOUT notify, and the client's LOGOUT."
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from polyim.protocols.imlc import codec as c
@@ -155,3 +157,22 @@ async def test_every_refused_login_counts_toward_the_three(imlc: Imlc) -> None:
     assert (await client.login(username="x", password="pw", device_id="bad id")).status == Status.BAD_REQUEST
     assert (await client.login(username="nobody-here", password="pw")).status == Status.AUTH_FAILED
     assert await client.wait_closed(3)
+
+
+async def test_gzip_bodies_are_accepted_and_a_bomb_closes(imlc: Imlc) -> None:
+    """§2.2: compression 1 is gzip of the body; the inflated size has the body's limit (§8.3)."""
+    alice, _ = await imlc.user("gz")
+    bob, _ = await imlc.user("gzb")
+    content = pb.MessageContent(
+        content_type=pb.MESSAGE_CONTENT_TYPE_TEXT, searchable_content="squeezed " * 50
+    )
+    msg = pb.Message(message_id=1, message_content=content, conversation=pb.Conversation(target=bob.uid))
+    packed = gzip.compress(msg.SerializeToString())
+    ack = await alice.request_raw(Command.MS, packed, flag=0x10)
+    assert ack.status == Status.OK and ack.body.seq == 1
+    assert (await bob.expect(Command.MN)).message_content.searchable_content == "squeezed " * 50
+    bomb = gzip.compress(b"\x00" * (2 * 1024 * 1024))  # a few KiB that inflate past 1 MiB
+    refused = await alice.request_raw(Command.MS, bomb, flag=0x10)
+    assert refused.status == Status.FRAME_TOO_LARGE
+    assert await alice.wait_closed(3)
+    assert (await bob.ping()).status == Status.OK
