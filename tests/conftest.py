@@ -137,7 +137,10 @@ ws = "127.0.0.1:0"
     return cfg
 
 
-def start_server(tmp: Path, extra: str = "", config: Path | None = None) -> Server:
+def start_server(
+    tmp: Path, extra: str = "", config: Path | None = None, preexec: Callable[[], None] | None = None
+) -> Server:
+    """``preexec`` runs in the child before ``polyim serve`` starts (a resource limit, say)."""
     cfg = config or write_config(tmp, extra)
     log = tmp / "server.log"
     proc = subprocess.Popen(
@@ -145,6 +148,7 @@ def start_server(tmp: Path, extra: str = "", config: Path | None = None) -> Serv
         stdout=subprocess.PIPE,
         stderr=log.open("a"),
         text=True,
+        preexec_fn=preexec,
     )
     server = Server(proc, tmp / "data", cfg, admin_token="test-admin-token", log=log)
     deadline = time.monotonic() + 20
