@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.clients.imlc import Command, Status
+from tests.clients.imlc import Status
 from tests.conftest import Server, start_server
 from tests.e2e.conftest import Imlc
 
