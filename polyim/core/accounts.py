@@ -166,25 +166,49 @@ class Accounts:
             raise CoreError(Code.USER_NOT_FOUND)
         self.ctx.forget_account(uid)
         if disabled:
-            sessions = list(self.ctx.sessions.records(uid))
-            for session in sessions:
+            before = self.presence(uid)
+            for session in list(self.ctx.sessions.records(uid)):
                 self.ctx.sessions.kick(session.sid, KickReason.DISABLED)
-            if sessions and not self.ctx.sessions.online(uid):
-                await self._announce(uid, Presence.OFFLINE)
+            await self._announce_change(uid, before)
 
     # -- sessions ---------------------------------------------------------------------------------
     async def attach(self, session: Session) -> list[SessionRecord]:
-        """Make ``session`` live: apply the kick policy, announce presence when the user came online.
-        Returns the sessions it replaced (kicked, on whatever node they were)."""
-        was_online = self.ctx.sessions.online(session.uid)
+        """Make ``session`` live: apply the kick policy, announce presence when the user's visible
+        presence changed (came online). Returns the sessions it replaced (kicked, on whatever node)."""
+        before = self.presence(session.uid)
         replaced = self.ctx.sessions.attach(session)
-        if not was_online:
-            await self._announce(session.uid, Presence.ONLINE)
+        await self._announce_change(session.uid, before)
         return replaced
 
     async def detach(self, session: Session) -> None:
-        if self.ctx.sessions.detach(session.sid):
-            await self._announce(session.uid, Presence.OFFLINE)
+        before = self.presence(session.uid)
+        self.ctx.sessions.detach(session.sid)
+        await self._announce_change(session.uid, before)
+
+    async def set_presence(self, session: Session, presence: Presence) -> None:
+        """``session`` shows ``presence`` (OFFLINE: invisible); friends hear of a change of the user's
+        aggregate presence only (XMMEP 135, xmmep.md §1.3)."""
+        before = self.presence(session.uid)
+        session.presence = presence
+        await self._announce_change(session.uid, before)
+
+    def presence(self, uid: int) -> Presence:
+        """The user's aggregate presence: the most available among its visible sessions here (ONLINE,
+        then BUSY, then AWAY); a user live only on other nodes counts as ONLINE; OFFLINE when none is
+        visible."""
+        local = self.ctx.sessions.of(uid)
+        if not local:
+            return Presence.ONLINE if self.ctx.sessions.online(uid) else Presence.OFFLINE
+        shown = {s.presence for s in local}
+        for presence in (Presence.ONLINE, Presence.BUSY, Presence.AWAY):
+            if presence in shown:
+                return presence
+        return Presence.OFFLINE
+
+    async def _announce_change(self, uid: int, before: Presence) -> None:
+        after = self.presence(uid)
+        if after is not before:
+            await self._announce(uid, after)
 
     def kick_device(self, session: Session, device_id: str, device_type: int | None = None) -> bool:
         """Kick one of the caller's own other sessions, on any node, matched by device id (and type when
