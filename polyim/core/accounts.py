@@ -144,6 +144,25 @@ class Accounts:
     async def by_name(self, username: str) -> Account | None:
         return await self.ctx.store.get_account_by_name(username)
 
+    async def search(
+        self, name: str = "", nickname: str = "", email: str = "", limit: int = 50
+    ) -> list[Account]:
+        """Active accounts matching every condition given: name and nickname as case-insensitive
+        substrings of at least 2 characters, e-mail exact (no substring, against enumeration). No usable
+        condition finds nobody. Scans the account list: fine for the directories polyim serves today."""
+        wanted = [(text.casefold(), field) for text, field in ((name, "username"), (nickname, "nickname"))]
+        if any(0 < len(text) < 2 for text, _ in wanted) or not (name or nickname or email):
+            return []
+        found: list[Account] = []
+        for account in await self.ctx.store.list_accounts(100_000):
+            if account.disabled or (email and account.email.casefold() != email.casefold()):
+                continue
+            if all(text in getattr(account, field).casefold() for text, field in wanted if text):
+                found.append(account)
+                if len(found) >= limit:
+                    break
+        return found
+
     async def update_profile(self, uid: int, change: AccountUpdate) -> Account:
         """A user's own profile change: nickname, avatar, mobile, birthday, email; nothing privileged."""
         if not change.profile_only:

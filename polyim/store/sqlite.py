@@ -516,18 +516,34 @@ class SqliteStore(Store):
 
         await self._writer.run(op)
 
-    async def remove_friends(self, uid: int, peer: int) -> bool:
+    async def remove_friends(self, uid: int, peer: int, both: bool = True) -> bool:
+        back = (peer, uid) if both else (uid, peer)
+
         def op(c: Conn) -> bool:
             n = c.execute(
-                "DELETE FROM friends WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, peer, uid)
+                "DELETE FROM friends WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, *back)
             ).rowcount
             c.execute(
                 "DELETE FROM friend_attrs WHERE ((uid=? AND peer=?) OR (uid=? AND peer=?)) AND name<>'REMARK'",
-                (uid, peer, peer, uid),
+                (uid, peer, *back),
             )
             return n > 0
 
         return await self._writer.run(op)
+
+    async def set_buddy_group(self, uid: int, peer: int, group: str) -> bool:
+        def op(c: Conn) -> bool:
+            sql = "UPDATE friends SET buddy_group=?, updated_ms=? WHERE uid=? AND peer=?"
+            return c.execute(sql, (group, _now_ms(), uid, peer)).rowcount > 0
+
+        return await self._writer.run(op)
+
+    async def rename_buddy_group(self, uid: int, old: str, new: str) -> None:
+        def op(c: Conn) -> None:
+            sql = "UPDATE friends SET buddy_group=?, updated_ms=? WHERE uid=? AND buddy_group=?"
+            c.execute(sql, (new, _now_ms(), uid, old))
+
+        await self._writer.run(op)
 
     async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]:
         rows = await self._read_all(

@@ -263,6 +263,18 @@ async def test_priority_queue_order_retention_and_deletion(store: Store) -> None
     assert len(notices) == 1 and notices[0].control == delete and notices[0].key > keys[-1]
 
 
+async def test_one_way_edges_and_buddy_groups(store: Store) -> None:
+    await store.add_friends(A, B, "", both=True)
+    await store.add_friends(A, C, "", both=False)
+    assert await store.set_buddy_group(A, B, "Work") and await store.set_buddy_group(A, C, "Work")
+    assert not await store.set_buddy_group(C, A, "Work")  # no edge C→A
+    await store.rename_buddy_group(A, "Work", "Office")
+    assert [(f.peer, f.buddy_group) for f in await store.friends(A)] == [(B, "Office"), (C, "Office")]
+    assert [f.buddy_group for f in await store.friends(B)] == [""]
+    assert await store.remove_friends(A, B, both=False)  # only A→B
+    assert not await store.is_friend(A, B) and await store.is_friend(B, A)
+
+
 async def test_friends_both_edges_remove_and_attrs_survive(store: Store) -> None:
     await store.add_friends(A, B, "bobby", both=True)
     fa, fb = await store.friends(A), await store.friends(B)
