@@ -79,6 +79,7 @@ class XmmepClient:
         self.udp: asyncio.DatagramTransport | None = None
         self.task: asyncio.Future[None] | None = None
         self.user = ""
+        self.uid = 0  # known when the test made the account
         self.token = ""
 
     @classmethod

@@ -118,8 +118,10 @@ class Xmmep:
         self, prefix: str = "x", *, udp: bool = False, ext: str = "", **extra: object
     ) -> XmmepClient:
         """A new account, logged in and READY; ``client.user`` is its username."""
-        _, name = self.server.add_user(prefix, **extra)
-        return await self.login(name, udp=udp, ext=ext)
+        uid, name = self.server.add_user(prefix, **extra)
+        client = await self.login(name, udp=udp, ext=ext)
+        client.uid = uid
+        return client
 
     async def close(self) -> None:
         for client in self.clients:

@@ -429,15 +429,19 @@ class XmmepChannel(Channel):
         self.write(X.BUDDY_LOGIN, [self.username, buddy])
 
     async def _friend(self, event: FriendEvent) -> None:
-        """Someone added this user (any protocol): 152 with their OnlineBuddy (§3.6)."""
+        """Someone added this user (any protocol): 152 with their OnlineBuddy (§3.6). Not when this user
+        already has them (the add answers this user's own: nothing is left to decide)."""
         if event.peer != self.me or event.uid == self.me:
             return
         if event.change not in (FriendChange.ADDED, FriendChange.REQUESTED):
+            return
+        if await self.core.relations.is_friend(self.me, event.uid):
             return
         account = await self.core.accounts.get(event.uid)
         if account is not None:
             buddy = await online_buddy(self, account, self.core.accounts.presence(event.uid), mine=False)
             self.write(X.BUDDIED, [account.username, buddy])
+            self.announced.add(event.uid)  # its status travelled in the 152
             self.pending_adds.append(account.username)
 
     events: ClassVar[EventTable] = {
@@ -823,6 +827,8 @@ async def _add_buddy(ch: XmmepChannel, msg: c.Message) -> None:
             raise Refused(R.PARAM_ERROR, "cannot add yourself")
         await ch.core.relations.follow(ch.me, other.uid, buddy.display_name, buddy.group_name, skip=ch.sid)
     shown = await online_buddy(ch, other, ch.core.accounts.presence(other.uid), mine=not room)
+    if not room:
+        ch.announced.add(other.uid)  # its status travels in the 151: later changes are 136
     ch.write(X.ADD_BUDDY_RES, [ch.username, 1, shown, room])
 
 
