@@ -337,16 +337,15 @@ class XmmepChannel(Channel):
             self.ready_timer = None
 
     async def sign_out(self) -> None:
-        """135 status 3: the session ends; TCP goes back to NEW, a UDP peer is forgotten (§3.4)."""
+        """135 status 3: the session ends and the peer is NEW again (§3.4)."""
         session, self.session = self.session, None
         self._stop_timers()
         self.username, self.token, self.ready = "", "", False
         if session is not None:
             await self.core.accounts.detach(session)
-        if self.udp:
-            self.conn.close()
-        else:
-            self.conn.logged_in = False
+        # Back to NEW: datagrams already queued behind the 135 get 133 15, and a peer that does not log
+        # in again is dropped at its login deadline, as any NEW peer.
+        self.conn.logged_in = False
 
     def session_token(self, session: Session) -> str:
         """First 128 bits of HMAC-SHA256 over uid, session, address and login time (§8.3)."""
