@@ -148,3 +148,34 @@ async def test_room_messages_by_group_name(xmmep: Xmmep, server: Server) -> None
     assert got.fields[:2] == [alice.user.encode(), name.encode()] and got.fields[3:] == [b"Hi all", b"1"]
     replies = await bob.login(bob.user)
     assert replies[4].items(2) == [[name]]
+
+
+async def test_file_offer_accept_and_decline(xmmep: Xmmep) -> None:
+    alice, bob = await xmmep.user("fa"), await xmmep.user("fb")
+    alice.send(180, alice.user, bob.user, "dir/a.png", 2048, 7, 1)
+    offer = await bob.expect(181)
+    assert offer.fields[:6] == [alice.user.encode(), bob.user.encode(), b"a.png", b"2048", b"7", b"1"]
+    assert (offer.field(6), offer.num(7)) == alice.local
+    bob.send(182, bob.user, alice.user, 7, 1)
+    answer = await alice.expect(183)
+    assert answer.fields[:4] == [bob.user.encode(), alice.user.encode(), b"7", b"1"]
+    assert (answer.field(4), answer.num(5)) == bob.local
+    bob.send(182, bob.user, alice.user, 7, 1)  # already answered
+    assert (await bob.expect(900)).fields[:2] == [b"7", b"182"]
+    alice.send(180, alice.user, bob.user, "b.txt", 1, 8, 0)
+    await bob.expect(181)
+    bob.send(182, alice.user, bob.user, 8, 0)  # the other field order, declined
+    assert (await alice.expect(183)).fields[3:] == [b"0", b"", b"0"]
+    alice.send(180, alice.user, "nobody-online-zz", "c.txt", 1, 9, 0)
+    assert (await alice.expect(183)).fields[2:4] == [b"9", b"0"]
+
+
+async def test_profile_update_needs_the_current_password(xmmep: Xmmep) -> None:
+    alice = await xmmep.user("pu")
+    info = struct(alice.user, "New Nick", "sig", "pu@example.com", "av.png", 0, "Kunshan", 0, 1)
+    alice.send(108, alice.user, info, "wrong")
+    assert (await alice.expect(900)).fields[:2] == [b"12", b"108"]
+    alice.send(108, alice.user, info, "pw")
+    alice.send(190, alice.user, alice.user)
+    own = (await alice.expect(191)).items(2)[0]
+    assert (own[1], own[3], own[4]) == ("New Nick", "pu@example.com", "av.png")

@@ -135,3 +135,22 @@ async def test_register_then_login(xmmep: Xmmep) -> None:
 def test_encode_matches_the_page() -> None:
     assert encode(112, ["alice", "secret123", 0]) == b"  17 112alice\x01secret123\x010"
     assert isinstance(XmmepClient(), XmmepClient)
+
+
+async def test_disabled_account_hears_133_15(xmmep: Xmmep) -> None:
+    alice = await xmmep.user("dis")
+    status, _ = xmmep.server.api("POST", f"/api/v1/users/{alice.uid}/disable")
+    assert status == 200
+    assert (await alice.expect(133)).body == b"15"
+    assert await alice.wait_closed()
+    again = await xmmep.connect()
+    assert (await again.login(alice.user))[0].body == b"17"
+
+
+async def test_garbage_closes_only_its_own_connection(xmmep: Xmmep) -> None:
+    alice = await xmmep.user("gb")
+    bad = await xmmep.connect()
+    bad.raw(bytes(range(256)))
+    assert await bad.wait_closed()
+    alice.send(200, alice.user)
+    assert (await alice.expect(200)).field(0) == alice.user

@@ -21,7 +21,8 @@ def server(shared_server: Server) -> Server:
 
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with ``udp_require_token = true``."""
+    """A server of this module's own: ``udp_require_token = true``, and its login throttle (which counts
+    per source address) is not shared with other modules."""
     tmp = tmp_path_factory.mktemp("xmmep-token")
     cfg = write_config(tmp)
     text = cfg.read_text(encoding="utf-8")
@@ -120,3 +121,14 @@ async def test_oversized_datagrams_are_dropped(xmmep: Xmmep) -> None:
     assert await alice.poll() is None
     alice.raw(encode(200, [alice.user]) + b"\x00")  # one trailing NUL is tolerated
     assert (await alice.expect(200)).field(0) == alice.user
+
+
+async def test_login_throttle_answers_5_even_to_the_right_password(token_server: Server) -> None:
+    _, name = token_server.add_user("thr")
+    client = await XmmepClient.tcp("127.0.0.1", token_server.xmmep_tcp)
+    try:
+        for _ in range(5):
+            assert (await client.login(name, "wrong"))[0].body == b"12"
+        assert (await client.login(name))[0].body == b"5"
+    finally:
+        await client.close()
