@@ -403,6 +403,9 @@ class XmmepChannel(Channel):
         """Over UDP an unconfirmed 170 goes again at t + 2 s and t + 6 s, then never (§1.5)."""
         pending = Unconfirmed(message.conv, message.seq)
         self.unconfirmed[message.msg_id] = pending
+        if len(self.unconfirmed) > QUEUE_MAX:  # a client that never confirms: forget the oldest
+            for timer in self.unconfirmed.pop(next(iter(self.unconfirmed))).timers:
+                timer.cancel()
         if not self.udp:
             return
         for delay in RESENDS:
