@@ -245,7 +245,7 @@ class Accounts:
         return False
 
     async def _announce(self, uid: int, presence: Presence) -> None:
-        friends = await self.ctx.friend_ids(uid)
+        friends = await self.ctx.follower_ids(uid)  # who has uid as a friend observes it
         blocked = await self.ctx.blocked_by(uid)  # a user on uid's blacklist gets no presence of uid
         watchers = [peer for peer in friends if peer not in blocked]
         if watchers:

@@ -33,14 +33,14 @@ class Caches:
     members: dict[int, dict[int, GroupMember]] = field(default_factory=dict)
     blocks: dict[int, frozenset[int]] = field(default_factory=dict)
     mutes: dict[int, frozenset[int]] = field(default_factory=dict)
-    friends: dict[int, frozenset[int]] = field(default_factory=dict)
+    followers: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def tables(self, kind: CacheKind) -> tuple[dict[int, Any], ...]:
         """The tables whose entries ``kind`` names."""
         tables: dict[CacheKind, tuple[dict[int, Any], ...]] = {
             CacheKind.ACCOUNT: (self.accounts,),
             CacheKind.GROUP: (self.groups, self.members),
-            CacheKind.FRIENDS: (self.friends,),
+            CacheKind.FRIENDS: (self.followers,),
             CacheKind.BLOCKS: (self.blocks,),
             CacheKind.MUTES: (self.mutes,),
         }
@@ -134,15 +134,16 @@ class Context:
         self._bus.drop(CacheKind.GROUP, (gid,))
 
     # -- relations --------------------------------------------------------------------------------
-    async def friend_ids(self, uid: int) -> frozenset[int]:
-        """Whom ``uid`` has as friends: read at every login and logout (presence), so cached."""
-        friends = self.cache.friends.get(uid)
-        if friends is None:
-            friends = frozenset(f.peer for f in await self.store.friends(uid))
-            if len(self.cache.friends) >= _ACCOUNT_CACHE_MAX:
-                self.cache.friends.clear()
-            self.cache.friends[uid] = friends
-        return friends
+    async def follower_ids(self, uid: int) -> frozenset[int]:
+        """Who has ``uid`` as a friend: the observers of its presence (read at every login and logout,
+        so cached; an edge change drops both of its users' entries)."""
+        followers = self.cache.followers.get(uid)
+        if followers is None:
+            followers = frozenset(await self.store.followers(uid))
+            if len(self.cache.followers) >= _ACCOUNT_CACHE_MAX:
+                self.cache.followers.clear()
+            self.cache.followers[uid] = followers
+        return followers
 
     def forget_friends(self, *uids: int) -> None:
         self._bus.drop(CacheKind.FRIENDS, uids)

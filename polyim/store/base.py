@@ -234,6 +234,10 @@ class Store(abc.ABC):
     async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]: ...
 
     @abc.abstractmethod
+    async def followers(self, uid: int) -> set[int]:
+        """The users who have ``uid`` as a friend (edges ``x``→``uid``)."""
+
+    @abc.abstractmethod
     async def is_friend(self, uid: int, peer: int) -> bool: ...
 
     @abc.abstractmethod

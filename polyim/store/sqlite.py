@@ -553,6 +553,9 @@ class SqliteStore(Store):
         )
         return [Friend(*r) for r in rows]
 
+    async def followers(self, uid: int) -> set[int]:
+        return {int(r[0]) for r in await self._read_all("SELECT uid FROM friends WHERE peer=?", (uid,))}
+
     async def is_friend(self, uid: int, peer: int) -> bool:
         return await self._read_one("SELECT 1 FROM friends WHERE uid=? AND peer=?", (uid, peer)) is not None
 

@@ -284,6 +284,15 @@ async def test_presence_to_online_friends_on_first_attach_and_last_detach(core: 
     assert sink_c.of(PresenceEvent) == []
 
 
+async def test_presence_goes_to_the_users_who_have_one_as_a_friend(core: Core) -> None:
+    a, b = await user(core, "alice"), await user(core, "bob")
+    await core.relations.follow(a, b)  # a has b; b does not have a
+    _, sink_a = await online(core, a)
+    _, sink_b = await online(core, b)
+    assert [(e.uid, e.presence) for e in sink_a.of(PresenceEvent)] == [(b, Presence.ONLINE)]
+    assert sink_b.of(PresenceEvent) == []
+
+
 async def test_presence_levels_and_invisibility_reach_friends_as_aggregate_changes(core: Core) -> None:
     a, b = await user(core, "alice"), await user(core, "bob")
     await core.relations.add_friend(a, b)

@@ -179,3 +179,16 @@ async def test_profile_update_needs_the_current_password(xmmep: Xmmep) -> None:
     alice.send(190, alice.user, alice.user)
     own = (await alice.expect(191)).items(2)[0]
     assert (own[1], own[3], own[4]) == ("New Nick", "pu@example.com", "av.png")
+
+
+async def test_one_way_buddy_observes_without_being_observed(xmmep: Xmmep) -> None:
+    alice, bob = await xmmep.user("wa"), await xmmep.user("wb")
+    alice.send(150, alice.user, struct(bob.user, "", "Bee"), 0)
+    shown = (await alice.expect(151)).items(2)[0]
+    assert (shown[0], shown[1], shown[2], shown[7]) == (bob.user, "Friends", "Bee", "0")
+    await bob.expect(152)  # bob does not answer: no edge bob → alice
+    await bob.close()
+    assert (await alice.expect(136)).fields[1:] == [bob.user.encode(), b"3"]
+    await alice.close()
+    bob = await xmmep.login(bob.user)
+    assert await bob.poll() is None  # alice is not bob's buddy: bob hears nothing of her
