@@ -176,7 +176,7 @@ class XmmepChannel(Channel):
         self.settings = shared.settings
         self.udp = udp
         self.decoder = c.Decoder()
-        self.rate = RateLimit(rate=50, burst=100, close_after=float("inf"))
+        self.rate = RateLimit(self.settings.rate_limit, self.settings.rate_burst, close_after=float("inf"))
         self.policy = SendPolicy(c.MAX_BODY, self.settings.require_friend)
         self.username = ""
         self.caps: frozenset[str] = frozenset()
