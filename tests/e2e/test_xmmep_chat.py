@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.clients.omtp import DeviceType
 from tests.clients.xmmep import XmmepClient, struct
 from tests.conftest import Server
-from tests.e2e.conftest import Xmmep
+from tests.e2e.conftest import Omtp, Xmmep
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,8 @@ async def test_buddies_presence_and_status(xmmep: Xmmep) -> None:
     await bob.close()
     assert (await alice.expect(136)).fields[1:] == [bob.user.encode(), b"3"]
     bob2 = await xmmep.login(bob.user, ready=False)
+    assert await alice.poll() is None  # observers hear of a login at its READY
+    await bob2.ready()
     login = await alice.expect(130)
     assert login.field(0) == alice.user and login.items(1)[0][:2] == [bob.user, "Work"]
     replies = await bob2.login(bob.user)
@@ -192,3 +195,31 @@ async def test_one_way_buddy_observes_without_being_observed(xmmep: Xmmep) -> No
     await alice.close()
     bob = await xmmep.login(bob.user)
     assert await bob.poll() is None  # alice is not bob's buddy: bob hears nothing of her
+
+
+async def test_invisible_login_shows_nothing_until_a_visible_status(xmmep: Xmmep) -> None:
+    alice, bob = await xmmep.user("va"), await xmmep.user("vb")
+    await buddies(alice, bob)
+    await bob.close()
+    await alice.expect(136)
+    hidden = await xmmep.connect()
+    await hidden.login(bob.user, status=3)
+    await hidden.ready()
+    assert await alice.poll(0.5) is None  # invisible: alice sees nothing
+    hidden.send(135, bob.user, 0)
+    assert (await alice.expect(130)).items(1)[0][0] == bob.user
+
+
+async def test_own_messages_from_another_device_only_with_sync(xmmep: Xmmep, omtp: Omtp) -> None:
+    phone = await omtp.user("sy", device_id="ph-1", device_type=DeviceType.ANDROID)
+    name = omtp.name_of(phone)
+    desk = await xmmep.login(name, ext="sync")
+    peer = await xmmep.user("sz")
+    assert (await phone.send_single(str(peer.uid), "from my phone")).ok
+    copy = await desk.expect(170)
+    assert (copy.field(0), copy.field(1), copy.field(3)) == (name, peer.user, "from my phone")
+    assert (await peer.expect(170)).field(3) == "from my phone"
+    plain = await xmmep.login(name)  # a newer desktop login, without sync: no copies
+    assert (await phone.send_single(str(peer.uid), "again")).ok
+    assert (await peer.expect(170)).field(3) == "again"
+    assert await plain.poll() is None

@@ -21,12 +21,13 @@ def server(shared_server: Server) -> Server:
 
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server of this module's own: ``udp_require_token = true``, and its login throttle (which counts
-    per source address) is not shared with other modules."""
+    """A server of this module's own: ``udp_require_token = true``, a 1 s ready timeout, and a login
+    throttle (which counts per source address) not shared with other modules."""
     tmp = tmp_path_factory.mktemp("xmmep-token")
     cfg = write_config(tmp)
     text = cfg.read_text(encoding="utf-8")
-    cfg.write_text(text.replace("[xmmep]\n", "[xmmep]\nudp_require_token = true\n", 1), encoding="utf-8")
+    own = "[xmmep]\nudp_require_token = true\nready_timeout = 1\n"
+    cfg.write_text(text.replace("[xmmep]\n", own, 1), encoding="utf-8")
     srv = start_server(tmp, config=cfg)
     yield srv
     srv.stop()
@@ -132,3 +133,20 @@ async def test_login_throttle_answers_5_even_to_the_right_password(token_server:
         assert (await client.login(name))[0].body == b"5"
     finally:
         await client.close()
+
+
+async def test_without_client_ready_the_session_is_ready_after_the_timeout(token_server: Server) -> None:
+    _, alice = token_server.add_user("rta")
+    _, bob = token_server.add_user("rtb")
+    sender = await XmmepClient.tcp("127.0.0.1", token_server.xmmep_tcp)
+    receiver = await XmmepClient.tcp("127.0.0.1", token_server.xmmep_tcp)
+    try:
+        await sender.login(alice)
+        await sender.ready()
+        sender.send(170, alice, bob, 1, "waiting for you", 0)
+        assert (await receiver.login(bob))[-1].code == 127  # and no 128
+        assert await receiver.poll(0.5) is None
+        assert (await receiver.expect(170, timeout=3)).field(3) == "waiting for you"
+    finally:
+        await sender.close()
+        await receiver.close()

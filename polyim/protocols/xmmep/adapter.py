@@ -192,6 +192,7 @@ class XmmepChannel(Channel):
         self.ready_timer: Timer | None = None
         self.announced: set[int] = set()  # buddies this session was told of with 130 (later: 136)
         self.pending_adds: list[str] = []  # users whose 152 awaits this user's 153, oldest first
+        self.shown = Presence.ONLINE  # what the session shows from READY on (112 login_status, 135)
 
     @property
     def me(self) -> int:
@@ -626,7 +627,11 @@ async def _login(ch: XmmepChannel, msg: c.Message) -> None:
         await send_login_sequence(ch, account)
         return
     session = ch.new_session(account.uid, account.role, DEVICE, DeviceClass.DESKTOP)
-    session.presence = presence
+    # Observers hear of the login at READY (§1.3); a user already visible elsewhere (a kick's
+    # replacement, another device) keeps showing, so nothing changes for them meanwhile.
+    visible = ch.core.accounts.presence(account.uid) is not Presence.OFFLINE
+    session.presence = presence if visible else Presence.OFFLINE
+    ch.shown = presence
     ch.username, ch.caps = account.username, caps
     ch.announced, ch.pending_adds = set(), []
     ch.login_time = ch.core.clock.now_ms()
@@ -711,6 +716,8 @@ async def become_ready(ch: XmmepChannel) -> None:
         ch.ready_timer.cancel()
         ch.ready_timer = None
     ch.ready = ch.catching_up = True
+    if ch.session.presence is not ch.shown:
+        await ch.core.accounts.set_presence(ch.session, ch.shown)
     try:
         for message in await _missed(ch):
             await ch.deliver_message(message, live=False)
@@ -746,7 +753,9 @@ async def _status(ch: XmmepChannel, msg: c.Message) -> None:
     if status not in TO_PRESENCE:
         raise Refused(R.PARAM_ERROR, "bad status")
     assert ch.session is not None
-    await ch.core.accounts.set_presence(ch.session, TO_PRESENCE[status])
+    ch.shown = TO_PRESENCE[status]
+    if ch.ready:
+        await ch.core.accounts.set_presence(ch.session, ch.shown)
 
 
 # == chat ===================================================================================================
