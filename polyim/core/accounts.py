@@ -145,13 +145,15 @@ class Accounts:
         return await self.ctx.store.get_account_by_name(username)
 
     async def search(
-        self, name: str = "", nickname: str = "", email: str = "", limit: int = 50
+        self, name: str = "", nickname: str = "", email: str = "", location: str = "", limit: int = 50
     ) -> list[Account]:
-        """Active accounts matching every condition given: name and nickname as case-insensitive
-        substrings of at least 2 characters, e-mail exact (no substring, against enumeration). No usable
-        condition finds nobody. Scans the account list: fine for the directories polyim serves today."""
-        wanted = [(text.casefold(), field) for text, field in ((name, "username"), (nickname, "nickname"))]
-        if any(0 < len(text) < 2 for text, _ in wanted) or not (name or nickname or email):
+        """Active accounts matching every condition given: name, nickname and location as
+        case-insensitive substrings of at least 2 characters, e-mail exact (no substring, against
+        enumeration). No usable condition finds nobody. Scans the account list: fine for the directories
+        polyim serves today."""
+        given = ((name, "username"), (nickname, "nickname"), (location, "location"))
+        wanted = [(text.casefold(), field) for text, field in given]
+        if any(0 < len(text) < 2 for text, _ in wanted) or not (name or nickname or location or email):
             return []
         found: list[Account] = []
         for account in await self.ctx.store.list_accounts(100_000):
@@ -164,16 +166,29 @@ class Accounts:
         return found
 
     async def update_profile(self, uid: int, change: AccountUpdate) -> Account:
-        """A user's own profile change: nickname, avatar, mobile, birthday, email; nothing privileged."""
+        """A user's own profile change: nickname, avatar, mobile, birthday, email, personal message,
+        location, gender; nothing privileged."""
         if not change.profile_only:
             raise CoreError(Code.BAD_REQUEST, "not a profile field")
-        if change.nickname is not None:
-            check_name(change.nickname, "nickname")
+        for text, what in (
+            (change.nickname, "nickname"),
+            (change.signature, "signature"),
+            (change.location, "location"),
+        ):
+            if text is not None:
+                check_name(text, what)
         account = await self.ctx.store.update_account(uid, change)
         self.ctx.forget_account(uid)
         if account is None:
             raise CoreError(Code.USER_NOT_FOUND)
         return account
+
+    async def note_login(self, uid: int) -> int:
+        """Record a login of ``uid`` now; returns the time of the one before (ms, 0 = never)."""
+        before = await self.ctx.store.get_account(uid)
+        await self.ctx.store.update_account(uid, AccountUpdate(last_login_ms=self.ctx.clock.now_ms()))
+        self.ctx.forget_account(uid)
+        return before.last_login_ms if before is not None else 0
 
     async def set_password(self, uid: int, password: str) -> None:
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)

@@ -52,7 +52,8 @@ Conn = sqlite3.Connection
 _Receipts = dict[int, dict[str, int]]  # uid → conversation key → delivered seq
 
 _ACCOUNT_COLS = (
-    "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms"
+    "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms,"
+    " signature, location, gender, last_login_ms"
 )
 _MSG_COLS = "conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, status, topic, ts_ms"
 # The column each field of an update record writes (the records' fields are the whole vocabulary).
@@ -66,6 +67,10 @@ _ACCOUNT_UPDATE_COLUMNS = {
     "role": "role",
     "disabled": "disabled",
     "activated": "activated",
+    "signature": "signature",
+    "location": "location",
+    "gender": "gender",
+    "last_login_ms": "last_login_ms",
 }
 _GROUP_UPDATE_COLUMNS = {
     "name": "name",
@@ -97,6 +102,10 @@ def _account(row: Sequence[Any]) -> Account:
         disabled=bool(row[8]),
         activated=bool(row[9]),
         created_ms=row[10],
+        signature=row[11],
+        location=row[12],
+        gender=row[13],
+        last_login_ms=row[14],
     )
 
 

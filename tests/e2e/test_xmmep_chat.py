@@ -181,7 +181,14 @@ async def test_profile_update_needs_the_current_password(xmmep: Xmmep) -> None:
     alice.send(108, alice.user, info, "pw")
     alice.send(190, alice.user, alice.user)
     own = (await alice.expect(191)).items(2)[0]
-    assert (own[1], own[3], own[4]) == ("New Nick", "pu@example.com", "av.png")
+    assert (own[1], own[2], own[3], own[4], own[6], own[8]) == (
+        "New Nick", "sig", "pu@example.com", "av.png", "Kunshan", "1"
+    )  # fmt: skip
+    seen = await xmmep.user("pv")
+    seen.send(195, seen.user, 2, f"1\x04{alice.user}\x038\x04kunsh")  # name AND location
+    found = await seen.expect(196)
+    assert [item[0] for item in found.items(2)] == [alice.user]
+    assert found.items(2)[0][3] == ""  # e-mail only in one's own record
 
 
 async def test_one_way_buddy_observes_without_being_observed(xmmep: Xmmep) -> None:

@@ -129,7 +129,22 @@ async def test_register_then_login(xmmep: Xmmep) -> None:
     assert (await client.expect(101)).body == b"11"
     client.send(100, "ab", "secret123", "a@b.cn", "", "", "", "", 0)
     assert (await client.expect(101)).body == b"2"
-    assert (await client.login(name, "secret123"))[-1].code == 127
+    replies = await client.login(name, "secret123")
+    assert replies[0].items(1)[0] == [
+        name,
+        "Nick",
+        "",
+        f"{name}@example.com",
+        "",
+        "631152000",
+        "Kunshan",
+        "0",
+        "1",
+    ]
+    again = await xmmep.connect()
+    await client.close()
+    last = (await again.login(name, "secret123"))[0].items(1)[0][7]
+    assert int(last) > 1_700_000_000  # the login before this one
 
 
 def test_encode_matches_the_page() -> None:

@@ -70,6 +70,10 @@ async def test_update_records_write_every_field_they_set_and_nothing_else(store:
         role=Role.OPERATOR,
         disabled=True,
         activated=False,
+        signature="sig",
+        location="Kunshan",
+        gender=1,
+        last_login_ms=1700000000000,
     )
     got = await store.update_account(a.uid, everything)
     visible = {k: v for k, v in changed_fields(everything).items() if k != "password_hash"}

@@ -9,6 +9,7 @@ UDP peer.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import logging
@@ -31,6 +32,7 @@ from polyim.core.events import (
     Presence,
     PresenceEvent,
 )
+from polyim.core.ids import bad_name
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session
 from polyim.model import Account, AccountUpdate, ContentType, ConvId, ConvKind, DeviceClass, Message
@@ -193,6 +195,7 @@ class XmmepChannel(Channel):
         self.announced: set[int] = set()  # buddies this session was told of with 130 (later: 136)
         self.pending_adds: list[str] = []  # users whose 152 awaits this user's 153, oldest first
         self.shown = Presence.ONLINE  # what the session shows from READY on (112 login_status, 135)
+        self.last_login = 0  # ms of the user's login before this session's (113's last_login_time)
 
     @property
     def me(self) -> int:
@@ -515,22 +518,37 @@ async def online_buddy(
             if friend.peer == account.uid:
                 group, remark = friend.buddy_group or FRIENDS, friend.remark
     display = remark or account.nickname or account.username
-    return c.OnlineBuddy(account.username, group, display, "", account.avatar, "", 0, FROM_PRESENCE[presence])
+    status = FROM_PRESENCE[presence]
+    return c.OnlineBuddy(account.username, group, display, account.signature, account.avatar, "", 0, status)
 
 
-def user_info(account: Account, *, own: bool) -> c.UserInfo:
-    """UserInfo in the seed's order; e-mail only in the user's own record (§8.4)."""
+def user_info(account: Account, *, own: bool, last_login_ms: int | None = None) -> c.UserInfo:
+    """UserInfo in the seed's order; e-mail only in the user's own record (§8.4). ``last_login_ms``: the
+    login before the current one, for the user's own 113."""
+    last = account.last_login_ms if last_login_ms is None else last_login_ms
     return c.UserInfo(
         account.username,
         account.nickname,
-        "",
+        account.signature,
         account.email if own else "",
         account.avatar,
         account.birthday,
-        "",
-        0,
-        0,
+        account.location,
+        last // 1000,
+        account.gender,
     )
+
+
+def birthdate(text: str) -> int:
+    """100's free-text birthdate: ``YYYY-MM-DD``, ``YYYYMMDD`` or decimal seconds, else 0 (§3.2)."""
+    text = text.strip()
+    for pattern in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            day = datetime.datetime.strptime(text, pattern).replace(tzinfo=datetime.UTC)
+        except ValueError:
+            continue
+        return int(day.timestamp())
+    return int(text) if text.lstrip("-").isdigit() and len(text) <= 20 else 0
 
 
 def pages(code: int, items: list[Any], limit: int) -> list[bytes]:
@@ -563,6 +581,8 @@ async def _register(ch: XmmepChannel, msg: c.Message) -> None:
     local, at, domain = email.partition("@")
     if not (local and at and "." in domain) or len(email.encode()) > 254:
         raise Refused(R.PARAM_ERROR, "bad e-mail")
+    if any(bad_name(msg.text(f)) for f in ("nickname", "personal_msg", "location")):
+        raise Refused(R.PARAM_ERROR, "control characters in a profile field")
     if not ch.shared.may_register(ch.addr[0], ch.conn.last_rx):
         raise Refused(R.SERVER_BUSY, "too many registrations")
     taken_name = await ch.core.accounts.by_name(name) is not None
@@ -577,9 +597,16 @@ async def _register(ch: XmmepChannel, msg: c.Message) -> None:
         )
         raise Refused(result, "taken")
     activated = not ch.core.settings.require_activation
-    await ch.core.accounts.create(
+    account = await ch.core.accounts.create(
         name, password, nickname=msg.text("nickname"), email=email, activated=activated
     )
+    profile = AccountUpdate(
+        signature=msg.text("personal_msg"),
+        birthday=birthdate(msg.text("birthdate")),
+        location=msg.text("location"),
+        gender=1 if msg.flag("gender") else 0,
+    )
+    await ch.core.accounts.update_profile(account.uid, profile)
     log.info("xmmep %s: registered %r", ch.conn.peer, name)
     ch.write(X.REGISTER_RES, [R.SUCCESS])
 
@@ -635,6 +662,7 @@ async def _login(ch: XmmepChannel, msg: c.Message) -> None:
     ch.username, ch.caps = account.username, caps
     ch.announced, ch.pending_adds = set(), []
     ch.login_time = ch.core.clock.now_ms()
+    ch.last_login = await ch.core.accounts.note_login(account.uid)
     await ch.go_online(session)
     if ch.udp and "tok" in caps:
         ch.token = ch.session_token(session)
@@ -663,7 +691,7 @@ async def send_login_sequence(ch: XmmepChannel, account: Account) -> None:
     """113, 114 groups, 115 buddies, 116 blacklist, 117 rooms, 118 online buddies, 127 (§5.2)."""
     me = account.uid
     ext = [("tok", ch.token)] if ch.token else []
-    ch.write(X.LOGIN_RES1, [R.SUCCESS, user_info(account, own=True)], ext)
+    ch.write(X.LOGIN_RES1, [R.SUCCESS, user_info(account, own=True, last_login_ms=ch.last_login)], ext)
     friends = await ch.core.relations.friends(me)
     blocked = await ch.core.relations.blocked(me)
     accounts = {a.uid: a for a in await ch.core.accounts.get_many([f.peer for f in friends] + list(blocked))}
@@ -684,7 +712,14 @@ async def send_login_sequence(ch: XmmepChannel, account: Account) -> None:
             status = FROM_PRESENCE[presence]
             online.append(
                 c.OnlineBuddy(
-                    other.username, f.buddy_group or FRIENDS, display, "", other.avatar, "", 0, status
+                    other.username,
+                    f.buddy_group or FRIENDS,
+                    display,
+                    other.signature,
+                    other.avatar,
+                    "",
+                    0,
+                    status,
                 )
             )
     rooms = [g.name for g in await ch.core.groups.of_user(me)]
@@ -916,7 +951,13 @@ async def _profile(ch: XmmepChannel, msg: c.Message) -> None:
         if same and same[0].uid != ch.me:
             raise Refused(R.MAIL_IN_USE, "e-mail in use")
     change = AccountUpdate(
-        nickname=info.nickname, email=info.email, avatar=info.avatar, birthday=info.birthday
+        nickname=info.nickname,
+        email=info.email,
+        avatar=info.avatar,
+        birthday=info.birthday,
+        signature=info.personal_msg,
+        location=info.location,
+        gender=1 if info.gender else 0,
     )
     await ch.core.accounts.update_profile(ch.me, change)
 
@@ -930,20 +971,14 @@ async def _info(ch: XmmepChannel, msg: c.Message) -> None:
     ch.write(X.GET_BUDDY_INFO_RES, [ch.username, R.SUCCESS, user_info(account, own=account.uid == ch.me)])
 
 
-SEARCH_FIELDS = {1: "name", 2: "nickname", 4: "email"}
+SEARCH_FIELDS = {1: "name", 2: "nickname", 4: "email", 8: "location"}
 
 
 @command(X.FIND_BUDDIES_REQ)
 async def _search(ch: XmmepChannel, msg: c.Message) -> None:
     """195 → 196 …: every packet but the last carries exactly 10 (§2.6, §3.10)."""
-    conditions: dict[str, str] = {}
-    usable = True
-    for key, text in msg.pairs("conditions")[:4]:
-        if key == 8:
-            usable = False  # polyim keeps no location: nobody matches it
-        elif key in SEARCH_FIELDS:
-            conditions[SEARCH_FIELDS[key]] = text
-    found = await ch.core.accounts.search(limit=SEARCH_MAX, **conditions) if usable and conditions else []
+    conditions = {SEARCH_FIELDS[k]: text for k, text in msg.pairs("conditions")[:4] if k in SEARCH_FIELDS}
+    found = await ch.core.accounts.search(limit=SEARCH_MAX, **conditions) if conditions else []
     infos = [user_info(a, own=False) for a in found]
     for packet in search_pages(infos):
         ch.conn.write(packet)
