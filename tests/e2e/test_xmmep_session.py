@@ -169,3 +169,22 @@ async def test_garbage_closes_only_its_own_connection(xmmep: Xmmep) -> None:
     assert await bad.wait_closed()
     alice.send(200, alice.user)
     assert (await alice.expect(200)).field(0) == alice.user
+
+
+async def test_rate_limit_answers_900_20_and_drops(xmmep: Xmmep) -> None:
+    alice = await xmmep.user("rl")
+    for _ in range(150):
+        alice.send(200, alice.user)
+    codes = []
+    while (msg := await alice.poll(0.5)) is not None:
+        codes.append((msg.code, msg.fields[:2] if msg.code == 900 else []))
+    answered = sum(1 for code, _ in codes if code == 200)
+    assert 95 <= answered < 150  # about the burst of 100 (and what refilled meanwhile), not all
+    assert [fields for code, fields in codes if code == 900] == [[b"20", b"200"]]  # one report
+
+
+async def test_more_than_20_refusals_in_a_minute_end_the_session(xmmep: Xmmep) -> None:
+    alice = await xmmep.user("rf")
+    for _ in range(21):
+        alice.send(135, alice.user, "bad")
+    assert await alice.wait_closed()
