@@ -21,12 +21,12 @@ def server(shared_server: Server) -> Server:
 
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server of this module's own: ``udp_require_token = true``, a 1 s ready timeout, and a login
-    throttle (which counts per source address) not shared with other modules."""
+    """A server of this module's own: ``udp_require_token = true``, 1 s ready and login timeouts, and a
+    login throttle (which counts per source address) not shared with other modules."""
     tmp = tmp_path_factory.mktemp("xmmep-token")
     cfg = write_config(tmp)
     text = cfg.read_text(encoding="utf-8")
-    own = "[xmmep]\nudp_require_token = true\nready_timeout = 1\n"
+    own = "[xmmep]\nudp_require_token = true\nready_timeout = 1\nlogin_timeout = 1\n"
     cfg.write_text(text.replace("[xmmep]\n", own, 1), encoding="utf-8")
     srv = start_server(tmp, config=cfg)
     yield srv
@@ -150,3 +150,18 @@ async def test_without_client_ready_the_session_is_ready_after_the_timeout(token
     finally:
         await sender.close()
         await receiver.close()
+
+
+async def test_a_signed_out_tcp_peer_is_new_again_with_a_fresh_login_deadline(token_server: Server) -> None:
+    _, name = token_server.add_user("nw")
+    client = await XmmepClient.tcp("127.0.0.1", token_server.xmmep_tcp)
+    try:
+        await client.login(name)
+        await client.ready()
+        await asyncio.sleep(1.2)  # longer than the login timeout since the connection opened
+        client.send(135, name, 3)
+        client.send(110, name)  # NEW again: pre-login codes are answered
+        assert (await client.expect(111)).num(0) == 0
+        assert await client.wait_closed(3)  # and it must log in again within the login timeout
+    finally:
+        await client.close()
