@@ -226,3 +226,17 @@ async def test_search_matches_every_condition_and_never_disabled_accounts(core: 
     assert await core.accounts.search(email="bob@x") == [] and await core.accounts.search(name="s") == []
     await core.accounts.set_disabled(carl.uid, True)
     assert [a.username for a in await core.accounts.search(nickname="bob")] == ["searchbob"]
+
+
+async def test_activation_by_code_is_throttled_and_tells_no_names_apart(core: Core) -> None:
+    account = await core.accounts.create("newbie", "pw", activated=False)
+    code = await core.accounts.activation_code(account.uid)
+    assert len(code) == 8 and code == await core.accounts.activation_code(account.uid)
+    assert not await core.accounts.activate("newbie", "WRONG000")
+    assert not await core.accounts.activate("nobody", code)
+    assert await core.accounts.activate("newbie", code.lower())
+    assert (await core.accounts.get(account.uid)).activated  # type: ignore[union-attr]
+    assert await core.accounts.activate("newbie", "anything")  # already active
+    for _ in range(5):
+        assert not await core.accounts.activate("ghost", "X")
+    await refused(Code.THROTTLED, core.accounts.activate("ghost", "X"))

@@ -165,3 +165,32 @@ async def test_a_signed_out_tcp_peer_is_new_again_with_a_fresh_login_deadline(to
         assert await client.wait_closed(3)  # and it must log in again within the login timeout
     finally:
         await client.close()
+
+
+@pytest.fixture(scope="module")
+def activation_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose new accounts need activation (``[accounts] require_activation``)."""
+    srv = start_server(tmp_path_factory.mktemp("xmmep-activate"), "[accounts]\nrequire_activation = true\n")
+    yield srv
+    srv.stop()
+
+
+async def test_registration_with_activation(activation_server: Server) -> None:
+    client = await XmmepClient.tcp("127.0.0.1", activation_server.xmmep_tcp)
+    try:
+        client.send(100, "newbie", "secret123", "newbie@example.com", "", "", "", "", 0)
+        assert (await client.expect(101)).body == b"0"
+        assert (await client.login("newbie", "secret123"))[0].body == b"14"
+        client.send(102, "newbie", "AAAAAAAA")
+        assert (await client.expect(103)).body == b"13"
+        client.send(102, "nobody-here", "AAAAAAAA")
+        assert (await client.expect(103)).body == b"13"  # the same answer for an unknown name
+        assert activation_server.log is not None
+        line = next(
+            x for x in activation_server.log.read_text().splitlines() if "activation code of 'newbie'" in x
+        )
+        client.send(102, "newbie", line.rsplit(" ", 1)[1])
+        assert (await client.expect(103)).body == b"0"
+        assert (await client.login("newbie", "secret123"))[-1].code == 127
+    finally:
+        await client.close()

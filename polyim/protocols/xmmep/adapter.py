@@ -607,18 +607,22 @@ async def _register(ch: XmmepChannel, msg: c.Message) -> None:
         gender=1 if msg.flag("gender") else 0,
     )
     await ch.core.accounts.update_profile(account.uid, profile)
+    if not activated:
+        code = await ch.core.accounts.activation_code(account.uid)
+        log.info("xmmep: activation code of %r is %s", name, code)
     log.info("xmmep %s: registered %r", ch.conn.peer, name)
     ch.write(X.REGISTER_RES, [R.SUCCESS])
 
 
 @command(X.ACTIVATE_REQ, State.ANY, actor=False)
 async def _activate(ch: XmmepChannel, msg: c.Message) -> None:
-    """102 → 103: an active account answers 0; anything else 13, the same for unknown names (§3.2)."""
-    if not msg.text("user_name") or not msg.text("activate_code"):
+    """102 → 103: 0 activated (or already active); 13 for a wrong code and an unknown name alike; 5 when
+    throttled (§3.2)."""
+    name, code = msg.text("user_name"), msg.text("activate_code")
+    if not name or not code:
         raise Refused(R.PARAM_ERROR, "empty field")
-    account = await ch.core.accounts.by_name(msg.text("user_name"))
-    ok = account is not None and account.activated and not account.disabled
-    ch.write(X.ACTIVATE_RES, [R.SUCCESS if ok else R.ACTIVATE_CODE_MISMATCH])
+    done = await ch.core.accounts.activate(name, code, ch.addr[0])
+    ch.write(X.ACTIVATE_RES, [R.SUCCESS if done else R.ACTIVATE_CODE_MISMATCH])
 
 
 @command(X.GET_LOGIN_INFO_REQ, State.ANY, actor=False)
