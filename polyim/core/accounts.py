@@ -146,7 +146,7 @@ class Accounts:
         return await self.ctx.store.get_accounts(uids)
 
     async def by_name(self, username: str) -> Account | None:
-        return await self.ctx.store.get_account_by_name(username)
+        return await self.ctx.account_by_name(username)
 
     async def search(
         self, name: str = "", nickname: str = "", email: str = "", location: str = "", limit: int = 50

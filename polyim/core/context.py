@@ -29,6 +29,7 @@ _ACCOUNT_CACHE_MAX = 200_000
 @dataclass
 class Caches:
     accounts: dict[int, Account] = field(default_factory=dict)
+    names: dict[str, int] = field(default_factory=dict)  # username → uid; checked against ``accounts``
     groups: dict[int, Group] = field(default_factory=dict)
     members: dict[int, dict[int, GroupMember]] = field(default_factory=dict)
     blocks: dict[int, frozenset[int]] = field(default_factory=dict)
@@ -97,6 +98,22 @@ class Context:
                 if len(self.cache.accounts) >= _ACCOUNT_CACHE_MAX:
                     self.cache.accounts.clear()
                 self.cache.accounts[uid] = acct
+        return acct
+
+    async def account_by_name(self, username: str) -> Account | None:
+        """The account named ``username``, from the cache when its uid is known (XMMEP names users by
+        name in every message): the entry by uid is the one every write drops, so a stale name costs
+        one store read, never a wrong answer."""
+        uid = self.cache.names.get(username)
+        if uid is not None:
+            acct = await self.account(uid)
+            if acct is not None and acct.username == username:
+                return acct
+        acct = await self.store.get_account_by_name(username)
+        if acct is not None:
+            if len(self.cache.names) >= _ACCOUNT_CACHE_MAX:
+                self.cache.names.clear()
+            self.cache.names[username] = acct.uid
         return acct
 
     async def require_account(self, uid: int) -> Account:

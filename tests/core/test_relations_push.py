@@ -240,3 +240,12 @@ async def test_activation_by_code_is_throttled_and_tells_no_names_apart(core: Co
     for _ in range(5):
         assert not await core.accounts.activate("ghost", "X")
     await refused(Code.THROTTLED, core.accounts.activate("ghost", "X"))
+
+
+async def test_accounts_by_name_come_from_the_cache_and_never_stale(core: Core) -> None:
+    account = await core.accounts.create("cached", "pw")
+    assert await core.accounts.by_name("cached") == account
+    await core.accounts.set_disabled(account.uid, True)  # drops the entry by uid: read again
+    found = await core.accounts.by_name("cached")
+    assert found is not None and found.disabled
+    assert await core.accounts.by_name("nobody-by-that-name") is None
