@@ -50,6 +50,14 @@ class Server:
         return self.ports["imlc tcp"]
 
     @property
+    def xmmep_tcp(self) -> int:
+        return self.ports["xmmep tcp"]
+
+    @property
+    def xmmep_udp(self) -> int:
+        return self.ports["xmmep udp"]
+
+    @property
     def http(self) -> int:
         return self.ports["http tcp"]
 
@@ -125,6 +133,9 @@ listen = "127.0.0.1:0"
 admin_token = "test-admin-token"
 [imlc]
 listen = "127.0.0.1:0"
+[xmmep]
+tcp = "127.0.0.1:0"
+udp = "127.0.0.1:0"
 [omtp]
 listen = "127.0.0.1:0"
 [beehive]

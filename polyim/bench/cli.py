@@ -10,7 +10,7 @@ from typing import Any
 USAGE_EPILOG = """\
 scenarios:
   chat      --pairs N pairs of users send 1:1 messages both ways (--pattern stream|pingpong,
-            --protocol omtp|beehive|mixed)
+            --protocol omtp|beehive|xmmep|xmmep-udp|mixed)
   group     a --group-size (500) member group, half online, every online member sending
   room      one room of --sessions (5,000) beehive sessions: --senders (5) of them send ROOM-CHAT,
             and --bc-rate ROOM-BC per second are pushed through POST /room/push; every message must
@@ -23,7 +23,7 @@ scenarios:
             chat --durable: each frame is committed to SQLite before it is echoed, the storage floor)
 
 Without --target a server is started on a temporary data dir (ports 0) and stopped afterwards.
---target takes KIND=HOST:PORT items (omtp=…, beehive=…, http=…); accounts are then made through
+--target takes KIND=HOST:PORT items (omtp=…, beehive=…, xmmep=…, xmmep-udp=…, http=…); accounts are then made through
 the admin API (http=… and --admin-token) or read from --accounts FILE (lines "username uid password").
 """
 
@@ -73,9 +73,9 @@ _LOAD_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     (
         "--protocol",
         {
-            "choices": ("omtp", "beehive", "mixed"),
+            "choices": ("omtp", "beehive", "xmmep", "xmmep-udp", "mixed"),
             "default": "omtp",
-            "help": "wire protocol of the load (mixed: half OMTP, half beehive)",
+            "help": "wire protocol of the load (mixed: OMTP, beehive and XMMEP in turn)",
         },
     ),
     ("--server-cpu", {"type": _cpu, "metavar": "C", "help": "pin the server to this CPU"}),
@@ -88,7 +88,7 @@ _TARGET_OPTIONS: list[tuple[str, dict[str, Any]]] = [
             "nargs": "+",
             "default": [],
             "metavar": "KIND=HOST:PORT",
-            "help": "a running server instead of starting one (omtp=…, beehive=…, http=…)",
+            "help": "a running server instead of starting one (omtp=…, beehive=…, xmmep=…, http=…)",
         },
     ),
     ("--admin-token", {"default": "", "help": "the target's admin token (to create accounts)"}),

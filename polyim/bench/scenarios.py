@@ -3,8 +3,8 @@
 ======== ===============================================================================================
 chat     ``--pairs`` N pairs of users, 1:1 messages both ways: ``--pattern stream`` (each sender keeps a
          window of sends in flight, or paces ``--rate``) or ``pingpong`` (one message per pair in flight;
-         the receiver answers each delivery). ``--protocol omtp|beehive|mixed`` (mixed: one side of each
-         pair OMTP, the other beehive).
+         the receiver answers each delivery). ``--protocol omtp|beehive|xmmep|xmmep-udp|mixed`` (mixed:
+         the users speak OMTP, beehive and XMMEP in turn, so pairs cross protocols).
 group    a ``--group-size`` (500) member group, half of it online, every online member sending.
 room     one room of ``--sessions`` (5,000) beehive sessions; ``--senders`` (5) of them send ROOM-CHAT
          (window or ``--rate``) and the bench process pushes ``--bc-rate`` ROOM-BCs per second through
@@ -182,7 +182,7 @@ class Env:
 # -- scenario layouts -----------------------------------------------------------------------------------
 def _protocol_of(opts: Options, user: int) -> str:
     if opts.protocol == "mixed":
-        return "omtp" if user % 2 == 0 else "beehive"
+        return ("omtp", "beehive", "xmmep")[user % 3]
     return opts.protocol
 
 
@@ -228,7 +228,7 @@ async def chat(env: Env) -> Setup:
             protos[i],
             accounts[i],
             devices[i],
-            to=str(accounts[i ^ 1].uid),
+            to=accounts[i ^ 1].username if protos[i].startswith("xmmep") else str(accounts[i ^ 1].uid),
             to_uid=accounts[i ^ 1].uid,
             peer=i ^ 1,
             initiator=i % 2 == 0,
