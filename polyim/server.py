@@ -10,8 +10,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from polyim.cluster.redis import redis_cluster
 from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
+from polyim.core.auth import TokenSigner
 from polyim.core.nodes import ListenerInfo
 from polyim.http.server import build_app
 from polyim.protocols.registry import entries
@@ -43,7 +45,18 @@ def make_core(settings: Settings) -> Core:
     store = make_store(settings.storage.url, data_dir)
     secret = _secret_file(data_dir, "token_secret").encode()
     files = make_file_store(data_dir, settings.files.max_file_bytes)
-    return Core(store, settings.accounts, secret, settings.server.node_id, files=files)
+    cluster = None
+    if settings.cluster.redis_url:
+        cluster = redis_cluster(settings.server.node_id, settings.cluster.redis_url, settings.accounts)
+    return Core(store, settings.accounts, secret, settings.server.node_id, files=files, cluster=cluster)
+
+
+async def _shared_secret(core: Core, name: str) -> tuple[str, bool]:
+    """A random value every node of a cluster shares, kept in the database (the first node's wins):
+    (the value, whether this node made it)."""
+    mine = secrets.token_urlsafe(32)
+    kept = await core.once(f"polyim:{name}", lambda: mine)
+    return kept, kept == mine
 
 
 class Node:
@@ -54,8 +67,16 @@ class Node:
         self._runner: web.AppRunner | None = None
         self.http_app: web.Application | None = None
 
+    @property
+    def scaled(self) -> bool:
+        """Nodes share the database and Redis: secrets come from the database, not the data dir."""
+        return bool(self.settings.cluster.redis_url)
+
     async def start(self) -> None:
         await self.core.start()
+        if self.scaled:  # a token issued by one node is accepted by every other
+            secret, _ = await _shared_secret(self.core, "token_secret")
+            self.core.accounts.tokens = TokenSigner(secret.encode())
         routes = []
         for entry in entries():
             if not self.settings.protocol(entry.name, entry.settings).enabled:
@@ -74,6 +95,10 @@ class Node:
     async def _start_http(self, routes: list[web.RouteDef]) -> None:
         data_dir = Path(self.settings.server.data_dir)
         token = self.settings.http.admin_token
+        if not token and self.scaled:
+            token, fresh = await _shared_secret(self.core, "admin_token")
+            if fresh:
+                print(f"admin token (kept in the database, shared by every node): {token}", flush=True)
         if not token:
             fresh = not (data_dir / "admin_token").exists()
             token = _secret_file(data_dir, "admin_token")
