@@ -51,7 +51,16 @@ class Kick:
     reason: KickReason
 
 
-Envelope = Delivery | Kick
+@dataclass(frozen=True, slots=True)
+class RoomCast:
+    """Room ``rid``'s ``event`` for the sessions inside it on the node that receives it (membership is
+    per node); no event: the room's kept settings or lists changed, to be read again from the store."""
+
+    rid: int
+    event: Event | None = None
+
+
+Envelope = Delivery | Kick | RoomCast
 
 
 def encode_event(event: Event) -> bytes:

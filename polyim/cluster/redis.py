@@ -9,7 +9,8 @@ What lives in Redis (every key under ``polyim:``):
   mirror of the directory from it (loaded from the hashes when it joins or Redis comes back), so the hot
   path reads memory, as with one node.
 * ``inbox:<node>``: one channel per node carrying the envelopes of :mod:`polyim.cluster.codec`.
-* ``cache``: cache invalidations; ``records:<kind>``: the node registry; ``fail:<key>`` and
+* ``cache``: cache invalidations; ``records:<kind>`` and the ``records`` channel: the node registry
+  (a mirror kept from the channel and read again every few seconds); ``fail:<key>`` and
   ``lock:<key>``: the login throttle, shared so that N nodes do not allow N times the attempts.
 
 Writes (a session came, an envelope, an invalidation) are queued and sent by one task in pipelines, in
@@ -313,9 +314,18 @@ class RedisNodeRegistry(NodeRegistry):
         self._mirror: dict[tuple[str, str], NodeRecord] = {}
 
     def put(self, kind: str, key: str, value: bytes) -> None:
+        """Kept in ``records:<kind>`` and announced on ``records``, so the others know at once."""
         self._mirror[(kind, key)] = NodeRecord(kind, key, value, time.monotonic())
         data = json.dumps({"t": time.time(), "v": base64.b64encode(value).decode()})
         self._link.send("HSET", _key("records", kind), key, data)
+        self._link.send("PUBLISH", _key("records"), json.dumps({"kind": kind, "key": key, "data": data}))
+
+    def heard(self, message: dict[str, Any]) -> None:
+        """A record another node (or this one) put."""
+        d = json.loads(message["data"])
+        refreshed = time.monotonic() - max(0.0, time.time() - float(d["t"]))
+        kind, key = str(message["kind"]), str(message["key"])
+        self._mirror[(kind, key)] = NodeRecord(kind, key, base64.b64decode(d["v"]), refreshed)
 
     def records(self, kind: str) -> list[NodeRecord]:
         return sorted((r for r in self._mirror.values() if r.kind == kind), key=lambda r: r.key)
@@ -422,7 +432,7 @@ class RedisMembership(Membership):
             client = aioredis.Redis.from_url(self._url, socket_connect_timeout=5, health_check_interval=5)
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(_key("inbox", node), _key("dir"), _key("cache"))
+                await pubsub.subscribe(_key("inbox", node), _key("dir"), _key("cache"), _key("records"))
                 self._lost.clear()
                 self._link.up = True
                 await self._directory.resync(self._link.client)
@@ -443,6 +453,7 @@ class RedisMembership(Membership):
     async def _dispatch(self, pubsub: Any) -> None:
         inbox = _key("inbox", self._directory.node_id).encode()
         dir_channel, cache_channel = _key("dir").encode(), _key("cache").encode()
+        records_channel = _key("records").encode()
         while not self._lost.is_set():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None:
@@ -455,6 +466,8 @@ class RedisMembership(Membership):
                     self._directory.heard(json.loads(data))
                 elif channel == cache_channel:
                     self._caches.heard(json.loads(data))
+                elif channel == records_channel:
+                    self._nodes.heard(json.loads(data))
             except Exception:  # a bad message from a peer must not stop the listener
                 log.exception("Redis message on %r dropped", channel)
         raise ConnectionError("a write to Redis failed")

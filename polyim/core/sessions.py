@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, SessionRecord
-from polyim.cluster.codec import Delivery, Kick, decode_envelope, encode_envelope
+from polyim.cluster.codec import Delivery, Kick, RoomCast, decode_envelope, encode_envelope
 from polyim.core.events import Event, KickReason, Presence
 from polyim.model import DeviceClass, Role
 
@@ -98,12 +98,25 @@ class SessionRegistry:
         self._by_sid: dict[SessionId, Session] = {}
         self._monitors: dict[str, set[Session]] = {}
         self._on_detach: list[Callable[[Session], None]] = []
+        self._room_casts: Callable[[int, Event | None], None] = lambda rid, event: None
         router.subscribe(self._received)
 
     def on_detach(self, hook: Callable[[Session], None]) -> None:
         """Call ``hook`` whenever a session ends, whatever ended it (close, OFFLINE, kick, disabling):
         every end passes through :meth:`detach`, so services holding sessions (rooms) clean up here."""
         self._on_detach.append(hook)
+
+    def on_room_cast(self, hook: Callable[[int, Event | None], None]) -> None:
+        """Hand the room casts other nodes send (:meth:`cast_room`) to ``hook`` (the rooms service)."""
+        self._room_casts = hook
+
+    def cast_room(self, nodes: Iterable[int], rid: int, event: Event | None) -> None:
+        """Send room ``rid``'s ``event`` (None: its kept state changed) to ``nodes`` other than this one."""
+        envelope = b""
+        for node in nodes:
+            if node != self.node_id:
+                envelope = envelope or encode_envelope(RoomCast(rid, event))
+                self._router.publish(node, envelope)
 
     def attach(self, session: Session) -> list[SessionRecord]:
         """Register ``session`` under a new id; kick (wherever they are) and return the sessions it
@@ -251,5 +264,8 @@ class SessionRegistry:
             return
         if isinstance(message, Kick):
             self._kick_here(message.sid, message.reason)
+            return
+        if isinstance(message, RoomCast):
+            self._room_casts(message.rid, message.event)
             return
         fan_out([s for sid in message.sids if (s := self._by_sid.get(sid)) is not None], message.event)

@@ -17,7 +17,8 @@ from polyim.cluster.redis import Link, redis_cluster
 from polyim.config import AccountSettings
 from polyim.core.app import Core
 from polyim.core.errors import Code
-from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent
+from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent, RoomChange, RoomEvent
+from polyim.core.messaging import Outgoing
 from polyim.model import AccountUpdate, ConvId, DeviceClass
 from polyim.store.postgres import PostgresStore
 from tests.core.test_core import cred, online, refused, send, user
@@ -188,3 +189,37 @@ async def test_redis_going_away_is_survived(postgres_url: str) -> None:
         await n2.stop()
         await n1.stop()
         server.close()
+
+
+async def test_a_room_spans_nodes(nodes: tuple[Core, Core]) -> None:
+    n1, n2 = nodes
+    a, b, c = await user(n1, "alice"), await user(n1, "bob"), await user(n1, "carol")
+    rid = (await n1.rooms.create(a, "hall")).rid
+    await eventually(lambda: n2.rooms.get(rid) is not None)  # node 2 read the new room from the store
+    sa, sink_a = await online(n1, a)
+    sb, sink_b = await online(n2, b)
+    n1.rooms.join(sa, rid)
+    await eventually(lambda: n2.rooms.count(rid) == 1)  # node 2 heard where the room has sessions
+    n2.rooms.join(sb, rid, create=False)
+    await eventually(lambda: n1.rooms.count(rid) == n2.rooms.count(rid) == 2)
+    assert [e.uid for e in sink_a.of(RoomEvent) if e.kind is RoomChange.JOIN] == [b]
+    sent = await n1.rooms.chat(sa, Outgoing(ConvId.room(rid), 1, "hello hall", "r1"))
+    await eventually(lambda: [e.message for e in sink_b.of(RoomEvent) if e.kind is RoomChange.CHAT])
+    [chat] = [e for e in sink_b.of(RoomEvent) if e.kind is RoomChange.CHAT]
+    assert chat.message == sent.message and chat.uid == a
+    # a setting made on node 1 holds on node 2; a kick there removes the session and bans its user
+    sc, _ = await online(n2, c)
+    n1.rooms.set_closed(rid, True)
+    await eventually(lambda: n2.rooms.require(rid).closed)
+    await refused(Code.ROOM_CLOSED, _join(n2, sc, rid))
+    n1.rooms.set_closed(rid, False)
+    await eventually(lambda: not n2.rooms.require(rid).closed)
+    n1.rooms.kick(sa, rid, b)
+    await eventually(lambda: not n2.rooms.inside(sb, rid))
+    assert [e.uid for e in sink_b.of(RoomEvent) if e.kind is RoomChange.KICK] == [b]
+    await refused(Code.BLOCKED, _join(n2, sb, rid))
+    await eventually(lambda: n1.rooms.count(rid) == 1)
+
+
+async def _join(core: Core, session: Any, rid: int) -> None:
+    core.rooms.join(session, rid)

@@ -18,11 +18,14 @@ import pytest
 
 from polyim.protocols.imlc import imlc_pb2 as pb
 from tests.clients import beehive as b
-from tests.clients.imlc import Command
+from tests.clients.imlc import Command, Status
 from tests.clients.omtp import PT
 from tests.conftest import Server, start_server, write_config
 from tests.e2e.beehive_pool import Beehive, http
 from tests.e2e.conftest import Imlc, Omtp, Xmmep
+from tests.e2e.test_beehive_rooms import chat, join
+from tests.e2e.test_imlc_rooms import new_room, next_notify, room
+from tests.e2e.test_imlc_rooms import send as send_in_room
 from tests.engines import RedisServer, shared_postgres
 
 
@@ -172,6 +175,32 @@ async def test_a_group_spans_nodes_and_protocols(
     assert mn.message_content.searchable_content == "hello group"
     assert (await bob.send_group(f"GC_{body['gid']}", "from node B")).ok
     assert (await alice.expect(170)).field(3) == "from node B"
+
+
+async def test_a_room_spans_nodes_and_protocols(
+    nodes: tuple[Pools, Pools], pair: tuple[Server, Server]
+) -> None:
+    on_a, on_b = nodes
+    alice, _ = await on_a.imlc.user("ra")
+    rid = new_room(pair[0], int(alice.uid))  # made on node A, joined on node B (imlc never creates rooms)
+    bee = await on_b.beehive.user("rb")
+    first = await room(alice, rid)
+    assert first.status == Status.OK and first.body.member_count == 1
+    deadline = time.monotonic() + 10
+    while (reply := await join(bee, rid)).msg.code != 0:  # node B hears of the room at once, normally
+        assert time.monotonic() < deadline, reply.msg
+        await asyncio.sleep(0.1)
+    assert (await bee.expect(b.ROOM_JOIN_NTF)).msg.rid == rid
+    for node in pair:  # the member count is the sum of the nodes' reports, on either node
+        while node.api("GET", f"/api/v1/rooms/{rid}")[1]["sessions"] != 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+    assert (await send_in_room(alice, rid, "hello room", 11)).status == Status.OK
+    seen = await bee.expect(b.ROOM_CHAT)
+    assert (seen.msg.uid, seen.msg.rid, seen.msg.text) == (int(alice.uid), rid, "hello room")
+    assert (await chat(bee, rid, "from node B")).code == 0
+    mn = await next_notify(alice, Command.MN)
+    assert mn.message_content.searchable_content == "from node B"
 
 
 async def test_a_duplicate_login_on_the_other_node_kicks_in_the_first_ones_words(
