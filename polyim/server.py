@@ -14,7 +14,7 @@ from polyim.cluster.redis import redis_cluster
 from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.auth import TokenSigner
-from polyim.core.nodes import ListenerInfo
+from polyim.core.nodes import Gateway, ListenerInfo, Nodes
 from polyim.http.server import build_app
 from polyim.protocols.registry import entries
 from polyim.runtime import tune_gc
@@ -85,6 +85,7 @@ class Node:
             routes += entry.routes(self.core, self.settings)
         if self.settings.http.enabled:
             await self._start_http(routes)
+        self.core.nodes.add_reporter(self._report_gateways)
         # the node registry learns every bound port (beehive's node reports name the HTTP one too)
         self.core.nodes.set_listeners(
             [ListenerInfo(x.protocol, x.kind, x.host, x.port) for x in self.listeners]
@@ -119,6 +120,15 @@ class Node:
         )
         sock_port = server.sockets[0].getsockname()[1]
         self.listeners.append(Listener("http", "tcp", host, sock_port, server, lambda: None))
+
+    def _report_gateways(self, nodes: Nodes) -> None:
+        """Every listener's advertised address and connections, for the server-lookup commands."""
+        advertise = self.settings.server.advertise
+        for x in self.listeners:
+            if x.connections is None:
+                continue
+            host = advertise.rsplit(":", 1)[0] if advertise else x.host
+            nodes.put_gateway(Gateway(nodes.node_id, x.protocol, x.kind, host, x.port, x.connections()))
 
     def _connection_counts(self) -> list[tuple[str, str, int]]:
         return [(x.protocol, x.kind, x.connections()) for x in self.listeners if x.connections is not None]

@@ -247,6 +247,23 @@ async def test_iplist_hands_out_the_least_loaded_live_node(
         await asyncio.sleep(0.5)
 
 
+async def test_xmmep_login_info_names_the_least_loaded_live_node(
+    nodes: tuple[Pools, Pools], pair: tuple[Server, Server]
+) -> None:
+    on_a, _ = nodes
+    for _ in range(3):  # load node A's XMMEP TCP listener
+        await on_a.xmmep.user("xload")
+    asker = await on_a.xmmep.connect()
+    deadline = time.monotonic() + 20  # listeners are reported every 5 s
+    while True:
+        asker.send(110, "anyone")
+        got = await asker.expect(111)
+        if (got.field(0), got.field(2)) == ("0", str(pair[1].xmmep_tcp)):
+            break  # node A names node B's listener
+        assert time.monotonic() < deadline, got.fields
+        await asyncio.sleep(0.5)
+
+
 async def test_a_node_killed_with_kill_9_loses_only_its_connections(tmp_path: Path) -> None:
     pg_url, redis = shared_postgres().database(), RedisServer()  # a cluster of its own
     a = start_node(tmp_path / "a", 1, pg_url, redis.url)
