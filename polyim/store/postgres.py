@@ -12,10 +12,11 @@ index on (sender, device, client id) whichever node stored the first copy.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -66,6 +67,9 @@ from polyim.store.sqlite import (
     _with_receipts,
 )
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 #: What a read runs on: a connection of the pool.
 _Reader = Connection | PoolConnectionProxy
 _CTRL_COLS = "conv, seq, cmd, actor, client_id, target_client_id, content, ts_ms"
@@ -113,6 +117,20 @@ _REMARK_ATTR = (
     "INSERT INTO friend_attrs(uid, peer, name, value) SELECT $1, $2, 'REMARK', $3 WHERE $3 <> ''"
     " ON CONFLICT (uid, peer, name) DO UPDATE SET value = EXCLUDED.value"
 )
+
+
+def _in_a_task(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Run a read in a task of its own when its caller is not in one. A protocol channel starts a frame's
+    handler eagerly, inside ``data_received`` and outside any task, and asyncpg's connect (a pool
+    replacing a connection lost with the server) needs a current task for its timeout."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if asyncio.current_task() is None:
+            return await asyncio.ensure_future(fn(*args, **kwargs))
+        return await fn(*args, **kwargs)
+
+    return run
 
 
 def _now_ms() -> int:
@@ -186,9 +204,11 @@ class PostgresStore(Store):
         assert self._pool is not None, "store not open"
         return self._pool
 
+    @_in_a_task
     async def _read_one(self, sql: str, *args: Any) -> Any:
         return await self._reads.fetchrow(sql, *args)
 
+    @_in_a_task
     async def _read_all(self, sql: str, *args: Any) -> list[Any]:
         return list(await self._reads.fetch(sql, *args))
 
@@ -447,12 +467,14 @@ class PostgresStore(Store):
 
         await self._writer.run(op)
 
+    @_in_a_task
     async def conv_state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
         overlay = self._receipts.of(uid)  # taken before the read, so a flush racing it cannot hide one
         async with self._reads.acquire() as c:
             state = await _conv_state(c, uid, conv, topic)
         return _with_receipts(state, overlay)
 
+    @_in_a_task
     async def user_conversations(self, uid: int) -> list[ConvState]:
         overlay = self._receipts.of(uid)
         async with self._reads.acquire() as c:
@@ -472,6 +494,7 @@ class PostgresStore(Store):
                 out[key] = (int(read), int(activity))
         return out
 
+    @_in_a_task
     async def priority_entries(
         self, uid: int, after_key: int, count: int, min_key: int
     ) -> list[PriorityEntry]:
