@@ -173,6 +173,9 @@ class RedisDirectory(Directory):
     def remote(self) -> Mapping[int, Sequence[SessionRecord]]:
         return self._remote
 
+    def connected(self) -> bool:
+        return self._link.up
+
     # -- the mirror ---------------------------------------------------------------------------------
     def _announce(self, change: dict[str, Any]) -> None:
         change["origin"] = self.node_id

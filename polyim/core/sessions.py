@@ -188,6 +188,11 @@ class SessionRegistry:
     def online(self, uid: int) -> bool:
         return self._directory.online(uid)
 
+    def routable(self, uids: Iterable[int]) -> bool:
+        """Whether every session of ``uids`` can be reached now: false only while the cluster backend
+        is unreachable and one of them has a session on another node."""
+        return self._directory.connected() or not any(uid in self._remote for uid in uids)
+
     def count(self) -> int:
         return len(self._by_sid)
 

@@ -18,7 +18,7 @@ from polyim.config import AccountSettings
 from polyim.core.app import Core
 from polyim.core.errors import Code
 from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent, RoomChange, RoomEvent
-from polyim.core.messaging import Outgoing
+from polyim.core.messaging import Outgoing, Unroutable
 from polyim.model import AccountUpdate, ConvId, DeviceClass
 from polyim.store.postgres import PostgresStore
 from tests.core.test_core import cred, online, refused, send, user
@@ -174,11 +174,13 @@ async def test_redis_going_away_is_survived(postgres_url: str) -> None:
         _, sink_c = await online(n2, c)
         await eventually(lambda: n1.sessions.online(c))
         server.stop()
-        # local users keep being served; a message for another node is stored (synced at its next login)
+        # local users keep being served; a message for another node's user is refused, not stored
         await send(n1, sa, ConvId.peer(a, b), "local while down")
         assert sink_b.messages() == ["local while down"]
-        stored = await send(n1, sa, ConvId.peer(a, c), "stored while down")
-        assert await n2.store.get_message(stored.message.conv, stored.message.seq) == stored.message
+        await eventually(lambda: not n1.cluster.directory.connected())
+        with pytest.raises(Unroutable):
+            await send(n1, sa, ConvId.peer(a, c), "refused while down")
+        assert await n1.store.last_seq(ConvId.peer(a, c)) == 0
         server.start()
         link: Any = n1.cluster.membership
         await eventually(lambda: link._link.up, 15)

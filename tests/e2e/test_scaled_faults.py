@@ -1,7 +1,8 @@
 """Scaled mode when an engine goes away, through real sockets (two nodes on a PostgreSQL and a Redis of
 their own, stopped and started again under them): while PostgreSQL is down a send gets the protocol's
 error, never an ack, a login fails cleanly and the connections stay; while Redis is down each node
-serves its own users; both come back without a restart, and nothing acknowledged is lost."""
+serves its own users and refuses a message for another node's user with the protocol's "try again";
+both come back without a restart, and nothing acknowledged is lost."""
 
 from __future__ import annotations
 
@@ -98,6 +99,11 @@ async def _login(imlc: Imlc, name: str) -> Any:
     return client if reply.status == Status.OK else None
 
 
+async def _refused(client: Any, to: str) -> Any:
+    ack = await client.send_single(to, "for another node")
+    return None if ack.ok else ack
+
+
 async def test_redis_going_away_keeps_each_node_serving_its_own_users(
     pair: tuple[Server, Server], engines: tuple[PostgresServer, RedisServer]
 ) -> None:
@@ -111,12 +117,14 @@ async def test_redis_going_away_keeps_each_node_serving_its_own_users(
         assert (await alice.send_single(bob.uid, "local while Redis is down")).ok
         _, msg = await bob.expect_msg()
         assert msg.content == "local while Redis is down"
-        assert (await alice.send_single(carol.uid, "stored for carol")).ok  # acked: committed
+        refused = await until(lambda: _refused(alice, carol.uid))  # once the node noticed Redis is gone
+        assert not refused.ok  # the protocol's "try again" answer, nothing stored
         redis.start()
 
         async def crossed() -> bool:
             text = f"across {time.monotonic()}"
-            assert (await alice.send_single(carol.uid, text)).ok
+            if not (await alice.send_single(carol.uid, text)).ok:
+                return False  # still refused: the node has not reached Redis again yet
             try:
                 while True:
                     _, msg = await carol.expect_msg(timeout=0.5)
