@@ -10,8 +10,9 @@ What lives in Redis (every key under ``polyim:``):
   path reads memory, as with one node.
 * ``inbox:<node>``: one channel per node carrying the envelopes of :mod:`polyim.cluster.codec`.
 * ``cache``: cache invalidations; ``records:<kind>`` and the ``records`` channel: the node registry
-  (a mirror kept from the channel and read again every few seconds); ``fail:<key>`` and
-  ``lock:<key>``: the login throttle, shared so that N nodes do not allow N times the attempts.
+  (a mirror kept from the channel and read again every few seconds); ``fail:<key>``, ``lock:<key>``
+  and the ``throttle`` channel: the login throttle, shared so that N nodes do not allow N times the
+  attempts (locks mirrored, so a login checks memory).
 
 Writes (a session came, an envelope, an invalidation) are queued and sent by one task in pipelines, in
 order, one round trip per loop turn at most and none on a send whose recipients are all local. Redis
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -138,7 +140,8 @@ class Link:
 
 class RedisDirectory(Directory):
     """This node's mirror of the directory, kept from the ``dir`` channel; its own changes are written to
-    its hash and announced in the background."""
+    the hashes and announced in the background, those of one loop turn together (a login storm is a
+    few commands, not a few per login)."""
 
     def __init__(self, link: Link, node_id: int) -> None:
         self.node_id = node_id
@@ -146,20 +149,36 @@ class RedisDirectory(Directory):
         self._sessions: dict[SessionId, SessionRecord] = {}
         self._by_uid: dict[int, list[SessionRecord]] = {}
         self._remote: dict[int, list[SessionRecord]] = {}
+        self._changes: list[tuple[SessionRecord, bool]] = []  # (record, added) not yet written
 
     # -- the interface: memory only, writes in the background ------------------------------------
     def add(self, record: SessionRecord) -> None:
         self._mirror_add(record)
-        data = json.dumps(_record_json(record))
-        self._link.send("HSET", _key("sessions", record.node), record.sid, data)
-        self._announce({"add": _record_json(record)})
+        self._queue(record, True)
 
     def remove(self, sid: SessionId) -> SessionRecord | None:
         record = self._mirror_remove(sid)
         if record is not None:
-            self._link.send("HDEL", _key("sessions", record.node), sid)
-            self._announce({"remove": sid})
+            self._queue(record, False)
         return record
+
+    def _queue(self, record: SessionRecord, added: bool) -> None:
+        if not self._changes:
+            asyncio.get_running_loop().call_soon(self._write_changes)
+        self._changes.append((record, added))
+
+    def _write_changes(self) -> None:
+        """The turn's changes, in order: one HSET or HDEL per run of one kind on one hash, one PUBLISH."""
+        changes, self._changes = self._changes, []
+        for (node, added), run in itertools.groupby(changes, key=lambda c: (c[0].node, c[1])):
+            records = [r for r, _ in run]
+            if added:
+                fields = [x for r in records for x in (r.sid, json.dumps(_record_json(r)))]
+                self._link.send("HSET", _key("sessions", node), *fields)
+            else:
+                self._link.send("HDEL", _key("sessions", node), *(r.sid for r in records))
+        announced = [{"add": _record_json(r)} if added else {"remove": r.sid} for r, added in changes]
+        self._link.send("PUBLISH", _key("dir"), json.dumps({"origin": self.node_id, "changes": announced}))
 
     def get(self, sid: SessionId) -> SessionRecord | None:
         return self._sessions.get(sid)
@@ -177,10 +196,6 @@ class RedisDirectory(Directory):
         return self._link.up
 
     # -- the mirror ---------------------------------------------------------------------------------
-    def _announce(self, change: dict[str, Any]) -> None:
-        change["origin"] = self.node_id
-        self._link.send("PUBLISH", _key("dir"), json.dumps(change))
-
     def _mirror_add(self, record: SessionRecord) -> None:
         if record.sid in self._sessions:
             return
@@ -196,16 +211,17 @@ class RedisDirectory(Directory):
             _remove(self._remote, record)
         return record
 
-    def heard(self, change: dict[str, Any]) -> None:
-        """A change another node announced."""
-        if change.get("origin") == self.node_id:
+    def heard(self, message: dict[str, Any]) -> None:
+        """Changes another node announced."""
+        if message.get("origin") == self.node_id:
             return
-        if "add" in change:
-            self._mirror_add(_record(change["add"]))
-        elif "remove" in change:
-            self._mirror_remove(SessionId(int(change["remove"])))
-        elif "gone" in change:
-            self.forget_node(int(change["gone"]))
+        if "gone" in message:
+            self.forget_node(int(message["gone"]))
+        for change in message.get("changes", ()):
+            if "add" in change:
+                self._mirror_add(_record(change["add"]))
+            else:
+                self._mirror_remove(SessionId(int(change["remove"])))
 
     def forget_node(self, node: int) -> None:
         for record in [r for r in self._sessions.values() if r.node == node]:
@@ -268,8 +284,10 @@ class RedisRouter(Router):
 
 
 class RedisThrottle(Throttle):
-    """Failed logins counted in Redis for every node (a fixed window from the first failure); while Redis
-    is unreachable, in this node's memory."""
+    """Failed logins counted in Redis for every node (``fail:<key>``, a fixed window from the first
+    failure); a key past its limit is locked with ``lock:<key>`` (TTL = the lockout) and announced on
+    the ``throttle`` channel. Each node mirrors the locks, so checking a login costs no round trip;
+    only a failure does. While Redis is unreachable the node counts in its own memory."""
 
     def __init__(self, link: Link, settings: AccountSettings) -> None:
         self._link = link
@@ -277,35 +295,56 @@ class RedisThrottle(Throttle):
         self._local = LocalThrottle(
             settings.max_failed_logins, settings.failed_login_window, settings.lockout
         )
+        self._locks: dict[str, float] = {}  # key → monotonic time its lock ends
 
     def _limit(self, key: str) -> int:
         return self._settings.max_failed_logins * (4 if key.startswith("addr:") else 1)
 
     async def locked(self, key: str) -> bool:
-        try:
-            return bool(await self._link.client.exists(_key("lock", key)))
-        except _ERRORS:
-            return await self._local.locked(key)
+        until = self._locks.get(key)
+        if until is not None and until <= time.monotonic():
+            del self._locks[key]
+            until = None
+        return until is not None or await self._local.locked(key)
 
     async def fail(self, key: str) -> None:
         s = self._settings
+        if not self._link.up:
+            await self._local.fail(key)
+            return
         try:
             pipe = self._link.client.pipeline(transaction=True)
             pipe.incr(_key("fail", key))
             pipe.expire(_key("fail", key), int(s.failed_login_window), nx=True)
             count, _ = await pipe.execute()
-            if int(count) >= self._limit(key):
-                pipe = self._link.client.pipeline(transaction=True)
-                pipe.set(_key("lock", key), 1, ex=max(1, int(s.lockout)))
-                pipe.delete(_key("fail", key))
-                await pipe.execute()
         except _ERRORS:
             await self._local.fail(key)
+            return
+        if int(count) >= self._limit(key):
+            lockout = max(1, int(s.lockout))
+            self.heard({"key": key, "ttl": lockout})
+            self._link.send("SET", _key("lock", key), 1, "EX", lockout)
+            self._link.send("DEL", _key("fail", key))
+            self._link.send("PUBLISH", _key("throttle"), json.dumps({"key": key, "ttl": lockout}))
 
     async def succeed(self, key: str) -> None:
         await self._local.succeed(key)
-        with contextlib.suppress(*_ERRORS):
-            await self._link.client.delete(_key("fail", key))
+        self._link.send("DEL", _key("fail", key))  # not waited for
+
+    def heard(self, lock: dict[str, Any]) -> None:
+        """A key locked (by any node) for ``ttl`` seconds."""
+        self._locks[str(lock["key"])] = time.monotonic() + float(lock["ttl"])
+
+    async def reload(self, client: aioredis.Redis) -> None:
+        """Every lock in force (at join and when Redis is back)."""
+        now = time.monotonic()
+        locks: dict[str, float] = {}
+        prefix = _key("lock", "")
+        async for name in client.scan_iter(match=prefix + "*"):
+            ttl = await client.pttl(name)
+            if ttl > 0:
+                locks[_text(name)[len(prefix) :]] = now + ttl / 1000
+        self._locks = locks
 
 
 class RedisNodeRegistry(NodeRegistry):
@@ -389,8 +428,10 @@ class RedisMembership(Membership):
         router: RedisRouter,
         caches: RedisCacheBus,
         nodes: RedisNodeRegistry,
+        throttle: RedisThrottle,
     ) -> None:
         self._url = url
+        self._throttle = throttle
         self._link = link
         self._directory = directory
         self._router = router
@@ -435,11 +476,14 @@ class RedisMembership(Membership):
             client = aioredis.Redis.from_url(self._url, socket_connect_timeout=5, health_check_interval=5)
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(_key("inbox", node), _key("dir"), _key("cache"), _key("records"))
+                await pubsub.subscribe(
+                    _key("inbox", node), _key("dir"), _key("cache"), _key("records"), _key("throttle")
+                )
                 self._lost.clear()
                 self._link.up = True
                 await self._directory.resync(self._link.client)
                 await self._nodes.reload(self._link.client)
+                await self._throttle.reload(self._link.client)
                 log.info("node %d joined the cluster through Redis", node)
                 self._joined.set()
                 await self._dispatch(pubsub)
@@ -456,7 +500,7 @@ class RedisMembership(Membership):
     async def _dispatch(self, pubsub: Any) -> None:
         inbox = _key("inbox", self._directory.node_id).encode()
         dir_channel, cache_channel = _key("dir").encode(), _key("cache").encode()
-        records_channel = _key("records").encode()
+        records_channel, throttle_channel = _key("records").encode(), _key("throttle").encode()
         while not self._lost.is_set():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             if message is None:
@@ -471,6 +515,8 @@ class RedisMembership(Membership):
                     self._caches.heard(json.loads(data))
                 elif channel == records_channel:
                     self._nodes.heard(json.loads(data))
+                elif channel == throttle_channel:
+                    self._throttle.heard(json.loads(data))
             except Exception:  # a bad message from a peer must not stop the listener
                 log.exception("Redis message on %r dropped", channel)
         raise ConnectionError("a write to Redis failed")
@@ -493,11 +539,12 @@ def redis_cluster(node_id: int, url: str, settings: AccountSettings) -> Cluster:
     router = RedisRouter(link)
     caches = RedisCacheBus(link, node_id)
     nodes = RedisNodeRegistry(link)
+    throttle = RedisThrottle(link, settings)
     return Cluster(
         directory=directory,
         router=router,
-        throttle=RedisThrottle(link, settings),
+        throttle=throttle,
         nodes=nodes,
         caches=caches,
-        membership=RedisMembership(url, link, directory, router, caches, nodes),
+        membership=RedisMembership(url, link, directory, router, caches, nodes, throttle),
     )

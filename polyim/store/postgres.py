@@ -16,7 +16,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -133,6 +133,11 @@ def _in_a_task(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine
     return run
 
 
+async def _keep_session(conn: Connection) -> None:
+    """A read connection going back to the pool needs no reset query (a round trip per read): reads set
+    no session state, and asyncpg itself ends any open transaction."""
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -158,6 +163,12 @@ class PostgresStore(Store):
         self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
         self._stored = 0
         self._receipts = Receipts(self._write_receipts)
+        self._accounts_by_uid = _PointReads[int](
+            self, f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid = ANY($1::bigint[])", 0
+        )
+        self._accounts_by_name = _PointReads[str](
+            self, f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username = ANY($1::text[])", 1
+        )
 
     async def _connect(self) -> Connection:
         return await asyncpg.connect(self.dsn, command_timeout=_TIMEOUT, timeout=_TIMEOUT)
@@ -166,7 +177,12 @@ class PostgresStore(Store):
     async def open(self) -> None:
         await self.upgrade()
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=1, max_size=_POOL_SIZE, command_timeout=_TIMEOUT, timeout=_TIMEOUT
+            self.dsn,
+            min_size=1,
+            max_size=_POOL_SIZE,
+            command_timeout=_TIMEOUT,
+            timeout=_TIMEOUT,
+            reset=_keep_session,
         )
         self._writer.start()
 
@@ -258,11 +274,11 @@ class PostgresStore(Store):
         return await self._writer.run(op)
 
     async def get_account(self, uid: int) -> Account | None:
-        row = await self._read_one(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid = $1", uid)
+        row = await self._accounts_by_uid.get(uid)
         return _account(row) if row else None
 
     async def get_account_by_name(self, username: str) -> Account | None:
-        row = await self._read_one(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE username = $1", username)
+        row = await self._accounts_by_name.get(username)
         return _account(row) if row else None
 
     async def get_accounts(self, uids: Iterable[int]) -> list[Account]:
@@ -928,6 +944,49 @@ class PostgresStore(Store):
     async def recall(self, key: str) -> str | None:
         row = await self._read_one("SELECT result FROM idempotency WHERE key = $1", key)
         return str(row[0]) if row else None
+
+
+K = TypeVar("K", int, str)
+
+
+class _PointReads(Generic[K]):
+    """Lookups of one row by key asked for in one loop turn travel as one ``= ANY($1)`` query, run in a
+    task (so a caller outside one, an eager handler start, needs none). A reconnect storm asks for
+    thousands of accounts at once: a few statements instead of thousands, each still fresh."""
+
+    def __init__(self, store: PostgresStore, select_any: str, key_column: int) -> None:
+        self._store = store
+        self._select_any = select_any
+        self._key_column = key_column
+        self._waiting: dict[K, list[asyncio.Future[Any]]] = {}
+
+    def get(self, key: K) -> asyncio.Future[Any]:
+        """The row whose key column is ``key``, or None."""
+        loop = asyncio.get_running_loop()
+        if not self._waiting:
+            loop.call_soon(self._submit)
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._waiting.setdefault(key, []).append(fut)
+        return fut
+
+    def _submit(self) -> None:
+        waiting, self._waiting = self._waiting, {}
+        column = self._key_column
+
+        def settle(done: asyncio.Future[list[Any]]) -> None:
+            exc = done.exception()
+            rows = {} if exc is not None else {row[column]: row for row in done.result()}
+            for key, futs in waiting.items():
+                for fut in futs:
+                    if fut.done():
+                        continue
+                    if exc is not None:
+                        fut.set_exception(exc)
+                    else:
+                        fut.set_result(rows.get(key))
+
+        fetch = asyncio.ensure_future(self._store._read_all(self._select_any, list(waiting)))
+        fetch.add_done_callback(settle)
 
 
 async def _unique(statement: Any, what: str) -> Any:

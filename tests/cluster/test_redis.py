@@ -116,10 +116,15 @@ async def test_a_write_on_one_node_drops_the_other_nodes_cache(nodes: tuple[Core
 
 async def test_the_throttle_and_the_node_records_are_shared(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
-    await user(n1, "alice")
-    for _ in range(5):
-        await refused(Code.AUTH_FAILED, n1.accounts.authenticate(cred("alice", "wrong")))
+    alice = await user(n1, "alice")
+    for i in range(5):  # spread over both nodes: they count together
+        await refused(Code.AUTH_FAILED, (n1, n2)[i % 2].accounts.authenticate(cred("alice", "wrong")))
+    deadline = time.monotonic() + 10
+    while not await n2.cluster.throttle.locked(f"acct:{alice}"):  # the lock is announced to every node
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
     await refused(Code.THROTTLED, n2.accounts.authenticate(cred("alice", "pw")))  # not 5 more tries
+    await refused(Code.THROTTLED, n1.accounts.authenticate(cred("alice", "pw")))
     n1.nodes.put("lsnd", "node-1", b"v")
     await eventually(lambda: [r.value for r in n2.nodes.records("lsnd")] == [b"v"])
     assert n2.nodes.records("lsnd")[0].alive(time.monotonic())
@@ -182,9 +187,9 @@ async def test_redis_going_away_is_survived(postgres_url: str) -> None:
             await send(n1, sa, ConvId.peer(a, c), "refused while down")
         assert await n1.store.last_seq(ConvId.peer(a, c)) == 0
         server.start()
-        link: Any = n1.cluster.membership
-        await eventually(lambda: link._link.up, 15)
-        await eventually(lambda: n1.sessions.online(c) and n2.sessions.online(a), 15)
+        # both nodes back in Redis (their mirrors kept the others' sessions meanwhile)
+        await eventually(lambda: n1.cluster.directory.connected() and n2.cluster.directory.connected(), 15)
+        assert n1.sessions.online(c) and n2.sessions.online(a)
         await send(n1, sa, ConvId.peer(a, c), "after")
         await eventually(lambda: "after" in sink_c.messages())
     finally:
