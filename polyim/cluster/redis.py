@@ -234,41 +234,53 @@ class RedisDirectory(Directory):
         return [r for r in self._sessions.values() if r.node == self.node_id]
 
     async def resync(self, client: aioredis.Redis) -> None:
-        """Write this node's sessions again and reload every live node's (at join, and when Redis is back)."""
+        """Write this node's sessions again, announce them (a node that came back before this one
+        learns them so), and reload every live node's (at join, and when Redis is back)."""
         mine = _key("sessions", self.node_id)
+        own = self.own()
         pipe = client.pipeline(transaction=True)
         pipe.delete(mine)
-        own = self.own()
         if own:
             pipe.hset(mine, mapping={str(r.sid): json.dumps(_record_json(r)) for r in own})
         pipe.set(_key("alive", self.node_id), time.time(), ex=int(SESSION_TTL))
         pipe.expire(mine, int(SESSION_TTL))
+        if own:
+            announced = [{"add": _record_json(r)} for r in own]
+            pipe.publish(_key("dir"), json.dumps({"origin": self.node_id, "changes": announced}))
         await pipe.execute()
-        live = set()
-        async for key in client.scan_iter(match=_key("alive", "*")):
-            node = int(key.rsplit(b":", 1)[1])
-            if node != self.node_id:
-                live.add(node)
-        for node in self.others() - live:
-            self.forget_node(node)
+        live = await self._live(client)
         for node in live:
-            entries = await client.hgetall(_key("sessions", node))
-            for data in entries.values():
-                self._mirror_add(_record(json.loads(data)))
+            await self._load(client, node)
 
     async def heartbeat(self, client: aioredis.Redis) -> None:
-        """Refresh this node's keys; forget the sessions of nodes whose heartbeat has lapsed."""
+        """Refresh this node's keys; forget the sessions of nodes whose heartbeat has lapsed, and load
+        those of a live node not heard of (an announcement lost while this node was away)."""
         pipe = client.pipeline(transaction=False)
         pipe.set(_key("alive", self.node_id), time.time(), ex=int(SESSION_TTL))
         pipe.expire(_key("sessions", self.node_id), int(SESSION_TTL))
         await pipe.execute()
-        others = sorted(self.others())
-        if others:
-            alive = await client.mget([_key("alive", n) for n in others])
-            for node, beat in zip(others, alive, strict=True):
-                if beat is None:
-                    log.warning("node %d stopped refreshing its sessions: forgotten", node)
-                    self.forget_node(node)
+        known = self.others()
+        for node in await self._live(client) - known:
+            await self._load(client, node)
+
+    async def _live(self, client: aioredis.Redis) -> set[int]:
+        """The other nodes whose heartbeat is current; the sessions of every other node are forgotten."""
+        live = set()
+        async for key in client.scan_iter(match=_key("alive", "*")):
+            node = int(_text(key).rsplit(":", 1)[1])
+            if node != self.node_id:
+                live.add(node)
+        for node in self.others() - live:
+            log.warning("node %d stopped refreshing its sessions: forgotten", node)
+            self.forget_node(node)
+        return live
+
+    async def _load(self, client: aioredis.Redis, node: int) -> None:
+        """Replace what this node knows of ``node``'s sessions by its hash."""
+        entries = await client.hgetall(_key("sessions", node))
+        self.forget_node(node)
+        for data in entries.values():
+            self._mirror_add(_record(json.loads(data)))
 
 
 class RedisRouter(Router):

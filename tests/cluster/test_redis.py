@@ -189,7 +189,7 @@ async def test_redis_going_away_is_survived(postgres_url: str) -> None:
         server.start()
         # both nodes back in Redis (their mirrors kept the others' sessions meanwhile)
         await eventually(lambda: n1.cluster.directory.connected() and n2.cluster.directory.connected(), 15)
-        assert n1.sessions.online(c) and n2.sessions.online(a)
+        await eventually(lambda: n1.sessions.online(c) and n2.sessions.online(a), 15)
         await send(n1, sa, ConvId.peer(a, c), "after")
         await eventually(lambda: "after" in sink_c.messages())
     finally:
