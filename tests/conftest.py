@@ -50,6 +50,18 @@ class Server:
         return self.ports["imlc tcp"]
 
     @property
+    def teamtalk_login(self) -> int:
+        return self.ports["teamtalk login"]
+
+    @property
+    def teamtalk_msg(self) -> int:
+        return self.ports["teamtalk msg"]
+
+    @property
+    def teamtalk_file(self) -> int:
+        return self.ports["teamtalk file"]
+
+    @property
     def http(self) -> int:
         return self.ports["http tcp"]
 
@@ -130,6 +142,10 @@ listen = "127.0.0.1:0"
 [beehive]
 tcp = "127.0.0.1:0"
 ws = "127.0.0.1:0"
+[teamtalk]
+login = "127.0.0.1:0"
+msg = "127.0.0.1:0"
+file = "127.0.0.1:0"
 {extra}
 """,
         encoding="utf-8",
