@@ -135,6 +135,10 @@ data_dir = "{tmp / "data"}"
 [http]
 listen = "127.0.0.1:0"
 admin_token = "test-admin-token"
+[teamtalk]
+login = "127.0.0.1:0"
+msg = "127.0.0.1:0"
+file = "127.0.0.1:0"
 [imlc]
 listen = "127.0.0.1:0"
 [omtp]
@@ -142,10 +146,6 @@ listen = "127.0.0.1:0"
 [beehive]
 tcp = "127.0.0.1:0"
 ws = "127.0.0.1:0"
-[teamtalk]
-login = "127.0.0.1:0"
-msg = "127.0.0.1:0"
-file = "127.0.0.1:0"
 {extra}
 """,
         encoding="utf-8",

@@ -302,3 +302,77 @@ def parse(f: Frame, *shape: str) -> list[Any]:
     """Read the fields of ``f`` by type letters: u8 u16 u32 s b ids pairs."""
     r = f.fields()
     return [getattr(r, kind)() for kind in shape]
+
+
+# -- file transfer (§3.6, §4.8, §4.9) ------------------------------------------------------------------------
+@dataclass
+class FileOffer:
+    """A 6/11 (the sender's) or 6/12 (the recipient's) as received."""
+
+    result: int
+    task_id: str
+    port: int
+    mode: int
+    ready: int = 0
+
+
+async def offer_file(client: TeamTalkClient, to: str, name: str, size: int, mode: int) -> FileOffer:
+    """6/10 → 6/11."""
+    body = Body().s(client.uid).s(to).s(name).u32(size).u32(mode).done()
+    r = (await client.request(6, 10, body, (6, 11))).fields()
+    result, _from, _to, _name, task = r.u32(), r.s(), r.s(), r.s(), r.s()
+    addrs = [(r.s(), r.u16()) for _ in range(r.u32())]
+    return FileOffer(result, task, addrs[0][1] if addrs else 0, r.u32())
+
+
+async def file_notice(client: TeamTalkClient, ready: int = 0) -> FileOffer:
+    """The next 6/12 with ``offline_ready`` = ``ready``."""
+
+    def is_ready(f: Frame) -> bool:
+        r = f.fields()
+        r.s(), r.s(), r.s(), r.u32(), r.s()
+        for _ in range(r.u32()):
+            r.s(), r.u16()
+        r.u32()
+        return r.u32() == ready
+
+    f = await client.wait_for((6, 12), is_ready)
+    r = f.fields()
+    _from, _to, _name, _size, task = r.s(), r.s(), r.s(), r.u32(), r.s()
+    addrs = [(r.s(), r.u16()) for _ in range(r.u32())]
+    return FileOffer(0, task, addrs[0][1], r.u32(), r.u32())
+
+
+async def file_login(
+    port: int, user: str, task: str, mode: int, token: str = ""
+) -> tuple[TeamTalkClient, int]:
+    """A file-server connection and its 6/1 → 6/2 result (the Windows form: token ``""``)."""
+    client = await TeamTalkClient.connect("127.0.0.1", port)
+    client.uid = user
+    f = await client.request(6, 1, Body().s(user).s(token).s(task).u32(mode).done(), (6, 2))
+    r = f.fields()
+    result = r.u32()
+    assert r.s() == task
+    return client, result
+
+
+def pull(client: TeamTalkClient, task: str, mode: int, offset: int, size: int) -> int:
+    """6/4."""
+    return client.send(6, 4, Body().s(task).s(client.uid).u32(mode).u32(offset).u32(size).done())
+
+
+def data(client: TeamTalkClient, task: str, offset: int, chunk: bytes, reserved: int | None = None) -> None:
+    """6/5 from the file's sender (its own uid)."""
+    client.send(6, 5, Body().u32(0).s(task).s(client.uid).u32(offset).b(chunk).done(), reserved)
+
+
+def pulled(f: Frame) -> tuple[str, str, int, int, int]:
+    """A 6/4: task, user, mode, offset, size."""
+    r = f.fields()
+    return r.s(), r.s(), r.u32(), r.u32(), r.u32()
+
+
+def chunk_of(f: Frame) -> tuple[int, str, str, int, bytes]:
+    """A 6/5: result, task, user, offset, data."""
+    r = f.fields()
+    return r.u32(), r.s(), r.s(), r.u32(), r.b()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from polyim.protocols.entry import ProtocolEntry, serve_listener
-from polyim.protocols.teamtalk import groups  # noqa: F401  (registers module 5 on the command table)
+from polyim.protocols.teamtalk import files, groups  # noqa: F401  (register modules 5 and 6 on the table)
 from polyim.protocols.teamtalk.settings import TeamTalkSettings
 from polyim.transport.listener import Listener
 
@@ -54,8 +54,8 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
 
 
 def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
-    """TeamTalk has no HTTP endpoints of its own."""
-    return []
+    """The download links of offline files sent to users of other protocols."""
+    return files.http_routes(core, settings.protocol("teamtalk", TeamTalkSettings))
 
 
 ENTRY = ProtocolEntry("teamtalk", TeamTalkSettings, start, routes)

@@ -11,11 +11,12 @@ body that does not parse or a forged acting-user field closes the connection (§
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
@@ -67,12 +68,21 @@ def wire_id(text: str) -> int | None:
 
 @dataclass
 class Endpoints:
-    """Where the listeners of this node are bound, filled once they are (1/2, 6/11, 6/12, 6/17); a
-    port of 0 means that role is disabled. ``advertise`` replaces the host clients reached (§1.2)."""
+    """What the channels of this node's three listeners share: where the listeners are bound, filled
+    once they are (1/2, 6/11, 6/12, 6/17; a port of 0 means that role is disabled; ``advertise``
+    replaces the host clients reached, §1.2), the file connections of each online task by party
+    (sender True), and the background jobs of offline uploads."""
 
     advertise: str = ""
     msg_port: int = 0
     file_port: int = 0
+    relays: dict[str, dict[bool, TeamTalkChannel]] = field(default_factory=dict)
+    jobs: set[asyncio.Future[None]] = field(default_factory=set)
+
+
+#: Set by ``files.py``: a file connection closed (True) / its writes backed up or drained (paused).
+FILE_HOOKS: dict[str, Callable[[TeamTalkChannel, bool], None]] = {}
+FILE_ATTR = "teamtalk_file"  # extra of the 1:1 message that tells other protocols of a file
 
 
 COMMANDS = Commands()
@@ -216,12 +226,25 @@ class TeamTalkChannel(Channel):
         self.push(c.KICK_USER, c.KickUser(uid & 0xFFFFFFFF, 1))
         self.conn.call_later(self.settings.kick_close_delay, self.conn.close)
 
+    def connection_lost(self) -> None:
+        if self.file is not None and "closed" in FILE_HOOKS:
+            FILE_HOOKS["closed"](self, True)
+        super().connection_lost()
+
+    def writing_paused(self) -> None:
+        if self.file is not None and "paused" in FILE_HOOKS:
+            FILE_HOOKS["paused"](self, True)
+
+    def writing_resumed(self) -> None:
+        if self.file is not None and "paused" in FILE_HOOKS:
+            FILE_HOOKS["paused"](self, False)
+
     # -- events out ---------------------------------------------------------------------------------
     def _on_message(self, event: MessageEvent) -> None:
         message = event.message
         kind = message.conv.kind
-        if kind is not ConvKind.PEER and kind is not ConvKind.GROUP:
-            return
+        if (kind is not ConvKind.PEER and kind is not ConvKind.GROUP) or FILE_ATTR in message.extra:
+            return  # a file offer reaches TeamTalk sessions as 6/12 and 6/17
         frame = message.wire_cache.get(PROTOCOL)
         if frame is None:
             frame = message.wire_cache[PROTOCOL] = c.frame_of(c.MSG_DATA, 0, to_wire(message))
@@ -565,7 +588,10 @@ async def unread(ch: TeamTalkChannel, conv: ConvId, limit: int) -> list[Message]
     return [
         m
         for m in newest
-        if m.seq > state.read_seq and m.sender != ch.me and m.status in (MsgStatus.NORMAL, MsgStatus.EDITED)
+        if m.seq > state.read_seq
+        and m.sender != ch.me
+        and m.status in (MsgStatus.NORMAL, MsgStatus.EDITED)
+        and FILE_ATTR not in m.extra
     ]
 
 
