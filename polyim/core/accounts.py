@@ -41,6 +41,8 @@ class Accounts:
         self.ctx = ctx
         self.tokens = tokens
         self.throttle = throttle
+        #: Statuses other than plain "online" that users set for themselves (this node's sessions).
+        self._status: dict[int, Presence] = {}
 
     async def create(
         self,
@@ -188,7 +190,28 @@ class Accounts:
 
     async def detach(self, session: Session) -> None:
         if self.ctx.sessions.detach(session.sid):
+            self._status.pop(session.uid, None)
             await self._announce(session.uid, Presence.OFFLINE)
+
+    def presence(self, uid: int) -> Presence:
+        """What a watcher is shown of ``uid`` now: offline without a live session, else the status the
+        user set (online by default)."""
+        if not self.ctx.sessions.online(uid):
+            return Presence.OFFLINE
+        return self._status.get(uid, Presence.ONLINE)
+
+    async def set_presence(self, session: Session, presence: Presence) -> bool:
+        """The user of ``session`` sets its status (online, busy, away): its watchers hear it, and so do
+        its other sessions. False when nothing changed (or the status is not one a user sets)."""
+        if presence is Presence.OFFLINE or self.presence(session.uid) is presence:
+            return False
+        if presence is Presence.ONLINE:
+            self._status.pop(session.uid, None)
+        else:
+            self._status[session.uid] = presence
+        await self._announce(session.uid, presence)
+        self.ctx.sessions.deliver([session.uid], PresenceEvent(session.uid, presence), skip=session.sid)
+        return True
 
     def kick_device(self, session: Session, device_id: str, device_type: int | None = None) -> bool:
         """Kick one of the caller's own other sessions, on any node, matched by device id (and type when

@@ -116,14 +116,7 @@ async def test_presence_of_a_beehive_friend_and_of_a_teamtalk_user(
 ) -> None:
     bee = await beehive.user()
     t_uid, t_name = server.add_user("tp")
-    b_other = await beehive.login(t_uid)  # the TeamTalk user befriends bee through beehive
-    assert (await bee.pair(b.FRIEND_ADD, t_uid, mark="tt")).code == 0
-    await b_other.expect(b.FRIEND_ADD)
-    assert (await b_other.pair(b.FRIEND_ADD, bee.uid, mark="bee")).code == 0
-    await bee.expect(b.FRIEND_ADD)
-    await bee.expect(b.ONLINE_NTF)
-    await b_other.request(b.OFFLINE)
-    await bee.expect(b.OFFLINE_NTF)
+    await _befriend(beehive, bee, t_uid)
     tt = await teamtalk.login(t_name)
     on = await bee.expect(b.ONLINE_NTF)
     assert on.msg.uid == t_uid
@@ -132,6 +125,40 @@ async def test_presence_of_a_beehive_friend_and_of_a_teamtalk_user(
     assert off.reserved == 0 and parse(off, "s", "u32") == [str(bee.uid), 2]
     await beehive.login(bee.uid)
     assert parse(await tt.wait_for((2, 5)), "s", "u32") == [str(bee.uid), 1]
+
+
+async def _befriend(beehive: Beehive, bee: b.BeehiveClient, t_uid: int) -> None:
+    """The TeamTalk user (``t_uid``) and ``bee`` become friends through a beehive session of the
+    former, which then goes offline (friends are the watchers of presence)."""
+    b_other = await beehive.login(t_uid)
+    assert (await bee.pair(b.FRIEND_ADD, t_uid, mark="tt")).code == 0
+    await b_other.expect(b.FRIEND_ADD)
+    assert (await b_other.pair(b.FRIEND_ADD, bee.uid, mark="bee")).code == 0
+    await bee.expect(b.FRIEND_ADD)
+    await bee.expect(b.ONLINE_NTF)
+    await b_other.request(b.OFFLINE)
+    await bee.expect(b.OFFLINE_NTF)
+
+
+async def test_away_set_with_7_61_reaches_a_beehive_friend_and_the_users_other_sessions(
+    server: Server, teamtalk: TeamTalk, beehive: Beehive
+) -> None:
+    bee = await beehive.user()
+    t_uid, t_name = server.add_user("ta")
+    await _befriend(beehive, bee, t_uid)
+    desk = await teamtalk.login(t_name)
+    await bee.expect(b.ONLINE_NTF)
+    mac = await teamtalk.login(t_name, client_type=0x02)  # kicks the Windows session: same class
+    await desk.wait_for((1, 7))
+    phone = await teamtalk.login(t_name, client_type=ANDROID)
+    rsv = phone.send(7, 61, Body().u32(2).u32(3).done())
+    echo = await phone.wait_for((2, 5))
+    assert echo.reserved == rsv and parse(echo, "s", "u32") == [str(t_uid), 3]
+    assert parse(await mac.wait_for((2, 5)), "s", "u32") == [str(t_uid), 3]
+    away = await bee.expect(b.ONLINE_NTF)
+    assert (away.msg.uid, away.msg.status) == (t_uid, 3)
+    asked = await mac.request(2, 8, Body().s(str(t_uid)).done(), (2, 9))
+    assert parse(asked, "s", "u32") == [str(t_uid), 3]
 
 
 async def test_kicks_across_protocols_in_each_ones_words(teamtalk: TeamTalk, omtp: Omtp, imlc: Imlc) -> None:

@@ -50,6 +50,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         ends.file_port = file.port
     if cfg.login:
         listeners.append(await serve_listener("teamtalk", "login", cfg.login, cfg, channel("login")))
+    files.expire_regularly(core, ends, cfg)
     return listeners
 
 

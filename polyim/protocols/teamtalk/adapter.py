@@ -77,7 +77,7 @@ class Endpoints:
     msg_port: int = 0
     file_port: int = 0
     relays: dict[str, dict[bool, TeamTalkChannel]] = field(default_factory=dict)
-    jobs: set[asyncio.Future[None]] = field(default_factory=set)
+    jobs: set[asyncio.Future[Any]] = field(default_factory=set)
 
 
 #: Set by ``files.py``: a file connection closed (True) / its writes backed up or drained (paused).
@@ -340,7 +340,10 @@ def user_info(account: Account) -> c.UserInfo:
 
 
 def status_of(ch: TeamTalkChannel, uid: int) -> int:
-    return c.STATUS_ONLINE if ch.core.sessions.online(uid) else c.STATUS_OFFLINE
+    return STATUS_OF[ch.core.accounts.presence(uid)]
+
+
+PRESENCE_OF = {c.STATUS_ONLINE: Presence.ONLINE, c.STATUS_LEAVE: Presence.AWAY}
 
 
 # == module 1: login =====================================================================================
@@ -395,6 +398,8 @@ async def _login(ch: TeamTalkChannel, frame: c.Frame, req: c.LoginReq) -> None:
     if mobile:
         ch.conn.idle_timeout = ch.settings.idle_timeout_mobile
     await ch.go_online(session)
+    if ch.status == c.STATUS_LEAVE:
+        await ch.core.accounts.set_presence(session, Presence.AWAY)
     log.info("teamtalk %s: uid %d logged in (client type %#x)", ch.conn.peer, account.uid, req.client_type)
 
 
@@ -637,11 +642,15 @@ async def _p2p(ch: TeamTalkChannel, frame: c.Frame, req: c.P2PCmd) -> None:
 # == module 7: other ======================================================================================
 @on(c.SERVICE_SETTING, c.ServiceSetting.decode)
 async def _service_setting(ch: TeamTalkChannel, frame: c.Frame, req: c.ServiceSetting) -> None:
-    """7/61 key 2: the user's status; the user's own TeamTalk sessions hear it with the request's
-    reserved (§3.7). Other keys and unchanged values are ignored."""
+    """7/61 key 2: the user's status, told to the watchers and to the user's own sessions, this one
+    with the request's reserved (§3.7). Other keys and unchanged values are ignored. "Offline"
+    (invisible) is kept for this connection only: the core has no invisible presence yet."""
     if req.key != 2 or req.value not in (1, 2, 3) or req.value == ch.status:
         return
     ch.status = req.value
+    presence = PRESENCE_OF.get(req.value)
+    if presence is not None:
+        await ch.core.accounts.set_presence(session_of(ch), presence)
     ch.write(c.STATUS_NOTIFY, frame.reserved, c.IdStatus(str(ch.me), req.value).encode())
 
 

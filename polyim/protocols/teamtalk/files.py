@@ -32,6 +32,7 @@ from polyim.protocols.teamtalk.adapter import (
     FILE_ATTR,
     FILE_HOOKS,
     PROTOCOL,
+    Endpoints,
     TeamTalkChannel,
     on,
     session_of,
@@ -41,6 +42,7 @@ from polyim.protocols.teamtalk.settings import TeamTalkSettings
 
 log = logging.getLogger(__name__)
 
+EXPIRE_INTERVAL = 600.0  # s between sweeps of expired offline files
 SEGMENT = 64 * 1024  # offline upload pull size (§4.9)
 WINDOWS_END_GRACE = 10.0  # s after a relayed 6/5 past the end before the task ends (§4.8)
 # 6/2 and 6/5 results (§6.3)
@@ -258,9 +260,18 @@ def _peer(ch: TeamTalkChannel) -> TeamTalkChannel | None:
 
 
 def _background(ch: TeamTalkChannel, coro: Coroutine[Any, Any, None]) -> None:
+    keep_running(ch.endpoints, coro)
+
+
+def keep_running(ends: Endpoints, coro: Coroutine[Any, Any, Any]) -> None:
     task = asyncio.ensure_future(coro)
-    ch.endpoints.jobs.add(task)
-    task.add_done_callback(ch.endpoints.jobs.discard)
+    ends.jobs.add(task)
+    task.add_done_callback(ends.jobs.discard)
+
+
+def expire_regularly(core: Core, ends: Endpoints, settings: TeamTalkSettings) -> None:
+    """Offline files past ``offline_file_days`` and abandoned tasks go, every ten minutes."""
+    core.nodes.every(EXPIRE_INTERVAL, lambda: keep_running(ends, core.transfers.expire(limits(settings))))
 
 
 # == file listener: after login ===========================================================================
