@@ -10,7 +10,7 @@ from typing import Any
 USAGE_EPILOG = """\
 scenarios:
   chat      --pairs N pairs of users send 1:1 messages both ways (--pattern stream|pingpong,
-            --protocol omtp|beehive|mixed)
+            --protocol omtp|beehive|teamtalk|mixed)
   group     a --group-size (500) member group, half online, every online member sending
   room      one room of --sessions (5,000) beehive sessions: --senders (5) of them send ROOM-CHAT,
             and --bc-rate ROOM-BC per second are pushed through POST /room/push; every message must
@@ -73,9 +73,9 @@ _LOAD_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     (
         "--protocol",
         {
-            "choices": ("omtp", "beehive", "mixed"),
+            "choices": ("omtp", "beehive", "teamtalk", "mixed"),
             "default": "omtp",
-            "help": "wire protocol of the load (mixed: half OMTP, half beehive)",
+            "help": "wire protocol of the load (mixed: OMTP, beehive and TeamTalk users in turn)",
         },
     ),
     ("--server-cpu", {"type": _cpu, "metavar": "C", "help": "pin the server to this CPU"}),

@@ -154,6 +154,9 @@ def _config_text(data_dir: Path, token: str) -> str:
             parts.append(f'[omtp]\nlisten = "127.0.0.1:0"\n{_BENCH_CAPS}')
         elif entry.name == "beehive":
             parts.append(f'[beehive]\ntcp = "127.0.0.1:0"\nws = "127.0.0.1:0"\n{_BENCH_CAPS}')
+        elif entry.name == "teamtalk":  # its 20 messages/s per connection would cap an unpaced load
+            listeners = 'login = "127.0.0.1:0"\nmsg = "127.0.0.1:0"\nfile = "127.0.0.1:0"\n'
+            parts.append(f"[teamtalk]\n{listeners}max_msgs_per_second = 1000000\n{_BENCH_CAPS}")
         else:  # a protocol without a load client yet: keep it off its default ports
             parts.append(f"[{entry.name}]\nenabled = false\n")
     return "\n".join(parts)

@@ -3,8 +3,8 @@
 ======== ===============================================================================================
 chat     ``--pairs`` N pairs of users, 1:1 messages both ways: ``--pattern stream`` (each sender keeps a
          window of sends in flight, or paces ``--rate``) or ``pingpong`` (one message per pair in flight;
-         the receiver answers each delivery). ``--protocol omtp|beehive|mixed`` (mixed: one side of each
-         pair OMTP, the other beehive).
+         the receiver answers each delivery). ``--protocol omtp|beehive|teamtalk|mixed`` (mixed: the users speak
+         OMTP, beehive and TeamTalk in turn, so pairs cross protocols).
 group    a ``--group-size`` (500) member group, half of it online, every online member sending.
 room     one room of ``--sessions`` (5,000) beehive sessions; ``--senders`` (5) of them send ROOM-CHAT
          (window or ``--rate``) and the bench process pushes ``--bc-rate`` ROOM-BCs per second through
@@ -44,6 +44,7 @@ from polyim.bench import runner
 from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
 from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, merged
+from polyim.bench.teamtalk_load import MOBILE_CLIENT, PC_CLIENT
 from polyim.bench.worker import Worker
 
 SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline")
@@ -51,6 +52,7 @@ PASSWORD = "bench-pw"
 _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard limits
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
 _OMTP_ANDROID, _OMTP_LINUX = 2, 5
+_MIXED = ("omtp", "beehive", "teamtalk")  # --protocol mixed: user i speaks _MIXED[i % 3]
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
 _ROOM_SESSIONS = 5000  # the default of the room and of its baseline; every other scenario: 1000
 
@@ -182,7 +184,7 @@ class Env:
 # -- scenario layouts -----------------------------------------------------------------------------------
 def _protocol_of(opts: Options, user: int) -> str:
     if opts.protocol == "mixed":
-        return "omtp" if user % 2 == 0 else "beehive"
+        return _MIXED[user % len(_MIXED)]
     return opts.protocol
 
 
@@ -190,6 +192,8 @@ def _device(env: Env, index: int, protocol: str, mobile: bool) -> tuple[str, int
     """(device id, device type) of session ``index``: a sid for beehive, a name for OMTP."""
     if protocol == "beehive":
         return str(env.sid_base + index), _BEEHIVE_PHONE if mobile else _BEEHIVE_PC
+    if protocol == "teamtalk":
+        return f"{env.run_id}-d{index}", MOBILE_CLIENT if mobile else PC_CLIENT
     return f"{env.run_id}-d{index}", _OMTP_ANDROID if mobile else _OMTP_LINUX
 
 

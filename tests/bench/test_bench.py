@@ -314,10 +314,18 @@ def test_chat_pingpong_on_its_own_server_in_two_load_processes(tmp_path: Path) -
 
 
 def test_chat_mixed_protocols(tmp_path: Path) -> None:
-    """One side of each pair OMTP, the other beehive; paced well below both servers' rate limits."""
-    r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "2", "--protocol", "mixed", "--rate", "40")
+    """The users speak OMTP, beehive and TeamTalk in turn, so pairs cross protocols; paced well below
+    the servers' rate limits."""
+    r = bench(tmp_path, "chat", "--pairs", "3", "--duration", "2", "--protocol", "mixed", "--rate", "40")
     assert_consistent(r)
     assert r["refused"] == 0
+
+
+def test_chat_over_teamtalk(tmp_path: Path) -> None:
+    """TeamTalk sessions on the msg listener, acked by 3/2 and delivered as 3/1, unpaced."""
+    r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "1.5", "--protocol", "teamtalk")
+    assert_consistent(r)
+    assert r["refused"] == 0 and r["acked"] > 100
 
 
 def test_group_counts_every_recipient(tmp_path: Path) -> None:
