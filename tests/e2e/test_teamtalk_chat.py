@@ -188,3 +188,15 @@ async def test_the_message_idle_timeout_closes_a_silent_pc_connection(tmp_path: 
         await phone.close()
     finally:
         srv.stop()
+
+
+async def test_failed_logins_lock_the_account_and_a_right_password_then_gets_6_too(
+    server: Server, teamtalk: TeamTalk
+) -> None:
+    _, name = server.add_user("th")
+    for _ in range(5):
+        client = await teamtalk.connect()
+        assert (await client.login(name, "wrong"))[0] == 6
+    client = await teamtalk.connect()
+    assert (await client.login(name))[0] == 6  # locked out: the same answer, nothing revealed
+    assert await client.wait_closed()

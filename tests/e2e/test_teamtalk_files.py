@@ -231,3 +231,13 @@ async def test_a_file_for_an_imlc_user_arrives_as_a_message_with_a_signed_link(
     assert err.value.code == 404
     await alice.none_of((3, 1))  # the sender's own TeamTalk session gets no text copy
     await uploader.close()
+
+
+async def test_the_file_server_sends_a_heartbeat_after_five_seconds_of_silence(teamtalk: TeamTalk) -> None:
+    alice, _ = await teamtalk.user("fh")
+    bob, _ = await teamtalk.user("fj")
+    offer = await offer_file(alice, bob.uid, "wait.txt", 10, ONLINE)
+    sender, _ = await file_login(offer.port, alice.uid, offer.task_id, SENDER)
+    beat = await sender.wait_for((7, 1), timeout=8)
+    assert beat.reserved == 0 and beat.body == b""
+    await sender.close()

@@ -42,6 +42,7 @@ from polyim.protocols.teamtalk.settings import TeamTalkSettings
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_S = 5.0  # the file server's 7/1 after this much send silence
 EXPIRE_INTERVAL = 600.0  # s between sweeps of expired offline files
 SEGMENT = 64 * 1024  # offline upload pull size (§4.9)
 WINDOWS_END_GRACE = 10.0  # s after a relayed 6/5 past the end before the task ends (§4.8)
@@ -72,6 +73,7 @@ class FileConn:
     read_pos: int = 0
     pending: bytes = b""
     done: bool = False
+    wrote: bool = False  # something was sent since the last heartbeat tick
 
 
 # == msg listener =========================================================================================
@@ -194,6 +196,26 @@ async def _delete_offline(ch: TeamTalkChannel, frame: c.Frame, req: c.DelOffline
         await ch.core.transfers.delete(ch.me, task)
 
 
+# == file listener: heartbeat ==========================================================================
+def send(ch: TeamTalkChannel, data: bytes) -> None:
+    """Everything a file connection is sent goes through here, so its heartbeat knows (§1.4)."""
+    ch.conn.write(data)
+    conn: FileConn | None = ch.file
+    if conn is not None:
+        conn.wrote = True
+
+
+def heartbeat(ch: TeamTalkChannel) -> None:
+    """7/1 after ``HEARTBEAT_S`` seconds in which the file connection was sent nothing (§1.4)."""
+    conn: FileConn | None = ch.file
+    if conn is None:
+        return
+    if not conn.wrote:
+        ch.conn.write(c.encode_frame(c.HEARTBEAT, 0))
+    conn.wrote = False
+    ch.conn.call_later(HEARTBEAT_S, lambda: heartbeat(ch))
+
+
 # == file listener: login =================================================================================
 @on(c.FILE_LOGIN_REQ, c.FileLoginReq.decode, states=State.ANY, role="file")
 async def _file_login(ch: TeamTalkChannel, frame: c.Frame, req: c.FileLoginReq) -> None:
@@ -202,13 +224,14 @@ async def _file_login(ch: TeamTalkChannel, frame: c.Frame, req: c.FileLoginReq) 
     if ch.file is not None:
         return
     result, conn = _join(ch, req)
-    ch.conn.write(ch.reply(c.FILE_LOGIN_RES, frame, c.FileLoginRes(result, req.task_id)))
+    send(ch, ch.reply(c.FILE_LOGIN_RES, frame, c.FileLoginRes(result, req.task_id)))
     if conn is None:
         log.info("teamtalk file %s: 6/1 for %r refused (%d)", ch.conn.peer, req.task_id, result)
         ch.conn.close()
         return
     ch.file = conn
     ch.conn.logged_in = True  # the file connection's idle deadline from now on
+    ch.conn.call_later(HEARTBEAT_S, lambda: heartbeat(ch))
     if conn.task.offline and conn.sender:
         conn.upload = asyncio.Queue()
         _background(ch, _upload(ch, conn))
@@ -216,7 +239,12 @@ async def _file_login(ch: TeamTalkChannel, frame: c.Frame, req: c.FileLoginReq) 
     elif not conn.task.offline:
         other = _peer(ch)
         if other is not None:  # the second party hears PEER_READY with its own id (§3.6 6/3)
-            ch.push(c.FILE_STATE, c.FileState(c.STATE_PEER_READY, conn.task.task_id, str(conn.uid)))
+            send(
+                ch,
+                c.frame_of(
+                    c.FILE_STATE, 0, c.FileState(c.STATE_PEER_READY, conn.task.task_id, str(conn.uid))
+                ),
+            )
 
 
 def _join(ch: TeamTalkChannel, req: c.FileLoginReq) -> tuple[int, FileConn | None]:
@@ -296,7 +324,7 @@ async def _state(ch: TeamTalkChannel, frame: c.Frame, req: c.FileState) -> None:
         return
     other = _peer(ch)
     if other is not None:
-        other.conn.write(c.encode_frame(frame.key, frame.reserved, frame.body))
+        send(other, c.encode_frame(frame.key, frame.reserved, frame.body))
     if req.state in (c.STATE_CANCEL, c.STATE_REFUSE, c.STATE_DONE):
         conn.done = True
         _end(ch)
@@ -313,12 +341,12 @@ async def _pull_request(ch: TeamTalkChannel, frame: c.Frame, req: c.PullDataReq)
         other = _peer(ch)
         if other is not None and not conn.sender:
             relayed = c.PullDataReq(req.task_id, req.user_id, req.mode, req.offset, size)
-            other.conn.write(c.frame_of(frame.key, frame.reserved, relayed))
+            send(other, c.frame_of(frame.key, frame.reserved, relayed))
         return
     if conn.sender or not conn.task.ready:
         return
     if req.mode != c.MODE_OFFLINE:
-        ch.conn.write(ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(PULL_ILLEGAL_USER, "", "", 0, b"")))
+        send(ch, ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(PULL_ILLEGAL_USER, "", "", 0, b"")))
         return
     await _serve_download(ch, conn, frame, req.offset, size)
 
@@ -329,17 +357,17 @@ async def _serve_download(
     task = conn.task
     sender = str(task.sender)
     if offset >= task.size:
-        ch.conn.write(ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(OK, task.task_id, sender, offset, b"")))
-        ch.push(c.FILE_STATE, c.FileState(c.STATE_DONE, task.task_id, str(conn.uid)))
+        send(ch, ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(OK, task.task_id, sender, offset, b"")))
+        send(ch, c.frame_of(c.FILE_STATE, 0, c.FileState(c.STATE_DONE, task.task_id, str(conn.uid))))
         ch.conn.close()
         return
     try:
         data = await _read_at(ch, conn, offset, min(size, task.size - offset))
     except OSError as exc:
         log.error("teamtalk file %s: cannot read %s: %s", ch.conn.peer, task.task_id, exc)
-        ch.conn.write(ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(PULL_READ_ERROR, "", "", 0, b"")))
+        send(ch, ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(PULL_READ_ERROR, "", "", 0, b"")))
         return
-    ch.conn.write(ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(OK, task.task_id, sender, offset, data)))
+    send(ch, ch.reply(c.PULL_DATA_RES, frame, c.PullDataRes(OK, task.task_id, sender, offset, data)))
 
 
 async def _read_at(ch: TeamTalkChannel, conn: FileConn, offset: int, n: int) -> bytes:
@@ -378,7 +406,7 @@ async def _pull_answer(ch: TeamTalkChannel, frame: c.Frame, res: c.PullDataRes) 
         return
     other = _peer(ch)
     if other is not None:
-        other.conn.write(c.encode_frame(frame.key, frame.reserved, frame.body))
+        send(other, c.encode_frame(frame.key, frame.reserved, frame.body))
     if res.offset + len(res.data) >= conn.task.size and not conn.done:
         conn.done = True  # the Windows receiver sends no DONE: the task ends a little later (§4.8)
         ch.conn.call_later(WINDOWS_END_GRACE, lambda: _end(ch))
@@ -389,7 +417,7 @@ def _pull(ch: TeamTalkChannel, conn: FileConn) -> None:
     """The 6/4 for the next segment (§4.9)."""
     size = min(SEGMENT, conn.task.size - conn.expected)
     body = c.PullDataReq(conn.task.task_id, str(conn.uid), c.MODE_OFFLINE, conn.expected, size)
-    ch.push(c.PULL_DATA_REQ, body)
+    send(ch, c.frame_of(c.PULL_DATA_REQ, 0, body))
 
 
 def _segment(ch: TeamTalkChannel, conn: FileConn, res: c.PullDataRes) -> None:
@@ -426,7 +454,7 @@ async def _upload(ch: TeamTalkChannel, conn: FileConn) -> None:
         await ch.core.transfers.drop(conn.task)
         ch.conn.close()
         return
-    ch.push(c.FILE_STATE, c.FileState(c.STATE_DONE, conn.task.task_id, str(conn.uid)))
+    send(ch, c.frame_of(c.FILE_STATE, 0, c.FileState(c.STATE_DONE, conn.task.task_id, str(conn.uid))))
     log.info(
         "teamtalk file %s: offline file %s stored (%d bytes)", ch.conn.peer, conn.task.task_id, conn.task.size
     )
@@ -457,7 +485,9 @@ def file_closed(ch: TeamTalkChannel, _closed: bool = True) -> None:
         return
     other = _peer(ch)
     if other is not None and not conn.done:
-        other.push(c.FILE_STATE, c.FileState(c.STATE_CANCEL, conn.task.task_id, str(conn.uid)))
+        send(
+            other, c.frame_of(c.FILE_STATE, 0, c.FileState(c.STATE_CANCEL, conn.task.task_id, str(conn.uid)))
+        )
     _end(ch)
 
 
