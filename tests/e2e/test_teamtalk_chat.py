@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.clients.teamtalk import ANDROID, PC, Body, TeamTalkClient, md5hex, msg_server, parse
 from tests.conftest import Server, start_server, write_config
-from tests.e2e.conftest import TeamTalk
+from tests.e2e.conftest import Imlc, TeamTalk
 
 
 async def test_the_login_server_hands_out_the_message_server_and_closes(server: Server) -> None:
@@ -200,3 +200,19 @@ async def test_failed_logins_lock_the_account_and_a_right_password_then_gets_6_t
     client = await teamtalk.connect()
     assert (await client.login(name))[0] == 6  # locked out: the same answer, nothing revealed
     assert await client.wait_closed()
+
+
+async def test_4_1_is_relayed_to_the_peer_and_the_senders_other_sessions_only(
+    server: Server, teamtalk: TeamTalk, imlc: Imlc
+) -> None:
+    alice, a_name = await teamtalk.user("p2")
+    phone = await teamtalk.login(a_name, client_type=ANDROID)
+    bob, b_name = await teamtalk.user("p3")
+    bob_imlc = await imlc.login(b_name)
+    alice.send(4, 1, Body().u32(9).s(alice.uid).s(bob.uid).b(b"shake").done())
+    for client in (bob, phone):
+        f = await client.wait_for((4, 1))
+        assert f.reserved == 0 and parse(f, "u32", "s", "s", "b") == [9, alice.uid, bob.uid, b"shake"]
+    await alice.none_of((4, 1))
+    await bob_imlc.ping()
+    assert bob_imlc.notifies.empty()  # another protocol's session does not understand it

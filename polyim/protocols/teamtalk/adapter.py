@@ -626,8 +626,8 @@ async def _unread_messages(ch: TeamTalkChannel, frame: c.Frame, req: c.IdBody) -
 # == module 4: switch service =============================================================================
 @on(c.P2P_CMD, c.P2PCmd.decode)
 async def _p2p(ch: TeamTalkChannel, frame: c.Frame, req: c.P2PCmd) -> None:
-    """4/1, relayed to the recipient's TeamTalk sessions only, never stored (§3.4); the sender field
-    is checked like 3/1's."""
+    """4/1, relayed to the recipient's and the sender's other TeamTalk sessions only, never stored
+    (§3.4); the sender field is checked like 3/1's."""
     if req.from_id != str(ch.me):
         log.warning("teamtalk %s: 4/1 from_id %r is not uid %d, closing", ch.conn.peer, req.from_id, ch.me)
         raise Refused(None, close=True)
@@ -636,7 +636,7 @@ async def _p2p(ch: TeamTalkChannel, frame: c.Frame, req: c.P2PCmd) -> None:
         return
     now = ch.core.clock.now_ms()
     signal = SignalEvent(ch.me, peer, P2P_SIGNAL, now, data=req.cmd, extra={"seq_no": req.seq_no})
-    await ch.core.messages.signal(session_of(ch), signal, ch.policy)
+    await ch.core.messages.signal(session_of(ch), signal, ch.policy, mirror=True)
 
 
 # == module 7: other ======================================================================================
