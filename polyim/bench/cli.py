@@ -21,6 +21,8 @@ scenarios:
             transport layer: the socket-layer ceiling the other figures can be read against
             (room: every frame goes to all --sessions connections, --senders of them sending;
             chat --durable: each frame is committed to SQLite before it is echoed, the storage floor)
+  file      --transfers (20) TeamTalk online transfers of --file-mb (100) MB at once, relayed by the
+            file server: relayed MB/s and the server's peak memory (--window pulls in flight, 4)
 
 Without --target a server is started on a temporary data dir (ports 0) and stopped afterwards.
 --target takes KIND=HOST:PORT items (omtp=…, beehive=…, http=…); accounts are then made through
@@ -96,6 +98,14 @@ _TARGET_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--server-pid", {"type": int, "help": "pid of the target server (found from its port if local)"}),
 ]
 _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--transfers",
+        {"type": int, "default": 20, "metavar": "N", "help": "file: transfers at once (default 20)"},
+    ),
+    (
+        "--file-mb",
+        {"type": int, "default": 100, "metavar": "MB", "help": "file: size of each file (default 100)"},
+    ),
     (
         "--of",
         {

@@ -41,13 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from polyim.bench import runner
+from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
 from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, merged
 from polyim.bench.teamtalk_load import MOBILE_CLIENT, PC_CLIENT
 from polyim.bench.worker import Worker
 
-SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline")
+SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline", "file")
 PASSWORD = "bench-pw"
 _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard limits
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
@@ -95,6 +96,8 @@ class Options:
     durable: bool = False
     senders: int = 5
     bc_rate: float = 2.0
+    transfers: int = 20
+    file_mb: int = 100
 
     def __post_init__(self) -> None:
         if self.sessions <= 0:
@@ -527,7 +530,7 @@ async def _progress(opts: Options, loads: list[Load], t0: float, interval: float
 
 # -- the run ------------------------------------------------------------------------------------------
 async def run(opts: Options) -> Result:
-    if opts.scenario not in SCENARIO_SETUP:
+    if opts.scenario not in SCENARIO_SETUP and opts.scenario != "file":
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
     if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
@@ -537,6 +540,8 @@ async def run(opts: Options) -> Result:
         os.sched_setaffinity(0, {opts.load_cpu})
     env = Env(opts, all_cpus)
     try:
+        if opts.scenario == "file":
+            return await run_files(env)
         setup = await SCENARIO_SETUP[opts.scenario](env)
         await env.start()
         env.pin_target()

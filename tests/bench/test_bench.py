@@ -518,3 +518,10 @@ def test_a_server_that_drops_every_tenth_delivery_loses_ten_percent(tmp_path: Pa
     assert r["lost_unacked"] == 0 and r["errors"] == 0
     assert abs(r["lost_pct"] - 10.0) < 0.5, r["lost_pct"]
     assert r["lost"] == r["lost_undelivered"] == r["acked"] - r["delivered"]
+
+
+def test_file_relays_every_block_of_every_transfer(tmp_path: Path) -> None:
+    """TeamTalk online transfers through the file server: every pulled block arrives, MB/s reported."""
+    r = bench(tmp_path, "file", "--transfers", "3", "--file-mb", "4")
+    assert r["sent"] == r["acked"] == r["delivered"] == 12
+    assert r["relayed_mb"] == 12 and r["relayed_mb_per_s"] > 0 and r["server_rss_mb"] > 0
