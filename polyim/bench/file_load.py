@@ -14,14 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from polyim.bench import runner
 from polyim.bench.stats import LoadReport, Result, ServerFigures
 from polyim.protocols.teamtalk import codec as c
 
-if TYPE_CHECKING:
-    from polyim.bench.scenarios import Env
+
+class FileEnv(Protocol):
+    """What the scenario needs of the bench's ``scenarios.Env`` (its opts carry ``transfers``,
+    ``file_mb`` and ``window``)."""
+
+    opts: Any
+    run_id: str
+    server: runner.Server
+
+    async def accounts(self, n: int, devices: list[list[str]]) -> list[runner.Account]: ...
+
+    async def start(self) -> None: ...
+
+    def pin_target(self) -> None: ...
+
+    def port(self, name: str) -> int: ...
+
 
 BLOCK = 1024 * 1024
 MB = 1024 * 1024
@@ -111,10 +127,8 @@ async def _receive(receiver: Peer, task: str, uid: str, size: int, window: int, 
     return got
 
 
-async def run_files(env: Env) -> Result:
+async def run_files(env: FileEnv, say: Callable[[str], None]) -> Result:
     """The scenario against ``env``'s server (its own, or a ``--target`` with teamtalk msg and file)."""
-    from polyim.bench.scenarios import say
-
     o = env.opts
     n, size, window = o.transfers, o.file_mb * MB, o.window or 4
     devices = [f"{env.run_id}-d{i}" for i in range(2 * n)]
@@ -122,7 +136,7 @@ async def run_files(env: Env) -> Result:
     await env.start()
     env.pin_target()
     host, msg_port, file_port = env.server.host, env.port("teamtalk msg"), env.port("teamtalk file")
-    say(o, f"logging in {2 * n} TeamTalk sessions and offering {n} files of {o.file_mb} MB …")
+    say(f"logging in {2 * n} TeamTalk sessions and offering {n} files of {o.file_mb} MB …")
     msgs = [await _msg_login(host, msg_port, accounts[i], devices[i]) for i in range(2 * n)]
     tasks = []
     for i in range(n):

@@ -541,7 +541,7 @@ async def run(opts: Options) -> Result:
     env = Env(opts, all_cpus)
     try:
         if opts.scenario == "file":
-            return await run_files(env)
+            return await run_files(env, lambda text: say(opts, text))
         setup = await SCENARIO_SETUP[opts.scenario](env)
         await env.start()
         env.pin_target()
