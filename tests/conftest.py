@@ -50,6 +50,14 @@ class Server:
         return self.ports["imlc tcp"]
 
     @property
+    def xmmep_tcp(self) -> int:
+        return self.ports["xmmep tcp"]
+
+    @property
+    def xmmep_udp(self) -> int:
+        return self.ports["xmmep udp"]
+
+    @property
     def teamtalk_login(self) -> int:
         return self.ports["teamtalk login"]
 
@@ -141,6 +149,9 @@ msg = "127.0.0.1:0"
 file = "127.0.0.1:0"
 [imlc]
 listen = "127.0.0.1:0"
+[xmmep]
+tcp = "127.0.0.1:0"
+udp = "127.0.0.1:0"
 [omtp]
 listen = "127.0.0.1:0"
 [beehive]

@@ -3,8 +3,8 @@
 ======== ===============================================================================================
 chat     ``--pairs`` N pairs of users, 1:1 messages both ways: ``--pattern stream`` (each sender keeps a
          window of sends in flight, or paces ``--rate``) or ``pingpong`` (one message per pair in flight;
-         the receiver answers each delivery). ``--protocol omtp|beehive|teamtalk|mixed`` (mixed: the users speak
-         OMTP, beehive and TeamTalk in turn, so pairs cross protocols).
+         the receiver answers each delivery). ``--protocol omtp|beehive|xmmep|xmmep-udp|teamtalk|mixed``
+         (mixed: the users speak OMTP, beehive, XMMEP and TeamTalk in turn, so pairs cross protocols).
 group    a ``--group-size`` (500) member group, half of it online, every online member sending.
 room     one room of ``--sessions`` (5,000) beehive sessions; ``--senders`` (5) of them send ROOM-CHAT
          (window or ``--rate``) and the bench process pushes ``--bc-rate`` ROOM-BCs per second through
@@ -53,7 +53,7 @@ PASSWORD = "bench-pw"
 _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard limits
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
 _OMTP_ANDROID, _OMTP_LINUX = 2, 5
-_MIXED = ("omtp", "beehive", "teamtalk")  # --protocol mixed: user i speaks _MIXED[i % 3]
+_MIXED = ("omtp", "beehive", "xmmep", "teamtalk")  # --protocol mixed: user i speaks _MIXED[i % 4]
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
 _ROOM_SESSIONS = 5000  # the default of the room and of its baseline; every other scenario: 1000
 
@@ -235,7 +235,7 @@ async def chat(env: Env) -> Setup:
             protos[i],
             accounts[i],
             devices[i],
-            to=str(accounts[i ^ 1].uid),
+            to=accounts[i ^ 1].username if protos[i].startswith("xmmep") else str(accounts[i ^ 1].uid),
             to_uid=accounts[i ^ 1].uid,
             peer=i ^ 1,
             initiator=i % 2 == 0,

@@ -30,6 +30,7 @@ from polyim.bench.omtp_load import OmtpSession
 from polyim.bench.runner import raise_nofile
 from polyim.bench.stats import LoadReport
 from polyim.bench.teamtalk_load import TeamTalkSession
+from polyim.bench.xmmep_load import XmmepSession
 from polyim.runtime import tune_gc
 
 _LOST_QUIET_S = 0.3
@@ -42,6 +43,8 @@ _KEEPALIVE_SLICES = 25  # a quiet session is looked at every heartbeat, one slic
 def make_session(spec: SessionSpec, state: RunState) -> LoadSession:
     if spec.protocol == "beehive":
         return BeehiveSession(spec, state)
+    if spec.protocol.startswith("xmmep"):
+        return XmmepSession(spec, state)
     if spec.protocol == "teamtalk":
         return TeamTalkSession(spec, state)
     return OmtpSession(spec, state, echo=spec.protocol == "echo")

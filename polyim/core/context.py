@@ -29,18 +29,19 @@ _ACCOUNT_CACHE_MAX = 200_000
 @dataclass
 class Caches:
     accounts: dict[int, Account] = field(default_factory=dict)
+    names: dict[str, int] = field(default_factory=dict)  # username → uid; checked against ``accounts``
     groups: dict[int, Group] = field(default_factory=dict)
     members: dict[int, dict[int, GroupMember]] = field(default_factory=dict)
     blocks: dict[int, frozenset[int]] = field(default_factory=dict)
     mutes: dict[int, frozenset[int]] = field(default_factory=dict)
-    friends: dict[int, frozenset[int]] = field(default_factory=dict)
+    followers: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def tables(self, kind: CacheKind) -> tuple[dict[int, Any], ...]:
         """The tables whose entries ``kind`` names."""
         tables: dict[CacheKind, tuple[dict[int, Any], ...]] = {
             CacheKind.ACCOUNT: (self.accounts,),
             CacheKind.GROUP: (self.groups, self.members),
-            CacheKind.FRIENDS: (self.friends,),
+            CacheKind.FRIENDS: (self.followers,),
             CacheKind.BLOCKS: (self.blocks,),
             CacheKind.MUTES: (self.mutes,),
         }
@@ -99,6 +100,22 @@ class Context:
                 self.cache.accounts[uid] = acct
         return acct
 
+    async def account_by_name(self, username: str) -> Account | None:
+        """The account named ``username``, from the cache when its uid is known (XMMEP names users by
+        name in every message): the entry by uid is the one every write drops, so a stale name costs
+        one store read, never a wrong answer."""
+        uid = self.cache.names.get(username)
+        if uid is not None:
+            acct = await self.account(uid)
+            if acct is not None and acct.username == username:
+                return acct
+        acct = await self.store.get_account_by_name(username)
+        if acct is not None:
+            if len(self.cache.names) >= _ACCOUNT_CACHE_MAX:
+                self.cache.names.clear()
+            self.cache.names[username] = acct.uid
+        return acct
+
     async def require_account(self, uid: int) -> Account:
         acct = await self.account(uid)
         if acct is None:
@@ -134,15 +151,16 @@ class Context:
         self._bus.drop(CacheKind.GROUP, (gid,))
 
     # -- relations --------------------------------------------------------------------------------
-    async def friend_ids(self, uid: int) -> frozenset[int]:
-        """Whom ``uid`` has as friends: read at every login and logout (presence), so cached."""
-        friends = self.cache.friends.get(uid)
-        if friends is None:
-            friends = frozenset(f.peer for f in await self.store.friends(uid))
-            if len(self.cache.friends) >= _ACCOUNT_CACHE_MAX:
-                self.cache.friends.clear()
-            self.cache.friends[uid] = friends
-        return friends
+    async def follower_ids(self, uid: int) -> frozenset[int]:
+        """Who has ``uid`` as a friend: the observers of its presence (read at every login and logout,
+        so cached; an edge change drops both of its users' entries)."""
+        followers = self.cache.followers.get(uid)
+        if followers is None:
+            followers = frozenset(await self.store.followers(uid))
+            if len(self.cache.followers) >= _ACCOUNT_CACHE_MAX:
+                self.cache.followers.clear()
+            self.cache.followers[uid] = followers
+        return followers
 
     def forget_friends(self, *uids: int) -> None:
         self._bus.drop(CacheKind.FRIENDS, uids)

@@ -219,10 +219,23 @@ class Store(abc.ABC):
     async def add_friends(self, uid: int, peer: int, remark: str, both: bool) -> None: ...
 
     @abc.abstractmethod
-    async def remove_friends(self, uid: int, peer: int) -> bool: ...
+    async def remove_friends(self, uid: int, peer: int, both: bool = True) -> bool:
+        """Delete the edge uid→peer (and peer→uid when ``both``); True when an edge was there."""
+
+    @abc.abstractmethod
+    async def set_buddy_group(self, uid: int, peer: int, group: str) -> bool:
+        """Put the edge uid→peer into ``uid``'s buddy group ``group``; False when there is no such edge."""
+
+    @abc.abstractmethod
+    async def rename_buddy_group(self, uid: int, old: str, new: str) -> None:
+        """Move every edge of ``uid`` in buddy group ``old`` to ``new``."""
 
     @abc.abstractmethod
     async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]: ...
+
+    @abc.abstractmethod
+    async def followers(self, uid: int) -> set[int]:
+        """The users who have ``uid`` as a friend (edges ``x``→``uid``)."""
 
     @abc.abstractmethod
     async def is_friend(self, uid: int, peer: int) -> bool: ...

@@ -52,7 +52,8 @@ Conn = sqlite3.Connection
 _Receipts = dict[int, dict[str, int]]  # uid → conversation key → delivered seq
 
 _ACCOUNT_COLS = (
-    "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms"
+    "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms,"
+    " signature, location, gender, last_login_ms"
 )
 _MSG_COLS = "conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, status, topic, ts_ms"
 # The column each field of an update record writes (the records' fields are the whole vocabulary).
@@ -66,6 +67,10 @@ _ACCOUNT_UPDATE_COLUMNS = {
     "role": "role",
     "disabled": "disabled",
     "activated": "activated",
+    "signature": "signature",
+    "location": "location",
+    "gender": "gender",
+    "last_login_ms": "last_login_ms",
 }
 _GROUP_UPDATE_COLUMNS = {
     "name": "name",
@@ -97,6 +102,10 @@ def _account(row: Sequence[Any]) -> Account:
         disabled=bool(row[8]),
         activated=bool(row[9]),
         created_ms=row[10],
+        signature=row[11],
+        location=row[12],
+        gender=row[13],
+        last_login_ms=row[14],
     )
 
 
@@ -516,18 +525,34 @@ class SqliteStore(Store):
 
         await self._writer.run(op)
 
-    async def remove_friends(self, uid: int, peer: int) -> bool:
+    async def remove_friends(self, uid: int, peer: int, both: bool = True) -> bool:
+        back = (peer, uid) if both else (uid, peer)
+
         def op(c: Conn) -> bool:
             n = c.execute(
-                "DELETE FROM friends WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, peer, uid)
+                "DELETE FROM friends WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, *back)
             ).rowcount
             c.execute(
                 "DELETE FROM friend_attrs WHERE ((uid=? AND peer=?) OR (uid=? AND peer=?)) AND name<>'REMARK'",
-                (uid, peer, peer, uid),
+                (uid, peer, *back),
             )
             return n > 0
 
         return await self._writer.run(op)
+
+    async def set_buddy_group(self, uid: int, peer: int, group: str) -> bool:
+        def op(c: Conn) -> bool:
+            sql = "UPDATE friends SET buddy_group=?, updated_ms=? WHERE uid=? AND peer=?"
+            return c.execute(sql, (group, _now_ms(), uid, peer)).rowcount > 0
+
+        return await self._writer.run(op)
+
+    async def rename_buddy_group(self, uid: int, old: str, new: str) -> None:
+        def op(c: Conn) -> None:
+            sql = "UPDATE friends SET buddy_group=?, updated_ms=? WHERE uid=? AND buddy_group=?"
+            c.execute(sql, (new, _now_ms(), uid, old))
+
+        await self._writer.run(op)
 
     async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]:
         rows = await self._read_all(
@@ -536,6 +561,9 @@ class SqliteStore(Store):
             (uid, since_ms),
         )
         return [Friend(*r) for r in rows]
+
+    async def followers(self, uid: int) -> set[int]:
+        return {int(r[0]) for r in await self._read_all("SELECT uid FROM friends WHERE peer=?", (uid,))}
 
     async def is_friend(self, uid: int, peer: int) -> bool:
         return await self._read_one("SELECT 1 FROM friends WHERE uid=? AND peer=?", (uid, peer)) is not None

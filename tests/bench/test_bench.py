@@ -314,8 +314,8 @@ def test_chat_pingpong_on_its_own_server_in_two_load_processes(tmp_path: Path) -
 
 
 def test_chat_mixed_protocols(tmp_path: Path) -> None:
-    """The users speak OMTP, beehive and TeamTalk in turn, so pairs cross protocols; paced well below
-    the servers' rate limits."""
+    """The users speak OMTP, beehive, XMMEP and TeamTalk in turn, so the pairs cross protocols; paced
+    well below the servers' rate limits."""
     r = bench(tmp_path, "chat", "--pairs", "3", "--duration", "2", "--protocol", "mixed", "--rate", "40")
     assert_consistent(r)
     assert r["refused"] == 0
@@ -518,6 +518,14 @@ def test_a_server_that_drops_every_tenth_delivery_loses_ten_percent(tmp_path: Pa
     assert r["lost_unacked"] == 0 and r["errors"] == 0
     assert abs(r["lost_pct"] - 10.0) < 0.5, r["lost_pct"]
     assert r["lost"] == r["lost_undelivered"] == r["acked"] - r["delivered"]
+
+
+def test_chat_over_xmmep_tcp_and_udp(tmp_path: Path) -> None:
+    """XMMEP load clients (acks by ``cid``, receipts by 172); UDP sends one datagram per message."""
+    for protocol in ("xmmep", "xmmep-udp"):
+        r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "1", "--protocol", protocol)
+        assert_consistent(r)
+        assert r["sessions"] == 4 and r["refused"] == 0
 
 
 def test_file_relays_every_block_of_every_transfer(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 from tests.clients.imlc import ImlcClient
 from tests.clients.omtp import DeviceType, OmtpClient
 from tests.clients.teamtalk import PC, TeamTalkClient
+from tests.clients.xmmep import XmmepClient
 from tests.conftest import Server, start_server, write_config
 
 TUNED_OMTP = "require_friend = true\nidle_timeout = 1\nlogin_timeout = 1\n"
@@ -93,6 +94,41 @@ class Imlc:
             await client.close()
 
 
+class Xmmep:
+    """Opens XMMEP peers (TCP connections or UDP sockets) to ``server``, closed at the end of the test."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.clients: list[XmmepClient] = []
+
+    async def connect(self, udp: bool = False) -> XmmepClient:
+        port = self.server.xmmep_udp if udp else self.server.xmmep_tcp
+        client = await (XmmepClient.over_udp if udp else XmmepClient.tcp)("127.0.0.1", port)
+        self.clients.append(client)
+        return client
+
+    async def login(self, name: str, *, udp: bool = False, ext: str = "", ready: bool = True) -> XmmepClient:
+        client = await self.connect(udp)
+        replies = await client.login(name, ext=ext)
+        assert replies[-1].code == 127, replies
+        if ready:
+            await client.ready()
+        return client
+
+    async def user(
+        self, prefix: str = "x", *, udp: bool = False, ext: str = "", **extra: object
+    ) -> XmmepClient:
+        """A new account, logged in and READY; ``client.user`` is its username."""
+        uid, name = self.server.add_user(prefix, **extra)
+        client = await self.login(name, udp=udp, ext=ext)
+        client.uid = uid
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
 class TeamTalk:
     """Opens TeamTalk msg-server connections to ``server`` and closes all of them at the end of the test."""
 
@@ -148,6 +184,13 @@ def tuned_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 async def omtp(server: Server) -> AsyncIterator[Omtp]:
     pool = Omtp(server)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def xmmep(server: Server) -> AsyncIterator[Xmmep]:
+    pool = Xmmep(server)
     yield pool
     await pool.close()
 

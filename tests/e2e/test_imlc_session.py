@@ -126,15 +126,20 @@ async def test_client_logout_closes_without_a_reply(imlc: Imlc) -> None:
     assert client.notifies.empty()
 
 
+def login_then_pings(name: str, pings: int) -> bytes:
+    """A LOGIN (seq 1) and ``pings`` PINGs (seq 2 …) written at once, as a pipelining client does."""
+    login = pb.LoginRequest(username=name, password="pw", device_id="d", device_class=pb.DEVICE_CLASS_WEB)
+    frames = [c.encode_frame(Command.LOGIN, 1, c.Flow.REQUEST, login.SerializeToString())]
+    frames += [c.encode_frame(Command.PING, seq, c.Flow.REQUEST) for seq in range(2, pings + 2)]
+    return b"".join(frames)
+
+
 async def test_frames_behind_a_login_wait_for_its_reply_in_order(imlc: Imlc) -> None:
     """§1.1 AUTHENTICATING: up to 16 frames pipelined behind a LOGIN run after its reply, in order."""
     _, name = imlc.server.add_user("pipe")
     client = await imlc.connect()
-    login = pb.LoginRequest(username=name, password="pw", device_id="d", device_class=pb.DEVICE_CLASS_WEB)
-    frames = [c.encode_frame(Command.LOGIN, 1, c.Flow.REQUEST, login.SerializeToString())]
-    frames += [c.encode_frame(Command.PING, seq, c.Flow.REQUEST) for seq in range(2, 18)]
     futures = [client.expect_reply(seq) for seq in range(1, 18)]
-    client.write(b"".join(frames))
+    client.write(login_then_pings(name, 16))
     replies = [await f for f in futures]
     assert [r.status for r in replies] == [Status.OK] * 17
     assert client.reply_order == list(range(1, 18))  # the LOGIN reply first, then the queued frames in order
@@ -143,10 +148,7 @@ async def test_frames_behind_a_login_wait_for_its_reply_in_order(imlc: Imlc) -> 
 async def test_a_seventeenth_frame_behind_a_login_closes(imlc: Imlc) -> None:
     _, name = imlc.server.add_user("flood")
     client = await imlc.connect()
-    login = pb.LoginRequest(username=name, password="pw", device_id="d", device_class=pb.DEVICE_CLASS_WEB)
-    frames = [c.encode_frame(Command.LOGIN, 1, c.Flow.REQUEST, login.SerializeToString())]
-    frames += [c.encode_frame(Command.PING, seq, c.Flow.REQUEST) for seq in range(2, 19)]
-    client.write(b"".join(frames))
+    client.write(login_then_pings(name, 17))
     assert await client.wait_closed(3)
 
 

@@ -140,25 +140,26 @@ async def _befriend(beehive: Beehive, bee: b.BeehiveClient, t_uid: int) -> None:
     await bee.expect(b.OFFLINE_NTF)
 
 
-async def test_away_set_with_7_61_reaches_a_beehive_friend_and_the_users_other_sessions(
+async def test_away_set_with_7_61_reaches_a_beehive_friend_and_status_queries(
     server: Server, teamtalk: TeamTalk, beehive: Beehive
 ) -> None:
     bee = await beehive.user()
     t_uid, t_name = server.add_user("ta")
     await _befriend(beehive, bee, t_uid)
-    desk = await teamtalk.login(t_name)
+    tt = await teamtalk.login(t_name)
     await bee.expect(b.ONLINE_NTF)
-    mac = await teamtalk.login(t_name, client_type=0x02)  # kicks the Windows session: same class
-    await desk.wait_for((1, 7))
-    phone = await teamtalk.login(t_name, client_type=ANDROID)
-    rsv = phone.send(7, 61, Body().u32(2).u32(3).done())
-    echo = await phone.wait_for((2, 5))
+    rsv = tt.send(7, 61, Body().u32(2).u32(3).done())
+    echo = await tt.wait_for((2, 5))
     assert echo.reserved == rsv and parse(echo, "s", "u32") == [str(t_uid), 3]
-    assert parse(await mac.wait_for((2, 5)), "s", "u32") == [str(t_uid), 3]
     away = await bee.expect(b.ONLINE_NTF)
     assert (away.msg.uid, away.msg.status) == (t_uid, 3)
-    asked = await mac.request(2, 8, Body().s(str(t_uid)).done(), (2, 9))
+    other, _ = await teamtalk.user("tq")
+    asked = await other.request(2, 8, Body().s(str(t_uid)).done(), (2, 9))
     assert parse(asked, "s", "u32") == [str(t_uid), 3]
+    tt.send(7, 61, Body().u32(2).u32(2).done())  # invisible: the friend sees the user go offline
+    await bee.expect(b.OFFLINE_NTF)
+    asked = await other.request(2, 8, Body().s(str(t_uid)).done(), (2, 9))
+    assert parse(asked, "s", "u32") == [str(t_uid), 2]
 
 
 async def test_kicks_across_protocols_in_each_ones_words(teamtalk: TeamTalk, omtp: Omtp, imlc: Imlc) -> None:

@@ -70,6 +70,10 @@ async def test_update_records_write_every_field_they_set_and_nothing_else(store:
         role=Role.OPERATOR,
         disabled=True,
         activated=False,
+        signature="sig",
+        location="Kunshan",
+        gender=1,
+        last_login_ms=1700000000000,
     )
     got = await store.update_account(a.uid, everything)
     visible = {k: v for k, v in changed_fields(everything).items() if k != "password_hash"}
@@ -261,6 +265,18 @@ async def test_priority_queue_order_retention_and_deletion(store: Store) -> None
     assert [e.message.content for e in after if e.control is None and e.message] == ["p2", "p3"]
     notices = [e for e in after if e.control is not None]
     assert len(notices) == 1 and notices[0].control == delete and notices[0].key > keys[-1]
+
+
+async def test_one_way_edges_and_buddy_groups(store: Store) -> None:
+    await store.add_friends(A, B, "", both=True)
+    await store.add_friends(A, C, "", both=False)
+    assert await store.set_buddy_group(A, B, "Work") and await store.set_buddy_group(A, C, "Work")
+    assert not await store.set_buddy_group(C, A, "Work")  # no edge C→A
+    await store.rename_buddy_group(A, "Work", "Office")
+    assert [(f.peer, f.buddy_group) for f in await store.friends(A)] == [(B, "Office"), (C, "Office")]
+    assert [f.buddy_group for f in await store.friends(B)] == [""]
+    assert await store.remove_friends(A, B, both=False)  # only A→B
+    assert not await store.is_friend(A, B) and await store.is_friend(B, A)
 
 
 async def test_friends_both_edges_remove_and_attrs_survive(store: Store) -> None:

@@ -343,7 +343,12 @@ def status_of(ch: TeamTalkChannel, uid: int) -> int:
     return STATUS_OF[ch.core.accounts.presence(uid)]
 
 
-PRESENCE_OF = {c.STATUS_ONLINE: Presence.ONLINE, c.STATUS_LEAVE: Presence.AWAY}
+# 1/3 online_status and 7/61 value → what the session shows (offline = invisible).
+PRESENCE_OF = {
+    c.STATUS_ONLINE: Presence.ONLINE,
+    c.STATUS_OFFLINE: Presence.OFFLINE,
+    c.STATUS_LEAVE: Presence.AWAY,
+}
 
 
 # == module 1: login =====================================================================================
@@ -392,14 +397,13 @@ async def _login(ch: TeamTalkChannel, frame: c.Frame, req: c.LoginReq) -> None:
         req.client_type,
     )
     session.app, session.app_version = "teamtalk", req.client_version[:64]
+    session.presence = PRESENCE_OF[ch.status]
     token = ch.core.accounts.issue_token(account.uid, device_id, TOKEN_TTL)
     info = user_info(account)
     ch.conn.write(ch.reply(c.USERLOGIN_RES, frame, c.LoginRes(now, c.RESULT_OK, ch.status, info, token)))
     if mobile:
         ch.conn.idle_timeout = ch.settings.idle_timeout_mobile
     await ch.go_online(session)
-    if ch.status == c.STATUS_LEAVE:
-        await ch.core.accounts.set_presence(session, Presence.AWAY)
     log.info("teamtalk %s: uid %d logged in (client type %#x)", ch.conn.peer, account.uid, req.client_type)
 
 
@@ -642,15 +646,13 @@ async def _p2p(ch: TeamTalkChannel, frame: c.Frame, req: c.P2PCmd) -> None:
 # == module 7: other ======================================================================================
 @on(c.SERVICE_SETTING, c.ServiceSetting.decode)
 async def _service_setting(ch: TeamTalkChannel, frame: c.Frame, req: c.ServiceSetting) -> None:
-    """7/61 key 2: the user's status, told to the watchers and to the user's own sessions, this one
-    with the request's reserved (§3.7). Other keys and unchanged values are ignored. "Offline"
-    (invisible) is kept for this connection only: the core has no invisible presence yet."""
-    if req.key != 2 or req.value not in (1, 2, 3) or req.value == ch.status:
+    """7/61 key 2: what this session shows (offline = invisible); the watchers hear a change of the
+    user's presence over all its sessions, this connection gets 2/5 with the request's reserved
+    (§3.7). Other keys and unchanged values are ignored."""
+    if req.key != 2 or req.value not in PRESENCE_OF or req.value == ch.status:
         return
     ch.status = req.value
-    presence = PRESENCE_OF.get(req.value)
-    if presence is not None:
-        await ch.core.accounts.set_presence(session_of(ch), presence)
+    await ch.core.accounts.set_presence(session_of(ch), PRESENCE_OF[req.value])
     ch.write(c.STATUS_NOTIFY, frame.reserved, c.IdStatus(str(ch.me), req.value).encode())
 
 
