@@ -29,6 +29,7 @@ from polyim.bench.load import LoadSession, Plan, RunState, SessionSpec
 from polyim.bench.omtp_load import OmtpSession
 from polyim.bench.runner import raise_nofile
 from polyim.bench.stats import LoadReport
+from polyim.bench.teamtalk_load import TeamTalkSession
 from polyim.bench.xmmep_load import XmmepSession
 from polyim.runtime import tune_gc
 
@@ -44,6 +45,8 @@ def make_session(spec: SessionSpec, state: RunState) -> LoadSession:
         return BeehiveSession(spec, state)
     if spec.protocol.startswith("xmmep"):
         return XmmepSession(spec, state)
+    if spec.protocol == "teamtalk":
+        return TeamTalkSession(spec, state)
     return OmtpSession(spec, state, echo=spec.protocol == "echo")
 
 

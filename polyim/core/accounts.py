@@ -145,6 +145,10 @@ class Accounts:
     async def get_many(self, uids: list[int]) -> list[Account]:
         return await self.ctx.store.get_accounts(uids)
 
+    async def directory(self, limit: int) -> list[Account]:
+        """The active accounts, by uid, at most ``limit`` (a company directory: TeamTalk 2/14)."""
+        return [a for a in await self.ctx.store.list_accounts(limit) if not a.disabled]
+
     async def by_name(self, username: str) -> Account | None:
         return await self.ctx.account_by_name(username)
 

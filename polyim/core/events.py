@@ -197,6 +197,20 @@ class SignalEvent:
     origin_protocol: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FileEvent:
+    """File ``task_id`` offered by ``sender`` to ``recipient`` (to the recipient's sessions): when the
+    task is made, and for an offline file again once it is ``ready`` to download."""
+
+    task_id: str
+    sender: int
+    recipient: int
+    name: str
+    size: int
+    offline: bool
+    ready: bool
+
+
 Event = (
     MessageEvent
     | ControlEvent
@@ -208,4 +222,5 @@ Event = (
     | RoomEvent
     | PushEvent
     | SignalEvent
+    | FileEvent
 )

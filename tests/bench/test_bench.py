@@ -314,11 +314,18 @@ def test_chat_pingpong_on_its_own_server_in_two_load_processes(tmp_path: Path) -
 
 
 def test_chat_mixed_protocols(tmp_path: Path) -> None:
-    """The users speak OMTP, beehive and XMMEP in turn, so the pairs cross protocols; paced well below
-    the servers' rate limits."""
+    """The users speak OMTP, beehive, XMMEP and TeamTalk in turn, so the pairs cross protocols; paced
+    well below the servers' rate limits."""
     r = bench(tmp_path, "chat", "--pairs", "3", "--duration", "2", "--protocol", "mixed", "--rate", "40")
     assert_consistent(r)
     assert r["refused"] == 0
+
+
+def test_chat_over_teamtalk(tmp_path: Path) -> None:
+    """TeamTalk sessions on the msg listener, acked by 3/2 and delivered as 3/1, unpaced."""
+    r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "1.5", "--protocol", "teamtalk")
+    assert_consistent(r)
+    assert r["refused"] == 0 and r["acked"] > 100
 
 
 def test_group_counts_every_recipient(tmp_path: Path) -> None:
@@ -519,3 +526,10 @@ def test_chat_over_xmmep_tcp_and_udp(tmp_path: Path) -> None:
         r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "1", "--protocol", protocol)
         assert_consistent(r)
         assert r["sessions"] == 4 and r["refused"] == 0
+
+
+def test_file_relays_every_block_of_every_transfer(tmp_path: Path) -> None:
+    """TeamTalk online transfers through the file server: every pulled block arrives, MB/s reported."""
+    r = bench(tmp_path, "file", "--transfers", "3", "--file-mb", "4")
+    assert r["sent"] == r["acked"] == r["delivered"] == 12
+    assert r["relayed_mb"] == 12 and r["relayed_mb_per_s"] > 0 and r["server_rss_mb"] > 0
