@@ -73,6 +73,7 @@ class Core:
         await self.store.open()
         await self.cluster.membership.join()
         await self.rooms.load()
+        await self.transfers.load()
 
     async def stop(self) -> None:
         self.rooms.stop()

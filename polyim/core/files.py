@@ -4,8 +4,9 @@
 A task is made by its sender for one recipient; only those two may join it, only the sender uploads,
 only the recipient downloads or deletes an offline file. The limits (one file's size, the bytes one
 uploader may keep waiting) and the retention are given by the protocol that offers transfers (TeamTalk
-today). Tasks and the records of offline files live in this node's memory: a restart forgets them
-(their bytes are then removed by the next :meth:`Files.expire`).
+today). Transfers in progress live in this node's memory; an offline file, once its sender registered
+it for the recipient, is recorded in the database too (:meth:`Files.load` brings the records back at
+start), so a restart loses no file that is waiting.
 
 A recipient told of an offline file in another protocol's words gets a 1:1 message from the sender
 naming it, with an HTTP link whose token is signed for that recipient and that file only.
@@ -23,6 +24,7 @@ from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import FileEvent
 from polyim.core.sessions import Session
+from polyim.model import OfflineFile
 from polyim.store.base import FileStore
 
 log = logging.getLogger(__name__)
@@ -143,12 +145,33 @@ class Files:
         task.file_id = ref.id
         self.touch(task)
 
-    def register(self, uid: int, task: FileTask) -> bool:
-        """The sender announces a complete upload to its recipient (False: not its task, not uploaded)."""
+    async def register(self, uid: int, task: FileTask) -> bool:
+        """The sender announces a complete upload to its recipient (False: not its task, not uploaded).
+        The record is committed before this returns: the recipient is told of a file that survives."""
         if uid != task.sender or not task.offline or not task.file_id:
             return False
+        record = OfflineFile(
+            task.task_id, task.sender, task.recipient, task.name, task.size, task.file_id, task.created_ms
+        )
+        await self.ctx.store.keep_offline_file(record)
         task.ready = True
         return True
+
+    async def load(self) -> None:
+        """The offline files recorded before a restart, waiting again for their recipients."""
+        for r in await self.ctx.store.offline_files():
+            self.tasks[r.task_id] = FileTask(
+                r.task_id,
+                r.sender,
+                r.recipient,
+                r.name,
+                r.size,
+                True,
+                r.created_ms,
+                r.created_ms,
+                r.file_id,
+                True,
+            )
 
     def waiting_for(self, uid: int, limits: FileLimits) -> list[FileTask]:
         return [
@@ -170,6 +193,8 @@ class Files:
 
     async def drop(self, task: FileTask) -> None:
         self.tasks.pop(task.task_id, None)
+        if task.ready:
+            await self.ctx.store.forget_offline_file(task.task_id)
         if task.file_id and self.store is not None:
             await self.store.delete(task.file_id)
 

@@ -26,6 +26,7 @@ from polyim.model import (
     GroupUpdate,
     Message,
     MsgStatus,
+    OfflineFile,
     PriorityEntry,
     Role,
     RoomList,
@@ -377,6 +378,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def recall(self, key: str) -> str | None: ...
+
+    # -- offline files ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def keep_offline_file(self, record: OfflineFile) -> None:
+        """Record a complete offline file for its recipient (its bytes are in the FileStore already)."""
+
+    @abc.abstractmethod
+    async def forget_offline_file(self, task_id: str) -> None:
+        """Drop the record (downloaded and deleted, or expired); nothing when there is none."""
+
+    @abc.abstractmethod
+    async def offline_files(self) -> list[OfflineFile]:
+        """Every recorded offline file, oldest first (loaded at start)."""
 
 
 class FileTooLarge(Exception):

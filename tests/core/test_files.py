@@ -45,9 +45,9 @@ async def test_an_offline_file_from_offer_to_deletion(core: Core) -> None:
     )
     core.transfers.announce(task)
     assert [e.ready for e in sink_b.of(FileEvent)] == [False]
-    assert not core.transfers.register(a, task)  # nothing uploaded yet
+    assert not await core.transfers.register(a, task)  # nothing uploaded yet
     await core.transfers.store_upload(task, _bytes(b"hello"))
-    assert not core.transfers.register(b, task) and core.transfers.register(a, task)
+    assert not await core.transfers.register(b, task) and await core.transfers.register(a, task)
     assert [t.task_id for t in core.transfers.waiting_for(b, LIMITS)] == [task.task_id]
     assert b"".join([chunk async for chunk in core.transfers.read(task)]) == b"hello"
     token = core.transfers.link_token(task, 60)
@@ -74,6 +74,36 @@ async def test_size_limit_quota_blocks_and_retention(core: Core, monkeypatch: py
     assert await core.transfers.expire(LIMITS) == 2  # the abandoned upload and the idle relay
     assert core.transfers.find(first.task_id, LIMITS) is None
     assert core.transfers.find(online_task.task_id, LIMITS) is None
+
+
+async def test_a_waiting_offline_file_survives_a_restart_until_it_is_deleted(tmp_path: Path) -> None:
+    def make() -> Core:
+        store = SqliteStore(str(tmp_path / "db.sqlite"))
+        return Core(store, AccountSettings(), secret=b"k", files=LocalFileStore(tmp_path / "files", 10_000))
+
+    first = make()
+    await first.start()
+    a, b = await user(first, "ra"), await user(first, "rb")
+    sa, _ = await online(first, a)
+    task = await first.transfers.offer(sa, b, "kept.txt", 4, True, LIMITS)
+    await first.transfers.store_upload(task, _bytes(b"kept"))
+    assert await first.transfers.register(a, task)
+    unregistered = await first.transfers.offer(sa, b, "half.txt", 4, True, LIMITS)  # never announced
+    await first.stop()
+
+    again = make()
+    await again.start()
+    waiting = again.transfers.waiting_for(b, LIMITS)
+    assert [(t.task_id, t.name, t.size, t.sender) for t in waiting] == [(task.task_id, "kept.txt", 4, a)]
+    assert again.transfers.find(unregistered.task_id, LIMITS) is None
+    assert b"".join([chunk async for chunk in again.transfers.read(waiting[0])]) == b"kept"
+    assert await again.transfers.delete(b, waiting[0])
+    await again.stop()
+
+    last = make()
+    await last.start()
+    assert last.transfers.waiting_for(b, LIMITS) == []
+    await last.stop()
 
 
 def test_file_names_are_metadata_only() -> None:

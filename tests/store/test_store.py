@@ -20,6 +20,7 @@ from polyim.model import (
     GroupRole,
     GroupUpdate,
     MsgStatus,
+    OfflineFile,
     Role,
     RoomList,
     RoomRecord,
@@ -424,6 +425,17 @@ async def test_idempotency_remember_and_recall(store: Store) -> None:
     assert await store.remember("k", "first") == "first"
     assert await store.remember("k", "second") == "first"
     assert await store.recall("k") == "first"
+
+
+async def test_offline_file_records_kept_listed_oldest_first_and_forgotten(store: Store) -> None:
+    later = OfflineFile("t2", A, B, "b.txt", 20, "f2", 2_000)
+    first = OfflineFile("t1", B, A, "a.txt", 10, "f1", 1_000)
+    await store.keep_offline_file(later)
+    await store.keep_offline_file(first)
+    assert await store.offline_files() == [first, later]
+    await store.forget_offline_file("t1")
+    await store.forget_offline_file("nothing")
+    assert await store.offline_files() == [later]
 
 
 async def test_acknowledged_writes_visible_from_fresh_connection(backend: Backend) -> None:

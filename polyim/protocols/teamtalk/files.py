@@ -157,7 +157,7 @@ async def _add_offline(ch: TeamTalkChannel, frame: c.Frame, req: c.AddOfflineReq
         log.warning("teamtalk %s: 6/18 from %r is not uid %d, closing", ch.conn.peer, req.from_id, ch.me)
         raise Refused(None, close=True)
     task = ch.core.transfers.find(req.task_id, limits(ch.settings))
-    if task is None or not ch.core.transfers.register(ch.me, task):
+    if task is None or not await ch.core.transfers.register(ch.me, task):
         log.info("teamtalk %s: 6/18 for %r ignored", ch.conn.peer, req.task_id)
         return
     ch.core.transfers.announce(task)
