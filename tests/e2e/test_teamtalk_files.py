@@ -18,6 +18,7 @@ from tests.clients.imlc import Command
 from tests.clients.teamtalk import (
     ANDROID,
     Body,
+    TeamTalkClient,
     chunk_of,
     data,
     file_login,
@@ -131,6 +132,48 @@ async def test_file_logins_are_for_the_two_parties_only(server: Server, teamtalk
         await client.close()
 
 
+async def serve_pulls(
+    uploader: TeamTalkClient, task_id: str, uid: str, content: bytes, *, short_at: int = -1
+) -> list[int]:
+    """Answer the file server's 6/4 pulls of an offline upload with ``content`` (the segment at
+    ``short_at`` is sent short once), until its 6/3 DONE; returns the offsets pulled, in order."""
+    offsets: list[int] = []
+    while True:
+        f = await uploader.wait_for((6, 4))
+        task, user, mode, offset, size = pulled(f)
+        assert (task, user, mode, f.reserved) == (task_id, uid, OFFLINE, 0)
+        assert size == min(65536, len(content) - offset)
+        offsets.append(offset)
+        if offset == short_at and offsets.count(offset) == 1:
+            data(uploader, task, offset, content[offset : offset + 10])  # short: pulled again
+            continue
+        data(uploader, task, offset, content[offset : offset + size])
+        if offset + size == len(content):
+            break
+    done = await uploader.wait_for((6, 3))
+    assert parse(done, "u32", "s", "s") == [3, task_id, uid]
+    return offsets
+
+
+async def download(port: int, uid: str, task_id: str, sender: str) -> bytes:
+    """A recipient's offline download, pulled in 40,000-byte pieces until the empty one."""
+    downloader, result = await file_login(port, uid, task_id, DOWNLOAD)
+    assert result == 0
+    got = b""
+    while True:
+        rsv = pull(downloader, task_id, OFFLINE, len(got), 40_000)
+        f = await downloader.wait_for((6, 5), lambda f, rsv=rsv: f.reserved == rsv)
+        result, task, user, offset, chunk = chunk_of(f)
+        assert (result, task, user, offset) == (0, task_id, sender, len(got))
+        if not chunk:
+            break
+        got += chunk
+    assert parse(await downloader.wait_for((6, 3)), "u32", "s", "s") == [3, task_id, uid]
+    assert await downloader.wait_closed()
+    await downloader.close()
+    return got
+
+
 async def test_an_offline_file_is_pulled_in_segments_kept_downloaded_and_deleted(
     server: Server, teamtalk: TeamTalk
 ) -> None:
@@ -141,22 +184,8 @@ async def test_an_offline_file_is_pulled_in_segments_kept_downloaded_and_deleted
     assert (offer.result, offer.mode) == (0, OFFLINE)
     uploader, result = await file_login(offer.port, alice.uid, offer.task_id, UPLOAD)
     assert result == 0
-    offsets = []
-    while True:
-        f = await uploader.wait_for((6, 4))
-        task, user, mode, offset, size = pulled(f)
-        assert (task, user, mode, f.reserved) == (offer.task_id, alice.uid, OFFLINE, 0)
-        assert size == min(65536, len(content) - offset)
-        offsets.append(offset)
-        if offset == 65536 and offsets.count(65536) == 1:
-            data(uploader, task, offset, content[offset : offset + 10])  # short: pulled again
-            continue
-        data(uploader, task, offset, content[offset : offset + size])
-        if offset + size == len(content):
-            break
-    assert offsets == [0, 65536, 65536, 131072]
-    done = await uploader.wait_for((6, 3))
-    assert parse(done, "u32", "s", "s") == [3, offer.task_id, alice.uid]
+    offsets = await serve_pulls(uploader, offer.task_id, alice.uid, content, short_at=65536)
+    assert offsets == [0, 65536, 65536, 131072]  # the short segment was pulled again
     alice.send(6, 18, Body().s(alice.uid).s(bob.uid).s(offer.task_id).s("notes.txt").u32(len(content)).done())
     ready = await file_notice(bob, ready=1)
     assert (ready.task_id, ready.mode) == (offer.task_id, OFFLINE)
@@ -168,26 +197,12 @@ async def test_an_offline_file_is_pulled_in_segments_kept_downloaded_and_deleted
         "notes.txt",
         len(content),
     ]
-    downloader, result = await file_login(offer.port, bob.uid, offer.task_id, DOWNLOAD)
-    assert result == 0
-    got = b""
-    while True:
-        rsv = pull(downloader, offer.task_id, OFFLINE, len(got), 40_000)
-        f = await downloader.wait_for((6, 5), lambda f, rsv=rsv: f.reserved == rsv)
-        result, task, user, offset, chunk = chunk_of(f)
-        assert (result, task, user, offset) == (0, offer.task_id, alice.uid, len(got))
-        if not chunk:
-            break
-        got += chunk
-    assert got == content
-    assert parse(await downloader.wait_for((6, 3)), "u32", "s", "s") == [3, offer.task_id, bob.uid]
-    assert await downloader.wait_closed()
+    assert await download(offer.port, bob.uid, offer.task_id, alice.uid) == content
     alice.send(6, 19, Body().s(alice.uid).s(bob.uid).s(offer.task_id).done())  # not the recipient: ignored
     assert parse(await bob.request(6, 16, b"", (6, 17)), "u32")[0] == 1
     bob.send(6, 19, Body().s(alice.uid).s(bob.uid).s(offer.task_id).done())
     assert parse(await bob.request(6, 16, b"", (6, 17)), "u32")[0] == 0
-    for client in (uploader, downloader):
-        await client.close()
+    await uploader.close()
 
 
 async def test_offline_size_limit_and_quota(teamtalk: TeamTalk) -> None:
