@@ -729,6 +729,11 @@ def _notes(o: Options, r: Result) -> list[str]:
         notes.append(
             "code 7 refusals: the server's per-connection rate limit (OMTP: 100 frames/s, burst 200)"
         )
+    if o.protocol in ("imlc", "mixed") and "refused code 9" in r.load.error_kinds:
+        notes.append(
+            "code 9 refusals: imlc THROTTLED, its per-connection rate limit (50 frames/s, burst 100): "
+            "for the server's own limit give more --pairs or a --rate below 50/s per connection"
+        )
     if r.server.cpu_s is None:
         notes.append("server CPU and RSS unknown: no server pid (give --server-pid)")
     return notes

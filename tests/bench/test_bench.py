@@ -400,13 +400,16 @@ def test_chat_imlc_pingpong(tmp_path: Path) -> None:
     assert r["sessions"] == 6 and r["acked"] > 50
 
 
-def test_chat_imlc_over_its_rate_limit_is_refused_not_lost(tmp_path: Path) -> None:
+def test_chat_imlc_over_its_rate_limit_is_refused_not_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Unpaced, one imlc connection sends past 50 frames/s: the excess is refused THROTTLED (9) and
     counted so, every acked message is delivered, and the connection stays open."""
     r = bench(tmp_path, "chat", "--pairs", "1", "--duration", "2.5", "--protocol", "imlc")
     assert r["refused"] > 0 and r["error_kinds"] == {"refused code 9": r["refused"]}
     assert r["delivered"] == r["expected_deliveries"] == r["acked"] > 0
     assert r["lost"] == 0 and r["errors"] == 0  # no "closed by server"
+    assert "note: code 9 refusals: imlc THROTTLED" in capsys.readouterr().out  # the table says why
 
 
 def test_imlc_login_storm_and_idle_against_a_target_server(server: Server, tmp_path: Path) -> None:
