@@ -223,7 +223,7 @@ class Client:
                 if not page.has_more:
                     break
                 token = page.page_token
-        except Failed as exc:  # a server without SYNC: catch up the conversations known from last time
+        except Failed as exc:  # SYNC is polyim's addition: elsewhere, catch up the conversations we know
             print(exc, flush=True)
             keys = list(self.state["held"])
         else:

@@ -87,6 +87,7 @@ async def test_chat_with_an_omtp_user_then_catch_up_after_being_offline(
     assert (await bob.send_single(str(uid), "while you were away")).ok  # alice is offline
     again = await Example.start(server, alice, state)  # no password: the stored token
     assert await again.expect("logged in") == f"logged in uid={uid} username={alice} via=token"
+    assert await again.expect("sync") == "sync: 1 conversation(s) with new messages"
     assert await again.expect("recv") == f"recv user:{bob.uid} seq=3 from={bob.uid}: while you were away"
     assert await again.finish() == 0
     assert not any(line.startswith("recv") and "seq=2" in line for line in again.seen)  # held already
