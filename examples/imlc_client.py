@@ -12,9 +12,16 @@ see your own uid at login and the sender's on every message; an operator finds a
 
 Each event is one line on stdout, so scripts can pipe lines in and read lines out:
 
-    logged in uid=10000 username=alice via=password     sent user:10001 seq=4
-    recv user:10001 seq=5 from=10001: hello              read user:10001 seq=5 by=10001
-    recalled user:10001 seq=3      push: text      error MS NOT_FOUND: no such user      kicked: ...
+    logged in uid=10000 username=alice via=password      (or via=token)
+    sync: 2 conversation(s) with new messages
+    to user:10001                                        (after /to 10001; /group 7 gives group:7)
+    sent user:10001 seq=4
+    recv user:10001 seq=5 from=10001: hello
+    read user:10001 seq=5 by=10001                       (a read receipt, or your other device)
+    recalled user:10001 seq=3
+    push: <text>
+    error MS NOT_FOUND: <detail>
+    kicked: REPLACED <detail>
 
 The token of the first (password) login, the message-id counter, the highest seq held per
 conversation and the SYNC position are kept in ``--state`` (a JSON file), so the next start logs in
