@@ -729,7 +729,7 @@ def _notes(o: Options, r: Result) -> list[str]:
         notes.append(
             "code 7 refusals: the server's per-connection rate limit (OMTP: 100 frames/s, burst 200)"
         )
-    if o.protocol in ("imlc", "mixed") and "refused code 9" in r.load.error_kinds:
+    if o.protocol == "imlc" and "refused code 9" in r.load.error_kinds:  # 9 means other things elsewhere
         notes.append(
             "code 9 refusals: imlc THROTTLED, its per-connection rate limit (50 frames/s, burst 100): "
             "for the server's own limit give more --pairs or a --rate below 50/s per connection"
