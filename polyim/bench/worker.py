@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from polyim.bench.beehive_load import BeehiveSession
+from polyim.bench.imlc_load import ImlcSession
 from polyim.bench.load import LoadSession, Plan, RunState, SessionSpec
 from polyim.bench.omtp_load import OmtpSession
 from polyim.bench.runner import raise_nofile
@@ -47,6 +48,8 @@ def make_session(spec: SessionSpec, state: RunState) -> LoadSession:
         return XmmepSession(spec, state)
     if spec.protocol == "teamtalk":
         return TeamTalkSession(spec, state)
+    if spec.protocol == "imlc":
+        return ImlcSession(spec, state)
     return OmtpSession(spec, state, echo=spec.protocol == "echo")
 
 
