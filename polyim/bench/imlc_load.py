@@ -4,9 +4,9 @@ Log in with LOGIN (a polyim token in ``token``, or the password), send MS with a
 per request, pair each reply with its request by that seq (§2.3), and read the tag from the text of
 each MN. imlc has no per-message receipt (the delivered cursor moves with a FORWARD ``MP``, §3.1 MP),
 so ``--no-receipts`` changes nothing here. THROTTLED and SERVER_BUSY refusals pause the session's
-sends briefly, as the other protocols' slow-down codes do. imlc's rate limit is the lowest of the
-protocols (50 frames/s per connection, bursts of 100, imlc.md §2.4): an unpaced chat run whose
-connections want more gets the excess refused, and the figures show the limit, not the server.
+sends briefly, as the other protocols' slow-down codes do. imlc's rate limit (50 frames/s per
+connection, bursts of 100, imlc.md §2.4) is raised by the bench's own server (``[imlc] rate_limit``);
+against another server an unpaced run may meet it, and the figures then show the limit, not the server.
 """
 
 from __future__ import annotations

@@ -160,8 +160,9 @@ def _config_text(data_dir: Path, token: str) -> str:
         elif entry.name == "teamtalk":  # its 20 messages/s per connection would cap an unpaced load
             listeners = 'login = "127.0.0.1:0"\nmsg = "127.0.0.1:0"\nfile = "127.0.0.1:0"\n'
             parts.append(f"[teamtalk]\n{listeners}max_msgs_per_second = 1000000\n{_BENCH_CAPS}")
-        elif entry.name == "imlc":
-            parts.append(f'[imlc]\nlisten = "127.0.0.1:0"\n{_BENCH_CAPS}')
+        elif entry.name == "imlc":  # its 50 frames/s per connection would cap an unpaced load
+            limits = "rate_limit = 1000000\nrate_burst = 1000000\n"
+            parts.append(f'[imlc]\nlisten = "127.0.0.1:0"\n{limits}{_BENCH_CAPS}')
         else:  # a protocol without a load client yet: keep it off its default ports
             parts.append(f"[{entry.name}]\nenabled = false\n")
     return "\n".join(parts)

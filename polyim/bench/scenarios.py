@@ -731,8 +731,8 @@ def _notes(o: Options, r: Result) -> list[str]:
         )
     if o.protocol == "imlc" and "refused code 9" in r.load.error_kinds:  # 9 means other things elsewhere
         notes.append(
-            "code 9 refusals: imlc THROTTLED, its per-connection rate limit (50 frames/s, burst 100): "
-            "for the server's own limit give more --pairs or a --rate below 50/s per connection"
+            "code 9 refusals: imlc THROTTLED, the target's per-connection rate limit ([imlc] rate_limit, "
+            "50 frames/s by default): raise it there, or give a --rate below it per connection"
         )
     if r.server.cpu_s is None:
         notes.append("server CPU and RSS unknown: no server pid (give --server-pid)")

@@ -392,6 +392,12 @@ def test_chat_over_teamtalk(tmp_path: Path) -> None:
     assert r["refused"] == 0 and r["acked"] > 100
 
 
+def test_chat_imlc_unpaced_on_the_benchs_own_server_meets_no_rate_limit(tmp_path: Path) -> None:
+    r = bench(tmp_path, "chat", "--pairs", "1", "--duration", "1.5", "--protocol", "imlc")
+    assert_consistent(r)
+    assert r["refused"] == 0 and r["acked"] > 150  # more than 50 frames/s with a burst of 100 allow
+
+
 def test_chat_imlc_pingpong(tmp_path: Path) -> None:
     r = bench(
         tmp_path, "chat", "--pairs", "3", "--duration", "1", "--protocol", "imlc", "--pattern", "pingpong"
@@ -401,11 +407,14 @@ def test_chat_imlc_pingpong(tmp_path: Path) -> None:
 
 
 def test_chat_imlc_over_its_rate_limit_is_refused_not_lost(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Unpaced, one imlc connection sends past 50 frames/s: the excess is refused THROTTLED (9) and
-    counted so, every acked message is delivered, and the connection stays open."""
-    r = bench(tmp_path, "chat", "--pairs", "1", "--duration", "2.5", "--protocol", "imlc")
+    """Unpaced, one imlc connection to a server with the default limit (the bench's own server raises
+    it) sends past 50 frames/s: the excess is refused THROTTLED (9) and counted so, every acked message
+    is delivered, and the connection stays open."""
+    target = ["--target", f"imlc=127.0.0.1:{server.imlc}", f"http=127.0.0.1:{server.http}"]
+    target += ["--admin-token", server.admin_token]
+    r = bench(tmp_path, "chat", "--pairs", "1", "--duration", "2.5", "--protocol", "imlc", *target)
     assert r["refused"] > 0 and r["error_kinds"] == {"refused code 9": r["refused"]}
     assert r["delivered"] == r["expected_deliveries"] == r["acked"] > 0
     assert r["lost"] == 0 and r["errors"] == 0  # no "closed by server"
