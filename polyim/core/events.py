@@ -105,8 +105,13 @@ class GroupEvent:
 
 @dataclass(frozen=True, slots=True)
 class PresenceEvent:
+    """``uid`` now shows ``presence``. ``friend``: the recipient watches as one who has ``uid`` as a
+    friend; False for the wider watchers a protocol may ask for (1:1 peers and members of small groups,
+    TeamTalk §4.7), whom a protocol that shows friends' presence only ignores."""
+
     uid: int
     presence: Presence
+    friend: bool = True
 
 
 @dataclass(frozen=True, slots=True)

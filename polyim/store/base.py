@@ -206,6 +206,11 @@ class Store(abc.ABC):
         ...
 
     @abc.abstractmethod
+    async def peers(self, uid: int) -> list[int]:
+        """The users ``uid`` has a 1:1 conversation with (a note to self not counted)."""
+        ...
+
+    @abc.abstractmethod
     async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
         """For each 1:1 conversation of ``uid`` with another user: that user's read cursor and the time
         (µs) it last moved, by conversation key (a conversation list with read receipts)."""

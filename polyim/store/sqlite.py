@@ -487,6 +487,11 @@ class SqliteStore(Store):
         states = await self._reader.run(lambda c: _user_conversations(c, uid))
         return [_with_receipts(s, overlay) for s in states] if overlay else states
 
+    async def peers(self, uid: int) -> list[int]:
+        rows = await self._read_all("SELECT conv FROM user_convs WHERE uid=? AND conv LIKE 'p:%'", (uid,))
+        peers = (ConvId.from_key(r[0]).peer_of(uid) for r in rows)
+        return sorted(p for p in peers if p != uid)
+
     async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
         return await self._reader.run(lambda c: _peer_cursors(c, uid))
 

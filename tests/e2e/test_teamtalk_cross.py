@@ -188,3 +188,31 @@ async def test_a_disabled_account_is_kicked_with_1_7(server: Server, teamtalk: T
     assert await tt.wait_closed(3)
     again = await teamtalk.connect()
     assert (await again.login(name))[0] == 6
+
+
+async def test_one_to_one_peers_and_small_group_members_watch_presence_in_teamtalk_only(
+    server: Server, teamtalk: TeamTalk, imlc: Imlc, beehive: Beehive
+) -> None:
+    """§4.7: watchers are friends, 1:1 peers and members of groups of at most presence_group_max; a
+    protocol that shows friends' presence only (beehive) hears nothing of a mere peer."""
+    tt, _ = await teamtalk.user("wa")
+    peer_uid, peer_name = server.add_user("wb")
+    member_uid, member_name = server.add_user("wc")
+    bee = await beehive.user()
+    chatter = await teamtalk.login(peer_name, client_type=ANDROID)  # a 1:1 with tt: the peer writes first
+    await chatter.say(tt.uid, "hello", seq_no=1)
+    await chatter.close()
+    assert parse(await tt.wait_for((2, 5)), "s", "u32") == [str(peer_uid), 2]  # the peer left
+    status, _ = server.api(
+        "POST",
+        "/api/v1/groups",
+        {"name": f"w{tt.uid}", "owner": int(tt.uid), "members": [member_uid, bee.uid]},
+    )
+    assert status == 201
+    peer = await imlc.login(peer_name)  # a peer comes online in another protocol
+    assert parse(await tt.wait_for((2, 5)), "s", "u32") == [str(peer_uid), 1]
+    await imlc.login(member_name)  # and a member of a small group
+    assert parse(await tt.wait_for((2, 5)), "s", "u32") == [str(member_uid), 1]
+    await peer.close()
+    assert parse(await tt.wait_for((2, 5)), "s", "u32") == [str(peer_uid), 2]
+    assert await bee.no_push(b.ONLINE_NTF) and await bee.no_push(b.OFFLINE_NTF)  # not bee's friends

@@ -371,6 +371,7 @@ async def test_peer_cursors_give_the_other_users_read_cursor_of_each_one_to_one(
         await store.append_message(new_msg(P_AB, A, "hi"))
     await store.append_message(new_msg(ConvId.peer(A, A), A, "note to self"))
     assert await store.peer_cursors(A) == {P_AB.key: (0, 0)}  # B read nothing; a note to self has no peer
+    assert await store.peers(A) == [B] and await store.peers(B) == [A]
     await store.advance_read(B, P_AB, 2, 7_000)
     assert await store.peer_cursors(A) == {P_AB.key: (2, 7_000)}
     assert (await store.peer_cursors(B))[P_AB.key][0] == 3  # the sender's own messages are read

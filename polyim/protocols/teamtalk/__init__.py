@@ -33,6 +33,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
     from polyim.protocols.teamtalk.adapter import Endpoints, TeamTalkChannel
 
     cfg = settings.protocol("teamtalk", TeamTalkSettings)
+    core.accounts.widen_watchers(cfg.presence_group_max)  # 1:1 peers and small groups' members (§4.7)
     ends = Endpoints(advertise=settings.server.advertise)
 
     def channel(role: str) -> Callable[[Connection], TeamTalkChannel]:
