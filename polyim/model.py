@@ -343,3 +343,17 @@ class PriorityEntry:
     key: int
     message: Message | None
     control: Control | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineFile:
+    """An offline file waiting for its recipient: the transfer task that made it and where its bytes
+    are in the file store (``file_id``). Kept in the database, so a restart loses no waiting file."""
+
+    task_id: str
+    sender: int
+    recipient: int
+    name: str
+    size: int
+    file_id: str
+    created_ms: int

@@ -60,6 +60,18 @@ class Server:
         return self.ports["xmmep udp"]
 
     @property
+    def teamtalk_login(self) -> int:
+        return self.ports["teamtalk login"]
+
+    @property
+    def teamtalk_msg(self) -> int:
+        return self.ports["teamtalk msg"]
+
+    @property
+    def teamtalk_file(self) -> int:
+        return self.ports["teamtalk file"]
+
+    @property
     def http(self) -> int:
         return self.ports["http tcp"]
 
@@ -133,6 +145,10 @@ data_dir = "{tmp / "data"}"
 [http]
 listen = "127.0.0.1:0"
 admin_token = "test-admin-token"
+[teamtalk]
+login = "127.0.0.1:0"
+msg = "127.0.0.1:0"
+file = "127.0.0.1:0"
 [imlc]
 listen = "127.0.0.1:0"
 [xmmep]

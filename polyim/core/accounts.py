@@ -45,6 +45,7 @@ class Accounts:
         self.ctx = ctx
         self.tokens = tokens
         self.throttle = throttle
+        self.watch_group_max = 0  # 0: only friends watch a user's presence (widen_watchers)
 
     async def create(
         self,
@@ -144,6 +145,10 @@ class Accounts:
 
     async def get_many(self, uids: list[int]) -> list[Account]:
         return await self.ctx.store.get_accounts(uids)
+
+    async def directory(self, limit: int) -> list[Account]:
+        """The active accounts, by uid, at most ``limit`` (a company directory: TeamTalk 2/14)."""
+        return [a for a in await self.ctx.store.list_accounts(limit) if not a.disabled]
 
     async def by_name(self, username: str) -> Account | None:
         return await self.ctx.account_by_name(username)
@@ -296,9 +301,27 @@ class Accounts:
             return self.ctx.sessions.kick(other.sid, KickReason.OWN_DEVICE)
         return False
 
+    def widen_watchers(self, group_max: int) -> None:
+        """Also tell presence to the user's 1:1 peers and to the members of its groups of at most
+        ``group_max`` members (a protocol that asks for it: TeamTalk ``presence_group_max``)."""
+        self.watch_group_max = max(self.watch_group_max, group_max)
+
     async def _announce(self, uid: int, presence: Presence) -> None:
         friends = await self.ctx.follower_ids(uid)  # who has uid as a friend observes it
         blocked = await self.ctx.blocked_by(uid)  # a user on uid's blacklist gets no presence of uid
         watchers = [peer for peer in friends if peer not in blocked]
         if watchers:
             self.ctx.sessions.deliver(watchers, PresenceEvent(uid, presence))
+        if self.watch_group_max:
+            others = await self._wide_watchers(uid) - friends - blocked - {uid}
+            if others:
+                self.ctx.sessions.deliver(others, PresenceEvent(uid, presence, friend=False))
+
+    async def _wide_watchers(self, uid: int) -> set[int]:
+        """The 1:1 peers of ``uid`` and the members of its groups small enough to watch it."""
+        watchers = set(await self.ctx.store.peers(uid))
+        for group in await self.ctx.store.groups_of(uid):
+            members = await self.ctx.members(group.gid)
+            if len(members) <= self.watch_group_max:
+                watchers.update(members)
+        return watchers

@@ -105,8 +105,13 @@ class GroupEvent:
 
 @dataclass(frozen=True, slots=True)
 class PresenceEvent:
+    """``uid`` now shows ``presence``. ``friend``: the recipient watches as one who has ``uid`` as a
+    friend; False for the wider watchers a protocol may ask for (1:1 peers and members of small groups,
+    TeamTalk §4.7), whom a protocol that shows friends' presence only ignores."""
+
     uid: int
     presence: Presence
+    friend: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +202,20 @@ class SignalEvent:
     origin_protocol: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FileEvent:
+    """File ``task_id`` offered by ``sender`` to ``recipient`` (to the recipient's sessions): when the
+    task is made, and for an offline file again once it is ``ready`` to download."""
+
+    task_id: str
+    sender: int
+    recipient: int
+    name: str
+    size: int
+    offline: bool
+    ready: bool
+
+
 Event = (
     MessageEvent
     | ControlEvent
@@ -208,4 +227,5 @@ Event = (
     | RoomEvent
     | PushEvent
     | SignalEvent
+    | FileEvent
 )

@@ -193,17 +193,28 @@ class Messaging:
         if policy.require_friend and peer != uid and not await self.ctx.store.is_friend(uid, peer):
             raise CoreError(Code.NOT_FRIEND, "not a friend")
 
-    async def signal(self, session: Session, event: SignalEvent, policy: SendPolicy = DEFAULT_POLICY) -> int:
+    async def signal(
+        self,
+        session: Session,
+        event: SignalEvent,
+        policy: SendPolicy = DEFAULT_POLICY,
+        *,
+        mirror: bool = False,
+    ) -> int:
         """Hand a transient 1:1 signal (typing) to the peer's live sessions, checked as a send to that
-        peer would be (it exists, has not blocked the sender, the friendship rule) but never stored and
-        never sent to the sender's own sessions. Returns the number of sessions reached."""
+        peer would be (it exists, has not blocked the sender, the friendship rule) but never stored; the
+        sender's own other sessions get it too with ``mirror`` (TeamTalk 4/1). Returns the number of
+        sessions reached."""
         if event.sender != session.uid:
             raise CoreError(Code.IDENTITY_MISMATCH)
         await self.ctx.require_account(event.peer)
         await self._check_peer(session.uid, event.peer, policy)
         if event.peer == session.uid:
             return 0
-        return self.ctx.sessions.deliver([event.peer], event)
+        reached = self.ctx.sessions.deliver([event.peer], event)
+        if mirror:
+            reached += self.ctx.sessions.deliver([session.uid], event, skip=session.sid)
+        return reached
 
     def _commit(
         self,

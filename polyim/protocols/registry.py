@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from polyim.protocols import beehive, imlc, omtp, xmmep
+from polyim.protocols import beehive, imlc, omtp, teamtalk, xmmep
 from polyim.protocols.entry import ProtocolEntry, ProtocolSection
 
 ENTRIES: tuple[ProtocolEntry, ...] = (
@@ -10,6 +10,7 @@ ENTRIES: tuple[ProtocolEntry, ...] = (
     beehive.ENTRY,
     imlc.ENTRY,
     xmmep.ENTRY,
+    teamtalk.ENTRY,
 )
 
 

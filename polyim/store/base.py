@@ -26,6 +26,7 @@ from polyim.model import (
     GroupUpdate,
     Message,
     MsgStatus,
+    OfflineFile,
     PriorityEntry,
     Role,
     RoomList,
@@ -205,6 +206,11 @@ class Store(abc.ABC):
         ...
 
     @abc.abstractmethod
+    async def peers(self, uid: int) -> list[int]:
+        """The users ``uid`` has a 1:1 conversation with (a note to self not counted)."""
+        ...
+
+    @abc.abstractmethod
     async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
         """For each 1:1 conversation of ``uid`` with another user: that user's read cursor and the time
         (µs) it last moved, by conversation key (a conversation list with read receipts)."""
@@ -377,6 +383,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def recall(self, key: str) -> str | None: ...
+
+    # -- offline files ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def keep_offline_file(self, record: OfflineFile) -> None:
+        """Record a complete offline file for its recipient (its bytes are in the FileStore already)."""
+
+    @abc.abstractmethod
+    async def forget_offline_file(self, task_id: str) -> None:
+        """Drop the record (downloaded and deleted, or expired); nothing when there is none."""
+
+    @abc.abstractmethod
+    async def offline_files(self) -> list[OfflineFile]:
+        """Every recorded offline file, oldest first (loaded at start)."""
 
 
 class FileTooLarge(Exception):

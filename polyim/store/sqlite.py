@@ -34,6 +34,7 @@ from polyim.model import (
     GroupUpdate,
     Message,
     MsgStatus,
+    OfflineFile,
     PriorityEntry,
     Role,
     RoomList,
@@ -467,6 +468,11 @@ class SqliteStore(Store):
         states = await self._reader.run(lambda c: _user_conversations(c, uid))
         return [_with_receipts(s, overlay) for s in states] if overlay else states
 
+    async def peers(self, uid: int) -> list[int]:
+        rows = await self._read_all("SELECT conv FROM user_convs WHERE uid=? AND conv LIKE 'p:%'", (uid,))
+        peers = (ConvId.from_key(r[0]).peer_of(uid) for r in rows)
+        return sorted(p for p in peers if p != uid)
+
     async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
         return await self._reader.run(lambda c: _peer_cursors(c, uid))
 
@@ -882,6 +888,36 @@ class SqliteStore(Store):
     async def recall(self, key: str) -> str | None:
         row = await self._read_one("SELECT result FROM idempotency WHERE key=?", (key,))
         return str(row[0]) if row else None
+
+    # -- offline files ----------------------------------------------------------------------------
+    async def keep_offline_file(self, record: OfflineFile) -> None:
+        r = record
+
+        def op(c: Conn) -> None:
+            c.execute(
+                "INSERT OR REPLACE INTO offline_files(task_id, sender, recipient, name, size, file_id, created_ms)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (r.task_id, r.sender, r.recipient, r.name, r.size, r.file_id, r.created_ms),
+            )
+
+        await self._writer.run(op)
+
+    async def forget_offline_file(self, task_id: str) -> None:
+        def op(c: Conn) -> None:
+            c.execute("DELETE FROM offline_files WHERE task_id=?", (task_id,))
+
+        await self._writer.run(op)
+
+    async def offline_files(self) -> list[OfflineFile]:
+        rows = await self._read_all(
+            "SELECT task_id, sender, recipient, name, size, file_id, created_ms FROM offline_files"
+            " ORDER BY created_ms, task_id",
+            (),
+        )
+        return [
+            OfflineFile(str(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]), str(r[5]), int(r[6]))
+            for r in rows
+        ]
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _read_one(self, sql: str, args: Sequence[Any]) -> Any:

@@ -8,6 +8,7 @@ import pytest
 
 from tests.clients.imlc import ImlcClient
 from tests.clients.omtp import DeviceType, OmtpClient
+from tests.clients.teamtalk import PC, TeamTalkClient
 from tests.clients.xmmep import XmmepClient
 from tests.conftest import Server, start_server, write_config
 
@@ -128,6 +129,36 @@ class Xmmep:
             await client.close()
 
 
+class TeamTalk:
+    """Opens TeamTalk msg-server connections to ``server`` and closes all of them at the end of the test."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.clients: list[TeamTalkClient] = []
+
+    async def connect(self, port: int | None = None) -> TeamTalkClient:
+        client = await TeamTalkClient.connect("127.0.0.1", port or self.server.teamtalk_msg)
+        self.clients.append(client)
+        return client
+
+    async def login(self, name: str, *, client_type: int = PC) -> TeamTalkClient:
+        client = await self.connect()
+        result, _ = await client.login(name, client_type=client_type)
+        assert result == 0
+        return client
+
+    async def user(
+        self, prefix: str = "t", *, client_type: int = PC, **extra: object
+    ) -> tuple[TeamTalkClient, str]:
+        """A new account, logged in over TeamTalk; returns the client and the username."""
+        _, name = self.server.add_user(prefix, **extra)
+        return await self.login(name, client_type=client_type), name
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One default server for the OMTP functional modules, which override ``server`` with it: every test
@@ -167,6 +198,13 @@ async def xmmep(server: Server) -> AsyncIterator[Xmmep]:
 @pytest.fixture
 async def imlc(server: Server) -> AsyncIterator[Imlc]:
     pool = Imlc(server)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def teamtalk(server: Server) -> AsyncIterator[TeamTalk]:
+    pool = TeamTalk(server)
     yield pool
     await pool.close()
 

@@ -47,6 +47,7 @@ async def test_a_registered_protocol_is_configured_started_and_routed(
             "beehive",
             "imlc",
             "xmmep",
+            "teamtalk",
             "echo",
             "http",
         }

@@ -20,6 +20,7 @@ from polyim.model import (
     GroupRole,
     GroupUpdate,
     MsgStatus,
+    OfflineFile,
     Role,
     RoomList,
     RoomRecord,
@@ -370,6 +371,7 @@ async def test_peer_cursors_give_the_other_users_read_cursor_of_each_one_to_one(
         await store.append_message(new_msg(P_AB, A, "hi"))
     await store.append_message(new_msg(ConvId.peer(A, A), A, "note to self"))
     assert await store.peer_cursors(A) == {P_AB.key: (0, 0)}  # B read nothing; a note to self has no peer
+    assert await store.peers(A) == [B] and await store.peers(B) == [A]
     await store.advance_read(B, P_AB, 2, 7_000)
     assert await store.peer_cursors(A) == {P_AB.key: (2, 7_000)}
     assert (await store.peer_cursors(B))[P_AB.key][0] == 3  # the sender's own messages are read
@@ -424,6 +426,17 @@ async def test_idempotency_remember_and_recall(store: Store) -> None:
     assert await store.remember("k", "first") == "first"
     assert await store.remember("k", "second") == "first"
     assert await store.recall("k") == "first"
+
+
+async def test_offline_file_records_kept_listed_oldest_first_and_forgotten(store: Store) -> None:
+    later = OfflineFile("t2", A, B, "b.txt", 20, "f2", 2_000)
+    first = OfflineFile("t1", B, A, "a.txt", 10, "f1", 1_000)
+    await store.keep_offline_file(later)
+    await store.keep_offline_file(first)
+    assert await store.offline_files() == [first, later]
+    await store.forget_offline_file("t1")
+    await store.forget_offline_file("nothing")
+    assert await store.offline_files() == [later]
 
 
 async def test_acknowledged_writes_visible_from_fresh_connection(backend: Backend) -> None:

@@ -432,6 +432,8 @@ class BeehiveChannel(Channel):
         task.add_done_callback(_background.discard)
 
     def _on_presence(self, event: PresenceEvent) -> None:
+        if not event.friend:
+            return  # beehive shows its friends' presence only
         if event.presence is Presence.OFFLINE:
             body = pb.mesg_offline_ntf(uid=event.uid, time=self.core.clock.now_ms() // 1000)
             self.push(Cmd.OFFLINE_NTF, c.encode_body(body))

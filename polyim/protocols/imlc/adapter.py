@@ -152,7 +152,7 @@ class ImlcChannel(Channel):
         super().__init__(core, conn)
         self.settings = settings
         self.decoder = c.Decoder(max_body=settings.max_body_bytes)
-        self.rate = RateLimit(rate=50, burst=100, close_after=10.0)
+        self.rate = RateLimit(settings.rate_limit, settings.rate_burst, close_after=10.0)
         self.policy = SendPolicy(settings.max_content_bytes, settings.require_friend)
         self.login_failures = 0
         self.errors_in_a_row = 0

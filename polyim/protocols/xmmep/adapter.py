@@ -420,6 +420,8 @@ class XmmepChannel(Channel):
             self.conn.write(sent)
 
     async def _presence(self, event: PresenceEvent) -> None:
+        if not event.friend:
+            return  # XMMEP shows its buddies' presence only
         account = await self.core.accounts.get(event.uid)
         if account is None:
             return
