@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from polyim.cluster.base import NodeRecord, NodeRegistry
 
@@ -82,6 +82,14 @@ class Nodes:
         live = [Gateway(**json.loads(r.value)) for r in self.records(GATEWAYS) if r.alive(now)]
         fitting = [g for g in live if g.protocol == protocol and g.kind == kind]
         return min(fitting, key=lambda g: (g.connections, g.nid), default=None)
+
+    def elsewhere(self, protocol: str, kind: str) -> Gateway | None:
+        """:meth:`least_loaded` when it is another node's listener (None when it is this node's, or none is
+        known), its host emptied when that node listens on a wildcard address (the asker keeps its own)."""
+        best = self.least_loaded(protocol, kind)
+        if best is None or best.nid == self.node_id:
+            return None
+        return replace(best, host="") if best.host in ("", "0.0.0.0", "::", "[::]") else best
 
     # -- listeners and reporters ----------------------------------------------------------------------
     def set_listeners(self, listeners: list[ListenerInfo]) -> None:

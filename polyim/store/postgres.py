@@ -37,6 +37,7 @@ from polyim.model import (
     GroupUpdate,
     Message,
     MsgStatus,
+    OfflineFile,
     PriorityEntry,
     Role,
     RoomList,
@@ -497,6 +498,11 @@ class PostgresStore(Store):
             states = await _user_conversations(c, uid)
         return [_with_receipts(s, overlay) for s in states] if overlay else states
 
+    async def peers(self, uid: int) -> list[int]:
+        rows = await self._read_all("SELECT conv FROM user_convs WHERE uid = $1 AND conv LIKE 'p:%'", uid)
+        peers = (ConvId.from_key(r[0]).peer_of(uid) for r in rows)
+        return sorted(p for p in peers if p != uid)
+
     async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
         rows = await self._read_all(
             "SELECT mine.conv, theirs.read_seq, theirs.activity_us FROM user_convs mine"
@@ -944,6 +950,33 @@ class PostgresStore(Store):
     async def recall(self, key: str) -> str | None:
         row = await self._read_one("SELECT result FROM idempotency WHERE key = $1", key)
         return str(row[0]) if row else None
+
+    # -- offline files ----------------------------------------------------------------------------
+    async def keep_offline_file(self, record: OfflineFile) -> None:
+        r = record
+        await self._execute(
+            "INSERT INTO offline_files(task_id, sender, recipient, name, size, file_id, created_ms)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (task_id) DO UPDATE SET sender = EXCLUDED.sender,"
+            " recipient = EXCLUDED.recipient, name = EXCLUDED.name, size = EXCLUDED.size,"
+            " file_id = EXCLUDED.file_id, created_ms = EXCLUDED.created_ms",
+            r.task_id,
+            r.sender,
+            r.recipient,
+            r.name,
+            r.size,
+            r.file_id,
+            r.created_ms,
+        )
+
+    async def forget_offline_file(self, task_id: str) -> None:
+        await self._execute("DELETE FROM offline_files WHERE task_id = $1", task_id)
+
+    async def offline_files(self) -> list[OfflineFile]:
+        rows = await self._read_all(
+            "SELECT task_id, sender, recipient, name, size, file_id, created_ms FROM offline_files"
+            ' ORDER BY created_ms, task_id COLLATE "C"'
+        )
+        return [OfflineFile(*r) for r in rows]
 
 
 K = TypeVar("K", int, str)

@@ -1,8 +1,9 @@
 """Scaled mode over real sockets: two ``polyim serve`` processes on one PostgreSQL and one Redis (each
 test's engines are the throw-away ones of :mod:`tests.engines`). Users of every landed protocol on node
 A and node B chat 1:1 and in groups; a duplicate login on the other node kicks the first in its own
-protocol's words; a token issued by one node is accepted by the other; beehive ``/im/iplist`` hands out
-the least-loaded live node; and a node killed with ``kill -9`` loses only its connections."""
+protocol's words; a token issued by one node is accepted by the other; beehive ``/im/iplist``, XMMEP
+110/111 and TeamTalk's 1/1 → 1/2 hand out the least-loaded live node; and a node killed with ``kill -9``
+loses only its connections."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from polyim.protocols.imlc import imlc_pb2 as pb
 from tests.clients import beehive as b
 from tests.clients.imlc import Command, Status
 from tests.clients.omtp import PT
+from tests.clients.teamtalk import msg_server
 from tests.conftest import Server, start_server, write_config
 from tests.e2e.beehive_pool import Beehive, http
-from tests.e2e.conftest import Imlc, Omtp, Xmmep
+from tests.e2e.conftest import Imlc, Omtp, TeamTalk, Xmmep
 from tests.e2e.test_beehive_rooms import chat, join
 from tests.e2e.test_imlc_rooms import new_room, next_notify, room
 from tests.e2e.test_imlc_rooms import send as send_in_room
@@ -65,15 +67,20 @@ class Pools:
     xmmep: Xmmep
     imlc: Imlc
     beehive: Beehive
+    teamtalk: TeamTalk
+
+    @classmethod
+    def of(cls, server: Server) -> Pools:
+        return cls(Omtp(server), Xmmep(server), Imlc(server), Beehive(server), TeamTalk(server))
 
     async def close(self) -> None:
-        for pool in (self.omtp, self.xmmep, self.imlc, self.beehive):
+        for pool in (self.omtp, self.xmmep, self.imlc, self.beehive, self.teamtalk):
             await pool.close()
 
 
 @pytest.fixture
 async def nodes(pair: tuple[Server, Server]) -> AsyncIterator[tuple[Pools, Pools]]:
-    made = [Pools(Omtp(s), Xmmep(s), Imlc(s), Beehive(s)) for s in pair]
+    made = [Pools.of(s) for s in pair]
     yield made[0], made[1]
     for pools in made:
         await pools.close()
@@ -101,6 +108,8 @@ async def login(pools: Pools, protocol: str, prefix: str) -> User:
         client = await pools.xmmep.login(name)
     elif protocol == "imlc":
         client = await pools.imlc.login(name)
+    elif protocol == "teamtalk":
+        client = await pools.teamtalk.login(name)
     else:
         client = await pools.beehive.login(uid)
     return User(protocol, uid, name, client)
@@ -114,6 +123,8 @@ async def send(sender: User, to: User, text: str) -> None:
         c.send(170, sender.name, to.name, 1, text, 0)
     elif sender.protocol == "imlc":
         assert (await c.send(str(to.uid), text, message_id=int(time.monotonic_ns() % 10**9))).status == 0
+    elif sender.protocol == "teamtalk":
+        await c.say(str(to.uid), text, seq_no=int(time.monotonic_ns() % 10**9))
     else:
         assert (await c.chat(to.uid, text)).code == 0
 
@@ -126,6 +137,9 @@ async def receive(user: User) -> tuple[int, str]:
     if user.protocol == "xmmep":
         got = await c.expect(170)
         return -1, got.field(3)  # XMMEP names the sender by username
+    if user.protocol == "teamtalk":
+        got = await c.message()
+        return int(got.from_id), got.text
     if user.protocol == "imlc":
         mn = await c.expect(Command.MN)
         return int(getattr(mn, "from")), mn.message_content.searchable_content
@@ -133,7 +147,7 @@ async def receive(user: User) -> tuple[int, str]:
     return got.msg.suid, got.msg.text
 
 
-PROTOCOLS = ["omtp", "xmmep", "imlc", "beehive"]
+PROTOCOLS = ["omtp", "xmmep", "imlc", "beehive", "teamtalk"]
 
 
 async def test_every_protocol_pair_chats_across_nodes(nodes: tuple[Pools, Pools]) -> None:
@@ -264,6 +278,21 @@ async def test_xmmep_login_info_names_the_least_loaded_live_node(
         await asyncio.sleep(0.5)
 
 
+async def test_teamtalk_login_server_names_the_least_loaded_live_msg_server(
+    nodes: tuple[Pools, Pools], pair: tuple[Server, Server]
+) -> None:
+    on_a, _ = nodes
+    for _ in range(3):  # load node A's TeamTalk msg listener
+        await on_a.teamtalk.user("tload")
+    deadline = time.monotonic() + 20  # listeners are reported every 5 s
+    while (answer := await msg_server("127.0.0.1", pair[0].teamtalk_login)) != (
+        "127.0.0.1",
+        pair[1].teamtalk_msg,
+    ):  # node A's login server names node B's msg server
+        assert time.monotonic() < deadline, answer
+        await asyncio.sleep(0.5)
+
+
 async def test_a_node_killed_mid_stream_loses_only_its_connections(tmp_path: Path) -> None:
     """Three nodes; alice (OMTP, node A) streams to bob (beehive, node B) and carol (beehive, node C);
     node B is killed with kill -9 in the middle. Bob's session leaves the directory within the TTL, bob is
@@ -271,7 +300,7 @@ async def test_a_node_killed_mid_stream_loses_only_its_connections(tmp_path: Pat
     pg_url, redis = shared_postgres().database(), RedisServer()  # a cluster of its own
     servers = [start_node(tmp_path / n, i, pg_url, redis.url) for i, n in enumerate("abc", 1)]
     a, b_, _ = servers
-    pools = [Pools(Omtp(s), Xmmep(s), Imlc(s), Beehive(s)) for s in servers]
+    pools = [Pools.of(s) for s in servers]
     try:
         alice = await pools[0].omtp.user("ka")
         bob_uid, bob_name = a.add_user("kb")

@@ -8,7 +8,8 @@ import dataclasses
 import sqlite3
 from pathlib import Path
 
-from polyim.model import Control, ControlCmd, ConvId, Group, MsgStatus, RoomList, RoomRecord
+from polyim.model import Control, ControlCmd, ConvId, Group, MsgStatus, OfflineFile, RoomList, RoomRecord
+from polyim.store import migrate
 from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
 from tests.conftest import write_config
@@ -37,6 +38,7 @@ async def _fill(path: str) -> None:
         await s.save_room(RoomRecord(9, 100, owner=A, name="hall"))
         await s.set_room_user(9, B, RoomList.BANNED, True)
         await s.remember("trace-1", "done")
+        await s.keep_offline_file(OfflineFile("task-1", A, B, "report.pdf", 1234, "f1", 5))
     finally:
         await s.close()
 
@@ -46,7 +48,8 @@ async def test_copy_moves_every_table_verified_and_the_copy_carries_on(
 ) -> None:
     cfg = write_config(tmp_path, f'[storage]\nurl = "{postgres_url}"\n')
     upgraded = polyim("db", "upgrade", config=cfg)
-    assert upgraded.returncode == 0 and "applied [6]" in upgraded.stdout
+    latest = migrate.available()[-1][0]
+    assert upgraded.returncode == 0 and upgraded.stdout.startswith(f"schema version {latest} (applied [6,")
     assert "up to date" in polyim("db", "upgrade", config=cfg).stdout
 
     path = str(tmp_path / "single.db")
@@ -82,6 +85,7 @@ async def test_copy_moves_every_table_verified_and_the_copy_carries_on(
             dataclasses.replace((await pg.room_users())[0], kind=RoomList.BANNED)
         ]
         assert await pg.recall("trace-1") == "done"
+        assert await pg.offline_files() == [OfflineFile("task-1", A, B, "report.pdf", 1234, "f1", 5)]
         entries = await pg.priority_entries(B, 0, 10, 0)
         assert [e.control.cmd for e in entries if e.control] == [ControlCmd.RECALL]
         ctl, dup = await pg.apply_control(

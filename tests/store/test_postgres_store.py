@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from polyim.store import migrate
 from polyim.store.base import Store
 from polyim.store.postgres import PostgresStore
 from tests.engines import shared_postgres
@@ -55,10 +56,11 @@ async def test_a_resend_through_another_node_is_the_first_message(nodes: tuple[S
     assert n.seq == 2  # the refused copies left no gap
 
 
-async def test_upgrade_applies_each_version_once(postgres_url: str) -> None:
+async def test_upgrade_applies_each_version_once_up_to_sqlites_version(postgres_url: str) -> None:
     store = PostgresStore(postgres_url)
     version, applied = await store.upgrade()
-    assert version >= 6 and applied and applied[-1] == version
+    # one schema, two dialects: a SQLite migration needs its PostgreSQL twin under the same number
+    assert version == migrate.available()[-1][0] and applied[-1] == version
     assert await store.upgrade() == (version, [])
 
 

@@ -635,9 +635,9 @@ async def _login_info(ch: XmmepChannel, msg: c.Message) -> None:
         raise Refused(R.PARAM_ERROR, "empty user name")
     kind = "udp" if ch.udp else "tcp"
     host, port = ch.shared.advertise or _listener_host(ch, kind), ch.shared.ports.get(kind, 0)
-    best = ch.core.nodes.least_loaded("xmmep", kind)
-    if best is not None and best.nid != ch.core.nodes.node_id:
-        host, port = (best.host if best.host not in ("", "0.0.0.0", "::") else host), best.port
+    other = ch.core.nodes.elsewhere("xmmep", kind)
+    if other is not None:
+        host, port = other.host or host, other.port
     ch.write(X.GET_LOGIN_INFO_RES, [R.SUCCESS, host, port])
 
 
