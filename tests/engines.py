@@ -110,6 +110,7 @@ class PostgresServer:
             check=True,
             capture_output=True,
             user=self._as,
+            cwd=self.dir,  # the postgres user may not be allowed into the checkout
         )
         self.start()
 
@@ -134,6 +135,7 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
             stderr=open(f"{self.dir}/log", "ab"),  # noqa: SIM115 - the server keeps it
             user=self._as,
+            cwd=self.dir,
         )
         _wait_port(self.port, self.proc, "postgres")
         deadline = time.monotonic() + 20
