@@ -60,7 +60,17 @@ class RoomCast:
     event: Event | None = None
 
 
-Envelope = Delivery | Kick | RoomCast
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """``event`` for every session of the receiving node whose client application is ``app`` (and
+    ``version``); every session when ``app`` is empty (an admin broadcast push)."""
+
+    event: Event
+    app: str = ""
+    version: str = ""
+
+
+Envelope = Delivery | Kick | RoomCast | Broadcast
 
 
 def encode_event(event: Event) -> bytes:

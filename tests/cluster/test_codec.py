@@ -21,6 +21,7 @@ from polyim.cluster import codec
 from polyim.cluster.base import SessionId
 from polyim.cluster.codec import (
     LOCAL_FIELDS,
+    Broadcast,
     Delivery,
     Kick,
     RoomCast,
@@ -134,7 +135,7 @@ def test_rendered_frames_stay_on_their_node() -> None:
 
 
 def test_envelopes_round_trip() -> None:
-    for cls in (Delivery, Kick, RoomCast):
+    for cls in (Delivery, Kick, RoomCast, Broadcast):
         envelope = build(cls)
         assert_same(decode_envelope(encode_envelope(envelope)), envelope)
     kick = Kick(SessionId(5), KickReason.DUPLICATE_LOGIN)

@@ -17,7 +17,15 @@ from polyim.cluster.redis import Link, redis_cluster
 from polyim.config import AccountSettings
 from polyim.core.app import Core
 from polyim.core.errors import Code
-from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent, RoomChange, RoomEvent
+from polyim.core.events import (
+    KickReason,
+    MessageEvent,
+    Presence,
+    PresenceEvent,
+    PushEvent,
+    RoomChange,
+    RoomEvent,
+)
 from polyim.core.messaging import Outgoing, Unroutable
 from polyim.model import AccountUpdate, ConvId, DeviceClass
 from polyim.store.postgres import PostgresStore
@@ -196,6 +204,20 @@ async def test_redis_going_away_is_survived(postgres_url: str) -> None:
         await n2.stop()
         await n1.stop()
         server.close()
+
+
+async def test_pushes_reach_every_node(nodes: tuple[Core, Core]) -> None:
+    n1, n2 = nodes
+    a, b = await user(n1, "alice"), await user(n1, "bob")
+    _, here = await online(n1, a)
+    _, there = await online(n2, b, "phone-9", DeviceClass.MOBILE)
+    await eventually(lambda: n1.sessions.online(b))
+    n1.push.broadcast(b"to everyone")
+    await eventually(lambda: [e.payload for e in there.of(PushEvent)] == [b"to everyone"])
+    assert [e.payload for e in here.of(PushEvent)] == [b"to everyone"]
+    assert n1.push.to_device(b, "phone-9", b"to one device").online == 1  # on node 2
+    await eventually(lambda: [e.payload for e in there.of(PushEvent)][-1:] == [b"to one device"])
+    assert len(here.of(PushEvent)) == 1
 
 
 async def test_a_room_spans_nodes(nodes: tuple[Core, Core]) -> None:
