@@ -18,16 +18,18 @@ from polyim.config import AccountSettings
 from polyim.core.app import Core
 from polyim.core.errors import Code
 from polyim.core.events import (
+    ControlEvent,
     KickReason,
     MessageEvent,
     Presence,
     PresenceEvent,
     PushEvent,
+    ReadEvent,
     RoomChange,
     RoomEvent,
 )
 from polyim.core.messaging import Outgoing, Unroutable
-from polyim.model import AccountUpdate, ConvId, DeviceClass
+from polyim.model import AccountUpdate, ControlCmd, ConvId, DeviceClass
 from polyim.store.postgres import PostgresStore
 from tests.core.test_core import cred, online, refused, send, user
 from tests.engines import RedisServer
@@ -204,6 +206,20 @@ async def test_redis_going_away_is_survived(postgres_url: str) -> None:
         await n2.stop()
         await n1.stop()
         server.close()
+
+
+async def test_read_receipts_and_recalls_cross_nodes(nodes: tuple[Core, Core]) -> None:
+    n1, n2 = nodes
+    a, b = await user(n1, "alice"), await user(n1, "bob")
+    sa, sink_a = await online(n1, a)
+    sb, sink_b = await online(n2, b)
+    await eventually(lambda: n1.sessions.online(b) and n2.sessions.online(a))
+    sent = (await send(n1, sa, ConvId.peer(a, b), "oops")).message
+    await eventually(lambda: sink_b.messages() == ["oops"])
+    await n2.messages.mark_read(sb, sent.conv, sent.seq)  # bob reads on node 2: alice hears on node 1
+    await eventually(lambda: [(e.uid, e.seq) for e in sink_a.of(ReadEvent)] == [(b, sent.seq)])
+    await n1.messages.control(sa, sent, ControlCmd.RECALL, "recall-1")  # and the recall crosses back
+    await eventually(lambda: [e.control.cmd for e in sink_b.of(ControlEvent)] == [ControlCmd.RECALL])
 
 
 async def test_pushes_reach_every_node(nodes: tuple[Core, Core]) -> None:
