@@ -39,14 +39,16 @@ def _secret_file(data_dir: Path, name: str, make: bool = True) -> str:
     return value
 
 
-def make_core(settings: Settings) -> Core:
+def make_core(settings: Settings, *, serving: bool = False) -> Core:
+    """The core on the configured store. Only a serving node joins the cluster (``serving``): a CLI
+    command or the bench's seeding on the same configuration must not pose as that node in Redis."""
     data_dir = Path(settings.server.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     store = make_store(settings.storage.url, data_dir)
     secret = _secret_file(data_dir, "token_secret").encode()
     files = make_file_store(data_dir, settings.files.max_file_bytes)
     cluster = None
-    if settings.cluster.redis_url:
+    if serving and settings.cluster.redis_url:
         cluster = redis_cluster(settings.server.node_id, settings.cluster.redis_url, settings.accounts)
     return Core(store, settings.accounts, secret, settings.server.node_id, files=files, cluster=cluster)
 
@@ -62,7 +64,7 @@ async def _shared_secret(core: Core, name: str) -> tuple[str, bool]:
 class Node:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.core = make_core(settings)
+        self.core = make_core(settings, serving=True)
         self.listeners: list[Listener] = []
         self._runner: web.AppRunner | None = None
         self.http_app: web.Application | None = None

@@ -29,6 +29,7 @@ from tests.e2e.test_beehive_rooms import chat, join
 from tests.e2e.test_imlc_rooms import new_room, next_notify, room
 from tests.e2e.test_imlc_rooms import send as send_in_room
 from tests.engines import RedisServer, shared_postgres
+from tests.test_cli import polyim
 
 
 def node_config(tmp: Path, node_id: int, pg_url: str, redis_url: str) -> Path:
@@ -230,6 +231,20 @@ async def test_a_duplicate_login_on_the_other_node_kicks_in_the_first_ones_words
     await asyncio.sleep(0.1)
     await on_b.xmmep.login(name)
     assert (await on_beehive.expect(b.KICK)).msg.code == 20009
+
+
+async def test_a_cli_command_on_a_nodes_configuration_leaves_its_sessions_alone(
+    nodes: tuple[Pools, Pools], pair: tuple[Server, Server]
+) -> None:
+    on_a, _ = nodes
+    uid, _ = pair[0].add_user("cli")
+    await on_a.beehive.login(uid)
+    await asyncio.sleep(0.1)
+    assert _listed(pair[1], uid)
+    added = polyim("user", "add", f"cli-made-{uid}", "--password", "pw", config=pair[0].config)
+    assert added.returncode == 0, added.stderr
+    await asyncio.sleep(0.5)
+    assert _listed(pair[1], uid)  # node B still knows node A's session: the CLI never joined as node A
 
 
 async def test_a_token_issued_by_one_node_works_on_the_other(
