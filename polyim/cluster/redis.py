@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -53,7 +54,7 @@ from polyim.cluster.base import (
     Throttle,
 )
 from polyim.cluster.local import LocalThrottle, _add, _remove
-from polyim.config import AccountSettings
+from polyim.config import AccountSettings, ConfigError
 from polyim.model import DeviceClass
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class RedisDirectory(Directory):
         self._by_uid: dict[int, list[SessionRecord]] = {}
         self._remote: dict[int, list[SessionRecord]] = {}
         self._changes: list[tuple[SessionRecord, bool]] = []  # (record, added) not yet written
+        self.instance = secrets.token_hex(8)  # this process, in its alive:<node> key
 
     # -- the interface: memory only, writes in the background ------------------------------------
     def add(self, record: SessionRecord) -> None:
@@ -233,6 +235,22 @@ class RedisDirectory(Directory):
     def own(self) -> list[SessionRecord]:
         return [r for r in self._sessions.values() if r.node == self.node_id]
 
+    async def claim(self, client: aioredis.Redis) -> None:
+        """Make sure no other running process is this node: its heartbeat must lapse first (a node
+        restarted after ``kill -9`` waits at most the TTL). :class:`ConfigError` if it goes on."""
+        deadline = time.monotonic() + SESSION_TTL + 2 * HEARTBEAT
+        while (holder := await client.get(_key("alive", self.node_id))) is not None:
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"[server] node_id {self.node_id} is in use by another running node (each node needs its own)"
+                )
+            log.warning(
+                "node %d: another process has this node id (%s); waiting for it to lapse",
+                self.node_id,
+                _text(holder),
+            )
+            await asyncio.sleep(HEARTBEAT / 2)
+
     async def resync(self, client: aioredis.Redis) -> None:
         """Write this node's sessions again, announce them (a node that came back before this one
         learns them so), and reload every live node's (at join, and when Redis is back)."""
@@ -242,7 +260,7 @@ class RedisDirectory(Directory):
         pipe.delete(mine)
         if own:
             pipe.hset(mine, mapping={str(r.sid): json.dumps(_record_json(r)) for r in own})
-        pipe.set(_key("alive", self.node_id), time.time(), ex=int(SESSION_TTL))
+        pipe.set(_key("alive", self.node_id), self.instance, ex=int(SESSION_TTL))
         pipe.expire(mine, int(SESSION_TTL))
         if own:
             announced = [{"add": _record_json(r)} for r in own]
@@ -256,7 +274,7 @@ class RedisDirectory(Directory):
         """Refresh this node's keys; forget the sessions of nodes whose heartbeat has lapsed, and load
         those of a live node not heard of (an announcement lost while this node was away)."""
         pipe = client.pipeline(transaction=False)
-        pipe.set(_key("alive", self.node_id), time.time(), ex=int(SESSION_TTL))
+        pipe.set(_key("alive", self.node_id), self.instance, ex=int(SESSION_TTL))
         pipe.expire(_key("sessions", self.node_id), int(SESSION_TTL))
         await pipe.execute()
         known = self.others()
@@ -455,6 +473,8 @@ class RedisMembership(Membership):
         link.on_error = self._lost.set
 
     async def join(self) -> None:
+        with contextlib.suppress(*_ERRORS):  # unreachable now: nothing to check, the listener retries
+            await self._directory.claim(self._link.client)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._listen(), name="polyim-redis-listen"),

@@ -14,7 +14,7 @@ import pytest
 
 from polyim.cluster import redis as redis_cluster_module
 from polyim.cluster.redis import Link, redis_cluster
-from polyim.config import AccountSettings
+from polyim.config import AccountSettings, ConfigError
 from polyim.core.app import Core
 from polyim.core.errors import Code
 from polyim.core.events import (
@@ -175,6 +175,24 @@ async def test_a_node_that_stops_refreshing_is_forgotten_within_the_ttl(
     assert time.monotonic() - started < 2.0 + 2 * 0.5 + 1
     await n1.stop()
     await n2.store.close()
+
+
+async def test_a_second_process_with_a_running_nodes_id_is_refused(
+    postgres_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_cluster_module, "SESSION_TTL", 2.0)
+    monkeypatch.setattr(redis_cluster_module, "HEARTBEAT", 0.5)
+    first, twin = make_node(1, postgres_url, redis_url), make_node(1, postgres_url, redis_url)
+    await first.start()
+    try:
+        with pytest.raises(ConfigError, match="node_id 1 is in use"):
+            await twin.start()
+    finally:
+        await twin.store.close()
+        await first.stop()
+    again = make_node(1, postgres_url, redis_url)  # once the first has left, the id is free at once
+    await again.start()
+    await again.stop()
 
 
 async def test_redis_going_away_is_survived(postgres_url: str) -> None:
