@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polyim.core.clock import Clock
+from polyim.core.content import MEDIA_URL
 from polyim.core.context import Context, audit
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import ControlEvent, MessageEvent, ReadEvent, SignalEvent
@@ -72,8 +73,9 @@ DEFAULT_POLICY = SendPolicy()
 
 
 def check_size(out: Outgoing, limit: int, policy: SendPolicy) -> None:
-    """The one size rule of a send (1:1, group or room): not empty, not above either limit."""
-    if not out.content and not out.data:
+    """The one size rule of a send (1:1, group or room): not empty (media given by its URL alone counts
+    as content), not above either limit."""
+    if not out.content and not out.data and not (out.extra and out.extra.get(MEDIA_URL)):
         raise CoreError(Code.EMPTY, "empty message")
     size = len(out.content.encode()) + len(out.data)
     if size > limit or (policy.max_bytes and size > policy.max_bytes):

@@ -13,7 +13,7 @@ from tests.clients.imlc import Command, Status
 from tests.clients.omtp import PT, DeviceType, MsgReaded, single_session_id
 from tests.conftest import Server
 from tests.e2e.beehive_pool import Beehive, beehive
-from tests.e2e.conftest import Imlc, Omtp
+from tests.e2e.conftest import Imlc, Omtp, TeamTalk
 from tests.e2e.test_beehive_rooms import config
 from tests.e2e.test_imlc_rooms import new_room, room
 
@@ -138,3 +138,26 @@ async def test_a_full_room_and_a_group_gag(imlc: Imlc, beehive: Beehive, server:
     assert (await bob.send(str(gid), "before", 1, conv_type=GROUP)).status == Status.OK
     assert (await owner.group(b.GROUP_GAG_ADD, gid, uid=int(bob.uid))).msg.code == 0
     assert (await bob.send(str(gid), "after", 2, conv_type=GROUP)).status == Status.MUTED
+
+
+async def test_an_image_from_imlc_reads_as_an_image_everywhere(
+    imlc: Imlc, beehive: Beehive, teamtalk: TeamTalk, server: Server
+) -> None:
+    """The URL of imlc rich content is the core's media URL: beehive shows ``[image] <url>``, TeamTalk
+    its inline picture marker, another imlc client every field as sent."""
+    alice, _ = await imlc.user("im")
+    bee = await beehive.user()
+    tt_uid, tt_name = server.add_user("imt")
+    tt = await teamtalk.login(tt_name)
+    reader, _ = await imlc.user("imr")
+    url = "https://media.example/cat.png"
+    content = pb.MessageContent(
+        content_type=pb.MESSAGE_CONTENT_TYPE_IMAGE, remote_media_url=url, media_type=3
+    )
+    for n, target in enumerate((str(bee.uid), str(tt_uid), reader.uid), start=1):
+        msg = pb.Message(message_id=n, message_content=content, conversation=pb.Conversation(target=target))
+        assert (await alice.request(Command.MS, msg)).status == Status.OK
+    assert (await bee.expect(b.CHAT)).msg.text == f"[image] {url}"
+    assert (await tt.message()).text == f"&$#@~^@[{{:{url}:}}]&$~@#@"
+    mn = await reader.expect(Command.MN)
+    assert mn.message_content == content

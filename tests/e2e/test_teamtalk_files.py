@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from polyim.protocols.imlc import imlc_pb2 as pb
 from tests.clients.imlc import Command
 from tests.clients.teamtalk import (
     ANDROID,
@@ -234,10 +235,12 @@ async def test_a_file_for_an_imlc_user_arrives_as_a_message_with_a_signed_link(
     alice.send(
         6, 18, Body().s(alice.uid).s(other.uid).s(offer.task_id).s("report.txt").u32(len(content)).done()
     )
-    mn = await other.expect(Command.MN)
-    text = mn.message_content.searchable_content
-    assert text.startswith("[file] report.txt http://") and getattr(mn, "from") == alice.uid
-    url = text.split()[-1]
+    mn = await other.expect(Command.MN)  # imlc names the kind and has a field for the link (imlc.md §8.4)
+    assert (
+        mn.message_content.content_type == pb.MESSAGE_CONTENT_TYPE_FILE and getattr(mn, "from") == alice.uid
+    )
+    assert mn.message_content.searchable_content == "[file] report.txt"
+    url = mn.message_content.remote_media_url
     assert f":{server.http}/teamtalk/files/{offer.task_id}?token=" in url
     body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
     assert body == content

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
+from polyim.core.content import fallback_text
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import (
     FriendChange,
@@ -144,11 +145,7 @@ def chat_body(message: Message) -> bytes:
     beehive = extra.get("origin") == PROTOCOL
     level = int(extra.get("level", 0)) if beehive else 0
     sent = int(extra.get("time", message.ts_ms // 1000)) if beehive else message.ts_ms // 1000
-    text = message.content
-    if message.ctype not in (ContentType.TEXT, ContentType.NONE) and not beehive:
-        kind = ContentType(message.ctype).name.lower() if message.ctype in set(ContentType) else "message"
-        url = str(extra.get("url", "") or extra.get("media_url", ""))
-        text = f"[{kind}] {url or message.content}".strip()
+    text = message.content if beehive else fallback_text(message)
     msg: Any
     if message.conv.kind is ConvKind.GROUP:
         msg = pb.mesg_group_chat(uid=message.sender, gid=message.conv.a, level=level, time=sent, text=text)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, cast
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
+from polyim.core.content import MEDIA_URL, media_url, summary
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import (
     ControlEvent,
@@ -454,7 +455,15 @@ def typing_to_wire(event: SignalEvent) -> pb.Message:
 
 
 def _content(message: Message) -> pb.MessageContent:
-    return _content_of(message.extra.get("imlc") or {}, message.ctype, message.content, message.data)
+    """imlc's own content comes back exactly as sent; another protocol's rich content names its kind
+    (or UNKNOWN), its URL and, where it has no text, a summary such as ``[file] <name>`` (§8.4)."""
+    kept = message.extra.get("imlc")
+    if kept is not None:
+        return _content_of(kept, message.ctype, message.content, message.data)
+    text = message.content if message.ctype in (ContentType.TEXT, ContentType.NONE) else summary(message)
+    content = _content_of({}, message.ctype, text, message.data)
+    content.remote_media_url = media_url(message)
+    return content
 
 
 def _content_of(kept: dict[str, Any], ctype: int, text: str, data: bytes) -> pb.MessageContent:
@@ -626,7 +635,9 @@ async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | Non
     content = msg.message_content
     if content.content_type == pb.MESSAGE_CONTENT_TYPE_TYPING:
         return await _typing(ch, conv, msg, kept)
-    extra = {"origin": "imlc", "imlc": kept}
+    extra: dict[str, Any] = {"origin": "imlc", "imlc": kept}
+    if content.remote_media_url:
+        extra[MEDIA_URL] = content.remote_media_url  # how the other protocols find the media
     out = Outgoing(
         conv, ctype, content.searchable_content, str(msg.message_id), data=content.data, extra=extra
     )

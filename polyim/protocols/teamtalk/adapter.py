@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
+from polyim.core.content import fallback_text, media_url
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent, SignalEvent
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
@@ -311,17 +312,12 @@ def to_wire(message: Message) -> c.MsgData:
 def text_of(message: Message) -> str:
     """The text an old client shows for a message of any kind (§4.11): an image as the inline marker,
     a file as ``[file] <name> <url>``, other kinds as their fallback text."""
-    extra = message.extra or {}
-    url = str(extra.get("url", "") or extra.get("media_url", ""))
+    url = media_url(message)
     if message.ctype == ContentType.IMAGE and url:
         return IMAGE_MARKER.replace("{url}", url)
-    if message.ctype == ContentType.FILE:
-        name = str(extra.get("file_name", "") or extra.get("name", ""))
-        return " ".join(part for part in ("[file]", name, url or message.content) if part)
-    if message.ctype in (ContentType.TEXT, ContentType.NONE) or extra.get("origin") == PROTOCOL:
+    if (message.extra or {}).get("origin") == PROTOCOL:
         return message.content
-    kind = ContentType(message.ctype).name.lower() if message.ctype in set(ContentType) else "message"
-    return f"[{kind}] {url or message.content}".strip()
+    return fallback_text(message)
 
 
 def client_id(seq_no: int, data: bytes, now_s: int) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from polyim.core.app import Core
+from polyim.core.content import FILE_NAME, MEDIA_URL
 from polyim.core.errors import CoreError
 from polyim.core.events import FileEvent
 from polyim.core.files import FileLimits, FileTask
@@ -174,7 +175,7 @@ async def _tell_other_protocols(ch: TeamTalkChannel, task: FileTask) -> None:
     token = ch.core.transfers.link_token(task, ttl)
     host = ch.endpoints.advertise or http.host
     url = f"http://{host}:{http.port}/teamtalk/files/{task.task_id}?token={token}"
-    extra = {"file_name": task.name, "size": task.size, "media_url": url, FILE_ATTR: task.task_id}
+    extra = {FILE_NAME: task.name, "size": task.size, MEDIA_URL: url, FILE_ATTR: task.task_id}
     text = f"[file] {task.name} {url}"
     out = Outgoing(
         ConvId.peer(task.sender, task.recipient), ContentType.FILE, text, f"file:{task.task_id}", extra=extra

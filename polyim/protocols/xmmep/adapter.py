@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
+from polyim.core.content import fallback_text
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import (
     Event,
@@ -396,10 +397,12 @@ class XmmepChannel(Channel):
         head: list[c.Value] = [sender.username if sender else "", receiver, message.ts_ms // 1000]
         room = 1 if kind is ConvKind.GROUP else 0
         mid = [("mid", str(message.msg_id))] if self.ack else []
-        for part in split_170(head, _as_text(message), room, mid):
+        for part in split_170(head, fallback_text(message), room, mid):
             self.conn.write(part)
         if self.ack:
-            self._expect_confirmation(message, c.encode(X.TXT_MSG, [*head, _as_text(message), room], mid))
+            self._expect_confirmation(
+                message, c.encode(X.TXT_MSG, [*head, fallback_text(message), room], mid)
+            )
         else:
             await self.core.messages.mark_delivered(self.me, message.conv, message.seq)
 
@@ -470,22 +473,6 @@ def _res171(request: c.Message, result: int, msg_id: str, server_time: int) -> l
         msg_id,
         server_time,
     ]
-
-
-def _as_text(message: Message) -> str:
-    """Non-text content from other protocols as one text line (§3.8, design.md §4)."""
-    url = str(message.extra.get("url") or message.extra.get("media_url") or "")
-    labels = {
-        ContentType.IMAGE: "[image]",
-        ContentType.VOICE: "[voice]",
-        ContentType.VIDEO: "[video]",
-        ContentType.FILE: "[file]",
-        ContentType.LOCATION: "[location]",
-    }
-    label = labels.get(ContentType(message.ctype)) if message.ctype in set(ContentType) else None
-    if label is None:
-        return message.content
-    return " ".join(part for part in (label, message.content, url) if part)
 
 
 def split_170(head: list[c.Value], text: str, room: int, ext: list[tuple[str, str]]) -> list[bytes]:
