@@ -21,6 +21,7 @@ class ServerSettings:
     node_id: int = 1
     advertise: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object per line (``polyim serve --log-format``)
 
 
 @dataclass
