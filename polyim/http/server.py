@@ -8,6 +8,7 @@ from polyim.core.app import Core
 from polyim.http.admin import routes as admin_routes
 from polyim.http.common import ADMIN_TOKEN_KEY, CORE_KEY, MAX_BODY
 from polyim.http.metrics import ConnectionCounts, metrics_route
+from polyim.http.openapi import routes as openapi_routes
 from polyim.http.push import routes as push_routes
 
 
@@ -32,5 +33,6 @@ def build_app(
     app.router.add_routes([metrics_route(core, connections, metrics_token)])
     app.router.add_routes(admin_routes())
     app.router.add_routes(push_routes())
+    app.router.add_routes(openapi_routes())
     app.router.add_routes(routes)
     return app
