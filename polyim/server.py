@@ -79,8 +79,8 @@ class Node:
             token = _secret_file(data_dir, "admin_token")
             if fresh:
                 print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
-        app = self.http_app = build_app(self.core, token, routes, self._connection_counts)
         cfg = self.settings.http
+        app = self.http_app = build_app(self.core, token, routes, self._connection_counts, cfg.metrics_token)
         host, port = parse_hostport(cfg.listen)
         server, self._runner = await serve_app(
             app,

@@ -165,13 +165,18 @@ ws = "127.0.0.1:0"
 
 
 def start_server(
-    tmp: Path, extra: str = "", config: Path | None = None, preexec: Callable[[], None] | None = None
+    tmp: Path,
+    extra: str = "",
+    config: Path | None = None,
+    preexec: Callable[[], None] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Server:
-    """``preexec`` runs in the child before ``polyim serve`` starts (a resource limit, say)."""
+    """``preexec`` runs in the child before ``polyim serve`` starts (a resource limit, say); ``args``
+    are more ``polyim serve`` options."""
     cfg = config or write_config(tmp, extra)
     log = tmp / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "polyim.cli", "serve", "--config", str(cfg)],
+        [sys.executable, "-m", "polyim.cli", "serve", "--config", str(cfg), *args],
         stdout=subprocess.PIPE,
         stderr=log.open("a"),
         text=True,
