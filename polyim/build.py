@@ -21,6 +21,8 @@ COMPILED_MODULES: Final = (
     "polyim.protocols.channel",
     "polyim.core.messaging",
     "polyim.core.sessions",
+    "polyim.store.sqlite",
+    "polyim.transport.connection",
 )
 
 

@@ -74,12 +74,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--only", nargs="*", default=None, help="scenario names to run (default: all)")
+    parser.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
     parser.add_argument("trees", nargs="+", help="LABEL=DIR")
     args = parser.parse_args()
     trees = [(label, Path(d)) for label, d in (t.split("=", 1) for t in args.trees)]
     args.out.mkdir(parents=True, exist_ok=True)
-    wanted = set(args.only) if args.only else set(SCENARIOS) | set(FLOORS)
+    wanted = set(args.only.split(",")) if args.only else set(SCENARIOS) | set(FLOORS)
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for r in range(args.rounds):
         for name, scenario in {**FLOORS, **SCENARIOS}.items():
