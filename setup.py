@@ -39,8 +39,8 @@ def _ext_modules() -> list:
     try:
         # One shared library, inside the package (``polyim/native__mypyc…``) so an editable install finds it.
         return mypycify(paths, opt_level="3", debug_level="0", group_name="polyim.native")
-    except Exception as exc:  # mypyc refuses the source: still installable, as pure Python
-        print(f"polyim: mypyc failed ({exc}), building pure Python", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # mypyc refuses the source (a type error exits)
+        print(f"polyim: mypyc failed ({exc!r}), building pure Python", file=sys.stderr)
         return []
 
 
