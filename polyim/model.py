@@ -137,6 +137,10 @@ class Account:
     disabled: bool = False
     activated: bool = True
     created_ms: int = 0
+    signature: str = ""  # the personal message shown to buddies
+    location: str = ""
+    gender: int = 0  # 1 male, 0 female or unknown
+    last_login_ms: int = 0  # 0 = never
 
     @property
     def display_name(self) -> str:
@@ -262,6 +266,10 @@ class AccountUpdate:
     role: Role | None = None
     disabled: bool | None = None
     activated: bool | None = None
+    signature: str | None = None
+    location: str | None = None
+    gender: int | None = None
+    last_login_ms: int | None = None
 
     @property
     def profile_only(self) -> bool:
@@ -271,6 +279,7 @@ class AccountUpdate:
             and self.role is None
             and self.disabled is None
             and self.activated is None
+            and self.last_login_ms is None
         )
 
 
@@ -334,3 +343,17 @@ class PriorityEntry:
     key: int
     message: Message | None
     control: Control | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineFile:
+    """An offline file waiting for its recipient: the transfer task that made it and where its bytes
+    are in the file store (``file_id``). Kept in the database, so a restart loses no waiting file."""
+
+    task_id: str
+    sender: int
+    recipient: int
+    name: str
+    size: int
+    file_id: str
+    created_ms: int

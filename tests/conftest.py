@@ -52,6 +52,26 @@ class Server:
         return self.ports["imlc tcp"]
 
     @property
+    def xmmep_tcp(self) -> int:
+        return self.ports["xmmep tcp"]
+
+    @property
+    def xmmep_udp(self) -> int:
+        return self.ports["xmmep udp"]
+
+    @property
+    def teamtalk_login(self) -> int:
+        return self.ports["teamtalk login"]
+
+    @property
+    def teamtalk_msg(self) -> int:
+        return self.ports["teamtalk msg"]
+
+    @property
+    def teamtalk_file(self) -> int:
+        return self.ports["teamtalk file"]
+
+    @property
     def http(self) -> int:
         return self.ports["http tcp"]
 
@@ -125,8 +145,15 @@ data_dir = "{tmp / "data"}"
 [http]
 listen = "127.0.0.1:0"
 admin_token = "test-admin-token"
+[teamtalk]
+login = "127.0.0.1:0"
+msg = "127.0.0.1:0"
+file = "127.0.0.1:0"
 [imlc]
 listen = "127.0.0.1:0"
+[xmmep]
+tcp = "127.0.0.1:0"
+udp = "127.0.0.1:0"
 [omtp]
 listen = "127.0.0.1:0"
 [beehive]
@@ -139,7 +166,10 @@ ws = "127.0.0.1:0"
     return cfg
 
 
-def start_server(tmp: Path, extra: str = "", config: Path | None = None) -> Server:
+def start_server(
+    tmp: Path, extra: str = "", config: Path | None = None, preexec: Callable[[], None] | None = None
+) -> Server:
+    """``preexec`` runs in the child before ``polyim serve`` starts (a resource limit, say)."""
     cfg = config or write_config(tmp, extra)
     log = tmp / "server.log"
     proc = subprocess.Popen(
@@ -147,6 +177,7 @@ def start_server(tmp: Path, extra: str = "", config: Path | None = None) -> Serv
         stdout=subprocess.PIPE,
         stderr=log.open("a"),
         text=True,
+        preexec_fn=preexec,
     )
     server = Server(proc, tmp / "data", cfg, admin_token="test-admin-token", log=log)
     deadline = time.monotonic() + 20

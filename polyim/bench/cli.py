@@ -10,7 +10,7 @@ from typing import Any
 USAGE_EPILOG = """\
 scenarios:
   chat      --pairs N pairs of users send 1:1 messages both ways (--pattern stream|pingpong,
-            --protocol omtp|beehive|mixed)
+            --protocol omtp|beehive|imlc|xmmep|xmmep-udp|teamtalk|mixed)
   group     a --group-size (500) member group, half online, every online member sending
   room      one room of --sessions (5,000) beehive sessions: --senders (5) of them send ROOM-CHAT,
             and --bc-rate ROOM-BC per second are pushed through POST /room/push; every message must
@@ -21,9 +21,11 @@ scenarios:
             transport layer: the socket-layer ceiling the other figures can be read against
             (room: every frame goes to all --sessions connections, --senders of them sending;
             chat --durable: each frame is committed to SQLite before it is echoed, the storage floor)
+  file      --transfers (20) TeamTalk online transfers of --file-mb (100) MB at once, relayed by the
+            file server: relayed MB/s and the server's peak memory (--window pulls in flight, 4)
 
 Without --target a server is started on a temporary data dir (ports 0) and stopped afterwards.
---target takes KIND=HOST:PORT items (omtp=…, beehive=…, http=…); accounts are then made through
+--target takes KIND=HOST:PORT items (omtp=…, beehive=…, imlc=…, xmmep=…, xmmep-udp=…, http=…); accounts are then made through
 the admin API (http=… and --admin-token) or read from --accounts FILE (lines "username uid password").
 """
 
@@ -73,9 +75,9 @@ _LOAD_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     (
         "--protocol",
         {
-            "choices": ("omtp", "beehive", "mixed"),
+            "choices": ("omtp", "beehive", "imlc", "xmmep", "xmmep-udp", "teamtalk", "mixed"),
             "default": "omtp",
-            "help": "wire protocol of the load (mixed: half OMTP, half beehive)",
+            "help": "wire protocol of the load (mixed: OMTP, beehive, XMMEP, TeamTalk and imlc users in turn)",
         },
     ),
     ("--server-cpu", {"type": _cpu, "metavar": "C", "help": "pin the server to this CPU"}),
@@ -88,7 +90,7 @@ _TARGET_OPTIONS: list[tuple[str, dict[str, Any]]] = [
             "nargs": "+",
             "default": [],
             "metavar": "KIND=HOST:PORT",
-            "help": "a running server instead of starting one (omtp=…, beehive=…, http=…)",
+            "help": "a running server instead of starting one (omtp=…, beehive=…, imlc=…, xmmep=…, http=…)",
         },
     ),
     ("--admin-token", {"default": "", "help": "the target's admin token (to create accounts)"}),
@@ -96,6 +98,14 @@ _TARGET_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--server-pid", {"type": int, "help": "pid of the target server (found from its port if local)"}),
 ]
 _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--transfers",
+        {"type": int, "default": 20, "metavar": "N", "help": "file: transfers at once (default 20)"},
+    ),
+    (
+        "--file-mb",
+        {"type": int, "default": 100, "metavar": "MB", "help": "file: size of each file (default 100)"},
+    ),
     (
         "--of",
         {

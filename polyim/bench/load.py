@@ -2,8 +2,8 @@
 
 A :class:`Plan` says who connects where and what they do; a :class:`~polyim.bench.worker.Worker`
 executes it in one process and returns a :class:`~polyim.bench.stats.LoadReport`. Each session is a
-:class:`LoadSession`; the protocol modules (``omtp_load``, ``beehive_load``) subclass it with the bytes of
-their wire.
+:class:`LoadSession`; the protocol modules (``omtp_load``, ``beehive_load``, ``imlc_load``) subclass it
+with the bytes of their wire.
 
 Every bench message carries a *tag* ``<run>.<sender>.<n>.<send µs>`` (in the OMTP packId and at the
 start of the text), so an ack names the send it answers and a receiver, in any process, computes the
@@ -17,7 +17,7 @@ import asyncio
 import errno
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from polyim.bench.stats import LoadReport
 
@@ -31,12 +31,12 @@ class SessionSpec:
     """One connection of the load: its account, its device and what it sends to whom."""
 
     index: int
-    protocol: str  # "omtp", "beehive" or "echo"
+    protocol: str  # "omtp", "beehive", "imlc" or "echo"
     username: str
     uid: int
     secret: str  # a polyim token or the password
-    device_type: int  # OMTP DEVICE_TYPE, beehive terminal
-    device_id: str  # OMTP deviceId; beehive: the decimal sid
+    device_type: int  # OMTP DEVICE_TYPE, beehive terminal, imlc DeviceClass
+    device_id: str  # OMTP deviceId, imlc device_id; beehive: the decimal sid
     to: str = ""  # OMTP ``to``: a decimal uid or GC_<gid>; "" = this session does not send
     to_uid: int = 0
     msg_type: int = 14
@@ -119,6 +119,9 @@ class Link(asyncio.Protocol):
 
 class LoadSession:
     """A client session: connect, log in, send tagged messages, count acks and deliveries."""
+
+    #: The refusal codes of this protocol that say "slow down" (a send refused with one pauses sends).
+    backoff_codes: ClassVar[frozenset[int]] = BACKOFF_CODES
 
     def __init__(self, spec: SessionSpec, state: RunState) -> None:
         self.spec = spec
@@ -339,7 +342,7 @@ class LoadSession:
             if self.state.plan.pattern == "pingpong":
                 self.retry = True
                 self.slow_down()
-            elif code in BACKOFF_CODES:
+            elif code in self.backoff_codes:
                 self.slow_down()
         state = self.state
         if state.sending and state.plan.pattern == "stream" and not state.plan.rate_per_sender:

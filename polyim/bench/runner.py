@@ -154,6 +154,15 @@ def _config_text(data_dir: Path, token: str) -> str:
             parts.append(f'[omtp]\nlisten = "127.0.0.1:0"\n{_BENCH_CAPS}')
         elif entry.name == "beehive":
             parts.append(f'[beehive]\ntcp = "127.0.0.1:0"\nws = "127.0.0.1:0"\n{_BENCH_CAPS}')
+        elif entry.name == "xmmep":  # its per-peer rate limit would cap a load connection at 50/s
+            limits = "rate_limit = 1000000\nrate_burst = 1000000\n"
+            parts.append(f'[xmmep]\ntcp = "127.0.0.1:0"\nudp = "127.0.0.1:0"\n{limits}{_BENCH_CAPS}')
+        elif entry.name == "teamtalk":  # its 20 messages/s per connection would cap an unpaced load
+            listeners = 'login = "127.0.0.1:0"\nmsg = "127.0.0.1:0"\nfile = "127.0.0.1:0"\n'
+            parts.append(f"[teamtalk]\n{listeners}max_msgs_per_second = 1000000\n{_BENCH_CAPS}")
+        elif entry.name == "imlc":  # its 50 frames/s per connection would cap an unpaced load
+            limits = "rate_limit = 1000000\nrate_burst = 1000000\n"
+            parts.append(f'[imlc]\nlisten = "127.0.0.1:0"\n{limits}{_BENCH_CAPS}')
         else:  # a protocol without a load client yet: keep it off its default ports
             parts.append(f"[{entry.name}]\nenabled = false\n")
     return "\n".join(parts)
@@ -219,16 +228,23 @@ def start_echo(fanout: bool = False, durable: bool = False) -> Server:
 
 
 def parse_targets(items: list[str], admin_token: str, server_pid: int | None) -> Server:
-    """``omtp=HOST:PORT http=HOST:PORT beehive=HOST:PORT`` → a :class:`Server` (pid found if local)."""
+    """``omtp=HOST:PORT http=HOST:PORT beehive=HOST:PORT imlc=HOST:PORT`` → a :class:`Server` (pid found
+    if local)."""
     ports: dict[str, int] = {}
     host = ""
     http: tuple[str, int] | None = None
     for item in items:
         name, sep, addr = item.partition("=")
         h, _, p = addr.rpartition(":")
-        if not sep or not p.isdigit() or name not in ("omtp", "beehive", "http", "echo"):
-            raise ValueError(f"bad --target {item!r}: want omtp|beehive|http|echo=HOST:PORT")
-        ports[name] = int(p)
+        if (
+            not sep
+            or not p.isdigit()
+            or name not in ("omtp", "beehive", "imlc", "xmmep", "xmmep-udp", "http", "echo")
+        ):
+            raise ValueError(
+                f"bad --target {item!r}: want omtp|beehive|imlc|xmmep|xmmep-udp|http|echo=HOST:PORT"
+            )
+        ports["xmmep udp" if name == "xmmep-udp" else name] = int(p)
         if name == "http":
             http = (h or "127.0.0.1", int(p))
         else:

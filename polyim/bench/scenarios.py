@@ -3,8 +3,8 @@
 ======== ===============================================================================================
 chat     ``--pairs`` N pairs of users, 1:1 messages both ways: ``--pattern stream`` (each sender keeps a
          window of sends in flight, or paces ``--rate``) or ``pingpong`` (one message per pair in flight;
-         the receiver answers each delivery). ``--protocol omtp|beehive|mixed`` (mixed: one side of each
-         pair OMTP, the other beehive).
+         the receiver answers each delivery). ``--protocol omtp|beehive|imlc|xmmep|xmmep-udp|teamtalk|mixed``
+         (mixed: the users speak OMTP, beehive, XMMEP, TeamTalk and imlc in turn, so pairs cross protocols).
 group    a ``--group-size`` (500) member group, half of it online, every online member sending.
 room     one room of ``--sessions`` (5,000) beehive sessions; ``--senders`` (5) of them send ROOM-CHAT
          (window or ``--rate``) and the bench process pushes ``--bc-rate`` ROOM-BCs per second through
@@ -41,17 +41,21 @@ from pathlib import Path
 from typing import Any
 
 from polyim.bench import runner
+from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
 from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, merged
+from polyim.bench.teamtalk_load import MOBILE_CLIENT, PC_CLIENT
 from polyim.bench.worker import Worker
 
-SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline")
+SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline", "file")
 PASSWORD = "bench-pw"
 _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard limits
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
 _OMTP_ANDROID, _OMTP_LINUX = 2, 5
+_MIXED = ("omtp", "beehive", "xmmep", "teamtalk", "imlc")  # --protocol mixed: user i speaks _MIXED[i % 5]
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
+_IMLC_DESKTOP, _IMLC_MOBILE = 1, 2  # imlc DeviceClass
 _ROOM_SESSIONS = 5000  # the default of the room and of its baseline; every other scenario: 1000
 
 
@@ -93,6 +97,8 @@ class Options:
     durable: bool = False
     senders: int = 5
     bc_rate: float = 2.0
+    transfers: int = 20
+    file_mb: int = 100
 
     def __post_init__(self) -> None:
         if self.sessions <= 0:
@@ -181,15 +187,21 @@ class Env:
 
 # -- scenario layouts -----------------------------------------------------------------------------------
 def _protocol_of(opts: Options, user: int) -> str:
+    """``mixed``: user k speaks the k-th load protocol, round robin (with three, the pairs (2j, 2j+1)
+    are OMTP ↔ beehive, imlc ↔ OMTP, beehive ↔ imlc, and again)."""
     if opts.protocol == "mixed":
-        return "omtp" if user % 2 == 0 else "beehive"
+        return _MIXED[user % len(_MIXED)]
     return opts.protocol
 
 
 def _device(env: Env, index: int, protocol: str, mobile: bool) -> tuple[str, int]:
-    """(device id, device type) of session ``index``: a sid for beehive, a name for OMTP."""
+    """(device id, device type) of session ``index``: a sid for beehive, a name for the others."""
     if protocol == "beehive":
         return str(env.sid_base + index), _BEEHIVE_PHONE if mobile else _BEEHIVE_PC
+    if protocol == "teamtalk":
+        return f"{env.run_id}-d{index}", MOBILE_CLIENT if mobile else PC_CLIENT
+    if protocol == "imlc":
+        return f"{env.run_id}-d{index}", _IMLC_MOBILE if mobile else _IMLC_DESKTOP
     return f"{env.run_id}-d{index}", _OMTP_ANDROID if mobile else _OMTP_LINUX
 
 
@@ -228,7 +240,7 @@ async def chat(env: Env) -> Setup:
             protos[i],
             accounts[i],
             devices[i],
-            to=str(accounts[i ^ 1].uid),
+            to=accounts[i ^ 1].username if protos[i].startswith("xmmep") else str(accounts[i ^ 1].uid),
             to_uid=accounts[i ^ 1].uid,
             peer=i ^ 1,
             initiator=i % 2 == 0,
@@ -523,7 +535,7 @@ async def _progress(opts: Options, loads: list[Load], t0: float, interval: float
 
 # -- the run ------------------------------------------------------------------------------------------
 async def run(opts: Options) -> Result:
-    if opts.scenario not in SCENARIO_SETUP:
+    if opts.scenario not in SCENARIO_SETUP and opts.scenario != "file":
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
     if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
@@ -533,6 +545,8 @@ async def run(opts: Options) -> Result:
         os.sched_setaffinity(0, {opts.load_cpu})
     env = Env(opts, all_cpus)
     try:
+        if opts.scenario == "file":
+            return await run_files(env, lambda text: say(opts, text))
         setup = await SCENARIO_SETUP[opts.scenario](env)
         await env.start()
         env.pin_target()
@@ -714,6 +728,11 @@ def _notes(o: Options, r: Result) -> list[str]:
     if "refused code 7" in r.load.error_kinds:
         notes.append(
             "code 7 refusals: the server's per-connection rate limit (OMTP: 100 frames/s, burst 200)"
+        )
+    if o.protocol == "imlc" and "refused code 9" in r.load.error_kinds:  # 9 means other things elsewhere
+        notes.append(
+            "code 9 refusals: imlc THROTTLED, the target's per-connection rate limit ([imlc] rate_limit, "
+            "50 frames/s by default): raise it there, or give a --rate below it per connection"
         )
     if r.server.cpu_s is None:
         notes.append("server CPU and RSS unknown: no server pid (give --server-pid)")

@@ -25,10 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 from polyim.bench.beehive_load import BeehiveSession
+from polyim.bench.imlc_load import ImlcSession
 from polyim.bench.load import LoadSession, Plan, RunState, SessionSpec
 from polyim.bench.omtp_load import OmtpSession
 from polyim.bench.runner import raise_nofile
 from polyim.bench.stats import LoadReport
+from polyim.bench.teamtalk_load import TeamTalkSession
+from polyim.bench.xmmep_load import XmmepSession
 from polyim.runtime import tune_gc
 
 _LOST_QUIET_S = 0.3
@@ -41,6 +44,12 @@ _KEEPALIVE_SLICES = 25  # a quiet session is looked at every heartbeat, one slic
 def make_session(spec: SessionSpec, state: RunState) -> LoadSession:
     if spec.protocol == "beehive":
         return BeehiveSession(spec, state)
+    if spec.protocol.startswith("xmmep"):
+        return XmmepSession(spec, state)
+    if spec.protocol == "teamtalk":
+        return TeamTalkSession(spec, state)
+    if spec.protocol == "imlc":
+        return ImlcSession(spec, state)
     return OmtpSession(spec, state, echo=spec.protocol == "echo")
 
 

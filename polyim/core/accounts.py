@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
+import string
 from dataclasses import dataclass
 
 from polyim.cluster.base import SessionRecord, Throttle
@@ -19,6 +22,7 @@ from polyim.store.base import Conflict
 log = logging.getLogger(__name__)
 
 MAX_UID = (1 << 63) - 1
+ACTIVATION_ALPHABET = string.ascii_uppercase + string.digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,26 +135,101 @@ class Accounts:
     def issue_token(self, uid: int, device: str, ttl_s: int | None = None) -> str:
         return self.tokens.issue(uid, device, ttl_s or self.ctx.settings.token_ttl)
 
+    def signer(self, purpose: str) -> auth.TokenSigner:
+        """Signed, expiring tokens of another kind than logins (see :meth:`auth.TokenSigner.derived`)."""
+        return self.tokens.derived(purpose)
+
     async def get(self, uid: int) -> Account | None:
         return await self.ctx.account(uid)
 
     async def get_many(self, uids: list[int]) -> list[Account]:
         return await self.ctx.store.get_accounts(uids)
 
+    async def directory(self, limit: int) -> list[Account]:
+        """The active accounts, by uid, at most ``limit`` (a company directory: TeamTalk 2/14)."""
+        return [a for a in await self.ctx.store.list_accounts(limit) if not a.disabled]
+
     async def by_name(self, username: str) -> Account | None:
-        return await self.ctx.store.get_account_by_name(username)
+        return await self.ctx.account_by_name(username)
+
+    async def search(
+        self, name: str = "", nickname: str = "", email: str = "", location: str = "", limit: int = 50
+    ) -> list[Account]:
+        """Active accounts matching every condition given: name, nickname and location as
+        case-insensitive substrings of at least 2 characters, e-mail exact (no substring, against
+        enumeration). No usable condition finds nobody. Scans the account list: fine for the directories
+        polyim serves today."""
+        given = ((name, "username"), (nickname, "nickname"), (location, "location"))
+        wanted = [(text.casefold(), field) for text, field in given]
+        if any(0 < len(text) < 2 for text, _ in wanted) or not (name or nickname or location or email):
+            return []
+        found: list[Account] = []
+        for account in await self.ctx.store.list_accounts(100_000):
+            if account.disabled or (email and account.email.casefold() != email.casefold()):
+                continue
+            if all(text in getattr(account, field).casefold() for text, field in wanted if text):
+                found.append(account)
+                if len(found) >= limit:
+                    break
+        return found
 
     async def update_profile(self, uid: int, change: AccountUpdate) -> Account:
-        """A user's own profile change: nickname, avatar, mobile, birthday, email; nothing privileged."""
+        """A user's own profile change: nickname, avatar, mobile, birthday, email, personal message,
+        location, gender; nothing privileged."""
         if not change.profile_only:
             raise CoreError(Code.BAD_REQUEST, "not a profile field")
-        if change.nickname is not None:
-            check_name(change.nickname, "nickname")
+        for text, what in (
+            (change.nickname, "nickname"),
+            (change.signature, "signature"),
+            (change.location, "location"),
+        ):
+            if text is not None:
+                check_name(text, what)
         account = await self.ctx.store.update_account(uid, change)
         self.ctx.forget_account(uid)
         if account is None:
             raise CoreError(Code.USER_NOT_FOUND)
         return account
+
+    async def activation_code(self, uid: int) -> str:
+        """The account's activation code (8 of A–Z, 0–9), made at first ask and kept; polyim sends no
+        e-mail, so the protocol that registered the account logs it for the operator."""
+        key = f"activation:{uid}"
+        prior = await self.ctx.store.recall(key)
+        if prior is not None:
+            return prior
+        return await self.ctx.store.remember(
+            key, "".join(secrets.choice(ACTIVATION_ALPHABET) for _ in range(8))
+        )
+
+    async def activate(self, username: str, code: str, addr: str = "") -> bool:
+        """Activate ``username`` with its code: True when done (or already active); False for a wrong
+        code and for an unknown name alike, both counted by the throttle (per account, and per address
+        at four times the count), so that activation cannot probe for accounts."""
+        account = await self.ctx.store.get_account_by_name(username)
+        keys = [f"activate:{account.uid if account else username}"] + (
+            [f"addr:activate:{addr}"] if addr else []
+        )
+        for key in keys:
+            if await self.throttle.locked(key):
+                raise CoreError(Code.THROTTLED, "too many wrong activation codes")
+        if account is not None and account.activated:
+            return True
+        expected = await self.ctx.store.recall(f"activation:{account.uid}") if account is not None else None
+        if account is None or expected is None or not hmac.compare_digest(expected, code.upper()):
+            for key in keys:
+                await self.throttle.fail(key)
+            return False
+        await self.ctx.store.update_account(account.uid, AccountUpdate(activated=True))
+        self.ctx.forget_account(account.uid)
+        return True
+
+    async def note_login(self, uid: int) -> int:
+        """Record a login of ``uid`` now; returns the time of the one before (ms, 0 = never)."""
+        before = await self.ctx.store.get_account(uid)
+        await self.ctx.store.update_account(uid, AccountUpdate(last_login_ms=self.ctx.clock.now_ms()))
+        self.ctx.forget_account(uid)
+        return before.last_login_ms if before is not None else 0
 
     async def set_password(self, uid: int, password: str) -> None:
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
@@ -162,25 +241,49 @@ class Accounts:
             raise CoreError(Code.USER_NOT_FOUND)
         self.ctx.forget_account(uid)
         if disabled:
-            sessions = list(self.ctx.sessions.records(uid))
-            for session in sessions:
+            before = self.presence(uid)
+            for session in list(self.ctx.sessions.records(uid)):
                 self.ctx.sessions.kick(session.sid, KickReason.DISABLED)
-            if sessions and not self.ctx.sessions.online(uid):
-                await self._announce(uid, Presence.OFFLINE)
+            await self._announce_change(uid, before)
 
     # -- sessions ---------------------------------------------------------------------------------
     async def attach(self, session: Session) -> list[SessionRecord]:
-        """Make ``session`` live: apply the kick policy, announce presence when the user came online.
-        Returns the sessions it replaced (kicked, on whatever node they were)."""
-        was_online = self.ctx.sessions.online(session.uid)
+        """Make ``session`` live: apply the kick policy, announce presence when the user's visible
+        presence changed (came online). Returns the sessions it replaced (kicked, on whatever node)."""
+        before = self.presence(session.uid)
         replaced = self.ctx.sessions.attach(session)
-        if not was_online:
-            await self._announce(session.uid, Presence.ONLINE)
+        await self._announce_change(session.uid, before)
         return replaced
 
     async def detach(self, session: Session) -> None:
-        if self.ctx.sessions.detach(session.sid):
-            await self._announce(session.uid, Presence.OFFLINE)
+        before = self.presence(session.uid)
+        self.ctx.sessions.detach(session.sid)
+        await self._announce_change(session.uid, before)
+
+    async def set_presence(self, session: Session, presence: Presence) -> None:
+        """``session`` shows ``presence`` (OFFLINE: invisible); friends hear of a change of the user's
+        aggregate presence only (XMMEP 135, xmmep.md §1.3)."""
+        before = self.presence(session.uid)
+        session.presence = presence
+        await self._announce_change(session.uid, before)
+
+    def presence(self, uid: int) -> Presence:
+        """The user's aggregate presence: the most available among its visible sessions here (ONLINE,
+        then BUSY, then AWAY); a user live only on other nodes counts as ONLINE; OFFLINE when none is
+        visible."""
+        local = self.ctx.sessions.of(uid)
+        if not local:
+            return Presence.ONLINE if self.ctx.sessions.online(uid) else Presence.OFFLINE
+        shown = {s.presence for s in local}
+        for presence in (Presence.ONLINE, Presence.BUSY, Presence.AWAY):
+            if presence in shown:
+                return presence
+        return Presence.OFFLINE
+
+    async def _announce_change(self, uid: int, before: Presence) -> None:
+        after = self.presence(uid)
+        if after is not before:
+            await self._announce(uid, after)
 
     def kick_device(self, session: Session, device_id: str, device_type: int | None = None) -> bool:
         """Kick one of the caller's own other sessions, on any node, matched by device id (and type when
@@ -198,7 +301,7 @@ class Accounts:
         return False
 
     async def _announce(self, uid: int, presence: Presence) -> None:
-        friends = await self.ctx.friend_ids(uid)
+        friends = await self.ctx.follower_ids(uid)  # who has uid as a friend observes it
         blocked = await self.ctx.blocked_by(uid)  # a user on uid's blacklist gets no presence of uid
         watchers = [peer for peer in friends if peer not in blocked]
         if watchers:

@@ -17,6 +17,7 @@ from polyim.core.clock import Clock
 from polyim.core.context import Context, check_actor
 from polyim.core.devices import Devices
 from polyim.core.events import SyncCommandEvent
+from polyim.core.files import LINK_PURPOSE, Files
 from polyim.core.groups import Groups
 from polyim.core.messaging import Messaging
 from polyim.core.nodes import Nodes
@@ -57,6 +58,8 @@ class Core:
         self.push = Push(self.ctx, self.messages)
         self.devices = Devices(self.ctx)
         self.nodes = Nodes(node_id, self.cluster.nodes)
+        #: File transfer tasks and offline files (TeamTalk), over ``files``.
+        self.transfers = Files(self.ctx, files, self.accounts.signer(LINK_PURPOSE))
 
     @property
     def sessions(self) -> SessionRegistry:
@@ -70,6 +73,7 @@ class Core:
         await self.store.open()
         await self.cluster.membership.join()
         await self.rooms.load()
+        await self.transfers.load()
 
     async def stop(self) -> None:
         self.rooms.stop()

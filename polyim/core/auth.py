@@ -86,6 +86,11 @@ class TokenSigner:
         current = now if now is not None else time.time()
         return claims if claims.expires > current else None
 
+    def derived(self, purpose: str) -> TokenSigner:
+        """A signer for tokens that are not logins (a sync page, say): its key is derived from this
+        one's and ``purpose``, so such a token never verifies as a login or as another purpose's."""
+        return TokenSigner(hmac.new(self._secret, b"purpose:" + purpose.encode(), hashlib.sha256).digest())
+
     @staticmethod
     def looks_like_token(value: str) -> bool:
         return value.startswith(TOKEN_PREFIX)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from polyim.cluster.base import CacheKind, Cluster
 from polyim.config import AccountSettings
@@ -29,27 +29,53 @@ _ACCOUNT_CACHE_MAX = 200_000
 @dataclass
 class Caches:
     accounts: dict[int, Account] = field(default_factory=dict)
+    names: dict[str, int] = field(default_factory=dict)  # username → uid; checked against ``accounts``
     groups: dict[int, Group] = field(default_factory=dict)
     members: dict[int, dict[int, GroupMember]] = field(default_factory=dict)
     blocks: dict[int, frozenset[int]] = field(default_factory=dict)
     mutes: dict[int, frozenset[int]] = field(default_factory=dict)
-    friends: dict[int, frozenset[int]] = field(default_factory=dict)
+    followers: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def tables(self, kind: CacheKind) -> tuple[dict[int, Any], ...]:
         """The tables whose entries ``kind`` names."""
         tables: dict[CacheKind, tuple[dict[int, Any], ...]] = {
             CacheKind.ACCOUNT: (self.accounts,),
             CacheKind.GROUP: (self.groups, self.members),
-            CacheKind.FRIENDS: (self.friends,),
+            CacheKind.FRIENDS: (self.followers,),
             CacheKind.BLOCKS: (self.blocks,),
             CacheKind.MUTES: (self.mutes,),
         }
         return tables[kind]
 
 
+class RoomView(Protocol):
+    """What the conversation rules need to know of rooms, whose membership belongs to sessions, not
+    users: reading, recalling and being told of a recall in a room is for the sessions inside it."""
+
+    def inside(self, session: Session, rid: int) -> bool: ...
+
+    def moderates(self, uid: int, rid: int) -> bool: ...
+
+    def sessions(self, rid: int) -> list[Session]: ...
+
+
+class _NoRooms:
+    """The view until :class:`~polyim.core.rooms.Rooms` registers itself: nobody is inside a room."""
+
+    def inside(self, session: Session, rid: int) -> bool:
+        return False
+
+    def moderates(self, uid: int, rid: int) -> bool:
+        return False
+
+    def sessions(self, rid: int) -> list[Session]:
+        return []
+
+
 class Context:
     def __init__(self, store: Store, settings: AccountSettings, clock: Clock, cluster: Cluster) -> None:
         self.store = store
+        self.rooms: RoomView = _NoRooms()
         self.settings = settings
         self.clock = clock
         self.sessions = SessionRegistry(cluster.directory, cluster.router, clock.next_msg_id)
@@ -72,6 +98,22 @@ class Context:
                 if len(self.cache.accounts) >= _ACCOUNT_CACHE_MAX:
                     self.cache.accounts.clear()
                 self.cache.accounts[uid] = acct
+        return acct
+
+    async def account_by_name(self, username: str) -> Account | None:
+        """The account named ``username``, from the cache when its uid is known (XMMEP names users by
+        name in every message): the entry by uid is the one every write drops, so a stale name costs
+        one store read, never a wrong answer."""
+        uid = self.cache.names.get(username)
+        if uid is not None:
+            acct = await self.account(uid)
+            if acct is not None and acct.username == username:
+                return acct
+        acct = await self.store.get_account_by_name(username)
+        if acct is not None:
+            if len(self.cache.names) >= _ACCOUNT_CACHE_MAX:
+                self.cache.names.clear()
+            self.cache.names[username] = acct.uid
         return acct
 
     async def require_account(self, uid: int) -> Account:
@@ -109,15 +151,16 @@ class Context:
         self._bus.drop(CacheKind.GROUP, (gid,))
 
     # -- relations --------------------------------------------------------------------------------
-    async def friend_ids(self, uid: int) -> frozenset[int]:
-        """Whom ``uid`` has as friends: read at every login and logout (presence), so cached."""
-        friends = self.cache.friends.get(uid)
-        if friends is None:
-            friends = frozenset(f.peer for f in await self.store.friends(uid))
-            if len(self.cache.friends) >= _ACCOUNT_CACHE_MAX:
-                self.cache.friends.clear()
-            self.cache.friends[uid] = friends
-        return friends
+    async def follower_ids(self, uid: int) -> frozenset[int]:
+        """Who has ``uid`` as a friend: the observers of its presence (read at every login and logout,
+        so cached; an edge change drops both of its users' entries)."""
+        followers = self.cache.followers.get(uid)
+        if followers is None:
+            followers = frozenset(await self.store.followers(uid))
+            if len(self.cache.followers) >= _ACCOUNT_CACHE_MAX:
+                self.cache.followers.clear()
+            self.cache.followers[uid] = followers
+        return followers
 
     def forget_friends(self, *uids: int) -> None:
         self._bus.drop(CacheKind.FRIENDS, uids)
@@ -150,9 +193,15 @@ class Context:
             return uid in await self.members(conv.a)
         return conv.kind is ConvKind.NOTIFY and conv.a == uid
 
+    async def sees(self, session: Session, conv: ConvId) -> bool:
+        """Whether the session's user takes part in ``conv`` (a room: whether this session is inside)."""
+        if conv.kind is ConvKind.ROOM:
+            return self.rooms.inside(session, conv.a)
+        return await self.is_participant(session.uid, conv)
+
     async def check_access(self, session: Session, conv: ConvId, what: str) -> None:
         """Participants may read a conversation; operators may read any, and that access is logged."""
-        if await self.is_participant(session.uid, conv):
+        if await self.sees(session, conv):
             return
         if session.is_operator:
             audit.info("operator %s %s %s", session.uid, what, conv.key)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
+from polyim.cluster.base import NO_SESSION, SessionId
 from polyim.model import Control, ConvId, Group, Message
 
 
@@ -157,6 +159,7 @@ class RoomEvent:
     count: int = 0
     message: Message | None = None
     broadcast: RoomBroadcast | None = None
+    origin: SessionId = NO_SESSION  # CHAT: the sending session (a protocol that acks instead skips it)
     wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -178,6 +181,36 @@ class PushEvent:
     wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class SignalEvent:
+    """A transient 1:1 signal (``kind`` "typing"): delivered to the peer's live sessions and never
+    stored (design.md §4 "Signals"). ``text``, ``data`` and ``extra`` are the sender's, for the
+    protocols that can show them; the others ignore the event."""
+
+    sender: int
+    peer: int
+    kind: str
+    ts_ms: int
+    text: str = ""
+    data: bytes = b""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    origin_protocol: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileEvent:
+    """File ``task_id`` offered by ``sender`` to ``recipient`` (to the recipient's sessions): when the
+    task is made, and for an offline file again once it is ``ready`` to download."""
+
+    task_id: str
+    sender: int
+    recipient: int
+    name: str
+    size: int
+    offline: bool
+    ready: bool
+
+
 Event = (
     MessageEvent
     | ControlEvent
@@ -188,4 +221,6 @@ Event = (
     | SyncCommandEvent
     | RoomEvent
     | PushEvent
+    | SignalEvent
+    | FileEvent
 )

@@ -15,8 +15,8 @@ from typing import Any
 from polyim.core.clock import Clock
 from polyim.core.context import Context, audit
 from polyim.core.errors import Code, CoreError
-from polyim.core.events import ControlEvent, MessageEvent, ReadEvent
-from polyim.core.sessions import Session
+from polyim.core.events import ControlEvent, MessageEvent, ReadEvent, SignalEvent
+from polyim.core.sessions import Session, fan_out
 from polyim.model import (
     Control,
     ControlCmd,
@@ -117,6 +117,17 @@ def commit_then(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class ConvActivity:
+    """One conversation in a user's list with its activity time (µs): the latest of its newest message,
+    a recall, edit or delete in it, the user's read cursor and, in a 1:1, the peer's
+    (``peer_read_seq``), so that a receipt shows a conversation as changed too."""
+
+    state: ConvState
+    peer_read_seq: int
+    activity_us: int
+
+
 class Messaging:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -146,14 +157,7 @@ class Messaging:
                 raise CoreError(Code.IDENTITY_MISMATCH)
             await self.ctx.require_account(peer)
             check_size(out, self.ctx.settings.max_message_bytes, policy)
-            if session.uid in await self.ctx.blocked_by(peer):
-                raise CoreError(Code.BLOCKED, "blocked by the recipient")
-            if (
-                policy.require_friend
-                and peer != session.uid
-                and not await self.ctx.store.is_friend(session.uid, peer)
-            ):
-                raise CoreError(Code.NOT_FRIEND, "not a friend")
+            await self._check_peer(session.uid, peer, policy)
             if conv.a == conv.b or session.uid in await self.ctx.muted_by(peer):
                 return [session.uid]  # a muted sender's message is stored, not pushed: peer syncs it
             return [conv.a, conv.b]
@@ -170,6 +174,36 @@ class Messaging:
                 raise CoreError(Code.MUTED, "muted")
             return list(members)
         raise CoreError(Code.BAD_REQUEST, "cannot send to this conversation")
+
+    async def _check_peer(self, uid: int, peer: int, policy: SendPolicy) -> None:
+        """What the recipient of a 1:1 decides: its blacklist, and the protocol's friendship rule."""
+        if uid in await self.ctx.blocked_by(peer):
+            raise CoreError(Code.BLOCKED, "blocked by the recipient")
+        if policy.require_friend and peer != uid and not await self.ctx.store.is_friend(uid, peer):
+            raise CoreError(Code.NOT_FRIEND, "not a friend")
+
+    async def signal(
+        self,
+        session: Session,
+        event: SignalEvent,
+        policy: SendPolicy = DEFAULT_POLICY,
+        *,
+        mirror: bool = False,
+    ) -> int:
+        """Hand a transient 1:1 signal (typing) to the peer's live sessions, checked as a send to that
+        peer would be (it exists, has not blocked the sender, the friendship rule) but never stored; the
+        sender's own other sessions get it too with ``mirror`` (TeamTalk 4/1). Returns the number of
+        sessions reached."""
+        if event.sender != session.uid:
+            raise CoreError(Code.IDENTITY_MISMATCH)
+        await self.ctx.require_account(event.peer)
+        await self._check_peer(session.uid, event.peer, policy)
+        if event.peer == session.uid:
+            return 0
+        reached = self.ctx.sessions.deliver([event.peer], event)
+        if mirror:
+            reached += self.ctx.sessions.deliver([session.uid], event, skip=session.sid)
+        return reached
 
     def _commit(
         self,
@@ -241,7 +275,7 @@ class Messaging:
     # -- control --------------------------------------------------------------------------------
     async def message_for_control(self, session: Session, conv: ConvId, seq: int) -> Message:
         """The message a recall/edit/delete would target, after the participation check."""
-        if not await self.ctx.is_participant(session.uid, conv):
+        if not await self.ctx.sees(session, conv):
             raise CoreError(Code.NOT_PARTICIPANT, "not a participant")
         message = await self.ctx.store.get_message(conv, seq)
         if message is None or message.status is MsgStatus.DELETED:
@@ -275,6 +309,9 @@ class Messaging:
             updated = await self.ctx.store.get_message(message.conv, message.seq)
             event = ControlEvent(stored, updated)
             self.ctx.sessions.deliver(participants, event, skip=session.sid, conv_key=message.conv.key)
+            if message.conv.kind is ConvKind.ROOM:
+                inside = self.ctx.rooms.sessions(message.conv.a)
+                fan_out([s for s in inside if s.sid != session.sid], event)
         return stored
 
     async def _check_control(self, session: Session, message: Message, cmd: ControlCmd, content: str) -> None:
@@ -294,6 +331,8 @@ class Messaging:
             me = (await self.ctx.members(message.conv.a)).get(session.uid)
             if me is not None and me.role is not GroupRole.MEMBER:
                 return
+        if message.conv.kind is ConvKind.ROOM and self.ctx.rooms.moderates(session.uid, message.conv.a):
+            return
         raise CoreError(Code.FORBIDDEN, "not allowed")
 
     # -- read state -----------------------------------------------------------------------------
@@ -335,10 +374,18 @@ class Messaging:
 
     # -- reading --------------------------------------------------------------------------------
     async def history(
-        self, session: Session, conv: ConvId, before_seq: int, count: int, topic: str = ""
+        self,
+        session: Session,
+        conv: ConvId,
+        before_seq: int,
+        count: int,
+        topic: str = "",
+        *,
+        deleted: bool = False,
     ) -> list[Message]:
+        """Newest first; ``deleted`` keeps deleted messages (as status only) for clients that page by seq."""
         await self.ctx.check_access(session, conv, "read history of")
-        return await self.ctx.store.history(conv, before_seq, count, topic)
+        return await self.ctx.store.history(conv, before_seq, count, topic, deleted=deleted)
 
     async def since(self, session: Session, conv: ConvId, after_seq: int, count: int) -> list[Message]:
         """Messages after a cursor, oldest first: offline catch-up and gap repair."""
@@ -349,6 +396,21 @@ class Messaging:
         """The user's conversations; rooms are not among them (room membership is sessions, not users)."""
         states = await self.ctx.store.user_conversations(uid)
         return [s for s in states if s.conv.kind is not ConvKind.ROOM]
+
+    async def activity(self, uid: int) -> list[ConvActivity]:
+        """The user's 1:1 conversations that have messages and current groups, oldest activity first
+        (then by key): for a device that catches up on what changed while it was away."""
+        peers = await self.ctx.store.peer_cursors(uid)
+        out = []
+        for state in await self.ctx.store.user_conversations(uid):
+            kind = state.conv.kind
+            if kind is ConvKind.GROUP:
+                out.append(ConvActivity(state, 0, state.activity_us))
+            elif kind is ConvKind.PEER and state.last_seq:
+                read, moved = peers.get(state.conv.key, (state.read_seq, 0))  # a note to self: its own
+                out.append(ConvActivity(state, read, max(state.activity_us, moved)))
+        out.sort(key=lambda a: (a.activity_us, a.state.conv.key))
+        return out
 
     async def state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
         return await self.ctx.store.conv_state(uid, conv, topic)

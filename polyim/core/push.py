@@ -21,8 +21,8 @@ from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import PushEvent
 from polyim.core.messaging import Messaging
-from polyim.core.sessions import fan_out
-from polyim.model import ContentType, ConvId, ConvKind, Message
+from polyim.core.sessions import Session, fan_out
+from polyim.model import ContentType, ConvId, ConvKind, Message, MsgStatus
 
 MAX_PAYLOAD = 60_000
 DEFAULT_EXPIRE_S = 86_400
@@ -133,6 +133,28 @@ class Push:
             if not app or (s.app == app and (not version or s.app_version == version))
         ]
         return PushResult(event.msgid, fan_out(targets, event))
+
+    async def waiting(self, session: Session, budget: int) -> list[Message]:
+        """What a user who logs in has not had of the notification stream (stored pushes and business
+        notifications above the delivered cursor), oldest first, at most ``budget``: expired pushes and
+        recalled or deleted items are left out, and those before the first one returned are marked
+        delivered so that they never hold the cursor back. The caller moves the cursor past what it
+        writes, when its protocol counts a push as delivered."""
+        conv = ConvId.notify(session.uid)
+        state = await self.messages.state(session.uid, conv)
+        if budget <= 0 or state.last_seq <= state.delivered_seq:
+            return []
+        now_ms = self.ctx.clock.now_ms()
+        out: list[Message] = []
+        skipped_to = 0
+        for m in await self.messages.since(session, conv, state.delivered_seq, budget):
+            if m.status in (MsgStatus.RECALLED, MsgStatus.DELETED) or not live(m, now_ms):
+                skipped_to = skipped_to if out else m.seq
+                continue
+            out.append(m)
+        if skipped_to:
+            await self.messages.mark_delivered(session.uid, conv, skipped_to)
+        return out
 
     async def acknowledge(self, uid: int, msgid: int) -> bool:
         """``uid`` acknowledged the stored push ``msgid``: its notification stream counts as delivered up

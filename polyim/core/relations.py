@@ -15,9 +15,11 @@ from polyim.cluster.base import SessionId
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import FriendChange, FriendEvent, Presence, PresenceEvent
+from polyim.core.ids import bad_name
 from polyim.model import Friend, FriendRequest
 
 REMARK = "REMARK"
+BUDDY_GROUP = "BUDDY_GROUP:"  # a user's own buddy groups: attributes of the user on itself, by name
 REQUEST_TTL_MS = 30 * 24 * 3600 * 1000
 
 
@@ -132,3 +134,84 @@ class Relations:
 
     async def attrs(self, uid: int, peer: int | None = None, name: str = "") -> list[tuple[int, str, str]]:
         return await self.ctx.store.friend_attrs(uid, peer, name)
+
+    # -- one-way edges and buddy groups (XMMEP: the seed adds buddies without approval) ------------
+    async def follow(
+        self, uid: int, peer: int, remark: str = "", group: str = "", *, skip: SessionId | None = None
+    ) -> None:
+        """Create (or update) the one edge ``uid``→``peer`` at once, in ``uid``'s buddy group ``group``,
+        unless ``peer`` blocked ``uid``; both users' sessions hear it (``peer``: someone added you)."""
+        await self._peer(uid, peer)
+        if uid in await self.ctx.blocked_by(peer):
+            raise CoreError(Code.BLOCKED, "blocked")
+        await self.ctx.store.add_friends(uid, peer, remark, both=False)
+        if group:
+            await self.add_buddy_group(uid, group)
+            await self.ctx.store.set_buddy_group(uid, peer, group)
+        self.ctx.forget_friends(uid, peer)
+        self.ctx.sessions.deliver([uid, peer], FriendEvent(uid, peer, FriendChange.ADDED, remark), skip=skip)
+
+    async def unfollow(self, uid: int, peer: int, *, skip: SessionId | None = None) -> bool:
+        """Delete the one edge ``uid``→``peer``; False when there was none."""
+        await self._peer(uid, peer)
+        removed = await self.ctx.store.remove_friends(uid, peer, both=False)
+        self.ctx.forget_friends(uid, peer)
+        if removed:
+            self.ctx.sessions.deliver([uid], FriendEvent(uid, peer, FriendChange.REMOVED), skip=skip)
+        return removed
+
+    async def buddy_groups(self, uid: int) -> list[str]:
+        """``uid``'s buddy groups in creation order: the ones made explicitly, then any that only edges
+        name (an edge's group made by another path)."""
+        made = await self.ctx.store.friend_attrs(uid, uid, "")
+        named = sorted(
+            (value, name[len(BUDDY_GROUP) :])
+            for _, name, value in made
+            if name.startswith(BUDDY_GROUP) and value
+        )
+        groups = [name for _, name in named]
+        for friend in await self.friends(uid):
+            if friend.buddy_group and friend.buddy_group not in groups:
+                groups.append(friend.buddy_group)
+        return groups
+
+    async def add_buddy_group(self, uid: int, name: str) -> None:
+        """Create the buddy group ``name`` (nothing when it exists). Kept as an attribute of the user on
+        itself, so that an empty group survives."""
+        check_buddy_group(name)
+        if name not in await self.buddy_groups(uid):
+            await self.ctx.store.set_friend_attr(
+                uid, uid, BUDDY_GROUP + name, f"{self.ctx.clock.now_us():020d}"
+            )
+
+    async def remove_buddy_group(self, uid: int, name: str) -> None:
+        """Delete an empty buddy group (a group with buddies in it is refused)."""
+        if name not in await self.buddy_groups(uid):
+            raise CoreError(Code.BAD_REQUEST, "no such buddy group")
+        if any(f.buddy_group == name for f in await self.friends(uid)):
+            raise CoreError(Code.BAD_REQUEST, "buddy group not empty")
+        await self.ctx.store.set_friend_attr(uid, uid, BUDDY_GROUP + name, "")
+
+    async def rename_buddy_group(self, uid: int, old: str, new: str) -> None:
+        check_buddy_group(new)
+        groups = await self.buddy_groups(uid)
+        if old not in groups or new in groups:
+            raise CoreError(Code.BAD_REQUEST, "unknown buddy group or new name taken")
+        made = await self.ctx.store.friend_attrs(uid, uid, BUDDY_GROUP + old)
+        order = made[0][2] if made and made[0][2] else f"{self.ctx.clock.now_us():020d}"
+        await self.ctx.store.set_friend_attr(uid, uid, BUDDY_GROUP + old, "")
+        await self.ctx.store.set_friend_attr(uid, uid, BUDDY_GROUP + new, order)
+        await self.ctx.store.rename_buddy_group(uid, old, new)
+
+    async def move_buddy(self, uid: int, peer: int, group: str) -> None:
+        """Put the edge ``uid``→``peer`` into buddy group ``group`` (created if missing)."""
+        if group:
+            await self.add_buddy_group(uid, group)
+        if not await self.ctx.store.set_buddy_group(uid, peer, group):
+            raise CoreError(Code.NOT_FRIEND, "not a buddy")
+
+
+def check_buddy_group(name: str) -> None:
+    """1–32 characters, no control characters (xmmep.md §3.5)."""
+    if not 1 <= len(name) <= 32 or bad_name(name):
+        raise CoreError(Code.BAD_REQUEST, "bad buddy group name")

@@ -189,6 +189,7 @@ class Rooms:
         self._ticker: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Future[None]] = set()
         ctx.sessions.on_detach(self.leave_all)
+        ctx.rooms = self
 
     # -- what the store keeps -----------------------------------------------------------------------
     async def load(self) -> None:
@@ -294,6 +295,20 @@ class Rooms:
             raise CoreError(Code.ROOM_NOT_FOUND, "no such room")
         return room
 
+    # -- the conversation rules' view (context.RoomView) ------------------------------------------------
+    def inside(self, session: Session, rid: int) -> bool:
+        room = self._rooms.get(rid)
+        return room is not None and session in room.where
+
+    def moderates(self, uid: int, rid: int) -> bool:
+        """The owner and the managers may recall others' messages in the room."""
+        room = self._rooms.get(rid)
+        return room is not None and (uid == room.owner or uid in room.managers)
+
+    def sessions(self, rid: int) -> list[Session]:
+        room = self._rooms.get(rid)
+        return list(room.where) if room is not None else []
+
     def rooms_of(self, session: Session) -> list[int]:
         return sorted(self._of_session.get(session, ()))
 
@@ -338,9 +353,11 @@ class Rooms:
         return any(s.sid == skip for s in inside)
 
     # -- membership -------------------------------------------------------------------------------
-    def join(self, session: Session, rid: int) -> JoinResult:
-        """Put ``session`` in the room; others inside get JOIN (the joiner's adapter tells it itself)."""
-        room = self._joinable(rid)
+    def join(self, session: Session, rid: int, *, create: bool = True) -> JoinResult:
+        """Put ``session`` in the room; others inside get JOIN (the joiner's adapter tells it itself).
+        Without ``create``, a room nobody created or used is not found even while rooms are
+        auto-created (a protocol that never creates rooms, imlc)."""
+        room = self._joinable(rid, create)
         index = room.where.get(session)
         if index is not None:
             return JoinResult(index, False)
@@ -351,12 +368,12 @@ class Rooms:
         fan_out(others, RoomEvent(rid, RoomChange.JOIN, uid=session.uid))
         return JoinResult(index, True, room.live_broadcasts(self.ctx.clock.now_ms()))
 
-    def _joinable(self, rid: int) -> Room:
+    def _joinable(self, rid: int, create: bool) -> Room:
         if rid <= 0 or rid in self._dismissed:
             raise CoreError(Code.ROOM_NOT_FOUND, "no such room")
         room = self._rooms.get(rid)
         if room is None:
-            if not self.settings.autocreate:
+            if not (create and self.settings.autocreate):
                 raise CoreError(Code.ROOM_NOT_FOUND, "no such room")
             room = self._rooms[rid] = Room(rid, self.settings.group_capacity)
         return room
@@ -493,7 +510,9 @@ class Rooms:
     def _deliver_chat(self, rid: int, sender: Session, subgroup: int, message: Message) -> None:
         room = self._rooms.get(rid)
         if room is not None:
-            event = RoomEvent(rid, RoomChange.CHAT, uid=sender.uid, subgroup=subgroup, message=message)
+            event = RoomEvent(
+                rid, RoomChange.CHAT, uid=sender.uid, subgroup=subgroup, message=message, origin=sender.sid
+            )
             groups = room.groups if subgroup == 0 else room.groups[subgroup : subgroup + 1]
             for group in groups:  # fan-out walks the sub-groups
                 fan_out(list(group), event)

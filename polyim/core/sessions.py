@@ -9,7 +9,7 @@ from typing import Protocol
 
 from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, SessionRecord
 from polyim.cluster.codec import Delivery, Kick, decode_envelope, encode_envelope
-from polyim.core.events import Event, KickReason
+from polyim.core.events import Event, KickReason, Presence
 from polyim.model import DeviceClass, Role
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ class Session:
     app_version: str = ""
     sid: SessionId = NO_SESSION
     monitors: set[str] = field(default_factory=set)
+    #: What this session shows its user's friends (``Accounts.set_presence``); OFFLINE = invisible.
+    presence: Presence = Presence.ONLINE
 
     @property
     def is_operator(self) -> bool:

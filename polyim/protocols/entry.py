@@ -38,10 +38,9 @@ class ProtocolEntry:
     routes: Callable[[Core, Settings], list[web.RouteDef]]
 
 
-class StreamSection(Protocol):
-    """The keys of a protocol served on one TCP listener (``config.ListenerLimits`` and its own)."""
+class LimitsSection(Protocol):
+    """The keys every listener of a protocol obeys (``config.ListenerLimits`` and the two deadlines)."""
 
-    listen: str
     idle_timeout: float
     login_timeout: float
     max_pending_connections: int
@@ -49,23 +48,45 @@ class StreamSection(Protocol):
     max_write_buffer: int
 
 
+class StreamSection(LimitsSection, Protocol):
+    """The keys of a protocol served on one TCP listener (OMTP, imlc)."""
+
+    listen: str
+
+
 async def serve_stream(
     name: str, cfg: StreamSection, channel: Callable[[Connection], StreamHandler]
 ) -> list[Listener]:
-    """Bind the one TCP listener of a protocol whose section is ``cfg`` (OMTP, imlc): its deadlines,
-    its cap on connections not logged in, its slow-consumer limit, and the ``listening`` record."""
+    """Bind the one TCP listener of a protocol whose section is ``cfg`` (OMTP, imlc)."""
+    return [await serve_listener(name, "tcp", cfg.listen, cfg, channel)]
+
+
+async def serve_listener(
+    name: str,
+    kind: str,
+    listen: str,
+    cfg: LimitsSection,
+    channel: Callable[[Connection], StreamHandler],
+    *,
+    idle_timeout: float | None = None,
+) -> Listener:
+    """Bind one TCP listener of a protocol, named ``kind`` in its ``listening`` line (a protocol with
+    several, like TeamTalk's login, msg and file servers, binds each): its deadlines (``idle_timeout``
+    overrides the section's), its cap on connections not logged in, its slow-consumer limit."""
     from polyim.transport.admission import Admission
     from polyim.transport.connection import serve_tcp
 
-    host, port = parse_hostport(cfg.listen)
+    host, port = parse_hostport(listen)
     server, conns = await serve_tcp(
         host,
         port,
         channel,
-        idle_timeout=cfg.idle_timeout,
+        idle_timeout=cfg.idle_timeout if idle_timeout is None else idle_timeout,
         login_timeout=cfg.login_timeout,
-        admission=Admission(f"{name} {cfg.listen}", cfg.max_pending_connections, cfg.max_pending_per_address),
+        admission=Admission(
+            f"{name} {kind} {listen}", cfg.max_pending_connections, cfg.max_pending_per_address
+        ),
         max_write_buffer=cfg.max_write_buffer,
     )
     bound = server.sockets[0].getsockname()[1]
-    return [Listener(name, "tcp", host, bound, server, conns.close_all, conns.__len__)]
+    return Listener(name, kind, host, bound, server, conns.close_all, conns.__len__)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from polyim.protocols import beehive, imlc, omtp
+from polyim.protocols import beehive, imlc, omtp, teamtalk, xmmep
 from polyim.protocols.entry import ProtocolEntry, ProtocolSection
 
 ENTRIES: tuple[ProtocolEntry, ...] = (
     omtp.ENTRY,
     beehive.ENTRY,
     imlc.ENTRY,
+    xmmep.ENTRY,
+    teamtalk.ENTRY,
 )
 
 

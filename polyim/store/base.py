@@ -26,6 +26,7 @@ from polyim.model import (
     GroupUpdate,
     Message,
     MsgStatus,
+    OfflineFile,
     PriorityEntry,
     Role,
     RoomList,
@@ -147,8 +148,10 @@ class Store(abc.ABC):
         ...
 
     @abc.abstractmethod
-    async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
-        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""
+    async def history(
+        self, conv: ConvId, before_seq: int, count: int, topic: str = "", *, deleted: bool = False
+    ) -> list[Message]:
+        """Newest first, seq <= before_seq (0 = from the newest); deleted messages only with ``deleted``."""
         ...
 
     @abc.abstractmethod
@@ -203,6 +206,12 @@ class Store(abc.ABC):
         ...
 
     @abc.abstractmethod
+    async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
+        """For each 1:1 conversation of ``uid`` with another user: that user's read cursor and the time
+        (µs) it last moved, by conversation key (a conversation list with read receipts)."""
+        ...
+
+    @abc.abstractmethod
     async def priority_entries(
         self, uid: int, after_key: int, count: int, min_key: int
     ) -> list[PriorityEntry]: ...
@@ -211,10 +220,23 @@ class Store(abc.ABC):
     async def add_friends(self, uid: int, peer: int, remark: str, both: bool) -> None: ...
 
     @abc.abstractmethod
-    async def remove_friends(self, uid: int, peer: int) -> bool: ...
+    async def remove_friends(self, uid: int, peer: int, both: bool = True) -> bool:
+        """Delete the edge uid→peer (and peer→uid when ``both``); True when an edge was there."""
+
+    @abc.abstractmethod
+    async def set_buddy_group(self, uid: int, peer: int, group: str) -> bool:
+        """Put the edge uid→peer into ``uid``'s buddy group ``group``; False when there is no such edge."""
+
+    @abc.abstractmethod
+    async def rename_buddy_group(self, uid: int, old: str, new: str) -> None:
+        """Move every edge of ``uid`` in buddy group ``old`` to ``new``."""
 
     @abc.abstractmethod
     async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]: ...
+
+    @abc.abstractmethod
+    async def followers(self, uid: int) -> set[int]:
+        """The users who have ``uid`` as a friend (edges ``x``→``uid``)."""
 
     @abc.abstractmethod
     async def is_friend(self, uid: int, peer: int) -> bool: ...
@@ -356,6 +378,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def recall(self, key: str) -> str | None: ...
+
+    # -- offline files ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def keep_offline_file(self, record: OfflineFile) -> None:
+        """Record a complete offline file for its recipient (its bytes are in the FileStore already)."""
+
+    @abc.abstractmethod
+    async def forget_offline_file(self, task_id: str) -> None:
+        """Drop the record (downloaded and deleted, or expired); nothing when there is none."""
+
+    @abc.abstractmethod
+    async def offline_files(self) -> list[OfflineFile]:
+        """Every recorded offline file, oldest first (loaded at start)."""
 
 
 class FileTooLarge(Exception):

@@ -34,6 +34,7 @@ from polyim.model import (
     GroupUpdate,
     Message,
     MsgStatus,
+    OfflineFile,
     PriorityEntry,
     Role,
     RoomList,
@@ -52,7 +53,8 @@ Conn = sqlite3.Connection
 _Receipts = dict[int, dict[str, int]]  # uid → conversation key → delivered seq
 
 _ACCOUNT_COLS = (
-    "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms"
+    "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms,"
+    " signature, location, gender, last_login_ms"
 )
 _MSG_COLS = "conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, status, topic, ts_ms"
 # The column each field of an update record writes (the records' fields are the whole vocabulary).
@@ -66,6 +68,10 @@ _ACCOUNT_UPDATE_COLUMNS = {
     "role": "role",
     "disabled": "disabled",
     "activated": "activated",
+    "signature": "signature",
+    "location": "location",
+    "gender": "gender",
+    "last_login_ms": "last_login_ms",
 }
 _GROUP_UPDATE_COLUMNS = {
     "name": "name",
@@ -97,6 +103,10 @@ def _account(row: Sequence[Any]) -> Account:
         disabled=bool(row[8]),
         activated=bool(row[9]),
         created_ms=row[10],
+        signature=row[11],
+        location=row[12],
+        gender=row[13],
+        last_login_ms=row[14],
     )
 
 
@@ -336,10 +346,14 @@ class SqliteStore(Store):
         )
         return int(row[0]) if row and row[0] is not None else 0
 
-    async def history(self, conv: ConvId, before_seq: int, count: int, topic: str = "") -> list[Message]:
-        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped."""
+    async def history(
+        self, conv: ConvId, before_seq: int, count: int, topic: str = "", *, deleted: bool = False
+    ) -> list[Message]:
+        """Newest first, seq <= before_seq (0 = from the newest), deleted messages skipped unless asked."""
         top = before_seq if before_seq > 0 else 1 << 62
-        sql = f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq<=? AND status<>3"
+        sql = f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND seq<=?" + (
+            "" if deleted else " AND status<>3"
+        )
         args: list[Any] = [conv.key, top]
         if topic:
             sql += " AND topic=?"
@@ -474,6 +488,9 @@ class SqliteStore(Store):
         states = await self._reader.run(lambda c: _user_conversations(c, uid))
         return [_with_receipts(s, overlay) for s in states] if overlay else states
 
+    async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
+        return await self._reader.run(lambda c: _peer_cursors(c, uid))
+
     def _receipts_of(self, uid: int) -> dict[str, int]:
         """Receipts of ``uid`` not yet committed: queued, or in a flush whose COMMIT has not landed."""
         out: dict[str, int] = {}
@@ -510,18 +527,34 @@ class SqliteStore(Store):
 
         await self._writer.run(op)
 
-    async def remove_friends(self, uid: int, peer: int) -> bool:
+    async def remove_friends(self, uid: int, peer: int, both: bool = True) -> bool:
+        back = (peer, uid) if both else (uid, peer)
+
         def op(c: Conn) -> bool:
             n = c.execute(
-                "DELETE FROM friends WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, peer, uid)
+                "DELETE FROM friends WHERE (uid=? AND peer=?) OR (uid=? AND peer=?)", (uid, peer, *back)
             ).rowcount
             c.execute(
                 "DELETE FROM friend_attrs WHERE ((uid=? AND peer=?) OR (uid=? AND peer=?)) AND name<>'REMARK'",
-                (uid, peer, peer, uid),
+                (uid, peer, *back),
             )
             return n > 0
 
         return await self._writer.run(op)
+
+    async def set_buddy_group(self, uid: int, peer: int, group: str) -> bool:
+        def op(c: Conn) -> bool:
+            sql = "UPDATE friends SET buddy_group=?, updated_ms=? WHERE uid=? AND peer=?"
+            return c.execute(sql, (group, _now_ms(), uid, peer)).rowcount > 0
+
+        return await self._writer.run(op)
+
+    async def rename_buddy_group(self, uid: int, old: str, new: str) -> None:
+        def op(c: Conn) -> None:
+            sql = "UPDATE friends SET buddy_group=?, updated_ms=? WHERE uid=? AND buddy_group=?"
+            c.execute(sql, (new, _now_ms(), uid, old))
+
+        await self._writer.run(op)
 
     async def friends(self, uid: int, since_ms: int = 0) -> list[Friend]:
         rows = await self._read_all(
@@ -530,6 +563,9 @@ class SqliteStore(Store):
             (uid, since_ms),
         )
         return [Friend(*r) for r in rows]
+
+    async def followers(self, uid: int) -> set[int]:
+        return {int(r[0]) for r in await self._read_all("SELECT uid FROM friends WHERE peer=?", (uid,))}
 
     async def is_friend(self, uid: int, peer: int) -> bool:
         return await self._read_one("SELECT 1 FROM friends WHERE uid=? AND peer=?", (uid, peer)) is not None
@@ -876,6 +912,36 @@ class SqliteStore(Store):
     async def recall(self, key: str) -> str | None:
         row = await self._read_one("SELECT result FROM idempotency WHERE key=?", (key,))
         return str(row[0]) if row else None
+
+    # -- offline files ----------------------------------------------------------------------------
+    async def keep_offline_file(self, record: OfflineFile) -> None:
+        r = record
+
+        def op(c: Conn) -> None:
+            c.execute(
+                "INSERT OR REPLACE INTO offline_files(task_id, sender, recipient, name, size, file_id, created_ms)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (r.task_id, r.sender, r.recipient, r.name, r.size, r.file_id, r.created_ms),
+            )
+
+        await self._writer.run(op)
+
+    async def forget_offline_file(self, task_id: str) -> None:
+        def op(c: Conn) -> None:
+            c.execute("DELETE FROM offline_files WHERE task_id=?", (task_id,))
+
+        await self._writer.run(op)
+
+    async def offline_files(self) -> list[OfflineFile]:
+        rows = await self._read_all(
+            "SELECT task_id, sender, recipient, name, size, file_id, created_ms FROM offline_files"
+            " ORDER BY created_ms, task_id",
+            (),
+        )
+        return [
+            OfflineFile(str(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]), str(r[5]), int(r[6]))
+            for r in rows
+        ]
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _read_one(self, sql: str, args: Sequence[Any]) -> Any:
@@ -1232,6 +1298,20 @@ def _user_conversations(c: Conn, uid: int) -> list[ConvState]:
         for r in rows
     ]
     return states + _notify_topics(c, uid)
+
+
+def _peer_cursors(c: Conn, uid: int) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for (key,) in c.execute("SELECT conv FROM user_convs WHERE uid=? AND conv LIKE 'p:%'", (uid,)).fetchall():
+        peer = ConvId.from_key(key).peer_of(uid)
+        if peer == uid:
+            continue
+        row = c.execute(
+            "SELECT read_seq, activity_us FROM user_convs WHERE uid=? AND conv=?", (peer, key)
+        ).fetchone()
+        if row is not None:
+            out[key] = (int(row[0]), int(row[1]))
+    return out
 
 
 def _notify_topics(c: Conn, uid: int) -> list[ConvState]:

@@ -81,17 +81,19 @@ class ConnBase:
     def logged_in(self, value: bool) -> None:
         """At login the slot is given back, and the login deadline becomes the idle one: the entry
         moves later by itself when it comes due, but an idle deadline earlier than the login one
-        (seldom: the defaults are the other way round) needs an entry of its own."""
+        (seldom: the defaults are the other way round) needs an entry of its own. Logged out again, the
+        connection has a fresh login deadline (it takes no slot again: it is no new connection)."""
         self._logged_in = value
         if value:
             self._release_slot()
-            deadline = self._deadline
-            if deadline is not None:
-                heap = timer_heap()
-                delay = self.last_rx + self.idle_timeout - time.monotonic()
-                if heap.time() + delay < deadline.when:
-                    deadline.cancel()
-                    self._arm(delay)
+            delay = self.last_rx + self.idle_timeout - time.monotonic()
+        else:  # a session ended on a live connection (XMMEP sign-out): the login deadline starts again
+            self.opened = time.monotonic()
+            delay = self.login_timeout
+        deadline = self._deadline
+        if deadline is not None and timer_heap().time() + delay < deadline.when:
+            deadline.cancel()
+            self._arm(delay)
 
     def take_slot(self, admission: Admission | None, host: str) -> bool:
         """Take a slot among the listener's connections not logged in; False when it is refused."""

@@ -50,6 +50,9 @@ class Conn(Protocol):
 
     peer: str
     logged_in: bool
+    #: Seconds without input after login before the connection is closed; a protocol whose deadline
+    #: depends on the client (TeamTalk: PC or mobile) sets it at login.
+    idle_timeout: float
     #: When the transport last received from the peer (monotonic seconds): the adapters' ``now``, so
     #: that no adapter reads a clock of its own.
     last_rx: float

@@ -3,9 +3,15 @@ counts. The HTTP listener is one too, so the record belongs to the transport, no
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class Closable(Protocol):
+    """What stop needs of a listener's socket: an ``asyncio.Server``, or a UDP listener (one socket)."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -14,6 +20,6 @@ class Listener:
     kind: str
     host: str
     port: int
-    server: asyncio.AbstractServer
+    server: Closable
     close_all: Callable[[], None]
     connections: Callable[[], int] | None = None  # open connections, for /metrics

@@ -20,13 +20,17 @@ import pytest
 
 from polyim.bench import omtp_load
 from polyim.bench.beehive_load import BeehiveSession
+from polyim.bench.imlc_load import ImlcSession
 from polyim.bench.load import Link, Plan, RunState, SessionSpec
 from polyim.bench.scenarios import Options
 from polyim.bench.stats import Histogram, bucket_bounds, bucket_of
 from polyim.bench.worker import Worker
 from polyim.cli import main
+from polyim.core.auth import TOKEN_PREFIX
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
+from polyim.protocols.imlc import codec as ic
+from polyim.protocols.imlc import imlc_pb2 as ipb
 from polyim.protocols.omtp import codec as c
 from tests.conftest import Server, start_server
 
@@ -164,6 +168,66 @@ def test_login_frame_and_header_parsing() -> None:
     pack_type, flags, a, b, q = head
     assert (pack_type, flags, pushed[a:b]) == (14, 0, b"r.1.2.3")
     assert omtp_load.read_session_seq(pushed, q, len(pushed)) == (b"LP_G1_1_2", 300)
+
+
+def _imlc_session(**kw: Any) -> tuple[ImlcSession, _Wire]:
+    """An imlc load session whose writes land in a :class:`_Wire` (it needs a running loop)."""
+    spec = _spec(protocol="imlc", device_id="dev-3", to="10002", **kw)
+    session = ImlcSession(spec, RunState(Plan("traffic", "127.0.0.1", {}, [spec], msg_size=40)))
+    link = Link(session)
+    wire = _Wire()
+    link.transport = wire  # type: ignore[assignment]
+    session.link = link
+    return session, wire
+
+
+def _decoded(frame: bytes) -> tuple[ic.Frame, Any]:
+    (got,) = ic.Decoder().feed(frame)
+    return got, ic.decode_body(got.command, got.body) if got.body else None
+
+
+async def test_imlc_login_frames_are_the_codecs() -> None:
+    """A polyim token goes in ``token`` with the uid; anything else is a password login by username."""
+    session, _ = _imlc_session(secret=TOKEN_PREFIX + "abc", device_type=ipb.DEVICE_CLASS_DESKTOP)
+    head, req = _decoded(session.login_frame())
+    assert (head.command, head.seq, head.flow) == (ic.Command.LOGIN, 1, ic.Flow.REQUEST)
+    assert (req.uid, req.token, req.device_id, req.device_class) == (
+        "10001",
+        TOKEN_PREFIX + "abc",
+        "dev-3",
+        1,
+    )
+    assert req.WhichOneof("credential") == "token"
+    session, _ = _imlc_session(secret="pw")
+    _, req = _decoded(session.login_frame())
+    assert (req.username, req.password, req.WhichOneof("account")) == ("alice", "pw", "username")
+
+
+async def test_imlc_message_frame_ack_and_delivery() -> None:
+    """MS frames carry the tag in the text and their own seq; the reply with that seq acks the send, a
+    THROTTLED one backs off; an MN's text is a delivery."""
+    session, wire = _imlc_session()
+    session.logged_in = True
+    session.state.sending = True
+    session.send_one()
+    await asyncio.sleep(0)
+    head, msg = _decoded(wire.writes[0])
+    assert head.command == ic.Command.MS and head.seq > 1
+    assert (msg.message_id, msg.conversation.target, msg.conversation.type) == (1, "10002", 0)
+    content = msg.message_content
+    assert content.content_type == ipb.MESSAGE_CONTENT_TYPE_TEXT and len(content.searchable_content) == 40
+    assert content.searchable_content.startswith(f"{session.state.plan.run_id}.3.1.")
+    session.received(ic.encode_frame(ic.Command.MS, head.seq, ic.Flow.REPLY, b"", ic.Status.THROTTLED))
+    assert (session.report.counters.refused, session.backoff) == (1, True)
+    session.send_one()
+    head2, _ = _decoded(session.message_frame(3, "r0.3.3.1"))
+    session.received(ic.encode_frame(ic.Command.MS, head2.seq - 1, ic.Flow.REPLY))
+    assert session.report.counters.acked == 1
+    mn = ipb.Message(
+        seq=4, message_content=ipb.MessageContent(content_type=1, searchable_content="r0.2.9.5 x")
+    )
+    session.received(ic.encode_frame(ic.Command.MN, 0, ic.Flow.NOTIFY, ic.encode_body(mn)))
+    assert session.report.counters.delivered == 1
 
 
 # -- the command ------------------------------------------------------------------------------------------
@@ -314,10 +378,70 @@ def test_chat_pingpong_on_its_own_server_in_two_load_processes(tmp_path: Path) -
 
 
 def test_chat_mixed_protocols(tmp_path: Path) -> None:
-    """One side of each pair OMTP, the other beehive; paced well below both servers' rate limits."""
-    r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "2", "--protocol", "mixed", "--rate", "40")
+    """The users speak OMTP, beehive, XMMEP, TeamTalk and imlc in turn, so the pairs cross protocols
+    (the third pair is imlc ↔ OMTP); paced well below the servers' rate limits."""
+    r = bench(tmp_path, "chat", "--pairs", "3", "--duration", "2", "--protocol", "mixed", "--rate", "40")
     assert_consistent(r)
     assert r["refused"] == 0
+
+
+def test_chat_over_teamtalk(tmp_path: Path) -> None:
+    """TeamTalk sessions on the msg listener, acked by 3/2 and delivered as 3/1, unpaced."""
+    r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "1.5", "--protocol", "teamtalk")
+    assert_consistent(r)
+    assert r["refused"] == 0 and r["acked"] > 100
+
+
+def test_chat_imlc_unpaced_on_the_benchs_own_server_meets_no_rate_limit(tmp_path: Path) -> None:
+    r = bench(tmp_path, "chat", "--pairs", "1", "--duration", "1.5", "--protocol", "imlc")
+    assert_consistent(r)
+    assert r["refused"] == 0 and r["acked"] > 150  # more than 50 frames/s with a burst of 100 allow
+
+
+def test_chat_imlc_pingpong(tmp_path: Path) -> None:
+    r = bench(
+        tmp_path, "chat", "--pairs", "3", "--duration", "1", "--protocol", "imlc", "--pattern", "pingpong"
+    )
+    assert_consistent(r)  # a refused turn (the rate limit) is played again, so the ping-pong goes on
+    assert r["sessions"] == 6 and r["acked"] > 50
+
+
+def test_chat_imlc_over_its_rate_limit_is_refused_not_lost(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unpaced, one imlc connection to a server with the default limit (the bench's own server raises
+    it) sends past 50 frames/s: the excess is refused THROTTLED (9) and counted so, every acked message
+    is delivered, and the connection stays open."""
+    target = ["--target", f"imlc=127.0.0.1:{server.imlc}", f"http=127.0.0.1:{server.http}"]
+    target += ["--admin-token", server.admin_token]
+    r = bench(tmp_path, "chat", "--pairs", "1", "--duration", "2.5", "--protocol", "imlc", *target)
+    assert r["refused"] > 0 and r["error_kinds"] == {"refused code 9": r["refused"]}
+    assert r["delivered"] == r["expected_deliveries"] == r["acked"] > 0
+    assert r["lost"] == 0 and r["errors"] == 0  # no "closed by server"
+    assert "note: code 9 refusals: imlc THROTTLED" in capsys.readouterr().out  # the table says why
+
+
+def test_imlc_login_storm_and_idle_against_a_target_server(server: Server, tmp_path: Path) -> None:
+    """Accounts and per-device tokens through the admin API; imlc token logins and pings."""
+    target = ["--target", f"imlc=127.0.0.1:{server.imlc}", f"http=127.0.0.1:{server.http}"]
+    target += ["--admin-token", server.admin_token]
+    r = bench(tmp_path, "login", "--protocol", "imlc", "--sessions", "6", "--duration", "1", *target)
+    assert r["errors"] == 0 and r["login_failures"] == 0
+    assert r["logins"] >= 6 and r["logins"] % 6 == 0
+    r = bench(
+        tmp_path,
+        "idle",
+        "--protocol",
+        "imlc",
+        "--sessions",
+        "6",
+        "--duration",
+        "1.2",
+        "--heartbeat",
+        "0.4",
+        *target,
+    )
+    assert r["sessions"] == 6 and r["errors"] == 0 and r["pings"] >= 12
 
 
 def test_group_counts_every_recipient(tmp_path: Path) -> None:
@@ -510,3 +634,18 @@ def test_a_server_that_drops_every_tenth_delivery_loses_ten_percent(tmp_path: Pa
     assert r["lost_unacked"] == 0 and r["errors"] == 0
     assert abs(r["lost_pct"] - 10.0) < 0.5, r["lost_pct"]
     assert r["lost"] == r["lost_undelivered"] == r["acked"] - r["delivered"]
+
+
+def test_chat_over_xmmep_tcp_and_udp(tmp_path: Path) -> None:
+    """XMMEP load clients (acks by ``cid``, receipts by 172); UDP sends one datagram per message."""
+    for protocol in ("xmmep", "xmmep-udp"):
+        r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "1", "--protocol", protocol)
+        assert_consistent(r)
+        assert r["sessions"] == 4 and r["refused"] == 0
+
+
+def test_file_relays_every_block_of_every_transfer(tmp_path: Path) -> None:
+    """TeamTalk online transfers through the file server: every pulled block arrives, MB/s reported."""
+    r = bench(tmp_path, "file", "--transfers", "3", "--file-mb", "4")
+    assert r["sent"] == r["acked"] == r["delivered"] == 12
+    assert r["relayed_mb"] == 12 and r["relayed_mb_per_s"] > 0 and r["server_rss_mb"] > 0

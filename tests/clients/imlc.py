@@ -39,6 +39,7 @@ class ImlcClient:
         self.waiting: dict[int, asyncio.Future[Reply]] = {}
         self.notifies: asyncio.Queue[tuple[c.Frame, Any]] = asyncio.Queue()
         self.closed = False
+        self.reply_order: list[int] = []  # the seqs of the replies, as they arrived
         self.uid = ""
         self.token = ""
         self._task = asyncio.ensure_future(self._read())
@@ -64,6 +65,7 @@ class ImlcClient:
     def _dispatch(self, frame: c.Frame) -> None:
         body = _parse(frame)
         if frame.flow == c.Flow.REPLY:
+            self.reply_order.append(frame.seq)
             fut = self.waiting.pop(frame.seq, None)
             if fut is not None and not fut.done():
                 fut.set_result(Reply(frame, body))
@@ -78,6 +80,12 @@ class ImlcClient:
         return await self.request_raw(
             command, body.SerializeToString() if body is not None else b"", timeout=timeout
         )
+
+    def expect_reply(self, seq: int) -> asyncio.Future[Reply]:
+        """The reply to a request written by hand with ``seq``."""
+        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self.waiting[seq] = fut
+        return fut
 
     async def request_raw(self, command: int, raw: bytes, flag: int = 0, timeout: float = 5) -> Reply:
         """A request with any body bytes and connect flag (a hand-made header, for the error paths)."""
@@ -123,8 +131,15 @@ class ImlcClient:
             Command.MS, pb.Message(message_id=message_id, message_content=content, conversation=conv)
         )
 
-    async def pull(self, target: str, anchor: int = 0, direction: int = 0, limit: int = 0) -> Reply:
-        conv = pb.Conversation(type=pb.CONVERSATION_TYPE_SINGLE, target=target)
+    async def pull(
+        self,
+        target: str,
+        anchor: int = 0,
+        direction: int = 0,
+        limit: int = 0,
+        conv_type: int = pb.CONVERSATION_TYPE_SINGLE,
+    ) -> Reply:
+        conv = pb.Conversation(type=conv_type, target=target)
         req = pb.PullRequest(conversation=conv, anchor_seq=anchor, direction=direction, limit=limit)
         return await self.request(Command.MP, req)
 
@@ -138,6 +153,12 @@ class ImlcClient:
         assert frame.command == command, (frame, body)
         assert frame.seq == 0 and frame.flow == c.Flow.NOTIFY
         return body
+
+    async def expect_any(self, timeout: float = 5) -> tuple[c.Frame, Any]:
+        """The next notify, whatever its command."""
+        frame, body = await asyncio.wait_for(self.notifies.get(), timeout)
+        assert frame.seq == 0 and frame.flow == c.Flow.NOTIFY
+        return frame, body
 
     async def poll(self, timeout: float = 0.05) -> tuple[c.Frame, Any] | None:
         try:

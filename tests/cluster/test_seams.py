@@ -181,7 +181,7 @@ async def test_kick_device_reaches_another_node(nodes: tuple[Core, Core]) -> Non
 async def test_a_write_on_one_node_drops_every_nodes_cache(nodes: tuple[Core, Core]) -> None:
     n1, n2 = nodes
     a, b = await users(n1)
-    assert (await n2.ctx.account(a)) is not None and await n2.ctx.friend_ids(a) == frozenset()
+    assert (await n2.ctx.account(a)) is not None and await n2.ctx.follower_ids(a) == frozenset()
     await n1.accounts.update_profile(a, AccountUpdate(nickname="Al"))
     await n1.relations.add_friend(a, b)
     await n1.relations.set_blocked(a, b, True)
@@ -189,7 +189,7 @@ async def test_a_write_on_one_node_drops_every_nodes_cache(nodes: tuple[Core, Co
     assert (await n2.ctx.members(gid)).keys() == {a, b}
     await n1.groups.remove_members(a, gid, [b])
     assert (await n2.ctx.require_account(a)).nickname == "Al"
-    assert await n2.ctx.friend_ids(a) == frozenset({b})
+    assert await n2.ctx.follower_ids(a) == frozenset({b})
     assert await n2.ctx.blocked_by(a) == frozenset({b})
     assert (await n2.ctx.members(gid)).keys() == {a}
 

@@ -66,3 +66,15 @@ def test_token_tampered() -> None:
     assert signer.verify(f"{prefix}{body}.{mac[:-1]}", now=1000) is None
     for junk in ("", "pim1.", "pim1.a.b.c", "pim1.!!!.???", token[5:], "pim2" + token[4:], token + "x"):
         assert signer.verify(junk, now=1000) is None
+
+
+def test_a_derived_signers_tokens_are_never_logins_nor_another_purposes() -> None:
+    login = TokenSigner(b"secret")
+    pages = login.derived("imlc-sync")
+    token = pages.issue(10000, "sync:5:0", 600, now=1000)
+    claims = pages.verify(token, now=1000)
+    assert claims is not None and (claims.uid, claims.device) == (10000, "sync:5:0")
+    assert login.verify(token, now=1000) is None
+    assert login.derived("other").verify(token, now=1000) is None
+    assert pages.verify(login.issue(10000, "sync:5:0", 600, now=1000), now=1000) is None
+    assert TokenSigner(b"secret").derived("imlc-sync").verify(token, now=1000) is not None  # stable key

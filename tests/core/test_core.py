@@ -284,6 +284,37 @@ async def test_presence_to_online_friends_on_first_attach_and_last_detach(core: 
     assert sink_c.of(PresenceEvent) == []
 
 
+async def test_presence_goes_to_the_users_who_have_one_as_a_friend(core: Core) -> None:
+    a, b = await user(core, "alice"), await user(core, "bob")
+    await core.relations.follow(a, b)  # a has b; b does not have a
+    _, sink_a = await online(core, a)
+    _, sink_b = await online(core, b)
+    assert [(e.uid, e.presence) for e in sink_a.of(PresenceEvent)] == [(b, Presence.ONLINE)]
+    assert sink_b.of(PresenceEvent) == []
+
+
+async def test_presence_levels_and_invisibility_reach_friends_as_aggregate_changes(core: Core) -> None:
+    a, b = await user(core, "alice"), await user(core, "bob")
+    await core.relations.add_friend(a, b)
+    _, sink_b = await online(core, b)
+    sink_b.clear()
+    hidden = Session(
+        uid=a, device_id="pc", device_class=DeviceClass.DESKTOP, protocol="test", sink=FakeSink()
+    )
+    hidden.presence = Presence.OFFLINE  # an invisible login: friends see nothing
+    await core.accounts.attach(hidden)
+    assert sink_b.of(PresenceEvent) == [] and core.accounts.presence(a) is Presence.OFFLINE
+    await core.accounts.set_presence(hidden, Presence.AWAY)
+    phone, _ = await online(core, a, "phone", DeviceClass.MOBILE)  # ONLINE beats AWAY
+    await core.accounts.set_presence(phone, Presence.ONLINE)  # no change: nothing said
+    await core.accounts.set_presence(hidden, Presence.BUSY)  # the aggregate stays ONLINE
+    await core.accounts.detach(phone)
+    await core.accounts.set_presence(hidden, Presence.OFFLINE)
+    await core.accounts.detach(hidden)
+    seen = [e.presence for e in sink_b.of(PresenceEvent)]
+    assert seen == [Presence.AWAY, Presence.ONLINE, Presence.BUSY, Presence.OFFLINE]
+
+
 # -- 1:1 messages ----------------------------------------------------------------------------------
 async def test_send_peer_delivery(core: Core) -> None:
     a, b = await user(core, "alice"), await user(core, "bob")

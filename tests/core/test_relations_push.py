@@ -195,3 +195,57 @@ async def test_node_registry(core: Core) -> None:
         and record.alive(record.refreshed + 1)
         and not record.alive(record.refreshed + 31)
     )
+
+
+async def test_follow_is_one_way_and_buddy_groups_keep_order_and_empty_groups(core: Core) -> None:
+    a, b, c = await user(core, "fa"), await user(core, "fb"), await user(core, "fc")
+    _, sink_b = await online(core, b)
+    await core.relations.follow(a, b, "bee", "Work")
+    assert await core.relations.is_friend(a, b) and not await core.relations.is_friend(b, a)
+    assert [(e.uid, e.change) for e in sink_b.of(FriendEvent)] == [(a, FriendChange.ADDED)]
+    await core.relations.add_buddy_group(a, "Zoo")
+    await core.relations.follow(a, c)
+    assert await core.relations.buddy_groups(a) == ["Work", "Zoo"]
+    await refused(Code.BAD_REQUEST, core.relations.remove_buddy_group(a, "Work"))  # not empty
+    await core.relations.rename_buddy_group(a, "Work", "Office")
+    await core.relations.move_buddy(a, c, "New")
+    assert [(f.peer, f.buddy_group) for f in await core.relations.friends(a)] == [(b, "Office"), (c, "New")]
+    await core.relations.remove_buddy_group(a, "Zoo")
+    assert await core.relations.buddy_groups(a) == ["Office", "New"]
+    await core.relations.set_blocked(b, a, True)
+    await refused(Code.BLOCKED, core.relations.follow(a, b))
+    assert await core.relations.unfollow(a, c) and not await core.relations.unfollow(a, c)
+
+
+async def test_search_matches_every_condition_and_never_disabled_accounts(core: Core) -> None:
+    await core.accounts.create("searchbob", "pw", nickname="Bobby", email="bob@x.cn")
+    carl = await core.accounts.create("searchcarl", "pw", nickname="Bobcat")
+    assert {a.username for a in await core.accounts.search(nickname="bob")} == {"searchbob", "searchcarl"}
+    assert [a.username for a in await core.accounts.search(name="search", nickname="BOBBY")] == ["searchbob"]
+    assert [a.username for a in await core.accounts.search(email="BOB@x.cn")] == ["searchbob"]
+    assert await core.accounts.search(email="bob@x") == [] and await core.accounts.search(name="s") == []
+    await core.accounts.set_disabled(carl.uid, True)
+    assert [a.username for a in await core.accounts.search(nickname="bob")] == ["searchbob"]
+
+
+async def test_activation_by_code_is_throttled_and_tells_no_names_apart(core: Core) -> None:
+    account = await core.accounts.create("newbie", "pw", activated=False)
+    code = await core.accounts.activation_code(account.uid)
+    assert len(code) == 8 and code == await core.accounts.activation_code(account.uid)
+    assert not await core.accounts.activate("newbie", "WRONG000")
+    assert not await core.accounts.activate("nobody", code)
+    assert await core.accounts.activate("newbie", code.lower())
+    assert (await core.accounts.get(account.uid)).activated  # type: ignore[union-attr]
+    assert await core.accounts.activate("newbie", "anything")  # already active
+    for _ in range(5):
+        assert not await core.accounts.activate("ghost", "X")
+    await refused(Code.THROTTLED, core.accounts.activate("ghost", "X"))
+
+
+async def test_accounts_by_name_come_from_the_cache_and_never_stale(core: Core) -> None:
+    account = await core.accounts.create("cached", "pw")
+    assert await core.accounts.by_name("cached") == account
+    await core.accounts.set_disabled(account.uid, True)  # drops the entry by uid: read again
+    found = await core.accounts.by_name("cached")
+    assert found is not None and found.disabled
+    assert await core.accounts.by_name("nobody-by-that-name") is None

@@ -8,6 +8,8 @@ import pytest
 
 from tests.clients.imlc import ImlcClient
 from tests.clients.omtp import DeviceType, OmtpClient
+from tests.clients.teamtalk import PC, TeamTalkClient
+from tests.clients.xmmep import XmmepClient
 from tests.conftest import Server, start_server, write_config
 
 TUNED_OMTP = "require_friend = true\nidle_timeout = 1\nlogin_timeout = 1\n"
@@ -92,6 +94,71 @@ class Imlc:
             await client.close()
 
 
+class Xmmep:
+    """Opens XMMEP peers (TCP connections or UDP sockets) to ``server``, closed at the end of the test."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.clients: list[XmmepClient] = []
+
+    async def connect(self, udp: bool = False) -> XmmepClient:
+        port = self.server.xmmep_udp if udp else self.server.xmmep_tcp
+        client = await (XmmepClient.over_udp if udp else XmmepClient.tcp)("127.0.0.1", port)
+        self.clients.append(client)
+        return client
+
+    async def login(self, name: str, *, udp: bool = False, ext: str = "", ready: bool = True) -> XmmepClient:
+        client = await self.connect(udp)
+        replies = await client.login(name, ext=ext)
+        assert replies[-1].code == 127, replies
+        if ready:
+            await client.ready()
+        return client
+
+    async def user(
+        self, prefix: str = "x", *, udp: bool = False, ext: str = "", **extra: object
+    ) -> XmmepClient:
+        """A new account, logged in and READY; ``client.user`` is its username."""
+        uid, name = self.server.add_user(prefix, **extra)
+        client = await self.login(name, udp=udp, ext=ext)
+        client.uid = uid
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
+class TeamTalk:
+    """Opens TeamTalk msg-server connections to ``server`` and closes all of them at the end of the test."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.clients: list[TeamTalkClient] = []
+
+    async def connect(self, port: int | None = None) -> TeamTalkClient:
+        client = await TeamTalkClient.connect("127.0.0.1", port or self.server.teamtalk_msg)
+        self.clients.append(client)
+        return client
+
+    async def login(self, name: str, *, client_type: int = PC) -> TeamTalkClient:
+        client = await self.connect()
+        result, _ = await client.login(name, client_type=client_type)
+        assert result == 0
+        return client
+
+    async def user(
+        self, prefix: str = "t", *, client_type: int = PC, **extra: object
+    ) -> tuple[TeamTalkClient, str]:
+        """A new account, logged in over TeamTalk; returns the client and the username."""
+        _, name = self.server.add_user(prefix, **extra)
+        return await self.login(name, client_type=client_type), name
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One default server for the OMTP functional modules, which override ``server`` with it: every test
@@ -122,8 +189,22 @@ async def omtp(server: Server) -> AsyncIterator[Omtp]:
 
 
 @pytest.fixture
+async def xmmep(server: Server) -> AsyncIterator[Xmmep]:
+    pool = Xmmep(server)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
 async def imlc(server: Server) -> AsyncIterator[Imlc]:
     pool = Imlc(server)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def teamtalk(server: Server) -> AsyncIterator[TeamTalk]:
+    pool = TeamTalk(server)
     yield pool
     await pool.close()
 

@@ -4,6 +4,8 @@ commands, the duplicate-login kick as a LOGOUT notify, and the client's LOGOUT."
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from polyim.protocols.imlc import codec as c
@@ -90,8 +92,8 @@ async def test_frames_before_login_and_unsupported_commands(imlc: Imlc) -> None:
         assert reply.status == Status.UNSUPPORTED_COMMAND
     _, name = imlc.server.add_user("late")
     assert (await client.login(username=name, password="pw")).status == Status.OK
-    for command in (Command.SYNC, Command.ROOM):
-        assert (await client.request(command)).status == Status.UNSUPPORTED_COMMAND
+    assert (await client.request(Command.SYNC)).status == Status.OK  # an empty body: everything
+    assert (await client.request(Command.ROOM)).status == Status.BAD_REQUEST  # no rid, no op
     again = await client.login(username=name, password="pw")
     assert again.status == Status.BAD_REQUEST  # a second LOGIN, session unchanged
     assert (await client.ping()).status == Status.OK
@@ -122,3 +124,57 @@ async def test_client_logout_closes_without_a_reply(imlc: Imlc) -> None:
     await client.logout()
     assert await client.wait_closed(3)
     assert client.notifies.empty()
+
+
+def login_then_pings(name: str, pings: int) -> bytes:
+    """A LOGIN (seq 1) and ``pings`` PINGs (seq 2 …) written at once, as a pipelining client does."""
+    login = pb.LoginRequest(username=name, password="pw", device_id="d", device_class=pb.DEVICE_CLASS_WEB)
+    frames = [c.encode_frame(Command.LOGIN, 1, c.Flow.REQUEST, login.SerializeToString())]
+    frames += [c.encode_frame(Command.PING, seq, c.Flow.REQUEST) for seq in range(2, pings + 2)]
+    return b"".join(frames)
+
+
+async def test_frames_behind_a_login_wait_for_its_reply_in_order(imlc: Imlc) -> None:
+    """§1.1 AUTHENTICATING: up to 16 frames pipelined behind a LOGIN run after its reply, in order."""
+    _, name = imlc.server.add_user("pipe")
+    client = await imlc.connect()
+    futures = [client.expect_reply(seq) for seq in range(1, 18)]
+    client.write(login_then_pings(name, 16))
+    replies = [await f for f in futures]
+    assert [r.status for r in replies] == [Status.OK] * 17
+    assert client.reply_order == list(range(1, 18))  # the LOGIN reply first, then the queued frames in order
+
+
+async def test_a_seventeenth_frame_behind_a_login_closes(imlc: Imlc) -> None:
+    _, name = imlc.server.add_user("flood")
+    client = await imlc.connect()
+    client.write(login_then_pings(name, 17))
+    assert await client.wait_closed(3)
+
+
+async def test_every_refused_login_counts_toward_the_three(imlc: Imlc) -> None:
+    """An undecodable body and a bad field are refused LOGINs too: the third reply is the last."""
+    client = await imlc.connect()
+    assert (await client.request_raw(Command.LOGIN, b"\xff\xff")).status == Status.BAD_REQUEST
+    assert (await client.login(username="x", password="pw", device_id="bad id")).status == Status.BAD_REQUEST
+    assert (await client.login(username="nobody-here", password="pw")).status == Status.AUTH_FAILED
+    assert await client.wait_closed(3)
+
+
+async def test_gzip_bodies_are_accepted_and_a_bomb_closes(imlc: Imlc) -> None:
+    """§2.2: compression 1 is gzip of the body; the inflated size has the body's limit (§8.3)."""
+    alice, _ = await imlc.user("gz")
+    bob, _ = await imlc.user("gzb")
+    content = pb.MessageContent(
+        content_type=pb.MESSAGE_CONTENT_TYPE_TEXT, searchable_content="squeezed " * 50
+    )
+    msg = pb.Message(message_id=1, message_content=content, conversation=pb.Conversation(target=bob.uid))
+    packed = gzip.compress(msg.SerializeToString())
+    ack = await alice.request_raw(Command.MS, packed, flag=0x10)
+    assert ack.status == Status.OK and ack.body.seq == 1
+    assert (await bob.expect(Command.MN)).message_content.searchable_content == "squeezed " * 50
+    bomb = gzip.compress(b"\x00" * (2 * 1024 * 1024))  # a few KiB that inflate past 1 MiB
+    refused = await alice.request_raw(Command.MS, bomb, flag=0x10)
+    assert refused.status == Status.FRAME_TOO_LARGE
+    assert await alice.wait_closed(3)
+    assert (await bob.ping()).status == Status.OK

@@ -46,6 +46,8 @@ async def test_a_registered_protocol_is_configured_started_and_routed(
             "omtp",
             "beehive",
             "imlc",
+            "xmmep",
+            "teamtalk",
             "echo",
             "http",
         }

@@ -20,6 +20,7 @@ from polyim.model import (
     GroupRole,
     GroupUpdate,
     MsgStatus,
+    OfflineFile,
     Role,
     RoomList,
     RoomRecord,
@@ -70,6 +71,10 @@ async def test_update_records_write_every_field_they_set_and_nothing_else(store:
         role=Role.OPERATOR,
         disabled=True,
         activated=False,
+        signature="sig",
+        location="Kunshan",
+        gender=1,
+        last_login_ms=1700000000000,
     )
     got = await store.update_account(a.uid, everything)
     visible = {k: v for k, v in changed_fields(everything).items() if k != "password_hash"}
@@ -172,6 +177,13 @@ async def test_history_newest_first_with_before_seq_skipping_deleted(store: Stor
     assert [m.seq for m in await store.history(P_AB, 6, 3)] == [6, 4, 3]
     assert [m.seq for m in await store.history(P_AB, 2, 10)] == [2, 1]
     assert await store.history(ConvId.peer(1, 2), 0, 10) == []
+    # a client paging by seq (imlc MP) asks for the deleted ones too, to keep the seqs gapless
+    kept = await store.history(P_AB, 6, 3, deleted=True)
+    assert [(m.seq, m.status) for m in kept] == [
+        (6, MsgStatus.NORMAL),
+        (5, MsgStatus.DELETED),
+        (4, MsgStatus.NORMAL),
+    ]
     last = await store.last_message(P_AB)
     assert last is not None and last.content == "m10"
 
@@ -254,6 +266,18 @@ async def test_priority_queue_order_retention_and_deletion(store: Store) -> None
     assert [e.message.content for e in after if e.control is None and e.message] == ["p2", "p3"]
     notices = [e for e in after if e.control is not None]
     assert len(notices) == 1 and notices[0].control == delete and notices[0].key > keys[-1]
+
+
+async def test_one_way_edges_and_buddy_groups(store: Store) -> None:
+    await store.add_friends(A, B, "", both=True)
+    await store.add_friends(A, C, "", both=False)
+    assert await store.set_buddy_group(A, B, "Work") and await store.set_buddy_group(A, C, "Work")
+    assert not await store.set_buddy_group(C, A, "Work")  # no edge C→A
+    await store.rename_buddy_group(A, "Work", "Office")
+    assert [(f.peer, f.buddy_group) for f in await store.friends(A)] == [(B, "Office"), (C, "Office")]
+    assert [f.buddy_group for f in await store.friends(B)] == [""]
+    assert await store.remove_friends(A, B, both=False)  # only A→B
+    assert not await store.is_friend(A, B) and await store.is_friend(B, A)
 
 
 async def test_friends_both_edges_remove_and_attrs_survive(store: Store) -> None:
@@ -342,6 +366,16 @@ async def test_unnamed_group_skips_a_gid_whose_default_name_is_taken(store: Stor
     assert (await store.create_group(Group(0, "", owner=B), [B])).name == "GC_4"
 
 
+async def test_peer_cursors_give_the_other_users_read_cursor_of_each_one_to_one(store: Store) -> None:
+    for _ in range(3):
+        await store.append_message(new_msg(P_AB, A, "hi"))
+    await store.append_message(new_msg(ConvId.peer(A, A), A, "note to self"))
+    assert await store.peer_cursors(A) == {P_AB.key: (0, 0)}  # B read nothing; a note to self has no peer
+    await store.advance_read(B, P_AB, 2, 7_000)
+    assert await store.peer_cursors(A) == {P_AB.key: (2, 7_000)}
+    assert (await store.peer_cursors(B))[P_AB.key][0] == 3  # the sender's own messages are read
+
+
 async def test_user_conversations_lists_peers_groups_and_topics(store: Store) -> None:
     await store.append_message(new_msg(P_AB, A, "hi"))
     await store.append_message(new_msg(P_AB, A, "there"))
@@ -391,6 +425,17 @@ async def test_idempotency_remember_and_recall(store: Store) -> None:
     assert await store.remember("k", "first") == "first"
     assert await store.remember("k", "second") == "first"
     assert await store.recall("k") == "first"
+
+
+async def test_offline_file_records_kept_listed_oldest_first_and_forgotten(store: Store) -> None:
+    later = OfflineFile("t2", A, B, "b.txt", 20, "f2", 2_000)
+    first = OfflineFile("t1", B, A, "a.txt", 10, "f1", 1_000)
+    await store.keep_offline_file(later)
+    await store.keep_offline_file(first)
+    assert await store.offline_files() == [first, later]
+    await store.forget_offline_file("t1")
+    await store.forget_offline_file("nothing")
+    assert await store.offline_files() == [later]
 
 
 async def test_acknowledged_writes_visible_from_fresh_connection(backend: Backend) -> None:

@@ -32,7 +32,7 @@ from polyim.core.events import (
     PushEvent,
 )
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
-from polyim.core.push import live, payload_of
+from polyim.core.push import payload_of
 from polyim.core.relations import REMARK
 from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
 from polyim.protocols.beehive import beehive_pb2 as pb
@@ -642,27 +642,13 @@ async def _sync(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
 
 async def _sync_pushes(ch: BeehiveChannel, budget: int) -> int:
     """SYNC step 3: the user's notification stream above its delivered cursor as P2P (stored pushes and
-    business notifications), skipping expired pushes and recalled or deleted items. Skipped items
-    before the first replayed one are marked delivered so they never hold the cursor back. Returns the
-    number of frames written."""
-    session = ch.session
-    if session is None or budget <= 0:
+    business notifications; the client acknowledges each). Returns the number of frames written."""
+    if ch.session is None:
         return 0
-    conv = ConvId.notify(session.uid)
-    state = await ch.core.messages.state(session.uid, conv)
-    if state.last_seq <= state.delivered_seq:
-        return 0
-    now_ms = ch.core.clock.now_ms()
-    written = skipped_to = 0
-    for m in await ch.core.messages.since(session, conv, state.delivered_seq, budget):
-        if m.status in (MsgStatus.RECALLED, MsgStatus.DELETED) or not live(m, now_ms):
-            skipped_to = m.seq if not written else skipped_to
-            continue
+    waiting = await ch.core.push.waiting(ch.session, budget)
+    for m in waiting:
         ch.push(Cmd.P2P, payload_of(m), m.msg_id)
-        written += 1
-    if skipped_to:
-        await ch.core.messages.mark_delivered(session.uid, conv, skipped_to)
-    return written
+    return len(waiting)
 
 
 # == one-to-one ==========================================================================================

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from polyim.protocols.entry import ProtocolEntry, serve_stream
+from polyim.protocols.imlc import rooms, sync  # noqa: F401  (register ROOM and SYNC on the command table)
 from polyim.protocols.imlc.settings import ImlcSettings
 from polyim.transport.listener import Listener
 

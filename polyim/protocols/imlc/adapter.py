@@ -2,8 +2,8 @@
 
 One :class:`ImlcChannel` per TCP connection, on the shared :class:`Channel`: the codec frames the
 stream and applies the header checks of §2.5; every accepted frame goes through the command table.
-This first slice serves LOGIN (password or token), LOGOUT both ways, PING, MS (1:1 and group), MP
-(catch-up and history), MR and READ; SYNC and ROOM are answered ``UNSUPPORTED_COMMAND`` for now.
+Conversation sync (SYNC) is ``sync.py``, rooms (ROOM and the room events) ``rooms.py``; both register
+on this module's table, and the package imports them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,16 @@ from typing import Any, ClassVar, cast
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
-from polyim.core.events import ControlEvent, KickReason, MessageEvent, ReadEvent
+from polyim.core.events import (
+    ControlEvent,
+    KickReason,
+    MessageEvent,
+    PushEvent,
+    ReadEvent,
+    SignalEvent,
+)
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
+from polyim.core.push import EXPIRES, payload_of, push_topic
 from polyim.model import Account, ContentType, ControlCmd, ConvId, ConvKind, DeviceClass, Message, MsgStatus
 from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.imlc import codec as c
@@ -33,6 +41,9 @@ MAX_FIELD = 4096  # bytes of any other request string (§2.4)
 MAX_LOGIN_FAILURES = 3  # per connection (§1.2)
 MAX_ERRORS_IN_A_ROW = 10  # §2.5, last row
 PULL_DEFAULT, PULL_MAX = 50, 100  # MP limit (§3.1)
+MAX_QUEUED_AT_LOGIN = 16  # frames behind a LOGIN in progress (§1.1 AUTHENTICATING)
+PUSHES_AT_LOGIN = 1000  # stored pushes written after a LOGIN reply, at most
+_ITEM_OVERHEAD = 8  # tag and length of one repeated element in a reply body
 
 _DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
 _DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -90,6 +101,11 @@ TO_CORE = {
     pb.MESSAGE_CONTENT_TYPE_VIDEO: ContentType.VIDEO,
 }
 FROM_CORE: dict[int, int] = {int(kind): int(imlc) for imlc, kind in TO_CORE.items()}
+CONV_TYPES = {
+    ConvKind.PEER: pb.CONVERSATION_TYPE_SINGLE,
+    ConvKind.GROUP: pb.CONVERSATION_TYPE_GROUP,
+    ConvKind.ROOM: pb.CONVERSATION_TYPE_ROOM,
+}
 # The MessageContent fields the core has no column for, kept in the message's ``extra["imlc"]`` so an
 # imlc recipient gets them exactly as sent (§8.4 "imlc → imlc").
 _KEPT = (
@@ -118,7 +134,7 @@ def decimal(text: str) -> int | None:
     return value if value <= MAX_ID else None
 
 
-def _request(cmd: c.Command) -> Callable[[bytes], Any]:
+def parser(cmd: c.Command) -> Callable[[bytes], Any]:
     """The command's body parser for the table (a bad body raises ImlcDecodeError → BAD_REQUEST)."""
     return lambda body: c.decode_body(cmd, body)
 
@@ -136,10 +152,13 @@ class ImlcChannel(Channel):
         super().__init__(core, conn)
         self.settings = settings
         self.decoder = c.Decoder(max_body=settings.max_body_bytes)
-        self.rate = RateLimit(rate=50, burst=100, close_after=10.0)
+        self.rate = RateLimit(settings.rate_limit, settings.rate_burst, close_after=10.0)
         self.policy = SendPolicy(settings.max_content_bytes, settings.require_friend)
         self.login_failures = 0
         self.errors_in_a_row = 0
+        self.logging_in = 0  # LOGIN frames accepted before login and not yet answered
+        self.queued_at_login = 0
+        self.room_counts: dict[int, int] = {}  # rid → the member count this session last heard
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -180,8 +199,31 @@ class ImlcChannel(Channel):
             self.conn.close()
         elif verdict is not None:
             self._reply(frame, S.THROTTLED, _error("rate limit", 1))
+        elif self._queue_full():
+            log.info(
+                "imlc %s: more than %d frames behind a LOGIN, closing", self.conn.peer, MAX_QUEUED_AT_LOGIN
+            )
+            self.conn.close()
+        elif frame.command == c.Command.LOGIN and self.session is None:
+            self.logging_in += 1
+            self.submit(lambda: self._login_attempt(frame, body))
         else:
             self.submit(lambda: self.dispatch(frame.command, frame, body))
+
+    def _queue_full(self) -> bool:
+        """Frames behind a LOGIN wait for its reply, in order; a 17th closes (§1.1 AUTHENTICATING)."""
+        if self.session is not None or not self.logging_in:
+            return False
+        self.queued_at_login += 1
+        return self.queued_at_login > MAX_QUEUED_AT_LOGIN
+
+    async def _login_attempt(self, frame: c.Frame, body: bytes) -> None:
+        try:
+            await self.dispatch(frame.command, frame, body)
+        finally:
+            self.logging_in -= 1
+            if not self.logging_in:
+                self.queued_at_login = 0
 
     # -- the command table's hooks ----------------------------------------------------------------
     def wrong_state(self, cmd: int) -> Refused:
@@ -194,7 +236,12 @@ class ImlcChannel(Channel):
         return Refused(S.BAD_REQUEST, str(exc))
 
     def refuse(self, frame: c.Frame, request: Any, exc: Refused) -> None:
+        """Every refused LOGIN before login counts, whatever refused it; the third reply on a
+        connection is its last (§1.2, §3.1 LOGIN)."""
         assert exc.code is not None
+        if frame.command == c.Command.LOGIN and self.session is None:
+            self.login_failures += 1
+            exc.close = exc.close or self.login_failures >= MAX_LOGIN_FAILURES
         self._reply(frame, exc.code, _error(exc.text, getattr(exc, "retry_after", 0)))
 
     def answer(self, frame: c.Frame, reply: bytes) -> None:
@@ -245,21 +292,50 @@ class ImlcChannel(Channel):
             self.notify(c.Command.LOGOUT, c.encode_body(body))
         super().timed_out(logged_in)
 
-    def login_failed(self, exc: Refused) -> Refused:
-        """Every refused LOGIN counts; the third reply on a connection is its last (§1.2)."""
-        self.login_failures += 1
-        exc.close = exc.close or self.login_failures >= MAX_LOGIN_FAILURES
-        return exc
+    async def replay_pushes(self) -> None:
+        """The stored pushes the user has not had, oldest first, after the LOGIN reply (§3.1 MPS); each
+        counts as delivered once written (best effort, never sent again)."""
+        assert self.session is not None
+        written = 0
+        while written < PUSHES_AT_LOGIN:
+            waiting = await self.core.push.waiting(self.session, min(100, PUSHES_AT_LOGIN - written))
+            for message in waiting:
+                self.notify(c.Command.MPS, _stored_push(message))
+            if not waiting:
+                return
+            written += len(waiting)
+            await self.core.messages.mark_delivered(self.me, waiting[-1].conv, waiting[-1].seq)
 
     # -- events out ---------------------------------------------------------------------------------
     def _on_message(self, event: MessageEvent) -> None:
-        """A committed 1:1 or group message as MN (§5.2)."""
-        self._write_mn(event.message, event.message.wire_cache)
+        """A committed 1:1 or group message as MN (§5.2); a stored push or notification as MPS, which
+        then counts as delivered (§3.1 MPS)."""
+        message = event.message
+        if message.conv.kind is ConvKind.NOTIFY:
+            self.notify(c.Command.MPS, _stored_push(message))
+            self.core.messages.mark_delivered_now(self.me, message.conv, message.seq)
+        else:
+            self.write_mn(message, message.wire_cache)
+
+    def _on_push(self, event: PushEvent) -> None:
+        """A push that is not stored (a user's, or a broadcast): MPS with its text and bytes."""
+        body = event.wire_cache.get("imlc")
+        if body is None:
+            push = pb.Push(
+                push_id=event.msgid, text=event.text, data=event.payload, server_time_ms=event.ts_ms
+            )
+            body = event.wire_cache["imlc"] = c.encode_body(push)
+        self.notify(c.Command.MPS, body)
+
+    def _on_signal(self, event: SignalEvent) -> None:
+        """Typing from the peer: a transient MN (seq 0, never stored, §3.1 MS TYPING)."""
+        if event.kind == "typing":
+            self.notify(c.Command.MN, c.encode_body(typing_to_wire(event)))
 
     def _on_control(self, event: ControlEvent) -> None:
         """A recall, edit or delete made in any protocol: MN with the changed message (§3.1 MN)."""
         if event.message is not None:
-            self._write_mn(event.message, event.wire_cache)
+            self.write_mn(event.message, event.wire_cache)
 
     def _on_read(self, event: ReadEvent) -> None:
         """A read cursor moved in any protocol: READ notify to the reader's other sessions and, in a
@@ -273,11 +349,11 @@ class ImlcChannel(Channel):
             return
         self.notify(c.Command.READ, c.encode_body(_cursor(conv, target, event.seq, event.uid)))
 
-    def _write_mn(self, message: Message, cache: dict[str, bytes]) -> None:
+    def write_mn(self, message: Message, cache: dict[str, bytes]) -> None:
         """The MN frame is encoded once per view: a group's is shared, a 1:1 has the peer's and the
         sender's (the conversation names the other party, §8.1)."""
         kind = message.conv.kind
-        if kind is not ConvKind.PEER and kind is not ConvKind.GROUP:
+        if kind is ConvKind.NOTIFY:
             return
         target = message.conv.peer_of(self.me) if kind is ConvKind.PEER else message.conv.a
         key = f"imlc:{target}"
@@ -291,6 +367,8 @@ class ImlcChannel(Channel):
         MessageEvent: _on_message,
         ControlEvent: _on_control,
         ReadEvent: _on_read,
+        PushEvent: _on_push,
+        SignalEvent: _on_signal,
     }
 
 
@@ -305,6 +383,32 @@ def _ack(message_id: int, message: Message) -> bytes:
     return c.encode_body(ack)
 
 
+def _stored_push(message: Message) -> bytes:
+    """MPS of a notification-stream item: a stored push carries its text and bytes as given, another
+    protocol's business notification only its text (§8.4)."""
+    expires = message.extra.get(EXPIRES) if message.extra else None
+    push = pb.Push(
+        push_id=message.msg_id,
+        text=message.content,
+        data=payload_of(message) if message.topic == push_topic(message.conv.a) else b"",
+        server_time_ms=message.ts_ms,
+        expires_ms=expires if isinstance(expires, int) else 0,
+    )
+    return c.encode_body(push)
+
+
+def fit(sizes: list[int], budget: int) -> int:
+    """How many of the leading items (by encoded size) fit a reply body of ``budget`` bytes, at least
+    one (a page never comes back empty while items remain, §2.4)."""
+    used = n = 0
+    for size in sizes:
+        used += size + _ITEM_OVERHEAD
+        if used > budget and n:
+            break
+        n += 1
+    return n
+
+
 def _cursor(conv: ConvId, target: int, seq: int, reader: int) -> pb.ReadCursor:
     kind = pb.CONVERSATION_TYPE_SINGLE if conv.kind is ConvKind.PEER else pb.CONVERSATION_TYPE_GROUP
     return pb.ReadCursor(
@@ -315,7 +419,7 @@ def _cursor(conv: ConvId, target: int, seq: int, reader: int) -> pb.ReadCursor:
 # == wire ⇄ core ==========================================================================================
 def to_wire(message: Message, target: int) -> pb.Message:
     """A stored message as imlc shows it to a user for whom the conversation's other end is ``target``."""
-    kind = pb.CONVERSATION_TYPE_SINGLE if message.conv.kind is ConvKind.PEER else pb.CONVERSATION_TYPE_GROUP
+    kind = CONV_TYPES[message.conv.kind]
     sent_here = message.extra.get("origin") == "imlc" and message.client_id.isdigit()
     out = pb.Message(
         message_id=int(message.client_id) if sent_here else 0,
@@ -332,12 +436,32 @@ def to_wire(message: Message, target: int) -> pb.Message:
     return out
 
 
+def typing_to_wire(event: SignalEvent) -> pb.Message:
+    """A typing signal as the peer sees it: seq 0 and no server id, so clients never store it."""
+    sent_here = event.origin_protocol == "imlc"
+    out = pb.Message(
+        message_id=int(event.extra.get("message_id", 0)) if sent_here else 0,
+        conversation=pb.Conversation(type=pb.CONVERSATION_TYPE_SINGLE, target=str(event.sender)),
+        to=str(event.peer),
+        server_time_ms=event.ts_ms,
+    )
+    setattr(out, "from", str(event.sender))
+    kept = event.extra.get("imlc") if sent_here else None
+    out.message_content.CopyFrom(
+        _content_of(kept or {"content_type": pb.MESSAGE_CONTENT_TYPE_TYPING}, 0, event.text, event.data)
+    )
+    return out
+
+
 def _content(message: Message) -> pb.MessageContent:
-    kept: dict[str, Any] = message.extra.get("imlc") or {}
+    return _content_of(message.extra.get("imlc") or {}, message.ctype, message.content, message.data)
+
+
+def _content_of(kept: dict[str, Any], ctype: int, text: str, data: bytes) -> pb.MessageContent:
     content = pb.MessageContent(
-        content_type=cast(pb.MessageContentType, kept.get("content_type", FROM_CORE.get(message.ctype, 0))),
-        searchable_content=message.content,
-        data=message.data,
+        content_type=cast(pb.MessageContentType, kept.get("content_type", FROM_CORE.get(ctype, 0))),
+        searchable_content=text,
+        data=data,
     )
     for name in _KEPT:
         if name in kept:
@@ -368,7 +492,7 @@ def check_content(content: pb.MessageContent, limit: int) -> None:
     if kind == pb.MESSAGE_CONTENT_TYPE_UNKNOWN or kind < 0:
         raise Refused(S.BAD_REQUEST, "content_type required")
     if kind == pb.MESSAGE_CONTENT_TYPE_TYPING:
-        raise Refused(S.BAD_REQUEST, "typing is not supported yet")
+        return  # a signal: the content checks of a stored message do not apply
     if kind == pb.MESSAGE_CONTENT_TYPE_TEXT and not content.searchable_content:
         raise Refused(S.BAD_REQUEST, "text required")
     if not (content.searchable_content or content.data or content.remote_media_url):
@@ -383,8 +507,7 @@ def check_content(content: pb.MessageContent, limit: int) -> None:
 
 
 def conversation(ch: ImlcChannel, conv: pb.Conversation) -> ConvId:
-    """A request's conversation as the core's, from the session's point of view (§8.1); rooms are not
-    served yet, so no session is ever inside one (NOT_MEMBER)."""
+    """A request's conversation as the core's, from the session's point of view (§8.1)."""
     target = decimal(conv.target)
     if target is None or conv.type not in (0, 1, 2):
         raise Refused(S.BAD_REQUEST, "bad conversation")
@@ -392,23 +515,22 @@ def conversation(ch: ImlcChannel, conv: pb.Conversation) -> ConvId:
         return ConvId.peer(ch.me, target)
     if conv.type == pb.CONVERSATION_TYPE_GROUP:
         return ConvId.group(target)
-    raise Refused(S.NOT_MEMBER, "not inside the room")
+    return ConvId.room(target)
 
 
 # == connection ===========================================================================================
-@COMMANDS.on(c.Command.LOGIN, _request(c.Command.LOGIN), states=State.ANY)
+@COMMANDS.on(c.Command.LOGIN, parser(c.Command.LOGIN), states=State.ANY)
 async def _login(ch: ImlcChannel, frame: c.Frame, req: pb.LoginRequest) -> None:
     if ch.session is not None:
         raise Refused(S.BAD_REQUEST, "already logged in")
     try:
         account = await _authenticate(ch, req)
     except CoreError as exc:
-        raise ch.login_failed(_login_refusal(ch, exc)) from exc
-    except Refused as exc:
-        raise ch.login_failed(exc) from exc
+        raise _login_refusal(ch, exc) from exc
     session = ch.new_session(account.uid, account.role, req.device_id, DEVICE_CLASSES[req.device_class])
     ch.answer(frame, _login_reply(ch, account, req.device_id))
     await ch.go_online(session)
+    await ch.replay_pushes()
     log.info("imlc %s: uid %d logged in (device %s)", ch.conn.peer, account.uid, req.device_id)
 
 
@@ -486,7 +608,7 @@ async def _ping(ch: ImlcChannel, frame: c.Frame, _req: None) -> bytes:
 
 
 # == messages =============================================================================================
-@COMMANDS.on(c.Command.MS, _request(c.Command.MS))
+@COMMANDS.on(c.Command.MS, parser(c.Command.MS))
 async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | None:
     """MS in the order of §3.1: request shape, sender, content; then dedup, then the core's checks and
     the commit, acked once it has landed."""
@@ -502,12 +624,17 @@ async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | Non
     assert ch.session is not None
     ctype, kept = to_core(msg.message_content)
     content = msg.message_content
+    if content.content_type == pb.MESSAGE_CONTENT_TYPE_TYPING:
+        return await _typing(ch, conv, msg, kept)
     extra = {"origin": "imlc", "imlc": kept}
     out = Outgoing(
         conv, ctype, content.searchable_content, str(msg.message_id), data=content.data, extra=extra
     )
     try:
-        result = await ch.core.messages.send(ch.session, out, ch.protocol, ch.policy)
+        if conv.kind is ConvKind.ROOM:
+            result = ch.core.rooms.chat(ch.session, out, 0, ch.policy)
+        else:
+            result = await ch.core.messages.send(ch.session, out, ch.protocol, ch.policy)
     except CoreError:
         # Step 5 comes before the target and policy checks: a resend of a committed message gets its
         # first ack even where they would now refuse it. An accepted resend needs no read here (the
@@ -520,7 +647,29 @@ async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | Non
     return None
 
 
-@COMMANDS.on(c.Command.MP, _request(c.Command.MP))
+async def _typing(ch: ImlcChannel, conv: ConvId, msg: pb.Message, kept: dict[str, Any]) -> bytes:
+    """TYPING: 1:1 only, checked as a send to the peer, never stored, no seq, no dedup (§3.1 MS)."""
+    if conv.kind is not ConvKind.PEER:
+        raise Refused(S.BAD_REQUEST, "typing is for 1:1 conversations")
+    assert ch.session is not None
+    now = ch.core.clock.now_ms()
+    content = msg.message_content
+    extra = {"imlc": kept, "message_id": msg.message_id}
+    signal = SignalEvent(
+        ch.me,
+        conv.peer_of(ch.me),
+        "typing",
+        now,
+        content.searchable_content,
+        content.data,
+        extra,
+        ch.protocol,
+    )
+    await ch.core.messages.signal(ch.session, signal, ch.policy)
+    return c.encode_body(pb.SendAck(message_id=msg.message_id, server_time_ms=now))
+
+
+@COMMANDS.on(c.Command.MP, parser(c.Command.MP))
 async def _pull(ch: ImlcChannel, frame: c.Frame, req: pb.PullRequest) -> bytes:
     """Catch-up (FORWARD) and history (BACKWARD), always in ascending seq (§3.1 MP)."""
     if not req.HasField("conversation") or req.direction not in (0, 1):
@@ -533,10 +682,15 @@ async def _pull(ch: ImlcChannel, frame: c.Frame, req: pb.PullRequest) -> bytes:
         page = await _forward(ch, conv, req.anchor_seq, limit, last_seq)
     else:
         page = await _backward(ch, conv, req.anchor_seq, limit)
-    reply = pb.PullReply(conversation=req.conversation, last_seq=last_seq, has_more=len(page) > limit)
-    shown = page[:limit] if req.direction == pb.PULL_DIRECTION_FORWARD else page[-limit:]
+    forward = req.direction == pb.PULL_DIRECTION_FORWARD
     target = int(req.conversation.target)
-    reply.messages.extend(to_wire(m, target) for m in shown)
+    shown = [to_wire(m, target) for m in (page[:limit] if forward else page[-limit:])]
+    if not forward:
+        shown.reverse()  # the page is cut at its oldest end: the messages next to the anchor stay
+    n = fit([m.ByteSize() for m in shown], ch.settings.max_body_bytes - 64)
+    kept = shown[:n] if forward else shown[:n][::-1]
+    reply = pb.PullReply(conversation=req.conversation, last_seq=last_seq, has_more=len(page) > n)
+    reply.messages.extend(kept)
     return c.encode_body(reply)
 
 
@@ -544,6 +698,8 @@ async def _require(ch: ImlcChannel, conv: ConvId) -> None:
     """The conversation's other end exists (NOT_FOUND); membership is the core's check (NOT_MEMBER)."""
     if conv.kind is ConvKind.PEER:
         missing = await ch.core.accounts.get(conv.peer_of(ch.me)) is None
+    elif conv.kind is ConvKind.ROOM:
+        missing = ch.core.rooms.get(conv.a) is None
     else:
         missing = await ch.core.groups.find(conv.a) is None
     if missing:
@@ -554,7 +710,7 @@ async def _forward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int, last_
     """One more than asked, to tell ``has_more``; the anchor also moves the delivered cursor."""
     assert ch.session is not None
     page = await ch.core.messages.since(ch.session, conv, anchor, limit + 1)
-    if anchor and last_seq:
+    if anchor and last_seq and conv.kind is not ConvKind.ROOM:  # room cursors belong to no user
         await ch.core.messages.mark_delivered(ch.me, conv, min(anchor, last_seq))
     return page
 
@@ -564,7 +720,9 @@ async def _backward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int) -> l
     assert ch.session is not None
     if anchor == 1:
         return await ch.core.messages.since(ch.session, conv, 0, 0)  # nothing below 1: the access check
-    newest_first = await ch.core.messages.history(ch.session, conv, max(anchor - 1, 0), limit + 1)
+    newest_first = await ch.core.messages.history(
+        ch.session, conv, max(anchor - 1, 0), limit + 1, deleted=True
+    )
     return newest_first[::-1]
 
 
@@ -572,7 +730,7 @@ async def _backward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int) -> l
 RECALL_ERRORS = {Code.FORBIDDEN: (S.RECALL_DENIED, None)}
 
 
-@COMMANDS.on(c.Command.MR, _request(c.Command.MR), errors=RECALL_ERRORS)
+@COMMANDS.on(c.Command.MR, parser(c.Command.MR), errors=RECALL_ERRORS)
 async def _recall(ch: ImlcChannel, frame: c.Frame, req: pb.Recall) -> bytes:
     """Recall one message; the other sessions of the conversation get the changed message as MN."""
     if not req.HasField("conversation") or not req.seq:
@@ -590,7 +748,7 @@ async def _recall(ch: ImlcChannel, frame: c.Frame, req: pb.Recall) -> bytes:
     return b""
 
 
-@COMMANDS.on(c.Command.READ, _request(c.Command.READ))
+@COMMANDS.on(c.Command.READ, parser(c.Command.READ))
 async def _read(ch: ImlcChannel, frame: c.Frame, req: pb.ReadCursor) -> bytes:
     """Move the user's read cursor; the reply carries the stored value (§3.1 READ)."""
     if not req.HasField("conversation") or req.conversation.type == pb.CONVERSATION_TYPE_ROOM:

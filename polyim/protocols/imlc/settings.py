@@ -19,3 +19,5 @@ class ImlcSettings(ListenerLimits):
     token_ttl: int = 2_592_000  # s a LoginReply token stays valid (30 days)
     recall_window: int = 0  # s after the commit during which MR is allowed; 0 = no limit (§3.1 MR)
     require_friend: bool = False  # 1:1 messages only between friends (the core's SendPolicy)
+    rate_limit: float = 50  # frames per second per connection, averaged (§2.4), then THROTTLED
+    rate_burst: float = 100

@@ -1,0 +1,218 @@
+"""TeamTalk through real sockets (teamtalk.md §1, §4.1–§4.5): the login server hands out the message
+server, login with the MD5 hex password, chat with acks after the commit, unread fetch after being
+offline, the duplicate-login kick, and what bad input and frames before login get."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from pathlib import Path
+
+from tests.clients.teamtalk import ANDROID, PC, Body, TeamTalkClient, md5hex, msg_server, parse
+from tests.conftest import Server, start_server, write_config
+from tests.e2e.conftest import Imlc, TeamTalk
+
+
+async def test_the_login_server_hands_out_the_message_server_and_closes(server: Server) -> None:
+    ip, port = await msg_server("127.0.0.1", server.teamtalk_login)
+    assert (ip, port) == ("127.0.0.1", server.teamtalk_msg)
+
+
+async def test_login_with_the_md5_password_returns_the_profile_and_a_token(
+    server: Server, teamtalk: TeamTalk
+) -> None:
+    uid, name = server.add_user("t", nickname="Tee")
+    client = await teamtalk.connect()
+    result, _ = await client.login(name)
+    assert (result, client.uid, client.nickname, client.depart) == (0, str(uid), "Tee", "0")
+    assert 0 < len(client.token) <= 128 and client.token.isascii()
+    plain = await teamtalk.connect()
+    assert (await plain.login(name, plain=True))[0] == 0  # a test tool's plaintext password (§9 #15)
+
+
+async def test_a_wrong_password_gets_result_6_and_the_close(server: Server, teamtalk: TeamTalk) -> None:
+    _, name = server.add_user("t")
+    for user in (name, "nobody-here"):
+        client = await teamtalk.connect()
+        rsv = client.send(1, 3, Body().s(user).s(md5hex("wrong")).u32(1).u32(PC).s("2.0").done())
+        f = await client.wait_for((1, 4))
+        assert f.reserved == rsv and len(f.body) == 8 and parse(f, "u32", "u32")[1] == 6
+        assert await client.wait_closed()
+
+
+async def test_chat_is_acked_after_the_commit_and_delivered_with_server_time(teamtalk: TeamTalk) -> None:
+    alice, _ = await teamtalk.user("a")
+    bob, _ = await teamtalk.user("b")
+    ack = await alice.say(bob.uid, "hi", seq_no=1)
+    assert parse(ack, "u32", "s") == [1, alice.uid]
+    got = await bob.message()
+    assert (got.seq_no, got.from_id, got.to_id, got.msg_type, got.text, got.reserved) == (
+        1,
+        alice.uid,
+        bob.uid,
+        0x01,
+        "hi",
+        0,
+    )
+    assert abs(got.create_time - time.time()) < 60  # the server's clock, not the client's 1700000000
+    bob.send(3, 2, Body().u32(1).s(alice.uid).done())  # bob's delivery ack is accepted
+    await alice.none_of((3, 1))  # nothing echoed back to the sender
+
+
+async def test_a_resend_of_the_same_seq_no_and_text_is_acked_and_stored_once(teamtalk: TeamTalk) -> None:
+    alice, _ = await teamtalk.user("a")
+    bob, _ = await teamtalk.user("b")
+    await alice.say(bob.uid, "once", seq_no=7)
+    await alice.say(bob.uid, "once", seq_no=7)
+    await bob.message(lambda m: m.text == "once")
+    await bob.none_of((3, 1))
+    assert parse(await bob.request(3, 7, b"", (3, 8)), "pairs") == [[(alice.uid, 1)]]
+
+
+async def test_unread_counts_and_the_newest_unread_first_then_read(
+    server: Server, teamtalk: TeamTalk
+) -> None:
+    alice, _ = await teamtalk.user("a")
+    bob_uid, bob_name = server.add_user("b")
+    for n in range(1, 4):
+        await alice.say(str(bob_uid), f"m{n}", seq_no=n)
+    bob = await teamtalk.login(bob_name)
+    assert parse(await bob.request(3, 7, b"", (3, 8)), "pairs") == [[(alice.uid, 3)]]
+    f = await bob.request(3, 9, Body().s(alice.uid).done(), (3, 14))
+    r = f.fields()
+    assert (r.s(), r.u32()) == (alice.uid, 3)
+    texts = []
+    for _ in range(3):
+        sender, _name, _nick, _avatar, _t, kind, data = r.s(), r.s(), r.s(), r.s(), r.u32(), r.u8(), r.b()
+        assert (sender, kind) == (alice.uid, 0x01)
+        texts.append(data.decode())
+    assert texts == ["m3", "m2", "m1"]
+    bob.send(3, 3, Body().s(alice.uid).done())
+    assert parse(await bob.request(3, 7, b"", (3, 8)), "pairs") == [[]]
+
+
+async def test_a_second_pc_login_kicks_the_first_with_1_7_and_a_mobile_one_stays(
+    server: Server, teamtalk: TeamTalk
+) -> None:
+    uid, name = server.add_user("k")
+    first = await teamtalk.login(name)
+    phone = await teamtalk.login(name, client_type=ANDROID)
+    second = await teamtalk.login(name)
+    kick = await first.wait_for((1, 7))
+    assert kick.reserved == 0 and parse(kick, "u32", "u32") == [uid, 1]
+    assert await first.wait_closed(3)
+    assert not phone.closed and not second.closed
+    await second.heartbeat()
+
+
+async def test_a_forged_from_id_closes_the_connection_and_nothing_is_delivered(teamtalk: TeamTalk) -> None:
+    alice, _ = await teamtalk.user("a")
+    bob, _ = await teamtalk.user("b")
+    mallory, _ = await teamtalk.user("m")
+    mallory.send_text(bob.uid, "i am alice", seq_no=1, sender=alice.uid)
+    assert await mallory.wait_closed()
+    await bob.none_of((3, 1))
+
+
+async def test_frames_before_login_are_ignored_and_unknown_commands_too(teamtalk: TeamTalk) -> None:
+    client = await teamtalk.connect()
+    client.send(7, 1)
+    client.send(3, 7)
+    await asyncio.sleep(0.2)
+    assert client.frames == [] and not client.closed
+    _, name = teamtalk.server.add_user("t")
+    assert (await client.login(name))[0] == 0
+    client.send(3, 10, b"history")  # a later Android build's history command (§2.6 step 4)
+    client.send(9, 9)
+    beat = await client.heartbeat()
+    assert beat.body == b"" and not client.closed
+
+
+async def test_the_heartbeat_is_echoed_with_its_reserved(teamtalk: TeamTalk) -> None:
+    client, _ = await teamtalk.user("h")
+    client.send(7, 1, reserved=4242)
+    f = await client.wait_for((7, 1))
+    assert f.reserved == 4242 and f.body == b""
+
+
+async def test_bad_lengths_and_short_bodies_close_only_their_connection(teamtalk: TeamTalk) -> None:
+    bystander, _ = await teamtalk.user("b")
+    for bad in (struct.pack(">IHHHH", 8, 7, 1, 1, 0), struct.pack(">IHHHH", 300_000, 3, 1, 1, 0)):
+        client, _ = await teamtalk.user("x")
+        client.raw(bad)
+        assert await client.wait_closed()
+    client, _ = await teamtalk.user("x")
+    client.send(3, 1, Body().u32(1).s(client.uid).done())  # 3/1 cut short
+    assert await client.wait_closed()
+    await bystander.heartbeat()
+
+
+async def test_users_status_tells_online_from_offline_and_unknown(teamtalk: TeamTalk) -> None:
+    pc, _ = await teamtalk.user("p")
+    phone, _ = await teamtalk.user("m", client_type=ANDROID)
+    await pc.say(phone.uid, "hello", seq_no=1)
+    await phone.message()
+    status = await pc.request(2, 16, Body().ids([phone.uid, "999999999"]).done(), (2, 17))
+    assert parse(status, "pairs") == [[(phone.uid, 1), ("999999999", 2)]]
+
+
+async def test_user_info_and_directory(server: Server, teamtalk: TeamTalk) -> None:
+    client, name = await teamtalk.user("d", nickname="Dee")
+    f = await client.request(2, 11, Body().ids([client.uid, "not-a-number", "99999999"]).done(), (2, 10))
+    r = f.fields()
+    assert r.u32() == 1
+    assert [r.s(), r.s(), r.s()] == [client.uid, name, "Dee"]
+    everyone = (await client.request(2, 14, b"", (2, 15))).fields()
+    assert everyone.u32() >= 1
+    assert parse(await client.request(2, 18, b"", (2, 19)), "u32") == [0]
+    t = parse(await client.request(3, 5, b"", (3, 6)), "u32")[0]
+    assert t > 1_700_000_000
+
+
+async def test_the_message_idle_timeout_closes_a_silent_pc_connection(tmp_path: Path) -> None:
+    """Kept short by a tuned server: 1 s for PC connections, mobile ones keep the 300 s."""
+    tmp = tmp_path
+    cfg = write_config(tmp)
+    text = cfg.read_text(encoding="utf-8").replace("[teamtalk]\n", "[teamtalk]\nidle_timeout = 1\n", 1)
+    cfg.write_text(text, encoding="utf-8")
+    srv = start_server(tmp, config=cfg)
+    try:
+        _, name = srv.add_user("i")
+        pc = await TeamTalkClient.connect("127.0.0.1", srv.teamtalk_msg)
+        assert (await pc.login(name))[0] == 0
+        phone = await TeamTalkClient.connect("127.0.0.1", srv.teamtalk_msg)
+        assert (await phone.login(name, client_type=ANDROID))[0] == 0
+        assert await pc.wait_closed(4)
+        assert not phone.closed  # mobile: 300 s
+        await phone.close()
+    finally:
+        srv.stop()
+
+
+async def test_failed_logins_lock_the_account_and_a_right_password_then_gets_6_too(
+    server: Server, teamtalk: TeamTalk
+) -> None:
+    _, name = server.add_user("th")
+    for _ in range(5):
+        client = await teamtalk.connect()
+        assert (await client.login(name, "wrong"))[0] == 6
+    client = await teamtalk.connect()
+    assert (await client.login(name))[0] == 6  # locked out: the same answer, nothing revealed
+    assert await client.wait_closed()
+
+
+async def test_4_1_is_relayed_to_the_peer_and_the_senders_other_sessions_only(
+    server: Server, teamtalk: TeamTalk, imlc: Imlc
+) -> None:
+    alice, a_name = await teamtalk.user("p2")
+    phone = await teamtalk.login(a_name, client_type=ANDROID)
+    bob, b_name = await teamtalk.user("p3")
+    bob_imlc = await imlc.login(b_name)
+    alice.send(4, 1, Body().u32(9).s(alice.uid).s(bob.uid).b(b"shake").done())
+    for client in (bob, phone):
+        f = await client.wait_for((4, 1))
+        assert f.reserved == 0 and parse(f, "u32", "s", "s", "b") == [9, alice.uid, bob.uid, b"shake"]
+    await alice.none_of((4, 1))
+    await bob_imlc.ping()
+    assert bob_imlc.notifies.empty()  # another protocol's session does not understand it

@@ -1,0 +1,141 @@
+"""Property tests: whatever a peer sends over TCP or UDP, the XMMEP codec answers with frames or
+XmmepDecodeError only; any split of the stream gives the same frames; bodies survive encode → decode."""
+
+from __future__ import annotations
+
+import contextlib
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from polyim.protocols.xmmep import codec as c
+from polyim.protocols.xmmep.codec import Buddy, Decoder, Frame, OnlineBuddy, UserInfo, XmmepDecodeError
+from tests.protocols.fuzzing import chunks, feed_all, mutated_stream
+
+FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_INFO = UserInfo("alice", "Alice", "hi", "a@x.cn", "", 631152000, "Kunshan", 0, 1)
+# Well-formed client and server messages to mutate.
+SEEDS = [
+    c.encode(112, ["alice", "secret123", 0], [("ext", "ack,tok")]),
+    c.encode(170, ["alice", "bob", 1700000100, "Hello 你好", 0], [("cid", "a-1")]),
+    c.encode(172, ["bob", 2, ["1", "2"]]),
+    c.encode(108, ["alice", _INFO, "pw"]),
+    c.encode(150, ["alice", Buddy("bob", "Work", "B"), 0]),
+    c.encode(153, ["bob", OnlineBuddy("alice", "Friends"), 1]),
+    c.encode(195, ["alice", 2, [(1, "al"), (8, "Kun")]]),
+    c.encode(196, [1, 1, [_INFO]]),
+    c.encode(127, []),
+    c.encode(200, ["alice"]),
+]
+
+
+def _serve(frames: list[Frame]) -> None:
+    """What a server does with each frame; only the codec's error may come out of it."""
+    for frame in frames:
+        if frame.code in c.SCHEMAS:
+            with contextlib.suppress(XmmepDecodeError):
+                c.encode_message(c.decode_body(frame))
+
+
+def _feed(pieces: list[bytes]) -> tuple[list[Frame], BaseException | None]:
+    frames, exc = feed_all(Decoder().feed, XmmepDecodeError, pieces)
+    assert exc is None or isinstance(exc, XmmepDecodeError)
+    return frames, exc
+
+
+@FUZZ
+@given(st.binary(max_size=2048))
+def test_random_bytes_raise_only_the_codec_error(data: bytes) -> None:
+    frames, _ = _feed([data])
+    _serve(frames)
+
+
+@FUZZ
+@given(mutated_stream(SEEDS))
+def test_mutated_frames_raise_only_the_codec_error(data: bytes) -> None:
+    frames, _ = _feed([data])
+    _serve(frames)
+
+
+@FUZZ
+@given(mutated_stream(SEEDS), st.lists(st.integers(0, 4096), max_size=12))
+def test_any_split_of_the_stream_gives_the_same_frames(data: bytes, cuts: list[int]) -> None:
+    whole, whole_exc = _feed([data])
+    pieces, pieces_exc = _feed(chunks(data, cuts))
+    assert pieces == whole
+    assert (pieces_exc is None) == (whole_exc is None)
+
+
+@FUZZ
+@given(mutated_stream(SEEDS))
+def test_byte_at_a_time_gives_the_same_frames(data: bytes) -> None:
+    whole, _ = _feed([data])
+    single, _ = _feed([data[i : i + 1] for i in range(len(data))])
+    assert single == whole
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=1500), mutated_stream(SEEDS)))
+def test_datagrams_decode_to_one_frame_or_the_codec_error(data: bytes) -> None:
+    try:
+        frame = c.decode_datagram(data)
+    except XmmepDecodeError as exc:
+        assert exc.fatal
+        return
+    assert len(data) <= c.MAX_MESSAGE
+    _serve([frame])
+
+
+@FUZZ
+@given(st.sampled_from(SEEDS))
+def test_every_seed_is_one_datagram(data: bytes) -> None:
+    assert c.decode_datagram(data) == Decoder().feed(data)[0]
+
+
+_text = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30)
+
+
+@FUZZ
+@given(
+    _text,
+    _text,
+    st.integers(-(2**63), 2**63 - 1),
+    _text,
+    st.booleans(),
+    st.lists(st.text("abc=0", max_size=5)),
+)
+def test_170_survives_encode_decode(
+    sender: str, receiver: str, when: int, content: str, room: bool, ext: list[str]
+) -> None:
+    pairs = [(f"k{i}", v) for i, v in enumerate(ext)]
+    wire = c.encode(170, [sender, receiver, when, content, int(room)], pairs)
+    frames = Decoder().feed(wire)
+    message = c.decode_body(frames[0])
+    clean = [c.decode_text(c.encode_text(t)) for t in (sender, receiver, content)]
+    assert message.fields == [clean[0], clean[1], when, clean[2], int(room)]
+    assert c.encode_message(message) == wire
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.builds(
+            UserInfo,
+            _text,
+            _text,
+            _text,
+            _text,
+            _text,
+            st.integers(-(2**40), 2**40),
+            _text,
+            st.integers(0, 2**40),
+            st.integers(0, 1),
+        ),
+        max_size=10,
+    )
+)
+def test_196_pages_survive_encode_decode(infos: list[UserInfo]) -> None:
+    wire = c.encode(196, [1, len(infos), list(infos)])
+    message = c.decode_body(Decoder().feed(wire)[0])
+    assert c.encode_message(message) == wire
