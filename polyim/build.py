@@ -17,6 +17,8 @@ COMPILED_MODULES: Final = (
     "polyim.protocols.omtp.codec",
     "polyim.protocols.beehive.codec",
     "polyim.protocols.imlc.codec",
+    "polyim.protocols.xmmep.codec",
+    "polyim.protocols.teamtalk.codec",
     "polyim.pending",
     "polyim.protocols.channel",
     "polyim.core.messaging",
