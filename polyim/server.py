@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from polyim import build
 from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.nodes import ListenerInfo
@@ -68,6 +69,7 @@ class Node:
         self.core.nodes.set_listeners(
             [ListenerInfo(x.protocol, x.kind, x.host, x.port) for x in self.listeners]
         )
+        print(f"build {build.describe()}", flush=True)  # compiled (mypyc) or pure-python, as imported
         for lst in self.listeners:
             print(f"listening {lst.protocol} {lst.kind} {lst.host}:{lst.port}", flush=True)
 

@@ -32,6 +32,8 @@ class Server:
     ports: dict[str, int] = field(default_factory=dict)
     admin_token: str = ""
     log: Path | None = None
+    #: What its ``build`` startup line said: ``compiled (mypyc)`` or ``pure-python``.
+    build: str = ""
 
     @property
     def omtp(self) -> int:
@@ -190,6 +192,8 @@ def start_server(
         if not line:
             raise RuntimeError(f"server exited: {log.read_text()}")
         parts = line.split()
+        if parts[:1] == ["build"]:
+            server.build = line.removeprefix("build").strip()
         if parts[:1] == ["listening"]:
             server.ports[f"{parts[1]} {parts[2]}"] = int(parts[3].rsplit(":", 1)[1])
             if "http tcp" in server.ports:
