@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +14,8 @@ from polyim.core.errors import CoreError
 from polyim.http.client import AdminClient, AdminError, admin_token, server_url
 from polyim.model import Role
 from polyim.protocols import registry
+
+LOG_FORMATS = ("text", "json")
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -151,11 +152,11 @@ def _serve(args: argparse.Namespace) -> int:
     from polyim import server
 
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.server.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if args.log_format:
+        settings.server.log_format = args.log_format
+    if settings.server.log_format not in LOG_FORMATS:
+        raise config.ConfigError(f"[server] log_format must be one of {', '.join(LOG_FORMATS)}")
+    runtime.setup_logging(settings.server.log_level, settings.server.log_format, settings.server.node_id)
     runtime.install_loop()
     asyncio.run(server.run(settings))
     return 0
@@ -200,6 +201,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--config", help="TOML configuration file")
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS, help="text or json lines on stderr ([server] log_format)"
+    )
 
     user = sub.add_parser("user", help="manage accounts")
     user.add_argument("--config", help="TOML configuration file")

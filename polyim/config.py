@@ -21,6 +21,7 @@ class ServerSettings:
     node_id: int = 1
     advertise: str = ""
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object per line (``polyim serve --log-format``)
 
 
 @dataclass
@@ -70,6 +71,8 @@ class HttpSettings:
       listener, in total and from one source address; past either, a new connection is closed at once
       (with one rate-limited log line). ``polyim bench`` raises them in the config it writes; a
       deployment behind a reverse proxy that connects from one address should raise the per-address one.
+    * ``metrics_token`` — empty (default): ``/metrics`` is open, like any scrape target; set, it asks for
+      ``Authorization: Bearer <metrics_token>`` (401 otherwise).
     """
 
     enabled: bool = True
@@ -80,6 +83,7 @@ class HttpSettings:
     idle_timeout: float = 30
     max_pending_connections: int = 1024
     max_pending_per_address: int = 128
+    metrics_token: str = ""
 
 
 @dataclass

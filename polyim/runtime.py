@@ -1,10 +1,13 @@
-"""Process-wide runtime choices shared by the server and the load generator: the event loop and the
-collector settings."""
+"""Process-wide runtime choices shared by the server and the load generator: the event loop, the
+collector settings and the log format."""
 
 from __future__ import annotations
 
 import gc
+import json
+import logging
 import sys
+from datetime import UTC, datetime
 
 # Young-generation collections every 700 allocations cost a chat message ~11 % of the server's CPU
 # (py-spy --native): each message allocates a few dozen short-lived objects, almost none in cycles.
@@ -29,3 +32,56 @@ def install_loop() -> None:
             uvloop.install()
         except ImportError:  # pragma: no cover - uvloop is a pinned dependency
             pass
+
+
+# The context a log call may give with ``extra={...}``; nothing else a call passes reaches a JSON line,
+# so a stray ``extra`` holding a password or a message body is never written.
+_CONTEXT = ("protocol", "conn", "uid")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, node, and the context a call provides.
+    ``protocol`` defaults to the protocol package the logger's module lives in."""
+
+    def __init__(self, node: int) -> None:
+        super().__init__()
+        self.node = node
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "node": self.node,
+        }
+        protocol = _protocol_of(record.name)
+        if protocol:
+            entry["protocol"] = protocol
+        for key in _CONTEXT:
+            value = record.__dict__.get(key)
+            if isinstance(value, (str, int)):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _protocol_of(logger: str) -> str:
+    """``imlc`` for ``polyim.protocols.imlc.adapter``; "" for ``polyim.protocols.channel``, the modules
+    every protocol shares (only a package under ``polyim.protocols`` is a protocol)."""
+    parts = logger.split(".")
+    if parts[:2] != ["polyim", "protocols"] or len(parts) < 3:
+        return ""
+    package = sys.modules.get(".".join(parts[:3]))
+    return parts[2] if hasattr(package, "__path__") else ""
+
+
+def setup_logging(level: str, fmt: str, node: int) -> None:
+    """The root logger on stderr: ``fmt`` "text" for people, "json" for a log pipeline."""
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter(node))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])

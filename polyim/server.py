@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from polyim import build
 from polyim.cluster.redis import redis_cluster
 from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
@@ -92,6 +93,7 @@ class Node:
         self.core.nodes.set_listeners(
             [ListenerInfo(x.protocol, x.kind, x.host, x.port) for x in self.listeners]
         )
+        print(f"build {build.describe()}", flush=True)  # compiled (mypyc) or pure-python, as imported
         for lst in self.listeners:
             print(f"listening {lst.protocol} {lst.kind} {lst.host}:{lst.port}", flush=True)
 
@@ -107,8 +109,8 @@ class Node:
             token = _secret_file(data_dir, "admin_token")
             if fresh:
                 print(f"admin token (kept in {data_dir / 'admin_token'}): {token}", flush=True)
-        app = self.http_app = build_app(self.core, token, routes, self._connection_counts)
         cfg = self.settings.http
+        app = self.http_app = build_app(self.core, token, routes, self._connection_counts, cfg.metrics_token)
         host, port = parse_hostport(cfg.listen)
         server, self._runner = await serve_app(
             app,

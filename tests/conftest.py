@@ -34,6 +34,8 @@ class Server:
     ports: dict[str, int] = field(default_factory=dict)
     admin_token: str = ""
     log: Path | None = None
+    #: What its ``build`` startup line said: ``compiled (mypyc)`` or ``pure-python``.
+    build: str = ""
 
     @property
     def omtp(self) -> int:
@@ -167,13 +169,18 @@ ws = "127.0.0.1:0"
 
 
 def start_server(
-    tmp: Path, extra: str = "", config: Path | None = None, preexec: Callable[[], None] | None = None
+    tmp: Path,
+    extra: str = "",
+    config: Path | None = None,
+    preexec: Callable[[], None] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Server:
-    """``preexec`` runs in the child before ``polyim serve`` starts (a resource limit, say)."""
+    """``preexec`` runs in the child before ``polyim serve`` starts (a resource limit, say); ``args``
+    are more ``polyim serve`` options."""
     cfg = config or write_config(tmp, extra)
     log = tmp / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "polyim.cli", "serve", "--config", str(cfg)],
+        [sys.executable, "-m", "polyim.cli", "serve", "--config", str(cfg), *args],
         stdout=subprocess.PIPE,
         stderr=log.open("a"),
         text=True,
@@ -187,6 +194,8 @@ def start_server(
         if not line:
             raise RuntimeError(f"server exited: {log.read_text()}")
         parts = line.split()
+        if parts[:1] == ["build"]:
+            server.build = line.removeprefix("build").strip()
         if parts[:1] == ["listening"]:
             server.ports[f"{parts[1]} {parts[2]}"] = int(parts[3].rsplit(":", 1)[1])
             if "http tcp" in server.ports:

@@ -20,10 +20,14 @@ MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def is_admin(request: web.Request) -> bool:
+def has_bearer(request: web.Request, token: str) -> bool:
+    """``Authorization: Bearer <token>``, compared in constant time so timing does not leak it."""
     header = request.headers.get("Authorization", "")
-    token = request.app[ADMIN_TOKEN_KEY]
     return header.startswith("Bearer ") and hmac.compare_digest(header[7:].encode(), token.encode())
+
+
+def is_admin(request: web.Request) -> bool:
+    return has_bearer(request, request.app[ADMIN_TOKEN_KEY])
 
 
 def api_error(status: int, message: str) -> web.Response:

@@ -3,7 +3,8 @@
 Everything is read from live state when the endpoint is scraped (session and room tables, listener
 connection sets, the store's running totals), so the message path pays nothing for it. The page shows
 counts, never who: it is served without the admin token, like any scrape target, on the HTTP listener
-(loopback by default). Process figures (CPU seconds, resident memory, open fds) come from
+(loopback by default); ``[http] metrics_token``, when set, asks the scraper for it as a bearer token, for
+a listener that is reachable from further away. Process figures (CPU seconds, resident memory, open fds) come from
 ``prometheus_client``'s own collectors.
 """
 
@@ -25,6 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from polyim.core.app import Core
+from polyim.http.common import api_error, has_bearer
 
 ConnectionCounts = Callable[[], Iterable[tuple[str, str, int]]]  # (protocol, kind, open connections)
 
@@ -70,13 +72,16 @@ class NodeCollector(Collector):
         )
 
 
-def metrics_route(core: Core, connections: ConnectionCounts) -> web.RouteDef:
+def metrics_route(core: Core, connections: ConnectionCounts, token: str = "") -> web.RouteDef:
+    """``token`` empty: open to any scraper; else ``Authorization: Bearer <token>`` is required."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NodeCollector(core, connections))
     for shared in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(shared)
 
     async def metrics(request: web.Request) -> web.Response:
+        if token and not has_bearer(request, token):
+            return api_error(401, "unauthorized")
         resp = web.Response(body=generate_latest(registry))
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp

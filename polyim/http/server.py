@@ -8,6 +8,7 @@ from polyim.core.app import Core
 from polyim.http.admin import routes as admin_routes
 from polyim.http.common import ADMIN_TOKEN_KEY, CORE_KEY, MAX_BODY
 from polyim.http.metrics import ConnectionCounts, metrics_route
+from polyim.http.openapi import routes as openapi_routes
 from polyim.http.push import routes as push_routes
 
 
@@ -19,14 +20,19 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_app(
-    core: Core, admin_token: str, routes: list[web.RouteDef], connections: ConnectionCounts
+    core: Core,
+    admin_token: str,
+    routes: list[web.RouteDef],
+    connections: ConnectionCounts,
+    metrics_token: str = "",
 ) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[CORE_KEY] = core
     app[ADMIN_TOKEN_KEY] = admin_token
     app.router.add_get("/healthz", healthz)
-    app.router.add_routes([metrics_route(core, connections)])
+    app.router.add_routes([metrics_route(core, connections, metrics_token)])
     app.router.add_routes(admin_routes())
     app.router.add_routes(push_routes())
+    app.router.add_routes(openapi_routes())
     app.router.add_routes(routes)
     return app

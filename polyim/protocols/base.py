@@ -8,7 +8,11 @@ import dataclasses
 import inspect
 from typing import Any, cast
 
+from mypy_extensions import mypyc_attr
 
+
+# A codec that is not (yet) compiled subclasses it from interpreted code.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ProtocolError(Exception):
     """The remote peer sent bytes that violate its protocol."""
 

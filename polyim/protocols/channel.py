@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from polyim.cluster.base import SessionId
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
@@ -41,6 +43,7 @@ _background: set[asyncio.Future[None]] = set()
 _MAX_PENDING = 256
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # adapters refine it (imlc: Later)
 class Refused(Exception):
     """A refusal in the adapter's own words: its wire ``code`` and ``text``, answered by the adapter's
     :meth:`Channel.refuse`; ``close`` ends the connection after the answer. ``code`` None answers
@@ -60,7 +63,7 @@ class State(enum.IntFlag):
 
     CONNECTED = 1  # before login
     ONLINE = 2  # a session is attached
-    ANY = CONNECTED | ONLINE
+    ANY = 3  # CONNECTED | ONLINE, spelled out: mypyc miscompiles members computed from members
 
 
 _CONNECTED, _ONLINE = int(State.CONNECTED), int(State.ONLINE)
@@ -101,6 +104,7 @@ class Commands(dict[int, Command]):
         return register
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Channel:
     """Base of one protocol session (the ``channel`` of EMQX's gateway design).
 
@@ -111,7 +115,7 @@ class Channel:
     its own words how a refusal and an answer look (:meth:`refuse`, :meth:`answer`).
     """
 
-    protocol = ""
+    protocol: ClassVar[str] = ""
     #: What the adapter renders, one table per adapter class. A per-connection dict of bound methods
     #: cost each session about 1 KB, and made every channel a reference cycle for the collector.
     events: ClassVar[EventTable] = {}

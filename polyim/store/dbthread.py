@@ -2,8 +2,10 @@
 
 SQLite is synchronous, so each connection lives on its own thread (the aiosqlite design). The writer
 thread adds *grouped commits*: it drains every call queued while the previous transaction was being
-committed, runs them all in one transaction and pays for one fsync, then resolves all their futures
+committed, runs them all in one transaction and pays for one fsync, then resolves all their results
 in a single loop callback. That is how an ack can wait for durability without costing throughput.
+A hot caller (the message append) passes a plain callback instead of taking a future: it runs in that
+same loop callback, not one loop turn later as a future's done-callbacks would.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Call = Callable[[sqlite3.Connection], Any]
+#: ``on_done(value, exc)``: the settled result of a job submitted with :meth:`DbThread.submit`.
+OnDone = Callable[[Any, BaseException | None], None]
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +31,14 @@ _MAX_BATCH = 1024
 
 
 class _Job:
-    __slots__ = ("fn", "future")
+    """A call and where its result goes: a future (awaited) or an ``on_done`` callback (the hot path)."""
 
-    def __init__(self, fn: Call, future: asyncio.Future[Any]) -> None:
+    __slots__ = ("fn", "future", "on_done")
+
+    def __init__(self, fn: Call, future: asyncio.Future[Any] | None, on_done: OnDone | None = None) -> None:
         self.fn = fn
         self.future = future
+        self.on_done = on_done
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -71,6 +78,12 @@ class DbThread:
         fut: asyncio.Future[T] = self._loop.create_future()
         self._queue.put(_Job(fn, fut))
         return fut
+
+    def submit(self, fn: Call, on_done: OnDone) -> None:
+        """Run ``fn`` like :meth:`run`; ``on_done(value, exc)`` is called in the loop callback that
+        settles its batch (after COMMIT on the writer), with no future and no extra loop turn."""
+        assert self._loop is not None, "DbThread not started"
+        self._queue.put(_Job(fn, None, on_done))
 
     def _main(self) -> None:
         self._conn = connect(self._path)
@@ -180,9 +193,16 @@ class WriterThread(DbThread):
 
 def _resolve_all(results: Sequence[tuple[_Job, Any, BaseException | None]]) -> None:
     for job, value, exc in results:
-        if job.future.done():
+        if job.on_done is not None:
+            try:
+                job.on_done(value, exc)
+            except Exception:  # one failing receiver must not starve the rest of the batch
+                log.exception("result callback of a database job failed")
+            continue
+        future = job.future
+        if future is None or future.done():
             continue
         if exc is not None:
-            job.future.set_exception(exc)
+            future.set_exception(exc)
         else:
-            job.future.set_result(value)
+            future.set_result(value)

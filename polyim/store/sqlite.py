@@ -289,24 +289,25 @@ class SqliteStore(Store):
         batch, self._appends = self._appends, []
         wc = self._wc
         news = [new for new, _ in batch]
-        job = self._writer.run(lambda c: _append_many(c, wc, news))
 
-        def settle(done: asyncio.Future[list[tuple[Message, bool]]]) -> None:
-            if done.exception() is not None:
+        def settle(results: list[tuple[Message, bool]] | None, exc: BaseException | None) -> None:
+            """Runs in the writer's one loop callback for its committed transaction: the appends' acks
+            and deliveries happen there and then, not a loop turn later."""
+            if exc is not None:
                 if len(batch) > 1:  # find the culprit: every message on its own
                     for new, fut in batch:
                         single = self._writer.run(functools.partial(_append_one, wc, new))
                         single.add_done_callback(functools.partial(self._landed, fut))
                     return
-                _chain(batch[0][1], done)
+                batch[0][1].set_exception(exc)
                 return
-            results = done.result()
+            assert results is not None
             self._stored += sum(not duplicate for _, duplicate in results)
             for (_, fut), result in zip(batch, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
 
-        job.add_done_callback(settle)
+        self._writer.submit(lambda c: _append_many(c, wc, news), settle)
 
     def _landed(self, fut: Pending[tuple[Message, bool]], done: asyncio.Future[tuple[Message, bool]]) -> None:
         """Settle ``fut`` from an append retried on its own, counting it if it stored a new message."""

@@ -13,9 +13,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import cast
+
+from mypy_extensions import mypyc_attr
 
 from polyim.transport.admission import Admission, Ticket, host_of, peer_name
+from polyim.transport.handlers import Closable as Closable
+from polyim.transport.handlers import Conn as Conn
+from polyim.transport.handlers import Handler as Handler
+from polyim.transport.handlers import MessageHandler as MessageHandler
+from polyim.transport.handlers import StreamHandler as StreamHandler
 from polyim.transport.timers import Timer, timer_heap
 
 log = logging.getLogger(__name__)
@@ -27,77 +34,12 @@ WRITE_HIGH_WATER = 256 * 1024
 MAX_WRITE_BUFFER = 4 * 1024 * 1024
 
 
-class Handler(Protocol):
-    """What a protocol adapter provides to the transport, whatever kind of listener it is on.
-
-    ``writing_paused``/``writing_resumed`` have defaults (do nothing) for a class that subclasses this
-    protocol explicitly; a relay overrides them to pause the connection that feeds this one."""
-
-    def connection_lost(self) -> None: ...
-
-    def timed_out(self, logged_in: bool) -> None: ...
-
-    def writing_paused(self) -> None:
-        """The connection's write buffer passed its high-water mark."""
-        return None
-
-    def writing_resumed(self) -> None:
-        """The write buffer drained below its low-water mark."""
-        return None
-
-
-class StreamHandler(Handler, Protocol):
-    """A handler on a stream listener (TCP): bytes arrive as the socket delivers them."""
-
-    def feed(self, data: bytes) -> None: ...
-
-
-class MessageHandler(Handler, Protocol):
-    """A handler on a message listener (WebSocket, UDP): each call carries one whole message."""
-
-    def feed_message(self, data: bytes) -> None: ...
-
-
-class Conn(Protocol):
-    """What an adapter uses of its connection, whatever the transport (TCP :class:`Connection`,
-    :class:`polyim.transport.websocket.WsConnection`, :class:`polyim.transport.udp.UdpPeer`)."""
-
-    peer: str
-    logged_in: bool
-    #: Seconds without input after login before the connection is closed; a protocol whose deadline
-    #: depends on the client (TeamTalk: PC or mobile) sets it at login.
-    idle_timeout: float
-    #: When the transport last received from the peer (monotonic seconds): the adapters' ``now``, so
-    #: that no adapter reads a clock of its own.
-    last_rx: float
-
-    @property
-    def closing(self) -> bool: ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-    def abort(self) -> None: ...
-
-    def pause_reading(self) -> None: ...
-
-    def resume_reading(self) -> None: ...
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer: ...
-
-
-class Closable(Protocol):
-    """What :class:`ConnectionSet` needs of a connection: a way to close it at shutdown."""
-
-    def close(self) -> None: ...
-
-
 # A handler that keeps its connection past a deadline (its ``timed_out`` did not close it) is asked
 # again after this many seconds.
 _RETRY_TIMEOUT = 1.0
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the WebSocket and UDP peers' connections
 class ConnBase:
     """What every kind of connection shares: the login and idle deadlines, its slot among the
     listener's connections not logged in (given back at login or close), and per-channel deadlines.
@@ -228,7 +170,7 @@ class Connection(asyncio.Protocol, ConnBase):
         self.idle_timeout = idle_timeout
         self.login_timeout = login_timeout
         self._transport: asyncio.Transport | None = None
-        self._handler: StreamHandler | None = None
+        self._handler = None  # a StreamHandler once connected: typed as ConnBase's (mypyc keeps one type)
         self._ticket: Ticket | None = None
         self._deadline: Timer | None = None
         self._buf: list[bytes] = []
@@ -256,8 +198,9 @@ class Connection(asyncio.Protocol, ConnBase):
 
     def data_received(self, data: bytes) -> None:
         self.last_rx = time.monotonic()
-        if self._handler is not None and not self._closing:
-            self._handler.feed(data)
+        handler = self._handler
+        if handler is not None and not self._closing:
+            cast(StreamHandler, handler).feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.registry.discard(self)

@@ -166,7 +166,13 @@ async def test_sendsyncmsg_counts_connections(omtp: Omtp, server: Server) -> Non
     await nothing(bob)
     await nothing(carol)
 
-    for bad in ({"users": []}, {"users": "10001"}, {"users": [bob.uid], "content": "x" * 4097}):
+    lone_surrogate = {"users": [bob.uid], "content": "\ud800"}  # was a 500
+    for bad in (
+        {"users": []},
+        {"users": "10001"},
+        {"users": [bob.uid], "content": "x" * 4097},
+        lone_surrogate,
+    ):
         status, refused = server.api("POST", "/msg/sendsyncmsg", {"traceId": trace(), "appId": "crm", **bad})
         assert refused["code"] == 2 and refused["success"] is False
     await nothing(bob)

@@ -148,7 +148,8 @@ def test_a_dropped_channel_is_freed_by_reference_counting() -> None:
         ):
             conn = RecordingConn()
             ch: Channel = make(cast(Any, conn))
-            ch.session = cast(Any, object())  # beehive renders for a logged-in channel only
+            # beehive renders for a logged-in channel only; the session's sink is not the channel (no cycle)
+            ch.session = Session(2, "d", DeviceClass.DESKTOP, ch.protocol, cast(Any, None))
             ch.deliver(MessageEvent(message))  # through the class's table
             assert conn.written
             alive = weakref.ref(ch)

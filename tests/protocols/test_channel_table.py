@@ -8,6 +8,7 @@ from typing import Any, ClassVar, cast
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.messaging import SendResult
+from polyim.model import ConvId, Message
 from polyim.pending import Pending
 from polyim.protocols.channel import Channel, Commands, ErrorTable, Refused, State
 from tests.protocols.test_channel import FakeConn
@@ -118,7 +119,7 @@ async def test_the_ack_waits_for_the_commit_and_a_failed_commit_gets_the_adapter
     ok: Pending[SendResult] = Pending()
     ch.ack_after_commit(ok, "f1", "r1")
     assert ch.out == []
-    ok.set_result(cast(SendResult, None))
+    ok.set_result(SendResult(Message(ConvId.peer(1, 2), 1, 1, 1, "d", "c", 1, "hi", 0), duplicate=False))
     assert ch.out == [("ack", "f1", "r1")]
     bad: Pending[SendResult] = Pending()
     ch.ack_after_commit(bad, "f2", "r2")

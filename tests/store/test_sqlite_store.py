@@ -258,3 +258,43 @@ async def test_writer_thread_isolates_a_raising_call(tmp_path: Path) -> None:
     rows = conn.execute("SELECT x FROM t ORDER BY x").fetchall()
     conn.close()
     assert rows == [(1,), (2,), (3,)]  # the failing call's own write was rolled back
+
+
+async def test_submitted_jobs_report_after_their_commit_and_a_raising_one_alone_fails(tmp_path: Path) -> None:
+    """The append path's ``submit``: each ``on_done`` runs once its batch is committed (another
+    connection already sees the row), and a raising job fails alone, its own write rolled back."""
+    path = str(tmp_path / "w.sqlite")
+    conn = raw(path)
+    conn.execute("CREATE TABLE t(x INTEGER)")
+    conn.close()
+    w = dbthread.WriterThread(path, "test-writer")
+    w.start(asyncio.get_running_loop())
+    release = threading.Event()
+    reports: list[tuple[Any, str, int]] = []
+    done = asyncio.Event()
+
+    def on_done(value: Any, exc: BaseException | None) -> None:
+        reader = raw(path)  # the job's own row, or the failed job's 666
+        visible = int(reader.execute("SELECT COUNT(*) FROM t WHERE x=?", (value or 666,)).fetchone()[0])
+        reader.close()
+        reports.append((value, type(exc).__name__ if exc else "", visible))
+        if len(reports) == 3:
+            done.set()
+
+    def insert(x: int) -> Callable[[sqlite3.Connection], int]:
+        return lambda c: int(c.execute("INSERT INTO t VALUES (?) RETURNING x", (x,)).fetchone()[0])
+
+    def boom(c: sqlite3.Connection) -> None:
+        c.execute("INSERT INTO t VALUES (666)")
+        raise RuntimeError("boom")
+
+    try:
+        w.run(lambda c: release.wait(10))
+        for job in (insert(1), boom, insert(2)):
+            w.submit(job, on_done)
+        release.set()
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        release.set()
+        w.stop()
+    assert sorted(reports, key=lambda r: str(r[0])) == [(1, "", 1), (2, "", 1), (None, "RuntimeError", 0)]

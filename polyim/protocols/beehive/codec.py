@@ -23,6 +23,7 @@ from typing import Final
 # Without types-protobuf installed these are untyped; with it, the ignore is unused — allow both.
 from google.protobuf.descriptor import FieldDescriptor  # type: ignore[import-untyped,unused-ignore]
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
+from mypy_extensions import mypyc_attr
 
 from polyim.protocols.base import ProtocolError
 from polyim.protocols.beehive import beehive_pb2 as pb
@@ -316,6 +317,9 @@ def _close(
 # Header and frame
 
 
+# Frames stay ordinary Python classes under mypyc (``native_class=False``): the decoders build them
+# through the slots' descriptors, which a native class does not have, and that is as fast as native.
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class Header:
     """The 52-byte header (§2.1), field for field.
@@ -352,6 +356,7 @@ class Header:
         return Header(cmd, 0, self.sid, cid, nid, self.seq, 0, 0)
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One header and its raw body.
@@ -473,7 +478,7 @@ class Decoder:
         if header.sid == 0:
             raise _close("sid 0 in a beehive header", header)
 
-    def feed(self, data: bytes) -> list[Frame]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
         """Append bytes from the TCP stream and return every frame now complete, in order.
 
         Raises :class:`BeehiveDecodeError` of kind CLOSE when a header announces a body larger than

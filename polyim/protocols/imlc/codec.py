@@ -25,6 +25,7 @@ from typing import Final
 
 # Without types-protobuf installed these are untyped; with it, the ignore is unused — allow both.
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
+from mypy_extensions import mypyc_attr
 
 from polyim.protocols.base import ProtocolError, fast_init
 from polyim.protocols.imlc import imlc_pb2 as pb
@@ -202,6 +203,9 @@ class ImlcDecodeError(ProtocolError):
 # Frames
 
 
+# Frames stay ordinary Python classes under mypyc (``native_class=False``): the decoders build them
+# through the slots' descriptors, which a native class does not have, and that is as fast as native.
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One decoded frame: header fields and the body as it was on the wire.

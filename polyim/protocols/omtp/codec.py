@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Final, Self, TypeVar, cast
 
+from mypy_extensions import mypyc_attr
+
 from polyim.protocols.base import ProtocolError, fast_init
 from polyim.protocols.omtp.tars import (
     BYTES,
@@ -222,6 +224,9 @@ def _decode(spec: StructSpec, data: Buf) -> Any:
         raise OmtpDecodeError(*exc.args) from None
 
 
+# The structs stay ordinary Python classes under mypyc (``native_class=False``): the hot decoders build
+# them as drafts that become the class by ``__class__`` assignment, which a native class does not allow.
+@mypyc_attr(native_class=False)
 class _Struct:
     """Gives every struct ``encode``/``decode`` over the :class:`StructSpec` in ``_spec``."""
 
@@ -266,6 +271,7 @@ def _nested(cls: type[_Struct]) -> StructKind:
 # Frame: OTIMPack and OTIMHeader (omtp.md §2.2)
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class Header(_Struct):
     """OTIMHeader.  On input ``flags`` keeps only its low 32 bits, the only ones OMTP defines (§1.4)."""
@@ -276,6 +282,7 @@ class Header(_Struct):
     pack_id: str
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True, slots=True)
 class Pack(_Struct):
     """OTIMPack: a header and the bare encoding of the type's payload struct (or nothing)."""
@@ -472,7 +479,7 @@ class Decoder:
         self._need = 4
         self._error: str | None = None
 
-    def feed(self, data: bytes) -> list[Pack]:
+    def feed(self, data: Buf) -> list[Pack]:
         """Every pack completed by ``data``, in order; OmtpDecodeError on a bad frame."""
         if self._error is not None:
             raise OmtpDecodeError(f"decoder stopped by an earlier error: {self._error}")
@@ -503,8 +510,8 @@ class Decoder:
         except TarsDecodeError as exc:
             self._error = str(exc)
             raise OmtpDecodeError(f"bad frame body: {exc}") from None
-        except OmtpDecodeError as exc:
-            self._error = str(exc)
+        except OmtpDecodeError as err:  # not ``exc``: mypyc gives one name one type in a function
+            self._error = str(err)
             raise
         if src is buf:
             del buf[:pos]
@@ -812,11 +819,12 @@ def _decode_msg_req_fast(buf: Buf) -> MsgReq | None:
                 if h != 0x0B:
                     return None
                 p += 1
-                push_info = _PushInfoDraft()
-                push_info.title = title
-                push_info.summary = summary
-                push_info.url = url
-                push_info.__class__ = PushInfo
+                info = _PushInfoDraft()  # its own name: mypyc checks what push_info holds
+                info.title = title
+                info.summary = summary
+                info.url = url
+                info.__class__ = PushInfo
+                push_info = info
         if p < end and buf[p] >> 4 == 6:  # optional int contentType
             t = buf[p] & 0x0F
             if t <= T_INT4:
@@ -892,10 +900,11 @@ def _decode_msg_ack_fast(buf: Buf) -> MsgAck | None:
             if buf[stop] != 0x0B:
                 return None
             p = stop + 1
-            error_code = _ErrorCodeDraft()
-            error_code.code = code
-            error_code.desc = desc
-            error_code.__class__ = CommonErrorCode
+            code_draft = _ErrorCodeDraft()  # its own name: mypyc checks what error_code holds
+            code_draft.code = code
+            code_draft.desc = desc
+            code_draft.__class__ = CommonErrorCode
+            error_code = code_draft
         h = buf[p]
         if h == 0x16:
             stop = p + 2 + buf[p + 1]

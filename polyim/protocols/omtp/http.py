@@ -41,7 +41,12 @@ def _text(body: Body, key: str, *, required: bool = True) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ParamError(f"{key} must be a string")
-    return str(value)
+    text = str(value)
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:  # JSON can spell half a surrogate pair; UTF-8 cannot
+        raise ParamError(f"{key} must be valid text") from exc
+    return text
 
 
 def _uid(body: Body, key: str) -> int:

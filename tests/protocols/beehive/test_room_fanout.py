@@ -8,6 +8,8 @@ from typing import Any, cast
 import pytest
 
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
+from polyim.core.sessions import Session
+from polyim.model import DeviceClass
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 from polyim.protocols.beehive.settings import BeehiveSettings
@@ -33,7 +35,7 @@ def _room(bsids: list[int]) -> list[BeehiveChannel]:
     channels = []
     for bsid in bsids:
         ch = BeehiveChannel(cast(Any, None), cast(Any, _Conn()), BeehiveSettings(), 1, websocket=False)
-        ch.session = cast(Any, object())  # logged in
+        ch.session = Session(bsid, "d", DeviceClass.DESKTOP, "beehive", cast(Any, None))  # logged in
         ch.bsid = bsid
         channels.append(ch)
     return channels
