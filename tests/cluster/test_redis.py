@@ -34,6 +34,8 @@ from polyim.store.postgres import PostgresStore
 from tests.core.test_core import cred, online, refused, send, user
 from tests.engines import RedisServer
 
+pytestmark = pytest.mark.scaled  # PostgreSQL and Redis (tests/engines.py)
+
 
 async def eventually(check: Callable[[], Any], seconds: float = 10.0) -> None:
     """Wait until ``check()`` is true: another node hears through Redis a moment later."""

@@ -31,6 +31,8 @@ from tests.e2e.test_imlc_rooms import send as send_in_room
 from tests.engines import RedisServer, shared_postgres
 from tests.test_cli import polyim
 
+pytestmark = pytest.mark.scaled  # PostgreSQL and Redis (tests/engines.py)
+
 
 def node_config(tmp: Path, node_id: int, pg_url: str, redis_url: str) -> Path:
     cfg = write_config(tmp, f'[storage]\nurl = "{pg_url}"\n[cluster]\nredis_url = "{redis_url}"\n')

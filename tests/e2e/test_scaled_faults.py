@@ -19,6 +19,8 @@ from tests.e2e.conftest import Imlc, Omtp
 from tests.e2e.test_scaled import start_node
 from tests.engines import PostgresServer, RedisServer
 
+pytestmark = pytest.mark.scaled  # PostgreSQL and Redis (tests/engines.py)
+
 
 @pytest.fixture(scope="module")
 def engines() -> Iterator[tuple[PostgresServer, RedisServer]]:

@@ -8,6 +8,8 @@ import dataclasses
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from polyim.model import Control, ControlCmd, ConvId, Group, MsgStatus, OfflineFile, RoomList, RoomRecord
 from polyim.store import migrate
 from polyim.store.postgres import PostgresStore
@@ -15,6 +17,8 @@ from polyim.store.sqlite import SqliteStore
 from tests.conftest import write_config
 from tests.store.support import P_AB, A, B, new_msg
 from tests.test_cli import polyim
+
+pytestmark = pytest.mark.scaled  # PostgreSQL and Redis (tests/engines.py)
 
 
 async def _fill(path: str) -> None:

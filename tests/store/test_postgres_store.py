@@ -16,6 +16,8 @@ from polyim.store.postgres import PostgresStore
 from tests.engines import shared_postgres
 from tests.store.support import P_AB, A, B, new_msg
 
+pytestmark = pytest.mark.scaled  # PostgreSQL and Redis (tests/engines.py)
+
 
 @pytest.fixture
 async def nodes(postgres_url: str) -> AsyncIterator[tuple[Store, Store]]:
