@@ -172,6 +172,24 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_copy(args: argparse.Namespace) -> int:
+    from polyim.store.copy import CopyError, copy_sqlite_to_postgres
+
+    source = args.source.removeprefix("sqlite:///")
+    if source == args.source or not args.target.startswith(("postgresql://", "postgres://")):
+        print("usage: polyim db copy sqlite:///PATH postgresql://…", file=sys.stderr)
+        return 2
+    try:
+        checks = asyncio.run(copy_sqlite_to_postgres(source, args.target))
+    except CopyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for check in checks:
+        print(f"{check.table}\t{check.rows} rows\tchecksum {check.checksum}\tok")
+    print(f"copied and verified {len(checks)} tables")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from polyim.bench.cli import run_bench
 
@@ -220,6 +238,10 @@ def parser() -> argparse.ArgumentParser:
     dbs = db.add_subparsers(dest="db_cmd", required=True)
     up = dbs.add_parser("upgrade", help="apply schema migrations")
     up.add_argument("--config", default=argparse.SUPPRESS, help="TOML configuration file")
+    cp = dbs.add_parser("copy", help="copy a SQLite database into an empty PostgreSQL one, verified")
+    cp.add_argument("source", help="sqlite:///PATH")
+    cp.add_argument("target", help="postgresql://user@host:port/database")
+    cp.add_argument("--config", default=argparse.SUPPRESS, help="TOML configuration file (unused)")
 
     from polyim.bench.cli import add_parser as add_bench_parser
 
@@ -278,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "serve":
             return _serve(args)
         if args.cmd == "db":
-            return _db_upgrade(args)
+            return _db_copy(args) if args.db_cmd == "copy" else _db_upgrade(args)
         if args.cmd == "bench":
             return _bench(args)
         if args.cmd in ("group", "room"):

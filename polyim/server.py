@@ -11,9 +11,11 @@ from pathlib import Path
 from aiohttp import web
 
 from polyim import build
+from polyim.cluster.redis import redis_cluster
 from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
-from polyim.core.nodes import ListenerInfo
+from polyim.core.auth import TokenSigner
+from polyim.core.nodes import Gateway, ListenerInfo, Nodes
 from polyim.http.server import build_app
 from polyim.protocols.registry import entries
 from polyim.runtime import tune_gc
@@ -38,25 +40,46 @@ def _secret_file(data_dir: Path, name: str, make: bool = True) -> str:
     return value
 
 
-def make_core(settings: Settings) -> Core:
+def make_core(settings: Settings, *, serving: bool = False) -> Core:
+    """The core on the configured store. Only a serving node joins the cluster (``serving``): a CLI
+    command or the bench's seeding on the same configuration must not pose as that node in Redis."""
     data_dir = Path(settings.server.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     store = make_store(settings.storage.url, data_dir)
     secret = _secret_file(data_dir, "token_secret").encode()
     files = make_file_store(data_dir, settings.files.max_file_bytes)
-    return Core(store, settings.accounts, secret, settings.server.node_id, files=files)
+    cluster = None
+    if serving and settings.cluster.redis_url:
+        cluster = redis_cluster(settings.server.node_id, settings.cluster.redis_url, settings.accounts)
+    return Core(store, settings.accounts, secret, settings.server.node_id, files=files, cluster=cluster)
+
+
+async def _shared_secret(core: Core, name: str) -> tuple[str, bool]:
+    """A random value every node of a cluster shares, kept in the database (the first node's wins):
+    (the value, whether this node made it)."""
+    mine = secrets.token_urlsafe(32)
+    kept = await core.once(f"polyim:{name}", lambda: mine)
+    return kept, kept == mine
 
 
 class Node:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.core = make_core(settings)
+        self.core = make_core(settings, serving=True)
         self.listeners: list[Listener] = []
         self._runner: web.AppRunner | None = None
         self.http_app: web.Application | None = None
 
+    @property
+    def scaled(self) -> bool:
+        """Nodes share the database and Redis: secrets come from the database, not the data dir."""
+        return bool(self.settings.cluster.redis_url)
+
     async def start(self) -> None:
         await self.core.start()
+        if self.scaled:  # a token issued by one node is accepted by every other
+            secret, _ = await _shared_secret(self.core, "token_secret")
+            self.core.accounts.tokens = TokenSigner(secret.encode())
         routes = []
         for entry in entries():
             if not self.settings.protocol(entry.name, entry.settings).enabled:
@@ -65,6 +88,7 @@ class Node:
             routes += entry.routes(self.core, self.settings)
         if self.settings.http.enabled:
             await self._start_http(routes)
+        self.core.nodes.add_reporter(self._report_gateways)
         # the node registry learns every bound port (beehive's node reports name the HTTP one too)
         self.core.nodes.set_listeners(
             [ListenerInfo(x.protocol, x.kind, x.host, x.port) for x in self.listeners]
@@ -76,6 +100,10 @@ class Node:
     async def _start_http(self, routes: list[web.RouteDef]) -> None:
         data_dir = Path(self.settings.server.data_dir)
         token = self.settings.http.admin_token
+        if not token and self.scaled:
+            token, fresh = await _shared_secret(self.core, "admin_token")
+            if fresh:
+                print(f"admin token (kept in the database, shared by every node): {token}", flush=True)
         if not token:
             fresh = not (data_dir / "admin_token").exists()
             token = _secret_file(data_dir, "admin_token")
@@ -96,6 +124,15 @@ class Node:
         )
         sock_port = server.sockets[0].getsockname()[1]
         self.listeners.append(Listener("http", "tcp", host, sock_port, server, lambda: None))
+
+    def _report_gateways(self, nodes: Nodes) -> None:
+        """Every listener's advertised address and connections, for the server-lookup commands."""
+        advertise = self.settings.server.advertise
+        for x in self.listeners:
+            if x.connections is None:
+                continue
+            host = advertise.rsplit(":", 1)[0] if advertise else x.host
+            nodes.put_gateway(Gateway(nodes.node_id, x.protocol, x.kind, host, x.port, x.connections()))
 
     def _connection_counts(self) -> list[tuple[str, str, int]]:
         return [(x.protocol, x.kind, x.connections()) for x in self.listeners if x.connections is not None]

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import pytest
 
+pytest_plugins = ["tests.engines"]  # throw-away PostgreSQL and Redis for the scaled mode's tests
+
 _names = itertools.count(1)
 
 

@@ -94,11 +94,11 @@ def test_db_upgrade_and_config_errors(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_an_unknown_storage_scheme_at_start(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path, '[storage]\nurl = "postgresql://polyim@db:5432/im"\n')
+    cfg = write_config(tmp_path, '[storage]\nurl = "mysql://polyim@db:3306/im"\n')
     served = polyim("serve", config=cfg)
     assert served.returncode == 2
-    assert served.stderr.startswith("config error: [storage] url 'postgresql://polyim@db:5432/im'")
-    assert "unknown scheme 'postgresql'" in served.stderr and "listening" not in served.stdout
+    assert served.stderr.startswith("config error: [storage] url 'mysql://polyim@db:3306/im'")
+    assert "unknown scheme 'mysql'" in served.stderr and "listening" not in served.stdout
     assert polyim("db", "upgrade", config=cfg).returncode == 2
 
 

@@ -80,6 +80,11 @@ class Directory(ABC):
     def remote(self) -> Mapping[int, Sequence[SessionRecord]]:
         """uid → that user's sessions on other nodes: one live mapping, kept current, read often."""
 
+    def connected(self) -> bool:
+        """Whether events for other nodes' sessions can be routed now (False while the backend that
+        carries them is unreachable; always True in one process)."""
+        return True
+
 
 Inbox = Callable[[bytes], None]
 

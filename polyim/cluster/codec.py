@@ -51,7 +51,26 @@ class Kick:
     reason: KickReason
 
 
-Envelope = Delivery | Kick
+@dataclass(frozen=True, slots=True)
+class RoomCast:
+    """Room ``rid``'s ``event`` for the sessions inside it on the node that receives it (membership is
+    per node); no event: the room's kept settings or lists changed, to be read again from the store."""
+
+    rid: int
+    event: Event | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """``event`` for every session of the receiving node whose client application is ``app`` (and
+    ``version``); every session when ``app`` is empty (an admin broadcast push)."""
+
+    event: Event
+    app: str = ""
+    version: str = ""
+
+
+Envelope = Delivery | Kick | RoomCast | Broadcast
 
 
 def encode_event(event: Event) -> bytes:

@@ -54,7 +54,7 @@ class Core:
         self.messages = Messaging(self.ctx)
         self.relations = Relations(self.ctx)
         self.groups = Groups(self.ctx)
-        self.rooms = Rooms(self.ctx)
+        self.rooms = Rooms(self.ctx, self.cluster.nodes)
         self.push = Push(self.ctx, self.messages)
         self.devices = Devices(self.ctx)
         self.nodes = Nodes(node_id, self.cluster.nodes)
@@ -72,6 +72,8 @@ class Core:
     async def start(self) -> None:
         await self.store.open()
         await self.cluster.membership.join()
+        # reported before the rooms are read, so no room change made meanwhile passes this node by
+        self.nodes.add_reporter(lambda _: self.rooms.report())
         await self.rooms.load()
         await self.transfers.load()
 

@@ -35,6 +35,11 @@ from polyim.store.base import NewMessage
 PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000
 
 
+class Unroutable(Exception):
+    """A send refused because a recipient's node cannot be reached (scaled mode, its backend down);
+    adapters answer it as a store failure: retry later."""
+
+
 @dataclass(slots=True)
 class SendResult:
     message: Message
@@ -148,6 +153,12 @@ class Messaging:
         ``duplicate=True`` and is not delivered again.
         """
         recipients = await self._check_send(session, out, policy)
+        if out.conv.kind is ConvKind.PEER and not self.ctx.sessions.routable(recipients):
+            # the peer is on a node this one cannot reach now: refused like a failed commit, so the
+            # protocol answers "try again later" in its own words, and nothing is stored
+            refused: Pending[SendResult] = Pending()
+            refused.set_exception(Unroutable("the recipient's node cannot be reached now"))
+            return refused
         priority = tuple(u for u in recipients if u != session.uid) if out.high_priority else ()
         return self._commit(session, out, recipients, priority, origin)
 

@@ -15,9 +15,11 @@ client can ask.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 from polyim.cluster.base import NodeRecord, NodeRegistry
 
@@ -33,6 +35,21 @@ class ListenerInfo:
     host: str
     port: int
 
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """A listener of some node as its clients are to be told: the address it advertises and how many
+    connections it holds (the load a server-lookup command balances)."""
+
+    nid: int
+    protocol: str
+    kind: str
+    host: str
+    port: int
+    connections: int
+
+
+GATEWAYS = "core.gateway"  # one record per listener of every node: a Gateway as JSON
 
 Reporter = Callable[["Nodes"], None]
 
@@ -52,6 +69,27 @@ class Nodes:
     def records(self, kind: str) -> list[NodeRecord]:
         """The records of ``kind`` still listed (alive or recently gone), by key."""
         return self._registry.records(kind)
+
+    def put_gateway(self, gateway: Gateway) -> None:
+        self.put(
+            GATEWAYS, f"{gateway.nid}:{gateway.protocol}:{gateway.kind}", json.dumps(asdict(gateway)).encode()
+        )
+
+    def least_loaded(self, protocol: str, kind: str) -> Gateway | None:
+        """The live listener of ``protocol`` and ``kind`` with the fewest connections, on any node (the
+        lowest node id among equals): what the protocols' "which server" commands hand out (design.md §6)."""
+        now = time.monotonic()
+        live = [Gateway(**json.loads(r.value)) for r in self.records(GATEWAYS) if r.alive(now)]
+        fitting = [g for g in live if g.protocol == protocol and g.kind == kind]
+        return min(fitting, key=lambda g: (g.connections, g.nid), default=None)
+
+    def elsewhere(self, protocol: str, kind: str) -> Gateway | None:
+        """:meth:`least_loaded` when it is another node's listener (None when it is this node's, or none is
+        known), its host emptied when that node listens on a wildcard address (the asker keeps its own)."""
+        best = self.least_loaded(protocol, kind)
+        if best is None or best.nid == self.node_id:
+            return None
+        return replace(best, host="") if best.host in ("", "0.0.0.0", "::", "[::]") else best
 
     # -- listeners and reporters ----------------------------------------------------------------------
     def set_listeners(self, listeners: list[ListenerInfo]) -> None:

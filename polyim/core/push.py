@@ -21,7 +21,7 @@ from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import PushEvent
 from polyim.core.messaging import Messaging
-from polyim.core.sessions import Session, fan_out
+from polyim.core.sessions import Session
 from polyim.model import ContentType, ConvId, ConvKind, Message, MsgStatus
 
 MAX_PAYLOAD = 60_000
@@ -115,24 +115,19 @@ class Push:
         self._check(payload)
         event = self._event(payload, broadcast=False)
         targets = [
-            s
-            for s in self.ctx.sessions.of(uid)
-            if s.device_id == device_id and (not protocol or s.protocol == protocol)
+            r
+            for r in self.ctx.sessions.records(uid)
+            if r.device_id == device_id and (not protocol or r.protocol == protocol)
         ]
-        return PushResult(event.msgid, fan_out(targets, event))
+        return PushResult(event.msgid, self.ctx.sessions.deliver_to(targets, event))
 
     def broadcast(self, payload: bytes, *, app: str = "", version: str = "") -> PushResult:
-        """Push (never stored) to every live session, or only to those whose client application is
-        ``app`` (and ``version``, when given); sessions of protocols that name no application then get
-        nothing."""
+        """Push (never stored) to every live session of every node, or only to those whose client
+        application is ``app`` (and ``version``, when given); sessions of protocols that name no
+        application then get nothing. The count is of this node's sessions reached."""
         self._check(payload)
         event = self._event(payload, broadcast=True)
-        targets = [
-            s
-            for s in self.ctx.sessions.all()
-            if not app or (s.app == app and (not version or s.app_version == version))
-        ]
-        return PushResult(event.msgid, fan_out(targets, event))
+        return PushResult(event.msgid, self.ctx.sessions.broadcast(event, app, version))
 
     async def waiting(self, session: Session, budget: int) -> list[Message]:
         """What a user who logs in has not had of the notification stream (stored pushes and business

@@ -29,20 +29,28 @@ Decisions where the design is silent:
   Every ``count_interval`` seconds each room with sessions gets a COUNT event with its total; the
   adapter passes it on only to connections that asked for it (beehive SUB 0x0410).
 * **Sub-groups** are assigned per node, lowest index with room first; a freed place is reused.
+* **Across nodes** (scaled mode) each node keeps the rooms its own sessions are in. Its report (rid →
+  sessions here) is a node record (:data:`ROOMS_RECORD`), written when a room gains or loses a session
+  here and every few seconds; from the other nodes' reports a node knows where a room has sessions. A
+  room's JOIN, QUIT, KICK, BC, DISMISS and whole-room CHAT go to those nodes as a ``RoomCast``, fanned out
+  there to the sessions inside (a sub-group is a node's own, so a sub-group chat stays on its node); a
+  change of a room's kept settings or lists is announced to every node once committed, and each reads
+  the room again from the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from polyim.cluster.base import SessionId
+from polyim.cluster.base import NodeRegistry, SessionId
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
-from polyim.core.events import MessageEvent, RoomBroadcast, RoomChange, RoomEvent
+from polyim.core.events import Event, MessageEvent, RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.ids import check_name
 from polyim.core.messaging import (
     DEFAULT_POLICY,
@@ -62,6 +70,7 @@ log = logging.getLogger(__name__)
 ROOMS_PER_SESSION = 64
 KEPT_BROADCASTS = 100
 NODE_REPORT_TTL = 30.0
+ROOMS_RECORD = "core.rooms"  # a node's report: {rid: sessions here} as JSON, keyed by node id
 MAX_NAME = 64
 MAX_DESC = 512
 
@@ -179,8 +188,9 @@ class Room:
 
 
 class Rooms:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, registry: NodeRegistry) -> None:
         self.ctx = ctx
+        self._registry = registry  # the node reports: where each room has sessions
         self.settings = RoomSettings()
         self._rooms: dict[int, Room] = {}
         self._dismissed: set[int] = set()
@@ -188,7 +198,10 @@ class Rooms:
         self._reports: dict[int, tuple[float, dict[int, int]]] = {}  # remote nid → (time, rid → num)
         self._ticker: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Future[None]] = set()
+        self._heard_reports: dict[int, bytes] = {}  # nid → the report last applied
+        self._report_queued = False
         ctx.sessions.on_detach(self.leave_all)
+        ctx.sessions.on_room_cast(self._heard)
         ctx.rooms = self
 
     # -- what the store keeps -----------------------------------------------------------------------
@@ -210,9 +223,11 @@ class Rooms:
             await asyncio.wait(set(self._writes))
 
     def _keep(self, room: Room, *, dismissed: bool = False) -> asyncio.Future[None]:
-        """Queue the room's settings for the store."""
+        """Queue the room's settings for the store (the other nodes read them again once committed)."""
         room.kept = True
-        return self._track(self.ctx.store.save_room(room.record(dismissed=dismissed)))
+        return self._announced(
+            room.rid, self._track(self.ctx.store.save_room(room.record(dismissed=dismissed)))
+        )
 
     def _set_listed(self, room: Room, kind: RoomList, uid: int, listed: bool) -> None:
         """Put ``uid`` on (or off) one of the room's lists, and queue the change for the store."""
@@ -225,7 +240,7 @@ class Rooms:
             entries.discard(uid)
         if not room.kept:
             self._keep(room)
-        self._track(self.ctx.store.set_room_user(room.rid, uid, kind, listed))
+        self._announced(room.rid, self._track(self.ctx.store.set_room_user(room.rid, uid, kind, listed)))
 
     def _track(self, write: asyncio.Future[None]) -> asyncio.Future[None]:
         self._writes.add(write)
@@ -236,6 +251,96 @@ class Rooms:
         self._writes.discard(write)
         if not write.cancelled() and write.exception() is not None:
             log.error("a room change was not stored: %s", write.exception())
+
+    # -- other nodes ----------------------------------------------------------------------------------
+    def _announced(self, rid: int, write: asyncio.Future[None]) -> asyncio.Future[None]:
+        """Once ``write`` (a change of room ``rid``'s kept state) committed, tell every node to read it."""
+
+        def committed(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.ctx.sessions.cast_room(self._nodes(), rid, None)
+
+        write.add_done_callback(committed)
+        return write
+
+    def report(self) -> None:
+        """Write this node's report (rid → sessions here) into the node registry."""
+        self._report_queued = False
+        counts = {str(r.rid): r.size for r in self._rooms.values() if r.where}
+        self._registry.put(ROOMS_RECORD, str(self.ctx.clock.node_id), json.dumps(counts).encode())
+
+    def _report_soon(self) -> None:
+        """A room gained or lost a session here: report once this loop turn is over."""
+        if not self._report_queued:
+            self._report_queued = True
+            asyncio.get_running_loop().call_soon(self.report)
+
+    def _absorb_reports(self) -> None:
+        """Apply the other nodes' reports that changed since last read (see :meth:`apply_node_report`)."""
+        now = time.monotonic()
+        for record in self._registry.records(ROOMS_RECORD):
+            nid = int(record.key)
+            if record.alive(now) and self._heard_reports.get(nid) != record.value:
+                self._heard_reports[nid] = record.value
+                stats = [RoomStat(int(rid), nid, num) for rid, num in json.loads(record.value).items()]
+                self.apply_node_report(nid, stats)
+
+    def _nodes(self, rid: int = 0) -> list[int]:
+        """The other live nodes (with sessions in room ``rid`` when given)."""
+        self._absorb_reports()
+        now = time.monotonic()
+        return [
+            nid
+            for nid, (at, counts) in self._reports.items()
+            if now - at < NODE_REPORT_TTL and (not rid or counts.get(rid))
+        ]
+
+    def _spread(self, rid: int, event: RoomEvent, *, everywhere: bool = False) -> None:
+        self.ctx.sessions.cast_room(self._nodes(0 if everywhere else rid), rid, event)
+
+    def _heard(self, rid: int, event: Event | None) -> None:
+        """Another node's room event for the sessions inside here, or a change of the room to read."""
+        if event is None:
+            self._track(asyncio.ensure_future(self._reload(rid)))
+            return
+        if not isinstance(event, RoomEvent):
+            return
+        room = self._rooms.get(rid)
+        if event.kind is RoomChange.DISMISS:
+            self._dismissed.add(rid)
+        if room is None:
+            return
+        inside = list(room.where)
+        fan_out(inside, event)
+        if event.kind is RoomChange.DISMISS:
+            self._drop(room, inside)
+        elif event.kind is RoomChange.KICK:
+            room.banned.add(event.uid)
+            for session in room.sessions_of(event.uid):
+                self._unlink(session, rid)
+        elif event.kind is RoomChange.BC and event.broadcast is not None and event.broadcast.expire_s:
+            room.broadcasts.append(event.broadcast)
+
+    async def _reload(self, rid: int) -> None:
+        """Read room ``rid``'s kept settings and lists again (another node changed them)."""
+        record = next((r for r in await self.ctx.store.rooms() if r.rid == rid), None)
+        if record is None or record.dismissed:
+            return
+        entries = [e for e in await self.ctx.store.room_users() if e.rid == rid]
+        room = self._rooms.get(rid)
+        if room is None:
+            room = self._rooms[rid] = Room.restored(record)
+        else:
+            room.owner, room.name, room.desc = record.owner, record.name, record.desc
+            room.closed, room.limit, room.capacity, room.kept = (
+                record.closed,
+                record.limit,
+                record.capacity,
+                True,
+            )
+        for kind in RoomList:
+            room.listed(kind).clear()
+            room.listed(kind).update(e.uid for e in entries if e.kind is kind)
 
     # -- settings and the periodic tick -----------------------------------------------------------
     def configure(
@@ -344,13 +449,18 @@ class Rooms:
         if not room.owner or actor != room.owner:
             raise CoreError(Code.NOT_OWNER, "not the room owner")
         inside = list(room.where)
-        fan_out([s for s in inside if s.sid != skip], RoomEvent(rid, RoomChange.DISMISS))
-        for session in inside:
-            self._unlink(session, rid)
-        del self._rooms[rid]
+        event = RoomEvent(rid, RoomChange.DISMISS)
+        fan_out([s for s in inside if s.sid != skip], event)
+        self._spread(rid, event, everywhere=True)
+        self._drop(room, inside)
         self._dismissed.add(rid)
         self._keep(room, dismissed=True)
         return any(s.sid == skip for s in inside)
+
+    def _drop(self, room: Room, inside: list[Session]) -> None:
+        for session in inside:
+            self._unlink(session, room.rid)
+        self._rooms.pop(room.rid, None)
 
     # -- membership -------------------------------------------------------------------------------
     def join(self, session: Session, rid: int, *, create: bool = True) -> JoinResult:
@@ -365,7 +475,10 @@ class Rooms:
         others = list(room.where)
         index = room.place(session)
         self._of_session.setdefault(session, set()).add(rid)
-        fan_out(others, RoomEvent(rid, RoomChange.JOIN, uid=session.uid))
+        event = RoomEvent(rid, RoomChange.JOIN, uid=session.uid)
+        fan_out(others, event)
+        self._spread(rid, event)
+        self._report_soon()
         return JoinResult(index, True, room.live_broadcasts(self.ctx.clock.now_ms()))
 
     def _joinable(self, rid: int, create: bool) -> Room:
@@ -397,7 +510,10 @@ class Rooms:
         if room is None or session not in room.where:
             return False
         self._unlink(session, rid)
-        fan_out(list(room.where), RoomEvent(rid, RoomChange.QUIT, uid=session.uid))
+        event = RoomEvent(rid, RoomChange.QUIT, uid=session.uid)
+        fan_out(list(room.where), event)
+        self._spread(rid, event)
+        self._report_soon()
         self._forget_if_pristine(room)
         return True
 
@@ -420,11 +536,13 @@ class Rooms:
             raise CoreError(Code.FORBIDDEN, "the owner cannot be kicked")
         self._set_listed(room, RoomList.BANNED, uid, True)
         victims = room.sessions_of(uid)
+        event = RoomEvent(rid, RoomChange.KICK, uid=uid)
         if victims:
-            event = RoomEvent(rid, RoomChange.KICK, uid=uid)
             fan_out([s for s in room.where if s is not actor], event)
             for session in victims:
                 self._unlink(session, rid)
+            self._report_soon()
+        self._spread(rid, event)
         return actor is not None and bool(victims) and actor in room.where
 
     def _unlink(self, session: Session, rid: int) -> None:
@@ -516,6 +634,8 @@ class Rooms:
             groups = room.groups if subgroup == 0 else room.groups[subgroup : subgroup + 1]
             for group in groups:  # fan-out walks the sub-groups
                 fan_out(list(group), event)
+            if subgroup == 0:
+                self._spread(rid, event)
             if sender in room.where and room.where[sender] != subgroup and subgroup != 0:
                 sender.sink.deliver(event)  # the sender always gets its own message
         # operators monitoring the room conversation (design.md §4 roles)
@@ -528,12 +648,15 @@ class Rooms:
         bc = RoomBroadcast(rid, room.last_msgid, data, self.ctx.clock.now_ms(), max(0, expire_s))
         if bc.expire_s:
             room.broadcasts.append(bc)
-        fan_out(list(room.where), RoomEvent(rid, RoomChange.BC, broadcast=bc))
+        event = RoomEvent(rid, RoomChange.BC, broadcast=bc)
+        fan_out(list(room.where), event)
+        self._spread(rid, event)
         return bc
 
     # -- member counts ----------------------------------------------------------------------------
     def count(self, rid: int) -> int:
         """Sessions in the room on every node: this node's live count plus fresh remote node reports."""
+        self._absorb_reports()
         room = self._rooms.get(rid)
         here = room.size if room is not None else 0
         now = time.monotonic()
@@ -553,6 +676,7 @@ class Rooms:
 
     def top(self, num: int) -> list[tuple[int, int]]:
         """(rid, total) of the ``num`` rooms with the most sessions, largest first."""
+        self._absorb_reports()
         rids = set(self._rooms) | {rid for _, counts in self._reports.values() for rid in counts}
         totals = [(rid, self.count(rid)) for rid in rids]
         totals = [t for t in totals if t[1] > 0]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, SessionRecord
-from polyim.cluster.codec import Delivery, Kick, decode_envelope, encode_envelope
+from polyim.cluster.codec import Broadcast, Delivery, Kick, RoomCast, decode_envelope, encode_envelope
 from polyim.core.events import Event, KickReason, Presence
 from polyim.model import DeviceClass, Role
 
@@ -98,12 +98,57 @@ class SessionRegistry:
         self._by_sid: dict[SessionId, Session] = {}
         self._monitors: dict[str, set[Session]] = {}
         self._on_detach: list[Callable[[Session], None]] = []
+        self._room_casts: Callable[[int, Event | None], None] = lambda rid, event: None
         router.subscribe(self._received)
 
     def on_detach(self, hook: Callable[[Session], None]) -> None:
         """Call ``hook`` whenever a session ends, whatever ended it (close, OFFLINE, kick, disabling):
         every end passes through :meth:`detach`, so services holding sessions (rooms) clean up here."""
         self._on_detach.append(hook)
+
+    def on_room_cast(self, hook: Callable[[int, Event | None], None]) -> None:
+        """Hand the room casts other nodes send (:meth:`cast_room`) to ``hook`` (the rooms service)."""
+        self._room_casts = hook
+
+    def cast_room(self, nodes: Iterable[int], rid: int, event: Event | None) -> None:
+        """Send room ``rid``'s ``event`` (None: its kept state changed) to ``nodes`` other than this one."""
+        envelope = b""
+        for node in nodes:
+            if node != self.node_id:
+                envelope = envelope or encode_envelope(RoomCast(rid, event))
+                self._router.publish(node, envelope)
+
+    def deliver_to(self, records: Iterable[SessionRecord], event: Event) -> int:
+        """Hand ``event`` to the sessions ``records`` name, wherever they are; returns how many."""
+        here: list[Session] = []
+        by_node: dict[int, list[SessionId]] = {}
+        for r in records:
+            if r.node != self.node_id:
+                by_node.setdefault(r.node, []).append(r.sid)
+            elif (s := self._by_sid.get(r.sid)) is not None:
+                here.append(s)
+        for node, sids in by_node.items():
+            self._router.publish(node, encode_envelope(Delivery(tuple(sids), event)))
+        return fan_out(here, event) + sum(len(sids) for sids in by_node.values())
+
+    def broadcast(self, event: Event, app: str = "", version: str = "") -> int:
+        """``event`` to every session of every node whose client application is ``app`` (and
+        ``version``; every session when ``app`` is empty); returns how many of this node's."""
+        nodes = {r.node for records in self._remote.values() for r in records}
+        if nodes:
+            envelope = encode_envelope(Broadcast(event, app, version))
+            for node in nodes:
+                self._router.publish(node, envelope)
+        return self._broadcast_here(Broadcast(event, app, version))
+
+    def _broadcast_here(self, cast: Broadcast) -> int:
+        app, version = cast.app, cast.version
+        targets = [
+            s
+            for s in self._by_sid.values()
+            if not app or (s.app == app and (not version or s.app_version == version))
+        ]
+        return fan_out(targets, cast.event)
 
     def attach(self, session: Session) -> list[SessionRecord]:
         """Register ``session`` under a new id; kick (wherever they are) and return the sessions it
@@ -174,6 +219,11 @@ class SessionRegistry:
 
     def online(self, uid: int) -> bool:
         return self._directory.online(uid)
+
+    def routable(self, uids: Iterable[int]) -> bool:
+        """Whether every session of ``uids`` can be reached now: false only while the cluster backend
+        is unreachable and one of them has a session on another node."""
+        return self._directory.connected() or not any(uid in self._remote for uid in uids)
 
     def count(self) -> int:
         return len(self._by_sid)
@@ -251,5 +301,11 @@ class SessionRegistry:
             return
         if isinstance(message, Kick):
             self._kick_here(message.sid, message.reason)
+            return
+        if isinstance(message, RoomCast):
+            self._room_casts(message.rid, message.event)
+            return
+        if isinstance(message, Broadcast):
+            self._broadcast_here(message)
             return
         fan_out([s for sid in message.sids if (s := self._by_sid.get(sid)) is not None], message.event)

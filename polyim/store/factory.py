@@ -10,6 +10,7 @@ from pathlib import Path
 from polyim.config import ConfigError
 from polyim.store.base import FileStore, Store
 from polyim.store.files import LocalFileStore
+from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
 
 #: (url, data_dir) → a store not yet opened.
@@ -28,7 +29,12 @@ def _sqlite(url: str, data_dir: Path) -> Store:
     return SqliteStore(path)
 
 
-BACKENDS: dict[str, Opener] = {"sqlite": _sqlite}
+def _postgresql(url: str, data_dir: Path) -> Store:
+    """``postgresql://user:password@host:port/database`` (libpq's URL form, given to asyncpg as it is)."""
+    return PostgresStore(url)
+
+
+BACKENDS: dict[str, Opener] = {"sqlite": _sqlite, "postgresql": _postgresql, "postgres": _postgresql}
 
 
 def make_store(url: str, data_dir: str | Path) -> Store:

@@ -6,8 +6,11 @@ import sqlite3
 from importlib import resources
 
 
-def available() -> list[tuple[int, str]]:
+def available(dialect: str = "") -> list[tuple[int, str]]:
+    """(version, SQL) of every migration, in order: SQLite's, or those of ``dialect`` (a subfolder)."""
     files = resources.files("polyim.store") / "migrations"
+    if dialect:
+        files = files / dialect
     out = []
     for entry in files.iterdir():
         if entry.name.endswith(".sql"):

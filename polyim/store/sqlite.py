@@ -46,11 +46,12 @@ from polyim.pending import Pending
 from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
 from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import current_version, migrate
+from polyim.store.receipts import Batch as ReceiptBatch
+from polyim.store.receipts import Receipts
 
 K = TypeVar("K", int, str)
 
 Conn = sqlite3.Connection
-_Receipts = dict[int, dict[str, int]]  # uid → conversation key → delivered seq
 
 _ACCOUNT_COLS = (
     "uid, username, nickname, email, avatar, mobile, birthday, role, disabled, activated, created_ms,"
@@ -166,11 +167,9 @@ class SqliteStore(Store):
         self.path = path
         self._wc = _WriteCache()
         self._writer = WriterThread(path, "polyim-sqlite-writer", self._wc)
-        self._delivered: _Receipts = {}
-        self._flushing: list[_Receipts] = []
+        self._receipts = Receipts(self._write_receipts)
         self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
         self._stored = 0
-        self._delivered_flush: asyncio.TimerHandle | None = None
         self._reader = DbThread(path, "polyim-sqlite-reader")
         self._accounts_by_uid = _PointReads[int](
             self._reader, f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE uid IN", 0
@@ -199,11 +198,7 @@ class SqliteStore(Store):
             conn.close()
 
     async def close(self) -> None:
-        if self._delivered_flush is not None:
-            self._delivered_flush.cancel()
-        flushed = self._flush_delivered()
-        if flushed is not None:
-            await flushed
+        await self._receipts.close()
         self._writer.stop()
         self._reader.stop()
 
@@ -426,21 +421,9 @@ class SqliteStore(Store):
         await self._writer.run(op)
 
     def note_delivered(self, uid: int, conv: ConvId, seq: int) -> None:
-        """Receipts arrive once per delivered message; their cursor writes are coalesced per (user,
-        conversation) and flushed together every 50 ms. A crash may forget the last 50 ms of receipts,
-        which only means those messages are offered again: at-least-once, never lost."""
-        mine = self._delivered.setdefault(uid, {})
-        if seq > mine.get(conv.key, 0):
-            mine[conv.key] = seq
-        if self._delivered_flush is None:
-            self._delivered_flush = asyncio.get_running_loop().call_later(0.05, self._flush_delivered)
+        self._receipts.note(uid, conv.key, seq)
 
-    def _flush_delivered(self) -> asyncio.Future[None] | None:
-        self._delivered_flush = None
-        if not self._delivered:
-            return None
-        pending, self._delivered = self._delivered, {}
-        self._flushing.append(pending)
+    def _write_receipts(self, pending: ReceiptBatch) -> asyncio.Future[None]:
         wc = self._wc
 
         def op(c: Conn) -> None:
@@ -455,9 +438,7 @@ class SqliteStore(Store):
                 rows,
             )
 
-        flushed = self._writer.run(op)
-        flushed.add_done_callback(lambda _: self._flushing.remove(pending))
-        return flushed
+        return self._writer.run(op)
 
     async def set_conv_attr(self, uid: int, conv: ConvId, name: str, value: str, activity_us: int) -> None:
         def op(c: Conn) -> None:
@@ -479,12 +460,12 @@ class SqliteStore(Store):
         def op(c: Conn) -> ConvState:
             return _conv_state(c, uid, conv, topic)
 
-        overlay = self._receipts_of(uid)  # taken before the read, so a flush racing it cannot hide one
+        overlay = self._receipts.of(uid)  # taken before the read, so a flush racing it cannot hide one
         return _with_receipts(await self._reader.run(op), overlay)
 
     async def user_conversations(self, uid: int) -> list[ConvState]:
         """Every conversation of the user: 1:1 with messages, groups, notification topics."""
-        overlay = self._receipts_of(uid)
+        overlay = self._receipts.of(uid)
         states = await self._reader.run(lambda c: _user_conversations(c, uid))
         return [_with_receipts(s, overlay) for s in states] if overlay else states
 
@@ -495,15 +476,6 @@ class SqliteStore(Store):
 
     async def peer_cursors(self, uid: int) -> dict[str, tuple[int, int]]:
         return await self._reader.run(lambda c: _peer_cursors(c, uid))
-
-    def _receipts_of(self, uid: int) -> dict[str, int]:
-        """Receipts of ``uid`` not yet committed: queued, or in a flush whose COMMIT has not landed."""
-        out: dict[str, int] = {}
-        for pending in (*self._flushing, self._delivered):
-            for key, seq in pending.get(uid, {}).items():
-                if seq > out.get(key, 0):
-                    out[key] = seq
-        return out
 
     # -- priority queue ----------------------------------------------------------------------------
     async def priority_entries(

@@ -21,8 +21,10 @@ from polyim.cluster import codec
 from polyim.cluster.base import SessionId
 from polyim.cluster.codec import (
     LOCAL_FIELDS,
+    Broadcast,
     Delivery,
     Kick,
+    RoomCast,
     decode_envelope,
     decode_event,
     encode_envelope,
@@ -133,11 +135,12 @@ def test_rendered_frames_stay_on_their_node() -> None:
 
 
 def test_envelopes_round_trip() -> None:
-    for cls in (Delivery, Kick):
+    for cls in (Delivery, Kick, RoomCast, Broadcast):
         envelope = build(cls)
         assert_same(decode_envelope(encode_envelope(envelope)), envelope)
     kick = Kick(SessionId(5), KickReason.DUPLICATE_LOGIN)
     assert decode_envelope(encode_envelope(kick)) == kick
+    assert decode_envelope(encode_envelope(RoomCast(7))) == RoomCast(7)
 
 
 def test_a_field_the_codec_cannot_carry_fails_at_once() -> None:

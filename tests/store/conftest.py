@@ -11,7 +11,10 @@ from polyim.store.base import Store
 from tests.store.support import BACKENDS, Backend
 
 
-@pytest.fixture(params=BACKENDS, ids=lambda factory: str(factory.name))
+@pytest.fixture(
+    params=[pytest.param(b, marks=[pytest.mark.scaled] if b.name != "sqlite" else []) for b in BACKENDS],
+    ids=lambda factory: str(factory.name),
+)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     factory: Callable[[Path], Backend] = request.param
     return factory(tmp_path)

@@ -7,6 +7,9 @@ every test that is not about SQLite's own machinery.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -14,9 +17,13 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import asyncpg
+
 from polyim.model import ConvId
 from polyim.store.base import NewMessage, Store
+from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
+from tests.engines import run_sync, shared_postgres
 
 A, B, C = 10001, 10002, 10003
 P_AB = ConvId.peer(A, B)
@@ -56,7 +63,48 @@ class SqliteBackend:
         return writer_held(store)
 
 
-BACKENDS: list[Callable[[Path], Backend]] = [SqliteBackend]
+class PostgresBackend:
+    """A fresh database on the session's throw-away PostgreSQL server (:mod:`tests.engines`)."""
+
+    name = "postgresql"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.url = shared_postgres().database()
+
+    def make(self) -> Store:
+        return PostgresStore(self.url)
+
+    def count(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        numbers = itertools.count(1)
+        numbered = re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+
+        async def read() -> int:
+            conn = await asyncpg.connect(self.url)
+            try:
+                return int(await conn.fetchval(numbered, *args))
+            finally:
+                await conn.close()
+
+        return run_sync(read)
+
+    @contextmanager
+    def held(self, store: Store) -> Iterator[None]:
+        """Queue a writer call that waits until the block ends: every write made meanwhile waits behind it
+        and joins its transaction."""
+        assert isinstance(store, PostgresStore)
+        release = asyncio.Event()
+
+        async def hold(_c: Any) -> None:
+            await release.wait()
+
+        store._writer.run(hold)
+        try:
+            yield
+        finally:
+            release.set()
+
+
+BACKENDS: list[Callable[[Path], Backend]] = [SqliteBackend, PostgresBackend]
 
 
 def raw(path: str) -> sqlite3.Connection:

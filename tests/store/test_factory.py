@@ -11,6 +11,7 @@ from polyim.config import ConfigError, Settings, load
 from polyim.protocols.registry import sections
 from polyim.store.factory import make_file_store, make_store
 from polyim.store.files import LocalFileStore
+from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
 
 
@@ -29,8 +30,7 @@ def test_sqlite_url_names_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "error"),
     [
-        ("postgresql://u@db:5432/im", "unknown scheme 'postgresql' (this build has sqlite://)"),
-        ("mysql://x", "unknown scheme 'mysql'"),
+        ("mysql://x", "unknown scheme 'mysql' (this build has postgres://, postgresql://, sqlite://)"),
         ("polyim.db", "unknown scheme 'polyim.db'"),
         ("sqlite://host/x.db", "a SQLite url is sqlite:///PATH"),
         ("sqlite:///", "a SQLite url is sqlite:///PATH"),
@@ -40,6 +40,12 @@ def test_a_url_no_backend_takes_is_a_config_error(tmp_path: Path, url: str, erro
     with pytest.raises(ConfigError) as exc:
         make_store(url, tmp_path)
     assert error in str(exc.value) and repr(url) in str(exc.value)
+
+
+def test_postgresql_url_is_the_postgresql_store(tmp_path: Path) -> None:
+    for url in ("postgresql://u:pw@db:5432/im", "postgres://u@db/im"):
+        store = make_store(url, tmp_path)
+        assert isinstance(store, PostgresStore) and store.dsn == url
 
 
 def test_file_store_lives_under_the_data_dir_with_the_configured_limit(tmp_path: Path) -> None:

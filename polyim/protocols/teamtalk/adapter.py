@@ -350,14 +350,18 @@ PRESENCE_OF = {
 # == module 1: login =====================================================================================
 @on(c.MSGSERVER_REQ, states=State.ANY, role="login")
 async def _msg_server(ch: TeamTalkChannel, frame: c.Frame, _req: None) -> None:
-    """1/2 with this node's msg listener, the host being the one the client reached unless
-    ``[server] advertise`` names another (§1.2); then the connection closes."""
+    """1/2 with the least-loaded live node's msg listener (design.md §6; this node's when it is that,
+    or none is known), the host being the one the client reached unless ``[server] advertise`` or
+    that node names another (§1.2); then the connection closes."""
     ports = ch.endpoints
-    if not ports.msg_port:
+    host, port = ports.advertise or ch.local, ports.msg_port
+    other = ch.core.nodes.elsewhere("teamtalk", "msg")
+    if other is not None:
+        host, port = other.host or host, other.port
+    if not port:
         body = c.MsgServerRes(c.RESULT_NO_MSG_SERVER)
     else:
-        host = ports.advertise or ch.local
-        body = c.MsgServerRes(c.RESULT_OK, host, host, ports.msg_port)
+        body = c.MsgServerRes(c.RESULT_OK, host, host, port)
     ch.conn.write(ch.reply(c.MSGSERVER_RES, frame, body))
     ch.conn.close()
 

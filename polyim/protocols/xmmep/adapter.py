@@ -616,12 +616,16 @@ async def _activate(ch: XmmepChannel, msg: c.Message) -> None:
 
 @command(X.GET_LOGIN_INFO_REQ, State.ANY, actor=False)
 async def _login_info(ch: XmmepChannel, msg: c.Message) -> None:
-    """110 → 111: the same address for every name, no lookup (§3.3)."""
+    """110 → 111: the same address for every name, no lookup (§3.3): the least-loaded live node's
+    listener of this transport (design.md §6), this one's when it is that or nothing is known yet."""
     if not msg.text("user_name"):
         raise Refused(R.PARAM_ERROR, "empty user name")
     kind = "udp" if ch.udp else "tcp"
-    host = ch.shared.advertise or _listener_host(ch, kind)
-    ch.write(X.GET_LOGIN_INFO_RES, [R.SUCCESS, host, ch.shared.ports.get(kind, 0)])
+    host, port = ch.shared.advertise or _listener_host(ch, kind), ch.shared.ports.get(kind, 0)
+    other = ch.core.nodes.elsewhere("xmmep", kind)
+    if other is not None:
+        host, port = other.host or host, other.port
+    ch.write(X.GET_LOGIN_INFO_RES, [R.SUCCESS, host, port])
 
 
 def _listener_host(ch: XmmepChannel, kind: str) -> str:
