@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -67,6 +68,8 @@ from polyim.store.sqlite import (
     _state_key,
     _with_receipts,
 )
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -209,7 +212,12 @@ class PostgresStore(Store):
         await self._receipts.close()
         await self._writer.stop()
         if self._pool is not None:
-            await self._pool.close()
+            # close() waits for every connection to come back; a shutdown must not wait forever for one
+            # a read never returned (asyncpg terminates the pool when the wait is cancelled)
+            try:
+                await asyncio.wait_for(self._pool.close(), _TIMEOUT)
+            except TimeoutError:
+                log.warning("PostgreSQL read pool did not close in %.0f s: terminated", _TIMEOUT)
 
     def metrics(self) -> StoreMetrics:
         w = self._writer

@@ -345,6 +345,9 @@ async def test_a_node_killed_mid_stream_loses_only_its_connections(tmp_path: Pat
         pulled = await again.pull(str(alice.uid), limit=100)
         texts = [m.message_content.searchable_content for m in pulled.body.messages]
         assert sorted(texts) == sorted(to_bob) and len(texts) == 30
+        for p in pools:
+            await p.close()
+        assert a.stop(signal.SIGTERM) == 0  # a scaled node with sessions shuts down cleanly
     finally:
         for p in pools:
             await p.close()
