@@ -25,6 +25,7 @@ from polyim.core.events import (
     ReadEvent,
     SignalEvent,
 )
+from polyim.core.ids import MAX_ID
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.push import EXPIRES, payload_of, push_topic
 from polyim.model import Account, ContentType, ControlCmd, ConvId, ConvKind, DeviceClass, Message, MsgStatus
@@ -37,7 +38,6 @@ from polyim.transport.connection import Conn
 log = logging.getLogger(__name__)
 
 S = c.Status
-MAX_ID = (1 << 63) - 1
 MAX_FIELD = 4096  # bytes of any other request string (§2.4)
 MAX_LOGIN_FAILURES = 3  # per connection (§1.2)
 MAX_ERRORS_IN_A_ROW = 10  # §2.5, last row
