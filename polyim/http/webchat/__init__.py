@@ -53,7 +53,7 @@ FILES = {
 }
 #: Scripts from this origin only; the socket goes to the beehive WebSocket listener, often another port.
 POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' ws: wss:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 
@@ -166,22 +166,36 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def conversations(request: web.Request, core: Core, uid: int) -> dict[str, Any]:
-    states = {s.conv.key: s for s in await core.messages.conversations(uid)}
+    """Newest activity first: the 1:1 conversations that have messages and every group of the user
+    (a group without messages yet too)."""
+    states = [
+        s for s in await core.messages.conversations(uid) if s.last_seq or s.conv.kind is ConvKind.GROUP
+    ]
     groups = {g.gid: g for g in await core.groups.of_user(uid)}
-    peers = [s.conv.peer_of(uid) for s in states.values() if s.conv.kind is ConvKind.PEER and s.last_seq]
-    names = {a.uid: a for a in await core.accounts.get_many(peers)} if peers else {}
+    peers = [s.conv.peer_of(uid) for s in states if s.conv.kind is ConvKind.PEER]
+    names = {a.uid: a.username for a in await core.accounts.get_many(peers)} if peers else {}
+    names.update({-g.gid: g.name for g in groups.values()})  # a group by its negated gid, beside the uids
     out = []
-    for state in sorted(states.values(), key=lambda s: s.activity_us, reverse=True):
+    for state in sorted(states, key=lambda s: s.activity_us, reverse=True):
         conv = state.conv
-        if conv.kind is ConvKind.PEER and state.last_seq and conv.peer_of(uid) in names:
-            name = names[conv.peer_of(uid)].username
-        elif conv.kind is ConvKind.GROUP and conv.a in groups:
-            name = groups[conv.a].name
-        else:
-            continue
-        entry = {"conv": conv_name(conv, uid), "name": name, "last_seq": state.last_seq}
-        out.append({**entry, "unread": state.unread, "activity_ms": state.activity_us // 1000})
+        name = names.get(conv.peer_of(uid) if conv.kind is ConvKind.PEER else -conv.a)
+        if name is not None:
+            groups.pop(conv.a if conv.kind is ConvKind.GROUP else 0, None)
+            out.append(
+                _conversation(conv_name(conv, uid), name, state.last_seq, state.unread, state.activity_us)
+            )
+    out.extend(_conversation(f"g:{g.gid}", g.name, 0, 0, g.created_ms * 1000) for g in groups.values())
     return {"conversations": out}
+
+
+def _conversation(conv: str, name: str, last_seq: int, unread: int, activity_us: int) -> dict[str, Any]:
+    return {
+        "conv": conv,
+        "name": name,
+        "last_seq": last_seq,
+        "unread": unread,
+        "activity_ms": activity_us // 1000,
+    }
 
 
 async def users(request: web.Request, core: Core, uid: int) -> dict[str, Any]:

@@ -37,6 +37,7 @@ const state = {
   attempt: 0, // reconnect attempts since the last ONLINE-ACK
   convs: new Map(), // "p:<uid>" | "g:<gid>" | "r:<rid>" → conversation
   current: null,
+  readPending: null, // the conversation whose read cursor is about to be sent
   pending: new Map(), // header seq (string) → an unacknowledged send
   waiters: new Map(), // "<type>:<seq>" → resolve, for requests answered by a frame of that type
   names: new Map(), // uid → username
@@ -72,6 +73,7 @@ async function api(path, options = {}) {
     method: options.method || (options.json !== undefined ? "POST" : "GET"),
     headers,
     body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
+    keepalive: Boolean(options.keepalive),
   });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw Object.assign(new Error(body.message || `HTTP ${response.status}`), { status: response.status });
@@ -109,7 +111,8 @@ function addMessage(c, m) {
     c.messages.delete(c.byClient.get(m.client_id)); // the send shown before its seq was known
     c.byClient.delete(m.client_id);
   }
-  c.messages.set(key, { key, seq: m.seq, sender: m.sender, text: m.text, ts: m.ts_ms, own: m.sender === state.me.uid });
+  const own = m.sender === state.me.uid;
+  c.messages.set(key, { key, seq: m.seq, sender: m.sender, text: m.text, ts: m.ts_ms, own, meta: own ? "sent" : "" });
   c.lastSeq = Math.max(c.lastSeq, m.seq);
   while (c.messages.has(`s:${c.contiguous + 1}`)) c.contiguous += 1;
   learnNames([m.sender]);
@@ -178,13 +181,21 @@ async function refreshConversations() {
   render();
 }
 
+// The read cursor, a moment after the user has seen a conversation (one request for a burst).
 function scheduleRead(c) {
   if (c.kind === "r") return;
+  flushRead();
+  state.readPending = c;
+  state.timers.read = setTimeout(flushRead, READ_DELAY_MS);
+}
+
+function flushRead() {
   clearTimeout(state.timers.read);
-  state.timers.read = setTimeout(() => {
-    const seq = Math.max(c.lastSeq, c.contiguous);
-    api("/chat/api/read", { json: { conv: c.key, seq } }).catch(() => {});
-  }, READ_DELAY_MS);
+  const c = state.readPending;
+  state.readPending = null;
+  if (!c || !state.token) return;
+  const seq = Math.max(c.lastSeq, c.contiguous);
+  api("/chat/api/read", { json: { conv: c.key, seq }, keepalive: true }).catch(() => {});
 }
 
 const unknownNames = new Set();
@@ -250,6 +261,15 @@ function connect(gateway) {
 }
 
 function disconnected() {
+  // a resend the server closed the connection for was not stored after all (it was refused and its
+  // ACK lost): sending it again would close the next connection too
+  for (const [seq, p] of state.pending) {
+    if (p.resentOn && p.resentOn === state.ws) {
+      state.pending.delete(seq);
+      const shown = conv(p.conv).messages.get(p.key);
+      if (shown) Object.assign(shown, { failed: true, meta: "not sent" });
+    }
+  }
   state.online = false;
   state.ws = null;
   clearInterval(state.timers.ping);
@@ -296,13 +316,26 @@ function online(header, body) {
     return;
   }
   state.online = true;
-  state.attempt = 0;
   setStatus("online");
-  let floor = body.seq;
-  for (const seq of state.pending.keys()) if (BigInt(seq) > floor) floor = BigInt(seq);
-  state.counter = floor;
+  // The floor is the highest seq this sid has stored (or 100). A send at or below it was stored: sent
+  // again with its seq, it is answered with its first ACK. One above it never arrived: it gets a new seq.
+  state.counter = body.seq;
+  const again = [...state.pending].filter(([seq]) => BigInt(seq) <= body.seq);
+  const fresh = [...state.pending].filter(([seq]) => BigInt(seq) > body.seq);
+  for (const [seq, p] of again) {
+    p.resentOn = state.ws;
+    send(p.type, p.values, BigInt(seq));
+  }
   for (const rid of state.rooms) send(C.ROOM_JOIN, { uid: BigInt(state.me.uid), rid: BigInt(rid) });
-  for (const [seq, p] of state.pending) send(p.type, p.values, BigInt(seq)); // same seq: no duplicate
+  for (const [old, p] of fresh) {
+    const seq = nextSeq();
+    state.pending.delete(old);
+    state.pending.set(String(seq), p);
+    const c = conv(p.conv);
+    c.byClient.delete(old);
+    c.byClient.set(String(seq), p.key);
+    send(p.type, p.values, seq);
+  }
   send(C.SYNC, { uid: BigInt(state.me.uid) });
   state.timers.ping = setInterval(ping, PING_EVERY_MS);
 }
@@ -337,7 +370,9 @@ function dispatch(header, body) {
   }
   switch (header.type) {
     case C.ONLINE_ACK: return online(header, body);
-    case C.SYNC_ACK: return refreshConversations().catch((e) => showError(`Could not load conversations: ${e.message}`));
+    case C.SYNC_ACK:
+      state.attempt = 0; // a connection that worked: the next drop is retried at once
+      return refreshConversations().catch((e) => showError(`Could not load conversations: ${e.message}`));
     case C.PONG: return clearTimeout(state.timers.pong);
     case C.KICK: return logout(`Signed out by the server: ${body.errmsg}`);
     case C.ERROR: return showError(`Server error ${body.code}: ${body.errmsg}`);
@@ -369,14 +404,12 @@ function roomChat(header, body) {
   const sender = String(body.uid);
   const c = conv(key);
   if (sender === state.me.uid) {
-    // the sender's own connection gets its room message back: it replaces the line shown at send
-    for (const [seq, p] of state.pending) {
-      const shown = c.messages.get(p.key);
-      if (p.conv === key && shown && shown.text === body.text) {
-        c.messages.delete(p.key);
-        state.pending.delete(seq);
-        break;
-      }
+    // the sender's own connection gets its room message back (before or after the ACK): it replaces
+    // the line shown at send
+    const line = [...c.messages.values()].find((m) => m.echo && m.text === body.text);
+    if (line) {
+      c.messages.delete(line.key);
+      for (const [seq, p] of state.pending) if (p.key === line.key) state.pending.delete(seq);
     }
   }
   received(key, Number(header.seq), sender, body.text);
@@ -393,7 +426,7 @@ function groupChange(body, what) {
     learnNames([uid]);
     note(c, `${uid === state.me.uid ? "You" : state.names.get(uid) || `user ${uid}`} ${what}.`);
   }
-  if (uid === state.me.uid && what === "joined" && !c.name) refreshConversations().catch(() => {});
+  if (!c.name) refreshConversations().catch(() => {}); // a group new to the page: its name
   render();
 }
 
@@ -424,7 +457,8 @@ function sendMessage(c, text) {
   }[c.kind];
   const seq = nextSeq();
   const key = `c:${seq}`;
-  c.messages.set(key, { key, sender: state.me.uid, text, ts: Date.now(), own: true, meta: "sending…" });
+  const echo = c.kind === "r";
+  c.messages.set(key, { key, sender: state.me.uid, text, ts: Date.now(), own: true, meta: "sending…", echo });
   c.byClient.set(String(seq), key);
   c.activity = Date.now();
   state.pending.set(String(seq), { type, values, conv: c.key, key });
@@ -560,6 +594,7 @@ function start(gateway) {
 }
 
 function logout(message) {
+  flushRead();
   if (state.online) send(C.OFFLINE);
   state.loggedOut = true;
   state.online = false;
