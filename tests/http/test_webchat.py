@@ -71,6 +71,21 @@ CODEC_CHECK = """([v2, v11]) => {
   };
   let refused = "";
   try { B.bodyOf(C.CHAT_ACK, B.fromHex("08914e")); } catch (e) { refused = e.name + ": " + e.message; }
+  // garbage and cut or flipped golden frames: a BeehiveDecodeError or a value, never anything else
+  let x = 12345;
+  const rand = (n) => { x = (x * 1103515245 + 12345) % 2147483648; return x % n; };
+  const golden = B.fromHex(v2);
+  const odd = [];
+  for (let i = 0; i < 3000; i++) {
+    const bytes = i % 2 ? Uint8Array.from({ length: rand(40) }, () => rand(256)) : golden.slice(0, rand(golden.length + 1));
+    if (i % 3 === 0 && bytes.length) bytes[rand(bytes.length)] ^= 1 << rand(8);
+    for (const name of Object.keys(B.SCHEMAS)) {
+      try { B.decodeBody(name, bytes.subarray(Math.min(bytes.length, 52))); } catch (e) {
+        if (!(e instanceof B.BeehiveDecodeError)) odd.push(`${name}: ${e}`);
+      }
+    }
+    try { B.decodeFrame(bytes); } catch (e) { if (!(e instanceof B.BeehiveDecodeError)) odd.push(`frame: ${e}`); }
+  }
   return {
     v1: hex(C.ONLINE, 30001n, 1n, { uid: 10001n, sid: 30001n, token: "tok", app: "beehive chat",
       version: "1.0.0", terminal: 1 }),
@@ -81,6 +96,7 @@ CODEC_CHECK = """([v2, v11]) => {
     v2: read(v2),
     v11: read(v11),
     refused,
+    odd: odd.slice(0, 5),
   };
 }"""
 
@@ -95,6 +111,7 @@ async def check_codec(page: Page) -> None:
     )
     assert '"seq":"103"' in got["v11"] and '"values":{"uid":"10001","gid":"20001"}' in got["v11"]
     assert got["refused"] == "Error: mesg_chat_ack: duid missing"
+    assert got["odd"] == []
 
 
 # == driving the page ======================================================================================

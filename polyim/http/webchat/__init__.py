@@ -168,22 +168,20 @@ async def login(request: web.Request) -> web.Response:
 async def conversations(request: web.Request, core: Core, uid: int) -> dict[str, Any]:
     """Newest activity first: the 1:1 conversations that have messages and every group of the user
     (a group without messages yet too)."""
-    states = [
-        s for s in await core.messages.conversations(uid) if s.last_seq or s.conv.kind is ConvKind.GROUP
-    ]
+    states = await core.messages.conversations(uid)
     groups = {g.gid: g for g in await core.groups.of_user(uid)}
-    peers = [s.conv.peer_of(uid) for s in states if s.conv.kind is ConvKind.PEER]
-    names = {a.uid: a.username for a in await core.accounts.get_many(peers)} if peers else {}
-    names.update({-g.gid: g.name for g in groups.values()})  # a group by its negated gid, beside the uids
+    peers = {s.conv.key: s.conv.peer_of(uid) for s in states if s.conv.kind is ConvKind.PEER and s.last_seq}
+    names = {a.uid: a.username for a in await core.accounts.get_many(list(peers.values()))} if peers else {}
     out = []
     for state in sorted(states, key=lambda s: s.activity_us, reverse=True):
         conv = state.conv
-        name = names.get(conv.peer_of(uid) if conv.kind is ConvKind.PEER else -conv.a)
-        if name is not None:
-            groups.pop(conv.a if conv.kind is ConvKind.GROUP else 0, None)
-            out.append(
-                _conversation(conv_name(conv, uid), name, state.last_seq, state.unread, state.activity_us)
-            )
+        if conv.kind is ConvKind.GROUP and conv.a in groups:
+            name = groups.pop(conv.a).name
+        elif peers.get(conv.key) in names:
+            name = names[peers[conv.key]]
+        else:
+            continue
+        out.append(_conversation(conv_name(conv, uid), name, state.last_seq, state.unread, state.activity_us))
     out.extend(_conversation(f"g:{g.gid}", g.name, 0, 0, g.created_ms * 1000) for g in groups.values())
     return {"conversations": out}
 

@@ -486,6 +486,7 @@ const ACTIONS = {
     await select(`p:${user.uid}`);
   },
   "new-group": async () => {
+    if (!state.online) throw new Error("not connected; try again in a moment");
     const me = BigInt(state.me.uid);
     const seq = nextSeq();
     const ntf = new Promise((resolve) => state.waiters.set(`${C.GROUP_JOIN_NTF}:${seq}`, resolve));
@@ -603,7 +604,7 @@ function logout(message) {
   clearInterval(state.timers.ping);
   clearTimeout(state.timers.reconnect);
   sessionStorage.removeItem(storageKey("session"));
-  Object.assign(state, { token: null, current: null, convs: new Map(), pending: new Map() });
+  Object.assign(state, { token: null, current: null, convs: new Map(), pending: new Map(), online_users: new Set() });
   $("app").hidden = true;
   $("login").hidden = false;
   $("login-error").textContent = message || "";
