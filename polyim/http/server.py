@@ -35,6 +35,6 @@ def build_app(
     app.router.add_routes(admin_routes())
     app.router.add_routes(push_routes())
     app.router.add_routes(openapi_routes())
-    app.router.add_routes(webchat_routes())
     app.router.add_routes(routes)
+    app.router.add_routes(webchat_routes())
     return app

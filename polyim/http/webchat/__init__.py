@@ -33,7 +33,7 @@ from polyim.core.accounts import Credentials
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import Event, KickReason
-from polyim.core.ids import MAX_ID
+from polyim.core.ids import MAX_ID, bad_name
 from polyim.core.sessions import Session, Sink
 from polyim.http.common import CORE_KEY, json_body
 from polyim.model import Account, ConvId, ConvKind, DeviceClass, Message, MsgStatus
@@ -88,6 +88,15 @@ def _answer(body: dict[str, Any], status: int = 200) -> web.Response:
         content_type="application/json",
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is UTF-8 (JSON may carry a lone surrogate, which nothing downstream can encode)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _id(text: str) -> int:
@@ -152,6 +161,8 @@ async def login(request: web.Request) -> web.Response:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return _answer({"message": "username and password are required"}, 400)
+    if bad_name(username) or not _encodable(password):  # a name nobody has; text no hash can take
+        return _answer({"message": "wrong username or password"}, 401)
     cred = Credentials(username, None, password, "webchat", request.remote or "")
     try:
         account = await core.accounts.authenticate(cred)
@@ -199,6 +210,8 @@ def _conversation(conv: str, name: str, last_seq: int, unread: int, activity_us:
 async def users(request: web.Request, core: Core, uid: int) -> dict[str, Any]:
     found: list[Account] = []
     for name in request.query.getall("name", [])[:MAX_LOOKUP]:
+        if bad_name(name):
+            raise Refusal(400, "bad name")
         account = await core.accounts.by_name(name)
         if account is not None and not account.disabled:
             found.append(account)
