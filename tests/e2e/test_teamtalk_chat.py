@@ -216,3 +216,18 @@ async def test_4_1_is_relayed_to_the_peer_and_the_senders_other_sessions_only(
     await alice.none_of((4, 1))
     await bob_imlc.ping()
     assert bob_imlc.notifies.empty()  # another protocol's session does not understand it
+
+
+async def test_7_61_tells_every_teamtalk_session_of_the_user_with_its_reserved(teamtalk: TeamTalk) -> None:
+    """The phone stays online, so the user's presence does not change: the user's own sessions are
+    told all the same (§3.7), and a repeat of the status in force tells nobody."""
+    pc, name = await teamtalk.user("s")
+    phone = await teamtalk.login(name, client_type=ANDROID)
+    rsv = pc.send(7, 61, Body().u32(2).u32(3).done())
+    for client in (pc, phone):
+        notice = await client.wait_for((2, 5))
+        assert notice.reserved == rsv and parse(notice, "s", "u32") == [pc.uid, 3]
+    pc.send(7, 61, Body().u32(2).u32(3).done())
+    pc.send(7, 61, Body().u32(1).u32(5).done())  # key 1: ignored
+    for client in (pc, phone):
+        await client.none_of((2, 5))
