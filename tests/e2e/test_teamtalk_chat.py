@@ -9,7 +9,7 @@ import struct
 import time
 from pathlib import Path
 
-from tests.clients.teamtalk import ANDROID, PC, Body, TeamTalkClient, md5hex, msg_server, parse
+from tests.clients.teamtalk import ANDROID, PC, Body, TeamTalkClient, frame, md5hex, msg_server, parse
 from tests.conftest import Server, start_server, write_config
 from tests.e2e.conftest import Imlc, TeamTalk
 
@@ -231,3 +231,35 @@ async def test_7_61_tells_every_teamtalk_session_of_the_user_with_its_reserved(t
     pc.send(7, 61, Body().u32(1).u32(5).done())  # key 1: ignored
     for client in (pc, phone):
         await client.none_of((2, 5))
+
+
+async def test_past_20_messages_in_a_second_the_rest_get_no_ack_and_nothing_else_is_harmed(
+    teamtalk: TeamTalk,
+) -> None:
+    """25 3/1 in one write reach the server in one read, so in one second: 20 are acked and delivered,
+    5 dropped without ack and not stored (§1.4); the connection stays, another sender in the same
+    second is not counted against it, and a dropped message sent again a second later is stored."""
+    alice, _ = await teamtalk.user("r")
+    bob, _ = await teamtalk.user("r")
+    carol, _ = await teamtalk.user("r")
+    burst = b"".join(
+        frame(3, 1, 1000 + n, Body().u32(n).s(alice.uid).s(bob.uid).u32(0).u8(1).b(b"m%d" % n).b(b"").done())
+        for n in range(25)
+    )
+    alice.raw(burst)
+    for n in range(20):
+        ack = await alice.wait_for((3, 2), lambda f, rsv=1000 + n: f.reserved == rsv)
+        assert parse(ack, "u32", "s") == [n, alice.uid]
+    assert await carol.say(bob.uid, "not counted against alice", seq_no=1)
+    await alice.none_of((3, 2))
+    got = [(await bob.message(lambda m: m.from_id == alice.uid)).text for _ in range(20)]
+    assert got == [f"m{n}" for n in range(20)]
+    assert (await bob.message(lambda m: m.from_id == carol.uid)).text == "not counted against alice"
+    await bob.none_of((3, 1))
+    assert not alice.closed
+    await asyncio.sleep(1.1)  # the next second
+    ack = await alice.say(bob.uid, "m24", seq_no=24)
+    assert parse(ack, "u32", "s") == [24, alice.uid]
+    assert (await bob.message(lambda m: m.from_id == alice.uid)).text == "m24"
+    counts = dict(parse(await bob.request(3, 7, b"", (3, 8)), "pairs")[0])
+    assert (counts[alice.uid], counts[carol.uid]) == (21, 1)
