@@ -157,6 +157,8 @@ async def test_users_status_tells_online_from_offline_and_unknown(teamtalk: Team
     await phone.message()
     status = await pc.request(2, 16, Body().ids([phone.uid, "999999999"]).done(), (2, 17))
     assert parse(status, "pairs") == [[(phone.uid, 1), ("999999999", 2)]]
+    await pc.close()  # phone watches pc (a 1:1 peer) but 2/5 goes to PC sessions only (§3.2)
+    await phone.none_of((2, 5))
 
 
 async def test_user_info_and_directory(server: Server, teamtalk: TeamTalk) -> None:

@@ -20,6 +20,8 @@ async def test_a_temporary_group_is_made_pushed_and_chatted_in(teamtalk: TeamTal
     a, _ = await teamtalk.user("a")
     b, _ = await teamtalk.user("b")
     c, _ = await teamtalk.user("c")
+    bad = await a.request(5, 12, Body().s("nobody").s("").ids([b.uid, "99999999999"]).done(), (5, 13))
+    assert parse(bad, "u32", "s", "s", "ids") == [1, "", "nobody", []]  # an unknown member: result 1
     gid = await _temporary(a, "trio", [b.uid, c.uid])
     for member in (b, c):
         push = await member.wait_for((5, 13))
