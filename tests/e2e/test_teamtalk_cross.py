@@ -15,6 +15,7 @@ from tests.clients.teamtalk import ANDROID, Body, parse
 from tests.conftest import Server
 from tests.e2e.beehive_pool import Beehive, beehive
 from tests.e2e.conftest import Imlc, Omtp, TeamTalk, Xmmep
+from tests.e2e.test_xmmep_chat import buddies
 
 __all__ = ["beehive"]
 
@@ -278,3 +279,23 @@ async def test_one_to_one_peers_and_small_group_members_watch_presence_in_teamta
     await peer.close()
     assert parse(await tt.wait_for((2, 5)), "s", "u32") == [str(peer_uid), 2]
     assert await bee.no_push(b.ONLINE_NTF) and await bee.no_push(b.OFFLINE_NTF)  # not bee's friends
+
+
+async def test_presence_of_a_teamtalk_user_in_xmmeps_words(
+    server: Server, teamtalk: TeamTalk, xmmep: Xmmep
+) -> None:
+    """An XMMEP buddy hears a TeamTalk user log in (130), go away with 7/61 (136, XMMEP's 2 = away) and
+    log out (136, 3 = offline), as xmmep.md §3.6 words them."""
+    x = await xmmep.user("xw")
+    t_uid, t_name = server.add_user("tw")
+    t_as_x = await xmmep.login(t_name)  # the buddy dance needs an XMMEP session of the TeamTalk user
+    await buddies(x, t_as_x)
+    await t_as_x.close()
+    assert (await x.expect(136)).fields[1:] == [t_name.encode(), b"3"]
+    tt = await teamtalk.login(t_name)
+    login = await x.expect(130)
+    assert login.field(0) == x.user and login.items(1)[0][0] == t_name
+    tt.send(7, 61, Body().u32(2).u32(3).done())
+    assert (await x.expect(136)).fields == [x.user.encode(), t_name.encode(), b"2"]
+    await tt.close()
+    assert (await x.expect(136)).fields == [x.user.encode(), t_name.encode(), b"3"]
