@@ -234,6 +234,14 @@ class SessionRegistry:
     def all(self) -> list[Session]:
         return list(self._by_sid.values())
 
+    def remote_counts(self) -> dict[tuple[int, str], int]:
+        """Sessions held by the other nodes, per (node, protocol), as this node's view knows them."""
+        counts: dict[tuple[int, str], int] = {}
+        for records in self._remote.values():
+            for r in records:
+                counts[r.node, r.protocol] = counts.get((r.node, r.protocol), 0) + 1
+        return counts
+
     def monitor(self, session: Session, conv_key: str) -> None:
         session.monitors.add(conv_key)
         self._monitors.setdefault(conv_key, set()).add(session)
