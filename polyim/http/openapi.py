@@ -335,6 +335,42 @@ def _pushes() -> dict[str, Json]:
     }
 
 
+def _console() -> dict[str, Json]:
+    """What the web console polls (``http/console/api.py``)."""
+    per_node = _obj(
+        ["node", "protocol", "connections", "sessions"],
+        node={"type": "integer"},
+        protocol=_STR,
+        connections={"type": "integer", "description": "open connections (other nodes: as last reported)"},
+        sessions={"type": "integer", "description": "logged-in sessions"},
+    )
+    rate = {"type": "array", "items": {"type": "number"}, "description": "per second, one per sample"}
+    rates = _obj(
+        ["interval", "t_ms", "messages"],
+        interval={"type": "number", "description": "seconds between samples"},
+        t_ms={"type": "array", "items": {"type": "integer"}, "description": "each sample's time"},
+        messages=rate,
+    )
+    stats = _obj(
+        ["node", "nodes", "sessions", "users_online", "rooms", "rates"],
+        node={"type": "integer", "description": "the node answering"},
+        nodes={"type": "array", "items": per_node},
+        sessions={"type": "integer", "description": "on every node"},
+        users_online={"type": "integer", "description": "users with a session on this node"},
+        rooms={"type": "integer", "description": "rooms with sessions on this node"},
+        rates=rates,
+    )
+    ok = {"description": "done", "content": {"application/json": {"schema": stats}}}
+    return {
+        "/api/v1/stats": {
+            "get": {
+                "summary": "A snapshot for the live view: per node and protocol, and the last minutes' rates",
+                "responses": {"200": ok, **_errors((401,))},
+            }
+        }
+    }
+
+
 def document() -> Json:
     describe = {
         "summary": "This document",
@@ -348,7 +384,8 @@ def document() -> Json:
         "info": {
             "title": "polyim admin API",
             "version": "1",
-            "description": "Every call but this document needs the admin token as a bearer token.",
+            "description": "Every call but this document needs the admin token as a bearer token (or the web"
+            " console's login: its session cookie, its X-CSRF-Token header, the console's own Origin).",
         },
         "security": [{"adminToken": []}],
         "paths": {
@@ -356,6 +393,7 @@ def document() -> Json:
             **_groups(),
             **_rooms(),
             **_pushes(),
+            **_console(),
             "/api/v1/openapi.json": {"get": describe},
         },
         "components": {
