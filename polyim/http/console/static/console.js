@@ -233,7 +233,10 @@ async function loadOverview() {
 
 const SERIES_COLORS = { messages: "#2f6fde", deliveries: "#e0862f" };
 
-// A line chart of every series in `rates` (per-second values, one per sample), drawn on the canvas.
+const WINDOW_S = 600; // the chart shows the last ten minutes
+
+// A line chart of every series in `rates` (per-second values, one per sample) over the last
+// WINDOW_S seconds, drawn on the canvas; the newest sample is at the right edge.
 function drawChart(rates) {
   const canvas = $("chart");
   const ratio = window.devicePixelRatio || 1;
@@ -245,12 +248,13 @@ function drawChart(rates) {
   g.scale(ratio, ratio);
   g.clearRect(0, 0, width, height);
   const names = Object.keys(rates).filter((k) => Array.isArray(rates[k]) && k !== "t_ms");
-  const count = rates.t_ms.length;
+  const times = rates.t_ms;
+  const end = times.length ? times[times.length - 1] : 0;
   const top = Math.max(1, ...names.flatMap((n) => rates[n]));
   const pad = { left: 44, right: 10, top: 10, bottom: 22 };
   const w = width - pad.left - pad.right;
   const h = height - pad.top - pad.bottom;
-  const x = (i) => pad.left + (count > 1 ? (i / (count - 1)) * w : w);
+  const x = (t) => pad.left + w - ((end - t) / 1000 / WINDOW_S) * w;
   const y = (v) => pad.top + h - (v / top) * h;
   g.font = "11px system-ui, sans-serif";
   g.fillStyle = "#6b7485";
@@ -264,16 +268,16 @@ function drawChart(rates) {
     g.stroke();
     g.fillText(v >= 10 ? Math.round(v) : v.toFixed(1), 4, y(v) + 4);
   }
-  const minutes = Math.round((count * rates.interval) / 60);
-  g.fillText(`${minutes ? minutes + " min ago" : "now"}`, pad.left, height - 6);
-  g.fillText("now", width - pad.right - 22, height - 6);
+  for (let m = WINDOW_S / 60; m >= 0; m -= 2) {
+    const label = m ? `-${m} min` : "now";
+    g.fillText(label, Math.min(x(end - m * 60000), width - pad.right - 24), height - 6);
+  }
   const legend = [];
   for (const name of names) {
-    const color = SERIES_COLORS[name] || "#444";
-    g.strokeStyle = color;
+    g.strokeStyle = SERIES_COLORS[name] || "#444";
     g.lineWidth = 2;
     g.beginPath();
-    rates[name].forEach((v, i) => (i ? g.lineTo(x(i), y(v)) : g.moveTo(x(i), y(v))));
+    rates[name].forEach((v, i) => (i ? g.lineTo(x(times[i]), y(v)) : g.moveTo(x(times[i]), y(v))));
     g.stroke();
     const last = rates[name].length ? rates[name][rates[name].length - 1] : 0;
     legend.push(el("span", { className: name }, `■ ${name}/s: ${last}`));
