@@ -233,10 +233,11 @@ async function loadOverview() {
 
 const SERIES_COLORS = { messages: "#2f6fde", deliveries: "#e0862f" };
 
-const WINDOW_S = 600; // the chart shows the last ten minutes
+const WINDOW_S = 600; // the chart shows at most the last ten minutes (what the server keeps)
 
-// A line chart of every series in `rates` (per-second values, one per sample) over the last
-// WINDOW_S seconds, drawn on the canvas; the newest sample is at the right edge.
+// A line chart of every series in `rates` (per-second values, one per sample) over the last minutes
+// the server has sampled (one at least, WINDOW_S at most), drawn on the canvas; the newest sample is
+// at the right edge.
 function drawChart(rates) {
   const canvas = $("chart");
   const ratio = window.devicePixelRatio || 1;
@@ -250,11 +251,13 @@ function drawChart(rates) {
   const names = Object.keys(rates).filter((k) => Array.isArray(rates[k]) && k !== "t_ms");
   const times = rates.t_ms;
   const end = times.length ? times[times.length - 1] : 0;
+  const span = times.length ? (end - times[0]) / 1000 : 0;
+  const window_s = Math.min(WINDOW_S, Math.max(60, Math.ceil(span / 60) * 60));
   const top = Math.max(1, ...names.flatMap((n) => rates[n]));
   const pad = { left: 44, right: 10, top: 10, bottom: 22 };
   const w = width - pad.left - pad.right;
   const h = height - pad.top - pad.bottom;
-  const x = (t) => pad.left + w - ((end - t) / 1000 / WINDOW_S) * w;
+  const x = (t) => pad.left + w - ((end - t) / 1000 / window_s) * w;
   const y = (v) => pad.top + h - (v / top) * h;
   g.font = "11px system-ui, sans-serif";
   g.fillStyle = "#6b7485";
@@ -268,9 +271,10 @@ function drawChart(rates) {
     g.stroke();
     g.fillText(v >= 10 ? Math.round(v) : v.toFixed(1), 4, y(v) + 4);
   }
-  for (let m = WINDOW_S / 60; m >= 0; m -= 2) {
-    const label = m ? `-${m} min` : "now";
-    g.fillText(label, Math.min(x(end - m * 60000), width - pad.right - 24), height - 6);
+  for (let k = 5; k >= 0; k--) {
+    const ago = (window_s * k) / 5;
+    const label = !k ? "now" : ago < 60 ? `-${ago} s` : `-${ago / 60} min`;
+    g.fillText(label, Math.min(x(end - ago * 1000), width - pad.right - 24), height - 6);
   }
   const legend = [];
   for (const name of names) {
