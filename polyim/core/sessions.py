@@ -220,6 +220,19 @@ class SessionRegistry:
     def online(self, uid: int) -> bool:
         return self._directory.online(uid)
 
+    def record(self, sid: SessionId) -> SessionRecord | None:
+        """The session ``sid`` on any node."""
+        return self._directory.get(sid)
+
+    def listing(self) -> list[tuple[SessionRecord, Session | None]]:
+        """Every live session of every node this node knows of, by id: its record, and the session
+        itself when it is held here (an operator's view; never on a message's path)."""
+        here = [(s.record(self.node_id), s) for s in self._by_sid.values()]
+        there: list[tuple[SessionRecord, Session | None]] = [
+            (r, None) for records in self._remote.values() for r in records
+        ]
+        return sorted(here + there, key=lambda pair: pair[0].sid)
+
     def routable(self, uids: Iterable[int]) -> bool:
         """Whether every session of ``uids`` can be reached now: false only while the cluster backend
         is unreachable and one of them has a session on another node."""

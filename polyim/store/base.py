@@ -300,6 +300,10 @@ class Store(abc.ABC):
     async def get_group_by_name(self, name: str) -> Group | None: ...
 
     @abc.abstractmethod
+    async def list_groups(self, limit: int = 10_000) -> list[Group]:
+        """Every group, by gid, at most ``limit``."""
+
+    @abc.abstractmethod
     async def update_group(self, gid: int, change: GroupUpdate) -> Group:
         """Write the fields ``change`` sets (a new owner swaps the roles too) and stamp the update time;
         :class:`Conflict` if the new name is another group's."""

@@ -738,6 +738,10 @@ class PostgresStore(Store):
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE gid = $1", gid)
         return _group(row) if row else None
 
+    async def list_groups(self, limit: int = 10_000) -> list[Group]:
+        rows = await self._read_all(f"SELECT {_GROUP_COLS} FROM groups ORDER BY gid LIMIT $1", limit)
+        return [_group(r) for r in rows]
+
     async def get_group_by_name(self, name: str) -> Group | None:
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE name = $1", name)
         return _group(row) if row else None
