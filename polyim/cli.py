@@ -47,9 +47,10 @@ API_VERBS: dict[str, tuple[str, str]] = {
     "session kick": ("DELETE", "/api/v1/sessions/{sid}"),
     "file list": ("GET", "/api/v1/files"),
     "file delete": ("DELETE", "/api/v1/files/{task}"),
+    "node stats": ("GET", "/api/v1/stats"),
 }
 #: The commands made of those verbs (``user`` on the database, the others through the server).
-OPERATOR_COMMANDS = ("user", "token", "group", "room", "push", "session", "file")
+OPERATOR_COMMANDS = ("user", "token", "group", "room", "push", "session", "file", "node")
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -258,6 +259,23 @@ def _file_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _node_cmd(args: argparse.Namespace) -> int:
+    """``node stats``: what the web console's overview shows, as text."""
+    s = _call(args, "node stats")
+    print(
+        f"node {s['node']}\t{s['sessions']} sessions\t{s['users_online']} users online here\t{s['rooms']} rooms here"
+    )
+    for n in s["nodes"]:
+        print(
+            f"  node {n['node']}\t{n['protocol']}\t{n['connections']} connections\t{n['sessions']} sessions"
+        )
+    rates = s["rates"]["messages"]
+    print(
+        f"  messages/s (every {s['rates']['interval']:g} s, newest last): " + " ".join(map(str, rates[-10:]))
+    )
+    return 0
+
+
 _THROUGH_SERVER: dict[str, Callable[[argparse.Namespace], int]] = {
     "group": _group_cmd,
     "room": _room_cmd,
@@ -265,6 +283,7 @@ _THROUGH_SERVER: dict[str, Callable[[argparse.Namespace], int]] = {
     "push": _push_cmd,
     "session": _session_cmd,
     "file": _file_cmd,
+    "node": _node_cmd,
 }
 
 
@@ -358,6 +377,9 @@ def parser() -> argparse.ArgumentParser:
     _add_push_parser(sub)
     _add_session_parser(sub)
     _add_file_parser(sub)
+    _operator_parser(sub, "node", "this node's live numbers")(
+        "stats", "connections and sessions per node and protocol, and message rates"
+    )
 
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("--config", help="TOML configuration file")

@@ -141,6 +141,7 @@ async def test_group_and_room_commands_work_through_the_running_server(tmp_path:
         (line,) = op("session", "list", "--user", str(ben)).stdout.splitlines()
         sid, uid, protocol = line.split("\t")[:3]
         assert (uid, protocol) == (str(ben), "omtp")
+        assert "\tomtp\t1 connections\t1 sessions" in op("node", "stats").stdout
         assert op("push", "user", str(ben), "--text", "hi").stdout.endswith("\t1 online\n")
         assert op("session", "kick", sid).returncode == 0
         assert await client.wait_closed()
