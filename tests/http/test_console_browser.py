@@ -12,9 +12,12 @@ from aiohttp import web
 from playwright.async_api import Page, expect
 
 from tests.browser import screenshot
+from tests.clients import beehive as b
 from tests.clients.omtp import PT, OmtpClient
 from tests.conftest import Server
+from tests.e2e.beehive_pool import Beehive, beehive
 
+__all__ = ["beehive"]  # a fixture
 pytestmark = pytest.mark.browser
 
 
@@ -43,7 +46,7 @@ async def confirm(page: Page, text: str = "") -> None:
     await page.click("#confirm-ok")
 
 
-async def test_console_shows_kicks_and_pushes_live(server: Server, page: Page) -> None:
+async def test_console_shows_kicks_and_pushes_live(server: Server, page: Page, beehive: Beehive) -> None:
     uid, name = server.add_user("ann")
     peer, _ = server.add_user("ben")
     await log_in(page, server, "not-the-token")
@@ -94,6 +97,41 @@ async def test_console_shows_kicks_and_pushes_live(server: Server, page: Page) -
     assert await client.wait_closed()
     await expect(user_row).to_contain_text("disabled")
     await client.close()
+
+    # a room with a beehive session inside: its members, a push to it, its dismissal
+    status, room = server.api("POST", "/api/v1/rooms", {"owner": peer, "name": "hall"})
+    assert status == 201
+    rid = room["rid"]
+    inside = await beehive.login(peer)
+    joined = await inside.request(b.ROOM_JOIN, b.body(b.ROOM_JOIN, uid=peer, rid=rid))
+    assert joined.msg.code == 0
+    await page.click("nav button[data-tab=rooms]")
+    room_row = page.locator("#rooms-table tbody tr", has_text=str(rid))
+    await room_row.get_by_role("button", name="Members").click()
+    await expect(page.locator("#members-table tbody tr")).to_contain_text(f"{peer}beehive")
+    await room_row.get_by_role("button", name="Push").click()
+    await confirm(page, "room news")
+    assert (await inside.expect(b.ROOM_BC)).msg.data == b"room news"
+    await room_row.get_by_role("button", name="Dismiss").click()
+    await confirm(page)
+    assert (await inside.expect(b.ROOM_QUIT_NTF)).msg.rid == rid
+    await expect(room_row).to_have_count(0)
+
+    # a group found by its name, its members shown, dismissed
+    status, group = server.api(
+        "POST", "/api/v1/groups", {"name": f"club{rid}", "owner": peer, "members": [uid]}
+    )
+    assert status == 201
+    await page.click("nav button[data-tab=groups]")
+    await page.fill("#groups-query", f"club{rid}")
+    await page.click("#groups-form button")
+    group_row = page.locator("#groups-table tbody tr", has_text=f"club{rid}")
+    await group_row.get_by_role("button", name="Members").click()
+    await expect(page.locator("#group-members tbody tr")).to_have_count(2)
+    await group_row.get_by_role("button", name="Dismiss").click()
+    await confirm(page)
+    await expect(group_row).to_have_count(0)
+    assert server.api("GET", f"/api/v1/groups/{group['gid']}")[0] == 404
 
 
 @pytest.fixture
