@@ -214,6 +214,7 @@ class Channel:
                 try:
                     request = command.request(body)
                 except self.decode_errors as exc:
+                    self.count_error("bad_frame")
                     raise self.undecodable(exc) from exc
             reply = await command.handler(self, frame, request)
         except Refused as exc:
@@ -248,6 +249,7 @@ class Channel:
             return
         exc = fut.exception()
         if exc is not None:
+            self.count_error("commit")
             log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
             self.commit_failed(frame, request)
         else:
@@ -285,7 +287,14 @@ class Channel:
         """Write the answer to a send whose commit failed (nothing was stored)."""
         raise NotImplementedError
 
+    def count_error(self, kind: str) -> None:
+        """Count an error of ``kind`` for ``/metrics`` (``polyim_errors_total``): ``bad_frame`` for input
+        the codec or the request decoder refused, ``handler``, ``commit``, ``render`` here. Never on the
+        path of a good frame."""
+        self.core.stats.error(self.protocol, kind)
+
     def _failed(self) -> None:
+        self.count_error("handler")
         log.exception("%s %s: handler failed", self.protocol, self.conn.peer)
         self.conn.close()
 
@@ -336,6 +345,7 @@ class Channel:
         except Exception:
             # A renderer's bug costs this connection only, never the sessions after it in a fan-out. The
             # event is stored or live state, so the client that reconnects syncs what it missed here.
+            self.count_error("render")
             log.exception(
                 "%s %s: could not render %s, closing", self.protocol, self.conn.peer, type(event).__name__
             )

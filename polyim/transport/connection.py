@@ -276,6 +276,7 @@ class Connection(asyncio.Protocol, ConnBase):
         queued = transport.get_write_buffer_size()
         if queued > self.registry.max_write_buffer:
             log.warning("%s: slow consumer (%d bytes queued), closing", self.peer, queued)
+            self.registry.slow_consumers += 1
             self.abort()
 
     def close(self) -> None:
@@ -314,6 +315,7 @@ class ConnectionSet:
         self._dirty: list[Connection] = []
         self.admission = admission
         self.max_write_buffer = max_write_buffer
+        self.slow_consumers = 0  # connections cut past max_write_buffer, for /metrics
 
     def flush_soon(self, conn: Connection) -> None:
         self._dirty.append(conn)

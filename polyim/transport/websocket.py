@@ -86,6 +86,7 @@ class WsConnection(ConnBase):
             return
         if self._queued + len(data) > self.registry.max_write_buffer:
             log.warning("%s: slow websocket consumer (%d bytes queued), closing", self.peer, self._queued)
+            self.registry.slow_consumers += 1
             self.abort()
             return
         self._out.append(data)

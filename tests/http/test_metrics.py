@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -30,16 +31,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 def scrape(server: Server) -> Samples:
-    """Every sample of ``/metrics``, by name and labels. No admin token: a scraper has none."""
+    """Every sample of ``/metrics``, by name and labels (the ``node`` label checked and left out). No
+    admin token: a scraper has none."""
     with urllib.request.urlopen(f"http://127.0.0.1:{server.http}/metrics", timeout=10) as resp:
         assert resp.status == 200
         assert resp.headers["Content-Type"].startswith("text/plain; version=")
         text = resp.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = dict(s.labels)
+            if s.name.startswith("polyim_"):
+                assert labels.pop("node") == "1", s  # every polyim family names its node
+            samples[(s.name, tuple(sorted(labels.items())))] = s.value
+    return samples
 
 
 def sessions(m: Samples, protocol: str) -> float:
@@ -95,3 +100,56 @@ async def test_metrics_count_sessions_connections_rooms_and_stored_messages(
     assert sessions(after, "omtp") == 1 and sessions(after, "beehive") == 0
     assert after[("polyim_room_sessions", ())] == 0
     assert after[("polyim_messages_stored_total", ())] == 2  # stored messages stay counted
+
+
+def count(m: Samples, name: str, **labels: str) -> float:
+    return m.get((name, tuple(sorted(labels.items()))), 0)
+
+
+def observations(m: Samples, name: str) -> float:
+    return m[(f"{name}_count", ())]
+
+
+async def test_logins_refusals_messages_fanouts_commits_and_bad_frames_are_counted(
+    server: Server, omtp: Omtp
+) -> None:
+    """What an operator alerts on moves with what clients do over the wire: OMTP logins (and one with
+    a wrong password), a 1:1 message, a frame the codec refuses."""
+    before = scrape(server)
+    alice, bob = await omtp.user("ma"), await omtp.user("mb")
+    wrong = await omtp.connect()
+    code, _ = await wrong.login(user_name=omtp.name_of(alice), password="not-the-password", device_id="x")
+    assert code != 0
+    assert (await alice.send_single(bob.uid, "counted")).ok
+    await bob.expect_msg()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.omtp)
+    writer.write(struct.pack(">I", 3))  # a frame length below 4: the codec refuses it
+    assert await reader.read() == b""  # closed
+    writer.close()
+
+    after = await settled(
+        server, lambda m: count(m, "polyim_errors_total", protocol="omtp", kind="bad_frame") > 0
+    )
+
+    def moved(name: str, **labels: str) -> float:
+        return count(after, name, **labels) - count(before, name, **labels)
+
+    assert moved("polyim_logins_total", protocol="omtp") == 2
+    assert moved("polyim_login_failures_total", protocol="omtp", reason="auth_failed") == 1
+    assert moved("polyim_messages_in_total", protocol="omtp") == 1
+    assert moved("polyim_messages_out_total", protocol="omtp") == 1  # bob's one session
+    assert moved("polyim_errors_total", protocol="omtp", kind="bad_frame") == 1
+    assert moved("polyim_errors_total", protocol="omtp", kind="handler") == 0
+    assert observations(after, "polyim_fanout_sessions") - observations(before, "polyim_fanout_sessions") == 1
+    assert count(after, "polyim_fanout_sessions_bucket", le="1.0") > count(
+        before, "polyim_fanout_sessions_bucket", le="1.0"
+    )
+    for histogram in ("polyim_store_commit_batch_calls", "polyim_store_commit_latency_seconds"):
+        assert observations(after, histogram) > observations(before, histogram)
+        assert count(after, f"{histogram}_bucket", le="+Inf") == observations(after, histogram)
+    assert count(after, "polyim_slow_consumers_total", protocol="omtp", kind="tcp") == 0
+    assert (
+        count(after, "polyim_node_info", build="pure-python")
+        + count(after, "polyim_node_info", build="mypyc")
+        == 1
+    )

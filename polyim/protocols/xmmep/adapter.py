@@ -220,6 +220,7 @@ class XmmepChannel(Channel):
         except c.XmmepDecodeError as exc:
             for frame in exc.frames:
                 self._accept(frame)
+            self.count_error("bad_frame")
             log.info("xmmep %s: %s, closing", self.conn.peer, exc)
             self.conn.close()
             return
@@ -231,6 +232,7 @@ class XmmepChannel(Channel):
         try:
             frame = c.decode_datagram(data)
         except c.XmmepDecodeError as exc:
+            self.count_error("bad_frame")
             log.info("xmmep %s: %s, dropped", self.conn.peer, exc)
             return
         if self.token and frame.code != X.LOGIN_REQ and not self._carries_token(frame.body):
@@ -673,7 +675,9 @@ async def _login(ch: XmmepChannel, msg: c.Message) -> None:
 async def _authenticate(ch: XmmepChannel, name: str, password: str) -> Account:
     """Steps 4–7 of §3.3: throttle 5, unknown name or wrong password 12, disabled 17, not activated 14."""
     try:
-        return await ch.core.accounts.authenticate(Credentials(name, None, password, DEVICE, ch.addr[0]))
+        return await ch.core.accounts.authenticate(
+            Credentials(name, None, password, DEVICE, ch.addr[0]), ch.protocol
+        )
     except CoreError as exc:
         if exc.code is Code.DISABLED:
             account = await ch.core.accounts.by_name(name)
