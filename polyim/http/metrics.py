@@ -118,7 +118,8 @@ class NodeCollector(Collector):
         failed = CounterMetricFamily(
             "polyim_login_failures", "Refused logins by reason", labels=["protocol", "reason", "node"]
         )
-        for (protocol, reason), n in sorted(stats.login_failures.items()):
+        refused = dict.fromkeys(((p, "auth_failed") for p in protocols), 0) | stats.login_failures
+        for (protocol, reason), n in sorted(refused.items()):
             failed.add_metric([protocol, reason, self.node], n)
         yield failed
         errors = CounterMetricFamily("polyim_errors", "Errors by kind", labels=["protocol", "kind", "node"])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import struct
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -153,3 +156,21 @@ async def test_logins_refusals_messages_fanouts_commits_and_bad_frames_are_count
         + count(after, "polyim_node_info", build="mypyc")
         == 1
     )
+
+
+DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana-dashboard.json"
+METRIC = re.compile(r"\b((?:polyim|process)_[a-z0-9_]+)\b")
+
+
+def test_the_grafana_dashboard_charts_only_what_the_server_exports(server: Server) -> None:
+    """Every metric name in every panel's expression (and in the node variable's query) is a sample a
+    fresh server's scrape has: a renamed metric fails here, not on an operator's empty chart."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    exported = {name for name, _ in scrape(server)}
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    exprs += [v["query"]["query"] for v in dashboard["templating"]["list"]]
+    assert len(exprs) > len(dashboard["panels"])
+    named = {name for expr in exprs for name in METRIC.findall(expr)}
+    assert named - exported == set()
+    assert {"polyim_logins_total", "polyim_login_failures_total", "polyim_errors_total"} <= named
+    assert all(METRIC.search(expr) for expr in exprs)  # no panel without a metric of ours
