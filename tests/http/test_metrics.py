@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import struct
 import time
 import urllib.request
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.clients import beehive as b
 from tests.clients.omtp import OmtpClient
-from tests.conftest import Server, start_server
+from tests.conftest import Server, start_server, write_config
 from tests.e2e.beehive_pool import Beehive, beehive
 from tests.e2e.conftest import Omtp, omtp
 
@@ -27,8 +28,12 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server of its own: the figures start from zero."""
-    srv = start_server(tmp_path_factory.mktemp("metrics"))
+    """A server of its own: the figures start from zero. OMTP cuts a consumer past 64 KiB queued."""
+    tmp = tmp_path_factory.mktemp("metrics")
+    cfg = write_config(tmp)
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("[omtp]\n", "[omtp]\nmax_write_buffer = 65536\n", 1), encoding="utf-8")
+    srv = start_server(tmp, config=cfg)
     yield srv
     srv.stop()
 
@@ -156,6 +161,26 @@ async def test_logins_refusals_messages_fanouts_commits_and_bad_frames_are_count
         + count(after, "polyim_node_info", build="mypyc")
         == 1
     )
+
+
+async def test_a_consumer_that_stops_reading_is_cut_and_counted(server: Server, omtp: Omtp) -> None:
+    """An OMTP session that stops reading while pushes of 60 kB keep coming is cut once 64 KiB wait for
+    it beyond what the kernel holds, and ``polyim_slow_consumers_total`` says so."""
+    client = await omtp.user("slow")
+    sock = client._writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client._writer.transport.pause_reading()
+    big = {"uid": int(client.uid), "text": "z" * 60_000}
+    for _ in range(400):
+        status, answer = server.api("POST", "/api/v1/push/user", big)
+        assert status == 200
+        if answer["online"] == 0:  # cut
+            break
+    m = await settled(
+        server, lambda m: count(m, "polyim_slow_consumers_total", protocol="omtp", kind="tcp") > 0
+    )
+    assert count(m, "polyim_slow_consumers_total", protocol="omtp", kind="tcp") == 1
+    assert answer["online"] == 0  # the cut session is gone
 
 
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana-dashboard.json"
