@@ -93,6 +93,7 @@ class Accounts:
         except CoreError as exc:
             if protocol:
                 self.ctx.stats.login(protocol, exc.code.value)
+                log.info("login of %r refused (%s)", cred.username or cred.uid, exc.code.value)
             raise
 
     async def _authenticate(self, cred: Credentials) -> Account:

@@ -11,6 +11,7 @@ from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, Sessio
 from polyim.cluster.codec import Broadcast, Delivery, Kick, RoomCast, decode_envelope, encode_envelope
 from polyim.core.events import Event, KickReason, MessageEvent, Presence
 from polyim.core.stats import NodeStats, bump
+from polyim.logctx import LogContext, scoped
 from polyim.model import DeviceClass, Role
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class Session:
     monitors: set[str] = field(default_factory=set)
     #: What this session shows its user's friends (``Accounts.set_presence``); OFFLINE = invisible.
     presence: Presence = Presence.ONLINE
+    #: Who its connection's log lines are about: a kick from elsewhere logs under it.
+    log_context: LogContext | None = None
 
     @property
     def is_operator(self) -> bool:
@@ -210,7 +213,8 @@ class SessionRegistry:
         if session is None:
             return False
         self.detach(sid)
-        session.sink.kick(reason)
+        with scoped(session.log_context):  # the kicker runs in its own connection's context
+            session.sink.kick(reason)
         return True
 
     def _ended(self, session: Session) -> None:

@@ -24,6 +24,7 @@ from polyim.core.errors import Code, CoreError
 from polyim.core.events import Event, KickReason
 from polyim.core.messaging import SendResult
 from polyim.core.sessions import Session, Sink
+from polyim.logctx import LogContext, bind, scoped
 from polyim.model import DeviceClass, Role
 from polyim.pending import Pending
 from polyim.transport.connection import Conn
@@ -131,6 +132,10 @@ class Channel:
     def __init__(self, core: Core, conn: Conn) -> None:
         self.core = core
         self.conn = conn
+        #: Who this connection's log lines are about, bound once here (``polyim/logctx.py``).
+        self.log_context = LogContext(self.protocol, conn.peer)
+        conn.log_context = self.log_context
+        bind(self.log_context)
         self.session: Session | None = None
         self._pending: deque[Work] = deque()
         self._worker: asyncio.Future[None] | None = None
@@ -250,7 +255,8 @@ class Channel:
         exc = fut.exception()
         if exc is not None:
             self.count_error("commit")
-            log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
+            with scoped(self.log_context):  # settled in the writer's callback, not this connection's
+                log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
             self.commit_failed(frame, request)
         else:
             self.committed(frame, request, fut.result())
@@ -311,6 +317,7 @@ class Channel:
             role=role,
             device_type=device_type,
             peer_addr=self.conn.peer.rsplit(":", 1)[0],
+            log_context=self.log_context,
         )
 
     @property
@@ -324,6 +331,7 @@ class Channel:
         if old is not None:
             await self.core.accounts.detach(old)
         self.session = session
+        self.log_context.uid = session.uid
         self.conn.logged_in = True
         await self.core.accounts.attach(session)
 
@@ -346,9 +354,10 @@ class Channel:
             # A renderer's bug costs this connection only, never the sessions after it in a fan-out. The
             # event is stored or live state, so the client that reconnects syncs what it missed here.
             self.count_error("render")
-            log.exception(
-                "%s %s: could not render %s, closing", self.protocol, self.conn.peer, type(event).__name__
-            )
+            with scoped(self.log_context):  # rendered in the sender's context
+                log.exception(
+                    "%s %s: could not render %s, closing", self.protocol, self.conn.peer, type(event).__name__
+                )
             self.conn.close()
 
     @classmethod
