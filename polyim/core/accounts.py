@@ -83,9 +83,20 @@ class Accounts:
         except Conflict as exc:
             raise CoreError(Code.NAME_TAKEN, str(exc)) from exc
 
-    async def authenticate(self, cred: Credentials) -> Account:
+    async def authenticate(self, cred: Credentials, protocol: str = "") -> Account:
         """Check credentials with the throttle of design.md §7. Unknown users and wrong passwords get the
-        same AUTH_FAILED (and cost the same hashing) so that accounts cannot be probed."""
+        same AUTH_FAILED (and cost the same hashing) so that accounts cannot be probed. A login names
+        its ``protocol``, and a refusal is counted for ``/metrics`` under it (a password re-check, which
+        is no login, names none)."""
+        try:
+            return await self._authenticate(cred)
+        except CoreError as exc:
+            if protocol:
+                self.ctx.stats.login(protocol, exc.code.value)
+                log.info("login of %r refused (%s)", cred.username or cred.uid, exc.code.value)
+            raise
+
+    async def _authenticate(self, cred: Credentials) -> Account:
         account = await self._lookup(cred)
         # The account key is the uid once known, so switching between name and uid gains no tries.
         keys = [f"acct:{account.uid}" if account else f"acct:{cred.username or cred.uid}"]
@@ -278,6 +289,7 @@ class Accounts:
         presence changed (came online). Returns the sessions it replaced (kicked, on whatever node)."""
         before = self.presence(session.uid)
         replaced = self.ctx.sessions.attach(session)
+        self.ctx.stats.login(session.protocol)
         await self._announce_change(session.uid, before)
         return replaced
 

@@ -221,7 +221,7 @@ class PostgresStore(Store):
 
     def metrics(self) -> StoreMetrics:
         w = self._writer
-        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog())
+        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog(), w.batches, w.latency)
 
     # -- helpers ----------------------------------------------------------------------------------
     @property

@@ -204,7 +204,7 @@ class SqliteStore(Store):
 
     def metrics(self) -> StoreMetrics:
         w = self._writer
-        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog())
+        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog(), w.batches, w.latency)
 
     # -- accounts --------------------------------------------------------------------------------
     async def create_account(
