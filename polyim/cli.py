@@ -269,10 +269,10 @@ def _node_cmd(args: argparse.Namespace) -> int:
         print(
             f"  node {n['node']}\t{n['protocol']}\t{n['connections']} connections\t{n['sessions']} sessions"
         )
-    rates = s["rates"]["messages"]
-    print(
-        f"  messages/s (every {s['rates']['interval']:g} s, newest last): " + " ".join(map(str, rates[-10:]))
-    )
+    rates = s["rates"]
+    for name in ("messages", "deliveries"):
+        newest = " ".join(map(str, rates[name][-10:]))
+        print(f"  {name}/s (every {rates['interval']:g} s, newest last): {newest}")
     return 0
 
 

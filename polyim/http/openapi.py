@@ -508,12 +508,13 @@ def _console() -> dict[str, Json]:
         connections={"type": "integer", "description": "open connections (other nodes: as last reported)"},
         sessions={"type": "integer", "description": "logged-in sessions"},
     )
-    rate = {"type": "array", "items": {"type": "number"}, "description": "per second, one per sample"}
+    rate = {"type": "array", "items": {"type": "number"}}
     rates = _obj(
-        ["interval", "t_ms", "messages"],
+        ["interval", "t_ms", "messages", "deliveries"],
         interval={"type": "number", "description": "seconds between samples"},
         t_ms={"type": "array", "items": {"type": "integer"}, "description": "each sample's time"},
-        messages=rate,
+        messages={**rate, "description": "messages committed per second, one per sample"},
+        deliveries={**rate, "description": "messages handed to this node's sessions per second"},
     )
     stats = _obj(
         ["node", "nodes", "sessions", "users_online", "rooms", "rates"],

@@ -3,7 +3,8 @@ of the node for its live view, ``GET /api/v1/stats``.
 
 Its answer is bounded whatever the node holds (the console stays quick with 10,000 sessions online):
 counts are grouped per node and protocol. The message rates are running totals sampled every
-:data:`SAMPLE_S` seconds by the node's timer, never counted per message here.
+:data:`SAMPLE_S` seconds by the node's timer (the store's commits and the core's ``NodeStats``), never
+counted per message here.
 """
 
 from __future__ import annotations
@@ -54,10 +55,12 @@ CONNECTIONS_KEY: web.AppKey[ConnectionCounts] = web.AppKey("console_connections"
 
 
 def totals(core: Core) -> Totals:
-    """The node's running totals the chart shows as rates."""
+    """The node's running totals the chart shows as rates: messages committed, and messages handed to
+    sessions of this node (one per receiving session)."""
 
     def read() -> dict[str, int]:
-        return {"messages": core.store.metrics().messages_stored}
+        delivered = sum(core.stats.messages_out.values())
+        return {"messages": core.store.metrics().messages_stored, "deliveries": delivered}
 
     return read
 
@@ -66,8 +69,8 @@ def _per_node(core: Core, connections: ConnectionCounts) -> list[dict[str, Any]]
     """Connections and sessions per node and protocol: this node's live, the others' as reported."""
     here = core.nodes.node_id
     conns: Counter[tuple[int, str]] = Counter()
-    for protocol, _kind, n in connections():
-        conns[here, protocol] += n
+    for listener in connections():
+        conns[here, listener.protocol] += listener.open
     for gateway in core.nodes.gateways():
         if gateway.nid != here:
             conns[gateway.nid, gateway.protocol] += gateway.connections
