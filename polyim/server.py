@@ -16,6 +16,7 @@ from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.auth import TokenSigner
 from polyim.core.nodes import Gateway, ListenerInfo, Nodes
+from polyim.http.metrics import ListenerCounts
 from polyim.http.server import build_app
 from polyim.protocols.registry import entries
 from polyim.runtime import tune_gc
@@ -129,13 +130,17 @@ class Node:
         """Every listener's advertised address and connections, for the server-lookup commands."""
         advertise = self.settings.server.advertise
         for x in self.listeners:
-            if x.connections is None:
+            if x.conns is None:
                 continue
             host = advertise.rsplit(":", 1)[0] if advertise else x.host
-            nodes.put_gateway(Gateway(nodes.node_id, x.protocol, x.kind, host, x.port, x.connections()))
+            nodes.put_gateway(Gateway(nodes.node_id, x.protocol, x.kind, host, x.port, len(x.conns)))
 
-    def _connection_counts(self) -> list[tuple[str, str, int]]:
-        return [(x.protocol, x.kind, x.connections()) for x in self.listeners if x.connections is not None]
+    def _connection_counts(self) -> list[ListenerCounts]:
+        return [
+            ListenerCounts(x.protocol, x.kind, len(x.conns), x.conns.slow_consumers)
+            for x in self.listeners
+            if x.conns is not None
+        ]
 
     async def stop(self) -> None:
         for lst in self.listeners:

@@ -25,6 +25,7 @@ from polyim.core.push import Push
 from polyim.core.relations import Relations
 from polyim.core.rooms import Rooms
 from polyim.core.sessions import SessionRegistry
+from polyim.core.stats import NodeStats
 from polyim.store.base import FileStore, Store
 
 __all__ = ["Core", "check_actor"]
@@ -64,6 +65,11 @@ class Core:
     @property
     def sessions(self) -> SessionRegistry:
         return self.ctx.sessions
+
+    @property
+    def stats(self) -> NodeStats:
+        """What /metrics counts that live state cannot tell (logins, messages, fan-outs, errors)."""
+        return self.ctx.stats
 
     @property
     def clock(self) -> Clock:

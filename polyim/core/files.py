@@ -180,6 +180,11 @@ class Files:
             if t.recipient == uid and t.ready and self.find(t.task_id, limits)
         ]
 
+    def offline(self, uid: int | None = None) -> list[FileTask]:
+        """The offline files kept for ``uid`` (None: for everyone), oldest first: an operator's view."""
+        kept = [t for t in self.tasks.values() if t.ready and uid in (None, t.recipient)]
+        return sorted(kept, key=lambda t: (t.created_ms, t.task_id))
+
     def read(self, task: FileTask) -> AsyncIterator[bytes]:
         assert self.store is not None and task.file_id
         return self.store.open(task.file_id)

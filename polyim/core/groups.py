@@ -117,6 +117,17 @@ class Groups:
     async def of_user(self, uid: int) -> list[Group]:
         return await self.ctx.store.groups_of(uid)
 
+    async def page(self, query: str, offset: int, limit: int) -> tuple[int, list[Group]]:
+        """An operator's listing: the groups whose name holds ``query`` (case-insensitive; empty: all)
+        or whose gid it spells, by gid; the total found and the ``limit`` from ``offset``."""
+        wanted = query.casefold()
+        found = [
+            g
+            for g in await self.ctx.store.list_groups(100_000)
+            if not wanted or wanted in g.name.casefold() or wanted == str(g.gid)
+        ]
+        return len(found), found[offset : offset + limit]
+
     async def add_members(
         self,
         actor: int,

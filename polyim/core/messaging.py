@@ -153,6 +153,8 @@ class Messaging:
         ``duplicate=True`` and is not delivered again.
         """
         recipients = await self._check_send(session, out, policy)
+        messages_in = self.ctx.stats.messages_in
+        messages_in[session.protocol] = messages_in.get(session.protocol, 0) + 1
         if out.conv.kind is ConvKind.PEER and not self.ctx.sessions.routable(recipients):
             # the peer is on a node this one cannot reach now: refused like a failed commit, so the
             # protocol answers "try again later" in its own words, and nothing is stored

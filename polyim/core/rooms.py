@@ -62,6 +62,7 @@ from polyim.core.messaging import (
     new_message,
 )
 from polyim.core.sessions import Session, fan_out
+from polyim.core.stats import bump
 from polyim.model import ConvKind, Message, RoomList, RoomRecord
 from polyim.pending import Pending
 
@@ -604,6 +605,7 @@ class Rooms:
         out to the room (or the sub-group ``subgroup`` ≠ 0), **the sender's session included**. A resend
         of a committed client id resolves to the original with ``duplicate`` and is not sent again."""
         room = self._check_chat(session, out, subgroup, policy)
+        bump(self.ctx.stats.messages_in, session.protocol)
         new = new_message(self.ctx.clock, out, session.uid, session.device_id)
         return commit_then(
             self.ctx.store.append_message(new),
@@ -632,8 +634,11 @@ class Rooms:
                 rid, RoomChange.CHAT, uid=sender.uid, subgroup=subgroup, message=message, origin=sender.sid
             )
             groups = room.groups if subgroup == 0 else room.groups[subgroup : subgroup + 1]
+            stats = self.ctx.stats
+            reached = 0
             for group in groups:  # fan-out walks the sub-groups
-                fan_out(list(group), event)
+                reached += fan_out(list(group), event, stats.messages_out)
+            stats.fanout.observe(reached)
             if subgroup == 0:
                 self._spread(rid, event)
             if sender in room.where and room.where[sender] != subgroup and subgroup != 0:

@@ -89,4 +89,4 @@ async def serve_listener(
         max_write_buffer=cfg.max_write_buffer,
     )
     bound = server.sockets[0].getsockname()[1]
-    return Listener(name, kind, host, bound, server, conns.close_all, conns.__len__)
+    return Listener(name, kind, host, bound, server, conns.close_all, conns)

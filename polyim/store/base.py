@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from polyim.histogram import LATENCY_BOUNDS, SIZE_BOUNDS, Histogram
 from polyim.model import (
     Account,
     AccountUpdate,
@@ -48,6 +49,10 @@ class StoreMetrics:
     commits: int  # write transactions committed
     commit_seconds: float  # wall time spent in them, BEGIN to COMMIT
     write_queue: int  # calls waiting for the writer
+    #: calls per committed write transaction (a loop turn's appends are one call)
+    commit_batch: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS))
+    #: seconds per committed write transaction, BEGIN to COMMIT
+    commit_latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
 
 
 @dataclass(slots=True)
@@ -298,6 +303,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def get_group_by_name(self, name: str) -> Group | None: ...
+
+    @abc.abstractmethod
+    async def list_groups(self, limit: int = 10_000) -> list[Group]:
+        """Every group, by gid, at most ``limit``."""
 
     @abc.abstractmethod
     async def update_group(self, gid: int, change: GroupUpdate) -> Group:

@@ -204,7 +204,7 @@ class SqliteStore(Store):
 
     def metrics(self) -> StoreMetrics:
         w = self._writer
-        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog())
+        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog(), w.batches, w.latency)
 
     # -- accounts --------------------------------------------------------------------------------
     async def create_account(
@@ -688,6 +688,10 @@ class SqliteStore(Store):
     async def get_group(self, gid: int) -> Group | None:
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE gid=?", (gid,))
         return _group(row) if row else None
+
+    async def list_groups(self, limit: int = 10_000) -> list[Group]:
+        rows = await self._read_all(f"SELECT {_GROUP_COLS} FROM groups ORDER BY gid LIMIT ?", (limit,))
+        return [_group(r) for r in rows]
 
     async def get_group_by_name(self, name: str) -> Group | None:
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE name=?", (name,))

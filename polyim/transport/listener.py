@@ -14,6 +14,14 @@ class Closable(Protocol):
     def close(self) -> None: ...
 
 
+class Counted(Protocol):
+    """A listener's connection set as /metrics and the node reports read it."""
+
+    slow_consumers: int  # connections cut for not reading what was written to them
+
+    def __len__(self) -> int: ...
+
+
 @dataclass
 class Listener:
     protocol: str
@@ -22,4 +30,4 @@ class Listener:
     port: int
     server: Closable
     close_all: Callable[[], None]
-    connections: Callable[[], int] | None = None  # open connections, for /metrics
+    conns: Counted | None = None  # its connections (None: the HTTP listener's are not counted)

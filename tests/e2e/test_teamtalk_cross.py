@@ -287,7 +287,7 @@ async def test_presence_of_a_teamtalk_user_in_xmmeps_words(
     """An XMMEP buddy hears a TeamTalk user log in (130), go away with 7/61 (136, XMMEP's 2 = away) and
     log out (136, 3 = offline), as xmmep.md §3.6 words them."""
     x = await xmmep.user("xw")
-    t_uid, t_name = server.add_user("tw")
+    _, t_name = server.add_user("tw")
     t_as_x = await xmmep.login(t_name)  # the buddy dance needs an XMMEP session of the TeamTalk user
     await buddies(x, t_as_x)
     await t_as_x.close()

@@ -151,6 +151,7 @@ class OmtpChannel(Channel):
         try:
             packs = self.decoder.feed(data)
         except c.OmtpDecodeError as exc:
+            self.count_error("bad_frame")
             log.warning("omtp %s: bad frame (%s), closing", self.conn.peer, exc)
             self.conn.abort()
             return
@@ -449,7 +450,7 @@ async def _login(ch: OmtpChannel, pack: c.Pack, req: c.LoginReq) -> None:
         raise Refused(E.EC_CONN_INDICATE, "bad client identity", close=True)
     cred = Credentials(req.user_name, uid, req.password, req.device_id, ch.conn.peer.rsplit(":", 1)[0])
     try:
-        account = await ch.core.accounts.authenticate(cred)
+        account = await ch.core.accounts.authenticate(cred, ch.protocol)
     except CoreError as exc:
         code = {Code.THROTTLED: E.EC_SERVER_REFUSED, Code.DISABLED: E.EC_CONN_ACCESS_DENIED}.get(
             exc.code, E.EC_CONN_USERNAME_OR_PASSWORD

@@ -135,6 +135,7 @@ class TeamTalkChannel(Channel):
         except c.TeamTalkDecodeError as exc:
             for frame in exc.frames:
                 self._accept(frame)
+            self.count_error("bad_frame")
             log.info("teamtalk %s %s: %s, closing", self.role, self.conn.peer, exc)
             self.conn.close()
             return
@@ -416,7 +417,7 @@ async def _login(ch: TeamTalkChannel, frame: c.Frame, req: c.LoginReq) -> None:
     now = ch.core.clock.now_ms() // 1000
     try:
         cred = Credentials(req.user_name, None, req.password, device_id, addr, is_md5=is_md5)
-        account = await ch.core.accounts.authenticate(cred)
+        account = await ch.core.accounts.authenticate(cred, ch.protocol)
     except CoreError as exc:
         log.info("teamtalk %s: login of %r refused (%s)", ch.conn.peer, req.user_name, exc.text)
         result = c.RESULT_NO_DB_SERVER if exc.code is Code.INTERNAL else c.RESULT_VALIDATE_FAILED
