@@ -544,6 +544,8 @@ async def run(opts: Options) -> Result:
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
     if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
+    if opts.prefill and (opts.target or opts.scenario not in ("chat", *growth.SCENARIOS)):
+        raise Unavailable("--prefill fills the bench's own server's store: chat, history, catchup, manyconv")
     runner.raise_nofile()
     all_cpus = os.sched_getaffinity(0)
     if opts.load_cpu is not None:
