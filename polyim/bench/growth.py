@@ -9,8 +9,8 @@ with no account who never log in), interleaved with the rows a scenario needs fo
 
 ======== ==============================================================================================
 history  one OMTP user with a ``--depth`` (10,000) message conversation pages through it: ``--samples``
-         HISTORY_MSG_PULL requests of 30 messages, one at a time, alternately the newest page and a
-         page at a random depth.
+         HISTORY_MSG_PULL requests of 30 messages, one at a time and at most 80 a second (OMTP allows a
+         connection 100 frames a second), alternately the newest page and a page at a random depth.
 catchup  one OMTP user with ``--offline`` (1,000) unread messages from ``--convs`` (10) peers logs in,
          ``--samples`` times: the conversation list (HOTSESSION_SYNC, paged), then every unread
          message through HISTORY_MSG_PULL pages of 200, newest first (omtp.md: a client catches up
@@ -80,6 +80,7 @@ BACKGROUND_UID = 3_000_000_000  # above every account uid the bench makes, below
 _DAY_MS = 86_400_000
 _HISTORY_PAGE = 30
 _CATCHUP_PAGE = 200
+_REQUESTS_PER_S = 80  # history requests of one connection: below OMTP's rate limit (100 frames/s)
 _DEVICE = 2  # OMTP ANDROID
 
 
@@ -266,8 +267,11 @@ async def _history(env: Env, users: Users, hists: dict[str, Histogram]) -> str:
     session = single_session_id(me.uid, peer.uid)
     client = await OmtpClient.login(env.server.host, env.port("omtp"), me)
     rng = random.Random(19)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     try:
         for k in range(o.samples or 400):
+            await asyncio.sleep(start + k / _REQUESTS_PER_S - loop.time())  # under OMTP's 100 frames/s
             deep = k % 2 == 1
             before = rng.randint(_HISTORY_PAGE + 1, o.depth) if deep and o.depth > _HISTORY_PAGE else 0
             done = _timed()
