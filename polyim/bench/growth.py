@@ -26,13 +26,15 @@ import asyncio
 import contextlib
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from polyim.bench import runner
+from polyim.bench.errors import Unavailable
 from polyim.bench.load import SessionSpec
 from polyim.bench.omtp_load import frame, login_frame, single_session_id
 from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures
@@ -40,8 +42,37 @@ from polyim.model import ConvId
 from polyim.protocols.omtp import codec as c
 from polyim.store.bulk import BulkMessage, bulk_append
 
-if TYPE_CHECKING:
-    from polyim.bench.scenarios import Env
+
+class Opts(Protocol):
+    """The options of a run that this module reads (``scenarios.Options`` has them)."""
+
+    scenario: str
+    quiet: bool
+    prefill: int
+    depth: int
+    offline: int
+    convs: int
+    samples: int
+
+
+class Env(Protocol):
+    """The server under test and the way accounts are made for it (``scenarios.Env``)."""
+
+    @property
+    def opts(self) -> Opts: ...
+
+    started: bool
+    server: runner.Server
+    run_id: str
+
+    async def accounts(self, n: int, devices: list[list[str]]) -> list[runner.Account]: ...
+
+    async def start(self) -> None: ...
+
+    def pin_target(self) -> None: ...
+
+    def port(self, name: str) -> int: ...
+
 
 SCENARIOS = ("history", "catchup", "manyconv")
 GROWTH_OPTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -115,7 +146,7 @@ async def prefill(env: Env, own: Own | None = None) -> dict[str, Any]:
     """Fill the own server's store (it must not run yet): ``--prefill`` background messages and ``own``."""
     o = env.opts
     if env.started or env.server.config is None:
-        raise _unavailable("--prefill fills the bench's own server's store before it starts (not a --target)")
+        raise Unavailable("--prefill fills the bench's own server's store before it starts (not a --target)")
     path = _db_path(env.server.config)
     say = _say(env)
     say(f"prefilling the store with {o.prefill:,} messages (+{len(own or []):,} of the scenario's own) …")
@@ -148,20 +179,14 @@ def _db_path(config: Path) -> Path:
 
     settings = cfg.load(str(config), registry.sections())
     if settings.storage.url:
-        raise _unavailable("--prefill loads a SQLite store in the data dir only")
+        raise Unavailable("--prefill loads a SQLite store in the data dir only")
     return Path(settings.server.data_dir) / "polyim.db"
 
 
-def _unavailable(text: str) -> Exception:
-    from polyim.bench.scenarios import Unavailable
-
-    return Unavailable(text)
-
-
 def _say(env: Env) -> Callable[[str], None]:
-    from polyim.bench.scenarios import say
-
-    return lambda text: say(env.opts, text)
+    """Progress on stderr, unless ``--quiet``."""
+    quiet = env.opts.quiet
+    return lambda text: None if quiet else print(text, file=sys.stderr, flush=True)
 
 
 # -- a plain OMTP client --------------------------------------------------------------------------------
@@ -356,7 +381,7 @@ async def run(env: Env) -> Result:
     """Accounts, the prefill with the scenario's own rows, the server, then the timed requests."""
     o = env.opts
     if env.server.config is None:
-        raise _unavailable(f"the {o.scenario} scenario fills its own server's store: no --target")
+        raise Unavailable(f"the {o.scenario} scenario fills its own server's store: no --target")
     peers = 1 if o.scenario == "history" else (o.convs or (10 if o.scenario == "catchup" else 5000))
     users = await _users(env, 1 + peers)
     filled = await prefill(env, _own_rows(env, users))

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from polyim.bench import growth, runner
+from polyim.bench.errors import Unavailable
 from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
@@ -57,10 +58,6 @@ _MIXED = ("omtp", "beehive", "xmmep", "teamtalk", "imlc")  # --protocol mixed: u
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
 _IMLC_DESKTOP, _IMLC_MOBILE = 1, 2  # imlc DeviceClass
 _ROOM_SESSIONS = 5000  # the default of the room and of its baseline; every other scenario: 1000
-
-
-class Unavailable(Exception):
-    """The scenario cannot run against this build or target (the CLI exits with code 2)."""
 
 
 @dataclass
