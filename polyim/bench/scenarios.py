@@ -40,7 +40,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from polyim.bench import runner
+from polyim.bench import growth, runner
+from polyim.bench.errors import Unavailable
 from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
@@ -48,7 +49,7 @@ from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, mer
 from polyim.bench.teamtalk_load import MOBILE_CLIENT, PC_CLIENT
 from polyim.bench.worker import Worker
 
-SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline", "file")
+SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline", "file", *growth.SCENARIOS)
 PASSWORD = "bench-pw"
 _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard limits
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
@@ -57,10 +58,6 @@ _MIXED = ("omtp", "beehive", "xmmep", "teamtalk", "imlc")  # --protocol mixed: u
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
 _IMLC_DESKTOP, _IMLC_MOBILE = 1, 2  # imlc DeviceClass
 _ROOM_SESSIONS = 5000  # the default of the room and of its baseline; every other scenario: 1000
-
-
-class Unavailable(Exception):
-    """The scenario cannot run against this build or target (the CLI exits with code 2)."""
 
 
 @dataclass
@@ -99,6 +96,11 @@ class Options:
     bc_rate: float = 2.0
     transfers: int = 20
     file_mb: int = 100
+    prefill: int = 0  # the growth options (polyim/bench/growth.py)
+    depth: int = 10_000
+    offline: int = 1000
+    convs: int = 0
+    samples: int = 0
 
     def __post_init__(self) -> None:
         if self.sessions <= 0:
@@ -535,10 +537,12 @@ async def _progress(opts: Options, loads: list[Load], t0: float, interval: float
 
 # -- the run ------------------------------------------------------------------------------------------
 async def run(opts: Options) -> Result:
-    if opts.scenario not in SCENARIO_SETUP and opts.scenario != "file":
+    if opts.scenario not in SCENARIO_SETUP and opts.scenario not in ("file", *growth.SCENARIOS):
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
     if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
+    if opts.prefill and (opts.target or opts.scenario not in ("chat", *growth.SCENARIOS)):
+        raise Unavailable("--prefill fills the bench's own server's store: chat, history, catchup, manyconv")
     runner.raise_nofile()
     all_cpus = os.sched_getaffinity(0)
     if opts.load_cpu is not None:
@@ -547,10 +551,15 @@ async def run(opts: Options) -> Result:
     try:
         if opts.scenario == "file":
             return await run_files(env, lambda text: say(opts, text))
+        if opts.scenario in growth.SCENARIOS:
+            return await growth.run(env)
         setup = await SCENARIO_SETUP[opts.scenario](env)
+        filled = await growth.prefill(env) if opts.prefill else {}
         await env.start()
         env.pin_target()
-        return await measure(env, setup)
+        result = await measure(env, setup)
+        result.extra |= filled
+        return result
     finally:
         env.close()
 

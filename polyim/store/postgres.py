@@ -367,8 +367,10 @@ class PostgresStore(Store):
         return _message(row) if row else None
 
     async def message_by_id(self, conv: ConvId, msg_id: int) -> Message | None:
+        """A notification through the partial index of schema v8 (its condition is in the query)."""
+        only_notify = " AND conv LIKE 'n:%'" if conv.kind is ConvKind.NOTIFY else ""
         row = await self._read_one(
-            f"SELECT {_MSG_COLS} FROM messages WHERE conv = $1 AND msg_id = $2", conv.key, msg_id
+            f"SELECT {_MSG_COLS} FROM messages WHERE conv = $1 AND msg_id = $2{only_notify}", conv.key, msg_id
         )
         return _message(row) if row else None
 
@@ -390,7 +392,7 @@ class PostgresStore(Store):
         )
         args: list[Any] = [conv.key, top]
         if topic:
-            sql += " AND topic = $3"
+            sql += " AND topic = $3 AND topic <> ''"  # the second term lets the planner use messages_topic
             args.append(topic)
         rows = await self._read_all(sql + f" ORDER BY seq DESC LIMIT ${len(args) + 1}", *args, count)
         return [_message(r) for r in rows]
@@ -1232,11 +1234,16 @@ async def _user_conversations(c: _Reader, uid: int) -> list[ConvState]:
 async def _notify_topics(c: _Reader, uid: int) -> list[ConvState]:
     conv = ConvId.notify(uid)
     prefix = conv.key + "#"
+    # Through the partial index messages_topic (conv, topic, seq), which the ``topic <> ''`` terms let the
+    # planner use: each topic's newest item and a count of its unread ones, not a read of the user's
+    # whole notification stream (docs/performance.md, "How cost grows").
     rows = await c.fetch(
-        "SELECT u.conv, u.read_seq, u.delivered_seq, u.activity_us, u.attrs, MAX(m.seq), MAX(m.ts_ms),"
-        " COUNT(m.seq) FILTER (WHERE m.seq > u.read_seq)"
-        " FROM user_convs u LEFT JOIN messages m ON m.conv = $2 AND m.topic = substr(u.conv, $3)"
-        " WHERE u.uid = $1 AND u.conv LIKE $4 GROUP BY u.conv, u.read_seq, u.delivered_seq, u.activity_us, u.attrs",
+        "SELECT u.conv, u.read_seq, u.delivered_seq, u.activity_us, u.attrs, n.seq, n.ts_ms,"
+        " (SELECT COUNT(*) FROM messages m WHERE m.conv = $2 AND m.topic = substr(u.conv, $3)"
+        "  AND m.topic <> '' AND m.seq > u.read_seq)"
+        " FROM user_convs u LEFT JOIN LATERAL (SELECT seq, ts_ms FROM messages m WHERE m.conv = $2"
+        "  AND m.topic = substr(u.conv, $3) AND m.topic <> '' ORDER BY seq DESC LIMIT 1) n ON true"
+        " WHERE u.uid = $1 AND u.conv LIKE $4",
         uid,
         conv.key,
         len(prefix) + 1,

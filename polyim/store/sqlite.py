@@ -329,8 +329,10 @@ class SqliteStore(Store):
         return _message(row) if row else None
 
     async def message_by_id(self, conv: ConvId, msg_id: int) -> Message | None:
+        """A notification through the partial index of schema v8 (its condition is in the query)."""
+        only_notify = " AND conv LIKE 'n:%'" if conv.kind is ConvKind.NOTIFY else ""
         row = await self._read_one(
-            f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND msg_id=?", (conv.key, msg_id)
+            f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND msg_id=?{only_notify}", (conv.key, msg_id)
         )
         return _message(row) if row else None
 
@@ -351,7 +353,7 @@ class SqliteStore(Store):
         )
         args: list[Any] = [conv.key, top]
         if topic:
-            sql += " AND topic=?"
+            sql += " AND topic=? AND topic<>''"  # the second term lets SQLite use the partial messages_topic
             args.append(topic)
         rows = await self._read_all(sql + " ORDER BY seq DESC LIMIT ?", (*args, count))
         return [_message(r) for r in rows]
@@ -1305,13 +1307,19 @@ def _notify_topics(c: Conn, uid: int) -> list[ConvState]:
     out = []
     for key, read, delivered, uact, attrs in rows:
         topic = key[len(prefix) :]
-        agg = c.execute(
-            "SELECT MAX(seq), MAX(ts_ms), SUM(seq > ?) FROM messages WHERE conv=? AND topic=?",
-            (read, conv.key, topic),
+        # Through the partial index messages_topic (conv, topic, seq), which the ``topic<>''`` terms let
+        # SQLite use: the newest item and a count of the unread ones, not a read of the user's whole
+        # notification stream per topic (2.2 s per list at 100,000 stored pushes; docs/performance.md).
+        newest = c.execute(
+            "SELECT seq, ts_ms FROM messages WHERE conv=? AND topic=? AND topic<>'' ORDER BY seq DESC LIMIT 1",
+            (conv.key, topic),
         ).fetchone()
-        last = int(agg[0] or 0)
-        unread = int(agg[2] or 0)
-        act = max(int(agg[1] or 0) * 1000, int(uact))
+        unread = c.execute(
+            "SELECT COUNT(*) FROM messages WHERE conv=? AND topic=? AND topic<>'' AND seq>?",
+            (conv.key, topic, read),
+        ).fetchone()[0]
+        last, last_ts = (int(newest[0]), int(newest[1])) if newest else (0, 0)
+        act = max(last_ts * 1000, int(uact))
         # read_seq is reported as last - unread so that ConvState.unread counts this topic's items only
         out.append(ConvState(conv, last, last - unread, int(delivered), act, json.loads(attrs), topic))
     return out
