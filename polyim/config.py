@@ -22,6 +22,9 @@ class ServerSettings:
     advertise: str = ""
     log_level: str = "INFO"
     log_format: str = "text"  # "json": one JSON object per line (``polyim serve --log-format``)
+    # bind every listener with SO_REUSEPORT (Linux): several node processes on one machine share the
+    # ports, the kernel spreads the connections (``polyim serve --nodes N`` sets it for its nodes)
+    reuse_port: bool = False
 
 
 @dataclass

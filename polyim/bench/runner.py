@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import secrets
 import signal
 import subprocess
@@ -28,21 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from polyim.runtime import raise_nofile as raise_nofile  # the load processes import it from here
+
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _START_TIMEOUT = 30.0
 
 
 # -- this process -------------------------------------------------------------------------------------
-def raise_nofile() -> int:
-    """Raise RLIMIT_NOFILE to the hard limit (children inherit it); returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def pin(pid: int, cpus: set[int]) -> None:
     """Pin every thread of ``pid`` (threads it starts later inherit the main thread's mask)."""
     try:

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from polyim.transport.admission import Admission, host_of, peer_name
 from polyim.transport.connection import ConnBase, ConnectionSet, MessageHandler
+from polyim.transport.listener import shared_ports
 
 log = logging.getLogger(__name__)
 
@@ -206,5 +207,6 @@ async def serve_udp(
             max_queued=max_queued,
         ),
         local_addr=(host, port),
+        reuse_port=shared_ports() or None,
     )
     return listener
