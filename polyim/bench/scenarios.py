@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from polyim.bench import runner
+from polyim.bench import nodes, runner
 from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
@@ -99,6 +99,7 @@ class Options:
     bc_rate: float = 2.0
     transfers: int = 20
     file_mb: int = 100
+    nodes: int | None = None  # None: one node on SQLite; N: N nodes on PostgreSQL + Redis (bench/nodes.py)
 
     def __post_init__(self) -> None:
         if self.sessions <= 0:
@@ -140,6 +141,7 @@ class Env:
             self.started = True
         else:
             self.server = runner.prepare_own_server()
+        self.cluster = nodes.prepare(self.server, opts.nodes) if opts.nodes and not self.started else None
 
     async def accounts(self, n: int, devices: list[list[str]]) -> list[runner.Account]:
         names = [f"{self.run_id}u{i}" for i in range(n)]
@@ -165,6 +167,8 @@ class Env:
         if self.opts.scenario == "baseline":
             fanout = self.opts.of == "room"
             self.server = await loop.run_in_executor(None, runner.start_echo, fanout, self.opts.durable)
+        elif self.cluster is not None:
+            await loop.run_in_executor(None, nodes.start, self.server, self.cluster)
         else:
             await loop.run_in_executor(None, runner.start_polyim, self.server)
         assert self.server.pid is not None
@@ -183,6 +187,8 @@ class Env:
 
     def close(self) -> None:
         self.server.stop()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 # -- scenario layouts -----------------------------------------------------------------------------------
@@ -539,6 +545,8 @@ async def run(opts: Options) -> Result:
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
     if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
+    if opts.nodes is not None and (opts.nodes < 1 or opts.target or opts.scenario in ("baseline", "file")):
+        raise Unavailable("--nodes N (≥ 1) starts its own cluster: not with --target, baseline or file")
     runner.raise_nofile()
     all_cpus = os.sched_getaffinity(0)
     if opts.load_cpu is not None:
@@ -572,7 +580,10 @@ async def measure(env: Env, setup: Setup) -> Result:
         if not online:
             raise RuntimeError("no session could log in\n" + env.server.tail_log())
         pusher = (lambda t0: _room_pushes(env, setup, t0)) if setup.room else None
+        if env.cluster is not None:
+            env.cluster.mark()
         reports, elapsed, cpu = await _measured(o, loads, pid, pusher)
+        spread = await env.cluster.figures(setup.sessions) if env.cluster is not None else {}
     finally:
         for load in loads:
             await load.close()
@@ -584,6 +595,9 @@ async def measure(env: Env, setup: Setup) -> Result:
     duration = o.duration if setup.kind != "login" else elapsed
     result = Result(o.scenario, duration, report, figures, setup.describe, procs, elapsed_s=elapsed)
     result.extra["offered_per_s"] = o.rate
+    if spread:
+        result.extra |= spread
+        result.notes.append(nodes.note(spread))
     if o.durable:
         result.extra["durable"] = True
     if setup.everyone:
