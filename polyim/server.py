@@ -48,7 +48,7 @@ def make_core(settings: Settings, *, serving: bool = False) -> Core:
     data_dir.mkdir(parents=True, exist_ok=True)
     store = make_store(settings.storage.url, data_dir)
     secret = _secret_file(data_dir, "token_secret").encode()
-    files = make_file_store(data_dir, settings.files.max_file_bytes)
+    files = make_file_store(data_dir, settings.files.max_file_bytes, settings.storage.url, settings.files.dir)
     cluster = None
     if serving and settings.cluster.redis_url:
         cluster = redis_cluster(settings.server.node_id, settings.cluster.redis_url, settings.accounts)

@@ -88,6 +88,8 @@ class Core:
         await self.rooms.flush()
         self.nodes.stop()
         await self.cluster.membership.leave()
+        if self.files is not None:
+            await self.files.close()
         await self.store.close()
 
     async def once(self, key: str, make: Callable[[], str]) -> str:

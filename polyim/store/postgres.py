@@ -123,7 +123,7 @@ _REMARK_ATTR = (
 )
 
 
-def _in_a_task(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+def in_a_task(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Run a read in a task of its own when its caller is not in one. A protocol channel starts a frame's
     handler eagerly, inside ``data_received`` and outside any task, and asyncpg's connect (a pool
     replacing a connection lost with the server) needs a current task for its timeout."""
@@ -229,11 +229,11 @@ class PostgresStore(Store):
         assert self._pool is not None, "store not open"
         return self._pool
 
-    @_in_a_task
+    @in_a_task
     async def _read_one(self, sql: str, *args: Any) -> Any:
         return await self._reads.fetchrow(sql, *args)
 
-    @_in_a_task
+    @in_a_task
     async def _read_all(self, sql: str, *args: Any) -> list[Any]:
         return list(await self._reads.fetch(sql, *args))
 
@@ -492,14 +492,14 @@ class PostgresStore(Store):
 
         await self._writer.run(op)
 
-    @_in_a_task
+    @in_a_task
     async def conv_state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
         overlay = self._receipts.of(uid)  # taken before the read, so a flush racing it cannot hide one
         async with self._reads.acquire() as c:
             state = await _conv_state(c, uid, conv, topic)
         return _with_receipts(state, overlay)
 
-    @_in_a_task
+    @in_a_task
     async def user_conversations(self, uid: int) -> list[ConvState]:
         overlay = self._receipts.of(uid)
         async with self._reads.acquire() as c:
@@ -524,7 +524,7 @@ class PostgresStore(Store):
                 out[key] = (int(read), int(activity))
         return out
 
-    @_in_a_task
+    @in_a_task
     async def priority_entries(
         self, uid: int, after_key: int, count: int, min_key: int
     ) -> list[PriorityEntry]:
@@ -979,10 +979,13 @@ class PostgresStore(Store):
     async def forget_offline_file(self, task_id: str) -> None:
         await self._execute("DELETE FROM offline_files WHERE task_id = $1", task_id)
 
-    async def offline_files(self) -> list[OfflineFile]:
+    async def offline_files(self, *, recipient: int = 0, task_id: str = "") -> list[OfflineFile]:
         rows = await self._read_all(
             "SELECT task_id, sender, recipient, name, size, file_id, created_ms FROM offline_files"
-            ' ORDER BY created_ms, task_id COLLATE "C"'
+            " WHERE ($1::bigint = 0 OR recipient = $1) AND ($2::text = '' OR task_id = $2)"
+            ' ORDER BY created_ms, task_id COLLATE "C"',
+            recipient,
+            task_id,
         )
         return [OfflineFile(*r) for r in rows]
 
