@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -146,6 +148,23 @@ class Node:
         await self.core.stop()
 
 
+# A clean stop takes seconds; past this, the process exits anyway (exit code 1), as after kill -9:
+# nothing acknowledged is lost (acked = committed), and a stop that waits on an engine gone away
+# (PostgreSQL or Redis stopped first, say) must not leave the process running for ever.
+SHUTDOWN_LIMIT = 25.0
+
+
+def _bound_shutdown() -> None:
+    def give_up() -> None:
+        log.error("shutdown took longer than %.0f s: exiting without waiting further", SHUTDOWN_LIMIT)
+        logging.shutdown()
+        os._exit(1)
+
+    watchdog = threading.Timer(SHUTDOWN_LIMIT, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+
+
 async def adopt_shared_secret(core: Core) -> None:
     """Sign tokens (and file links) with the secret every node of the cluster shares, kept in the
     database: a token issued by one node is accepted by every other. The bench's seeding calls it too."""
@@ -177,4 +196,5 @@ async def run(settings: Settings, ready: Callable[[list[ListenerInfo]], None] = 
     tune_gc()
     await stop.wait()
     log.info("shutting down")
+    _bound_shutdown()
     await node.stop()

@@ -139,11 +139,14 @@ class Server:
     def stop(self) -> None:
         proc = self.proc
         if proc is not None and proc.poll() is None:
+            tree = process_tree(proc.pid)  # polyim serve --nodes: the supervisor and its nodes
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                for pid in tree:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 proc.wait()
         if self.tmp is not None:
             self.tmp.cleanup()
