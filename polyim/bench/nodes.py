@@ -51,9 +51,8 @@ class Cluster:
             now = runner.cpu_seconds(pid)
             if now is not None and name in self.cpu_marks:
                 out[f"{name}_cpu_s"] = round(now - self.cpu_marks[name], 2)
-        where = await _directory(self.redis.url)
-        per_node = Counter(where.get(s.uid, 0) for s in sessions)
-        out["sessions_per_node"] = {str(n): per_node[n] for n in sorted(per_node) if n}
+        where, per_node = await _directory(self.redis.url)
+        out["sessions_per_node"] = {str(n): per_node[n] for n in sorted(per_node)}
         pairs = [s for s in sessions if s.to_uid and s.initiator and s.uid in where and s.to_uid in where]
         if pairs:
             split = sum(where[s.uid] != where[s.to_uid] for s in pairs)
@@ -106,17 +105,20 @@ def start(server: runner.Server, cluster: Cluster) -> None:
     runner.launch(server, argv, "http tcp")
 
 
-async def _directory(url: str) -> dict[int, int]:
-    """uid → node of every session in the directory (a user with sessions on two nodes: one of them)."""
+async def _directory(url: str) -> tuple[dict[int, int], Counter[int]]:
+    """From the session directory: uid → node (a user with sessions on two nodes: one of them), and the
+    sessions each node holds."""
     import redis.asyncio
 
     client = redis.asyncio.Redis.from_url(url)
     try:
         where: dict[int, int] = {}
+        per_node: Counter[int] = Counter()
         for key in await client.keys("polyim:sessions:*"):
             for record in (await client.hgetall(key)).values():
                 data = json.loads(record)
                 where[int(data["uid"])] = int(data["node"])
-        return where
+                per_node[int(data["node"])] += 1
+        return where, per_node
     finally:
         await client.aclose()
