@@ -167,7 +167,7 @@ def _config_text(data_dir: Path, token: str) -> str:
     from polyim.protocols.registry import entries
 
     parts = [
-        f'[server]\ndata_dir = "{data_dir}"\nlog_level = "INFO"\n',
+        f'[server]\ndata_dir = "{data_dir}"\nlog_level = "WARNING"\n',
         f'[http]\nlisten = "127.0.0.1:0"\nadmin_token = "{token}"\n{_BENCH_CAPS}',
     ]
     for entry in entries():
