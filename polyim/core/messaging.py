@@ -205,14 +205,15 @@ class Messaging:
     ) -> int:
         """Hand a transient 1:1 signal (typing) to the peer's live sessions, checked as a send to that
         peer would be (it exists, has not blocked the sender, the friendship rule) but never stored; the
-        sender's own other sessions get it too with ``mirror`` (TeamTalk 4/1). Returns the number of
-        sessions reached."""
+        sender's own other sessions get it too with ``mirror`` (TeamTalk 4/1). A signal to oneself
+        reaches those other sessions alone, and only with ``mirror`` (TeamTalk 7/61's 2/5). Returns the
+        number of sessions reached."""
         if event.sender != session.uid:
             raise CoreError(Code.IDENTITY_MISMATCH)
+        if event.peer == session.uid:
+            return self.ctx.sessions.deliver([session.uid], event, skip=session.sid) if mirror else 0
         await self.ctx.require_account(event.peer)
         await self._check_peer(session.uid, event.peer, policy)
-        if event.peer == session.uid:
-            return 0
         reached = self.ctx.sessions.deliver([event.peer], event)
         if mirror:
             reached += self.ctx.sessions.deliver([session.uid], event, skip=session.sid)

@@ -10,6 +10,7 @@ from polyim.http.common import ADMIN_TOKEN_KEY, CORE_KEY, MAX_BODY
 from polyim.http.metrics import ConnectionCounts, metrics_route
 from polyim.http.openapi import routes as openapi_routes
 from polyim.http.push import routes as push_routes
+from polyim.http.webchat import routes as webchat_routes
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -35,4 +36,5 @@ def build_app(
     app.router.add_routes(push_routes())
     app.router.add_routes(openapi_routes())
     app.router.add_routes(routes)
+    app.router.add_routes(webchat_routes())
     return app
