@@ -155,12 +155,12 @@ class Supervisor:
         first = self.nodes[0]
         self._spawn(first)
         if not self._await_ready([first]) or first.bound is None:
-            return self._shutdown(1)
+            return self._shutdown(0 if self.stopping else 1)  # stopped while starting: a clean stop
         for node in self.nodes[1:]:
             pin_ports(node.settings, first.bound)
             self._spawn(node)
         if not self._await_ready(self.nodes[1:]):
-            return self._shutdown(1)
+            return self._shutdown(0 if self.stopping else 1)
         for node in self.nodes:
             print(f"node {node.node_id} pid {node.pid}", flush=True)
         server.print_listening(first.bound)
