@@ -165,6 +165,10 @@ class PostgresStore(Store):
         self._writer = PgWriter(self._connect)
         self._pool: asyncpg.Pool | None = None
         self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
+        # the appends call queued and not started yet: later appends join it while it is the last call
+        self._open: (
+            tuple[list[tuple[NewMessage, Pending[tuple[Message, bool]]]], asyncio.Future[Any]] | None
+        ) = None
         self._stored = 0
         self._receipts = Receipts(self._write_receipts)
         self._accounts_by_uid = _PointReads[int](
@@ -328,11 +332,20 @@ class PostgresStore(Store):
         return pending
 
     def _submit_appends(self) -> None:
-        batch, self._appends = self._appends, []
-        news = [new for new, _ in batch]
+        """A loop turn's appends join the appends call still waiting for the writer when nothing was
+        queued after it, so that a transaction holds one seq statement (locking its conversations in
+        key order): two nodes' transactions with several such statements each, every one ordered only
+        within itself, deadlocked on conversations they share (PostgreSQL aborts one after a second)."""
+        new_calls, self._appends = self._appends, []
+        if self._open is not None and self._writer.queued_last(self._open[1]):
+            self._open[0].extend(new_calls)  # settled by the call they joined
+            return
+        batch = new_calls
 
         async def op(c: Connection) -> list[tuple[Message, bool]]:
-            return await _append_many(c, news)
+            if self._open is not None and self._open[0] is batch:
+                self._open = None  # started: later appends make a call of their own
+            return await _append_many(c, [new for new, _ in batch])
 
         def settle(done: asyncio.Future[list[tuple[Message, bool]]]) -> None:
             exc = done.exception()
@@ -346,7 +359,9 @@ class PostgresStore(Store):
                 self._stored += not duplicate
                 fut.set_result((message, duplicate))
 
-        self._writer.run(op).add_done_callback(settle)
+        done = self._writer.run(op)
+        done.add_done_callback(settle)
+        self._open = (batch, done)
 
     async def get_message(self, conv: ConvId, seq: int) -> Message | None:
         row = await self._read_one(
