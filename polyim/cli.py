@@ -296,6 +296,10 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.server.log_format not in LOG_FORMATS:
         raise config.ConfigError(f"[server] log_format must be one of {', '.join(LOG_FORMATS)}")
     runtime.setup_logging(settings.server.log_level, settings.server.log_format, settings.server.node_id)
+    if args.nodes != 1:
+        from polyim import supervisor
+
+        return supervisor.run(settings, args.nodes)
     runtime.install_loop()
     asyncio.run(server.run(settings))
     return 0
@@ -342,6 +346,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="TOML configuration file")
     serve.add_argument(
         "--log-format", choices=LOG_FORMATS, help="text or json lines on stderr ([server] log_format)"
+    )
+    serve.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N nodes of the scaled cluster on this machine, sharing the listening ports "
+        "(SO_REUSEPORT; needs the PostgreSQL url and redis_url; node ids node_id … node_id+N-1)",
     )
 
     user = sub.add_parser("user", help="manage accounts")

@@ -3,9 +3,11 @@ collector settings and the log format."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
+import resource
 import sys
 from datetime import UTC, datetime
 
@@ -23,6 +25,17 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
+
+
+def raise_nofile() -> int:
+    """Raise RLIMIT_NOFILE to the hard limit (children inherit it); returns the new soft limit. A node
+    holds one descriptor per connection, and so does a load process."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def install_loop() -> None:

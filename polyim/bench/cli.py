@@ -167,6 +167,14 @@ _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--auth", {"choices": ("token", "password"), "default": "token", "help": "how sessions log in"}),
 ]
 _RUN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--nodes",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "N nodes on a throw-away PostgreSQL and Redis, one port set (default: one node on SQLite)",
+        },
+    ),
     ("--procs", {"type": int, "default": 0, "metavar": "P", "help": "load processes (default: as needed)"}),
     (
         "--source-addrs",

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from polyim.bench import growth, runner
+from polyim.bench import growth, nodes, runner
 from polyim.bench.errors import Unavailable
 from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
@@ -101,6 +101,7 @@ class Options:
     offline: int = 1000
     convs: int = 0
     samples: int = 0
+    nodes: int | None = None  # None: one node on SQLite; N: N nodes on PostgreSQL + Redis (bench/nodes.py)
 
     def __post_init__(self) -> None:
         if self.sessions <= 0:
@@ -142,6 +143,7 @@ class Env:
             self.started = True
         else:
             self.server = runner.prepare_own_server()
+        self.cluster = nodes.prepare(self.server, opts.nodes) if opts.nodes and not self.started else None
 
     async def accounts(self, n: int, devices: list[list[str]]) -> list[runner.Account]:
         names = [f"{self.run_id}u{i}" for i in range(n)]
@@ -167,6 +169,8 @@ class Env:
         if self.opts.scenario == "baseline":
             fanout = self.opts.of == "room"
             self.server = await loop.run_in_executor(None, runner.start_echo, fanout, self.opts.durable)
+        elif self.cluster is not None:
+            await loop.run_in_executor(None, nodes.start, self.server, self.cluster)
         else:
             await loop.run_in_executor(None, runner.start_polyim, self.server)
         assert self.server.pid is not None
@@ -185,6 +189,8 @@ class Env:
 
     def close(self) -> None:
         self.server.stop()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 # -- scenario layouts -----------------------------------------------------------------------------------
@@ -543,6 +549,8 @@ async def run(opts: Options) -> Result:
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
     if opts.prefill and (opts.target or opts.scenario not in ("chat", *growth.SCENARIOS)):
         raise Unavailable("--prefill fills the bench's own server's store: chat, history, catchup, manyconv")
+    if opts.nodes is not None and (opts.nodes < 1 or opts.target or opts.scenario in ("baseline", "file")):
+        raise Unavailable("--nodes N (≥ 1) starts its own cluster: not with --target, baseline or file")
     runner.raise_nofile()
     all_cpus = os.sched_getaffinity(0)
     if opts.load_cpu is not None:
@@ -581,7 +589,10 @@ async def measure(env: Env, setup: Setup) -> Result:
         if not online:
             raise RuntimeError("no session could log in\n" + env.server.tail_log())
         pusher = (lambda t0: _room_pushes(env, setup, t0)) if setup.room else None
+        if env.cluster is not None:
+            env.cluster.mark()
         reports, elapsed, cpu = await _measured(o, loads, pid, pusher)
+        spread = await env.cluster.figures(setup.sessions) if env.cluster is not None else {}
     finally:
         for load in loads:
             await load.close()
@@ -593,6 +604,9 @@ async def measure(env: Env, setup: Setup) -> Result:
     duration = o.duration if setup.kind != "login" else elapsed
     result = Result(o.scenario, duration, report, figures, setup.describe, procs, elapsed_s=elapsed)
     result.extra["offered_per_s"] = o.rate
+    if spread:
+        result.extra |= spread
+        result.notes.append(nodes.note(spread))
     if o.durable:
         result.extra["durable"] = True
     if setup.everyone:

@@ -403,8 +403,9 @@ class Store(abc.ABC):
         """Drop the record (downloaded and deleted, or expired); nothing when there is none."""
 
     @abc.abstractmethod
-    async def offline_files(self) -> list[OfflineFile]:
-        """Every recorded offline file, oldest first (loaded at start)."""
+    async def offline_files(self, *, recipient: int = 0, task_id: str = "") -> list[OfflineFile]:
+        """The recorded offline files, oldest first: every one (loaded at start), or those for
+        ``recipient``, or the one of ``task_id`` (another node may have recorded or dropped it)."""
 
 
 class FileTooLarge(Exception):
@@ -446,3 +447,6 @@ class FileStore(abc.ABC):
     @abc.abstractmethod
     async def size(self, file_id: str) -> int | None:
         """The file's size in bytes, None for an unknown id."""
+
+    async def close(self) -> None:  # noqa: B027 - a store with nothing to release keeps this one
+        """Release what the store holds (connections); the core calls it when it stops."""

@@ -77,6 +77,10 @@ class PgWriter:
         self._wake.set()
         return fut
 
+    def queued_last(self, fut: asyncio.Future[Any]) -> bool:
+        """Whether the call of ``fut`` is still waiting, the last one queued (nothing queued after it)."""
+        return bool(self._queue) and self._queue[-1].future is fut
+
     async def _main(self) -> None:
         while True:
             await self._wake.wait()

@@ -915,11 +915,11 @@ class SqliteStore(Store):
 
         await self._writer.run(op)
 
-    async def offline_files(self) -> list[OfflineFile]:
+    async def offline_files(self, *, recipient: int = 0, task_id: str = "") -> list[OfflineFile]:
         rows = await self._read_all(
             "SELECT task_id, sender, recipient, name, size, file_id, created_ms FROM offline_files"
-            " ORDER BY created_ms, task_id",
-            (),
+            " WHERE (?1 = 0 OR recipient = ?1) AND (?2 = '' OR task_id = ?2) ORDER BY created_ms, task_id",
+            (recipient, task_id),
         )
         return [
             OfflineFile(str(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]), str(r[5]), int(r[6]))

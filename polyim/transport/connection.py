@@ -24,6 +24,7 @@ from polyim.transport.handlers import Conn as Conn
 from polyim.transport.handlers import Handler as Handler
 from polyim.transport.handlers import MessageHandler as MessageHandler
 from polyim.transport.handlers import StreamHandler as StreamHandler
+from polyim.transport.listener import shared_ports
 from polyim.transport.timers import Timer, timer_heap
 
 log = logging.getLogger(__name__)
@@ -375,6 +376,10 @@ async def serve_tcp(
     conns = ConnectionSet(admission=admission, max_write_buffer=max_write_buffer)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: Connection(handler_factory, conns, idle_timeout, login_timeout), host, port, backlog=4096
+        lambda: Connection(handler_factory, conns, idle_timeout, login_timeout),
+        host,
+        port,
+        backlog=4096,
+        reuse_port=shared_ports() or None,
     )
     return server, conns

@@ -25,6 +25,7 @@ from typing import Any, cast
 from polyim.logctx import LogContext, bind
 from polyim.transport.admission import Admission, host_of, peer_name
 from polyim.transport.connection import ConnBase, ConnectionSet, MessageHandler
+from polyim.transport.listener import shared_ports
 
 log = logging.getLogger(__name__)
 
@@ -209,5 +210,6 @@ async def serve_udp(
             max_queued=max_queued,
         ),
         local_addr=(host, port),
+        reuse_port=shared_ports() or None,
     )
     return listener
