@@ -35,11 +35,12 @@ _BROKEN = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnec
 
 
 class _Job:
-    __slots__ = ("fn", "future")
+    __slots__ = ("fn", "future", "locks_convs")
 
-    def __init__(self, fn: Call, future: asyncio.Future[Any]) -> None:
+    def __init__(self, fn: Call, future: asyncio.Future[Any], locks_convs: bool) -> None:
         self.fn = fn
         self.future = future
+        self.locks_convs = locks_convs
 
 
 class PgWriter:
@@ -70,10 +71,18 @@ class PgWriter:
     def backlog(self) -> int:
         return len(self._queue)
 
-    def run(self, fn: Callable[[Connection], Awaitable[T]]) -> asyncio.Future[T]:
-        """Queue ``fn`` for the next transaction; its result once that transaction committed."""
+    def run(
+        self, fn: Callable[[Connection], Awaitable[T]], *, locks_convs: bool = False
+    ) -> asyncio.Future[T]:
+        """Queue ``fn`` for the next transaction; its result once that transaction committed.
+
+        ``locks_convs``: ``fn`` updates rows of ``conversations`` (seq allocation, activity). A
+        transaction holds at most one such call, so it takes those row locks in one statement, in key
+        order: two nodes' grouped transactions with several such statements each, every one ordered only
+        within itself, deadlocked on the conversations they share (PostgreSQL aborts one after a second,
+        docs/performance.md)."""
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Job(fn, fut))
+        self._queue.append(_Job(fn, fut, locks_convs))
         self._wake.set()
         return fut
 
@@ -101,10 +110,15 @@ class PgWriter:
         try:
             conn = await self._connection()
             start = time.perf_counter()
+            locked = False
             async with conn.transaction():
-                # calls queued while this transaction runs join it (up to the batch bound)
+                # calls queued while this transaction runs join it (up to the batch bound), up to the
+                # second one that locks conversations (run()), which starts the next transaction
                 while self._queue and len(jobs) < _MAX_BATCH:
+                    if self._queue[0].locks_convs and locked:
+                        break
                     jobs.append(self._queue.popleft())
+                    locked |= jobs[-1].locks_convs
                     results.append(await jobs[-1].fn(conn))
             took = time.perf_counter() - start
             self.commit_seconds += took

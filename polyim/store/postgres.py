@@ -359,7 +359,7 @@ class PostgresStore(Store):
                 self._stored += not duplicate
                 fut.set_result((message, duplicate))
 
-        done = self._writer.run(op)
+        done = self._writer.run(op, locks_convs=True)
         done.add_done_callback(settle)
         self._open = (batch, done)
 
@@ -441,7 +441,7 @@ class PostgresStore(Store):
         async def op(c: Connection) -> tuple[Control, bool]:
             return await _apply_control(c, control, device, new_status, new_content, queue_uids, activity_us)
 
-        return await self._writer.run(op)
+        return await self._writer.run(op, locks_convs=True)
 
     async def find_control(self, actor: int, device: str, client_id: str) -> Control | None:
         row = await self._read_one(
