@@ -21,8 +21,8 @@ for rate in ${RATES:-500 1000 2000 3000 4000 5000 0}; do
         files+=("$label=$out/chat-$label-$rate.json")
     done
     # the same load against an echo server that commits each frame to SQLite first: the storage floor
-    .venv/bin/polyim bench baseline --of chat --durable --pairs 100 --duration 10 --rate "$rate" \
-        --server-cpu 0 --load-cpu 1 --quiet --json "$out/floor-$rate.json"
+    (cd "${trees[0]#*=}" && "$root/.venv/bin/python" -m polyim.cli bench baseline --of chat --durable \
+        --pairs 100 --duration 10 --rate "$rate" --server-cpu 0 --load-cpu 1 --quiet --json "$out/floor-$rate.json")
     files+=("$out/floor-$rate.json")
 done
 .venv/bin/python scripts/plot_chat.py docs/chat-load.png "${files[@]}"
