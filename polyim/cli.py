@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +17,40 @@ from polyim.model import Role
 from polyim.protocols import registry
 
 LOG_FORMATS = ("text", "json")
+
+#: Every operator verb of the command line and the admin API call it is (method, path): the two match
+#: one to one (tests/test_cli.py holds this table against the OpenAPI document). The verbs that go
+#: through the running server make their calls from this table; ``user …`` works on the database
+#: directly (no server needed) and names the call that does the same over HTTP.
+API_VERBS: dict[str, tuple[str, str]] = {
+    "user list": ("GET", "/api/v1/users"),
+    "user add": ("POST", "/api/v1/users"),
+    "user show": ("GET", "/api/v1/users/{uid}"),
+    "user passwd": ("POST", "/api/v1/users/{uid}/password"),
+    "user disable": ("POST", "/api/v1/users/{uid}/disable"),
+    "token issue": ("POST", "/api/v1/tokens"),
+    "group list": ("GET", "/api/v1/groups"),
+    "group create": ("POST", "/api/v1/groups"),
+    "group show": ("GET", "/api/v1/groups/{gid}"),
+    "group dismiss": ("DELETE", "/api/v1/groups/{gid}"),
+    "group add": ("POST", "/api/v1/groups/{gid}/members"),
+    "group remove": ("POST", "/api/v1/groups/{gid}/members/remove"),
+    "room list": ("GET", "/api/v1/rooms"),
+    "room create": ("POST", "/api/v1/rooms"),
+    "room show": ("GET", "/api/v1/rooms/{rid}"),
+    "room dismiss": ("DELETE", "/api/v1/rooms/{rid}"),
+    "room kick": ("POST", "/api/v1/rooms/{rid}/kick"),
+    "push user": ("POST", "/api/v1/push/user"),
+    "push broadcast": ("POST", "/api/v1/push/broadcast"),
+    "push room": ("POST", "/api/v1/push/room"),
+    "session list": ("GET", "/api/v1/sessions"),
+    "session kick": ("DELETE", "/api/v1/sessions/{sid}"),
+    "file list": ("GET", "/api/v1/files"),
+    "file delete": ("DELETE", "/api/v1/files/{task}"),
+    "node stats": ("GET", "/api/v1/stats"),
+}
+#: The commands made of those verbs (``user`` on the database, the others through the server).
+OPERATOR_COMMANDS = ("user", "token", "group", "room", "push", "session", "file", "node")
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -65,8 +100,11 @@ async def _user_cmd(args: argparse.Namespace, core: Core) -> int:
     if args.user_cmd == "add":
         return await _user_add(args, core)
     if args.user_cmd == "list":
-        for acct in await core.store.list_accounts():
+        total, found = await core.accounts.page(args.search, args.offset, args.limit)
+        for acct in found:
             _print_account(acct)
+        if total > args.offset + len(found):
+            print(f"({total} in all; --offset {args.offset + len(found)} for more)", file=sys.stderr)
         return 0
     acct = await _find(core, args.user)
     if acct is None:
@@ -85,7 +123,7 @@ def _tell_server(args: argparse.Namespace, uid: int, disabled: bool) -> None:
     """The database changed above, server or not; a running server must also drop the account from its
     cache and kick the sessions it has open, which only it can do."""
     try:
-        _admin(args).call("POST", f"/api/v1/users/{uid}/disable", {"disabled": disabled})
+        _call(args, "user disable", {"disabled": disabled}, uid=uid)
     except AdminError as exc:
         print(
             f"note: the running server was not told ({exc}); open sessions stay until they end",
@@ -96,6 +134,31 @@ def _tell_server(args: argparse.Namespace, uid: int, disabled: bool) -> None:
 def _admin(args: argparse.Namespace) -> AdminClient:
     settings = _settings(args)
     return AdminClient(args.server or server_url(settings), admin_token(settings))
+
+
+def _call(
+    args: argparse.Namespace,
+    verb: str,
+    body: dict[str, Any] | None = None,
+    query: dict[str, Any] | None = None,
+    **path: Any,
+) -> Any:
+    """Make ``verb``'s admin call (:data:`API_VERBS`) on the running server; query values that are
+    None are left out."""
+    method, template = API_VERBS[verb]
+    given = {k: v for k, v in (query or {}).items() if v is not None}
+    url = template.format(**path) + ("?" + urllib.parse.urlencode(given) if given else "")
+    return _admin(args).call(method, url, body)
+
+
+def _paging(args: argparse.Namespace) -> dict[str, Any]:
+    return {"offset": args.offset, "limit": args.limit}
+
+
+def _more(answer: dict[str, Any], key: str) -> None:
+    shown = answer["offset"] + len(answer[key])
+    if answer["total"] > shown:
+        print(f"({answer['total']} in all; --offset {shown} for more)", file=sys.stderr)
 
 
 def _print_group(g: dict[str, Any]) -> None:
@@ -113,39 +176,115 @@ def _print_room(r: dict[str, Any]) -> None:
 
 
 def _group_cmd(args: argparse.Namespace) -> int:
-    api, cmd = _admin(args), args.group_cmd
+    cmd = args.group_cmd
     if cmd == "list":
-        for g in api.call("GET", f"/api/v1/groups?uid={args.user}")["groups"]:
+        query = {"uid": args.user, "q": args.search, **_paging(args)}
+        answer = _call(args, "group list", query=query)
+        for g in answer["groups"]:
             _print_group(g)
+        _more(answer, "groups")
     elif cmd == "create":
         body = {"name": args.name, "owner": args.owner, "members": args.member or []}
-        print(api.call("POST", "/api/v1/groups", body)["gid"])
+        print(_call(args, "group create", body)["gid"])
     elif cmd == "dismiss":
-        api.call("DELETE", f"/api/v1/groups/{args.gid}")
+        _call(args, "group dismiss", gid=args.gid)
     else:
-        path = {"show": "", "add": "/members", "remove": "/members/remove"}[cmd]
         uids = None if cmd == "show" else {"uids": args.uids}
-        _print_group(api.call("GET" if uids is None else "POST", f"/api/v1/groups/{args.gid}{path}", uids))
+        _print_group(_call(args, f"group {cmd}", uids, gid=args.gid))
     return 0
 
 
 def _room_cmd(args: argparse.Namespace) -> int:
-    api, cmd = _admin(args), args.room_cmd
+    cmd = args.room_cmd
     if cmd == "list":
-        for r in api.call("GET", f"/api/v1/rooms?top={args.top}")["rooms"]:
-            print(f"{r['rid']}\t{r['sessions']}")
+        for r in _call(args, "room list", query={"top": args.top})["rooms"]:
+            print(f"{r['rid']}\t{r['sessions']}\t" + " ".join(map(str, r["members"])))
     elif cmd == "create":
         body: dict[str, Any] = {"owner": args.owner, "name": args.name, "desc": args.desc}
         if args.rid is not None:
             body["rid"] = args.rid
-        print(api.call("POST", "/api/v1/rooms", body)["rid"])
+        print(_call(args, "room create", body)["rid"])
     elif cmd == "show":
-        _print_room(api.call("GET", f"/api/v1/rooms/{args.rid}"))
+        _print_room(_call(args, "room show", rid=args.rid))
     elif cmd == "dismiss":
-        api.call("DELETE", f"/api/v1/rooms/{args.rid}")
+        _call(args, "room dismiss", rid=args.rid)
     else:
-        _print_room(api.call("POST", f"/api/v1/rooms/{args.rid}/kick", {"uid": args.uid}))
+        _print_room(_call(args, "room kick", {"uid": args.uid}, rid=args.rid))
     return 0
+
+
+def _token_cmd(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"uid": args.uid, "device": args.device}
+    if args.ttl is not None:
+        body["ttl"] = args.ttl
+    print(_call(args, "token issue", body)["token"])
+    return 0
+
+
+def _push_cmd(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"text": args.text} if args.data is None else {"data": args.data}
+    cmd = args.push_cmd
+    if cmd == "user":
+        body.update(uid=args.uid, store=args.store, expire=args.expire)
+    elif cmd == "room":
+        body.update(rid=args.rid, expire=args.expire)
+    else:
+        body.update(app=args.app, version=args.version)
+    answer = _call(args, f"push {cmd}", body)
+    print(f"msgid {answer['msgid']}\t{answer['online']} online")
+    return 0
+
+
+def _session_cmd(args: argparse.Namespace) -> int:
+    if args.session_cmd == "kick":
+        _call(args, "session kick", sid=args.sid)
+        return 0
+    query = {"protocol": args.protocol, "node": args.node, "uid": args.user, **_paging(args)}
+    answer = _call(args, "session list", query=query)
+    for s in answer["sessions"]:
+        where = f"node {s['node']}" + (f" {s['peer']}" if "peer" in s else "")
+        print(f"{s['sid']}\t{s['uid']}\t{s['protocol']}\t{s['device_class']}\t{s['device_id']}\t{where}")
+    _more(answer, "sessions")
+    return 0
+
+
+def _file_cmd(args: argparse.Namespace) -> int:
+    if args.file_cmd == "delete":
+        _call(args, "file delete", task=args.task)
+        return 0
+    answer = _call(args, "file list", query={"uid": args.user, **_paging(args)})
+    for f in answer["files"]:
+        print(f"{f['task']}\t{f['sender']} -> {f['recipient']}\t{f['size']}\t{f['name']}")
+    _more(answer, "files")
+    return 0
+
+
+def _node_cmd(args: argparse.Namespace) -> int:
+    """``node stats``: what the web console's overview shows, as text."""
+    s = _call(args, "node stats")
+    print(
+        f"node {s['node']}\t{s['sessions']} sessions\t{s['users_online']} users online here\t{s['rooms']} rooms here"
+    )
+    for n in s["nodes"]:
+        print(
+            f"  node {n['node']}\t{n['protocol']}\t{n['connections']} connections\t{n['sessions']} sessions"
+        )
+    rates = s["rates"]
+    for name in ("messages", "deliveries"):
+        newest = " ".join(map(str, rates[name][-10:]))
+        print(f"  {name}/s (every {rates['interval']:g} s, newest last): {newest}")
+    return 0
+
+
+_THROUGH_SERVER: dict[str, Callable[[argparse.Namespace], int]] = {
+    "group": _group_cmd,
+    "room": _room_cmd,
+    "token": _token_cmd,
+    "push": _push_cmd,
+    "session": _session_cmd,
+    "file": _file_cmd,
+    "node": _node_cmd,
+}
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -157,6 +296,10 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.server.log_format not in LOG_FORMATS:
         raise config.ConfigError(f"[server] log_format must be one of {', '.join(LOG_FORMATS)}")
     runtime.setup_logging(settings.server.log_level, settings.server.log_format, settings.server.node_id)
+    if args.nodes != 1:
+        from polyim import supervisor
+
+        return supervisor.run(settings, args.nodes)
     runtime.install_loop()
     asyncio.run(server.run(settings))
     return 0
@@ -204,6 +347,14 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-format", choices=LOG_FORMATS, help="text or json lines on stderr ([server] log_format)"
     )
+    serve.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N nodes of the scaled cluster on this machine, sharing the listening ports "
+        "(SO_REUSEPORT; needs the PostgreSQL url and redis_url; node ids node_id … node_id+N-1)",
+    )
 
     user = sub.add_parser("user", help="manage accounts")
     user.add_argument("--config", help="TOML configuration file")
@@ -215,7 +366,9 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--nickname")
     add.add_argument("--email")
     add.add_argument("--operator", action="store_true", help="give the operator role")
-    us.add_parser("list", help="list accounts")
+    ls = us.add_parser("list", help="list accounts, by uid")
+    ls.add_argument("--search", default="", help="text in the username or nickname, or a uid")
+    _add_paging(ls)
     show = us.add_parser("show", help="show one account")
     show.add_argument("user", help="username or uid")
     pw = us.add_parser("passwd", help="set a password")
@@ -232,6 +385,13 @@ def parser() -> argparse.ArgumentParser:
 
     _add_group_parser(sub)
     _add_room_parser(sub)
+    _add_token_parser(sub)
+    _add_push_parser(sub)
+    _add_session_parser(sub)
+    _add_file_parser(sub)
+    _operator_parser(sub, "node", "this node's live numbers")(
+        "stats", "connections and sessions per node and protocol, and message rates"
+    )
 
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("--config", help="TOML configuration file")
@@ -264,9 +424,17 @@ def _operator_parser(sub: Any, name: str, help_: str) -> Callable[[str, str], An
     return add
 
 
+def _add_paging(sp: Any) -> None:
+    sp.add_argument("--offset", type=int, default=0, help="skip this many")
+    sp.add_argument("--limit", type=int, default=100, help="show at most this many (1 to 1000)")
+
+
 def _add_group_parser(sub: Any) -> None:
     add = _operator_parser(sub, "group", "manage groups")
-    add("list", "the groups of a user").add_argument("--user", type=int, required=True, help="uid")
+    ls = add("list", "the groups of a user (--user), or the groups whose name holds --search")
+    ls.add_argument("--user", type=int, help="uid of a member")
+    ls.add_argument("--search", help="text in the group's name, or a gid")
+    _add_paging(ls)
     create = add("create", "create a group and print its gid")
     create.add_argument("name")
     create.add_argument("--owner", type=int, required=True, help="uid of the owner")
@@ -294,6 +462,50 @@ def _add_room_parser(sub: Any) -> None:
     kick.add_argument("uid", type=int)
 
 
+def _add_token_parser(sub: Any) -> None:
+    add = _operator_parser(sub, "token", "login tokens")
+    issue = add("issue", "print a signed login token for a user (an app server's login)")
+    issue.add_argument("uid", type=int)
+    issue.add_argument("--device", default="", help="the device the token is for")
+    issue.add_argument("--ttl", type=int, help="seconds it is valid")
+
+
+def _add_push_parser(sub: Any) -> None:
+    add = _operator_parser(sub, "push", "push to sessions in every protocol")
+    for name, what in (("user", "a user's sessions"), ("broadcast", "every session"), ("room", "a room")):
+        sp = add(name, f"push to {what}")
+        if name != "broadcast":
+            sp.add_argument("uid" if name == "user" else "rid", type=int)
+        payload = sp.add_mutually_exclusive_group(required=True)
+        payload.add_argument("--text", help="UTF-8 text")
+        payload.add_argument("--data", help="bytes, base64")
+        if name == "user":
+            sp.add_argument("--store", action="store_true", help="keep it for the user's later syncs")
+        if name != "broadcast":
+            sp.add_argument("--expire", type=int, default=0 if name == "room" else 86400, help="seconds")
+        else:
+            sp.add_argument("--app", default="", help="only sessions of this client application")
+            sp.add_argument("--version", default="", help="and of this version")
+
+
+def _add_session_parser(sub: Any) -> None:
+    add = _operator_parser(sub, "session", "live sessions of every node")
+    ls = add("list", "live sessions, by id")
+    ls.add_argument("--protocol", help="only this protocol's")
+    ls.add_argument("--node", type=int, help="only this node's")
+    ls.add_argument("--user", type=int, help="only this uid's")
+    _add_paging(ls)
+    add("kick", "end a session with its protocol's kick").add_argument("sid", type=int)
+
+
+def _add_file_parser(sub: Any) -> None:
+    add = _operator_parser(sub, "file", "offline files")
+    ls = add("list", "offline files kept, oldest first")
+    ls.add_argument("--user", type=int, help="only the files for this recipient")
+    _add_paging(ls)
+    add("delete", "delete an offline file and its bytes").add_argument("task")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -303,8 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             return _db_copy(args) if args.db_cmd == "copy" else _db_upgrade(args)
         if args.cmd == "bench":
             return _bench(args)
-        if args.cmd in ("group", "room"):
-            return _group_cmd(args) if args.cmd == "group" else _room_cmd(args)
+        if args.cmd in _THROUGH_SERVER:
+            return _THROUGH_SERVER[args.cmd](args)
         return asyncio.run(_with_core(args, lambda core: _user_cmd(args, core)))
     except config.ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)

@@ -22,6 +22,9 @@ class ServerSettings:
     advertise: str = ""
     log_level: str = "INFO"
     log_format: str = "text"  # "json": one JSON object per line (``polyim serve --log-format``)
+    # bind every listener with SO_REUSEPORT (Linux): several node processes on one machine share the
+    # ports, the kernel spreads the connections (``polyim serve --nodes N`` sets it for its nodes)
+    reuse_port: bool = False
 
 
 @dataclass
@@ -34,10 +37,13 @@ class StorageSettings:
 
 @dataclass
 class FileSettings:
-    """``[files]``: offline files (TeamTalk, XMMEP) kept under ``data_dir/files``. ``max_file_bytes`` is
-    the largest file kept; a bigger one is refused while it streams in and nothing of it is kept."""
+    """``[files]``: offline files (TeamTalk, XMMEP). ``dir`` empty: under ``data_dir/files`` with SQLite,
+    in the database (large objects) with PostgreSQL, where every node of a cluster finds them; set: in
+    that directory (on a cluster, one every node mounts, docs/scaling.md). ``max_file_bytes`` is the
+    largest file kept; a bigger one is refused while it streams in and nothing of it is kept."""
 
     max_file_bytes: int = 512 * 1024 * 1024
+    dir: str = ""
 
 
 @dataclass

@@ -3,11 +3,15 @@ collector settings and the log format."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
+import resource
 import sys
 from datetime import UTC, datetime
+
+from polyim.logctx import FIELDS, ContextFilter
 
 # Young-generation collections every 700 allocations cost a chat message ~11 % of the server's CPU
 # (py-spy --native): each message allocates a few dozen short-lived objects, almost none in cycles.
@@ -23,6 +27,17 @@ def tune_gc() -> None:
     gc.set_threshold(*_GC_THRESHOLDS)
 
 
+def raise_nofile() -> int:
+    """Raise RLIMIT_NOFILE to the hard limit (children inherit it); returns the new soft limit. A node
+    holds one descriptor per connection, and so does a load process."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def install_loop() -> None:
     """uvloop when available (design.md §8)."""
     if sys.platform != "win32":
@@ -34,18 +49,11 @@ def install_loop() -> None:
             pass
 
 
-# The context a log call may give with ``extra={...}``; nothing else a call passes reaches a JSON line,
-# so a stray ``extra`` holding a password or a message body is never written.
-_CONTEXT = ("protocol", "conn", "uid")
-
-
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, node, and the context a call provides.
-    ``protocol`` defaults to the protocol package the logger's module lives in."""
-
-    def __init__(self, node: int) -> None:
-        super().__init__()
-        self.node = node
+    """One JSON object per line: time, level, logger, message, node, and protocol, conn and uid when the
+    line is about a connection (put on the record by :class:`~polyim.logctx.ContextFilter`). Nothing
+    else a call passes as ``extra`` reaches a line, so a stray one holding a password or a message body
+    is never written."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -53,35 +61,26 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "node": self.node,
+            "node": record.__dict__.get("node", 0),
         }
-        protocol = _protocol_of(record.name)
-        if protocol:
-            entry["protocol"] = protocol
-        for key in _CONTEXT:
+        for key in FIELDS:
             value = record.__dict__.get(key)
-            if isinstance(value, (str, int)):
+            if value and isinstance(value, (str, int)):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _protocol_of(logger: str) -> str:
-    """``imlc`` for ``polyim.protocols.imlc.adapter``; "" for ``polyim.protocols.channel``, the modules
-    every protocol shares (only a package under ``polyim.protocols`` is a protocol)."""
-    parts = logger.split(".")
-    if parts[:2] != ["polyim", "protocols"] or len(parts) < 3:
-        return ""
-    package = sys.modules.get(".".join(parts[:3]))
-    return parts[2] if hasattr(package, "__path__") else ""
-
-
 def setup_logging(level: str, fmt: str, node: int) -> None:
-    """The root logger on stderr: ``fmt`` "text" for people, "json" for a log pipeline."""
+    """The root logger on stderr: ``fmt`` "text" for people, "json" for a log pipeline. Either way each
+    line names its node and, when it is about a connection, the protocol, the peer and the uid."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter(node))
     if fmt == "json":
-        handler.setFormatter(JsonFormatter(node))
+        handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(context)s]: %(message)s")
+        )
     logging.basicConfig(level=level, handlers=[handler])

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -16,13 +19,14 @@ from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.auth import TokenSigner
 from polyim.core.nodes import Gateway, ListenerInfo, Nodes
+from polyim.http.metrics import ListenerCounts
 from polyim.http.server import build_app
 from polyim.protocols.registry import entries
 from polyim.runtime import tune_gc
 from polyim.store.factory import make_file_store, make_store
 from polyim.transport.admission import Admission
 from polyim.transport.httpguard import GuardLimits, serve_app
-from polyim.transport.listener import Listener
+from polyim.transport.listener import Listener, share_ports
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ def make_core(settings: Settings, *, serving: bool = False) -> Core:
     data_dir.mkdir(parents=True, exist_ok=True)
     store = make_store(settings.storage.url, data_dir)
     secret = _secret_file(data_dir, "token_secret").encode()
-    files = make_file_store(data_dir, settings.files.max_file_bytes)
+    files = make_file_store(data_dir, settings.files.max_file_bytes, settings.storage.url, settings.files.dir)
     cluster = None
     if serving and settings.cluster.redis_url:
         cluster = redis_cluster(settings.server.node_id, settings.cluster.redis_url, settings.accounts)
@@ -77,9 +81,8 @@ class Node:
 
     async def start(self) -> None:
         await self.core.start()
-        if self.scaled:  # a token issued by one node is accepted by every other
-            secret, _ = await _shared_secret(self.core, "token_secret")
-            self.core.accounts.tokens = TokenSigner(secret.encode())
+        if self.scaled:
+            await adopt_shared_secret(self.core)
         routes = []
         for entry in entries():
             if not self.settings.protocol(entry.name, entry.settings).enabled:
@@ -90,12 +93,11 @@ class Node:
             await self._start_http(routes)
         self.core.nodes.add_reporter(self._report_gateways)
         # the node registry learns every bound port (beehive's node reports name the HTTP one too)
-        self.core.nodes.set_listeners(
-            [ListenerInfo(x.protocol, x.kind, x.host, x.port) for x in self.listeners]
-        )
-        print(f"build {build.describe()}", flush=True)  # compiled (mypyc) or pure-python, as imported
-        for lst in self.listeners:
-            print(f"listening {lst.protocol} {lst.kind} {lst.host}:{lst.port}", flush=True)
+        self.core.nodes.set_listeners(self.bound())
+
+    def bound(self) -> list[ListenerInfo]:
+        """Every bound listener, as the ``listening`` lines name it."""
+        return [ListenerInfo(x.protocol, x.kind, x.host, x.port) for x in self.listeners]
 
     async def _start_http(self, routes: list[web.RouteDef]) -> None:
         data_dir = Path(self.settings.server.data_dir)
@@ -129,13 +131,17 @@ class Node:
         """Every listener's advertised address and connections, for the server-lookup commands."""
         advertise = self.settings.server.advertise
         for x in self.listeners:
-            if x.connections is None:
+            if x.conns is None:
                 continue
             host = advertise.rsplit(":", 1)[0] if advertise else x.host
-            nodes.put_gateway(Gateway(nodes.node_id, x.protocol, x.kind, host, x.port, x.connections()))
+            nodes.put_gateway(Gateway(nodes.node_id, x.protocol, x.kind, host, x.port, len(x.conns)))
 
-    def _connection_counts(self) -> list[tuple[str, str, int]]:
-        return [(x.protocol, x.kind, x.connections()) for x in self.listeners if x.connections is not None]
+    def _connection_counts(self) -> list[ListenerCounts]:
+        return [
+            ListenerCounts(x.protocol, x.kind, len(x.conns), x.conns.slow_consumers)
+            for x in self.listeners
+            if x.conns is not None
+        ]
 
     async def stop(self) -> None:
         for lst in self.listeners:
@@ -147,7 +153,42 @@ class Node:
         await self.core.stop()
 
 
-async def run(settings: Settings) -> None:
+# A clean stop takes seconds; past this, the process exits anyway (exit code 1), as after kill -9:
+# nothing acknowledged is lost (acked = committed), and a stop that waits on an engine gone away
+# (PostgreSQL or Redis stopped first, say) must not leave the process running for ever.
+SHUTDOWN_LIMIT = 25.0
+
+
+def _bound_shutdown() -> None:
+    def give_up() -> None:
+        log.error("shutdown took longer than %.0f s: exiting without waiting further", SHUTDOWN_LIMIT)
+        logging.shutdown()
+        os._exit(1)
+
+    watchdog = threading.Timer(SHUTDOWN_LIMIT, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+
+
+async def adopt_shared_secret(core: Core) -> None:
+    """Sign tokens (and file links) with the secret every node of the cluster shares, kept in the
+    database: a token issued by one node is accepted by every other. The bench's seeding calls it too."""
+    secret, _ = await _shared_secret(core, "token_secret")
+    core.use_token_signer(TokenSigner(secret.encode()))
+
+
+def print_listening(listeners: list[ListenerInfo]) -> None:
+    """The start-up lines tools wait for: the build, then one ``listening`` line per listener."""
+    print(f"build {build.describe()}", flush=True)  # compiled (mypyc) or pure-python, as imported
+    for x in listeners:
+        print(f"listening {x.protocol} {x.kind} {x.host}:{x.port}", flush=True)
+
+
+async def run(settings: Settings, ready: Callable[[list[ListenerInfo]], None] = print_listening) -> None:
+    """Serve until SIGTERM or SIGINT. ``ready`` is told the bound listeners once the node serves (by
+    default it prints them; a node of ``polyim serve --nodes`` tells its supervisor instead)."""
+    if settings.server.reuse_port:
+        share_ports()
     # Handlers first: a signal that arrives right after the "listening" lines (which tools wait for)
     # must still shut down cleanly rather than interrupt the interpreter.
     stop = asyncio.Event()
@@ -156,7 +197,9 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     node = Node(settings)
     await node.start()
+    ready(node.bound())
     tune_gc()
     await stop.wait()
     log.info("shutting down")
+    _bound_shutdown()
     await node.stop()

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import pytest
 
-pytest_plugins = ["tests.engines"]  # throw-away PostgreSQL and Redis for the scaled mode's tests
+# throw-away PostgreSQL and Redis for the scaled mode's tests; headless Chromium for the tests of the web pages
+pytest_plugins = ["tests.engines", "tests.browser"]
 
 _names = itertools.count(1)
 

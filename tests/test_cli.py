@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from polyim import cli
+from polyim.http import openapi
 from tests.clients.omtp import PT, OmtpClient
 from tests.conftest import start_server, write_config
 
@@ -135,7 +138,15 @@ async def test_group_and_room_commands_work_through_the_running_server(tmp_path:
         gid = int(made.stdout)
         _, sync = await client.expect_sync()
         assert sync.content == f"GC_{gid}"
-        await client.close()
+        (line,) = op("session", "list", "--user", str(ben)).stdout.splitlines()
+        sid, uid, protocol = line.split("\t")[:3]
+        assert (uid, protocol) == (str(ben), "omtp")
+        assert "\tomtp\t1 connections\t1 sessions" in op("node", "stats").stdout
+        assert op("push", "user", str(ben), "--text", "hi").stdout.endswith("\t1 online\n")
+        assert op("session", "kick", sid).returncode == 0
+        assert await client.wait_closed()
+        assert op("session", "kick", sid).stderr == "error: no such session\n"
+        assert len(op("token", "issue", str(ben), "--device", "d1").stdout.strip()) > 20
         assert op("group", "add", str(gid), str(cid)).stdout.splitlines()[1:] == [
             f"  {ann}\towner",
             f"  {ben}\tmember",
@@ -143,6 +154,7 @@ async def test_group_and_room_commands_work_through_the_running_server(tmp_path:
         ]
         assert op("group", "remove", str(gid), str(ben)).returncode == 0
         assert op("group", "list", "--user", str(cid)).stdout.startswith(f"{gid}\tclub\towner {ann}\t")
+        assert op("group", "list", "--search", "CLU").stdout.startswith(f"{gid}\tclub\t")
         assert op("group", "dismiss", str(gid)).returncode == 0
         gone = op("group", "show", str(gid))
         assert gone.returncode == 1 and gone.stderr.startswith("error: ")
@@ -159,3 +171,25 @@ async def test_group_and_room_commands_work_through_the_running_server(tmp_path:
     assert unreachable.returncode == 1 and "cannot reach the server" in unreachable.stderr
     no_port = polyim("room", "list", config=cfg)  # the test config listens on port 0
     assert no_port.stderr == "error: [http] listen has port 0: pass --server URL\n"
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def test_every_operator_verb_is_one_api_call_and_every_call_has_a_verb() -> None:
+    """The command line's operator verbs (walked from its parser) and the admin API's operations (from
+    the OpenAPI document) match one to one through ``cli.API_VERBS``."""
+    commands = subcommands(cli.parser())
+    verbs = {f"{name} {verb}" for name in cli.OPERATOR_COMMANDS for verb in subcommands(commands[name])}
+    assert verbs == cli.API_VERBS.keys()
+    documented = {
+        (method.upper(), path)
+        for path, item in openapi.document()["paths"].items()
+        for method in item
+        if path != "/api/v1/openapi.json"
+    }
+    calls = list(cli.API_VERBS.values())
+    assert len(set(calls)) == len(calls)  # no call made by two verbs
+    assert set(calls) == documented

@@ -23,6 +23,13 @@ scenarios:
             chat --durable: each frame is committed to SQLite before it is echoed, the storage floor)
   file      --transfers (20) TeamTalk online transfers of --file-mb (100) MB at once, relayed by the
             file server: relayed MB/s and the server's peak memory (--window pulls in flight, 4)
+  history   an OMTP user pages through a --depth (10,000) message conversation: HISTORY_MSG_PULL p50/p99
+  catchup   an OMTP user with --offline (1,000) unread messages from --convs (10) peers logs in and
+            pulls them all: login, conversation list and whole catch-up p50/p99 over --samples logins
+  manyconv  an OMTP user with --convs (5,000) conversations logs in and reads its conversation list
+
+--prefill N stores N messages (1:1, among users who never log in) in the own server's store before it
+starts, outside the timed part (chat and the three above): how cost grows with what is stored.
 
 Without --target a server is started on a temporary data dir (ports 0) and stopped afterwards.
 --target takes KIND=HOST:PORT items (omtp=…, beehive=…, imlc=…, xmmep=…, xmmep-udp=…, http=…); accounts are then made through
@@ -160,6 +167,14 @@ _SCENARIO_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--auth", {"choices": ("token", "password"), "default": "token", "help": "how sessions log in"}),
 ]
 _RUN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--nodes",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "N nodes on a throw-away PostgreSQL and Redis, one port set (default: one node on SQLite)",
+        },
+    ),
     ("--procs", {"type": int, "default": 0, "metavar": "P", "help": "load processes (default: as needed)"}),
     (
         "--source-addrs",
@@ -196,6 +211,7 @@ _RUN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
+    from polyim.bench.growth import GROWTH_OPTIONS
     from polyim.bench.scenarios import SCENARIOS
 
     p: argparse.ArgumentParser = sub.add_parser(
@@ -206,7 +222,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("scenario", choices=SCENARIOS, metavar="SCENARIO", help=" | ".join(SCENARIOS))
-    for flag, kwargs in _LOAD_OPTIONS + _TARGET_OPTIONS + _SCENARIO_OPTIONS + _RUN_OPTIONS:
+    for flag, kwargs in _LOAD_OPTIONS + _TARGET_OPTIONS + _SCENARIO_OPTIONS + _RUN_OPTIONS + GROWTH_OPTIONS:
         p.add_argument(flag, **kwargs)
     return p
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import secrets
 import signal
 import subprocess
@@ -28,35 +27,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from polyim.runtime import raise_nofile as raise_nofile  # the load processes import it from here
+
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _START_TIMEOUT = 30.0
 
 
 # -- this process -------------------------------------------------------------------------------------
-def raise_nofile() -> int:
-    """Raise RLIMIT_NOFILE to the hard limit (children inherit it); returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def pin(pid: int, cpus: set[int]) -> None:
-    """Pin every thread of ``pid`` (threads it starts later inherit the main thread's mask)."""
-    try:
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        tids = [pid]
-    for tid in tids:
-        with contextlib.suppress(ProcessLookupError):
-            os.sched_setaffinity(tid, cpus)
+    """Pin every thread of ``pid`` and of its child processes (threads they start later inherit the
+    mask): the node processes of ``polyim serve --nodes`` are the supervisor's children."""
+    for proc in process_tree(pid):
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{proc}/task")]
+        except OSError:
+            tids = [proc]
+        for tid in tids:
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(tid, cpus)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, alive now. The server's figures are the whole tree's: one process
+    for a single node, the supervisor and its nodes for ``polyim serve --nodes``."""
+    tree, todo = [], [pid]
+    while todo:
+        proc = todo.pop()
+        tree.append(proc)
+        with contextlib.suppress(OSError):
+            todo += [int(c) for c in Path(f"/proc/{proc}/task/{proc}/children").read_text().split()]
+    return tree
 
 
 # -- /proc figures ------------------------------------------------------------------------------------
 def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of the process, all threads, in seconds."""
+    """utime + stime of the process and its child processes, all threads, in seconds."""
+    found = [_cpu_seconds(p) for p in process_tree(pid)]
+    return None if found[0] is None else sum(x for x in found if x is not None)
+
+
+def _cpu_seconds(pid: int) -> float | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -66,7 +76,13 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def status_mb(pid: int, key: str) -> float | None:
-    """A ``kB`` line of ``/proc/<pid>/status`` (``VmHWM``, ``VmRSS``) in MB."""
+    """A ``kB`` line of ``/proc/<pid>/status`` (``VmHWM``, ``VmRSS``) in MB, summed over the process and
+    its child processes (for ``VmHWM``: the sum of each one's peak)."""
+    found = [_status_mb(p, key) for p in process_tree(pid)]
+    return None if found[0] is None else sum(x for x in found if x is not None)
+
+
+def _status_mb(pid: int, key: str) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
@@ -77,9 +93,11 @@ def status_mb(pid: int, key: str) -> float | None:
 
 
 def reset_peak_rss(pid: int) -> bool:
-    """Reset VmHWM to the current RSS (``clear_refs`` 5); False when not permitted."""
+    """Reset VmHWM to the current RSS (``clear_refs`` 5), the child processes' too; False when not
+    permitted."""
     try:
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        for proc in process_tree(pid):
+            Path(f"/proc/{proc}/clear_refs").write_text("5")
     except OSError:
         return False
     return True
@@ -121,11 +139,14 @@ class Server:
     def stop(self) -> None:
         proc = self.proc
         if proc is not None and proc.poll() is None:
+            tree = process_tree(proc.pid)  # polyim serve --nodes: the supervisor and its nodes
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                for pid in tree:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 proc.wait()
         if self.tmp is not None:
             self.tmp.cleanup()
@@ -273,11 +294,14 @@ async def seed_accounts(
     from polyim import config as cfg
     from polyim.core import auth
     from polyim.protocols import registry
-    from polyim.server import make_core
+    from polyim.server import adopt_shared_secret, make_core
 
-    core = make_core(cfg.load(str(config), registry.sections()))
+    settings = cfg.load(str(config), registry.sections())
+    core = make_core(settings)
     await core.start()
     try:
+        if settings.cluster.redis_url:  # the tokens of a scaled server are signed with the cluster's secret
+            await adopt_shared_secret(core)
         pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
         accounts: list[Account] = []
         for start in range(0, len(names), 500):

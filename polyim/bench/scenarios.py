@@ -40,7 +40,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from polyim.bench import runner
+from polyim.bench import growth, nodes, runner
+from polyim.bench.errors import Unavailable
 from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
 from polyim.bench.omtp_load import create_group
@@ -48,7 +49,7 @@ from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, mer
 from polyim.bench.teamtalk_load import MOBILE_CLIENT, PC_CLIENT
 from polyim.bench.worker import Worker
 
-SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline", "file")
+SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline", "file", *growth.SCENARIOS)
 PASSWORD = "bench-pw"
 _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard limits
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
@@ -57,10 +58,6 @@ _MIXED = ("omtp", "beehive", "xmmep", "teamtalk", "imlc")  # --protocol mixed: u
 _BEEHIVE_PC, _BEEHIVE_PHONE = 1, 3
 _IMLC_DESKTOP, _IMLC_MOBILE = 1, 2  # imlc DeviceClass
 _ROOM_SESSIONS = 5000  # the default of the room and of its baseline; every other scenario: 1000
-
-
-class Unavailable(Exception):
-    """The scenario cannot run against this build or target (the CLI exits with code 2)."""
 
 
 @dataclass
@@ -99,6 +96,12 @@ class Options:
     bc_rate: float = 2.0
     transfers: int = 20
     file_mb: int = 100
+    prefill: int = 0  # the growth options (polyim/bench/growth.py)
+    depth: int = 10_000
+    offline: int = 1000
+    convs: int = 0
+    samples: int = 0
+    nodes: int | None = None  # None: one node on SQLite; N: N nodes on PostgreSQL + Redis (bench/nodes.py)
 
     def __post_init__(self) -> None:
         if self.sessions <= 0:
@@ -140,6 +143,7 @@ class Env:
             self.started = True
         else:
             self.server = runner.prepare_own_server()
+        self.cluster = nodes.prepare(self.server, opts.nodes) if opts.nodes and not self.started else None
 
     async def accounts(self, n: int, devices: list[list[str]]) -> list[runner.Account]:
         names = [f"{self.run_id}u{i}" for i in range(n)]
@@ -165,6 +169,8 @@ class Env:
         if self.opts.scenario == "baseline":
             fanout = self.opts.of == "room"
             self.server = await loop.run_in_executor(None, runner.start_echo, fanout, self.opts.durable)
+        elif self.cluster is not None:
+            await loop.run_in_executor(None, nodes.start, self.server, self.cluster)
         else:
             await loop.run_in_executor(None, runner.start_polyim, self.server)
         assert self.server.pid is not None
@@ -183,6 +189,8 @@ class Env:
 
     def close(self) -> None:
         self.server.stop()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 # -- scenario layouts -----------------------------------------------------------------------------------
@@ -535,10 +543,14 @@ async def _progress(opts: Options, loads: list[Load], t0: float, interval: float
 
 # -- the run ------------------------------------------------------------------------------------------
 async def run(opts: Options) -> Result:
-    if opts.scenario not in SCENARIO_SETUP and opts.scenario != "file":
+    if opts.scenario not in SCENARIO_SETUP and opts.scenario not in ("file", *growth.SCENARIOS):
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
     if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
+    if opts.prefill and (opts.target or opts.scenario not in ("chat", *growth.SCENARIOS)):
+        raise Unavailable("--prefill fills the bench's own server's store: chat, history, catchup, manyconv")
+    if opts.nodes is not None and (opts.nodes < 1 or opts.target or opts.scenario in ("baseline", "file")):
+        raise Unavailable("--nodes N (≥ 1) starts its own cluster: not with --target, baseline or file")
     runner.raise_nofile()
     all_cpus = os.sched_getaffinity(0)
     if opts.load_cpu is not None:
@@ -547,10 +559,15 @@ async def run(opts: Options) -> Result:
     try:
         if opts.scenario == "file":
             return await run_files(env, lambda text: say(opts, text))
+        if opts.scenario in growth.SCENARIOS:
+            return await growth.run(env)
         setup = await SCENARIO_SETUP[opts.scenario](env)
+        filled = await growth.prefill(env) if opts.prefill else {}
         await env.start()
         env.pin_target()
-        return await measure(env, setup)
+        result = await measure(env, setup)
+        result.extra |= filled
+        return result
     finally:
         env.close()
 
@@ -572,7 +589,10 @@ async def measure(env: Env, setup: Setup) -> Result:
         if not online:
             raise RuntimeError("no session could log in\n" + env.server.tail_log())
         pusher = (lambda t0: _room_pushes(env, setup, t0)) if setup.room else None
+        if env.cluster is not None:
+            env.cluster.mark()
         reports, elapsed, cpu = await _measured(o, loads, pid, pusher)
+        spread = await env.cluster.figures(setup.sessions) if env.cluster is not None else {}
     finally:
         for load in loads:
             await load.close()
@@ -584,6 +604,9 @@ async def measure(env: Env, setup: Setup) -> Result:
     duration = o.duration if setup.kind != "login" else elapsed
     result = Result(o.scenario, duration, report, figures, setup.describe, procs, elapsed_s=elapsed)
     result.extra["offered_per_s"] = o.rate
+    if spread:
+        result.extra |= spread
+        result.notes.append(nodes.note(spread))
     if o.durable:
         result.extra["durable"] = True
     if setup.everyone:

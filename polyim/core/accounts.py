@@ -9,7 +9,7 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from polyim.cluster.base import SessionRecord, Throttle
+from polyim.cluster.base import SessionId, SessionRecord, Throttle
 from polyim.core import auth
 from polyim.core.context import Context
 from polyim.core.errors import Code, CoreError
@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 
 MAX_UID = (1 << 63) - 1
 ACTIVATION_ALPHABET = string.ascii_uppercase + string.digits
+
+
+async def _hashed(password: str) -> str:
+    """The password's hash, made on a worker thread (argon2 takes tens of ms); a password that is no
+    text (a lone surrogate from JSON) is refused."""
+    try:
+        password.encode()
+    except UnicodeEncodeError:
+        raise CoreError(Code.BAD_REQUEST, "bad password") from None
+    return await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,7 @@ class Accounts:
         check_name(nickname, "nickname")
         if uid is not None and not 0 < uid <= MAX_UID:
             raise CoreError(Code.BAD_REQUEST, "uid out of range")
-        pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
+        pw_hash = await _hashed(password)
         try:
             return await self.ctx.store.create_account(
                 username, pw_hash, uid=uid, nickname=nickname, email=email, role=role, activated=activated
@@ -73,9 +83,20 @@ class Accounts:
         except Conflict as exc:
             raise CoreError(Code.NAME_TAKEN, str(exc)) from exc
 
-    async def authenticate(self, cred: Credentials) -> Account:
+    async def authenticate(self, cred: Credentials, protocol: str = "") -> Account:
         """Check credentials with the throttle of design.md §7. Unknown users and wrong passwords get the
-        same AUTH_FAILED (and cost the same hashing) so that accounts cannot be probed."""
+        same AUTH_FAILED (and cost the same hashing) so that accounts cannot be probed. A login names
+        its ``protocol``, and a refusal is counted for ``/metrics`` under it (a password re-check, which
+        is no login, names none)."""
+        try:
+            return await self._authenticate(cred)
+        except CoreError as exc:
+            if protocol:
+                self.ctx.stats.login(protocol, exc.code.value)
+                log.info("login of %r refused (%s)", cred.username or cred.uid, exc.code.value)
+            raise
+
+    async def _authenticate(self, cred: Credentials) -> Account:
         account = await self._lookup(cred)
         # The account key is the uid once known, so switching between name and uid gains no tries.
         keys = [f"acct:{account.uid}" if account else f"acct:{cred.username or cred.uid}"]
@@ -152,6 +173,21 @@ class Accounts:
 
     async def by_name(self, username: str) -> Account | None:
         return await self.ctx.account_by_name(username)
+
+    async def page(self, query: str, offset: int, limit: int) -> tuple[int, list[Account]]:
+        """An operator's listing: every account (disabled ones too) whose username or nickname holds
+        ``query`` (case-insensitive; empty: all) or whose uid it spells, by uid; the total found and
+        the ``limit`` from ``offset``. Scans the account list like :meth:`search`."""
+        wanted = query.casefold()
+        found = [
+            a
+            for a in await self.ctx.store.list_accounts(100_000)
+            if not wanted
+            or wanted in a.username.casefold()
+            or wanted in a.nickname.casefold()
+            or wanted == str(a.uid)
+        ]
+        return len(found), found[offset : offset + limit]
 
     async def search(
         self, name: str = "", nickname: str = "", email: str = "", location: str = "", limit: int = 50
@@ -233,7 +269,7 @@ class Accounts:
         return before.last_login_ms if before is not None else 0
 
     async def set_password(self, uid: int, password: str) -> None:
-        pw_hash = await asyncio.get_running_loop().run_in_executor(None, auth.hash_password, password)
+        pw_hash = await _hashed(password)
         if await self.ctx.store.update_account(uid, AccountUpdate(password_hash=pw_hash)) is None:
             raise CoreError(Code.USER_NOT_FOUND)
 
@@ -253,6 +289,7 @@ class Accounts:
         presence changed (came online). Returns the sessions it replaced (kicked, on whatever node)."""
         before = self.presence(session.uid)
         replaced = self.ctx.sessions.attach(session)
+        self.ctx.stats.login(session.protocol)
         await self._announce_change(session.uid, before)
         return replaced
 
@@ -285,6 +322,17 @@ class Accounts:
         after = self.presence(uid)
         if after is not before:
             await self._announce(uid, after)
+
+    async def kick_session(self, sid: SessionId) -> bool:
+        """An operator ends the session ``sid`` on whatever node holds it (the client hears its
+        protocol's kick); False when no node has it. Presence is announced as for any other end."""
+        record = self.ctx.sessions.record(sid)
+        if record is None:
+            return False
+        before = self.presence(record.uid)
+        self.ctx.sessions.kick(sid, KickReason.OPERATOR)
+        await self._announce_change(record.uid, before)
+        return True
 
     def kick_device(self, session: Session, device_id: str, device_type: int | None = None) -> bool:
         """Kick one of the caller's own other sessions, on any node, matched by device id (and type when

@@ -25,6 +25,7 @@ from polyim.core.push import Push
 from polyim.core.relations import Relations
 from polyim.core.rooms import Rooms
 from polyim.core.sessions import SessionRegistry
+from polyim.core.stats import NodeStats
 from polyim.store.base import FileStore, Store
 
 __all__ = ["Core", "check_actor"]
@@ -61,9 +62,20 @@ class Core:
         #: File transfer tasks and offline files (TeamTalk), over ``files``.
         self.transfers = Files(self.ctx, files, self.accounts.signer(LINK_PURPOSE))
 
+    def use_token_signer(self, tokens: TokenSigner) -> None:
+        """Sign logins with ``tokens`` from now on, and the tokens derived from it (file links) too: a
+        scaled node adopts the cluster's shared secret this way after start."""
+        self.accounts.tokens = tokens
+        self.transfers.links = tokens.derived(LINK_PURPOSE)
+
     @property
     def sessions(self) -> SessionRegistry:
         return self.ctx.sessions
+
+    @property
+    def stats(self) -> NodeStats:
+        """What /metrics counts that live state cannot tell (logins, messages, fan-outs, errors)."""
+        return self.ctx.stats
 
     @property
     def clock(self) -> Clock:
@@ -82,6 +94,8 @@ class Core:
         await self.rooms.flush()
         self.nodes.stop()
         await self.cluster.membership.leave()
+        if self.files is not None:
+            await self.files.close()
         await self.store.close()
 
     async def once(self, key: str, make: Callable[[], str]) -> str:

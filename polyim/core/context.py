@@ -18,6 +18,7 @@ from polyim.config import AccountSettings
 from polyim.core.clock import Clock
 from polyim.core.errors import Code, CoreError
 from polyim.core.sessions import Session, SessionRegistry
+from polyim.core.stats import NodeStats
 from polyim.model import Account, ConvId, ConvKind, Group, GroupMember
 from polyim.store.base import Store
 
@@ -78,7 +79,9 @@ class Context:
         self.rooms: RoomView = _NoRooms()
         self.settings = settings
         self.clock = clock
-        self.sessions = SessionRegistry(cluster.directory, cluster.router, clock.next_msg_id)
+        #: What /metrics counts (logins, messages in and out, fan-out sizes, errors).
+        self.stats = NodeStats()
+        self.sessions = SessionRegistry(cluster.directory, cluster.router, clock.next_msg_id, self.stats)
         self.cache = Caches()
         self._bus = cluster.caches
         self._bus.subscribe(self._drop)

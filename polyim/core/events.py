@@ -93,7 +93,9 @@ class GroupChange(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class GroupEvent:
     """A change of group ``group.gid`` made by ``actor`` (0 = an operator); ``uids`` are the users it
-    concerns; ``on`` tells an addition (True) from a removal (False) for MUTE, MANAGER and BLACKLIST."""
+    concerns; ``on`` tells an addition (True) from a removal (False) for MUTE, MANAGER and BLACKLIST.
+    ``origin`` names the protocol whose request made a membership change ("" otherwise): TeamTalk tells
+    of its own 5/14 with 5/15 and of any other change to a normal group with 5/19."""
 
     group: Group
     change: GroupChange
@@ -101,6 +103,7 @@ class GroupEvent:
     uids: tuple[int, ...] = ()
     members: tuple[int, ...] = ()
     on: bool = True
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)

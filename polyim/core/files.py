@@ -159,26 +159,37 @@ class Files:
 
     async def load(self) -> None:
         """The offline files recorded before a restart, waiting again for their recipients."""
-        for r in await self.ctx.store.offline_files():
-            self.tasks[r.task_id] = FileTask(
-                r.task_id,
-                r.sender,
-                r.recipient,
-                r.name,
-                r.size,
-                True,
-                r.created_ms,
-                r.created_ms,
-                r.file_id,
-                True,
-            )
+        for record in await self.ctx.store.offline_files():
+            self.tasks[record.task_id] = _ready_task(record)
 
-    def waiting_for(self, uid: int, limits: FileLimits) -> list[FileTask]:
-        return [
-            t
-            for t in list(self.tasks.values())
-            if t.recipient == uid and t.ready and self.find(t.task_id, limits)
-        ]
+    async def lookup(self, task_id: str, limits: FileLimits) -> FileTask | None:
+        """The live task ``task_id`` (see :meth:`find`), a ready offline file as the database has it: on a
+        cluster another node may have received it (its record is read) or deleted it (it is forgotten
+        here; its bytes went with the record)."""
+        task = self.find(task_id, limits)
+        if task is not None and not task.ready:
+            return task
+        records = await self.ctx.store.offline_files(task_id=task_id)
+        if not records:
+            self.tasks.pop(task_id, None)
+            return None
+        self.tasks.setdefault(task_id, _ready_task(records[0]))
+        return self.find(task_id, limits)
+
+    async def waiting_for(self, uid: int, limits: FileLimits) -> list[FileTask]:
+        """The ready offline files for ``uid``, from the database (any node may have received one)."""
+        waiting = []
+        for record in await self.ctx.store.offline_files(recipient=uid):
+            self.tasks.setdefault(record.task_id, _ready_task(record))
+            task = self.find(record.task_id, limits)
+            if task is not None:
+                waiting.append(task)
+        return waiting
+
+    def offline(self, uid: int | None = None) -> list[FileTask]:
+        """The offline files kept for ``uid`` (None: for everyone), oldest first: an operator's view."""
+        kept = [t for t in self.tasks.values() if t.ready and uid in (None, t.recipient)]
+        return sorted(kept, key=lambda t: (t.created_ms, t.task_id))
 
     def read(self, task: FileTask) -> AsyncIterator[bytes]:
         assert self.store is not None and task.file_id
@@ -210,15 +221,24 @@ class Files:
         """A token only ``task``'s recipient's link carries: signed, naming the recipient and the task."""
         return self.links.issue(task.recipient, task.task_id, ttl_s)
 
-    def by_link(self, task_id: str, token: str, limits: FileLimits) -> FileTask | None:
+    async def by_link(self, task_id: str, token: str, limits: FileLimits) -> FileTask | None:
         """The ready offline file a link names, if its token is valid for it."""
         claims = self.links.verify(token)
-        task = self.find(task_id, limits)
-        if claims is None or task is None or not task.ready:
+        if claims is None:
+            return None
+        task = await self.lookup(task_id, limits)
+        if task is None or not task.ready:
             return None
         if claims.device != task.task_id or claims.uid != task.recipient:
             return None
         return task
+
+
+def _ready_task(r: OfflineFile) -> FileTask:
+    """The task of a recorded offline file."""
+    return FileTask(
+        r.task_id, r.sender, r.recipient, r.name, r.size, True, r.created_ms, r.created_ms, r.file_id, True
+    )
 
 
 def clean_name(name: str) -> str:

@@ -7,6 +7,7 @@ the users it concerns), which each adapter renders in its protocol's words.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from polyim.cluster.base import SessionId
 from polyim.core.context import Context
@@ -16,6 +17,20 @@ from polyim.core.ids import check_name
 from polyim.core.sessions import Session
 from polyim.model import Group, GroupKind, GroupMember, GroupRole, GroupUpdate, changed_fields
 from polyim.store.base import Conflict
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPolicy:
+    """Who may add members to a group, as the protocol's own page says, handed in with each call like
+    a ``SendPolicy``: OMTP 42, beehive GROUP-INVITE and XMMEP 150 let any member invite and anyone join
+    an open group by itself; TeamTalk 5/14 lets only the owner and managers of a normal group add
+    anyone, and nobody add himself. A temporary group (a discussion) lets every member invite."""
+
+    members_invite: bool = True
+    self_join: bool = True
+
+
+DEFAULT_GROUP_POLICY = GroupPolicy()
 
 
 class Groups:
@@ -44,10 +59,11 @@ class Groups:
         skip: SessionId | None,
         *,
         on: bool = True,
+        origin: str = "",
     ) -> None:
         # the current members, reloaded if a change just dropped them from the cache
         members = tuple(await self.ctx.members(group.gid))
-        event = GroupEvent(group, change, actor, tuple(uids), members, on)
+        event = GroupEvent(group, change, actor, tuple(uids), members, on, origin)
         self.ctx.sessions.deliver(dict.fromkeys(notify), event, skip=skip)
 
     async def create(
@@ -101,19 +117,39 @@ class Groups:
     async def of_user(self, uid: int) -> list[Group]:
         return await self.ctx.store.groups_of(uid)
 
+    async def page(self, query: str, offset: int, limit: int) -> tuple[int, list[Group]]:
+        """An operator's listing: the groups whose name holds ``query`` (case-insensitive; empty: all)
+        or whose gid it spells, by gid; the total found and the ``limit`` from ``offset``."""
+        wanted = query.casefold()
+        found = [
+            g
+            for g in await self.ctx.store.list_groups(100_000)
+            if not wanted or wanted in g.name.casefold() or wanted == str(g.gid)
+        ]
+        return len(found), found[offset : offset + limit]
+
     async def add_members(
-        self, actor: int, gid: int, uids: Sequence[int], *, skip: SessionId | None = None
+        self,
+        actor: int,
+        gid: int,
+        uids: Sequence[int],
+        *,
+        skip: SessionId | None = None,
+        policy: GroupPolicy = DEFAULT_GROUP_POLICY,
+        origin: str = "",
     ) -> list[int]:
-        """A member may invite anyone not on the group's blacklist who has not blocked it; a non-member
-        may add only itself. Nobody joins a closed group."""
+        """Who may invite is ``policy``'s rule; the invitees must not be on the group's blacklist nor
+        have blocked the inviter. Nobody joins a closed group. Returns the users actually added (those
+        already in are left out); ``origin`` (the asking protocol) goes into the event."""
         group = await self.ctx.require_group(gid)
         if not uids:
             raise CoreError(Code.BAD_REQUEST, "no users")
         wanted = await self._existing_users(uids)
         members = await self.ctx.members(gid)
         blacklist = await self.ctx.store.group_blacklist(gid)
-        if group.closed or (actor not in members and wanted != [actor]):
-            raise CoreError(Code.NO_PRIVILEGE, "group closed" if group.closed else "cannot join")
+        if group.closed:
+            raise CoreError(Code.NO_PRIVILEGE, "group closed")
+        self._check_adder(group, members, actor, wanted, policy)
         if any(u in blacklist and u not in members for u in wanted):
             raise CoreError(Code.NO_PRIVILEGE, "blacklisted by the group")
         for uid in wanted:
@@ -126,15 +162,35 @@ class Groups:
             await self.ctx.store.add_group_members(gid, new)
             self.ctx.forget_group(gid)
             await self.ctx.members(gid)
-            change = GroupChange.JOINED
-            await self._emit(await self.ctx.require_group(gid), change, actor, new, [*members, *new], skip)
+            group = await self.ctx.require_group(gid)
+            notify = [*members, *new]
+            await self._emit(group, GroupChange.JOINED, actor, new, notify, skip, origin=origin)
         return new
 
+    @staticmethod
+    def _check_adder(
+        group: Group, members: dict[int, GroupMember], actor: int, wanted: list[int], policy: GroupPolicy
+    ) -> None:
+        me = members.get(actor)
+        if me is None:
+            if wanted != [actor] or not policy.self_join:
+                raise CoreError(Code.NO_PRIVILEGE, "cannot join")
+            return
+        everyone = policy.members_invite or group.kind is GroupKind.TEMPORARY
+        if me.role is GroupRole.MEMBER and not everyone:
+            raise CoreError(Code.NO_PRIVILEGE, "owner or manager only")
+
     async def remove_members(
-        self, actor: int, gid: int, uids: Sequence[int], *, skip: SessionId | None = None
+        self,
+        actor: int,
+        gid: int,
+        uids: Sequence[int],
+        *,
+        skip: SessionId | None = None,
+        origin: str = "",
     ) -> list[int]:
         """Anyone but the owner may leave; owner and managers remove others (a manager not the owner or
-        another manager)."""
+        another manager). ``origin`` (the asking protocol) goes into the event."""
         group = await self.ctx.require_group(gid)
         if not uids:
             raise CoreError(Code.BAD_REQUEST, "no users")
@@ -146,7 +202,8 @@ class Groups:
         self.ctx.forget_group(gid)
         await self.ctx.members(gid)
         change = GroupChange.LEFT if targets == [actor] else GroupChange.REMOVED
-        await self._emit(await self.ctx.require_group(gid), change, actor, targets, list(members), skip)
+        group = await self.ctx.require_group(gid)
+        await self._emit(group, change, actor, targets, list(members), skip, origin=origin)
         return targets
 
     @staticmethod

@@ -153,6 +153,8 @@ class Messaging:
         ``duplicate=True`` and is not delivered again.
         """
         recipients = await self._check_send(session, out, policy)
+        messages_in = self.ctx.stats.messages_in
+        messages_in[session.protocol] = messages_in.get(session.protocol, 0) + 1
         if out.conv.kind is ConvKind.PEER and not self.ctx.sessions.routable(recipients):
             # the peer is on a node this one cannot reach now: refused like a failed commit, so the
             # protocol answers "try again later" in its own words, and nothing is stored
@@ -205,14 +207,15 @@ class Messaging:
     ) -> int:
         """Hand a transient 1:1 signal (typing) to the peer's live sessions, checked as a send to that
         peer would be (it exists, has not blocked the sender, the friendship rule) but never stored; the
-        sender's own other sessions get it too with ``mirror`` (TeamTalk 4/1). Returns the number of
-        sessions reached."""
+        sender's own other sessions get it too with ``mirror`` (TeamTalk 4/1). A signal to oneself
+        reaches those other sessions alone, and only with ``mirror`` (TeamTalk 7/61's 2/5). Returns the
+        number of sessions reached."""
         if event.sender != session.uid:
             raise CoreError(Code.IDENTITY_MISMATCH)
+        if event.peer == session.uid:
+            return self.ctx.sessions.deliver([session.uid], event, skip=session.sid) if mirror else 0
         await self.ctx.require_account(event.peer)
         await self._check_peer(session.uid, event.peer, policy)
-        if event.peer == session.uid:
-            return 0
         reached = self.ctx.sessions.deliver([event.peer], event)
         if mirror:
             reached += self.ctx.sessions.deliver([session.uid], event, skip=session.sid)

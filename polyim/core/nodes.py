@@ -78,10 +78,13 @@ class Nodes:
     def least_loaded(self, protocol: str, kind: str) -> Gateway | None:
         """The live listener of ``protocol`` and ``kind`` with the fewest connections, on any node (the
         lowest node id among equals): what the protocols' "which server" commands hand out (design.md §6)."""
-        now = time.monotonic()
-        live = [Gateway(**json.loads(r.value)) for r in self.records(GATEWAYS) if r.alive(now)]
-        fitting = [g for g in live if g.protocol == protocol and g.kind == kind]
+        fitting = [g for g in self.gateways() if g.protocol == protocol and g.kind == kind]
         return min(fitting, key=lambda g: (g.connections, g.nid), default=None)
+
+    def gateways(self) -> list[Gateway]:
+        """Every live listener of every node, as last reported."""
+        now = time.monotonic()
+        return [Gateway(**json.loads(r.value)) for r in self.records(GATEWAYS) if r.alive(now)]
 
     def elsewhere(self, protocol: str, kind: str) -> Gateway | None:
         """:meth:`least_loaded` when it is another node's listener (None when it is this node's, or none is

@@ -28,12 +28,15 @@ Decisions where the design is silent:
   records), and reports of other nodes (:meth:`Rooms.apply_node_report`, 30 s TTL) add to the totals.
   Every ``count_interval`` seconds each room with sessions gets a COUNT event with its total; the
   adapter passes it on only to connections that asked for it (beehive SUB 0x0410).
-* **Sub-groups** are assigned per node, lowest index with room first; a freed place is reused.
+* **Sub-groups** are the room's, on every node: sub-group k is the sessions in sub-group k of every
+  node. A join takes the lowest index whose count (this node's, plus the other nodes' last reports)
+  is below the capacity; a freed place is reused. Two joins on two nodes at the same instant may both
+  take the last place of a sub-group: the capacity is kept to within a report's delay.
 * **Across nodes** (scaled mode) each node keeps the rooms its own sessions are in. Its report (rid →
   sessions here) is a node record (:data:`ROOMS_RECORD`), written when a room gains or loses a session
   here and every few seconds; from the other nodes' reports a node knows where a room has sessions. A
   room's JOIN, QUIT, KICK, BC, DISMISS and whole-room CHAT go to those nodes as a ``RoomCast``, fanned out
-  there to the sessions inside (a sub-group is a node's own, so a sub-group chat stays on its node); a
+  there to the sessions inside (a sub-group chat, to those of that sub-group); a
   change of a room's kept settings or lists is announced to every node once committed, and each reads
   the room again from the store.
 """
@@ -62,6 +65,7 @@ from polyim.core.messaging import (
     new_message,
 )
 from polyim.core.sessions import Session, fan_out
+from polyim.core.stats import bump
 from polyim.model import ConvKind, Message, RoomList, RoomRecord
 from polyim.pending import Pending
 
@@ -70,7 +74,8 @@ log = logging.getLogger(__name__)
 ROOMS_PER_SESSION = 64
 KEPT_BROADCASTS = 100
 NODE_REPORT_TTL = 30.0
-ROOMS_RECORD = "core.rooms"  # a node's report: {rid: sessions here} as JSON, keyed by node id
+# a node's report, keyed by node id: {rid: [sessions here in sub-group 0, 1, …]} as JSON
+ROOMS_RECORD = "core.rooms"
 MAX_NAME = 64
 MAX_DESC = 512
 
@@ -98,6 +103,7 @@ class RoomStat:
     rid: int
     nid: int
     num: int
+    groups: tuple[int, ...] = ()  # sessions per sub-group on that node
 
 
 @dataclass(eq=False)
@@ -146,10 +152,14 @@ class Room:
     def size(self) -> int:
         return len(self.where)
 
-    def place(self, session: Session) -> int:
-        """The lowest sub-group below capacity, else a new one (beehive.md §4.4 ROOM-JOIN)."""
-        index = next((i for i, g in enumerate(self.groups) if len(g) < self.capacity), len(self.groups))
-        if index == len(self.groups):
+    def place(self, session: Session, elsewhere: list[int]) -> int:
+        """The lowest sub-group below capacity, else a new one (beehive.md §4.4 ROOM-JOIN); ``elsewhere``
+        is each sub-group's sessions on the other nodes."""
+        known = max(len(self.groups), len(elsewhere))
+        counts = [(len(self.groups[i]) if i < len(self.groups) else 0) for i in range(known)]
+        counts = [n + (elsewhere[i] if i < len(elsewhere) else 0) for i, n in enumerate(counts)]
+        index = next((i for i, n in enumerate(counts) if n < self.capacity), known)
+        while len(self.groups) <= index:
             self.groups.append(set())
         self.groups[index].add(session)
         self.where[session] = index
@@ -199,6 +209,7 @@ class Rooms:
         self._ticker: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Future[None]] = set()
         self._heard_reports: dict[int, bytes] = {}  # nid → the report last applied
+        self._remote_groups: dict[int, dict[int, tuple[int, ...]]] = {}  # nid → rid → per sub-group
         self._report_queued = False
         ctx.sessions.on_detach(self.leave_all)
         ctx.sessions.on_room_cast(self._heard)
@@ -266,7 +277,7 @@ class Rooms:
     def report(self) -> None:
         """Write this node's report (rid → sessions here) into the node registry."""
         self._report_queued = False
-        counts = {str(r.rid): r.size for r in self._rooms.values() if r.where}
+        counts = {str(r.rid): [len(g) for g in r.groups] for r in self._rooms.values() if r.where}
         self._registry.put(ROOMS_RECORD, str(self.ctx.clock.node_id), json.dumps(counts).encode())
 
     def _report_soon(self) -> None:
@@ -282,8 +293,22 @@ class Rooms:
             nid = int(record.key)
             if record.alive(now) and self._heard_reports.get(nid) != record.value:
                 self._heard_reports[nid] = record.value
-                stats = [RoomStat(int(rid), nid, num) for rid, num in json.loads(record.value).items()]
+                stats = [_stat(int(rid), nid, num) for rid, num in json.loads(record.value).items()]
                 self.apply_node_report(nid, stats)
+
+    def _elsewhere(self, rid: int) -> list[int]:
+        """Sessions per sub-group of room ``rid`` on the other live nodes, from their reports."""
+        self._absorb_reports()
+        now = time.monotonic()
+        total: list[int] = []
+        for nid, (at, _) in self._reports.items():
+            if now - at >= NODE_REPORT_TTL:
+                continue
+            for i, num in enumerate(self._remote_groups.get(nid, {}).get(rid, ())):
+                if i == len(total):
+                    total.append(0)
+                total[i] += num
+        return total
 
     def _nodes(self, rid: int = 0) -> list[int]:
         """The other live nodes (with sessions in room ``rid`` when given)."""
@@ -311,7 +336,13 @@ class Rooms:
         if room is None:
             return
         inside = list(room.where)
-        fan_out(inside, event)
+        # another node's chat reaches this node's sessions: counted as this node's messages out
+        counts = self.ctx.stats.messages_out if event.kind is RoomChange.CHAT else None
+        if event.kind is RoomChange.CHAT and event.subgroup:
+            in_group = room.groups[event.subgroup] if event.subgroup < len(room.groups) else set()
+            fan_out(list(in_group), event, counts)  # a sub-group chat: that sub-group's sessions here
+            return
+        fan_out(inside, event, counts)
         if event.kind is RoomChange.DISMISS:
             self._drop(room, inside)
         elif event.kind is RoomChange.KICK:
@@ -418,8 +449,12 @@ class Rooms:
         return sorted(self._of_session.get(session, ()))
 
     def subgroups(self, rid: int) -> list[int]:
-        """Session count of each sub-group of the room on this node."""
-        return [len(g) for g in self.require(rid).groups]
+        """Session count of each sub-group of the room, on every node."""
+        here = [len(g) for g in self.require(rid).groups]
+        elsewhere = self._elsewhere(rid)
+        size = max(len(here), len(elsewhere))
+        here += [0] * (size - len(here))
+        return [n + (elsewhere[i] if i < len(elsewhere) else 0) for i, n in enumerate(here)]
 
     # -- life of a room ---------------------------------------------------------------------------
     async def create(self, owner: int, name: str = "", desc: str = "", *, rid: int | None = None) -> Room:
@@ -473,7 +508,7 @@ class Rooms:
             return JoinResult(index, False)
         self._check_entry(room, session)
         others = list(room.where)
-        index = room.place(session)
+        index = room.place(session, self._elsewhere(rid))
         self._of_session.setdefault(session, set()).add(rid)
         event = RoomEvent(rid, RoomChange.JOIN, uid=session.uid)
         fan_out(others, event)
@@ -604,6 +639,7 @@ class Rooms:
         out to the room (or the sub-group ``subgroup`` ≠ 0), **the sender's session included**. A resend
         of a committed client id resolves to the original with ``duplicate`` and is not sent again."""
         room = self._check_chat(session, out, subgroup, policy)
+        bump(self.ctx.stats.messages_in, session.protocol)
         new = new_message(self.ctx.clock, out, session.uid, session.device_id)
         return commit_then(
             self.ctx.store.append_message(new),
@@ -621,7 +657,7 @@ class Rooms:
         if session.uid in room.gagged:
             raise CoreError(Code.MUTED, "gagged in the room")
         check_size(out, self.ctx.settings.max_message_bytes, policy)
-        if subgroup < 0 or subgroup >= max(1, len(room.groups)):
+        if subgroup < 0 or subgroup >= max(1, len(room.groups), len(self._elsewhere(room.rid))):
             raise CoreError(Code.BAD_REQUEST, "no such sub-group")
         return room
 
@@ -632,10 +668,12 @@ class Rooms:
                 rid, RoomChange.CHAT, uid=sender.uid, subgroup=subgroup, message=message, origin=sender.sid
             )
             groups = room.groups if subgroup == 0 else room.groups[subgroup : subgroup + 1]
+            stats = self.ctx.stats
+            reached = 0
             for group in groups:  # fan-out walks the sub-groups
-                fan_out(list(group), event)
-            if subgroup == 0:
-                self._spread(rid, event)
+                reached += fan_out(list(group), event, stats.messages_out)
+            stats.fanout.observe(reached)
+            self._spread(rid, event)  # the other nodes' sessions of the room (or of that sub-group)
             if sender in room.where and room.where[sender] != subgroup and subgroup != 0:
                 sender.sink.deliver(event)  # the sender always gets its own message
         # operators monitoring the room conversation (design.md §4 roles)
@@ -667,12 +705,17 @@ class Rooms:
     def node_stats(self) -> list[RoomStat]:
         """This node's report: one record per room with sessions here."""
         nid = self.ctx.clock.node_id
-        return [RoomStat(r.rid, nid, r.size) for r in self._rooms.values() if r.where]
+        return [
+            RoomStat(r.rid, nid, r.size, tuple(len(g) for g in r.groups))
+            for r in self._rooms.values()
+            if r.where
+        ]
 
     def apply_node_report(self, nid: int, stats: list[RoomStat]) -> None:
         """Another node's report (scaled mode); it counts until it is :data:`NODE_REPORT_TTL` old."""
         if nid != self.ctx.clock.node_id:
             self._reports[nid] = (time.monotonic(), {s.rid: s.num for s in stats})
+            self._remote_groups[nid] = {s.rid: s.groups for s in stats if s.groups}
 
     def top(self, num: int) -> list[tuple[int, int]]:
         """(rid, total) of the ``num`` rooms with the most sessions, largest first."""
@@ -682,3 +725,10 @@ class Rooms:
         totals = [t for t in totals if t[1] > 0]
         totals.sort(key=lambda t: (-t[1], t[0]))
         return totals[:num]
+
+
+def _stat(rid: int, nid: int, reported: int | list[int]) -> RoomStat:
+    """A room's entry in a node's report: sessions per sub-group (a bare count from an older node)."""
+    if isinstance(reported, int):
+        return RoomStat(rid, nid, reported)
+    return RoomStat(rid, nid, sum(reported), tuple(reported))

@@ -9,7 +9,9 @@ from typing import Protocol
 
 from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, SessionRecord
 from polyim.cluster.codec import Broadcast, Delivery, Kick, RoomCast, decode_envelope, encode_envelope
-from polyim.core.events import Event, KickReason, Presence
+from polyim.core.events import Event, KickReason, MessageEvent, Presence
+from polyim.core.stats import NodeStats, bump
+from polyim.logctx import LogContext, scoped
 from polyim.model import DeviceClass, Role
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,10 @@ class Sink(Protocol):
         """``deliver`` to many sinks of this class at once (see :func:`fan_out`)."""
 
 
-def fan_out(sessions: Iterable[Session], event: Event) -> int:
+def fan_out(sessions: Iterable[Session], event: Event, counts: dict[str, int] | None = None) -> int:
     """Hand ``event`` to many sessions (a room, a broadcast), grouped by adapter class: an adapter renders
-    the frame once and writes it to all its connections in one tight loop (design.md §8)."""
+    the frame once and writes it to all its connections in one tight loop (design.md §8). ``counts``
+    (protocol → sessions) adds how many of each protocol's sessions got it, once per adapter class."""
     groups: dict[type[Sink], list[Sink]] = {}
     n = 0
     for s in sessions:
@@ -45,6 +48,8 @@ def fan_out(sessions: Iterable[Session], event: Event) -> int:
         n += 1
     for kind, sinks in groups.items():
         kind.deliver_all(sinks, event)
+        if counts is not None:
+            bump(counts, getattr(kind, "protocol", ""), len(sinks))
     return n
 
 
@@ -68,6 +73,8 @@ class Session:
     monitors: frozenset[str] = frozenset()
     #: What this session shows its user's friends (``Accounts.set_presence``); OFFLINE = invisible.
     presence: Presence = Presence.ONLINE
+    #: Who its connection's log lines are about: a kick from elsewhere logs under it.
+    log_context: LogContext | None = None
 
     @property
     def is_operator(self) -> bool:
@@ -90,8 +97,15 @@ class SessionRegistry:
     sessions the event object itself and serializes it only for sessions held elsewhere.
     """
 
-    def __init__(self, directory: Directory, router: Router, new_id: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        router: Router,
+        new_id: Callable[[], int],
+        stats: NodeStats | None = None,
+    ) -> None:
         self.node_id = directory.node_id
+        self.stats = stats if stats is not None else NodeStats()
         self._directory = directory
         self._remote = directory.remote()
         self._router = router
@@ -201,7 +215,8 @@ class SessionRegistry:
         if session is None:
             return False
         self.detach(sid)
-        session.sink.kick(reason)
+        with scoped(session.log_context):  # the kicker runs in its own connection's context
+            session.sink.kick(reason)
         return True
 
     def _ended(self, session: Session) -> None:
@@ -222,6 +237,19 @@ class SessionRegistry:
     def online(self, uid: int) -> bool:
         return self._directory.online(uid)
 
+    def record(self, sid: SessionId) -> SessionRecord | None:
+        """The session ``sid`` on any node."""
+        return self._directory.get(sid)
+
+    def listing(self) -> list[tuple[SessionRecord, Session | None]]:
+        """Every live session of every node this node knows of, by id: its record, and the session
+        itself when it is held here (an operator's view; never on a message's path)."""
+        here = [(s.record(self.node_id), s) for s in self._by_sid.values()]
+        there: list[tuple[SessionRecord, Session | None]] = [
+            (r, None) for records in self._remote.values() for r in records
+        ]
+        return sorted(here + there, key=lambda pair: pair[0].sid)
+
     def routable(self, uids: Iterable[int]) -> bool:
         """Whether every session of ``uids`` can be reached now: false only while the cluster backend
         is unreachable and one of them has a session on another node."""
@@ -235,6 +263,14 @@ class SessionRegistry:
 
     def all(self) -> list[Session]:
         return list(self._by_sid.values())
+
+    def remote_counts(self) -> dict[tuple[int, str], int]:
+        """Sessions held by the other nodes, per (node, protocol), as this node's view knows them."""
+        counts: dict[tuple[int, str], int] = {}
+        for records in self._remote.values():
+            for r in records:
+                counts[r.node, r.protocol] = counts.get((r.node, r.protocol), 0) + 1
+        return counts
 
     def monitor(self, session: Session, conv_key: str) -> None:
         session.monitors = session.monitors | {conv_key}
@@ -262,6 +298,7 @@ class SessionRegistry:
         seen: set[int] = set() if skip is None else {skip}
         n = 0
         remote = self._remote
+        out = self.stats.messages_out if type(event) is MessageEvent else None
         if remote:
             uids = list(uids)  # read twice
         for uid in uids:
@@ -270,14 +307,20 @@ class SessionRegistry:
                     seen.add(s.sid)
                     s.sink.deliver(event)
                     n += 1
+                    if out is not None:
+                        out[s.protocol] = out.get(s.protocol, 0) + 1
         if conv_key:
             for s in self._monitors.get(conv_key, ()):
                 if s.sid not in seen:
                     seen.add(s.sid)
                     s.sink.deliver(event)
                     n += 1
+                    if out is not None:
+                        out[s.protocol] = out.get(s.protocol, 0) + 1
         if remote:
             n += self._publish(uids, event, seen)
+        if out is not None:
+            self.stats.fanout.observe(n)
         return n
 
     def _publish(self, uids: Iterable[int], event: Event, seen: set[int]) -> int:
@@ -310,4 +353,6 @@ class SessionRegistry:
         if isinstance(message, Broadcast):
             self._broadcast_here(message)
             return
-        fan_out([s for sid in message.sids if (s := self._by_sid.get(sid)) is not None], message.event)
+        event = message.event
+        out = self.stats.messages_out if type(event) is MessageEvent else None
+        fan_out([s for sid in message.sids if (s := self._by_sid.get(sid)) is not None], event, out)

@@ -9,14 +9,18 @@ is logged with who it was done for.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
+from polyim.cluster.base import SessionId, SessionRecord
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
+from polyim.core.files import FileTask
 from polyim.core.ids import bad_name, storable
 from polyim.core.rooms import Room
+from polyim.core.sessions import Session
 from polyim.http.common import CORE_KEY, Handler, admin_only, api_error, json_body
 from polyim.model import Group, GroupMember, Role
 
@@ -39,6 +43,10 @@ class _BadRequest(Exception):
     pass
 
 
+class _NotFound(Exception):
+    """A session or file the core does not know (users, groups and rooms are the core's refusals)."""
+
+
 def _refusals(fn: Handler) -> Handler:
     """Admin only; a core refusal or a bad field becomes its JSON error."""
 
@@ -49,6 +57,8 @@ def _refusals(fn: Handler) -> Handler:
             return api_error(_STATUS.get(exc.code, 400), exc.text)
         except _BadRequest as exc:
             return api_error(400, str(exc))
+        except _NotFound as exc:
+            return api_error(404, str(exc))
 
     return admin_only(handle)
 
@@ -74,6 +84,24 @@ def _id_text(text: str, name: str) -> int:
 
 def _path_id(request: web.Request, name: str) -> int:
     return _id_text(request.match_info[name], name)
+
+
+_MAX_PAGE = 1000
+
+
+def _paging(request: web.Request) -> tuple[int, int]:
+    """``?offset=`` (default 0) and ``?limit=`` (default 100, at most 1000) of a listing."""
+    offset, limit = request.query.get("offset", "0"), request.query.get("limit", "100")
+    if not (offset.isascii() and offset.isdigit() and limit.isascii() and limit.isdigit()):
+        raise _BadRequest("offset and limit must be non-negative integers")
+    if not 0 < int(limit) <= _MAX_PAGE:
+        raise _BadRequest(f"limit must be 1 to {_MAX_PAGE}")
+    return int(offset), int(limit)
+
+
+def _page(total: int, offset: int, key: str, items: list[dict[str, Any]]) -> web.Response:
+    """A listing's answer: the total matched, where this page starts, and its items."""
+    return web.json_response({"total": total, "offset": offset, key: items})
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -110,6 +138,33 @@ async def create_user(request: web.Request) -> web.Response:
         role=Role.OPERATOR if body.get("operator") else Role.USER,
     )
     return web.json_response(_account(acct), status=201)
+
+
+async def list_users(request: web.Request) -> web.Response:
+    """``GET /api/v1/users?q=&offset=&limit=`` → the accounts whose username or nickname holds ``q``
+    (or whose uid it is), disabled ones too, by uid, a page at a time."""
+    offset, limit = _paging(request)
+    total, found = await request.app[CORE_KEY].accounts.page(request.query.get("q", ""), offset, limit)
+    return _page(total, offset, "users", [_account(a) for a in found])
+
+
+async def show_user(request: web.Request) -> web.Response:
+    """``GET /api/v1/users/{uid}`` → the account and its live sessions' count on every node."""
+    core = request.app[CORE_KEY]
+    acct = await core.ctx.require_account(_path_id(request, "uid"))
+    return web.json_response({**_account(acct), "sessions": len(core.sessions.records(acct.uid))})
+
+
+async def set_password(request: web.Request) -> web.Response:
+    """``POST /api/v1/users/{uid}/password`` {password} → the account. Sessions stay; the new password
+    counts from the next login."""
+    uid, password = _path_id(request, "uid"), (await _body(request)).get("password")
+    if not isinstance(password, str) or not password:
+        raise _BadRequest("password required")
+    core = request.app[CORE_KEY]
+    await core.accounts.set_password(uid, password)
+    log.info("admin API: uid %d password set", uid)
+    return web.json_response(_account(await core.accounts.get(uid)))
 
 
 async def disable_user(request: web.Request) -> web.Response:
@@ -165,10 +220,18 @@ async def _group_out(core: Core, gid: int, status: int = 200) -> web.Response:
 
 
 async def list_groups(request: web.Request) -> web.Response:
-    """``GET /api/v1/groups?uid=U`` → the groups U belongs to."""
-    uid = _id_text(request.query.get("uid", ""), "uid")
-    groups = await request.app[CORE_KEY].groups.of_user(uid)
-    return web.json_response({"groups": [_group(g) for g in sorted(groups, key=lambda g: g.gid)]})
+    """``GET /api/v1/groups?uid=U`` → the groups U belongs to; without ``uid``, ``?q=&offset=&limit=``
+    → the groups whose name holds ``q`` (or whose gid it is), by gid, a page at a time."""
+    core = request.app[CORE_KEY]
+    offset, limit = _paging(request)
+    if "uid" in request.query:
+        uid = _id_text(request.query["uid"], "uid")
+        await core.ctx.require_account(uid)
+        mine = sorted(await core.groups.of_user(uid), key=lambda g: g.gid)
+        total, groups = len(mine), mine[offset : offset + limit]
+    else:
+        total, groups = await core.groups.page(request.query.get("q", ""), offset, limit)
+    return _page(total, offset, "groups", [_group(g) for g in groups])
 
 
 async def create_group(request: web.Request) -> web.Response:
@@ -218,6 +281,7 @@ def _membership(adding: bool) -> Handler:
 
 # -- rooms ----------------------------------------------------------------------------------------------
 def _room(core: Core, room: Room) -> dict[str, Any]:
+    inside = sorted(core.rooms.sessions(room.rid), key=lambda s: s.sid)
     return {
         "rid": room.rid,
         "name": room.name,
@@ -226,14 +290,20 @@ def _room(core: Core, room: Room) -> dict[str, Any]:
         "sessions": core.rooms.count(room.rid),
         "subgroups": core.rooms.subgroups(room.rid),
         "banned": sorted(room.banned),
+        "members": [{"uid": s.uid, "sid": str(s.sid), "protocol": s.protocol} for s in inside],
     }
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    """``GET /api/v1/rooms?top=N`` → the N rooms with the most sessions (default 100), largest first."""
+    """``GET /api/v1/rooms?top=N`` → the N rooms with the most sessions (default 100), largest first,
+    each with the uids inside on this node."""
     top = _id_text(request.query.get("top", "100"), "top")
     core = request.app[CORE_KEY]
-    return web.json_response({"rooms": [{"rid": r, "sessions": n} for r, n in core.rooms.top(top)]})
+    rooms = [
+        {"rid": r, "sessions": n, "members": sorted({s.uid for s in core.rooms.sessions(r)})}
+        for r, n in core.rooms.top(top)
+    ]
+    return web.json_response({"rooms": rooms})
 
 
 async def create_room(request: web.Request) -> web.Response:
@@ -283,9 +353,89 @@ async def kick_from_room(request: web.Request) -> web.Response:
     return web.json_response(_room(core, core.rooms.require(rid)))
 
 
+# -- sessions ---------------------------------------------------------------------------------------------
+def _session(record: SessionRecord, here: Session | None) -> dict[str, Any]:
+    """A session id is a 64-bit clock value: a string, so that JavaScript reads it whole."""
+    out: dict[str, Any] = {
+        "sid": str(record.sid),
+        "uid": record.uid,
+        "node": record.node,
+        "protocol": record.protocol,
+        "device_class": record.device_class.value,
+        "device_id": record.device_id,
+    }
+    if here is not None:
+        out.update(peer=here.peer_addr, app=here.app, app_version=here.app_version)
+    return out
+
+
+def _wanted(record: SessionRecord, query: Mapping[str, str]) -> bool:
+    protocol, node, uid = query.get("protocol"), query.get("node"), query.get("uid")
+    return (
+        (protocol is None or record.protocol == protocol)
+        and (node is None or str(record.node) == node)
+        and (uid is None or str(record.uid) == uid)
+    )
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    """``GET /api/v1/sessions?protocol=&node=&uid=&offset=&limit=`` → the live sessions of every node,
+    by id; those held by this node also show the peer address and the client application."""
+    offset, limit = _paging(request)
+    found = [pair for pair in request.app[CORE_KEY].sessions.listing() if _wanted(pair[0], request.query)]
+    return _page(len(found), offset, "sessions", [_session(*p) for p in found[offset : offset + limit]])
+
+
+async def kick_session(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/sessions/{sid}``: the session ends, on whatever node holds it, with its
+    protocol's kick (reason: operator)."""
+    sid = SessionId(_path_id(request, "sid"))
+    if not await request.app[CORE_KEY].accounts.kick_session(sid):
+        raise _NotFound("no such session")
+    log.info("admin API: session %d kicked", sid)
+    return web.json_response({"sid": str(sid), "kicked": True})
+
+
+# -- offline files --------------------------------------------------------------------------------------
+def _file(task: FileTask) -> dict[str, Any]:
+    return {
+        "task": task.task_id,
+        "sender": task.sender,
+        "recipient": task.recipient,
+        "name": task.name,
+        "size": task.size,
+        "created_ms": task.created_ms,
+    }
+
+
+async def list_files(request: web.Request) -> web.Response:
+    """``GET /api/v1/files?uid=&offset=&limit=`` → the offline files kept for ``uid`` (for everyone
+    without it), oldest first."""
+    offset, limit = _paging(request)
+    uid = _id_text(request.query["uid"], "uid") if "uid" in request.query else None
+    kept = request.app[CORE_KEY].transfers.offline(uid)
+    return _page(len(kept), offset, "files", [_file(t) for t in kept[offset : offset + limit]])
+
+
+async def delete_file(request: web.Request) -> web.Response:
+    """``DELETE /api/v1/files/{task}``: the offline file and its bytes are deleted; its recipient can
+    no longer fetch it."""
+    task_id = request.match_info["task"]
+    core = request.app[CORE_KEY]
+    task = next((t for t in core.transfers.offline() if t.task_id == task_id), None)
+    if task is None:
+        raise _NotFound("no such offline file")
+    await core.transfers.drop(task)
+    log.info("admin API: offline file %s for uid %d deleted", task_id, task.recipient)
+    return web.json_response({"task": task_id, "deleted": True})
+
+
 def routes() -> list[web.RouteDef]:
     table: list[tuple[str, str, Handler]] = [
+        ("GET", "/api/v1/users", list_users),
         ("POST", "/api/v1/users", create_user),
+        ("GET", "/api/v1/users/{uid}", show_user),
+        ("POST", "/api/v1/users/{uid}/password", set_password),
         ("POST", "/api/v1/users/{uid}/disable", disable_user),
         ("POST", "/api/v1/tokens", issue_token),
         ("GET", "/api/v1/groups", list_groups),
@@ -299,5 +449,9 @@ def routes() -> list[web.RouteDef]:
         ("GET", "/api/v1/rooms/{rid}", show_room),
         ("DELETE", "/api/v1/rooms/{rid}", dismiss_room),
         ("POST", "/api/v1/rooms/{rid}/kick", kick_from_room),
+        ("GET", "/api/v1/sessions", list_sessions),
+        ("DELETE", "/api/v1/sessions/{sid}", kick_session),
+        ("GET", "/api/v1/files", list_files),
+        ("DELETE", "/api/v1/files/{task}", delete_file),
     ]
     return [web.route(method, path, _refusals(fn)) for method, path, fn in table]

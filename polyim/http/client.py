@@ -1,4 +1,4 @@
-"""A client of the admin API for the command line (``polyim group …``, ``polyim room …``).
+"""A client of the admin API for the command line (``polyim group …``, ``room``, ``push``, ``session`` …).
 
 Groups and rooms live in the running server (rooms only in its memory; groups behind its caches, with
 members to notify), so these commands ask the server rather than edit the database.
@@ -65,7 +65,9 @@ class AdminClient:
 
 
 def _message(err: urllib.error.HTTPError) -> str:
+    """The refusal's text: ``message`` in the admin API's errors, ``errmsg`` in the push API's."""
     try:
-        return str(json.loads(err.read())["message"])
-    except (ValueError, KeyError, TypeError):
+        body = json.loads(err.read())
+        return str(body.get("message") or body["errmsg"])
+    except (ValueError, KeyError, TypeError, AttributeError):
         return f"HTTP {err.code}"

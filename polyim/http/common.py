@@ -7,7 +7,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -20,6 +20,15 @@ MAX_BODY = 64 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class CookieAuth(Protocol):
+    """A browser's login (the web console's cookie session): does it admit this request?"""
+
+    def admits(self, request: web.Request) -> bool: ...
+
+
+COOKIE_AUTH_KEY = web.AppKey("cookie_auth", CookieAuth)
+
+
 def has_bearer(request: web.Request, token: str) -> bool:
     """``Authorization: Bearer <token>``, compared in constant time so timing does not leak it."""
     header = request.headers.get("Authorization", "")
@@ -27,7 +36,12 @@ def has_bearer(request: web.Request, token: str) -> bool:
 
 
 def is_admin(request: web.Request) -> bool:
-    return has_bearer(request, request.app[ADMIN_TOKEN_KEY])
+    """The one check of every admin call: the admin token as a bearer token, or a console login (its
+    cookie, its CSRF header and a same-origin request; see ``http/console/auth.py``)."""
+    if has_bearer(request, request.app[ADMIN_TOKEN_KEY]):
+        return True
+    cookie = request.app.get(COOKIE_AUTH_KEY)
+    return cookie is not None and cookie.admits(request)
 
 
 def api_error(status: int, message: str) -> web.Response:

@@ -1,5 +1,5 @@
-"""polyim's push API (design.md §4 "Push", beehive.md §6.8): ``POST /api/v1/push/user`` and
-``POST /api/v1/push/broadcast``, admin token required, JSON bodies.
+"""polyim's push API (design.md §4 "Push", beehive.md §6.8): ``POST /api/v1/push/user``,
+``POST /api/v1/push/broadcast`` and ``POST /api/v1/push/room``, admin token required, JSON bodies.
 
 Every protocol's sessions receive a push in their own push form (beehive P2P / BC, OMTP BIZ_NOTIFY 16);
 that rendering is the adapters' business. A user push with ``"store": true`` is kept in the user's
@@ -9,7 +9,7 @@ stored.
 Answers are ``{"code":0,"errmsg":"OK","msgid":N,"online":n}``; refusals carry beehive's codes (the
 page that defines this API) with an HTTP status: 401 for the admin token (20008), 415 for a body that
 is not JSON (10007), 400 for a bad field (20005 wrong type, 20006 missing, 20007 invalid), 404 for an
-unknown user (10013), 413 for a payload over 60000 bytes (10018).
+unknown user (10013) or room (20007), 413 for a payload over 60000 bytes (10018).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _CORE_ERRORS: dict[Code, tuple[int, int, str]] = {
     Code.USER_NOT_FOUND: (404, 10013, "User isn't exist!"),
     Code.TOO_LARGE: (413, 10018, "Body over limit!"),
     Code.EMPTY: (400, 20007, "Param is invalid!"),
+    Code.ROOM_NOT_FOUND: (404, 20007, "Room isn't exist!"),
 }
 
 
@@ -78,7 +79,10 @@ def _payload(body: dict[str, Any]) -> bytes:
         except (binascii.Error, ValueError) as exc:
             raise Refusal(400, 20005, "data must be base64 text!") from exc
     elif isinstance(text, str):
-        payload = text.encode()
+        try:
+            payload = text.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, which JSON can spell
+            raise Refusal(400, 20005, "text must be text!") from exc
     else:
         raise Refusal(400, 20006, "text or data is missing!")
     if len(payload) > MAX_PAYLOAD:
@@ -130,6 +134,19 @@ async def _broadcast(request: web.Request, body: dict[str, Any]) -> dict[str, An
     return {"code": 0, "errmsg": "OK", "msgid": result.msgid, "online": result.online}
 
 
+async def _room(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    rid = _field(body, "rid", int)
+    if not 0 < rid <= MAX_ID:
+        raise Refusal(400, 20007, "rid is invalid!")
+    payload = _payload(body)
+    expire = _field(body, "expire", int, 0)
+    if expire < 0:
+        raise Refusal(400, 20007, "expire is invalid!")
+    rooms = request.app[CORE_KEY].rooms
+    bc = rooms.broadcast(rid, payload, expire)
+    return {"code": 0, "errmsg": "OK", "msgid": bc.msgid, "online": len(rooms.sessions(rid))}
+
+
 async def push_user(request: web.Request) -> web.Response:
     """``POST /api/v1/push/user`` {uid, text | data (base64), store?, expire?}."""
     return await _serve(request, _user)
@@ -140,5 +157,15 @@ async def push_broadcast(request: web.Request) -> web.Response:
     return await _serve(request, _broadcast)
 
 
+async def push_room(request: web.Request) -> web.Response:
+    """``POST /api/v1/push/room`` {rid, text | data (base64), expire?}: a ROOM-BC-like broadcast to the
+    sessions in the room, and to later joiners until ``expire`` seconds have passed (0: now only)."""
+    return await _serve(request, _room)
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.post("/api/v1/push/user", push_user), web.post("/api/v1/push/broadcast", push_broadcast)]
+    return [
+        web.post("/api/v1/push/user", push_user),
+        web.post("/api/v1/push/broadcast", push_broadcast),
+        web.post("/api/v1/push/room", push_room),
+    ]

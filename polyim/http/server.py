@@ -1,4 +1,5 @@
-"""polyim's single HTTP server: health, metrics, the admin API and the protocols' own endpoints."""
+"""polyim's single HTTP server: health, metrics, the admin API, the web console and the protocols' own
+endpoints."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from aiohttp import web
 from polyim.core.app import Core
 from polyim.http.admin import routes as admin_routes
 from polyim.http.common import ADMIN_TOKEN_KEY, CORE_KEY, MAX_BODY
+from polyim.http.console import install as install_console
 from polyim.http.metrics import ConnectionCounts, metrics_route
 from polyim.http.openapi import routes as openapi_routes
 from polyim.http.push import routes as push_routes
+from polyim.http.webchat import routes as webchat_routes
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -34,5 +37,7 @@ def build_app(
     app.router.add_routes(admin_routes())
     app.router.add_routes(push_routes())
     app.router.add_routes(openapi_routes())
+    install_console(app, core, connections)
     app.router.add_routes(routes)
+    app.router.add_routes(webchat_routes())
     return app

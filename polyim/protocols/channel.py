@@ -24,6 +24,7 @@ from polyim.core.errors import Code, CoreError
 from polyim.core.events import Event, KickReason
 from polyim.core.messaging import SendResult
 from polyim.core.sessions import Session, Sink
+from polyim.logctx import LogContext, bind, scoped
 from polyim.model import DeviceClass, Role
 from polyim.pending import Pending
 from polyim.transport.connection import Conn
@@ -131,6 +132,10 @@ class Channel:
     def __init__(self, core: Core, conn: Conn) -> None:
         self.core = core
         self.conn = conn
+        #: Who this connection's log lines are about, bound once here (``polyim/logctx.py``).
+        self.log_context = LogContext(self.protocol, conn.peer)
+        conn.log_context = self.log_context
+        bind(self.log_context)
         self.session: Session | None = None
         # Made when work first has to wait: an empty deque is 760 bytes, and most sessions never queue.
         self._pending: deque[Work] | None = None
@@ -217,6 +222,7 @@ class Channel:
                 try:
                     request = command.request(body)
                 except self.decode_errors as exc:
+                    self.count_error("bad_frame")
                     raise self.undecodable(exc) from exc
             reply = await command.handler(self, frame, request)
         except Refused as exc:
@@ -251,7 +257,9 @@ class Channel:
             return
         exc = fut.exception()
         if exc is not None:
-            log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
+            self.count_error("commit")
+            with scoped(self.log_context):  # settled in the writer's callback, not this connection's
+                log.error("%s %s: commit failed: %s", self.protocol, self.conn.peer, exc)
             self.commit_failed(frame, request)
         else:
             self.committed(frame, request, fut.result())
@@ -288,7 +296,14 @@ class Channel:
         """Write the answer to a send whose commit failed (nothing was stored)."""
         raise NotImplementedError
 
+    def count_error(self, kind: str) -> None:
+        """Count an error of ``kind`` for ``/metrics`` (``polyim_errors_total``): ``bad_frame`` for input
+        the codec or the request decoder refused, ``handler``, ``commit``, ``render`` here. Never on the
+        path of a good frame."""
+        self.core.stats.error(self.protocol, kind)
+
     def _failed(self) -> None:
+        self.count_error("handler")
         log.exception("%s %s: handler failed", self.protocol, self.conn.peer)
         self.conn.close()
 
@@ -305,6 +320,7 @@ class Channel:
             role=role,
             device_type=device_type,
             peer_addr=self.conn.peer.rsplit(":", 1)[0],
+            log_context=self.log_context,
         )
 
     @property
@@ -318,6 +334,7 @@ class Channel:
         if old is not None:
             await self.core.accounts.detach(old)
         self.session = session
+        self.log_context.uid = session.uid
         self.conn.logged_in = True
         await self.core.accounts.attach(session)
 
@@ -339,9 +356,11 @@ class Channel:
         except Exception:
             # A renderer's bug costs this connection only, never the sessions after it in a fan-out. The
             # event is stored or live state, so the client that reconnects syncs what it missed here.
-            log.exception(
-                "%s %s: could not render %s, closing", self.protocol, self.conn.peer, type(event).__name__
-            )
+            self.count_error("render")
+            with scoped(self.log_context):  # rendered in the sender's context
+                log.exception(
+                    "%s %s: could not render %s, closing", self.protocol, self.conn.peer, type(event).__name__
+                )
             self.conn.close()
 
     @classmethod

@@ -30,12 +30,16 @@ class ProtocolSection(Protocol):
 class ProtocolEntry:
     """``name`` is the TOML section (filled into ``settings``, a dataclass with a default for every key)
     and the first word of the ``listening`` lines; ``start`` binds the listeners, ``routes`` are the
-    protocol's endpoints on the shared HTTP listener. Both read the section with ``Settings.protocol``."""
+    protocol's endpoints on the shared HTTP listener. Both read the section with ``Settings.protocol``.
+    ``node_bound`` names the listener kinds (keys of the section) a client must reach on the node that
+    sent it there, never on another (TeamTalk's file server, which serves the tasks its node made):
+    ``polyim serve --nodes`` gives each node its own port for them instead of sharing one."""
 
     name: str
     settings: type[ProtocolSection]
     start: Callable[[Core, Settings], Awaitable[list[Listener]]]
     routes: Callable[[Core, Settings], list[web.RouteDef]]
+    node_bound: tuple[str, ...] = ()
 
 
 class LimitsSection(Protocol):
@@ -89,4 +93,4 @@ async def serve_listener(
         max_write_buffer=cfg.max_write_buffer,
     )
     bound = server.sockets[0].getsockname()[1]
-    return Listener(name, kind, host, bound, server, conns.close_all, conns.__len__)
+    return Listener(name, kind, host, bound, server, conns.close_all, conns)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from polyim.histogram import LATENCY_BOUNDS, SIZE_BOUNDS, Histogram
 from polyim.model import (
     Account,
     AccountUpdate,
@@ -48,6 +49,10 @@ class StoreMetrics:
     commits: int  # write transactions committed
     commit_seconds: float  # wall time spent in them, BEGIN to COMMIT
     write_queue: int  # calls waiting for the writer
+    #: calls per committed write transaction (a loop turn's appends are one call)
+    commit_batch: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS))
+    #: seconds per committed write transaction, BEGIN to COMMIT
+    commit_latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
 
 
 @dataclass(slots=True)
@@ -300,6 +305,10 @@ class Store(abc.ABC):
     async def get_group_by_name(self, name: str) -> Group | None: ...
 
     @abc.abstractmethod
+    async def list_groups(self, limit: int = 10_000) -> list[Group]:
+        """Every group, by gid, at most ``limit``."""
+
+    @abc.abstractmethod
     async def update_group(self, gid: int, change: GroupUpdate) -> Group:
         """Write the fields ``change`` sets (a new owner swaps the roles too) and stamp the update time;
         :class:`Conflict` if the new name is another group's."""
@@ -394,8 +403,9 @@ class Store(abc.ABC):
         """Drop the record (downloaded and deleted, or expired); nothing when there is none."""
 
     @abc.abstractmethod
-    async def offline_files(self) -> list[OfflineFile]:
-        """Every recorded offline file, oldest first (loaded at start)."""
+    async def offline_files(self, *, recipient: int = 0, task_id: str = "") -> list[OfflineFile]:
+        """The recorded offline files, oldest first: every one (loaded at start), or those for
+        ``recipient``, or the one of ``task_id`` (another node may have recorded or dropped it)."""
 
 
 class FileTooLarge(Exception):
@@ -437,3 +447,6 @@ class FileStore(abc.ABC):
     @abc.abstractmethod
     async def size(self, file_id: str) -> int | None:
         """The file's size in bytes, None for an unknown id."""
+
+    async def close(self) -> None:  # noqa: B027 - a store with nothing to release keeps this one
+        """Release what the store holds (connections); the core calls it when it stops."""

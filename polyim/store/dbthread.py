@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from polyim.histogram import LATENCY_BOUNDS, SIZE_BOUNDS, Histogram
+
 T = TypeVar("T")
 Call = Callable[[sqlite3.Connection], Any]
 #: ``on_done(value, exc)``: the settled result of a job submitted with :meth:`DbThread.submit`.
@@ -158,6 +160,8 @@ class WriterThread(DbThread):
         # Written by this thread only, read by ``/metrics``: plain ints, one update per transaction.
         self.commits = 0
         self.commit_seconds = 0.0
+        self.batches = Histogram(SIZE_BOUNDS)
+        self.latency = Histogram(LATENCY_BOUNDS)
 
     def backlog(self) -> int:
         return self._queue.qsize()
@@ -186,8 +190,11 @@ class WriterThread(DbThread):
         results = [(job, job.fn(conn), None) for job in jobs]
         self._hooks.before_commit(conn)
         conn.execute("COMMIT")
-        self.commit_seconds += time.perf_counter() - start
+        took = time.perf_counter() - start
+        self.commit_seconds += took
         self.commits += 1
+        self.batches.observe(len(jobs))
+        self.latency.observe(took)
         return results
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from polyim.config import ConfigError
 from polyim.store.base import FileStore, Store
 from polyim.store.files import LocalFileStore
+from polyim.store.pgfiles import PgFileStore
 from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
 
@@ -48,6 +49,14 @@ def make_store(url: str, data_dir: str | Path) -> Store:
     return opener(url, Path(data_dir))
 
 
-def make_file_store(data_dir: str | Path, max_file_bytes: int) -> FileStore:
-    """Offline files, on the local filesystem under ``data_dir/files`` (``[files]`` settings)."""
+def make_file_store(
+    data_dir: str | Path, max_file_bytes: int, url: str = "", directory: str = ""
+) -> FileStore:
+    """Offline files (``[files]``): under ``directory`` when one is set (on a cluster: a directory every
+    node mounts); else in the database when ``url`` (``[storage] url``) is PostgreSQL's, where every node
+    of a cluster finds them; else under ``data_dir/files``."""
+    if directory:
+        return LocalFileStore(Path(directory), max_file_bytes)
+    if url.partition("://")[0] in ("postgresql", "postgres"):
+        return PgFileStore(url, max_file_bytes)
     return LocalFileStore(Path(data_dir) / "files", max_file_bytes)

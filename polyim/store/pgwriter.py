@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from polyim.histogram import LATENCY_BOUNDS, SIZE_BOUNDS, Histogram
+
 T = TypeVar("T")
 Connection = asyncpg.Connection
 Call = Callable[[Connection], Awaitable[Any]]
@@ -50,6 +52,8 @@ class PgWriter:
         self._stopping = False
         self.commits = 0
         self.commit_seconds = 0.0
+        self.batches = Histogram(SIZE_BOUNDS)
+        self.latency = Histogram(LATENCY_BOUNDS)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._main(), name="polyim-pg-writer")
@@ -72,6 +76,10 @@ class PgWriter:
         self._queue.append(_Job(fn, fut))
         self._wake.set()
         return fut
+
+    def queued_last(self, fut: asyncio.Future[Any]) -> bool:
+        """Whether the call of ``fut`` is still waiting, the last one queued (nothing queued after it)."""
+        return bool(self._queue) and self._queue[-1].future is fut
 
     async def _main(self) -> None:
         while True:
@@ -98,8 +106,11 @@ class PgWriter:
                 while self._queue and len(jobs) < _MAX_BATCH:
                     jobs.append(self._queue.popleft())
                     results.append(await jobs[-1].fn(conn))
-            self.commit_seconds += time.perf_counter() - start
+            took = time.perf_counter() - start
+            self.commit_seconds += took
             self.commits += 1
+            self.batches.observe(len(jobs))
+            self.latency.observe(took)
         except Exception as exc:
             if self._drop_broken(exc) or not jobs:
                 # No connection, or lost in the middle (perhaps after COMMIT was sent: a retry could

@@ -123,7 +123,7 @@ _REMARK_ATTR = (
 )
 
 
-def _in_a_task(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+def in_a_task(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Run a read in a task of its own when its caller is not in one. A protocol channel starts a frame's
     handler eagerly, inside ``data_received`` and outside any task, and asyncpg's connect (a pool
     replacing a connection lost with the server) needs a current task for its timeout."""
@@ -165,6 +165,10 @@ class PostgresStore(Store):
         self._writer = PgWriter(self._connect)
         self._pool: asyncpg.Pool | None = None
         self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
+        # the appends call queued and not started yet: later appends join it while it is the last call
+        self._open: (
+            tuple[list[tuple[NewMessage, Pending[tuple[Message, bool]]]], asyncio.Future[Any]] | None
+        ) = None
         self._stored = 0
         self._receipts = Receipts(self._write_receipts)
         self._accounts_by_uid = _PointReads[int](
@@ -221,7 +225,7 @@ class PostgresStore(Store):
 
     def metrics(self) -> StoreMetrics:
         w = self._writer
-        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog())
+        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog(), w.batches, w.latency)
 
     # -- helpers ----------------------------------------------------------------------------------
     @property
@@ -229,11 +233,11 @@ class PostgresStore(Store):
         assert self._pool is not None, "store not open"
         return self._pool
 
-    @_in_a_task
+    @in_a_task
     async def _read_one(self, sql: str, *args: Any) -> Any:
         return await self._reads.fetchrow(sql, *args)
 
-    @_in_a_task
+    @in_a_task
     async def _read_all(self, sql: str, *args: Any) -> list[Any]:
         return list(await self._reads.fetch(sql, *args))
 
@@ -328,11 +332,20 @@ class PostgresStore(Store):
         return pending
 
     def _submit_appends(self) -> None:
-        batch, self._appends = self._appends, []
-        news = [new for new, _ in batch]
+        """A loop turn's appends join the appends call still waiting for the writer when nothing was
+        queued after it, so that a transaction holds one seq statement (locking its conversations in
+        key order): two nodes' transactions with several such statements each, every one ordered only
+        within itself, deadlocked on conversations they share (PostgreSQL aborts one after a second)."""
+        new_calls, self._appends = self._appends, []
+        if self._open is not None and self._writer.queued_last(self._open[1]):
+            self._open[0].extend(new_calls)  # settled by the call they joined
+            return
+        batch = new_calls
 
         async def op(c: Connection) -> list[tuple[Message, bool]]:
-            return await _append_many(c, news)
+            if self._open is not None and self._open[0] is batch:
+                self._open = None  # started: later appends make a call of their own
+            return await _append_many(c, [new for new, _ in batch])
 
         def settle(done: asyncio.Future[list[tuple[Message, bool]]]) -> None:
             exc = done.exception()
@@ -346,7 +359,9 @@ class PostgresStore(Store):
                 self._stored += not duplicate
                 fut.set_result((message, duplicate))
 
-        self._writer.run(op).add_done_callback(settle)
+        done = self._writer.run(op)
+        done.add_done_callback(settle)
+        self._open = (batch, done)
 
     async def get_message(self, conv: ConvId, seq: int) -> Message | None:
         row = await self._read_one(
@@ -367,8 +382,10 @@ class PostgresStore(Store):
         return _message(row) if row else None
 
     async def message_by_id(self, conv: ConvId, msg_id: int) -> Message | None:
+        """A notification through the partial index of schema v8 (its condition is in the query)."""
+        only_notify = " AND conv LIKE 'n:%'" if conv.kind is ConvKind.NOTIFY else ""
         row = await self._read_one(
-            f"SELECT {_MSG_COLS} FROM messages WHERE conv = $1 AND msg_id = $2", conv.key, msg_id
+            f"SELECT {_MSG_COLS} FROM messages WHERE conv = $1 AND msg_id = $2{only_notify}", conv.key, msg_id
         )
         return _message(row) if row else None
 
@@ -390,7 +407,7 @@ class PostgresStore(Store):
         )
         args: list[Any] = [conv.key, top]
         if topic:
-            sql += " AND topic = $3"
+            sql += " AND topic = $3 AND topic <> ''"  # the second term lets the planner use messages_topic
             args.append(topic)
         rows = await self._read_all(sql + f" ORDER BY seq DESC LIMIT ${len(args) + 1}", *args, count)
         return [_message(r) for r in rows]
@@ -492,14 +509,14 @@ class PostgresStore(Store):
 
         await self._writer.run(op)
 
-    @_in_a_task
+    @in_a_task
     async def conv_state(self, uid: int, conv: ConvId, topic: str = "") -> ConvState:
         overlay = self._receipts.of(uid)  # taken before the read, so a flush racing it cannot hide one
         async with self._reads.acquire() as c:
             state = await _conv_state(c, uid, conv, topic)
         return _with_receipts(state, overlay)
 
-    @_in_a_task
+    @in_a_task
     async def user_conversations(self, uid: int) -> list[ConvState]:
         overlay = self._receipts.of(uid)
         async with self._reads.acquire() as c:
@@ -524,7 +541,7 @@ class PostgresStore(Store):
                 out[key] = (int(read), int(activity))
         return out
 
-    @_in_a_task
+    @in_a_task
     async def priority_entries(
         self, uid: int, after_key: int, count: int, min_key: int
     ) -> list[PriorityEntry]:
@@ -737,6 +754,10 @@ class PostgresStore(Store):
     async def get_group(self, gid: int) -> Group | None:
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE gid = $1", gid)
         return _group(row) if row else None
+
+    async def list_groups(self, limit: int = 10_000) -> list[Group]:
+        rows = await self._read_all(f"SELECT {_GROUP_COLS} FROM groups ORDER BY gid LIMIT $1", limit)
+        return [_group(r) for r in rows]
 
     async def get_group_by_name(self, name: str) -> Group | None:
         row = await self._read_one(f"SELECT {_GROUP_COLS} FROM groups WHERE name = $1", name)
@@ -979,10 +1000,13 @@ class PostgresStore(Store):
     async def forget_offline_file(self, task_id: str) -> None:
         await self._execute("DELETE FROM offline_files WHERE task_id = $1", task_id)
 
-    async def offline_files(self) -> list[OfflineFile]:
+    async def offline_files(self, *, recipient: int = 0, task_id: str = "") -> list[OfflineFile]:
         rows = await self._read_all(
             "SELECT task_id, sender, recipient, name, size, file_id, created_ms FROM offline_files"
-            ' ORDER BY created_ms, task_id COLLATE "C"'
+            " WHERE ($1::bigint = 0 OR recipient = $1) AND ($2::text = '' OR task_id = $2)"
+            ' ORDER BY created_ms, task_id COLLATE "C"',
+            recipient,
+            task_id,
         )
         return [OfflineFile(*r) for r in rows]
 
@@ -1228,11 +1252,16 @@ async def _user_conversations(c: _Reader, uid: int) -> list[ConvState]:
 async def _notify_topics(c: _Reader, uid: int) -> list[ConvState]:
     conv = ConvId.notify(uid)
     prefix = conv.key + "#"
+    # Through the partial index messages_topic (conv, topic, seq), which the ``topic <> ''`` terms let the
+    # planner use: each topic's newest item and a count of its unread ones, not a read of the user's
+    # whole notification stream (docs/performance.md, "How cost grows").
     rows = await c.fetch(
-        "SELECT u.conv, u.read_seq, u.delivered_seq, u.activity_us, u.attrs, MAX(m.seq), MAX(m.ts_ms),"
-        " COUNT(m.seq) FILTER (WHERE m.seq > u.read_seq)"
-        " FROM user_convs u LEFT JOIN messages m ON m.conv = $2 AND m.topic = substr(u.conv, $3)"
-        " WHERE u.uid = $1 AND u.conv LIKE $4 GROUP BY u.conv, u.read_seq, u.delivered_seq, u.activity_us, u.attrs",
+        "SELECT u.conv, u.read_seq, u.delivered_seq, u.activity_us, u.attrs, n.seq, n.ts_ms,"
+        " (SELECT COUNT(*) FROM messages m WHERE m.conv = $2 AND m.topic = substr(u.conv, $3)"
+        "  AND m.topic <> '' AND m.seq > u.read_seq)"
+        " FROM user_convs u LEFT JOIN LATERAL (SELECT seq, ts_ms FROM messages m WHERE m.conv = $2"
+        "  AND m.topic = substr(u.conv, $3) AND m.topic <> '' ORDER BY seq DESC LIMIT 1) n ON true"
+        " WHERE u.uid = $1 AND u.conv LIKE $4",
         uid,
         conv.key,
         len(prefix) + 1,

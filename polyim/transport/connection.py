@@ -17,12 +17,14 @@ from typing import cast
 
 from mypy_extensions import mypyc_attr
 
+from polyim.logctx import LogContext, bind, scoped
 from polyim.transport.admission import Admission, Ticket, host_of, peer_name
 from polyim.transport.handlers import Closable as Closable
 from polyim.transport.handlers import Conn as Conn
 from polyim.transport.handlers import Handler as Handler
 from polyim.transport.handlers import MessageHandler as MessageHandler
 from polyim.transport.handlers import StreamHandler as StreamHandler
+from polyim.transport.listener import shared_ports
 from polyim.transport.timers import Timer, timer_heap
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class ConnBase:
         "_ticket",
         "idle_timeout",
         "last_rx",
+        "log_context",
         "login_timeout",
         "opened",
         "peer",
@@ -69,6 +72,7 @@ class ConnBase:
     _ticket: Ticket | None
     idle_timeout: float
     last_rx: float
+    log_context: LogContext | None
     login_timeout: float
     opened: float
     peer: str
@@ -131,7 +135,8 @@ class ConnBase:
         if left > 0:
             self._arm(left)
             return
-        handler.timed_out(self._logged_in)
+        with scoped(self.log_context):  # the heap's callback runs in no connection's context
+            handler.timed_out(self._logged_in)
         if not self._closing:
             self._arm(_RETRY_TIMEOUT)
 
@@ -140,7 +145,8 @@ class ConnBase:
 
         def fire() -> None:
             if not self._closing:
-                callback()
+                with scoped(self.log_context):
+                    callback()
 
         return timer_heap().call_later(delay, fire)
 
@@ -151,6 +157,7 @@ class Connection(asyncio.Protocol, ConnBase):
     __slots__ = (
         "_buf",
         "_flush_scheduled",
+        "_log_bound",
         "_queued",
         "_reading_paused",
         "_transport",
@@ -181,6 +188,8 @@ class Connection(asyncio.Protocol, ConnBase):
         self.peer = ""
         self.opened = self.last_rx = time.monotonic()
         self._logged_in = False
+        self.log_context: LogContext | None = None
+        self._log_bound = False  # log_context is bound in the context data_received runs in
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -198,6 +207,9 @@ class Connection(asyncio.Protocol, ConnBase):
 
     def data_received(self, data: bytes) -> None:
         self.last_rx = time.monotonic()
+        if not self._log_bound:  # once per connection (and after a resume: asyncio's reader moves)
+            self._log_bound = True
+            bind(self.log_context)
         handler = self._handler
         if handler is not None and not self._closing:
             cast(StreamHandler, handler).feed(data)
@@ -238,6 +250,7 @@ class Connection(asyncio.Protocol, ConnBase):
     def resume_reading(self) -> None:
         if self._reading_paused and self._transport is not None and not self._closing:
             self._reading_paused = False
+            self._log_bound = False
             self._transport.resume_reading()
 
     def write(self, data: bytes) -> None:
@@ -276,6 +289,7 @@ class Connection(asyncio.Protocol, ConnBase):
         queued = transport.get_write_buffer_size()
         if queued > self.registry.max_write_buffer:
             log.warning("%s: slow consumer (%d bytes queued), closing", self.peer, queued)
+            self.registry.slow_consumers += 1
             self.abort()
 
     def close(self) -> None:
@@ -314,6 +328,7 @@ class ConnectionSet:
         self._dirty: list[Connection] = []
         self.admission = admission
         self.max_write_buffer = max_write_buffer
+        self.slow_consumers = 0  # connections cut past max_write_buffer, for /metrics
 
     def flush_soon(self, conn: Connection) -> None:
         self._dirty.append(conn)
@@ -361,6 +376,10 @@ async def serve_tcp(
     conns = ConnectionSet(admission=admission, max_write_buffer=max_write_buffer)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: Connection(handler_factory, conns, idle_timeout, login_timeout), host, port, backlog=4096
+        lambda: Connection(handler_factory, conns, idle_timeout, login_timeout),
+        host,
+        port,
+        backlog=4096,
+        reuse_port=shared_ports() or None,
     )
     return server, conns

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from polyim.logctx import LogContext
 from polyim.transport.timers import Timer
 
 
@@ -50,6 +51,8 @@ class Conn(Protocol):
 
     peer: str
     logged_in: bool
+    #: Who the connection's log lines are about; its channel sets it (``polyim/logctx.py``).
+    log_context: LogContext | None
     #: Seconds without input after login before the connection is closed; a protocol whose deadline
     #: depends on the client (TeamTalk: PC or mobile) sets it at login.
     idle_timeout: float

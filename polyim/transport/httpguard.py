@@ -33,6 +33,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from polyim.transport.admission import Admission, LogEvery, Ticket, host_of, peer_name
+from polyim.transport.listener import shared_ports
 from polyim.transport.timers import Timer, timer_heap
 
 log = logging.getLogger(__name__)
@@ -237,5 +238,7 @@ async def serve_app(
     assert factory is not None
     listener = GuardedListener(name, limits, admission)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Guard(factory(), listener), host, port, backlog=4096)
+    server = await loop.create_server(
+        lambda: Guard(factory(), listener), host, port, backlog=4096, reuse_port=shared_ports() or None
+    )
     return server, runner

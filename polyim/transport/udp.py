@@ -22,8 +22,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
+from polyim.logctx import LogContext, bind
 from polyim.transport.admission import Admission, host_of, peer_name
 from polyim.transport.connection import ConnBase, ConnectionSet, MessageHandler
+from polyim.transport.listener import shared_ports
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class UdpPeer(ConnBase):
         self._handler: MessageHandler | None = None
         self._queue: deque[bytes] | None = None  # set while reading is paused
         self.dropped = 0
+        self.log_context: LogContext | None = None
 
     # -- from the listener ------------------------------------------------------------------------
     def received(self, data: bytes) -> None:
@@ -57,6 +60,7 @@ class UdpPeer(ConnBase):
             return
         queue = self._queue
         if queue is None:
+            bind(self.log_context)  # one socket, many peers: each datagram binds its own
             self._handler.feed_message(data)
         elif len(queue) < self.listener.max_queued:
             queue.append(data)
@@ -206,5 +210,6 @@ async def serve_udp(
             max_queued=max_queued,
         ),
         local_addr=(host, port),
+        reuse_port=shared_ports() or None,
     )
     return listener

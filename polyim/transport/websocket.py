@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import WSMsgType, hdrs, web
 
+from polyim.logctx import LogContext
 from polyim.transport.admission import Admission, Ticket, peer_name
 from polyim.transport.connection import (
     MAX_WRITE_BUFFER,
@@ -68,6 +69,7 @@ class WsConnection(ConnBase):
         #: WebSocket close status used by the next :meth:`close` / :meth:`abort` (1000 = normal).
         self.close_code = 1000
         self._handler: MessageHandler | None = None
+        self.log_context: LogContext | None = None  # bound once, in the handler task (run)
         self._out: deque[bytes] = deque()
         self._queued = 0
         self._write_paused = False
@@ -86,6 +88,7 @@ class WsConnection(ConnBase):
             return
         if self._queued + len(data) > self.registry.max_write_buffer:
             log.warning("%s: slow websocket consumer (%d bytes queued), closing", self.peer, self._queued)
+            self.registry.slow_consumers += 1
             self.abort()
             return
         self._out.append(data)

@@ -649,3 +649,37 @@ def test_file_relays_every_block_of_every_transfer(tmp_path: Path) -> None:
     r = bench(tmp_path, "file", "--transfers", "3", "--file-mb", "4")
     assert r["sent"] == r["acked"] == r["delivered"] == 12
     assert r["relayed_mb"] == 12 and r["relayed_mb_per_s"] > 0 and r["server_rss_mb"] > 0
+
+
+# -- how cost grows (bench/growth.py) ---------------------------------------------------------------------
+def test_chat_on_a_prefilled_store(tmp_path: Path) -> None:
+    r = bench(tmp_path, "chat", "--pairs", "2", "--duration", "1", "--prefill", "3000")
+    assert_consistent(r)
+    assert (r["prefill"], r["prefill_rows"]) == (3000, 3000) and r["db_mb"] > 0
+
+
+def test_history_pages_through_a_prefilled_conversation(tmp_path: Path) -> None:
+    r = bench(tmp_path, "history", "--prefill", "2000", "--depth", "300", "--samples", "6")
+    assert r["prefill_rows"] == 2300
+    assert r["timings"]["history, newest page"]["count"] == 3
+    assert r["timings"]["history, random depth"]["count"] == 3
+
+
+def test_catchup_pulls_every_offline_message(tmp_path: Path) -> None:
+    """The scenario fails unless each login brings back exactly the --offline unread messages."""
+    r = bench(tmp_path, "catchup", "--prefill", "1000", "--offline", "450", "--convs", "3", "--samples", "2")
+    assert r["timings"]["catch-up, all unread"]["count"] == 2
+    assert r["timings"]["login"]["p50_ms"] > 0
+
+
+def test_manyconv_lists_every_conversation(tmp_path: Path) -> None:
+    """250 conversations are three pages of HOTSESSION_SYNC; the scenario checks the list is whole."""
+    r = bench(tmp_path, "manyconv", "--convs", "250", "--samples", "2")
+    assert r["timings"]["conversation list"]["count"] == 2
+    assert r["prefill_rows"] == 500
+
+
+def test_prefill_needs_the_benchs_own_server(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    target = f"omtp=127.0.0.1:{server.omtp}"
+    assert main(["bench", "chat", "--target", target, "--prefill", "10", "--quiet"]) == 2
+    assert "--prefill fills the bench's own server's store" in capsys.readouterr().err

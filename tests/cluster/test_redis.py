@@ -286,5 +286,37 @@ async def test_a_room_spans_nodes(nodes: tuple[Core, Core]) -> None:
     await eventually(lambda: n1.rooms.count(rid) == 1)
 
 
+async def test_a_room_sub_group_spans_nodes(nodes: tuple[Core, Core]) -> None:
+    """Sub-group k is the room's on every node: a join counts the other node's sessions in each sub-group,
+    and a sub-group chat reaches that sub-group's sessions on both nodes, and no one else."""
+    n1, n2 = nodes
+    owner = await user(n1, "owner")
+    rid = (await n1.rooms.create(owner, "split")).rid
+    n1.rooms.set_capacity(rid, 2)
+    await eventually(lambda: n2.rooms.get(rid) is not None and n2.rooms.require(rid).capacity == 2)
+    s1, sink1 = await online(n1, await user(n1, "s1"))
+    s2, sink2 = await online(n2, await user(n1, "s2"))
+    s3, sink3 = await online(n2, await user(n1, "s3"))
+    s4, sink4 = await online(n1, await user(n1, "s4"))
+    assert n1.rooms.join(s1, rid).subgroup == 0
+    await eventually(lambda: n2.rooms.subgroups(rid) == [1])
+    assert n2.rooms.join(s2, rid).subgroup == 0  # sub-group 0 is full now, one session on each node
+    assert n2.rooms.join(s3, rid).subgroup == 1
+    await eventually(lambda: n1.rooms.subgroups(rid) == [2, 1])
+    assert n1.rooms.join(s4, rid).subgroup == 1
+    await eventually(lambda: n2.rooms.subgroups(rid) == [2, 2])
+    await n1.rooms.chat(s4, Outgoing(ConvId.room(rid), 1, "to sub-group 1", "g1"), subgroup=1)
+
+    def chats(sink: Any) -> list[str]:
+        return [e.message.content for e in sink.of(RoomEvent) if e.kind is RoomChange.CHAT and e.message]
+
+    await eventually(lambda: chats(sink3) == ["to sub-group 1"])  # on the other node
+    assert chats(sink4) == ["to sub-group 1"]  # the sender's own copy
+    assert chats(sink1) == chats(sink2) == []
+    await n2.rooms.chat(s2, Outgoing(ConvId.room(rid), 1, "to the room", "g0"))  # sub-group 0: everyone
+    await eventually(lambda: chats(sink1) == ["to the room"])
+    assert chats(sink2) == ["to the room"] and chats(sink3)[-1] == chats(sink4)[-1] == "to the room"
+
+
 async def _join(core: Core, session: Any, rid: int) -> None:
     core.rooms.join(session, rid)

@@ -26,9 +26,20 @@ from polyim.core.events import (
     PresenceEvent,
     ReadEvent,
 )
+from polyim.core.groups import GroupPolicy
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session, Sink
-from polyim.model import AccountUpdate, ControlCmd, ConvId, ConvKind, DeviceClass, GroupRole, MsgStatus, Role
+from polyim.model import (
+    AccountUpdate,
+    ControlCmd,
+    ConvId,
+    ConvKind,
+    DeviceClass,
+    GroupKind,
+    GroupRole,
+    MsgStatus,
+    Role,
+)
 from polyim.store.sqlite import SqliteStore
 
 E = TypeVar("E")
@@ -706,6 +717,24 @@ async def test_group_add_rules(core: Core) -> None:
     await refused(Code.USER_NOT_FOUND, core.groups.add_members(owner, g.gid, [123456]))
     await refused(Code.GROUP_NOT_FOUND, core.groups.add_members(owner, 999, [z]))
     await refused(Code.BAD_REQUEST, core.groups.add_members(owner, g.gid, []))
+
+
+async def test_group_add_policy_where_only_owner_and_managers_add(core: Core) -> None:
+    """A protocol whose page lets only the owner and managers change a normal group's members (TeamTalk
+    5/14) says so per call; a temporary group lets every member add; nobody adds himself."""
+    only = GroupPolicy(members_invite=False, self_join=False)
+    owner, mgr, m, x, y, z = [await user(core, n) for n in ("o", "mg", "m", "x", "y", "z")]
+    g = await core.groups.create(owner, "normal", [mgr, m])
+    await core.groups.set_manager(owner, g.gid, mgr, True)
+    await refused(Code.NO_PRIVILEGE, core.groups.add_members(m, g.gid, [x], policy=only))  # a member
+    await refused(Code.NO_PRIVILEGE, core.groups.add_members(m, g.gid, [mgr], policy=only))  # even a no-op
+    await refused(Code.NO_PRIVILEGE, core.groups.add_members(x, g.gid, [x], policy=only))  # joining itself
+    assert x not in await core.groups.roles(g.gid)
+    assert await core.groups.add_members(mgr, g.gid, [x], policy=only) == [x]
+    assert await core.groups.add_members(owner, g.gid, [y], policy=only) == [y]
+    assert await core.groups.add_members(m, g.gid, [z]) == [z]  # the default: members invite (OMTP 42)
+    t = await core.groups.create(owner, "talk", [m], kind=GroupKind.TEMPORARY)
+    assert await core.groups.add_members(m, t.gid, [x], policy=only) == [x]
 
 
 async def test_group_remove_rules(core: Core) -> None:

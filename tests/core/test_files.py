@@ -48,11 +48,13 @@ async def test_an_offline_file_from_offer_to_deletion(core: Core) -> None:
     assert not await core.transfers.register(a, task)  # nothing uploaded yet
     await core.transfers.store_upload(task, _bytes(b"hello"))
     assert not await core.transfers.register(b, task) and await core.transfers.register(a, task)
-    assert [t.task_id for t in core.transfers.waiting_for(b, LIMITS)] == [task.task_id]
+    assert [t.task_id for t in await core.transfers.waiting_for(b, LIMITS)] == [task.task_id]
     assert b"".join([chunk async for chunk in core.transfers.read(task)]) == b"hello"
     token = core.transfers.link_token(task, 60)
-    assert core.transfers.by_link(task.task_id, token, LIMITS) is task
-    assert core.transfers.by_link(task.task_id, core.accounts.issue_token(b, task.task_id), LIMITS) is None
+    assert await core.transfers.by_link(task.task_id, token, LIMITS) is task
+    assert (
+        await core.transfers.by_link(task.task_id, core.accounts.issue_token(b, task.task_id), LIMITS) is None
+    )
     assert not await core.transfers.delete(a, task)  # only the recipient deletes
     assert await core.transfers.delete(b, task)
     assert core.transfers.find(task.task_id, LIMITS) is None
@@ -93,7 +95,7 @@ async def test_a_waiting_offline_file_survives_a_restart_until_it_is_deleted(tmp
 
     again = make()
     await again.start()
-    waiting = again.transfers.waiting_for(b, LIMITS)
+    waiting = await again.transfers.waiting_for(b, LIMITS)
     assert [(t.task_id, t.name, t.size, t.sender) for t in waiting] == [(task.task_id, "kept.txt", 4, a)]
     assert again.transfers.find(unregistered.task_id, LIMITS) is None
     assert b"".join([chunk async for chunk in again.transfers.read(waiting[0])]) == b"kept"
@@ -102,7 +104,7 @@ async def test_a_waiting_offline_file_survives_a_restart_until_it_is_deleted(tmp
 
     last = make()
     await last.start()
-    assert last.transfers.waiting_for(b, LIMITS) == []
+    assert await last.transfers.waiting_for(b, LIMITS) == []
     await last.stop()
 
 

@@ -199,8 +199,8 @@ async def test_counts_tick_node_stats_and_remote_reports(core: Core) -> None:
     assert [e.count for e in room_events(solo_sink, RoomChange.COUNT)] == [1]
     nid = core.clock.node_id
     assert sorted(core.rooms.node_stats(), key=lambda s: s.rid) == [
-        RoomStat(14, nid, 3),
-        RoomStat(15, nid, 1),
+        RoomStat(14, nid, 3, (3,)),
+        RoomStat(15, nid, 1, (1,)),
     ]
     core.rooms.apply_node_report(nid + 1, [RoomStat(15, nid + 1, 5), RoomStat(16, nid + 1, 2)])
     assert core.rooms.count(15) == 6

@@ -678,6 +678,29 @@ async def test_hot_sessions_page_by_100(omtp: Omtp) -> None:
     assert (last.code, last.sessions, last.timestamp) == (0, [], second.timestamp)
 
 
+async def test_a_conversation_changed_while_the_list_is_paged_comes_with_the_next_sync(omtp: Omtp) -> None:
+    """Later pages of a list are served from its first read; a change made meanwhile is not lost."""
+    op = await omtp.user("op", operator=True)
+    bob = await omtp.user("bob")
+    topics = [f"topic-{i}" for i in range(105)]
+    acks = await asyncio.gather(
+        *(op.send_msg(PT.MSG_BIZ_NOTIFY, MsgReq(t, from_=op.uid, to=bob.uid, content="n")) for t in topics)
+    )
+    assert all(a.ok for a in acks)
+    first = await bob.hot_sessions(0)
+    assert first.code == 25
+    changed = first.sessions[0].session_id
+    again = await op.send_msg(PT.MSG_BIZ_NOTIFY, MsgReq(changed, from_=op.uid, to=bob.uid, content="again"))
+    assert again.ok
+    second = await bob.hot_sessions(first.timestamp)
+    third = await bob.hot_sessions(second.timestamp)
+    assert (second.code, third.code) == (0, 0)
+    listed = {s.session_id for s in first.sessions + second.sessions}
+    assert listed == set(topics)
+    latest = [s for s in second.sessions + third.sessions if s.session_id == changed]
+    assert [s.unread_count for s in latest][-1:] == [2]
+
+
 async def test_login_and_idle_timeouts(tuned_server: Server) -> None:
     """With ``login_timeout = 1`` and ``idle_timeout = 1`` (checked once a second)."""
     pool = Omtp(tuned_server)

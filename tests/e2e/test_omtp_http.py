@@ -73,6 +73,9 @@ async def test_sendsimplemsg_stores_pushes_and_dedups(omtp: Omtp, server: Server
         "pushTitle": "Shop",
         "pushSummary": "parcel",
     }
+    # a contentType wider than Tars' int is a parameter error, not a server error; nothing is stored
+    status, resp = server.api("POST", "/msg/sendsimplemsg", {**body, "contentType": 2**63})
+    assert status == 200 and resp["code"] == 2 and resp["success"] is False
     status, resp = server.api("POST", "/msg/sendsimplemsg", body)
     assert status == 200 and resp["code"] == 0 and resp["success"] is True and resp["message"] == "success"
     topic = f"BM_shop_{bob.uid}"

@@ -8,8 +8,10 @@ loses only its connections."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +23,14 @@ from polyim.protocols.imlc import imlc_pb2 as pb
 from tests.clients import beehive as b
 from tests.clients.imlc import Command, Status
 from tests.clients.omtp import PT
-from tests.clients.teamtalk import msg_server
+from tests.clients.teamtalk import Body, file_login, file_notice, msg_server, offer_file, parse
 from tests.conftest import Server, start_server, write_config
 from tests.e2e.beehive_pool import Beehive, http
 from tests.e2e.conftest import Imlc, Omtp, TeamTalk, Xmmep
 from tests.e2e.test_beehive_rooms import chat, join
 from tests.e2e.test_imlc_rooms import new_room, next_notify, room
 from tests.e2e.test_imlc_rooms import send as send_in_room
+from tests.e2e.test_teamtalk_files import OFFLINE, ONLINE, UPLOAD, download, serve_pulls
 from tests.engines import RedisServer, shared_postgres
 from tests.test_cli import polyim
 
@@ -308,6 +311,49 @@ async def test_teamtalk_login_server_names_the_least_loaded_live_msg_server(
     ):  # node A's login server names node B's msg server
         assert time.monotonic() < deadline, answer
         await asyncio.sleep(0.5)
+
+
+async def upload(alice: Any, to: str, name: str, content: bytes, file_port: int) -> str:
+    """An offline file from ``alice`` to ``to`` through her node's file server (6/10, 6/1, pulls, 6/18)."""
+    offer = await offer_file(alice, to, name, len(content), ONLINE)  # nobody on her node: offline
+    assert (offer.result, offer.mode, offer.port) == (0, OFFLINE, file_port)
+    uploader, result = await file_login(offer.port, alice.uid, offer.task_id, UPLOAD)
+    assert result == 0
+    await serve_pulls(uploader, offer.task_id, alice.uid, content)
+    await uploader.close()
+    alice.send(6, 18, Body().s(alice.uid).s(to).s(offer.task_id).s(name).u32(len(content)).done())
+    return offer.task_id
+
+
+async def test_an_offline_file_uploaded_on_one_node_is_downloaded_on_the_other(
+    nodes: tuple[Pools, Pools], pair: tuple[Server, Server]
+) -> None:
+    """The bytes are in PostgreSQL (large objects) and the record too: bob, on node B, is told by B, lists
+    it on B and downloads it from B's file server; bob's delete on B is seen on A; an imlc user's link,
+    signed by node A, is served by node B too (a load balancer in front of the HTTP listeners)."""
+    on_a, on_b = nodes
+    alice, _ = await on_a.teamtalk.user("fa")
+    bob, _ = await on_b.teamtalk.user("fb")
+    content = os.urandom(150_000)
+    task = await upload(alice, bob.uid, "cross.bin", content, pair[0].teamtalk_file)
+    ready = await file_notice(bob, ready=1)
+    assert (ready.task_id, ready.port) == (task, pair[1].teamtalk_file)
+    assert parse(await bob.request(6, 16, b"", (6, 17)), "u32")[0] == 1
+    assert await download(ready.port, bob.uid, task, alice.uid) == content
+    bob.send(6, 19, Body().s(alice.uid).s(bob.uid).s(task).done())
+    assert parse(await bob.request(6, 16, b"", (6, 17)), "u32")[0] == 0
+    downloader, result = await file_login(pair[0].teamtalk_file, bob.uid, task, 4)
+    assert result != 0  # node A no longer serves it either
+    await downloader.close()
+
+    carol, _ = await on_b.imlc.user("fc")
+    text = b"a file for another protocol on another node\n" * 50
+    await upload(alice, str(carol.uid), "report.txt", text, pair[0].teamtalk_file)
+    mn = await carol.expect(Command.MN)
+    url = mn.message_content.remote_media_url
+    assert f":{pair[0].http}/teamtalk/files/" in url  # the link names node A, which signed it
+    on_b_url = url.replace(f":{pair[0].http}/", f":{pair[1].http}/")  # node B serves it all the same
+    assert await asyncio.to_thread(lambda: urllib.request.urlopen(on_b_url, timeout=10).read()) == text
 
 
 async def test_a_node_killed_mid_stream_loses_only_its_connections(tmp_path: Path) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
-from tests.clients.teamtalk import ANDROID, PC, Body, TeamTalkClient, md5hex, msg_server, parse
+import pytest
+
+from tests.clients.teamtalk import ANDROID, PC, Body, TeamTalkClient, frame, md5hex, msg_server, parse
 from tests.conftest import Server, start_server, write_config
 from tests.e2e.conftest import Imlc, TeamTalk
 
@@ -155,6 +157,8 @@ async def test_users_status_tells_online_from_offline_and_unknown(teamtalk: Team
     await phone.message()
     status = await pc.request(2, 16, Body().ids([phone.uid, "999999999"]).done(), (2, 17))
     assert parse(status, "pairs") == [[(phone.uid, 1), ("999999999", 2)]]
+    await pc.close()  # phone watches pc (a 1:1 peer) but 2/5 goes to PC sessions only (§3.2)
+    await phone.none_of((2, 5))
 
 
 async def test_user_info_and_directory(server: Server, teamtalk: TeamTalk) -> None:
@@ -170,24 +174,82 @@ async def test_user_info_and_directory(server: Server, teamtalk: TeamTalk) -> No
     assert t > 1_700_000_000
 
 
-async def test_the_message_idle_timeout_closes_a_silent_pc_connection(tmp_path: Path) -> None:
-    """Kept short by a tuned server: 1 s for PC connections, mobile ones keep the 300 s."""
-    tmp = tmp_path
+TUNED = "idle_timeout = 1\nlogin_timeout = 1\nunread_fetch_limit = 2\ngroup_unread_fetch_limit = 2\n"
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with short TeamTalk timeouts (1 s for PC connections and logins; mobile ones keep the
+    300 s), fetch limits of 2, and an advertised host."""
+    tmp = tmp_path_factory.mktemp("tuned-teamtalk")
     cfg = write_config(tmp)
-    text = cfg.read_text(encoding="utf-8").replace("[teamtalk]\n", "[teamtalk]\nidle_timeout = 1\n", 1)
-    cfg.write_text(text, encoding="utf-8")
+    text = cfg.read_text(encoding="utf-8").replace("[teamtalk]\n", "[teamtalk]\n" + TUNED, 1)
+    cfg.write_text(text.replace("[server]\n", '[server]\nadvertise = "tt.example"\n', 1), encoding="utf-8")
     srv = start_server(tmp, config=cfg)
-    try:
-        _, name = srv.add_user("i")
-        pc = await TeamTalkClient.connect("127.0.0.1", srv.teamtalk_msg)
-        assert (await pc.login(name))[0] == 0
-        phone = await TeamTalkClient.connect("127.0.0.1", srv.teamtalk_msg)
-        assert (await phone.login(name, client_type=ANDROID))[0] == 0
-        assert await pc.wait_closed(4)
-        assert not phone.closed  # mobile: 300 s
-        await phone.close()
-    finally:
-        srv.stop()
+    yield srv
+    srv.stop()
+
+
+async def test_the_message_idle_timeout_closes_a_silent_pc_connection_and_logins_have_a_deadline(
+    tuned: Server,
+) -> None:
+    _, name = tuned.add_user("i")
+    pc = await TeamTalkClient.connect("127.0.0.1", tuned.teamtalk_msg)
+    assert (await pc.login(name))[0] == 0
+    phone = await TeamTalkClient.connect("127.0.0.1", tuned.teamtalk_msg)
+    assert (await phone.login(name, client_type=ANDROID))[0] == 0
+    idle = await TeamTalkClient.connect("127.0.0.1", tuned.teamtalk_msg)
+    idle.send(7, 1)  # before login a heartbeat keeps nobody: the login deadline still runs
+    silent = await TeamTalkClient.connect("127.0.0.1", tuned.teamtalk_login)  # no 1/1
+    for client in (pc, idle, silent):
+        assert await client.wait_closed(4)
+    assert not phone.closed  # mobile: 300 s
+    await phone.close()
+
+
+async def test_the_advertised_host_is_handed_out_for_the_msg_and_file_servers(tuned: Server) -> None:
+    assert await msg_server("127.0.0.1", tuned.teamtalk_login) == ("tt.example", tuned.teamtalk_msg)
+    alice, bob = [await TeamTalkClient.connect("127.0.0.1", tuned.teamtalk_msg) for _ in range(2)]
+    for client, prefix in ((alice, "fa"), (bob, "fb")):
+        assert (await client.login(tuned.add_user(prefix)[1], client_type=ANDROID))[0] == 0
+    body = Body().s(alice.uid).s(bob.uid).s("a.txt").u32(5).u32(2).done()
+    r = (await alice.request(6, 10, body, (6, 11))).fields()
+    assert [r.u32(), r.s(), r.s(), r.s()] == [0, alice.uid, bob.uid, "a.txt"]
+    r.s()
+    assert [(r.s(), r.u16()) for _ in range(r.u32())] == [("tt.example", tuned.teamtalk_file)]
+    await alice.close()
+    await bob.close()
+
+
+async def test_unread_fetches_stop_at_their_limits_newest_first(tuned: Server) -> None:
+    """3/8 and 5/6 count all 3 unread; 3/14 and 5/8 give the newest 2, newest first (§4.5)."""
+    _, a_name = tuned.add_user("la")
+    _, b_name = tuned.add_user("lb")
+    alice, bob = [await TeamTalkClient.connect("127.0.0.1", tuned.teamtalk_msg) for _ in range(2)]
+    for client, name in ((alice, a_name), (bob, b_name)):
+        assert (await client.login(name, client_type=ANDROID))[0] == 0
+    f = await alice.request(5, 12, Body().s(f"lim{alice.uid}").s("").ids([bob.uid]).done(), (5, 13))
+    gid = parse(f, "u32", "s")[1]
+    await bob.close()
+    for n in range(1, 4):
+        await alice.say(bob.uid, f"m{n}", seq_no=n)
+        await alice.say(gid, f"g{n}", seq_no=10 + n, group=True)
+    bob = await TeamTalkClient.connect("127.0.0.1", tuned.teamtalk_msg)
+    assert (await bob.login(b_name, client_type=ANDROID))[0] == 0
+    assert parse(await bob.request(3, 7, b"", (3, 8)), "pairs") == [[(alice.uid, 3)]]
+    assert parse(await bob.request(5, 5, b"", (5, 6)), "pairs") == [[(gid, 3)]]
+    r = (await bob.request(3, 9, Body().s(alice.uid).done(), (3, 14))).fields()
+    assert (r.s(), r.u32()) == (alice.uid, 2)
+    texts = []
+    for _ in range(2):
+        _sender, _name, _nick, _avatar, _t, _kind, text = r.s(), r.s(), r.s(), r.s(), r.u32(), r.u8(), r.b()
+        texts.append(text.decode())
+    r = (await bob.request(5, 7, Body().s(gid).done(), (5, 8))).fields()
+    assert (r.s(), r.u32()) == (gid, 2)
+    texts += [[r.s(), r.u32(), r.u8(), r.b().decode()][3] for _ in range(2)]
+    assert texts == ["m3", "m2", "g3", "g2"]
+    await alice.close()
+    await bob.close()
 
 
 async def test_failed_logins_lock_the_account_and_a_right_password_then_gets_6_too(
@@ -216,3 +278,77 @@ async def test_4_1_is_relayed_to_the_peer_and_the_senders_other_sessions_only(
     await alice.none_of((4, 1))
     await bob_imlc.ping()
     assert bob_imlc.notifies.empty()  # another protocol's session does not understand it
+
+
+async def test_7_61_tells_every_teamtalk_session_of_the_user_with_its_reserved(teamtalk: TeamTalk) -> None:
+    """The phone stays online, so the user's presence does not change: the user's own sessions are
+    told all the same (§3.7), and a repeat of the status in force tells nobody."""
+    pc, name = await teamtalk.user("s")
+    phone = await teamtalk.login(name, client_type=ANDROID)
+    rsv = pc.send(7, 61, Body().u32(2).u32(3).done())
+    for client in (pc, phone):
+        notice = await client.wait_for((2, 5))
+        assert notice.reserved == rsv and parse(notice, "s", "u32") == [pc.uid, 3]
+    pc.send(7, 61, Body().u32(2).u32(3).done())
+    pc.send(7, 61, Body().u32(1).u32(5).done())  # key 1: ignored
+    for client in (pc, phone):
+        await client.none_of((2, 5))
+
+
+async def test_past_20_messages_in_a_second_the_rest_get_no_ack_and_nothing_else_is_harmed(
+    teamtalk: TeamTalk,
+) -> None:
+    """25 3/1 in one write reach the server in one read, so in one second: 20 are acked and delivered,
+    5 dropped without ack and not stored (§1.4); the connection stays, another sender in the same
+    second is not counted against it, and a dropped message sent again a second later is stored."""
+    alice, _ = await teamtalk.user("r")
+    bob, _ = await teamtalk.user("r")
+    carol, _ = await teamtalk.user("r")
+    burst = b"".join(
+        frame(3, 1, 1000 + n, Body().u32(n).s(alice.uid).s(bob.uid).u32(0).u8(1).b(b"m%d" % n).b(b"").done())
+        for n in range(25)
+    )
+    alice.raw(burst)
+    for n in range(20):
+        ack = await alice.wait_for((3, 2), lambda f, rsv=1000 + n: f.reserved == rsv)
+        assert parse(ack, "u32", "s") == [n, alice.uid]
+    assert await carol.say(bob.uid, "not counted against alice", seq_no=1)
+    await alice.none_of((3, 2))
+    got = [(await bob.message(lambda m: m.from_id == alice.uid)).text for _ in range(20)]
+    assert got == [f"m{n}" for n in range(20)]
+    assert (await bob.message(lambda m: m.from_id == carol.uid)).text == "not counted against alice"
+    await bob.none_of((3, 1))
+    assert not alice.closed
+    await asyncio.sleep(1.1)  # the next second
+    ack = await alice.say(bob.uid, "m24", seq_no=24)
+    assert parse(ack, "u32", "s") == [24, alice.uid]
+    assert (await bob.message(lambda m: m.from_id == alice.uid)).text == "m24"
+    counts = dict(parse(await bob.request(3, 7, b"", (3, 8)), "pairs")[0])
+    assert (counts[alice.uid], counts[carol.uid]) == (21, 1)
+
+
+async def test_recent_contacts_newest_first_and_a_hidden_one_back_at_its_next_message(
+    teamtalk: TeamTalk,
+) -> None:
+    alice, _ = await teamtalk.user("rc")
+    bob, _ = await teamtalk.user("rc")
+    carol, _ = await teamtalk.user("rc")
+
+    async def recent() -> list[str]:
+        pairs = parse(await alice.request(2, 1, Body().u32(0).done(), (2, 3)), "pairs")[0]
+        assert all(when > 1_700_000_000 for _, when in pairs)
+        return [uid for uid, _ in pairs]
+
+    await alice.say(bob.uid, "first", seq_no=1)
+    await alice.say(carol.uid, "second", seq_no=2)
+    assert await recent() == [carol.uid, bob.uid]
+    hide = await alice.request(2, 12, Body().u32(1).s(bob.uid).done(), (2, 13))
+    assert parse(hide, "u32", "u32", "s") == [0, 1, bob.uid]
+    assert await recent() == [carol.uid]
+    for bad in (Body().u32(9).s(bob.uid), Body().u32(1).s("99999999999"), Body().u32(2).s("x")):
+        assert parse(await alice.request(2, 12, bad.done(), (2, 13)), "u32")[0] == 1
+    await bob.say(alice.uid, "back", seq_no=1)
+    assert await recent() == [bob.uid, carol.uid]
+    alice.send(7, 53, Body().u32(1).b(b"select * from users").done())  # never executed (§9 #7)
+    await alice.none_of((7, 53))
+    assert not alice.closed

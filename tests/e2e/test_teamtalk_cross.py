@@ -10,11 +10,12 @@ import pytest
 from polyim.protocols.imlc import imlc_pb2 as pb
 from tests.clients import beehive as b
 from tests.clients.imlc import Command, Status
-from tests.clients.omtp import PT, DeviceType
+from tests.clients.omtp import PT, DeviceType, single_session_id
 from tests.clients.teamtalk import ANDROID, Body, parse
 from tests.conftest import Server
 from tests.e2e.beehive_pool import Beehive, beehive
-from tests.e2e.conftest import Imlc, Omtp, TeamTalk
+from tests.e2e.conftest import Imlc, Omtp, TeamTalk, Xmmep
+from tests.e2e.test_xmmep_chat import buddies
 
 __all__ = ["beehive"]
 
@@ -81,17 +82,18 @@ async def test_one_to_one_with_beehive_both_ways(teamtalk: TeamTalk, beehive: Be
     assert (m.from_id, m.text) == (str(bee.uid), "from beehive")
 
 
-async def test_a_group_of_four_protocols(
-    server: Server, teamtalk: TeamTalk, omtp: Omtp, beehive: Beehive, imlc: Imlc
+async def test_a_group_of_five_protocols(
+    server: Server, teamtalk: TeamTalk, omtp: Omtp, beehive: Beehive, imlc: Imlc, xmmep: Xmmep
 ) -> None:
-    tt, _ = await teamtalk.user("g4")
-    o = await omtp.user("g4o")
+    tt, _ = await teamtalk.user("g5")
+    o = await omtp.user("g5o")
     bee = await beehive.user()
-    me, _ = await imlc.user("g4i")
+    me, _ = await imlc.user("g5i")
+    x = await xmmep.user("g5x")
+    name = f"five{tt.uid}"
+    members = [int(o.uid), bee.uid, int(me.uid), x.uid]
     status, group = server.api(
-        "POST",
-        "/api/v1/groups",
-        {"name": f"four{tt.uid}", "owner": int(tt.uid), "members": [int(o.uid), bee.uid, int(me.uid)]},
+        "POST", "/api/v1/groups", {"name": name, "owner": int(tt.uid), "members": members}
     )
     assert status == 201, group
     gid = str(group["gid"])
@@ -103,12 +105,73 @@ async def test_a_group_of_four_protocols(
     assert (frame.msg.uid, frame.msg.gid, frame.msg.text) == (int(tt.uid), int(gid), "hello all")
     mn = await me.expect(Command.MN)
     assert (mn.conversation.target, mn.message_content.searchable_content) == (gid, "hello all")
+    room = await x.expect(170)  # XMMEP names the group by its name and the sender by username
+    assert (room.field(1), room.field(3)) == (name, "hello all")
     assert (await o.send_group(f"GC_{gid}", "from omtp")).ok
     body = b.body(b.GROUP_CHAT, uid=bee.uid, gid=int(gid), level=0, time=1, text="from beehive")
     assert (await bee.request(b.GROUP_CHAT, body)).msg.code == 0
     assert (await me.send(gid, "from imlc", 1, conv_type=pb.CONVERSATION_TYPE_GROUP)).status == Status.OK
-    got = sorted([(m.from_id, m.text) for m in [await tt.message() for _ in range(3)]])
-    assert got == sorted([(o.uid, "from omtp"), (str(bee.uid), "from beehive"), (me.uid, "from imlc")])
+    x.send(170, x.user, name, 1, "from xmmep", 1)
+    got = sorted([(m.from_id, m.to_id, m.msg_type, m.text) for m in [await tt.message() for _ in range(4)]])
+    assert got == sorted(
+        (sender, gid, 0x11, text)
+        for sender, text in (
+            (o.uid, "from omtp"),
+            (str(bee.uid), "from beehive"),
+            (me.uid, "from imlc"),
+            (str(x.uid), "from xmmep"),
+        )
+    )
+
+
+async def test_one_to_one_with_xmmep_and_offline_both_ways_with_every_protocol(
+    server: Server, teamtalk: TeamTalk, omtp: Omtp, beehive: Beehive, imlc: Imlc, xmmep: Xmmep
+) -> None:
+    tt, tt_name = await teamtalk.user("tx")
+    x = await xmmep.user("xt")
+    await tt.say(str(x.uid), "to xmmep", seq_no=1)
+    got = await x.expect(170)
+    assert (got.field(0), got.field(3)) == (tt_name, "to xmmep")
+    x.send(170, x.user, tt_name, 1, "from xmmep", 0)
+    assert ((m := await tt.message()).from_id, m.text) == (str(x.uid), "from xmmep")
+    # TeamTalk to users of every other protocol while they are offline, read after their login
+    away = {p: server.add_user(f"o{p[0]}") for p in ("omtp", "beehive", "imlc", "xmmep")}
+    for n, (uid, _) in enumerate(away.values(), start=2):
+        await tt.say(str(uid), "while you were out", seq_no=n)
+    o = await omtp.login(away["omtp"][1])
+    page = await o.history(single_session_id(tt.uid, str(away["omtp"][0])), 0, 10)
+    assert [p.msg.content for p in page.msgs] == ["while you were out"]
+    bee = await beehive.login(away["beehive"][0])
+    frames, _ = await bee.sync()
+    assert [f.msg.text for f in frames if f.type == b.CHAT] == ["while you were out"]
+    me = await imlc.login(away["imlc"][1])
+    pulled = await me.pull(tt.uid)
+    assert [m.message_content.searchable_content for m in pulled.body.messages] == ["while you were out"]
+    xa = await xmmep.login(away["xmmep"][1])
+    assert (await xa.expect(170)).field(3) == "while you were out"
+    # and from each of them to a TeamTalk user who is offline, fetched as unread after the login
+    off_uid, off_name = server.add_user("toff")
+    assert (await o.send_single(str(off_uid), "from omtp")).ok
+    assert (await bee.chat(off_uid, "from beehive")).code == 0
+    assert (await me.send(str(off_uid), "from imlc", 9)).status == Status.OK
+    xa.send(170, xa.user, off_name, 1, "from xmmep", 0)
+    xa.send(200, xa.user)  # a round trip: the 170 before it is stored
+    await xa.expect(200)
+    later = await teamtalk.login(off_name)
+    senders = {
+        o.uid: "from omtp",
+        str(bee.uid): "from beehive",
+        me.uid: "from imlc",
+        str(away["xmmep"][0]): "from xmmep",
+    }
+    assert sorted(parse(await later.request(3, 7, b"", (3, 8)), "pairs")[0]) == sorted(
+        (u, 1) for u in senders
+    )
+    for uid, text in senders.items():
+        r = (await later.request(3, 9, Body().s(uid).done(), (3, 14))).fields()
+        assert (r.s(), r.u32(), r.s()) == (uid, 1, uid)
+        _name, _nick, _avatar, _time, kind = r.s(), r.s(), r.s(), r.u32(), r.u8()
+        assert (kind, r.b().decode()) == (0x01, text)
 
 
 async def test_presence_of_a_beehive_friend_and_of_a_teamtalk_user(
@@ -216,3 +279,23 @@ async def test_one_to_one_peers_and_small_group_members_watch_presence_in_teamta
     await peer.close()
     assert parse(await tt.wait_for((2, 5)), "s", "u32") == [str(peer_uid), 2]
     assert await bee.no_push(b.ONLINE_NTF) and await bee.no_push(b.OFFLINE_NTF)  # not bee's friends
+
+
+async def test_presence_of_a_teamtalk_user_in_xmmeps_words(
+    server: Server, teamtalk: TeamTalk, xmmep: Xmmep
+) -> None:
+    """An XMMEP buddy hears a TeamTalk user log in (130), go away with 7/61 (136, XMMEP's 2 = away) and
+    log out (136, 3 = offline), as xmmep.md §3.6 words them."""
+    x = await xmmep.user("xw")
+    _, t_name = server.add_user("tw")
+    t_as_x = await xmmep.login(t_name)  # the buddy dance needs an XMMEP session of the TeamTalk user
+    await buddies(x, t_as_x)
+    await t_as_x.close()
+    assert (await x.expect(136)).fields[1:] == [t_name.encode(), b"3"]
+    tt = await teamtalk.login(t_name)
+    login = await x.expect(130)
+    assert login.field(0) == x.user and login.items(1)[0][0] == t_name
+    tt.send(7, 61, Body().u32(2).u32(3).done())
+    assert (await x.expect(136)).fields == [x.user.encode(), t_name.encode(), b"2"]
+    await tt.close()
+    assert (await x.expect(136)).fields == [x.user.encode(), t_name.encode(), b"3"]

@@ -259,3 +259,29 @@ async def test_the_file_server_sends_a_heartbeat_after_five_seconds_of_silence(t
     beat = await sender.wait_for((7, 1), timeout=8)
     assert beat.reserved == 0 and beat.body == b""
     await sender.close()
+
+
+async def test_a_refusal_and_a_party_leaving_midway_end_the_task_for_both(teamtalk: TeamTalk) -> None:
+    """§4.8: a 6/3 REFUSE is relayed and ends the task (both file connections closed); a sender who
+    leaves before the whole file has gone ends it with 6/3 CANCEL naming the sender."""
+    alice, _ = await teamtalk.user("fr")
+    bob, _ = await teamtalk.user("fs")
+    offer = await offer_file(alice, bob.uid, "no.txt", 10, ONLINE)
+    sender, _ = await file_login(offer.port, alice.uid, offer.task_id, SENDER)
+    receiver, _ = await file_login(offer.port, bob.uid, offer.task_id, RECEIVER)
+    await receiver.wait_for((6, 3))  # PEER_READY
+    receiver.send(6, 3, Body().u32(2).s(offer.task_id).s(bob.uid).done())
+    refused = await sender.wait_for((6, 3))
+    assert parse(refused, "u32", "s", "s") == [2, offer.task_id, bob.uid]
+    assert await sender.wait_closed() and await receiver.wait_closed()
+    offer = await offer_file(alice, bob.uid, "half.txt", 10, ONLINE)
+    sender, _ = await file_login(offer.port, alice.uid, offer.task_id, SENDER)
+    receiver, _ = await file_login(offer.port, bob.uid, offer.task_id, RECEIVER)
+    pull(receiver, offer.task_id, ONLINE, 0, 10)
+    asked = await sender.wait_for((6, 4))
+    data(sender, offer.task_id, 0, b"hello", reserved=asked.reserved)  # 5 of 10 bytes
+    await receiver.wait_for((6, 5))
+    await sender.close()
+    cancel = await receiver.wait_for((6, 3), lambda f: parse(f, "u32")[0] == 1)
+    assert parse(cancel, "u32", "s", "s") == [1, offer.task_id, alice.uid]
+    assert await receiver.wait_closed()

@@ -20,6 +20,8 @@ async def test_a_temporary_group_is_made_pushed_and_chatted_in(teamtalk: TeamTal
     a, _ = await teamtalk.user("a")
     b, _ = await teamtalk.user("b")
     c, _ = await teamtalk.user("c")
+    bad = await a.request(5, 12, Body().s("nobody").s("").ids([b.uid, "99999999999"]).done(), (5, 13))
+    assert parse(bad, "u32", "s", "s", "ids") == [1, "", "nobody", []]  # an unknown member: result 1
     gid = await _temporary(a, "trio", [b.uid, c.uid])
     for member in (b, c):
         push = await member.wait_for((5, 13))
@@ -128,3 +130,33 @@ async def test_normal_groups_from_the_admin_api_arrive_as_5_18_and_5_19(
     assert status in (200, 204)
     gone = await b.wait_for((5, 19))
     assert parse(gone, "s", "ids") == [gid, []]
+
+
+async def test_only_the_owner_changes_a_normal_groups_members_with_5_14(
+    server: Server, teamtalk: TeamTalk
+) -> None:
+    a, _ = await teamtalk.user("a")
+    b, _ = await teamtalk.user("b")
+    c, _ = await teamtalk.user("c")
+    status, body = server.api(
+        "POST", "/api/v1/groups", {"name": f"norm-{a.uid}", "owner": int(a.uid), "members": [int(b.uid)]}
+    )
+    assert status in (200, 201), body
+    gid = str(body["gid"])
+    refused = await b.request(5, 14, Body().s(gid).u32(0).ids([c.uid]).done(), (5, 15))
+    assert parse(refused, "u32", "s", "u32", "ids") == [1, gid, 0, []]  # a plain member may not add
+    self_join = await c.request(5, 14, Body().s(gid).u32(0).ids([c.uid]).done(), (5, 15))
+    assert parse(self_join, "u32", "s", "u32", "ids") == [1, gid, 0, []]  # nor a stranger himself
+    await c.none_of((5, 15))
+    added = await a.request(5, 14, Body().s(gid).u32(0).ids([c.uid]).done(), (5, 15))
+    assert parse(added, "u32", "s", "u32", "ids") == [0, gid, 0, [c.uid]]
+    for member in (b, c):  # a 5/14's change is told as 5/15, not as the 5/19 of outside changes
+        push = await member.wait_for((5, 15))
+        assert push.reserved == 0 and parse(push, "u32", "s", "u32", "ids") == [0, gid, 0, [c.uid]]
+    await b.none_of((5, 19))
+    kick = await b.request(5, 14, Body().s(gid).u32(1).ids([c.uid]).done(), (5, 15))
+    assert parse(kick, "u32", "s", "u32", "ids") == [1, gid, 1, []]
+    members = await a.request(5, 3, Body().s(gid).done(), (5, 4))
+    r = members.fields()
+    assert (r.s(), r.u32(), r.s(), r.s(), r.s(), r.u32()) == (gid, 0, f"norm-{a.uid}", "", a.uid, 1)
+    assert sorted(r.ids()) == sorted([a.uid, b.uid, c.uid])

@@ -36,7 +36,7 @@ async def test_a_group_made_filled_thinned_and_dismissed_through_the_api(server:
 
     assert server.api("DELETE", f"/api/v1/groups/{gid}") == (200, {"gid": gid, "dismissed": True})
     assert server.api("GET", f"/api/v1/groups/{gid}")[0] == 404
-    assert server.api("GET", f"/api/v1/groups?uid={c}") == (200, {"groups": []})
+    assert server.api("GET", f"/api/v1/groups?uid={c}") == (200, {"total": 0, "offset": 0, "groups": []})
 
 
 def test_group_requests_are_checked(server: Server) -> None:
@@ -54,7 +54,11 @@ def test_group_requests_are_checked(server: Server) -> None:
     assert server.api("POST", "/api/v1/groups", {"name": "y", "owner": 2**64})[0] == 400
     assert server.api("GET", "/api/v1/rooms/%C2%B2")[0] == 400  # "²" is a digit to str.isdigit
     assert server.api("GET", f"/api/v1/groups?uid={2**64}")[0] == 400
-    assert server.api("GET", "/api/v1/groups")[0] == 400
+    assert server.api("GET", "/api/v1/groups?uid=")[0] == 400
+    assert server.api("GET", "/api/v1/groups?limit=0")[0] == 400
+    assert server.api("GET", "/api/v1/groups?limit=1001")[0] == 400
+    assert server.api("GET", "/api/v1/groups?offset=-1")[0] == 400
+    assert server.api("GET", "/api/v1/groups")[0] == 200  # every group, a page at a time
     assert server.api("POST", "/api/v1/groups/123456789/members", {"uids": [uid]})[0] == 404
 
 
@@ -69,8 +73,12 @@ async def test_a_room_made_kicked_from_and_dismissed_through_the_api(
     for client in (alice, bob):
         reply = await client.request(b.ROOM_JOIN, b.body(b.ROOM_JOIN, uid=client.uid, rid=rid))
         assert reply.msg.code == 0
-    assert server.api("GET", f"/api/v1/rooms/{rid}")[1]["sessions"] == 2
-    assert {"rid": rid, "sessions": 2} in server.api("GET", "/api/v1/rooms?top=1000")[1]["rooms"]
+    shown = server.api("GET", f"/api/v1/rooms/{rid}")[1]
+    assert shown["sessions"] == 2
+    assert sorted(m["uid"] for m in shown["members"]) == sorted([alice.uid, bob.uid])
+    assert {m["protocol"] for m in shown["members"]} == {"beehive"}
+    listed = {"rid": rid, "sessions": 2, "members": sorted([alice.uid, bob.uid])}
+    assert listed in server.api("GET", "/api/v1/rooms?top=1000")[1]["rooms"]
 
     status, after = server.api("POST", f"/api/v1/rooms/{rid}/kick", {"uid": bob.uid})
     assert status == 200 and (after["sessions"], after["banned"]) == (1, [bob.uid])

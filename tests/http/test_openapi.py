@@ -5,6 +5,7 @@ caller without it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ import aiohttp
 import pytest
 
 from polyim.config import load
+from polyim.core.files import FileTask
 from polyim.protocols.registry import sections
 from polyim.server import Node
+from tests.clients.omtp import OmtpClient
 from tests.conftest import write_config
 
 TOKEN = "test-admin-token"
@@ -69,11 +72,14 @@ def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def url_of(path: str, op: dict[str, Any]) -> str:
+def url_of(path: str, op: dict[str, Any], live: dict[str, str] | None = None) -> str:
+    """The operation's URL with its parameters' examples; ``live`` gives path values that only exist
+    once made (a session id, an offline file's task)."""
     params = op.get("parameters", [])
     for p in params:
         if p["in"] == "path":
-            path = path.replace("{" + p["name"] + "}", str(p["example"]))
+            value = (live or {}).get(p["name"], p["example"])
+            path = path.replace("{" + p["name"] + "}", str(value))
     query = "&".join(f"{p['name']}={p['example']}" for p in params if p["in"] == "query")
     assert "{" not in path, f"{path}: a path parameter has no example"
     return path + ("?" + query if query else "")
@@ -90,20 +96,39 @@ async def test_every_registered_route_is_documented_and_nothing_more(node: tuple
     assert registered(node[0]) == documented
 
 
+async def make_live(node: Node, http: aiohttp.ClientSession) -> tuple[dict[str, str], OmtpClient]:
+    """What the removals' examples name: a live session (carol, from the examples, logged in over OMTP)
+    and an offline file kept for her (planted in the node: the file's upload is TeamTalk's business)."""
+    port = next(x.port for x in node.listeners if x.protocol == "omtp")
+    client = await OmtpClient.connect("127.0.0.1", port)
+    code, _ = await client.login(user_name="carol", password="s3cret", device_id="pc-1")
+    assert code == 0
+    async with http.get("/api/v1/sessions?protocol=omtp&uid=20001") as resp:
+        (session,) = (await resp.json())["sessions"]
+    now = int(time.time() * 1000)
+    task = FileTask("ab" * 16, 20002, 20001, "notes.txt", 5, True, now, now, "", True)
+    node.core.transfers.tasks[task.task_id] = task
+    return {"sid": session["sid"], "task": task.task_id}, client
+
+
 async def test_every_documented_request_example_is_accepted(node: tuple[Node, str]) -> None:
     base = node[1]
     doc = await fetch_document(base)
     ops = sorted(operations(doc), key=lambda o: o[0] == "DELETE")  # stable: document order otherwise
     headers = {"Authorization": f"Bearer {TOKEN}"}
     ran = 0
+    live: dict[str, str] = {}
+    client: OmtpClient | None = None
     async with aiohttp.ClientSession(base, headers=headers) as http:
         for method, path, op in ops:
+            if method == "DELETE" and client is None:
+                live, client = await make_live(node[0], http)
             content = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             bodies = [e["value"] for e in content.get("examples", {}).values()]
             assert bodies or "requestBody" not in op, f"{method} {path}: a body without an example"
             status, answer = success(op)
             for body in bodies or [None]:
-                async with http.request(method, url_of(path, op), json=body) as resp:
+                async with http.request(method, url_of(path, op, live), json=body) as resp:
                     got = await resp.json()
                     assert resp.status == status, (method, path, body, got)
                 ran += 1
@@ -111,6 +136,7 @@ async def test_every_documented_request_example_is_accepted(node: tuple[Node, st
                 if schema is not None:
                     assert set(resolve(doc, schema)["required"]) <= got.keys(), (method, path, got)
     assert ran >= len(ops)
+    assert client is not None and await client.wait_closed()  # kicked by the example
 
 
 async def test_calls_behind_the_token_refuse_without_it_as_documented(node: tuple[Node, str]) -> None:

@@ -9,6 +9,7 @@ import itertools
 import logging
 import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -17,12 +18,16 @@ from polyim.cluster.local import local_cluster
 from polyim.core.app import Core
 from polyim.core.events import Event, MessageEvent
 from polyim.core.sessions import Session, SessionRegistry, Sink, fan_out
+from polyim.core.stats import NodeStats
 from polyim.model import ConvId, DeviceClass, Message
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import Channel
 from polyim.protocols.omtp.adapter import OmtpChannel
 from polyim.protocols.omtp.settings import OmtpSettings
+
+#: No core for the channel's calls, only the counters its refusals and failures add to.
+NO_CORE = cast(Core, SimpleNamespace(stats=NodeStats()))
 
 
 class FakeConn:
@@ -59,7 +64,7 @@ class RecordingConn(FakeConn):
 
 def make_channel() -> tuple[Channel, FakeConn]:
     conn = FakeConn()
-    return Channel(cast(Core, None), cast(Any, conn)), conn
+    return Channel(NO_CORE, cast(Any, conn)), conn
 
 
 async def test_work_that_never_waits_is_done_before_submit_returns() -> None:
@@ -143,8 +148,8 @@ def test_a_dropped_channel_is_freed_by_reference_counting() -> None:
     gc.disable()
     try:
         for make in (
-            lambda conn: OmtpChannel(cast(Core, None), conn, OmtpSettings()),
-            lambda conn: BeehiveChannel(cast(Core, None), conn, BeehiveSettings(), 1, websocket=False),
+            lambda conn: OmtpChannel(NO_CORE, conn, OmtpSettings()),
+            lambda conn: BeehiveChannel(NO_CORE, conn, BeehiveSettings(), 1, websocket=False),
         ):
             conn = RecordingConn()
             ch: Channel = make(cast(Any, conn))
@@ -168,7 +173,7 @@ class _Renders(Channel):
     bulk_fails = False
 
     def __init__(self, fails: bool = False) -> None:
-        super().__init__(cast(Core, None), cast(Any, RecordingConn()))
+        super().__init__(NO_CORE, cast(Any, RecordingConn()))
         self.fails = fails
 
     def _render(self, event: MessageEvent) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, cast
 
-from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.messaging import SendResult
 from polyim.model import ConvId, Message
 from polyim.pending import Pending
 from polyim.protocols.channel import Channel, Commands, ErrorTable, Refused, State
-from tests.protocols.test_channel import FakeConn
+from tests.protocols.test_channel import NO_CORE, FakeConn
 
 TABLE = Commands()
 decoded: list[bytes] = []
@@ -52,7 +51,7 @@ class Toy(Channel):
     decode_errors = (ValueError,)
 
     def __init__(self) -> None:
-        super().__init__(cast(Core, None), cast(Any, FakeConn()))
+        super().__init__(NO_CORE, cast(Any, FakeConn()))
         self.out: list[tuple[Any, ...]] = []
         self.online = False
 

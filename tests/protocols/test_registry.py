@@ -15,7 +15,7 @@ from polyim.config import ConfigError, Settings, load
 from polyim.protocols import registry
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.omtp.settings import OmtpSettings
-from polyim.server import Node
+from polyim.server import Node, print_listening
 from tests.conftest import write_config
 from tests.protocols import echo
 from tests.protocols.echo import EchoSettings
@@ -40,6 +40,7 @@ async def test_a_registered_protocol_is_configured_started_and_routed(
     node = Node(settings)
     await node.start()
     try:
+        print_listening(node.bound())  # what ``polyim serve`` prints once the node serves
         lines = capsys.readouterr().out.splitlines()
         echo_line = next(x for x in lines if x.startswith("listening echo tcp 127.0.0.1:"))
         assert {x.split()[1] for x in lines if x.startswith("listening ")} == {
@@ -69,6 +70,7 @@ async def test_a_registered_protocol_switched_off_starts_nothing(
     node = Node(_settings(tmp_path, "enabled = false\n"))
     await node.start()
     try:
+        print_listening(node.bound())
         assert "listening echo" not in capsys.readouterr().out
         assert all(x.protocol != "echo" for x in node.listeners)
     finally:

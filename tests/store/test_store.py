@@ -325,6 +325,8 @@ async def test_groups_members_roles_removal_and_deletion(store: Store) -> None:
     with pytest.raises(Conflict):
         await store.update_group(unnamed.gid, GroupUpdate(name="team"))
     assert (await store.get_group_by_name("team")) == g
+    assert [x.gid for x in await store.list_groups()] == sorted([g.gid, unnamed.gid])
+    assert len(await store.list_groups(1)) == 1
 
     await store.set_member_role(g.gid, C, GroupRole.MANAGER)
     await store.set_member_muted(g.gid, B, True)

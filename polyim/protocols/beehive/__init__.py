@@ -56,7 +56,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
             max_write_buffer=cfg.max_write_buffer,
         )
         bound = server.sockets[0].getsockname()[1]
-        listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all, conns.__len__))
+        listeners.append(Listener("beehive", "tcp", host, bound, server, conns.close_all, conns))
         ip, port = await nodes.advertised(cfg, settings.server, nodes.TYPE_TCP, host, bound)
         gateways.append(nodes.Gateway(nodes.TYPE_TCP, ip, port, conns))
     if cfg.ws:
@@ -78,7 +78,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         )
         sockets = getattr(ws_server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
-        listeners.append(Listener("beehive", "ws", host, bound, ws_server, stop, ws_conns.__len__))
+        listeners.append(Listener("beehive", "ws", host, bound, ws_server, stop, ws_conns))
         ip, port = await nodes.advertised(cfg, settings.server, nodes.TYPE_WS, host, bound)
         gateways.append(nodes.Gateway(nodes.TYPE_WS, ip, port, ws_conns))
     core.nodes.add_reporter(nodes.reporter(cfg, settings.server, gateways))  # LSND-INFO, FRWD-INFO (§4.6)

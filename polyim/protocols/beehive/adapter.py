@@ -210,6 +210,7 @@ class BeehiveChannel(Channel):
         for frame in frames:
             self.submit(partial(self.dispatch, frame.header.type, frame, frame.body))
         if bad is not None:
+            self.count_error("bad_frame")
             log.warning("beehive %s: bad frame (%s), closing", self.conn.peer, bad)
             self.submit(lambda: self._close_bad(bad))
 

@@ -175,6 +175,7 @@ class ImlcChannel(Channel):
 
     def _fatal(self, exc: c.ImlcDecodeError) -> None:
         """A header that ends the stream (§2.5 rows 1–3): its reply if it has one, then close."""
+        self.count_error("bad_frame")
         log.info("imlc %s: %s, closing", self.conn.peer, exc)
         if exc.kind is c.ErrorKind.REPLY_CLOSE:
             self._write(exc.command, exc.seq, c.Flow.REPLY, _error(str(exc)), exc.status)
@@ -577,10 +578,10 @@ async def _authenticate(ch: ImlcChannel, req: pb.LoginRequest) -> Account:
     addr = ch.conn.peer.rsplit(":", 1)[0]
     if req.WhichOneof("credential") == "password":
         cred = Credentials(req.username, uid, req.password, req.device_id, addr)
-        return await ch.core.accounts.authenticate(cred)
+        return await ch.core.accounts.authenticate(cred, ch.protocol)
     owner = ch.core.accounts.token_uid(req.token)
     cred = Credentials("", owner, req.token, req.device_id, addr, device_bound=True)
-    account = await ch.core.accounts.authenticate(cred)
+    account = await ch.core.accounts.authenticate(cred, ch.protocol)
     if uid is not None and uid != account.uid:
         raise Refused(S.IDENTITY_MISMATCH, "uid is not the token's")
     return account

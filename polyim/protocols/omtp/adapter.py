@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
@@ -59,6 +60,7 @@ MAX_PACK_ID = 128
 _DEFINED_FLAGS = 0xFFF
 MAX_FRAME = 640_000
 HOT_PAGE = 100
+HOT_PAGES_MS = 30_000  # how long a paged conversation list's later pages come from its first read
 FROM_NOT_YOU = "from is not you"  # MsgAck desc for a forged sender (omtp.md §5.3.2, B11)
 
 # Core refusal → OMTP code (omtp.md §6); handlers override where a command names another code.
@@ -147,12 +149,14 @@ class OmtpChannel(Channel):
         self.login_version = 1
         self.rate = RateLimit(rate=100, burst=200, close_after=10.0)
         self.policy = SendPolicy(MAX_CONTENT, settings.require_friend)
+        self.hot_pages: HotPages | None = None
 
     # -- bytes in -----------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         try:
             packs = self.decoder.feed(data)
         except c.OmtpDecodeError as exc:
+            self.count_error("bad_frame")
             log.warning("omtp %s: bad frame (%s), closing", self.conn.peer, exc)
             self.conn.abort()
             return
@@ -449,7 +453,7 @@ async def _login(ch: OmtpChannel, pack: c.Pack, req: c.LoginReq) -> None:
         raise Refused(E.EC_CONN_INDICATE, "bad client identity", close=True)
     cred = Credentials(req.user_name, uid, req.password, req.device_id, ch.conn.peer.rsplit(":", 1)[0])
     try:
-        account = await ch.core.accounts.authenticate(cred)
+        account = await ch.core.accounts.authenticate(cred, ch.protocol)
     except CoreError as exc:
         code = {Code.THROTTLED: E.EC_SERVER_REFUSED, Code.DISABLED: E.EC_CONN_ACCESS_DENIED}.get(
             exc.code, E.EC_CONN_USERNAME_OR_PASSWORD
@@ -608,13 +612,38 @@ async def _read(ch: OmtpChannel, pack: c.Pack, req: c.MsgReaded) -> bytes:
     return _cec(0).encode()
 
 
-@COMMANDS.on(c.PackType.HOTSESSION_SYNC, c.HotSessionReq.decode)
-async def _hot_sessions(ch: OmtpChannel, pack: c.Pack, req: c.HotSessionReq) -> bytes:
+@dataclass(slots=True)
+class HotPages:
+    """The rest of a conversation list that a client is paging through: what the next HOTSESSION_SYNC
+    gets when it asks from the timestamp the last page ended at (``stamp``), until ``until_ms``.
+
+    Why: reading a user's whole list for every page of 100 made the pages of a user with 5,000
+    conversations cost 50 reads of 5,000 rows, 2.7 s in all (quadratic; docs/performance.md, "How cost
+    grows"). Served from the first read, each conversation arrives as it was then; one that changed
+    since has a newer activity time than any in that read, so the client's next sync, from the last
+    page's timestamp, brings it again."""
+
+    stamp: int
+    rest: list[ConvState]
+    until_ms: int
+
+
+async def _hot_list(ch: OmtpChannel, since: int) -> list[ConvState]:
+    """The conversations active after ``since``, oldest activity first: the rest of the list being paged
+    through when ``since`` is where its last page ended, else a fresh read."""
+    kept, ch.hot_pages = ch.hot_pages, None
+    if kept is not None and kept.stamp == since and ch.core.clock.now_ms() < kept.until_ms:
+        return kept.rest
     try:
         states = await ch.core.messages.conversations(ch.me)
     except Exception as exc:
         raise Refused(E.EC_HOTSESSION_FAILED, "store failure") from exc
-    fresh = sorted((s for s in states if s.activity_us > req.timestamp), key=lambda s: s.activity_us)
+    return sorted((s for s in states if s.activity_us > since), key=lambda s: s.activity_us)
+
+
+@COMMANDS.on(c.PackType.HOTSESSION_SYNC, c.HotSessionReq.decode)
+async def _hot_sessions(ch: OmtpChannel, pack: c.Pack, req: c.HotSessionReq) -> bytes:
+    fresh = await _hot_list(ch, req.timestamp)
     page = fresh[:HOT_PAGE]
     while len(page) < len(fresh) and fresh[len(page)].activity_us == page[-1].activity_us:
         page.append(fresh[len(page)])
@@ -622,6 +651,8 @@ async def _hot_sessions(ch: OmtpChannel, pack: c.Pack, req: c.HotSessionReq) -> 
     items = _fit(items, lambda it: len(it.encode()) + 8)
     more = len(items) < len(fresh)
     stamp = page[len(items) - 1].activity_us if items else req.timestamp
+    if more:
+        ch.hot_pages = HotPages(stamp, fresh[len(items) :], ch.core.clock.now_ms() + HOT_PAGES_MS)
     code = E.EC_HOTSESSION_MORE if more else 0
     return c.HotSessionResp(error_code=_cec(code), timestamp=stamp, sessions=tuple(items)).encode()
 

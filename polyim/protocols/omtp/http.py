@@ -84,8 +84,9 @@ async def send_simple(core: Core, body: Body) -> tuple[int, str, Any]:
     if ids.is_chat_shaped(topic):
         raise ParamError("sessionId names a chat")
     ctype = body.get("contentType", 0)
-    if not isinstance(ctype, int) or isinstance(ctype, bool):
-        raise ParamError("contentType must be an integer")
+    # Tars' int on the socket (§4.1); a wider number would reach the store and fail there, not here
+    if not isinstance(ctype, int) or isinstance(ctype, bool) or not -(2**31) <= ctype < 2**31:
+        raise ParamError("contentType must be a 32-bit integer")
     extra: Body = {"from": from_, "app": app_id, "pack_id": trace}
     for key, name in (("pushTitle", "push_title"), ("pushSummary", "push_summary")):
         if body.get(key):

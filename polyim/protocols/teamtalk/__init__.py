@@ -60,4 +60,5 @@ def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
     return files.http_routes(core, settings.protocol("teamtalk", TeamTalkSettings))
 
 
-ENTRY = ProtocolEntry("teamtalk", TeamTalkSettings, start, routes)
+# the msg server names its own node's file server for a task it made (6/11, 6/12)
+ENTRY = ProtocolEntry("teamtalk", TeamTalkSettings, start, routes, node_bound=("file",))

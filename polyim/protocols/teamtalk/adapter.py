@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 PROTOCOL = "teamtalk"
 TOKEN_TTL = 24 * 3600  # s a 1/4 file-server token stays valid (§8.3)
 DELIVERY_WAIT = 15.0  # s a pushed 1:1 3/1 waits for the recipient's 3/2 (§1.4)
-DEDUP_WINDOW = 600  # s in which a resend of the same seq_no and text is the same message (§9 #4)
+DEDUP_WINDOW = 600  # s after its original in which the same seq_no and text is a resend (§9 #4)
 P2P_SIGNAL = "teamtalk-p2p"  # the core signal kind that carries a 4/1 between TeamTalk sessions
+STATUS_SIGNAL = "teamtalk-status"  # … and a 7/61's status to the user's other TeamTalk sessions
 IMAGE_MARKER = "&$#@~^@[{:{url}:}]&$~@#@"  # the old clients' inline picture (§4.11)
 
 _ID = re.compile(r"[0-9]{1,20}")
@@ -134,6 +135,7 @@ class TeamTalkChannel(Channel):
         except c.TeamTalkDecodeError as exc:
             for frame in exc.frames:
                 self._accept(frame)
+            self.count_error("bad_frame")
             log.info("teamtalk %s %s: %s, closing", self.role, self.conn.peer, exc)
             self.conn.close()
             return
@@ -189,11 +191,18 @@ class TeamTalkChannel(Channel):
         """A handler's reply is a whole frame already (its command differs from the request's)."""
         self.conn.write(reply)
 
-    def committed(self, frame: c.Frame, request: c.MsgData, result: SendResult) -> None:
-        """3/2 once the message is committed, the request's reserved echoed (§4.4)."""
-        self.write(c.MSG_DATA_ACK, frame.reserved, c.MsgDataAck(request.seq_no, request.from_id).encode())
+    def committed(self, frame: c.Frame, request: Sending, result: SendResult) -> None:
+        """3/2 once the message is committed, the request's reserved echoed (§4.4). A resend (the key
+        was stored) is acked like the original, unless the original is older than the dedup window:
+        then it is a new message with a reused ``seq_no`` and is stored under the key's next
+        generation (§9 #4)."""
+        if result.duplicate and self.core.clock.now_ms() - result.message.ts_ms >= DEDUP_WINDOW * 1000:
+            self.submit(lambda: _store_as_new(self, frame, request))
+            return
+        msg = request.msg
+        self.write(c.MSG_DATA_ACK, frame.reserved, c.MsgDataAck(msg.seq_no, msg.from_id).encode())
 
-    def commit_failed(self, frame: c.Frame, request: c.MsgData) -> None:
+    def commit_failed(self, frame: c.Frame, request: Sending) -> None:
         """No ack: the client shows the message as unsent and may send it again."""
 
     # -- bytes out ----------------------------------------------------------------------------------
@@ -265,10 +274,14 @@ class TeamTalkChannel(Channel):
             self.push(c.STATUS_NOTIFY, c.IdStatus(str(event.uid), STATUS_OF[event.presence]))
 
     def _on_signal(self, event: SignalEvent) -> None:
-        """A 4/1 from another TeamTalk session, relayed unchanged but for reserved 0 (§3.4)."""
+        """A 4/1 from another TeamTalk session, relayed unchanged but for reserved 0 (§3.4); a status
+        another session of this user set with 7/61, as 2/5 with that 7/61's reserved (§3.7)."""
         if event.kind == P2P_SIGNAL:
             seq_no = int(event.extra.get("seq_no", 0))
             self.push(c.P2P_CMD, c.P2PCmd(seq_no, str(event.sender), str(event.peer), event.data))
+        elif event.kind == STATUS_SIGNAL:
+            body = c.IdStatus(str(event.sender), int(event.extra.get("status", c.STATUS_ONLINE)))
+            self.write(c.STATUS_NOTIFY, int(event.extra.get("reserved", 0)), body.encode())
 
     events: ClassVar[EventTable] = {
         MessageEvent: _on_message,
@@ -320,12 +333,37 @@ def text_of(message: Message) -> str:
     return fallback_text(message)
 
 
-def client_id(seq_no: int, data: bytes, now_s: int) -> str:
-    """The dedup key of a 3/1 (§9 #4): TeamTalk clients restart ``seq_no`` with the process, so the
-    text's hash and a ten-minute window of server time go with it. A resend of the same message
-    within the window is the same message; the same words with a reused ``seq_no`` later are new."""
+def client_id(seq_no: int, data: bytes, generation: int = 0) -> str:
+    """The dedup key of a 3/1 (§4.4, §9 #4): TeamTalk clients restart ``seq_no`` with the process, so
+    the text's hash goes with it. A key whose message was stored more than the dedup window ago names
+    an older message: the new one takes the next ``generation`` (no clock bucket, so a resend is the
+    same message however the window falls on the clock)."""
     digest = hashlib.blake2b(data, digest_size=8).hexdigest()
-    return f"{seq_no}:{digest}:{now_s // DEDUP_WINDOW}"
+    return f"{seq_no}:{digest}" if not generation else f"{seq_no}:{digest}:g{generation}"
+
+
+@dataclass(slots=True)
+class Sending:
+    """A 3/1 on its way to the store: the request, what was handed to the core, and the generation
+    of its dedup key."""
+
+    msg: c.MsgData
+    out: Outgoing
+    generation: int = 0
+
+
+async def _store_as_new(ch: TeamTalkChannel, frame: c.Frame, sending: Sending) -> None:
+    """Send ``sending`` again under its key's next generation (a new message, §9 #4); acked as usual."""
+    if ch.session is None:
+        return
+    sending.generation += 1
+    sending.out.client_id = client_id(sending.msg.seq_no, sending.msg.msg_data, sending.generation)
+    try:
+        result = await ch.core.messages.send(ch.session, sending.out, PROTOCOL, ch.policy)
+    except CoreError as exc:
+        log.info("teamtalk %s: 3/1 refused (%s)", ch.conn.peer, exc.text)
+        return
+    ch.ack_after_commit(result, frame, sending)
 
 
 def user_info(account: Account) -> c.UserInfo:
@@ -379,7 +417,7 @@ async def _login(ch: TeamTalkChannel, frame: c.Frame, req: c.LoginReq) -> None:
     now = ch.core.clock.now_ms() // 1000
     try:
         cred = Credentials(req.user_name, None, req.password, device_id, addr, is_md5=is_md5)
-        account = await ch.core.accounts.authenticate(cred)
+        account = await ch.core.accounts.authenticate(cred, ch.protocol)
     except CoreError as exc:
         log.info("teamtalk %s: login of %r refused (%s)", ch.conn.peer, req.user_name, exc.text)
         result = c.RESULT_NO_DB_SERVER if exc.code is Code.INTERNAL else c.RESULT_VALIDATE_FAILED
@@ -526,14 +564,14 @@ async def _send(ch: TeamTalkChannel, frame: c.Frame, msg: c.MsgData) -> None:
     if msg.attach:
         tt["attach"] = msg.attach.hex()
     extra = {"origin": PROTOCOL, PROTOCOL: tt}
-    cid = client_id(msg.seq_no, msg.msg_data, ch.core.clock.now_ms() // 1000)
+    cid = client_id(msg.seq_no, msg.msg_data)
     if audio:
         extra["mime"] = "audio/teamtalk"
         out = Outgoing(conv, ContentType.VOICE, "[voice]", cid, data=msg.msg_data, extra=extra)
     else:
         out = Outgoing(conv, ContentType.TEXT, msg.msg_data.decode("utf-8", "replace"), cid, extra=extra)
     result = await ch.core.messages.send(session_of(ch), out, PROTOCOL, ch.policy)
-    ch.ack_after_commit(result, frame, msg)
+    ch.ack_after_commit(result, frame, Sending(msg, out))
 
 
 def _within_rate(ch: TeamTalkChannel) -> bool:
@@ -647,13 +685,20 @@ async def _p2p(ch: TeamTalkChannel, frame: c.Frame, req: c.P2PCmd) -> None:
 @on(c.SERVICE_SETTING, c.ServiceSetting.decode)
 async def _service_setting(ch: TeamTalkChannel, frame: c.Frame, req: c.ServiceSetting) -> None:
     """7/61 key 2: what this session shows (offline = invisible); the watchers hear a change of the
-    user's presence over all its sessions, this connection gets 2/5 with the request's reserved
-    (§3.7). Other keys and unchanged values are ignored."""
+    user's presence over all its sessions, and every TeamTalk session of the user, this one included,
+    gets 2/5 with the new status and the request's reserved (§3.7). Other keys and a value equal to
+    this session's status are ignored."""
     if req.key != 2 or req.value not in PRESENCE_OF or req.value == ch.status:
         return
     ch.status = req.value
-    await ch.core.accounts.set_presence(session_of(ch), PRESENCE_OF[req.value])
+    session = session_of(ch)
+    await ch.core.accounts.set_presence(session, PRESENCE_OF[req.value])
     ch.write(c.STATUS_NOTIFY, frame.reserved, c.IdStatus(str(ch.me), req.value).encode())
+    now = ch.core.clock.now_ms()
+    extra = {"status": req.value, "reserved": frame.reserved}
+    await ch.core.messages.signal(
+        session, SignalEvent(ch.me, ch.me, STATUS_SIGNAL, now, extra=extra), mirror=True
+    )
 
 
 @on(c.CLIENT_DB_QUERY, states=State.ANY)

@@ -145,7 +145,7 @@ TeamTalkChannel.events[FileEvent] = on_file
 
 @on(c.HAS_OFFLINE_REQ)
 async def _offline_files(ch: TeamTalkChannel, frame: c.Frame, _req: None) -> bytes:
-    waiting = ch.core.transfers.waiting_for(ch.me, limits(ch.settings))
+    waiting = await ch.core.transfers.waiting_for(ch.me, limits(ch.settings))
     files = [c.OfflineFile(str(t.sender), t.task_id, t.name, t.size) for t in waiting]
     return ch.reply(c.HAS_OFFLINE_RES, frame, c.HasOfflineRes(files, addresses(ch)))
 
@@ -192,7 +192,7 @@ async def _delete_offline(ch: TeamTalkChannel, frame: c.Frame, req: c.DelOffline
     if req.to_id != str(ch.me):
         log.info("teamtalk %s: 6/19 by a non-recipient ignored", ch.conn.peer)
         return
-    task = ch.core.transfers.find(req.task_id, limits(ch.settings))
+    task = await ch.core.transfers.lookup(req.task_id, limits(ch.settings))
     if task is not None:
         await ch.core.transfers.delete(ch.me, task)
 
@@ -224,7 +224,7 @@ async def _file_login(ch: TeamTalkChannel, frame: c.Frame, req: c.FileLoginReq) 
     the task, in a mode its role allows; any failure is answered and closes."""
     if ch.file is not None:
         return
-    result, conn = _join(ch, req)
+    result, conn = _join(ch, req, await ch.core.transfers.lookup(req.task_id, limits(ch.settings)))
     send(ch, ch.reply(c.FILE_LOGIN_RES, frame, c.FileLoginRes(result, req.task_id)))
     if conn is None:
         log.info("teamtalk file %s: 6/1 for %r refused (%d)", ch.conn.peer, req.task_id, result)
@@ -248,7 +248,7 @@ async def _file_login(ch: TeamTalkChannel, frame: c.Frame, req: c.FileLoginReq) 
             )
 
 
-def _join(ch: TeamTalkChannel, req: c.FileLoginReq) -> tuple[int, FileConn | None]:
+def _join(ch: TeamTalkChannel, req: c.FileLoginReq, task: FileTask | None) -> tuple[int, FileConn | None]:
     transfers = ch.core.transfers
     uid = wire_id(req.user_id)
     addr = ch.conn.peer.rsplit(":", 1)[0]
@@ -258,7 +258,6 @@ def _join(ch: TeamTalkChannel, req: c.FileLoginReq) -> tuple[int, FileConn | Non
     )
     if uid is None or not (by_token or by_session):
         return BAD_TOKEN, None
-    task = transfers.find(req.task_id, limits(ch.settings))
     if task is None:
         return NO_TASK, None
     if not transfers.may_join(uid, task):
@@ -512,7 +511,7 @@ def http_routes(core: Core, settings: TeamTalkSettings) -> list[web.RouteDef]:
 
     async def download(request: web.Request) -> web.StreamResponse:
         token = request.query.get("token", "")
-        task = core.transfers.by_link(request.match_info["task_id"], token, limits(settings))
+        task = await core.transfers.by_link(request.match_info["task_id"], token, limits(settings))
         if task is None:
             return api_error(404, "no such file")
         quoted = urllib.parse.quote(task.name)

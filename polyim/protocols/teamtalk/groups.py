@@ -8,9 +8,11 @@ import secrets
 
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import GroupChange, GroupEvent
+from polyim.core.groups import GroupPolicy
 from polyim.model import ConvId, ConvKind, Group, GroupKind
 from polyim.protocols.teamtalk import codec as c
 from polyim.protocols.teamtalk.adapter import (
+    PROTOCOL,
     TeamTalkChannel,
     hidden,
     mark_all_read,
@@ -24,6 +26,9 @@ from polyim.protocols.teamtalk.adapter import (
 log = logging.getLogger(__name__)
 
 ADD, DELETE = 0, 1  # 5/14 change_type
+#: 5/14 (§3.5): a normal group's members are changed by its owner and managers only; a temporary
+#: group's members may all add; nobody adds himself to a group he is not in.
+GROUP_POLICY = GroupPolicy(members_invite=False, self_join=False)
 
 
 def group_type(group: Group) -> int:
@@ -162,14 +167,15 @@ async def _create(ch: TeamTalkChannel, name: str, avatar: str, uids: list[int]) 
 @on(c.CHANGE_MEMBER_REQ, c.ChangeMemberReq.decode)
 async def _change_members(ch: TeamTalkChannel, frame: c.Frame, req: c.ChangeMemberReq) -> bytes:
     """5/14 → 5/15 with the users actually changed; users already in (add) or not in (delete) are
-    skipped. Who may do what is the core's rule (§9 #11)."""
+    skipped. Who may do what is the core's rule, with this page's ``GROUP_POLICY`` (§3.5, §9 #11); a
+    refusal is result 1."""
     failed = c.ChangeMemberRes(1, req.group_id, req.change_type, [])
-    gid = wire_id(req.group_id)
+    group = await _member_group(ch, req.group_id)
     uids = [u for u in (wire_id(i) for i in req.users) if u is not None]
-    if gid is None or req.change_type not in (ADD, DELETE) or len(uids) != len(req.users):
+    if group is None or req.change_type not in (ADD, DELETE) or len(uids) != len(req.users):
         return ch.reply(c.CHANGE_MEMBER_RES, frame, failed)
     try:
-        changed = await _apply(ch, gid, req.change_type, uids)
+        changed = await _apply(ch, group.gid, req.change_type, uids)
     except CoreError as exc:
         log.info("teamtalk %s: 5/14 refused (%s)", ch.conn.peer, exc.text)
         return ch.reply(c.CHANGE_MEMBER_RES, frame, failed)
@@ -179,20 +185,20 @@ async def _change_members(ch: TeamTalkChannel, frame: c.Frame, req: c.ChangeMemb
 
 async def _apply(ch: TeamTalkChannel, gid: int, change: int, uids: list[int]) -> list[int]:
     groups = ch.core.groups
-    if ch.me not in await groups.roles(gid):
-        raise CoreError(Code.NOT_MEMBER, "not a member")
-    members = await groups.roles(gid)
     if change == ADD:
-        new = [u for u in dict.fromkeys(uids) if u not in members]
-        return await groups.add_members(ch.me, gid, new, skip=ch.sid) if new else []
+        return await groups.add_members(ch.me, gid, uids, skip=ch.sid, policy=GROUP_POLICY, origin=PROTOCOL)
+    members = await groups.roles(gid)
     gone = [u for u in dict.fromkeys(uids) if u in members]
-    return await groups.remove_members(ch.me, gid, gone, skip=ch.sid) if gone else []
+    if not gone:
+        return []
+    return await groups.remove_members(ch.me, gid, gone, skip=ch.sid, origin=PROTOCOL)
 
 
 # == events out ==========================================================================================
 def on_group(ch: TeamTalkChannel, event: GroupEvent) -> None:
     """A group change made elsewhere (another protocol, the admin API, or this user's other session),
-    in the frames of §4.11: temporary groups as 5/13 / 5/15 pushes, normal groups as 5/18 / 5/19."""
+    in the frames of §4.11: temporary groups as 5/13 / 5/15 pushes, normal groups as 5/18 / 5/19; a
+    5/14 of any TeamTalk user is told with the 5/15 push in either kind (§3.5)."""
     if ch.session is None:
         return
     group, change = event.group, event.change
@@ -204,7 +210,7 @@ def on_group(ch: TeamTalkChannel, event: GroupEvent) -> None:
         else:
             ch.push(c.NORMAL_GROUP_CREATED, c.GroupCreated(str(group.gid), group.name, group.avatar, members))
     elif change in (GroupChange.JOINED, GroupChange.LEFT, GroupChange.REMOVED):
-        if temporary:
+        if temporary or event.origin == PROTOCOL:
             kind = ADD if change is GroupChange.JOINED else DELETE
             users = [str(u) for u in event.uids]
             ch.push(c.CHANGE_MEMBER_RES, c.ChangeMemberRes(0, str(group.gid), kind, users))

@@ -42,7 +42,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         )
         bound = server.sockets[0].getsockname()[1]
         shared.ports["tcp"] = bound
-        listeners.append(Listener("xmmep", "tcp", host, bound, server, conns.close_all, conns.__len__))
+        listeners.append(Listener("xmmep", "tcp", host, bound, server, conns.close_all, conns))
     if cfg.udp:
         host, port = parse_hostport(cfg.udp)
         udp = await serve_udp(
@@ -58,7 +58,7 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
         assert udp.transport is not None
         bound = udp.transport.get_extra_info("sockname")[1]
         shared.ports["udp"] = bound
-        listeners.append(Listener("xmmep", "udp", host, bound, udp, udp.conns.close_all, udp.conns.__len__))
+        listeners.append(Listener("xmmep", "udp", host, bound, udp, udp.conns.close_all, udp.conns))
     return listeners
 
 
