@@ -25,6 +25,10 @@ COMPILED_MODULES: Final = (
     "polyim.core.sessions",
     "polyim.store.sqlite",
     "polyim.transport.connection",
+    "polyim.protocols.omtp.ids",
+    "polyim.protocols.omtp.render",
+    "polyim.protocols.omtp.adapter",
+    "polyim.protocols.beehive.adapter",
 )
 
 

@@ -1,10 +1,12 @@
 """Plot `polyim bench chat --json` results: throughput and p99 send→ack latency against offered load.
 
-    python scripts/plot_chat.py OUT.png RESULT.json [RESULT.json ...]
+    python scripts/plot_chat.py OUT.png [LABEL=]RESULT.json [[LABEL=]RESULT.json ...]
 
 Each JSON file is one run; its offered rate is read from ``offered_per_s`` (0 or missing = unpaced,
 plotted at the right edge as "max"). Runs of ``baseline --durable`` (the echo server that commits each
-frame to SQLite before echoing it) are drawn as a second, grey set of curves: the storage floor.
+frame to SQLite before echoing it) are drawn as a grey set of curves: the storage floor. The other runs
+are grouped by the ``LABEL=`` before their file name ("polyim" without one), one set of curves per
+label: the pure-Python and the compiled build side by side, say.
 """
 
 from __future__ import annotations
@@ -29,26 +31,25 @@ def _series(runs: list[dict[str, Any]]) -> tuple[list[float], list[dict[str, Any
 
 
 def main(out: str, files: list[str]) -> None:
-    runs = [json.loads(Path(f).read_text()) for f in files]
-    chat = [r for r in runs if not r.get("durable")]
-    floor = [r for r in runs if r.get("durable")]
-    top = max((float(r["offered_per_s"]) for r in runs if r.get("offered_per_s")), default=1000.0) * 1.15
-    fig, ax1 = plt.subplots(figsize=(7, 4.2))
+    labelled = [f.split("=", 1) if "=" in f else ["polyim", f] for f in files]
+    runs = [(label, json.loads(Path(f).read_text())) for label, f in labelled]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for label, r in runs:
+        groups.setdefault("floor" if r.get("durable") else label, []).append(r)
+    top = max((float(r["offered_per_s"]) for _, r in runs if r.get("offered_per_s")), default=1000.0) * 1.15
+    fig, ax1 = plt.subplots(figsize=(7.5, 4.6))
     ax2 = ax1.twinx()
-    for group, style, name in ((chat, "", "polyim"), (floor, "grey", "floor")):
-        if not group:
-            continue
+    colours = iter(["tab:blue", "tab:orange", "tab:green", "tab:purple"])
+    for name, group in groups.items():
         xs, ordered = _series(group)
         xs += [top] * (len(ordered) - len(xs))
-        kw: dict[str, Any] = {"color": style} if style else {}
-        ax1.plot(xs, [r["acked_per_s"] for r in ordered], "o-", label=f"{name}: acked msg/s", **kw)
-        if not style:
-            ax1.plot(xs, [r["delivered_per_s"] for r in ordered], "s--", label=f"{name}: delivered msg/s")
+        colour = "grey" if name == "floor" else next(colours)
+        ax1.plot(xs, [r["acked_per_s"] for r in ordered], "o-", color=colour, label=f"{name}: acked msg/s")
         ax2.plot(
             xs,
             [r["p99_ack_ms"] for r in ordered],
             "^:",
-            color=style or "red",
+            color=colour,
             label=f"{name}: p99 send→ack (ms)",
         )
     ax1.set_xlabel("offered load (msg/s; rightmost point = unpaced)")

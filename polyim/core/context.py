@@ -120,7 +120,8 @@ class Context:
         return acct
 
     async def require_account(self, uid: int) -> Account:
-        acct = await self.account(uid)
+        # the cached account without a second coroutine: every send asks for its recipient's
+        acct = self.cache.accounts.get(uid) or await self.account(uid)
         if acct is None:
             raise CoreError(Code.USER_NOT_FOUND, "no such user")
         return acct
@@ -169,11 +170,14 @@ class Context:
         self._bus.drop(CacheKind.FRIENDS, uids)
 
     async def blocked_by(self, uid: int) -> frozenset[int]:
-        return await _cached(self.cache.blocks, uid, self.store.blocked_by)
+        # a hit without a second coroutine: every 1:1 send asks this and muted_by of its recipient
+        found = self.cache.blocks.get(uid)
+        return found if found is not None else await _cached(self.cache.blocks, uid, self.store.blocked_by)
 
     async def muted_by(self, uid: int) -> frozenset[int]:
         """The users whose 1:1 messages ``uid`` receives only by sync (stored, not pushed)."""
-        return await _cached(self.cache.mutes, uid, self.store.muted_by)
+        found = self.cache.mutes.get(uid)
+        return found if found is not None else await _cached(self.cache.mutes, uid, self.store.muted_by)
 
     def forget_blocks(self, uid: int) -> None:
         self._bus.drop(CacheKind.BLOCKS, (uid,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from polyim.cluster.base import NO_SESSION, Directory, Router, SessionId, SessionRecord
@@ -68,7 +68,9 @@ class Session:
     app: str = ""  # the client application's own name and version, where its protocol reports them
     app_version: str = ""
     sid: SessionId = NO_SESSION
-    monitors: set[str] = field(default_factory=set)
+    #: Replaced, not mutated, on a change (monitors are rare): a shared empty one instead of a set per
+    #: session saves 216 bytes each.
+    monitors: frozenset[str] = frozenset()
     #: What this session shows its user's friends (``Accounts.set_presence``); OFFLINE = invisible.
     presence: Presence = Presence.ONLINE
     #: Who its connection's log lines are about: a kick from elsewhere logs under it.
@@ -271,11 +273,11 @@ class SessionRegistry:
         return counts
 
     def monitor(self, session: Session, conv_key: str) -> None:
-        session.monitors.add(conv_key)
+        session.monitors = session.monitors | {conv_key}
         self._monitors.setdefault(conv_key, set()).add(session)
 
     def unmonitor(self, session: Session, conv_key: str) -> None:
-        session.monitors.discard(conv_key)
+        session.monitors = session.monitors - {conv_key}
         watchers = self._monitors.get(conv_key)
         if watchers is not None:
             watchers.discard(session)

@@ -137,7 +137,8 @@ class Channel:
         conn.log_context = self.log_context
         bind(self.log_context)
         self.session: Session | None = None
-        self._pending: deque[Work] = deque()
+        # Made when work first has to wait: an empty deque is 760 bytes, and most sessions never queue.
+        self._pending: deque[Work] | None = None
         self._worker: asyncio.Future[None] | None = None
         self._eager = False
 
@@ -149,6 +150,8 @@ class Channel:
         if self._worker is None and not self._pending and not self._eager:
             self._start(work)
             return
+        if self._pending is None:
+            self._pending = deque()
         self._pending.append(work)
         if len(self._pending) > _MAX_PENDING:
             self.conn.pause_reading()
@@ -192,7 +195,7 @@ class Channel:
                 await work()
             except Exception:
                 self._failed()
-            if len(self._pending) < _MAX_PENDING // 2:
+            if self._pending is None or len(self._pending) < _MAX_PENDING // 2:
                 self.conn.resume_reading()
 
     # -- commands ---------------------------------------------------------------------------------
@@ -336,7 +339,7 @@ class Channel:
         await self.core.accounts.attach(session)
 
     def connection_lost(self) -> None:
-        self._pending.clear()
+        self._pending = None
         session, self.session = self.session, None
         if session is not None:
             task = asyncio.ensure_future(self.core.accounts.detach(session))

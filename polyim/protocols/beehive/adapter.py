@@ -166,6 +166,10 @@ def chat_body(message: Message) -> bytes:
 class BeehiveChannel(Channel):
     protocol = PROTOCOL
     commands = COMMANDS
+    fanouts: ClassVar[FanoutTable] = {}  # RoomEvent: the rooms module adds its fan-out
+    # Filled below the class (mypyc compiles no class-body table of the class's own functions), and
+    # RoomEvent by the rooms module.
+    events: ClassVar[EventTable] = {}
     errors = ERRORS
     decode_errors = (c.BeehiveDecodeError,)
 
@@ -369,7 +373,7 @@ class BeehiveChannel(Channel):
             return
         self.send_kick(reason)
         self.kicked = True
-        self._pending.clear()
+        self._pending = None  # the queued frames are dropped
         self._close_later()
 
     async def _resend(self, frame: c.Frame) -> bool:
@@ -465,15 +469,16 @@ class BeehiveChannel(Channel):
         for uid in (0,) if mute_all else event.uids:  # mute-all is uid 0 (§10 #8)
             self.push(entry[0], c.encode_body(entry[1](uid=uid, gid=gid)))
 
-    fanouts: ClassVar[FanoutTable] = {}  # RoomEvent: the rooms module adds its fan-out
-    events: ClassVar[EventTable] = {  # and RoomEvent: the rooms module adds its renderer
-        MessageEvent: _on_message,
-        PresenceEvent: _on_presence,
-        FriendEvent: _on_friend,
-        GroupEvent: _on_group,
-        PushEvent: _on_push,
-    }
 
+BeehiveChannel.events.update(
+    {
+        MessageEvent: BeehiveChannel._on_message,
+        PresenceEvent: BeehiveChannel._on_presence,
+        FriendEvent: BeehiveChannel._on_friend,
+        GroupEvent: BeehiveChannel._on_group,
+        PushEvent: BeehiveChannel._on_push,
+    }
+)
 
 # A group change (and whether it adds or removes) → its notification (§4.3).
 _GROUP_NTF: dict[tuple[GroupChange, bool], tuple[int, Any]] = {

@@ -48,9 +48,9 @@ from polyim.model import (
 from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
-from polyim.protocols.omtp.render import control_pack, stored_pack
+from polyim.protocols.omtp.render import control_pack, stored_frame, stored_pack
 from polyim.protocols.omtp.settings import OmtpSettings
-from polyim.transport.connection import Connection
+from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +137,12 @@ COMMANDS = Commands()
 class OmtpChannel(Channel):
     protocol = "omtp"
     commands = COMMANDS
+    # Filled below the class: mypyc compiles no class-body table of the class's own functions.
+    events: ClassVar[EventTable] = {}
     errors = ERRORS
     decode_errors = (c.OmtpDecodeError,)
 
-    def __init__(self, core: Core, conn: Connection, settings: OmtpSettings) -> None:
+    def __init__(self, core: Core, conn: Conn, settings: OmtpSettings) -> None:
         super().__init__(core, conn)
         self.settings = settings
         self.decoder = c.Decoder(max_frame=MAX_FRAME)
@@ -217,12 +219,10 @@ class OmtpChannel(Channel):
     def _reply(self, header: c.Header, payload: bytes) -> None:
         # Bits 12 and up are reserved: ignored on input and written as 0 (omtp.md §1.4).
         flags = (header.flags & _DEFINED_FLAGS) | c.FLAG_ACK
-        ack = c.Header(type=header.type, version=header.version, flags=flags, pack_id=header.pack_id)
-        self.conn.write(c.encode_pack(c.Pack(header=ack, payload=payload)))
+        self.conn.write(c.encode_frame(header.type, header.version, flags, header.pack_id, payload))
 
     def push(self, pack_type: int, payload: bytes, pack_id: str = "", version: int = 1) -> None:
-        header = c.Header(type=pack_type, version=version, flags=0, pack_id=pack_id or str(uuid.uuid4()))
-        self.conn.write(c.encode_pack(c.Pack(header=header, payload=payload)))
+        self.conn.write(c.encode_frame(pack_type, version, 0, pack_id or str(uuid.uuid4()), payload))
 
     def _receipt_now(self, pack: c.Pack) -> bool:
         """The common receipt (a 1:1 or group message, facts cached) handled without a coroutine: one
@@ -324,7 +324,7 @@ class OmtpChannel(Channel):
             return
         frame = message.wire_cache.get("omtp")
         if frame is None:
-            frame = message.wire_cache["omtp"] = c.encode_pack(stored_pack(message))
+            frame = message.wire_cache["omtp"] = stored_frame(message)
         self.conn.write(frame)
 
     def _on_control(self, event: ControlEvent) -> None:
@@ -383,16 +383,6 @@ class OmtpChannel(Channel):
     def _sync(self, command: int, content: str) -> None:
         self.push(c.PackType.SYNC_DATA_CMD, c.SyncDataReq(command=command, content=content).encode())
 
-    events: ClassVar[EventTable] = {
-        MessageEvent: _on_message,
-        ControlEvent: _on_control,
-        ReadEvent: _on_read,
-        FriendEvent: _on_friend,
-        GroupEvent: _on_group,
-        SyncCommandEvent: _on_sync_command,
-        PushEvent: _on_push,
-    }
-
     def send_kick(self, reason: KickReason) -> None:
         self.push(c.PackType.KICKOUT, b"", version=self.login_version)
 
@@ -406,9 +396,7 @@ class OmtpChannel(Channel):
     def committed(self, header: c.Header, req: c.MsgReq, res: SendResult) -> None:
         m = res.message
         sid = req.session_id or ids.message_session_id(m)
-        self._reply(
-            header, c.MsgAck(error_code=_cec(0), session_id=sid, seq_id=m.seq, timestamp=m.ts_ms).encode()
-        )
+        self._reply(header, c.encode_msg_ack(0, "", sid, m.seq, m.ts_ms))
 
     def commit_failed(self, header: c.Header, req: c.MsgReq) -> None:
         err = _cec(E.EC_DB_ERROR, "store failure")
@@ -426,6 +414,18 @@ class OmtpChannel(Channel):
             attribute=attrs,
         )
 
+
+OmtpChannel.events.update(
+    {
+        MessageEvent: OmtpChannel._on_message,
+        ControlEvent: OmtpChannel._on_control,
+        ReadEvent: OmtpChannel._on_read,
+        FriendEvent: OmtpChannel._on_friend,
+        GroupEvent: OmtpChannel._on_group,
+        SyncCommandEvent: OmtpChannel._on_sync_command,
+        PushEvent: OmtpChannel._on_push,
+    }
+)
 
 # The request fields an error response echoes (omtp.md §5.1), where its shape has them.
 _ECHOED = ("session_id", "group_id", "client_id")

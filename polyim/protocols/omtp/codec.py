@@ -351,11 +351,13 @@ _COUNT_FIELD: Final = SMALL_INT_FIELD[0]
 def encode_pack(pack: Pack) -> bytes:
     """One whole frame: the 4-byte big-endian length (counting itself) and the bare OTIMPack (§2.1)."""
     h = pack.header
-    pack_id = h.pack_id.encode()
-    payload = pack.payload
-    type_ = h.type
-    version = h.version
-    flags = h.flags
+    return encode_frame(h.type, h.version, h.flags, h.pack_id, pack.payload)
+
+
+def encode_frame(type_: int, version: int, flags: int, pack_id_text: str, payload: bytes) -> bytes:
+    """:func:`encode_pack` of the pack these fields make, without building its Header and Pack: the ack
+    and the delivery of every message are written by this."""
+    pack_id = pack_id_text.encode()
     k = len(pack_id)
     n = len(payload)
     if -0x80 <= type_ <= 0x7F and -0x80 <= version <= 0x7F and -0x80 <= flags <= 0x7F and k < 256:
@@ -616,46 +618,20 @@ class MsgReq(_Struct):
 
     def encode(self) -> bytes:
         """Same bytes as the generic encoder, without its per-field dispatch: every message passes here."""
-        session_id = self.session_id.encode()
-        from_ = self.from_.encode()
-        to = self.to.encode()
-        # string_prefix(tag, n) inlined for STRING1 (n < 256), as are the calls of int_field for small ints.
-        n = len(session_id)
-        parts: list[bytes | bytearray] = [_STR1_TAG0[n] if n < 256 else string_prefix(0, n), session_id]
-        seq_id = self.seq_id
-        if seq_id:
-            parts.append(int_field(1, seq_id, T_INT8))
-        timestamp = self.timestamp
-        if timestamp:
-            parts.append(int_field(2, timestamp, T_INT8))
-        n = len(from_)
-        parts.append(_STR1_TAG3[n] if n < 256 else string_prefix(3, n))
-        parts.append(from_)
-        n = len(to)
-        parts.append(_STR1_TAG4[n] if n < 256 else string_prefix(4, n))
-        parts.append(to)
-        push_info = self.push_info
-        if push_info.title or push_info.summary or push_info.url:
-            out = bytearray()
-            _PUSH_INFO.write(out, 5, push_info)
-            parts.append(out)
-        else:
-            parts.append(_EMPTY_PUSH_INFO_FIELD)
-        content_type = self.content_type
-        if content_type:
-            parts.append(
-                _INT_TAG6[content_type & 0xFF]
-                if -0x80 <= content_type <= 0x7F
-                else int_field(6, content_type, T_INT4)
-            )
-        if self.content:
-            content = self.content.encode()
-            n = len(content)
-            parts.append(_STR1_TAG7[n] if n < 256 else string_prefix(7, n))
-            parts.append(content)
-        if self.status:
-            parts.append(int_field(8, self.status, T_INT4))
-        return b"".join(parts)
+        p = self.push_info
+        return encode_msg_req(
+            self.session_id,
+            self.seq_id,
+            self.timestamp,
+            self.from_,
+            self.to,
+            self.content_type,
+            self.content,
+            self.status,
+            p.title,
+            p.summary,
+            p.url,
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
@@ -674,23 +650,8 @@ class MsgAck(_Struct):
 
     def encode(self) -> bytes:
         """Same bytes as the generic encoder, without its per-field dispatch: every message passes here."""
-        error_code = self.error_code
-        if error_code.code == 0 and not error_code.desc:
-            head: bytes | bytearray = _OK_ERROR_CODE_FIELD
-        else:
-            head = bytearray()
-            _ERROR_CODE.write(head, 0, error_code)
-        session_id = self.session_id.encode()
-        n = len(session_id)
-        return b"".join(
-            (
-                head,
-                _STR1_TAG1[n] if n < 256 else string_prefix(1, n),
-                session_id,
-                int_field(2, self.seq_id, T_INT8),
-                int_field(3, self.timestamp, T_INT8),
-            )
-        )
+        e = self.error_code
+        return encode_msg_ack(e.code, e.desc, self.session_id, self.seq_id, self.timestamp)
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
@@ -718,6 +679,84 @@ _MsgAckDraft: Final = _draft(MsgAck)
 _DEFAULT_PUSH_INFO: Final = cast(PushInfo, PushInfo._spec.default)
 _DEFAULT_ERROR_CODE: Final = cast(CommonErrorCode, CommonErrorCode._spec.default)
 _EMPTY_PUSH_INFO_BODY: Final = _EMPTY_PUSH_INFO_FIELD[1:]  # 06 00 16 00 0B
+
+
+def encode_msg_req(
+    session_id_text: str,
+    seq_id: int,
+    timestamp: int,
+    from_text: str,
+    to_text: str,
+    content_type: int,
+    content_text: str,
+    status: int = 0,
+    title: str = "",
+    summary: str = "",
+    url: str = "",
+) -> bytes:
+    """The bare MsgReq of these fields (``push_info`` as its three strings), the bytes of
+    :meth:`MsgReq.encode`, without building the MsgReq and its PushInfo: every delivery is written by
+    this."""
+    session_id = session_id_text.encode()
+    from_ = from_text.encode()
+    to = to_text.encode()
+    # string_prefix(tag, n) inlined for STRING1 (n < 256), as are the calls of int_field for small ints.
+    n = len(session_id)
+    parts: list[bytes | bytearray] = [_STR1_TAG0[n] if n < 256 else string_prefix(0, n), session_id]
+    if seq_id:
+        parts.append(int_field(1, seq_id, T_INT8))
+    if timestamp:
+        parts.append(int_field(2, timestamp, T_INT8))
+    n = len(from_)
+    parts.append(_STR1_TAG3[n] if n < 256 else string_prefix(3, n))
+    parts.append(from_)
+    n = len(to)
+    parts.append(_STR1_TAG4[n] if n < 256 else string_prefix(4, n))
+    parts.append(to)
+    if title or summary or url:
+        out = bytearray()
+        _PUSH_INFO.write(out, 5, PushInfo(title, summary, url))
+        parts.append(out)
+    else:
+        parts.append(_EMPTY_PUSH_INFO_FIELD)
+    if content_type:
+        parts.append(
+            _INT_TAG6[content_type & 0xFF]
+            if -0x80 <= content_type <= 0x7F
+            else int_field(6, content_type, T_INT4)
+        )
+    if content_text:
+        content = content_text.encode()
+        n = len(content)
+        parts.append(_STR1_TAG7[n] if n < 256 else string_prefix(7, n))
+        parts.append(content)
+    if status:
+        parts.append(int_field(8, status, T_INT4))
+    return b"".join(parts)
+
+
+def encode_msg_ack(code: int, desc: str, session_id_text: str, seq_id: int, timestamp: int) -> bytes:
+    """The bare MsgAck of these fields (``error_code`` as its code and desc), the bytes of
+    :meth:`MsgAck.encode`, without building the MsgAck and its CommonErrorCode: every ack is written by
+    this."""
+    if code == 0 and not desc:
+        head: bytes | bytearray = _OK_ERROR_CODE_FIELD
+    else:
+        head = bytearray()
+        _ERROR_CODE.write(head, 0, CommonErrorCode(code, desc))
+    session_id = session_id_text.encode()
+    n = len(session_id)
+    return b"".join(
+        (
+            head,
+            _STR1_TAG1[n] if n < 256 else string_prefix(1, n),
+            session_id,
+            int_field(2, seq_id, T_INT8),
+            int_field(3, timestamp, T_INT8),
+        )
+    )
+
+
 _OK_ERROR_CODE_BODY: Final = _OK_ERROR_CODE_FIELD[1:]  # 0C 16 00 0B
 
 

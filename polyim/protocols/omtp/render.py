@@ -34,30 +34,39 @@ def _from_to(message: Message) -> tuple[int, str, str]:
 
 
 def stored_pack(message: Message) -> c.Pack:
+    type_, version, flags, pack_id, payload = _stored(message)
+    header = c.Header(type=type_, version=version, flags=flags, pack_id=pack_id)
+    return c.Pack(header=header, payload=payload)
+
+
+def stored_frame(message: Message) -> bytes:
+    """``encode_pack(stored_pack(message))`` without building the pack: every delivery is written by this."""
+    type_, version, flags, pack_id, payload = _stored(message)
+    return c.encode_frame(type_, version, flags, pack_id, payload)
+
+
+def _stored(message: Message) -> tuple[int, int, int, str, bytes]:
+    """The stored pack's header fields and its MsgReq payload."""
     pack_type, from_, to = _from_to(message)
     extra = message.extra
     flags = c.FLAG_HIGHPRJ if extra.get("priority") else 0
     if pack_type == c.PackType.MSG_BIZ_NOTIFY:
         flags |= c.FLAG_COUNTER
     flags |= _STATUS_FLAGS.get(message.status, 0)
-    header = c.Header(
-        type=pack_type, version=int(extra.get("omtp.v", 1)), flags=flags, pack_id=pack_id_of(message)
+    payload = c.encode_msg_req(
+        ids.message_session_id(message),
+        message.seq,
+        message.ts_ms,
+        from_,
+        to,
+        message.ctype,
+        message.content,
+        0,
+        str(extra.get("push_title", "")),
+        str(extra.get("push_summary", "")),
+        str(extra.get("push_url", "")),
     )
-    body = c.MsgReq(
-        session_id=ids.message_session_id(message),
-        seq_id=message.seq,
-        timestamp=message.ts_ms,
-        from_=from_,
-        to=to,
-        push_info=c.PushInfo(
-            title=str(extra.get("push_title", "")),
-            summary=str(extra.get("push_summary", "")),
-            url=str(extra.get("push_url", "")),
-        ),
-        content_type=message.ctype,
-        content=message.content,
-    )
-    return c.Pack(header=header, payload=body.encode())
+    return pack_type, int(extra.get("omtp.v", 1)), flags, pack_id_of(message), payload
 
 
 def control_pack(control: Control, message: Message | None) -> c.Pack:
