@@ -75,6 +75,14 @@ def postgres_url() -> str:
     return shared_postgres().database()
 
 
+@pytest.fixture(scope="module")
+def own_redis_url() -> Iterator[str]:
+    """A Redis of the module's own: its nodes' directory and channels are seen by no other module."""
+    server = RedisServer()
+    yield server.url
+    server.close()
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """The session's Redis, emptied after the test."""

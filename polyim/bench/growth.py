@@ -313,12 +313,8 @@ async def _catchup(env: Env, users: Users, hists: dict[str, Histogram]) -> str:
     o = env.opts
     me = users.me
     for _ in range(o.samples or 20):
-        done_all, done_login = _timed(), _timed()
-        client = await OmtpClient.login(env.server.host, env.port("omtp"), me)
-        done_login(hists["login"])
-        done_list = _timed()
-        items = await client.conversations()
-        done_list(hists["conversation list"])
+        done_all = _timed()
+        client, items = await _login_and_list(env, me, hists)
         got = 0
         for item in items:
             if item.unread_count:
@@ -328,6 +324,19 @@ async def _catchup(env: Env, users: Users, hists: dict[str, Histogram]) -> str:
         if got != o.offline:
             raise RuntimeError(f"caught up {got} messages, {o.offline} were waiting")
     return f"(OMTP, {o.offline:,} unread messages from {o.convs or 10} peers, pulled in pages of {_CATCHUP_PAGE})"
+
+
+async def _login_and_list(
+    env: Env, me: SessionSpec, hists: dict[str, Histogram]
+) -> tuple[OmtpClient, list[c.HotSessionItem]]:
+    """A login and the whole conversation list, each timed into its histogram."""
+    done_login = _timed()
+    client = await OmtpClient.login(env.server.host, env.port("omtp"), me)
+    done_login(hists["login"])
+    done_list = _timed()
+    items = await client.conversations()
+    done_list(hists["conversation list"])
+    return client, items
 
 
 async def _pull_unread(client: OmtpClient, item: c.HotSessionItem) -> int:
@@ -348,12 +357,8 @@ async def _manyconv(env: Env, users: Users, hists: dict[str, Histogram]) -> str:
     o = env.opts
     me = users.me
     for _ in range(o.samples or 20):
-        done_all, done_login = _timed(), _timed()
-        client = await OmtpClient.login(env.server.host, env.port("omtp"), me)
-        done_login(hists["login"])
-        done_list = _timed()
-        items = await client.conversations()
-        done_list(hists["conversation list"])
+        done_all = _timed()
+        client, items = await _login_and_list(env, me, hists)
         done_all(hists["login + list"])
         await client.close()
         if len(items) != len(users.specs) - 1:

@@ -50,18 +50,11 @@ def start_node(tmp: Path, node_id: int, pg_url: str, redis_url: str) -> Server:
 
 
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.url
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[tuple[Server, Server]]:
+def pair(tmp_path_factory: pytest.TempPathFactory, own_redis_url: str) -> Iterator[tuple[Server, Server]]:
     pg_url = shared_postgres().database()
     tmp = tmp_path_factory.mktemp("scaled")
-    a = start_node(tmp / "a", 1, pg_url, redis_url)
-    b_ = start_node(tmp / "b", 2, pg_url, redis_url)
+    a = start_node(tmp / "a", 1, pg_url, own_redis_url)
+    b_ = start_node(tmp / "b", 2, pg_url, own_redis_url)
     yield a, b_
     b_.stop()
     a.stop()

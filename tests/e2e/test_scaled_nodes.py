@@ -58,16 +58,9 @@ async def node_of(redis_url: str, uids: list[int]) -> dict[int, int]:
 
 
 @pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    server = RedisServer()
-    yield server.url
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Server]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, own_redis_url: str) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("nodes")
-    config = node_config(tmp, 10, shared_postgres().database(), redis_url)
+    config = node_config(tmp, 10, shared_postgres().database(), own_redis_url)
     server = start_server(tmp, config=config, args=("--nodes", str(NODES)))
     yield server
     server.stop()
@@ -82,13 +75,13 @@ async def omtp(cluster: Server) -> AsyncIterator[Omtp]:
 
 @pytest.mark.scaled
 async def test_clients_on_one_port_land_on_different_nodes_and_chat_across_them(
-    cluster: Server, omtp: Omtp, redis_url: str
+    cluster: Server, omtp: Omtp, own_redis_url: str
 ) -> None:
     assert len(children(cluster.proc.pid)) == NODES
     clients = [await omtp.user("n") for _ in range(12)]
     uids = [int(c.uid) for c in clients]
     deadline = time.monotonic() + 10
-    while len(where := await node_of(redis_url, uids)) < len(uids):
+    while len(where := await node_of(own_redis_url, uids)) < len(uids):
         assert time.monotonic() < deadline, where
         await asyncio.sleep(0.1)
     assert set(where.values()) <= set(range(10, 10 + NODES))
