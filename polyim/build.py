@@ -29,6 +29,11 @@ COMPILED_MODULES: Final = (
     "polyim.protocols.omtp.render",
     "polyim.protocols.omtp.adapter",
     "polyim.protocols.beehive.adapter",
+    "polyim.model",
+    "polyim.core.events",
+    "polyim.store.base",
+    "polyim.store.receipts",
+    "polyim.core.context",
 )
 
 

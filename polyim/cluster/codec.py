@@ -12,16 +12,19 @@ object itself to the sink.
 
 from __future__ import annotations
 
+import ast
 import base64
 import dataclasses
 import enum
 import functools
 import json
 import operator
+import sys
 import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from polyim.cluster.base import SessionId
@@ -154,8 +157,36 @@ def _tagged(classes: Sequence[Any]) -> tuple[Encode, Decode]:
     return encode, decode
 
 
+def field_types(cls: type) -> dict[str, Any]:
+    """``cls``'s field types as its source spells them. A class compiled by mypyc keeps only erased
+    runtime types (``Message | None`` becomes ``type``, ``tuple[int, ...]`` ``tuple``), so the
+    annotations of a compiled module are read from its source, which ships beside the extension, and
+    evaluated in the module's namespace: both builds get the same plan, hence the same wire format."""
+    module = sys.modules[cls.__module__]
+    if str(module.__file__).endswith(".py"):
+        return typing.get_type_hints(cls)
+    namespace = vars(module)
+    return {name: eval(text, namespace) for name, text in _annotations(cls.__module__)[cls.__name__].items()}
+
+
+@functools.cache
+def _annotations(module_name: str) -> dict[str, dict[str, str]]:
+    """Class name → field name → its annotation's source text, for every class of the module."""
+    module = sys.modules[module_name]
+    source = Path(str(module.__file__)).with_name(module_name.rsplit(".", 1)[-1] + ".py")
+    classes: dict[str, dict[str, str]] = {}
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ClassDef):
+            classes[node.name] = {
+                stmt.target.id: ast.unparse(stmt.annotation)
+                for stmt in node.body
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+            }
+    return classes
+
+
 def _dataclass(cls: type) -> tuple[Encode, Decode]:
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     plan = [
         (f.name, *_codec(hints[f.name]))
         for f in dataclasses.fields(cls)

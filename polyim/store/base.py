@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from polyim.histogram import LATENCY_BOUNDS, SIZE_BOUNDS, Histogram
 from polyim.model import (
     Account,
@@ -74,6 +76,7 @@ class NewMessage:
     priority_uids: tuple[int, ...] = ()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # PostgresStore stays interpreted
 class Store(abc.ABC):
     @abc.abstractmethod
     async def open(self) -> None:
@@ -426,6 +429,7 @@ class FileRef:
     sha256: str
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class FileStore(abc.ABC):
     """Blobs (offline files of TeamTalk and XMMEP) kept apart from the database: streamed in and out in
     chunks, never whole in memory, and either stored completely and durably or not at all."""

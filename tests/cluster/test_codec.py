@@ -29,6 +29,7 @@ from polyim.cluster.codec import (
     decode_event,
     encode_envelope,
     encode_event,
+    field_types,
 )
 from polyim.core import events
 from polyim.core.events import Event, KickReason, MessageEvent, RoomEvent
@@ -71,7 +72,7 @@ def sample(tp: Any, default: Any = dataclasses.MISSING) -> Any:
 
 
 def build(cls: type) -> Any:
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     return cls(
         **{
             f.name: sample(hints[f.name], f.default)
