@@ -34,6 +34,8 @@ COMPILED_MODULES: Final = (
     "polyim.store.base",
     "polyim.store.receipts",
     "polyim.core.context",
+    "polyim.core.clock",
+    "polyim.histogram",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 
 class Clock:
@@ -11,20 +12,24 @@ class Clock:
     ``now_us`` never repeats or goes back, so activity cursors that compare µs values (OMTP hot
     sessions) never skip an update made within the same microsecond. ``next_msg_id`` yields
     time-ordered 63-bit ids: milliseconds << 22 | node (10 bits) << 12 | counter (12 bits).
+
+    Every reading comes from ``time_ns`` (wall-clock nanoseconds), an attribute so that a test moves
+    this node's time by giving it another source: the class is compiled, and neither its methods nor
+    the ``time`` module it was compiled against can be patched.
     """
 
-    def __init__(self, node_id: int = 1) -> None:
+    def __init__(self, node_id: int = 1, time_ns: Callable[[], int] = time.time_ns) -> None:
         self.node_id = node_id & 0x3FF
+        self.time_ns = time_ns
         self._last_us = 0
         self._last_ms = 0
         self._counter = 0
 
-    @staticmethod
-    def now_ms() -> int:
-        return time.time_ns() // 1_000_000
+    def now_ms(self) -> int:
+        return self.time_ns() // 1_000_000
 
     def now_us(self) -> int:
-        now = time.time_ns() // 1000
+        now = self.time_ns() // 1000
         self._last_us = now if now > self._last_us else self._last_us + 1
         return self._last_us
 

@@ -72,7 +72,7 @@ async def test_size_limit_quota_blocks_and_retention(core: Core, monkeypatch: py
     await core.relations.set_blocked(b, a, True)
     await refused(Code.BLOCKED, core.transfers.offer(sa, b, "f", 1, True, LIMITS))
     now = core.clock.now_ms()
-    monkeypatch.setattr(core.ctx.clock, "now_ms", lambda: now + 61_000)
+    monkeypatch.setattr(core.ctx.clock, "time_ns", lambda: (now + 61_000) * 1_000_000)
     assert await core.transfers.expire(LIMITS) == 2  # the abandoned upload and the idle relay
     assert core.transfers.find(first.task_id, LIMITS) is None
     assert core.transfers.find(online_task.task_id, LIMITS) is None

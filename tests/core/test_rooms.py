@@ -163,14 +163,14 @@ async def test_broadcasts_reach_those_inside_and_later_joiners_until_expiry(
 ) -> None:
     members = await three_inside(core, 13)
     now = core.clock.now_ms()
-    monkeypatch.setattr(core.ctx.clock, "now_ms", lambda: now)
+    monkeypatch.setattr(core.ctx.clock, "time_ns", lambda: now * 1_000_000)
     flash = core.rooms.broadcast(13, b"now only", 0)
     kept = core.rooms.broadcast(13, b"for a minute", 60)
     assert (flash.msgid, kept.msgid) == (1, 2)
     assert [e.broadcast for e in room_events(members[0][1], RoomChange.BC)] == [flash, kept]
     late, _ = await online(core, await user(core, "late"))
     assert core.rooms.join(late, 13).broadcasts == (kept,)
-    monkeypatch.setattr(core.ctx.clock, "now_ms", lambda: now + 61_000)
+    monkeypatch.setattr(core.ctx.clock, "time_ns", lambda: (now + 61_000) * 1_000_000)
     later, _ = await online(core, await user(core, "later"))
     assert core.rooms.join(later, 13).broadcasts == ()
     refused_now(Code.ROOM_NOT_FOUND, core.rooms.broadcast, 999, b"x", 0)

@@ -11,13 +11,15 @@ import re
 from polyim.core.ids import MAX_ID
 from polyim.model import ConvId, ConvKind, Message
 
-_UID = re.compile(r"^[1-9][0-9]{0,19}$")
+_UID_DIGITS = 20
 _GROUP = re.compile(r"^GC_([1-9][0-9]{0,19})$")
 _PAIR = re.compile(r"_([0-9]{1,20})_([0-9]{1,20})$")
 
 
 def parse_uid(text: str) -> int | None:
-    if not _UID.match(text):
+    """A decimal uid without sign, space or leading zero (every 1:1 send names two), by string tests:
+    cheaper than a pattern on the hot path."""
+    if not (0 < len(text) <= _UID_DIGITS and text.isascii() and text.isdigit()) or text[0] == "0":
         return None
     value = int(text)
     return value if value <= MAX_ID else None  # the pattern has no sign

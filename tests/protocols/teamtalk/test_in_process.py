@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from polyim.config import load
-from polyim.core import clock
 from polyim.protocols import registry
 from polyim.protocols.teamtalk import files
 from polyim.server import Node
@@ -24,7 +23,7 @@ WINDOW = 600  # s (§9 #4)
 
 
 class MovedTime:
-    """The ``time`` module as the core's clock reads it, ``offset`` seconds ahead (never back)."""
+    """The core clock's time source, ``offset`` seconds ahead (never back)."""
 
     def __init__(self) -> None:
         self.offset = 0.0
@@ -39,8 +38,8 @@ class MovedTime:
 @pytest.fixture
 async def node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Node, MovedTime]]:
     moved = MovedTime()
-    monkeypatch.setattr(clock, "time", moved)
     node = Node(load(str(write_config(tmp_path)), registry.sections()))
+    monkeypatch.setattr(node.core.ctx.clock, "time_ns", moved.time_ns)
     await node.start()
     try:
         yield node, moved
