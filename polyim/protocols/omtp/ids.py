@@ -22,7 +22,7 @@ def parse_uid(text: str) -> int | None:
     if not (0 < len(text) <= _UID_DIGITS and text.isascii() and text.isdigit()) or text[0] == "0":
         return None
     value = int(text)
-    return value if value <= MAX_ID else None  # the pattern has no sign
+    return value if value <= MAX_ID else None  # ASCII digits only: no sign
 
 
 @functools.lru_cache(maxsize=1 << 16)  # every receipt names its conversation by text
