@@ -154,8 +154,11 @@ class Message:
     summary, mentions, media URL, OMTP pack version and flags).
 
     Immutable by convention, not ``frozen``: one is built for every message sent, and a frozen
-    dataclass sets each field through ``object.__setattr__`` (5.5 µs here against 1.8 µs). The other
-    per-message records (``NewMessage``, ``Outgoing``, ``SendResult``, ``MessageEvent``) follow suit."""
+    dataclass sets each field through ``object.__setattr__`` (5.5 µs here against 1.8 µs). Its
+    ``__init__`` is written out rather than generated: mypyc compiles a written one into native stores,
+    while the one ``dataclass`` generates runs as interpreted code (38 ns against 187 ns for three
+    fields). The other per-message records (``NewMessage``, ``Outgoing``, ``SendResult``,
+    ``MessageEvent``) follow suit on both counts."""
 
     conv: ConvId
     seq: int
@@ -171,6 +174,38 @@ class Message:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     topic: str = ""
     wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def __init__(
+        self,
+        conv: ConvId,
+        seq: int,
+        msg_id: int,
+        sender: int,
+        device: str,
+        client_id: str,
+        ctype: int,
+        content: str,
+        ts_ms: int,
+        status: MsgStatus = MsgStatus.NORMAL,
+        data: bytes = b"",
+        extra: dict[str, Any] | None = None,
+        topic: str = "",
+        wire_cache: dict[str, bytes] | None = None,
+    ) -> None:
+        self.conv = conv
+        self.seq = seq
+        self.msg_id = msg_id
+        self.sender = sender
+        self.device = device
+        self.client_id = client_id
+        self.ctype = ctype
+        self.content = content
+        self.ts_ms = ts_ms
+        self.status = status
+        self.data = data
+        self.extra = {} if extra is None else extra
+        self.topic = topic
+        self.wire_cache = {} if wire_cache is None else wire_cache
 
     @property
     def recipient(self) -> int:

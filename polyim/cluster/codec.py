@@ -172,8 +172,14 @@ def field_types(cls: type) -> dict[str, Any]:
 @functools.cache
 def _annotations(module_name: str) -> dict[str, dict[str, str]]:
     """Class name → field name → its annotation's source text, for every class of the module."""
-    module = sys.modules[module_name]
-    source = Path(str(module.__file__)).with_name(module_name.rsplit(".", 1)[-1] + ".py")
+    # Looked up in the package's own directories: a module that mypyc's shared library initialises for
+    # another compiled module gets a ``__file__`` (and spec) guessed from the library's place, which an
+    # in-place build puts one directory off.
+    package, _, name = module_name.rpartition(".")
+    found = [Path(d, name + ".py") for d in sys.modules[package].__path__ if Path(d, name + ".py").is_file()]
+    if not found:
+        raise LookupError(f"no source for {module_name}")
+    source = found[0]
     classes: dict[str, dict[str, str]] = {}
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.ClassDef):

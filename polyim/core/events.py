@@ -36,6 +36,10 @@ class MessageEvent:
     message: Message
     origin_protocol: str = ""
 
+    def __init__(self, message: Message, origin_protocol: str = "") -> None:
+        self.message = message  # written out to be compiled: see Message
+        self.origin_protocol = origin_protocol
+
 
 @dataclass(frozen=True, slots=True)
 class ControlEvent:

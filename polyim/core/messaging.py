@@ -12,18 +12,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polyim.cluster.base import SessionId
 from polyim.core.clock import Clock
 from polyim.core.content import MEDIA_URL
 from polyim.core.context import Context, audit
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import ControlEvent, MessageEvent, ReadEvent, SignalEvent
-from polyim.core.sessions import Session, fan_out
+from polyim.core.sessions import Session, SessionRegistry, fan_out
 from polyim.model import (
     Control,
     ControlCmd,
     ConvId,
     ConvKind,
     ConvState,
+    Group,
+    GroupMember,
     GroupRole,
     Message,
     MsgStatus,
@@ -45,6 +48,10 @@ class SendResult:
     message: Message
     duplicate: bool
 
+    def __init__(self, message: Message, duplicate: bool) -> None:
+        self.message = message  # written out to be compiled: see polyim.model.Message
+        self.duplicate = duplicate
+
 
 @dataclass(slots=True)
 class Outgoing:
@@ -57,6 +64,25 @@ class Outgoing:
     data: bytes = b""
     extra: dict[str, Any] | None = None
     high_priority: bool = False
+
+    def __init__(
+        self,
+        conv: ConvId,
+        ctype: int,
+        content: str,
+        client_id: str,
+        data: bytes = b"",
+        extra: dict[str, Any] | None = None,
+        high_priority: bool = False,
+    ) -> None:
+        # written out to be compiled: see polyim.model.Message
+        self.conv = conv
+        self.ctype = ctype
+        self.content = content
+        self.client_id = client_id
+        self.data = data
+        self.extra = extra
+        self.high_priority = high_priority
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +108,14 @@ def check_size(out: Outgoing, limit: int, policy: SendPolicy) -> None:
         raise CoreError(Code.TOO_LARGE, "message too long")
 
 
+def _peer_verdict(uid: int, blocked: frozenset[int], friend: bool) -> None:
+    """The recipient's blacklist, then the protocol's friendship rule, for a 1:1 send or signal."""
+    if uid in blocked:
+        raise CoreError(Code.BLOCKED, "blocked by the recipient")
+    if not friend:
+        raise CoreError(Code.NOT_FRIEND, "not a friend")
+
+
 def new_message(
     clock: Clock, out: Outgoing, sender: int, device: str, *, topic: str = "", priority: tuple[int, ...] = ()
 ) -> NewMessage:
@@ -103,25 +137,53 @@ def new_message(
     )
 
 
+class _Committed(Pending[SendResult]):
+    """A send's result, with :meth:`settle` to settle it from its append (see :func:`commit_then`): one
+    object and a bound method per send where a closure and its environment were two more objects. (Not
+    ``__call__``: mypyc's build of a callable subclass of the generic ``Pending`` crashes when called.)"""
+
+    def __init__(self, deliver: Callable[[Message], None]) -> None:
+        super().__init__()
+        self.deliver = deliver
+
+    def settle(self, fut: Pending[tuple[Message, bool]]) -> None:
+        exc = fut.exception()
+        if exc is not None:
+            self.set_exception(exc)
+            return
+        message, duplicate = fut.result()
+        self.set_result(SendResult(message, duplicate))
+        if not duplicate:
+            self.deliver(message)
+
+
 def commit_then(
     committed: Pending[tuple[Message, bool]], deliver: Callable[[Message], None]
 ) -> Pending[SendResult]:
     """The send result of an append: settled after COMMIT, then ``deliver`` runs for a new message (a
     resend of a committed client id settles to the original, marked duplicate, and is not delivered)."""
-    result: Pending[SendResult] = Pending()
-
-    def done(fut: Pending[tuple[Message, bool]]) -> None:
-        exc = fut.exception()
-        if exc is not None:
-            result.set_exception(exc)
-            return
-        message, duplicate = fut.result()
-        result.set_result(SendResult(message, duplicate))
-        if not duplicate:
-            deliver(message)
-
-    committed.add_done_callback(done)
+    result = _Committed(deliver)
+    committed.add_done_callback(result.settle)
     return result
+
+
+class _Deliver:
+    """Hand a committed 1:1, group or notification message to its recipients' sessions (all but the
+    sender's own, ``skip``): a callable object rather than a closure, one per send."""
+
+    __slots__ = ("origin", "recipients", "sessions", "skip")
+
+    def __init__(
+        self, sessions: SessionRegistry, recipients: Sequence[int], origin: str, skip: SessionId | None
+    ) -> None:
+        self.sessions = sessions
+        self.recipients = recipients
+        self.origin = origin
+        self.skip = skip
+
+    def __call__(self, message: Message) -> None:
+        event = MessageEvent(message, self.origin)
+        self.sessions.deliver(self.recipients, event, skip=self.skip, conv_key=message.conv.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +214,9 @@ class Messaging:
         delivered; a resend of a committed client id resolves to the original message with
         ``duplicate=True`` and is not delivered again.
         """
-        recipients = await self._check_send(session, out, policy)
+        recipients = self._recipients_now(session, out, policy)
+        if recipients is None:
+            recipients = await self._check_send(session, out, policy)
         messages_in = self.ctx.stats.messages_in
         messages_in[session.protocol] = messages_in.get(session.protocol, 0) + 1
         if out.conv.kind is ConvKind.PEER and not self.ctx.sessions.routable(recipients):
@@ -164,38 +228,85 @@ class Messaging:
         priority = tuple(u for u in recipients if u != session.uid) if out.high_priority else ()
         return self._commit(session, out, recipients, priority, origin)
 
-    async def _check_send(self, session: Session, out: Outgoing, policy: SendPolicy) -> list[int]:
-        conv = out.conv
+    def _recipients_now(self, session: Session, out: Outgoing, policy: SendPolicy) -> list[int] | None:
+        """The common send's check, from the caches alone and without a coroutine: the rules of
+        :meth:`_check_send` applied to the cached facts. None when a fact must first be loaded (or the
+        send is refused for who is asking), which :meth:`_check_send` then does."""
+        conv, uid, cache = out.conv, session.uid, self.ctx.cache
         if conv.kind is ConvKind.PEER:
-            peer = conv.peer_of(session.uid)
-            if session.uid not in (conv.a, conv.b):
+            peer = conv.peer_of(uid)
+            if (
+                uid not in (conv.a, conv.b)
+                or peer not in cache.accounts
+                or (policy.require_friend and peer != uid)
+            ):
+                return None
+            blocked, muted = cache.blocks.get(peer), cache.mutes.get(peer)
+            if blocked is None or muted is None:
+                return None
+            return self._peer_rules(uid, out, policy, blocked, muted, True)
+        if conv.kind is ConvKind.GROUP:
+            group, members = cache.groups.get(conv.a), cache.members.get(conv.a)
+            if group is None or members is None:
+                return None
+            return self._group_rules(uid, out, policy, group, members)
+        return None
+
+    async def _check_send(self, session: Session, out: Outgoing, policy: SendPolicy) -> list[int]:
+        """Load the facts a send's rules need, then apply them; the recipients, or a CoreError."""
+        conv, uid = out.conv, session.uid
+        if conv.kind is ConvKind.PEER:
+            if uid not in (conv.a, conv.b):
                 raise CoreError(Code.IDENTITY_MISMATCH)
+            peer = conv.peer_of(uid)
             await self.ctx.require_account(peer)
-            check_size(out, self.ctx.settings.max_message_bytes, policy)
-            await self._check_peer(session.uid, peer, policy)
-            if conv.a == conv.b or session.uid in await self.ctx.muted_by(peer):
-                return [session.uid]  # a muted sender's message is stored, not pushed: peer syncs it
-            return [conv.a, conv.b]
+            blocked, muted = await self.ctx.blocked_by(peer), await self.ctx.muted_by(peer)
+            friend = await self._friends_if_needed(uid, peer, policy)
+            return self._peer_rules(uid, out, policy, blocked, muted, friend)
         if conv.kind is ConvKind.GROUP:
             group = await self.ctx.require_group(conv.a)
-            check_size(out, self.ctx.settings.max_message_bytes, policy)
-            members = await self.ctx.members(conv.a)
-            me = members.get(session.uid)
-            if me is None:
-                raise CoreError(Code.NOT_MEMBER, "not a member")
-            if group.closed:
-                raise CoreError(Code.FORBIDDEN, "group closed")
-            if (group.mute_all and me.role is GroupRole.MEMBER) or me.muted:
-                raise CoreError(Code.MUTED, "muted")
-            return list(members)
+            return self._group_rules(uid, out, policy, group, await self.ctx.members(conv.a))
         raise CoreError(Code.BAD_REQUEST, "cannot send to this conversation")
+
+    def _peer_rules(
+        self,
+        uid: int,
+        out: Outgoing,
+        policy: SendPolicy,
+        blocked: frozenset[int],
+        muted: frozenset[int],
+        friend: bool,
+    ) -> list[int]:
+        """A 1:1 send from ``uid``: its size, what the recipient decides (``blocked``, ``muted``) and the
+        protocol's friendship rule (``friend``); the users it is pushed to."""
+        conv = out.conv
+        check_size(out, self.ctx.settings.max_message_bytes, policy)
+        _peer_verdict(uid, blocked, friend)
+        if conv.a == conv.b or uid in muted:
+            return [uid]  # a muted sender's message is stored, not pushed: the peer syncs it
+        return [conv.a, conv.b]
+
+    def _group_rules(
+        self, uid: int, out: Outgoing, policy: SendPolicy, group: Group, members: dict[int, GroupMember]
+    ) -> list[int]:
+        """A group send from ``uid``: its size, membership, the group's closure and mutes."""
+        check_size(out, self.ctx.settings.max_message_bytes, policy)
+        me = members.get(uid)
+        if me is None:
+            raise CoreError(Code.NOT_MEMBER, "not a member")
+        if group.closed:
+            raise CoreError(Code.FORBIDDEN, "group closed")
+        if (group.mute_all and me.role is GroupRole.MEMBER) or me.muted:
+            raise CoreError(Code.MUTED, "muted")
+        return list(members)
+
+    async def _friends_if_needed(self, uid: int, peer: int, policy: SendPolicy) -> bool:
+        """Whether the protocol's friendship rule lets ``uid`` reach ``peer`` (a note to oneself always)."""
+        return not policy.require_friend or peer == uid or await self.ctx.store.is_friend(uid, peer)
 
     async def _check_peer(self, uid: int, peer: int, policy: SendPolicy) -> None:
         """What the recipient of a 1:1 decides: its blacklist, and the protocol's friendship rule."""
-        if uid in await self.ctx.blocked_by(peer):
-            raise CoreError(Code.BLOCKED, "blocked by the recipient")
-        if policy.require_friend and peer != uid and not await self.ctx.store.is_friend(uid, peer):
-            raise CoreError(Code.NOT_FRIEND, "not a friend")
+        _peer_verdict(uid, await self.ctx.blocked_by(peer), await self._friends_if_needed(uid, peer, policy))
 
     async def signal(
         self,
@@ -243,11 +354,7 @@ class Messaging:
         )
 
         skip = session.sid if session is not None else None
-
-        def deliver(message: Message) -> None:
-            event = MessageEvent(message, origin)
-            self.ctx.sessions.deliver(recipients, event, skip=skip, conv_key=out.conv.key)
-
+        deliver = _Deliver(self.ctx.sessions, recipients, origin, skip)
         return commit_then(self.ctx.store.append_message(new), deliver)
 
     # -- notifications (the per-user stream) ---------------------------------------------------

@@ -250,9 +250,10 @@ class Channel:
         """Answer a send once its commit has landed (design.md §4: an ack follows durability) with the
         adapter's :meth:`committed`, or :meth:`commit_failed`; the frames behind it are not held up
         meanwhile. One callback per send: this runs for every message."""
-        result.add_done_callback(lambda fut: self._settled(fut, frame, request))
+        result.add_done_callback(_Ack(self, frame, request))
 
-    def _settled(self, fut: Pending[SendResult], frame: Any, request: Any) -> None:
+    def settled(self, fut: Pending[SendResult], frame: Any, request: Any) -> None:
+        """The ack (or the failure) of the send ``frame`` made, now that its commit is settled."""
         if fut.cancelled():
             return
         exc = fut.exception()
@@ -407,6 +408,21 @@ class Channel:
 
     def writing_resumed(self) -> None:
         """The write buffer drained: a relaying channel resumes its source."""
+
+
+class _Ack:
+    """:meth:`Channel.settled` of one send, as its result's callback: an object, where a lambda and its
+    environment were two (this runs for every message)."""
+
+    __slots__ = ("channel", "frame", "request")
+
+    def __init__(self, channel: Channel, frame: Any, request: Any) -> None:
+        self.channel = channel
+        self.frame = frame
+        self.request = request
+
+    def __call__(self, fut: Pending[SendResult]) -> None:
+        self.channel.settled(fut, self.frame, self.request)
 
 
 class _Resumed:

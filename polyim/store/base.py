@@ -75,6 +75,37 @@ class NewMessage:
     topic: str = ""
     priority_uids: tuple[int, ...] = ()
 
+    def __init__(
+        self,
+        conv: ConvId,
+        msg_id: int,
+        sender: int,
+        device: str,
+        client_id: str,
+        ctype: int,
+        content: str,
+        ts_ms: int,
+        activity_us: int,
+        data: bytes = b"",
+        extra: dict[str, Any] | None = None,
+        topic: str = "",
+        priority_uids: tuple[int, ...] = (),
+    ) -> None:
+        # written out to be compiled: see polyim.model.Message
+        self.conv = conv
+        self.msg_id = msg_id
+        self.sender = sender
+        self.device = device
+        self.client_id = client_id
+        self.ctype = ctype
+        self.content = content
+        self.ts_ms = ts_ms
+        self.activity_us = activity_us
+        self.data = data
+        self.extra = {} if extra is None else extra
+        self.topic = topic
+        self.priority_uids = priority_uids
+
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # PostgresStore stays interpreted
 class Store(abc.ABC):

@@ -388,6 +388,45 @@ async def test_send_refusals(core: Core) -> None:
     assert (await fut).message.data == b"\x89PNG"
 
 
+async def test_verdicts_are_the_same_once_the_facts_are_cached(core: Core) -> None:
+    """The first send of a kind loads the facts its rules need; the next one is checked from the caches
+    without a coroutine. Both give the same verdict, and a change made meanwhile counts at once."""
+    a, b, c = await user(core, "alice"), await user(core, "bob"), await user(core, "carol")
+    sa, _ = await online(core, a)
+    sc, _ = await online(core, c)
+    sb, sink_b = await online(core, b)
+    p = ConvId.peer(a, b)
+    big = "x" * (core.settings.max_message_bytes + 1)
+    for attempt in ("first", "cached"):
+        await refused(Code.TOO_LARGE, core.messages.send(sa, Outgoing(p, 1, big, f"big-{attempt}")))
+        await refused(
+            Code.IDENTITY_MISMATCH,
+            core.messages.send(sa, Outgoing(ConvId.peer(b, c), 1, "x", f"i-{attempt}")),
+        )
+    await send(core, sa, p, "warm")  # every fact of this pair is cached now
+    await core.relations.set_muted(b, a, True)  # a's messages reach b by sync only
+    for attempt in ("first", "cached"):
+        stored = await send(core, sa, p, f"muted {attempt}")
+        assert f"muted {attempt}" not in sink_b.messages() and stored.message.seq > 0
+    await core.relations.set_muted(b, a, False)
+    await core.relations.set_blocked(b, a, True)
+    for attempt in ("first", "cached"):
+        await refused(Code.BLOCKED, core.messages.send(sa, Outgoing(p, 1, "x", f"b-{attempt}")))
+    await core.relations.set_blocked(b, a, False)
+    await send(core, sa, p, "unblocked")
+    assert "unblocked" in sink_b.messages()
+    group = ConvId.group((await core.groups.create(a, "rules", [b])).gid)
+    await send(core, sa, group, "warm the group")
+    for attempt in ("first", "cached"):
+        await refused(Code.NOT_MEMBER, core.messages.send(sc, Outgoing(group, 1, "x", f"nm-{attempt}")))
+    await core.groups.set_muted(a, group.a, None, True)  # everyone but owner and managers
+    for attempt in ("first", "cached"):
+        stored = await send(core, sa, group, f"owner speaks {attempt}")
+        assert stored.message.seq > 0
+    for attempt in ("first", "cached"):
+        await refused(Code.MUTED, core.messages.send(sb, Outgoing(group, 1, "x", f"m-{attempt}")))
+
+
 async def test_send_policy_is_the_protocols_limit_and_friendship_rule(core: Core) -> None:
     """A protocol's own limits are a policy the core applies, for 1:1, group and room sends alike."""
     a, b = await user(core, "alice"), await user(core, "bob")

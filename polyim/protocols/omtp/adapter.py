@@ -524,22 +524,21 @@ async def _single(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> None:
     if to is None:
         raise Refused(E.EC_PARAM, "unknown recipient")
     _check_send_header(pack)
-    await _send(ch, pack, req, ConvId.peer(ch.me, to))
+    await ch.send_message(pack, _outgoing(pack, req, ConvId.peer(ch.me, to)), req)
 
 
 @COMMANDS.on(c.PackType.MSG_GROUP_CHAT, c.MsgReq.decode)
 async def _group_chat(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> None:
     ch.actor(req.from_, desc=FROM_NOT_YOU)
     _check_send_header(pack)
-    await _send(ch, pack, req, ConvId.group(ch.gid(req.to)))
+    await ch.send_message(pack, _outgoing(pack, req, ConvId.group(ch.gid(req.to))), req)
 
 
-async def _send(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq, conv: ConvId) -> None:
+def _outgoing(pack: c.Pack, req: c.MsgReq, conv: ConvId) -> Outgoing:
     high = bool(pack.header.flags & c.FLAG_HIGHPRJ)
-    out = Outgoing(
+    return Outgoing(
         conv, req.content_type, req.content, pack.header.pack_id, extra=_extra(pack, req), high_priority=high
     )
-    await ch.send_message(pack, out, req)
 
 
 @COMMANDS.on(c.PackType.MSG_BIZ_NOTIFY, c.MsgReq.decode)
