@@ -217,6 +217,20 @@ class Messaging:
         recipients = self._recipients_now(session, out, policy)
         if recipients is None:
             recipients = await self._check_send(session, out, policy)
+        return self._queue(session, out, recipients, origin)
+
+    def send_now(
+        self, session: Session, out: Outgoing, origin: str = "", policy: SendPolicy = DEFAULT_POLICY
+    ) -> Pending[SendResult] | None:
+        """:meth:`send` without a coroutine, when every fact its check needs is cached; None, having
+        done nothing, when one must first be loaded (then call :meth:`send`)."""
+        recipients = self._recipients_now(session, out, policy)
+        return None if recipients is None else self._queue(session, out, recipients, origin)
+
+    def _queue(
+        self, session: Session, out: Outgoing, recipients: list[int], origin: str
+    ) -> Pending[SendResult]:
+        """A checked send: counted, refused if its recipient's node is out of reach, else queued."""
         messages_in = self.ctx.stats.messages_in
         messages_in[session.protocol] = messages_in.get(session.protocol, 0) + 1
         if out.conv.kind is ConvKind.PEER and not self.ctx.sessions.routable(recipients):

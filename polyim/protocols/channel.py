@@ -9,12 +9,13 @@ commit: a send queues its commit and attaches the ack as a callback, so a client
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -22,7 +23,7 @@ from polyim.cluster.base import SessionId
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import Event, KickReason
-from polyim.core.messaging import SendResult
+from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session, Sink
 from polyim.logctx import LogContext, bind, scoped
 from polyim.model import DeviceClass, Role
@@ -71,6 +72,18 @@ _CONNECTED, _ONLINE = int(State.CONNECTED), int(State.ONLINE)
 
 
 Handler = Callable[[Any, Any, Any], Awaitable[Any]]
+# A command's synchronous handler: the reply (None: nothing to answer), or LATER.
+NowHandler = Callable[[Any, Any, Any], Any]
+
+
+class _Later:
+    """What a synchronous handler returns when it cannot finish without waiting: it has done nothing,
+    and the command's coroutine handler takes the frame instead."""
+
+    __slots__ = ()
+
+
+LATER: Final = _Later()
 # Core refusal → the wire code and its text (None: the core's own text).
 ErrorTable = Mapping[Code, tuple[int, str | None]]
 _NO_ERRORS: ErrorTable = {}
@@ -86,6 +99,9 @@ class Command:
     request: Callable[[bytes], Any] | None
     states: int  # State bits
     errors: ErrorTable
+    #: The same command done without a coroutine when every fact it needs is at hand (see
+    #: :meth:`Channel.submit_frame`); only for an adapter whose :meth:`Channel.gate` never waits.
+    now: NowHandler | None = None
 
 
 class Commands(dict[int, Command]):
@@ -100,6 +116,16 @@ class Commands(dict[int, Command]):
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self[int(cmd)] = Command(fn, request, int(states), errors)
+            return fn
+
+        return register
+
+    def now(self, cmd: int) -> Callable[[NowHandler], NowHandler]:
+        """Give the registered ``cmd`` a synchronous handler, called with the same arguments as its
+        coroutine handler and before it: it returns the reply, or :data:`LATER` having done nothing."""
+
+        def register(fn: NowHandler) -> NowHandler:
+            self[int(cmd)] = dataclasses.replace(self[int(cmd)], now=fn)
             return fn
 
         return register
@@ -204,35 +230,96 @@ class Channel:
         """The connection's :class:`State` bit."""
         return _ONLINE if self.session is not None else _CONNECTED
 
+    def submit_frame(self, cmd: int, frame: Any, body: bytes) -> None:
+        """:meth:`submit` the frame's :meth:`dispatch`. A command with a synchronous handler
+        (:meth:`Commands.now`) is first tried without a coroutine, when nothing of the connection is
+        waiting ahead of it: the common send then costs no coroutine, task or exception."""
+        command = self.commands.get(cmd)
+        if command is None or command.now is None or self._busy() or not self.state & command.states:
+            self.submit(lambda: self.dispatch(cmd, frame, body))
+        else:
+            self._dispatch_now(command, frame, body)
+
+    def _busy(self) -> bool:
+        return self._worker is not None or bool(self._pending) or self._eager
+
+    def _dispatch_now(self, command: Command, frame: Any, body: bytes) -> None:
+        """:meth:`dispatch` by ``command.now``. Where it must wait (a gate that waits, or the handler's
+        :data:`LATER`), :meth:`_handle` takes the frame on from there, in order: the gate, which may
+        have moved the connection's state (beehive's seq floor), is never asked twice."""
+        assert command.now is not None
+        request: Any = None
+        try:
+            passed = self.gate(frame)
+            if not isinstance(passed, bool):
+                gated = passed
+                self.submit(lambda: self._handle(command, frame, body, gated))
+                return
+            if not passed:
+                return
+            request = self._request(command, body)
+            reply = command.now(self, frame, request)
+        except (Refused, CoreError) as exc:
+            self._refused_by(command, frame, request, exc)
+            return
+        except Exception:
+            self._failed()  # as a coroutine handler's failure: logged, counted, the connection closed
+            return
+        if reply is LATER:
+            self.submit(lambda: self._handle(command, frame, body, True))
+        elif reply is not None:
+            self.answer(frame, reply)
+
     async def dispatch(self, cmd: int, frame: Any, body: bytes) -> None:
         """Handle one command frame: its state, the adapter's :meth:`gate`, its request decoded once,
         its handler; a refusal (the adapter's, or the core's through :attr:`errors`) is answered by
         :meth:`refuse`, a handler's result by :meth:`answer`."""
         command = self.commands.get(cmd)
-        request: Any = None
         try:
             if not self.state & (command.states if command is not None else _ONLINE):
                 raise self.wrong_state(cmd)
             passed = self.gate(frame)
+            if command is None:
+                if passed if isinstance(passed, bool) else await passed:
+                    raise self.unknown(cmd)
+                return
+        except (Refused, CoreError) as exc:
+            self._refused_by(command, frame, None, exc)
+            return
+        await self._handle(command, frame, body, passed)
+
+    async def _handle(
+        self, command: Command, frame: Any, body: bytes, passed: bool | Awaitable[bool]
+    ) -> None:
+        """The rest of :meth:`dispatch` once the gate has been asked (``passed``, or what to await)."""
+        request: Any = None
+        try:
             if not (passed if isinstance(passed, bool) else await passed):
                 return
-            if command is None:
-                raise self.unknown(cmd)
-            if command.request is not None:
-                try:
-                    request = command.request(body)
-                except self.decode_errors as exc:
-                    self.count_error("bad_frame")
-                    raise self.undecodable(exc) from exc
+            request = self._request(command, body)
             reply = await command.handler(self, frame, request)
-        except Refused as exc:
-            self.refused(frame, request, exc)
-            return
-        except CoreError as exc:
-            self.refused(frame, request, self.refusal(exc, command.errors if command else _NO_ERRORS))
+        except (Refused, CoreError) as exc:
+            self._refused_by(command, frame, request, exc)
             return
         if reply is not None:
             self.answer(frame, reply)
+
+    def _request(self, command: Command, body: bytes) -> Any:
+        """The command's request decoded from ``body`` (None for a command without one)."""
+        if command.request is None:
+            return None
+        try:
+            return command.request(body)
+        except self.decode_errors as exc:
+            self.count_error("bad_frame")
+            raise self.undecodable(exc) from exc
+
+    def _refused_by(
+        self, command: Command | None, frame: Any, request: Any, exc: Refused | CoreError
+    ) -> None:
+        if isinstance(exc, CoreError):
+            exc = self.refusal(exc, command.errors if command is not None else _NO_ERRORS)
+        self.refused(frame, request, exc)
 
     def refusal(self, exc: CoreError, own: ErrorTable = _NO_ERRORS) -> Refused:
         """The core's refusal in the command's words (``own``), else the adapter's (:attr:`errors`);
@@ -245,6 +332,23 @@ class Channel:
             self.refuse(frame, request, exc)
         if exc.close:
             self.conn.close()
+
+    async def send_and_ack(self, frame: Any, request: Any, out: Outgoing, policy: SendPolicy) -> None:
+        """Queue the commit of the session's ``out`` under the protocol's ``policy``; its ack (or
+        :meth:`commit_failed`) follows the commit, without holding up the frames behind it."""
+        assert self.session is not None
+        result = await self.core.messages.send(self.session, out, self.protocol, policy)
+        self.ack_after_commit(result, frame, request)
+
+    def send_and_ack_now(self, frame: Any, request: Any, out: Outgoing, policy: SendPolicy) -> object:
+        """:meth:`send_and_ack` for a :meth:`Commands.now` handler: without a coroutine, or
+        :data:`LATER` (nothing done) when the core must first load a fact."""
+        assert self.session is not None
+        result = self.core.messages.send_now(self.session, out, self.protocol, policy)
+        if result is None:
+            return LATER
+        self.ack_after_commit(result, frame, request)
+        return None
 
     def ack_after_commit(self, result: Pending[SendResult], frame: Any, request: Any) -> None:
         """Answer a send once its commit has landed (design.md §4: an ack follows durability) with the

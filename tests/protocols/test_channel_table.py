@@ -3,13 +3,14 @@ through the adapter's table (or the command's own), and the ack that waits for t
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar, cast
 
 from polyim.core.errors import Code, CoreError
 from polyim.core.messaging import SendResult
 from polyim.model import ConvId, Message
 from polyim.pending import Pending
-from polyim.protocols.channel import Channel, Commands, ErrorTable, Refused, State
+from polyim.protocols.channel import LATER, Channel, Commands, ErrorTable, Refused, State
 from tests.protocols.test_channel import NO_CORE, FakeConn
 
 TABLE = Commands()
@@ -42,6 +43,23 @@ async def _own(ch: Toy, frame: str, req: str) -> None:
     raise CoreError(Code.USER_NOT_FOUND, "nobody")
 
 
+@TABLE.on(4, decode)
+async def _send(ch: Toy, frame: str, req: str) -> str:
+    await asyncio.sleep(0)  # loads what the synchronous handler did not have
+    return f"later {req}"
+
+
+@TABLE.now(4)
+def _send_now(ch: Toy, frame: str, req: str) -> object:
+    if req.startswith("uncached"):
+        return LATER
+    if req == "missing":
+        raise CoreError(Code.USER_NOT_FOUND, "nobody")
+    if req == "bug":
+        raise RuntimeError("a handler's bug")
+    return f"now {req}"
+
+
 class Toy(Channel):
     """A protocol of strings: answers and refusals are recorded as ``(code, text)``."""
 
@@ -54,6 +72,11 @@ class Toy(Channel):
         super().__init__(NO_CORE, cast(Any, FakeConn()))
         self.out: list[tuple[Any, ...]] = []
         self.online = False
+        self.gated: list[Any] = []
+
+    def gate(self, frame: Any) -> bool:
+        self.gated.append(frame)  # a gate may move the connection's state: it is asked once a frame
+        return True
 
     @property
     def state(self) -> int:
@@ -124,3 +147,44 @@ async def test_the_ack_waits_for_the_commit_and_a_failed_commit_gets_the_adapter
     ch.ack_after_commit(bad, "f2", "r2")
     bad.set_exception(OSError("disk full"))
     assert ch.out[-1] == ("failed", "f2", "r2")
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_command_with_a_synchronous_handler_is_answered_in_the_callers_stack() -> None:
+    ch = Toy()
+    ch.online = True
+    ch.submit_frame(4, "f", b"x")
+    assert ch.out == [("answer", "now x")]  # before any loop turn
+    ch.submit_frame(4, "f", b"missing")
+    assert ch.out[-1] == ("refused", 44, "nobody", "missing")
+    ch.submit_frame(4, "f", b"bad")
+    assert ch.out[-1] == ("refused", 3, "does not decode", None)
+    assert not ch.conn.closing
+
+
+async def test_later_hands_the_frame_to_the_coroutine_and_what_follows_waits_its_turn() -> None:
+    ch = Toy()
+    ch.online = True
+    ch.submit_frame(4, "f1", b"uncached 1")
+    ch.submit_frame(4, "f2", b"y")  # cached, but behind a frame that is still being handled
+    assert ch.out == []
+    await settle()
+    assert ch.out == [("answer", "later uncached 1"), ("answer", "later y")]
+    assert ch.gated == ["f1", "f2"]
+    ch.submit_frame(4, "f", b"z")  # nothing ahead any more
+    assert ch.out[-1] == ("answer", "now z")
+
+
+async def test_the_synchronous_path_keeps_the_state_check_and_closes_on_a_bug() -> None:
+    ch = Toy()
+    ch.submit_frame(4, "f", b"x")  # not logged in: refused by the coroutine path, in order
+    await settle()
+    assert ch.out == [("refused", 1, "log in first", None)] and ch.conn.closing
+    ch = Toy()
+    ch.online = True
+    ch.submit_frame(4, "f", b"bug")
+    assert ch.out == [] and ch.conn.closing

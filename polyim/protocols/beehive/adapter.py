@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
@@ -208,7 +207,7 @@ class BeehiveChannel(Channel):
         except c.BeehiveDecodeError as exc:
             frames, bad = list(exc.frames), exc
         for frame in frames:
-            self.submit(partial(self.dispatch, frame.header.type, frame, frame.body))
+            self.submit_frame(frame.header.type, frame, frame.body)
         if bad is not None:
             self.count_error("bad_frame")
             log.warning("beehive %s: bad frame (%s), closing", self.conn.peer, bad)
@@ -286,12 +285,6 @@ class BeehiveChannel(Channel):
 
     def answer(self, frame: c.Frame, reply: bytes) -> None:
         self.reply(frame.header, frame.header.type + 1, reply)
-
-    async def send(self, h: c.Header, req: Any, out: Outgoing) -> None:
-        """Queue the commit of a chat (1:1, group); its ACK is written once it lands, or 10024."""
-        assert self.session is not None
-        result = await self.core.messages.send(self.session, out, PROTOCOL, self.policy)
-        self.ack_after_commit(result, h, req)
 
     def committed(self, h: c.Header, req: Any, result: SendResult) -> None:
         answer = ack_body(h.type, req, 0, "Ok")
@@ -659,11 +652,21 @@ async def _sync_pushes(ch: BeehiveChannel, budget: int) -> int:
 # == one-to-one ==========================================================================================
 @handles(Cmd.CHAT)
 async def _chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
+    await ch.send_and_ack(frame.header, req, _chat_out(ch, frame, req), ch.policy)
+
+
+@COMMANDS.now(Cmd.CHAT)
+def _chat_now(ch: BeehiveChannel, frame: c.Frame, req: Any) -> object:
+    """The common 1:1 send without a coroutine (its ACK, 10024 if the commit fails, after the commit)."""
+    return ch.send_and_ack_now(frame.header, req, _chat_out(ch, frame, req), ch.policy)
+
+
+def _chat_out(ch: BeehiveChannel, frame: c.Frame, req: Any) -> Outgoing:
     if req.suid == 0 or req.duid == 0:
         raise Refused(E.BODY_INVALID, "Paramter isn't right!")
     ch.actor(req.suid)
     extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
-    out = Outgoing(
+    return Outgoing(
         ConvId.peer(req.suid, req.duid),
         ContentType.TEXT,
         req.text,
@@ -671,7 +674,6 @@ async def _chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
         data=req.data,
         extra=extra,
     )
-    await ch.send(frame.header, req, out)
 
 
 def _ok(cls: Any) -> bytes:
@@ -857,7 +859,7 @@ async def _group_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     out = Outgoing(
         ConvId.group(req.gid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
-    await ch.send(frame.header, req, out)
+    await ch.send_and_ack(frame.header, req, out, ch.policy)
 
 
 @handles(Cmd.GROUP_USR_LIST)

@@ -210,7 +210,7 @@ class ImlcChannel(Channel):
             self.logging_in += 1
             self.submit(lambda: self._login_attempt(frame, body))
         else:
-            self.submit(lambda: self.dispatch(frame.command, frame, body))
+            self.submit_frame(frame.command, frame, body)
 
     def _queue_full(self) -> bool:
         """Frames behind a LOGIN wait for its reply, in order; a 17th closes (§1.1 AUTHENTICATING)."""

@@ -180,7 +180,7 @@ class OmtpChannel(Channel):
             else:
                 self._reply(header, _error_payload(header.type, _cec(E.EC_SERVER_REFUSED, "rate limit"), ""))
             return
-        self.submit(lambda: self.dispatch(header.type, pack, pack.payload))
+        self.submit_frame(header.type, pack, pack.payload)
 
     # -- the command table's hooks ----------------------------------------------------------------
     def gate(self, frame: c.Pack) -> bool:
@@ -387,12 +387,6 @@ class OmtpChannel(Channel):
         self.push(c.PackType.KICKOUT, b"", version=self.login_version)
 
     # -- shared pieces of several handlers ----------------------------------------------------------
-    async def send_message(self, pack: c.Pack, out: Outgoing, req: c.MsgReq) -> None:
-        """Queue the commit; ack (and deliver) once it lands, without holding up the next frame."""
-        assert self.session is not None
-        result = await self.core.messages.send(self.session, out, self.protocol, self.policy)
-        self.ack_after_commit(result, pack.header, req)
-
     def committed(self, header: c.Header, req: c.MsgReq, res: SendResult) -> None:
         m = res.message
         sid = req.session_id or ids.message_session_id(m)
@@ -519,19 +513,37 @@ def _extra(pack: c.Pack, req: c.MsgReq) -> dict[str, Any]:
 
 @COMMANDS.on(c.PackType.MSG_SINGLE_CHAT, c.MsgReq.decode)
 async def _single(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> None:
+    await ch.send_and_ack(pack.header, req, _single_out(ch, pack, req), ch.policy)
+
+
+@COMMANDS.now(c.PackType.MSG_SINGLE_CHAT)
+def _single_now(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> object:
+    return ch.send_and_ack_now(pack.header, req, _single_out(ch, pack, req), ch.policy)
+
+
+def _single_out(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> Outgoing:
     ch.actor(req.from_, desc=FROM_NOT_YOU)
     to = ids.parse_uid(req.to)
     if to is None:
         raise Refused(E.EC_PARAM, "unknown recipient")
     _check_send_header(pack)
-    await ch.send_message(pack, _outgoing(pack, req, ConvId.peer(ch.me, to)), req)
+    return _outgoing(pack, req, ConvId.peer(ch.me, to))
 
 
 @COMMANDS.on(c.PackType.MSG_GROUP_CHAT, c.MsgReq.decode)
 async def _group_chat(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> None:
+    await ch.send_and_ack(pack.header, req, _group_out(ch, pack, req), ch.policy)
+
+
+@COMMANDS.now(c.PackType.MSG_GROUP_CHAT)
+def _group_chat_now(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> object:
+    return ch.send_and_ack_now(pack.header, req, _group_out(ch, pack, req), ch.policy)
+
+
+def _group_out(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> Outgoing:
     ch.actor(req.from_, desc=FROM_NOT_YOU)
     _check_send_header(pack)
-    await ch.send_message(pack, _outgoing(pack, req, ConvId.group(ch.gid(req.to))), req)
+    return _outgoing(pack, req, ConvId.group(ch.gid(req.to)))
 
 
 def _outgoing(pack: c.Pack, req: c.MsgReq, conv: ConvId) -> Outgoing:

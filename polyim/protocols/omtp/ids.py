@@ -38,6 +38,7 @@ def group_id(gid: int) -> str:
     return f"GC_{gid}"
 
 
+@functools.lru_cache(maxsize=1 << 16)  # every delivery and every ack of a 1:1 message names it
 def peer_session_id(a: int, b: int) -> str:
     """``LP_G1_<x>_<y>`` with x the smaller of the two decimal uids by byte-wise string comparison."""
     x, y = sorted((str(a), str(b)))

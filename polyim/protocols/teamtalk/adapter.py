@@ -146,7 +146,7 @@ class TeamTalkChannel(Channel):
         if frame.key == c.HEARTBEAT:
             self._heartbeat(frame)
             return
-        self.submit(lambda: self.dispatch(key(frame.key), frame, frame.body))
+        self.submit_frame(key(frame.key), frame, frame.body)
 
     def _heartbeat(self, frame: c.Frame) -> None:
         """7/1 on the msg listener is echoed once logged in (reserved kept, §1.4); elsewhere it only

@@ -259,7 +259,7 @@ class XmmepChannel(Channel):
                 self.limited_at = self.conn.last_rx
                 self.error(R.RATE_LIMITED, frame.code, "rate limit")
             return
-        self.submit(lambda: self.dispatch(frame.code, frame, frame.body))
+        self.submit_frame(frame.code, frame, frame.body)
 
     # -- the command table's hooks ----------------------------------------------------------------
     def wrong_state(self, cmd: int) -> Refused:
