@@ -100,7 +100,7 @@ class Command:
     states: int  # State bits
     errors: ErrorTable
     #: The same command done without a coroutine when every fact it needs is at hand (see
-    #: :meth:`Channel.submit_frame`); only for an adapter whose :meth:`Channel.gate` never waits.
+    #: :meth:`Channel.submit_frame`); a gate that waits sends the frame to :attr:`handler` instead.
     now: NowHandler | None = None
 
 
