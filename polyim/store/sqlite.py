@@ -1151,8 +1151,21 @@ def _stored(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> tuple[Messa
         wc.reads[(new.sender, key)] = seq
     if new.priority_uids:
         _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
-    # row[1:8] is (seq, msg_id, sender, device, client_id, ctype, content), Message's order too
-    message = Message(new.conv, *row[1:8], new.ts_ms, MsgStatus.NORMAL, new.data, new.extra, new.topic)
+    message = Message(
+        new.conv,
+        seq,
+        new.msg_id,
+        new.sender,
+        new.device,
+        new.client_id,
+        new.ctype,
+        new.content,
+        new.ts_ms,
+        MsgStatus.NORMAL,
+        new.data,
+        new.extra,
+        new.topic,
+    )
     return message, False
 
 

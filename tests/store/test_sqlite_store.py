@@ -260,6 +260,46 @@ async def test_writer_thread_isolates_a_raising_call(tmp_path: Path) -> None:
     assert rows == [(1,), (2,), (3,)]  # the failing call's own write was rolled back
 
 
+def _may_lower_nice() -> bool:
+    """Whether this process may lower a thread's nice value (root, CAP_SYS_NICE or RLIMIT_NICE)."""
+    probe: list[bool] = []
+
+    def attempt() -> None:
+        tid = threading.get_native_id()
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) - 1)
+            probe.append(True)
+        except OSError:
+            probe.append(False)
+
+    t = threading.Thread(target=attempt)
+    t.start()
+    t.join()
+    return probe[0]
+
+
+async def test_the_writer_thread_is_favoured_where_the_system_allows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every ack waits for the writer: it runs some nice steps ahead of the loop that feeds it, or, when
+    the process may not raise a priority, keeps its own and says so."""
+    caplog.set_level("INFO", logger="polyim.store.dbthread")
+    w = dbthread.WriterThread(str(tmp_path / "w.sqlite"), "test-writer")
+    w.start(asyncio.get_running_loop())
+    try:
+        assert await w.run(lambda c: 1) == 1
+        writer_tid = w._thread.native_id
+        assert writer_tid is not None
+        nice = os.getpriority(os.PRIO_PROCESS, writer_tid)
+    finally:
+        w.stop()
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if _may_lower_nice():
+        assert nice == max(-20, mine - dbthread.WRITER_PRIORITY_BOOST)
+    else:
+        assert nice == mine and "test-writer keeps its scheduling priority" in caplog.text
+
+
 async def test_submitted_jobs_report_after_their_commit_and_a_raising_one_alone_fails(tmp_path: Path) -> None:
     """The append path's ``submit``: each ``on_done`` runs once its batch is committed (another
     connection already sees the row), and a raising job fails alone, its own write rolled back."""

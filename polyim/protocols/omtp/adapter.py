@@ -499,14 +499,18 @@ def _check_send_header(pack: c.Pack) -> None:
 
 
 def _extra(pack: c.Pack, req: c.MsgReq) -> dict[str, Any]:
+    header = pack.header
     extra: dict[str, Any] = {"origin": "omtp"}
-    if pack.header.version != 1:
-        extra["omtp.v"] = pack.header.version
+    if header.version != 1:
+        extra["omtp.v"] = header.version
     info = req.push_info
-    for key, value in (("push_title", info.title), ("push_summary", info.summary), ("push_url", info.url)):
-        if value:
-            extra[key] = value
-    if pack.header.flags & c.FLAG_HIGHPRJ:
+    if info.title:
+        extra["push_title"] = info.title
+    if info.summary:
+        extra["push_summary"] = info.summary
+    if info.url:
+        extra["push_url"] = info.url
+    if header.flags & c.FLAG_HIGHPRJ:
         extra["priority"] = 1
     return extra
 

@@ -56,10 +56,6 @@ MAX_FRAME: Final = 640_000
 """Largest frame, length prefix included, that either side may send (omtp.md §2.4)."""
 
 _U32 = struct.Struct(">I")
-_I8 = struct.Struct(">b")
-_I16 = struct.Struct(">h")
-_I32 = struct.Struct(">i")
-_I64 = struct.Struct(">q")
 
 
 class OmtpDecodeError(ProtocolError):
@@ -271,9 +267,15 @@ def _nested(cls: type[_Struct]) -> StructKind:
 # Frame: OTIMPack and OTIMHeader (omtp.md §2.2)
 
 
-@mypyc_attr(native_class=False)
-@dataclass(frozen=True, slots=True)
-class Header(_Struct):
+# Header and Pack are native classes under mypyc, unlike the payload structs: every frame builds one of
+# each and every handler reads them, and a compiled class is built by its compiled ``__init__`` and read
+# by direct loads, where the payload structs' attribute reads and stores are dictionary lookups. A native
+# class cannot be ``frozen`` and keep a compiled ``__init__`` (the frozen check would refuse its stores), so
+# these two are immutable by convention, as the core's per-message records are, and are not hashable.
+
+
+@dataclass(slots=True)
+class Header:
     """OTIMHeader.  On input ``flags`` keeps only its low 32 bits, the only ones OMTP defines (§1.4)."""
 
     type: int
@@ -281,25 +283,46 @@ class Header(_Struct):
     flags: int
     pack_id: str
 
+    def __init__(self, type: int, version: int, flags: int, pack_id: str) -> None:
+        self.type = type
+        self.version = version
+        self.flags = flags
+        self.pack_id = pack_id
 
-@mypyc_attr(native_class=False)
-@dataclass(frozen=True, slots=True)
-class Pack(_Struct):
+    def encode(self) -> bytes:
+        """This header written bare, as a struct of its own."""
+        return HEADER_SPEC.encode(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Header:
+        return cast(Header, _decode(HEADER_SPEC, data))
+
+
+@dataclass(slots=True)
+class Pack:
     """OTIMPack: a header and the bare encoding of the type's payload struct (or nothing)."""
 
     header: Header
-    payload: bytes = b""
+    payload: bytes
 
+    def __init__(self, header: Header, payload: bytes = b"") -> None:
+        self.header = header
+        self.payload = payload
 
-fast_init(Header)
-fast_init(Pack)
+    def encode(self) -> bytes:
+        """The bare OTIMPack, without the frame's length (:func:`encode_pack` writes the whole frame)."""
+        return PACK_SPEC.encode(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Pack:
+        return cast(Pack, _decode(PACK_SPEC, data))
 
 
 def _build_header(type_: int, version: int, flags: int, pack_id: str) -> Header:
     return Header(type_, version, flags & 0xFFFF_FFFF, pack_id)
 
 
-Header._spec = StructSpec(
+HEADER_SPEC: Final = StructSpec(
     "OTIMHeader",
     [
         Field(0, "type", SHORT, REQ),
@@ -309,15 +332,15 @@ Header._spec = StructSpec(
     ],
     _build_header,
 )
-Pack._spec = StructSpec(
-    "OTIMPack", [Field(0, "header", _nested(Header), REQ), Field(1, "payload", BYTES, REQ)], Pack
+PACK_SPEC: Final = StructSpec(
+    "OTIMPack", [Field(0, "header", StructKind(HEADER_SPEC), REQ), Field(1, "payload", BYTES, REQ)], Pack
 )
-_PACKS: Final = ListKind(_nested(Pack))
+_PACKS: Final = ListKind(StructKind(PACK_SPEC))
 
 
-# Decoder-side construction.  A frozen dataclass's generated ``__init__`` stores each field through
-# ``object.__setattr__``, which costs about 0.2 µs a field; the beehive codec calls the slots' member
-# descriptors instead (about 0.12 µs).  The hot decoders here fill a mutable *draft* of the class with plain
+# Decoder-side construction of the payload structs.  A frozen dataclass's generated ``__init__`` stores each
+# field through ``object.__setattr__``, which costs about 0.2 µs a field; the beehive codec calls the slots'
+# member descriptors instead (about 0.12 µs).  The hot decoders here fill a mutable *draft* of the class with plain
 # attribute stores (a few ns each) and then make it the real class by assigning ``__class__``.  A draft has
 # the class's own bases and ``__slots__``, hence its memory layout; CPython allows the assignment only between
 # layout-compatible heap types (it raises TypeError otherwise), and ``_draft`` tries it once at import.  The
@@ -331,10 +354,6 @@ def _draft(cls: type) -> Any:
     draft = type(f"_{cls.__name__}Draft", cls.__bases__, {"__slots__": cls.__dict__["__slots__"]})
     draft().__class__ = cls  # TypeError here, at import, if the layouts ever differed
     return draft
-
-
-_HeaderDraft: Final = _draft(Header)
-_PackDraft: Final = _draft(Pack)
 
 
 # Pieces of a frame, looked up rather than built: 0A (header begins) + type field, by ``type & 0xFF``; the
@@ -391,10 +410,7 @@ def encode_frame(type_: int, version: int, flags: int, pack_id_text: str, payloa
     return _U32.pack(len(body) + 4) + body
 
 
-_FAST_LEAD = struct.Struct(">BBbB")  # 0A (header begins), 00 (type: tag 0 INT1), type, version head
-
-
-def _decode_pack_fast(buf: Buf, pos: int, end: int) -> Pack | None:
+def _decode_pack_fast(buf: bytes, pos: int, end: int) -> Pack | None:
     """The OTIMPack in ``buf[pos:end]`` if it has the layout every known client writes, else None.
 
     That layout is: type and version as INT1 (version also ZERO), flags ZERO or INT1, packId STRING1,
@@ -403,12 +419,13 @@ def _decode_pack_fast(buf: Buf, pos: int, end: int) -> Pack | None:
     """
     if end - pos < 11:  # the shortest such body: 0A 00 tt 1C 2C 36 00 0B 1D 00 0C
         return None
-    lead, type_head, type_, version_head = _FAST_LEAD.unpack_from(buf, pos)
-    if lead != 0x0A or type_head != 0x00:
+    if buf[pos] != 0x0A or buf[pos + 1] != 0x00:  # header begins; type: tag 0 INT1
         return None
+    type_ = _int1(buf[pos + 2])
+    version_head = buf[pos + 3]
     p = pos + 4
     if version_head == 0x10:
-        version = _I8.unpack_from(buf, p)[0]
+        version = _int1(buf[p])
         p += 1
     elif version_head == 0x1C:
         version = 0
@@ -442,26 +459,13 @@ def _decode_pack_fast(buf: Buf, pos: int, end: int) -> Pack | None:
         n = buf[p]
         p += 1
     elif length_head == 0x01 and p + 2 <= end:
-        n = _I16.unpack_from(buf, p)[0]
+        n = _int_at(buf, p, 2)
         p += 2
     else:
         return None
     if n < 0 or p + n != end:
         return None
-    h = _HeaderDraft()
-    h.type = type_
-    h.version = version
-    h.flags = flags
-    h.pack_id = pack_id
-    h.__class__ = Header
-    draft = _PackDraft()
-    draft.header = h
-    payload = buf[p:end]
-    # bytes(x) costs 0.25 µs even when x is already bytes (it looks up and calls __bytes__).
-    draft.payload = payload if payload.__class__ is bytes else bytes(payload)
-    draft.__class__ = Pack
-    pack: Pack = draft
-    return pack
+    return Pack(Header(type_, version, flags, pack_id), buf[p:end])
 
 
 class Decoder:
@@ -486,12 +490,14 @@ class Decoder:
         if self._error is not None:
             raise OmtpDecodeError(f"decoder stopped by an earlier error: {self._error}")
         buf = self._buf
-        src: Buf = data
-        if buf:
+        held = bool(buf)
+        if held:
             buf += data
             if len(buf) < self._need:
                 return []
-            src = buf
+        # The fast decoders read ``bytes`` (mypyc indexes and slices them natively): one copy per read
+        # when a frame spans reads, none when the read is whole frames (uvloop hands over ``bytes``).
+        src = bytes(buf) if held else data if isinstance(data, bytes) else bytes(data)
         packs = []
         pos = 0
         end = len(src)
@@ -505,7 +511,7 @@ class Decoder:
                     self._need = length
                     break
                 pack = _decode_pack_fast(src, pos + 4, stop)
-                packs.append(Pack._spec.decode(src, pos + 4, stop) if pack is None else pack)
+                packs.append(PACK_SPEC.decode(src, pos + 4, stop) if pack is None else pack)
                 pos = stop
             else:
                 self._need = 4
@@ -515,7 +521,7 @@ class Decoder:
         except OmtpDecodeError as err:  # not ``exc``: mypyc gives one name one type in a function
             self._error = str(err)
             raise
-        if src is buf:
+        if held:
             del buf[:pos]
         elif pos < end:
             buf += memoryview(data)[pos:]
@@ -665,12 +671,11 @@ class MsgAck(_Struct):
 # tag order, with one-byte heads; integers ZERO/INT1…INT8 within the declared width; strings STRING1/STRING4;
 # PushInfo and CommonErrorCode as structs) and return None for anything else, bad input included, which the
 # generic decoder then judges: errors and lenient forms stay exactly its own.  Values are read without
-# bounds checks where an overrun cannot go unnoticed: an index or ``unpack_from`` past the end raises
-# (IndexError, struct.error), and a string sliced short leaves ``p`` beyond ``end``, which the final
+# bounds checks where an overrun cannot go unnoticed: an index past the end raises IndexError (integers are
+# read byte by byte, by ``_int_at``), and a string sliced short leaves ``p`` beyond ``end``, which the final
 # ``p == end`` test (or the next index) catches.  A byte sequence the fast path accepts is therefore one the
 # generic decoder accepts too, with the same values: the property tests hold the two to that.
-_FAST_DECODE_MISS: Final = (IndexError, UnicodeDecodeError, struct.error)
-_UNPACK_INT: Final = (_I8.unpack_from, _I16.unpack_from, _I32.unpack_from, _I64.unpack_from)
+_FAST_DECODE_MISS: Final = (IndexError, UnicodeDecodeError)
 _INT_SIZE: Final = (1, 2, 4, 8)
 _PushInfoDraft: Final = _draft(PushInfo)
 _ErrorCodeDraft: Final = _draft(CommonErrorCode)
@@ -760,13 +765,28 @@ def encode_msg_ack(code: int, desc: str, session_id_text: str, seq_id: int, time
 _OK_ERROR_CODE_BODY: Final = _OK_ERROR_CODE_FIELD[1:]  # 0C 16 00 0B
 
 
-def _string4(buf: Buf, p: int) -> tuple[str, int]:
+def _int1(b: int) -> int:
+    """An INT1's byte as the signed value it is."""
+    return b - 0x100 if b > 0x7F else b
+
+
+def _int_at(buf: bytes, p: int, size: int) -> int:
+    """The big-endian signed integer of ``size`` bytes at ``p``; IndexError if the buffer ends first.
+    Byte by byte: for the 1 to 8 bytes of a Tars integer this compiles to native indexing, cheaper than a
+    ``struct`` call and the tuple it returns."""
+    value = _int1(buf[p])
+    for i in range(p + 1, p + size):
+        value = (value << 8) | buf[i]
+    return value
+
+
+def _string4(buf: bytes, p: int) -> tuple[str, int]:
     """The STRING4 whose head is at ``p`` and the position after it (possibly beyond the buffer's end)."""
-    stop = p + 5 + _U32.unpack_from(buf, p + 1)[0]
+    stop = p + 5 + (_int_at(buf, p + 1, 4) & 0xFFFF_FFFF)
     return buf[p + 5 : stop].decode(), stop
 
 
-def _decode_msg_req_fast(buf: Buf) -> MsgReq | None:
+def _decode_msg_req_fast(buf: bytes) -> MsgReq | None:
     """The MsgReq that is the whole of ``buf`` if it has the layout TarsCpp writes, else None."""
     end = len(buf)
     try:
@@ -783,7 +803,7 @@ def _decode_msg_req_fast(buf: Buf) -> MsgReq | None:
         if h >> 4 == 1:  # optional long seqId
             t = h & 0x0F
             if t <= T_INT8:
-                seq_id = _UNPACK_INT[t](buf, p + 1)[0]
+                seq_id = _int_at(buf, p + 1, _INT_SIZE[t])
                 p += 1 + _INT_SIZE[t]
             elif t == T_ZERO_TAG:
                 p += 1
@@ -794,7 +814,7 @@ def _decode_msg_req_fast(buf: Buf) -> MsgReq | None:
         if h >> 4 == 2:  # optional long timestamp
             t = h & 0x0F
             if t <= T_INT8:
-                timestamp = _UNPACK_INT[t](buf, p + 1)[0]
+                timestamp = _int_at(buf, p + 1, _INT_SIZE[t])
                 p += 1 + _INT_SIZE[t]
             elif t == T_ZERO_TAG:
                 p += 1
@@ -867,7 +887,7 @@ def _decode_msg_req_fast(buf: Buf) -> MsgReq | None:
         if p < end and buf[p] >> 4 == 6:  # optional int contentType
             t = buf[p] & 0x0F
             if t <= T_INT4:
-                content_type = _UNPACK_INT[t](buf, p + 1)[0]
+                content_type = _int_at(buf, p + 1, _INT_SIZE[t])
                 p += 1 + _INT_SIZE[t]
             elif t == T_ZERO_TAG:
                 p += 1
@@ -884,7 +904,7 @@ def _decode_msg_req_fast(buf: Buf) -> MsgReq | None:
         if p < end and buf[p] >> 4 == 8:  # optional int status
             t = buf[p] & 0x0F
             if t <= T_INT4:
-                status = _UNPACK_INT[t](buf, p + 1)[0]
+                status = _int_at(buf, p + 1, _INT_SIZE[t])
                 p += 1 + _INT_SIZE[t]
             elif t == T_ZERO_TAG:
                 p += 1
@@ -909,7 +929,7 @@ def _decode_msg_req_fast(buf: Buf) -> MsgReq | None:
     return req
 
 
-def _decode_msg_ack_fast(buf: Buf) -> MsgAck | None:
+def _decode_msg_ack_fast(buf: bytes) -> MsgAck | None:
     """The MsgAck that is the whole of ``buf`` if it has the layout TarsCpp writes, else None."""
     end = len(buf)
     try:
@@ -921,7 +941,7 @@ def _decode_msg_ack_fast(buf: Buf) -> MsgAck | None:
         else:
             h = buf[1]
             if h <= T_INT4:  # require int code: tag 0, INT1/INT2/INT4
-                code = _UNPACK_INT[h](buf, 2)[0]
+                code = _int_at(buf, 2, _INT_SIZE[h])
                 p = 2 + _INT_SIZE[h]
             elif h == T_ZERO_TAG:
                 code = 0
@@ -958,7 +978,7 @@ def _decode_msg_ack_fast(buf: Buf) -> MsgAck | None:
             return None
         t = h & 0x0F
         if t <= T_INT8:
-            seq_id = _UNPACK_INT[t](buf, p + 1)[0]
+            seq_id = _int_at(buf, p + 1, _INT_SIZE[t])
             p += 1 + _INT_SIZE[t]
         elif t == T_ZERO_TAG:
             seq_id = 0
@@ -970,7 +990,7 @@ def _decode_msg_ack_fast(buf: Buf) -> MsgAck | None:
             return None
         t = h & 0x0F
         if t <= T_INT8:
-            timestamp = _UNPACK_INT[t](buf, p + 1)[0]
+            timestamp = _int_at(buf, p + 1, _INT_SIZE[t])
             p += 1 + _INT_SIZE[t]
         elif t == T_ZERO_TAG:
             timestamp = 0

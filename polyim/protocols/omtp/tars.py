@@ -156,7 +156,12 @@ def int_field(tag: int, v: int, max_t: int = T_INT8) -> bytes:
     if -0x80 <= v <= 0x7F:
         if tag < 15:
             return _SMALL_INT[tag][v & 0xFF]
-    elif 0 <= tag < 15 and -0x8000_0000_0000_0000 <= v <= 0x7FFF_FFFF_FFFF_FFFF:
+    elif 0 <= tag < 15 and (
+        # The first range holds every id and timestamp, and its bounds are small ints to mypyc (tagged,
+        # compared inline); the long's own bounds are not, and are compared only for what is left.
+        -0x4000_0000_0000_0000 <= v <= 0x3FFF_FFFF_FFFF_FFFF
+        or -0x8000_0000_0000_0000 <= v <= 0x7FFF_FFFF_FFFF_FFFF
+    ):
         # What _int_field_slow writes, in one pack (it alone raises, for a value wider than max_t).
         t = T_INT2 if -0x8000 <= v <= 0x7FFF else T_INT4 if -0x8000_0000 <= v <= 0x7FFF_FFFF else T_INT8
         if t <= max_t:
