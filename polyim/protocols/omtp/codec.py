@@ -220,8 +220,9 @@ def _decode(spec: StructSpec, data: Buf) -> Any:
         raise OmtpDecodeError(*exc.args) from None
 
 
-# The structs stay ordinary Python classes under mypyc (``native_class=False``): the hot decoders build
-# them as drafts that become the class by ``__class__`` assignment, which a native class does not allow.
+# The structs that are not on every message's path stay ordinary Python classes under mypyc
+# (``native_class=False``): frozen, and given a faster ``__init__`` by ``fast_init``, which a native class
+# would not take.
 @mypyc_attr(native_class=False)
 class _Struct:
     """Gives every struct ``encode``/``decode`` over the :class:`StructSpec` in ``_spec``."""
@@ -245,6 +246,19 @@ _S = TypeVar("_S", bound=_Struct)
 def _struct(cls: type[_S]) -> type[_S]:
     """Build the class's spec from the ``tars`` metadata of its leading dataclass fields."""
     fast_init(cls)
+    cls._spec = _fields_spec(cls)
+    return cls
+
+
+def _native_struct(cls: type) -> StructSpec:
+    """The spec of a struct compiled as a native class (see :class:`CommonErrorCode`), also kept as its
+    ``_spec`` for code that treats every struct alike."""
+    spec = _fields_spec(cls)
+    setattr(cls, "_spec", spec)  # noqa: B010 (a native class declares no ClassVar: mypyc would make it a field)
+    return spec
+
+
+def _fields_spec(cls: type) -> StructSpec:
     fields: list[Field] = []
     extra: list[str] = []
     for f in dataclasses.fields(cast(Any, cls)):
@@ -255,8 +269,7 @@ def _struct(cls: type[_S]) -> type[_S]:
             raise TypeError(f"{cls.__name__}: the spec builds positionally, so {extra} must follow {f.name}")
         tag, kind, required, default = f.metadata["tars"]
         fields.append(Field(tag, f.name, kind, required, default))
-    cls._spec = StructSpec(cls.__name__, fields, cls)
-    return cls
+    return StructSpec(cls.__name__, fields, cls)
 
 
 def _nested(cls: type[_Struct]) -> StructKind:
@@ -271,10 +284,11 @@ def _nested(cls: type[_Struct]) -> StructKind:
 # each and every handler reads them, and a compiled class is built by its compiled ``__init__`` and read
 # by direct loads, where the payload structs' attribute reads and stores are dictionary lookups. A native
 # class cannot be ``frozen`` and keep a compiled ``__init__`` (the frozen check would refuse its stores), so
-# these two are immutable by convention, as the core's per-message records are, and are not hashable.
+# these two are immutable by convention, as the core's per-message records are; ``unsafe_hash`` keeps them
+# hashable by value, as the frozen structs are.
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Header:
     """OTIMHeader.  On input ``flags`` keeps only its low 32 bits, the only ones OMTP defines (§1.4)."""
 
@@ -298,12 +312,12 @@ class Header:
         return cast(Header, _decode(HEADER_SPEC, data))
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Pack:
     """OTIMPack: a header and the bare encoding of the type's payload struct (or nothing)."""
 
     header: Header
-    payload: bytes
+    payload: bytes = b""
 
     def __init__(self, header: Header, payload: bytes = b"") -> None:
         self.header = header
@@ -336,24 +350,6 @@ PACK_SPEC: Final = StructSpec(
     "OTIMPack", [Field(0, "header", StructKind(HEADER_SPEC), REQ), Field(1, "payload", BYTES, REQ)], Pack
 )
 _PACKS: Final = ListKind(StructKind(PACK_SPEC))
-
-
-# Decoder-side construction of the payload structs.  A frozen dataclass's generated ``__init__`` stores each
-# field through ``object.__setattr__``, which costs about 0.2 µs a field; the beehive codec calls the slots'
-# member descriptors instead (about 0.12 µs).  The hot decoders here fill a mutable *draft* of the class with plain
-# attribute stores (a few ns each) and then make it the real class by assigning ``__class__``.  A draft has
-# the class's own bases and ``__slots__``, hence its memory layout; CPython allows the assignment only between
-# layout-compatible heap types (it raises TypeError otherwise), and ``_draft`` tries it once at import.  The
-# result is the object the constructor would build: ``type(x) is cls``, equal, same hash, frozen to callers.
-# The classes have no ``__post_init__`` to bypass, and the decoders store only values of the declared types
-# (the tests compare every result with the generic decoder's, by ``==`` and field by field).
-
-
-def _draft(cls: type) -> Any:
-    """A mutable class with ``cls``'s layout: its instances may be filled in, then become ``cls``."""
-    draft = type(f"_{cls.__name__}Draft", cls.__bases__, {"__slots__": cls.__dict__["__slots__"]})
-    draft().__class__ = cls  # TypeError here, at import, if the layouts ever differed
-    return draft
 
 
 # Pieces of a frame, looked up rather than built: 0A (header begins) + type field, by ``type & 0xFF``; the
@@ -537,11 +533,23 @@ _INT_TAG6: Final = SMALL_INT_FIELD[6]
 _OK_ERROR_CODE: Final = b"\x0c\x16\x00"  # CommonErrorCode {0, ""}, bare
 
 
-@_struct
-@dataclass(frozen=True, slots=True)
-class CommonErrorCode(_Struct):
+# CommonErrorCode, PushInfo, MsgReq and MsgAck, the structs of every message and every receipt, are native
+# classes under mypyc, as Header and Pack are and for the same reasons: their fast decoders build them with
+# a compiled ``__init__``, and the adapter reads them by direct loads.
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class CommonErrorCode:
     code: int = _f(0, INT, REQ)
     desc: str = _f(1, STRING, REQ)
+
+    def __init__(self, code: int = 0, desc: str = "") -> None:
+        self.code = code
+        self.desc = desc
+
+    @classmethod
+    def decode(cls, data: bytes) -> CommonErrorCode:
+        return cast(CommonErrorCode, _decode(ERROR_CODE_SPEC, data))
 
     def encode(self) -> bytes:
         """Same bytes as the generic encoder; {0, ""}, the answer to most requests, is a constant."""
@@ -555,10 +563,12 @@ class CommonErrorCode(_Struct):
         return b"".join((code_field, _STR1_TAG1[n] if n < 256 else string_prefix(1, n), data))
 
 
-_ERROR_CODE: Final = _nested(CommonErrorCode)
+ERROR_CODE_SPEC: Final = _native_struct(CommonErrorCode)
+_DEFAULT_ERROR_CODE: Final = cast(CommonErrorCode, ERROR_CODE_SPEC.default)
+_ERROR_CODE: Final = StructKind(ERROR_CODE_SPEC)
 # The seed declares tag 0 of LoginResp, MsgAck and HotSessionResp as a plain ``int code`` (§3.8, §4).
 _ERROR_CODE_OR_INT: Final = StructKind(
-    CommonErrorCode._spec, alt=INT, convert=lambda code: CommonErrorCode(code, "")
+    ERROR_CODE_SPEC, alt=INT, convert=lambda code: CommonErrorCode(code, "")
 )
 _OK_ERROR_CODE_FIELD: Final = b"\x0a\x0c\x16\x00\x0b"  # errorCode {0, ""} at tag 0
 
@@ -596,22 +606,34 @@ class KickOutAck(_Struct):
     error_code: CommonErrorCode = _f(0, _ERROR_CODE, REQ)
 
 
-@_struct
-@dataclass(frozen=True, slots=True)
-class PushInfo(_Struct):
+@dataclass(slots=True, unsafe_hash=True)
+class PushInfo:
     title: str = _f(0, STRING, REQ)
     summary: str = _f(1, STRING, REQ)
     url: str = _f(2, STRING)
 
+    def __init__(self, title: str = "", summary: str = "", url: str = "") -> None:
+        self.title = title
+        self.summary = summary
+        self.url = url
 
+    def encode(self) -> bytes:
+        return PUSH_INFO_SPEC.encode(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> PushInfo:
+        return cast(PushInfo, _decode(PUSH_INFO_SPEC, data))
+
+
+PUSH_INFO_SPEC: Final = _native_struct(PushInfo)
+_DEFAULT_PUSH_INFO: Final = cast(PushInfo, PUSH_INFO_SPEC.default)
 # The seed declares MsgReq.pushInfo as a string; it arrives as the summary (§4.4).
-_PUSH_INFO: Final = StructKind(PushInfo._spec, alt=STRING, convert=lambda summary: PushInfo("", summary))
+_PUSH_INFO: Final = StructKind(PUSH_INFO_SPEC, alt=STRING, convert=lambda summary: PushInfo("", summary))
 _EMPTY_PUSH_INFO_FIELD: Final = b"\x5a\x06\x00\x16\x00\x0b"  # pushInfo {"", ""} at tag 5
 
 
-@_struct
-@dataclass(frozen=True, slots=True)
-class MsgReq(_Struct):
+@dataclass(slots=True, unsafe_hash=True)
+class MsgReq:
     session_id: str = _f(0, STRING, REQ)
     seq_id: int = _f(1, LONG)
     timestamp: int = _f(2, LONG)
@@ -621,6 +643,28 @@ class MsgReq(_Struct):
     content_type: int = _f(6, INT)
     content: str = _f(7, STRING)
     status: int = _f(8, INT)
+
+    def __init__(
+        self,
+        session_id: str = "",
+        seq_id: int = 0,
+        timestamp: int = 0,
+        from_: str = "",
+        to: str = "",
+        push_info: PushInfo | None = None,
+        content_type: int = 0,
+        content: str = "",
+        status: int = 0,
+    ) -> None:
+        self.session_id = session_id
+        self.seq_id = seq_id
+        self.timestamp = timestamp
+        self.from_ = from_
+        self.to = to
+        self.push_info = _DEFAULT_PUSH_INFO if push_info is None else push_info
+        self.content_type = content_type
+        self.content = content
+        self.status = status
 
     def encode(self) -> bytes:
         """Same bytes as the generic encoder, without its per-field dispatch: every message passes here."""
@@ -640,19 +684,30 @@ class MsgReq(_Struct):
         )
 
     @classmethod
-    def decode(cls, data: bytes) -> Self:
+    def decode(cls, data: bytes) -> MsgReq:
         """As the generic decoder (which alone judges anything but the layout clients write), faster."""
         value = _decode_msg_req_fast(data)
-        return cast(Self, _decode(cls._spec, data) if value is None else value)
+        return cast(MsgReq, _decode(MSG_REQ_SPEC, data)) if value is None else value
 
 
-@_struct
-@dataclass(frozen=True, slots=True)
-class MsgAck(_Struct):
+@dataclass(slots=True, unsafe_hash=True)
+class MsgAck:
     error_code: CommonErrorCode = _f(0, _ERROR_CODE_OR_INT, REQ)
     session_id: str = _f(1, STRING, REQ)
     seq_id: int = _f(2, LONG, REQ)
     timestamp: int = _f(3, LONG, REQ)
+
+    def __init__(
+        self,
+        error_code: CommonErrorCode | None = None,
+        session_id: str = "",
+        seq_id: int = 0,
+        timestamp: int = 0,
+    ) -> None:
+        self.error_code = _DEFAULT_ERROR_CODE if error_code is None else error_code
+        self.session_id = session_id
+        self.seq_id = seq_id
+        self.timestamp = timestamp
 
     def encode(self) -> bytes:
         """Same bytes as the generic encoder, without its per-field dispatch: every message passes here."""
@@ -660,10 +715,14 @@ class MsgAck(_Struct):
         return encode_msg_ack(e.code, e.desc, self.session_id, self.seq_id, self.timestamp)
 
     @classmethod
-    def decode(cls, data: bytes) -> Self:
+    def decode(cls, data: bytes) -> MsgAck:
         """As the generic decoder (which alone judges anything but the layout clients write), faster."""
         value = _decode_msg_ack_fast(data)
-        return cast(Self, _decode(cls._spec, data) if value is None else value)
+        return cast(MsgAck, _decode(MSG_ACK_SPEC, data)) if value is None else value
+
+
+MSG_REQ_SPEC: Final = _native_struct(MsgReq)
+MSG_ACK_SPEC: Final = _native_struct(MsgAck)
 
 
 # Hand-written decoders of MsgReq and MsgAck, the payloads of every chat message and every receipt.  Like
@@ -677,12 +736,6 @@ class MsgAck(_Struct):
 # generic decoder accepts too, with the same values: the property tests hold the two to that.
 _FAST_DECODE_MISS: Final = (IndexError, UnicodeDecodeError)
 _INT_SIZE: Final = (1, 2, 4, 8)
-_PushInfoDraft: Final = _draft(PushInfo)
-_ErrorCodeDraft: Final = _draft(CommonErrorCode)
-_MsgReqDraft: Final = _draft(MsgReq)
-_MsgAckDraft: Final = _draft(MsgAck)
-_DEFAULT_PUSH_INFO: Final = cast(PushInfo, PushInfo._spec.default)
-_DEFAULT_ERROR_CODE: Final = cast(CommonErrorCode, CommonErrorCode._spec.default)
 _EMPTY_PUSH_INFO_BODY: Final = _EMPTY_PUSH_INFO_FIELD[1:]  # 06 00 16 00 0B
 
 
@@ -878,12 +931,7 @@ def _decode_msg_req_fast(buf: bytes) -> MsgReq | None:
                 if h != 0x0B:
                     return None
                 p += 1
-                info = _PushInfoDraft()  # its own name: mypyc checks what push_info holds
-                info.title = title
-                info.summary = summary
-                info.url = url
-                info.__class__ = PushInfo
-                push_info = info
+                push_info = PushInfo(title, summary, url)
         if p < end and buf[p] >> 4 == 6:  # optional int contentType
             t = buf[p] & 0x0F
             if t <= T_INT4:
@@ -914,19 +962,7 @@ def _decode_msg_req_fast(buf: bytes) -> MsgReq | None:
             return None
     except _FAST_DECODE_MISS:
         return None
-    draft = _MsgReqDraft()
-    draft.session_id = session_id
-    draft.seq_id = seq_id
-    draft.timestamp = timestamp
-    draft.from_ = from_
-    draft.to = to
-    draft.push_info = push_info
-    draft.content_type = content_type
-    draft.content = content
-    draft.status = status
-    draft.__class__ = MsgReq
-    req: MsgReq = draft
-    return req
+    return MsgReq(session_id, seq_id, timestamp, from_, to, push_info, content_type, content, status)
 
 
 def _decode_msg_ack_fast(buf: bytes) -> MsgAck | None:
@@ -959,11 +995,7 @@ def _decode_msg_ack_fast(buf: bytes) -> MsgAck | None:
             if buf[stop] != 0x0B:
                 return None
             p = stop + 1
-            code_draft = _ErrorCodeDraft()  # its own name: mypyc checks what error_code holds
-            code_draft.code = code
-            code_draft.desc = desc
-            code_draft.__class__ = CommonErrorCode
-            error_code = code_draft
+            error_code = CommonErrorCode(code, desc)
         h = buf[p]
         if h == 0x16:
             stop = p + 2 + buf[p + 1]
@@ -1001,14 +1033,7 @@ def _decode_msg_ack_fast(buf: bytes) -> MsgAck | None:
             return None
     except _FAST_DECODE_MISS:
         return None
-    draft = _MsgAckDraft()
-    draft.error_code = error_code
-    draft.session_id = session_id
-    draft.seq_id = seq_id
-    draft.timestamp = timestamp
-    draft.__class__ = MsgAck
-    ack: MsgAck = draft
-    return ack
+    return MsgAck(error_code, session_id, seq_id, timestamp)
 
 
 @_struct

@@ -331,43 +331,55 @@ def test_pack_fast_decoder_agrees_with_the_generic_one(pack: Pack, as_bytearray:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Objects built by the decoders' drafts and by the replaced __init__
+# Objects built by the fast decoders (native classes under mypyc) and by the replaced __init__
+
+NATIVE = (Header, Pack, CommonErrorCode, PushInfo, MsgReq, MsgAck)
 
 
-def test_drafted_objects_are_the_real_thing() -> None:
+def test_fast_decoded_objects_are_the_real_thing() -> None:
     wire = MsgReq("s", 1, 2, "a", "b", PushInfo("t", "u", "v"), 1, "hi", 3).encode()
     fast = codec._decode_msg_req_fast(wire)
     assert fast is not None
     built = MsgReq("s", 1, 2, "a", "b", PushInfo("t", "u", "v"), 1, "hi", 3)
     assert type(fast) is MsgReq and type(fast.push_info) is PushInfo
     assert fast == built and hash(fast) == hash(built) and repr(fast) == repr(built)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.seq_id = 5  # type: ignore[misc]
+    assert fast != dataclasses.replace(built, seq_id=5) and hash(fast) != hash(
+        dataclasses.replace(built, seq_id=5)
+    )
     assert pickle.loads(pickle.dumps(fast)) == built
     assert dataclasses.replace(fast, seq_id=9) == dataclasses.replace(built, seq_id=9)
     ack = codec._decode_msg_ack_fast(MsgAck(CommonErrorCode(7, "no"), "s", 1, 2).encode())
     assert ack is not None and type(ack) is MsgAck and type(ack.error_code) is CommonErrorCode
+    assert ack == MsgAck(CommonErrorCode(7, "no"), "s", 1, 2) and hash(ack) == hash(
+        MsgAck(CommonErrorCode(7, "no"), "s", 1, 2)
+    )
     (pack,) = codec.Decoder().feed(encode_pack(Pack(Header(14, 1, 0, "m1"), b"x")))
     assert type(pack) is Pack and type(pack.header) is Header and type(pack.payload) is bytes
+    assert pack == Pack(Header(14, 1, 0, "m1"), b"x") and hash(pack) == hash(
+        Pack(Header(14, 1, 0, "m1"), b"x")
+    )
 
 
-def test_a_draft_must_have_the_class_layout() -> None:
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Other:
-        a: int
-
-    draft = codec._draft(Other)
-    assert draft.__slots__ == Other.__slots__
-    bad = type("Bad", (), {"__slots__": ("a", "b")})()
-    with pytest.raises(TypeError):
-        bad.__class__ = Other
+@pytest.mark.parametrize("cls", NATIVE, ids=lambda c: c.__name__)
+def test_native_structs_keep_the_dataclass_interface(cls: Any) -> None:
+    """The classes whose __init__ is written out take the fields' names, order and defaults."""
+    fields = dataclasses.fields(cls)
+    params = list(inspect.signature(cls).parameters.values())
+    assert [p.name for p in params] == [f.name for f in fields]
+    for p, f in zip(params, fields, strict=True):
+        if f.default is dataclasses.MISSING:
+            assert p.default is inspect.Parameter.empty
+        else:  # a struct-valued default is None in the signature and the struct's default in the object
+            assert p.default == f.default or (p.default is None and getattr(cls(), f.name) == f.default)
+    if all(f.default is not dataclasses.MISSING for f in fields):
+        assert cls() == cls._spec.default
 
 
 STRUCT_CLASSES = [
     v
     for v in vars(codec).values()
     if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == codec.__name__
-    if v not in (Header, Pack)  # these two write their __init__ out (native under mypyc)
+    if v not in NATIVE
 ]
 
 
