@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 class Pending(Generic[T]):
     """The parts of the ``asyncio.Future`` interface the hot path uses, with synchronous callbacks."""
 
-    __slots__ = ("_callbacks", "_done", "_exc", "_result")
+    __slots__ = ("_done", "_exc", "_first", "_more", "_result")
 
     def __init__(self) -> None:
-        self._callbacks: list[Callable[[Pending[T]], None]] = []
+        # Almost every Pending has one callback: it is kept in a slot, and a list is made only for more.
+        self._first: Callable[[Pending[T]], None] | None = None
+        self._more: list[Callable[[Pending[T]], None]] | None = None
         self._done = False
         self._result: T | None = None
         self._exc: BaseException | None = None
@@ -53,8 +55,12 @@ class Pending(Generic[T]):
         """Run ``fn(self)`` when settled (at once, if it already is)."""
         if self._done:
             fn(self)
+        elif self._first is None:
+            self._first = fn
+        elif self._more is None:
+            self._more = [fn]
         else:
-            self._callbacks.append(fn)
+            self._more.append(fn)
 
     def set_result(self, value: T) -> None:
         self._settle(value, None)
@@ -66,12 +72,19 @@ class Pending(Generic[T]):
         if self._done:
             raise asyncio.InvalidStateError("already settled")
         self._done, self._result, self._exc = True, value, exc
-        callbacks, self._callbacks = self._callbacks, []
-        for fn in callbacks:
-            try:
-                fn(self)
-            except Exception:  # one failing callback must not starve the others of the result
-                log.exception("callback of a settled result failed")
+        first, more = self._first, self._more
+        self._first = self._more = None
+        if first is not None:
+            self._run(first)
+        if more is not None:
+            for fn in more:
+                self._run(fn)
+
+    def _run(self, fn: Callable[[Pending[T]], None]) -> None:
+        try:
+            fn(self)
+        except Exception:  # one failing callback must not starve the others of the result
+            log.exception("callback of a settled result failed")
 
     def __await__(self) -> Generator[Any, None, T]:
         if not self._done:

@@ -16,9 +16,10 @@ def test_callbacks_run_in_order_inside_set_result() -> None:
     seen: list[str] = []
     p.add_done_callback(lambda r: seen.append(f"ack {r.result()}"))
     p.add_done_callback(lambda r: seen.append(f"deliver {r.result()}"))
+    p.add_done_callback(lambda r: seen.append(f"count {r.result()}"))
     assert seen == [] and not p.done()
     p.set_result(7)
-    assert seen == ["ack 7", "deliver 7"]  # no loop turn in between: no loop is even running
+    assert seen == ["ack 7", "deliver 7", "count 7"]  # no loop turn in between: no loop is even running
     p.add_done_callback(lambda r: seen.append("late"))  # already settled: runs at once
     assert seen[-1] == "late"
 

@@ -672,7 +672,7 @@ class Rooms:
             reached = 0
             for group in groups:  # fan-out walks the sub-groups
                 reached += fan_out(list(group), event, stats.messages_out)
-            stats.fanout.observe(reached)
+            stats.fanout.observe_count(reached)
             self._spread(rid, event)  # the other nodes' sessions of the room (or of that sub-group)
             if sender in room.where and room.where[sender] != subgroup and subgroup != 0:
                 sender.sink.deliver(event)  # the sender always gets its own message

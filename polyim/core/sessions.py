@@ -320,7 +320,7 @@ class SessionRegistry:
         if remote:
             n += self._publish(uids, event, seen)
         if out is not None:
-            self.stats.fanout.observe(n)
+            self.stats.fanout.observe_count(n)
         return n
 
     def _publish(self, uids: Iterable[int], event: Event, seen: set[int]) -> int:

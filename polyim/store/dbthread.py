@@ -205,7 +205,7 @@ class WriterThread(DbThread):
         took = time.perf_counter() - start
         self.commit_seconds += took
         self.commits += 1
-        self.batches.observe(len(jobs))
+        self.batches.observe_count(len(jobs))
         self.latency.observe(took)
         return results
 

@@ -123,7 +123,7 @@ class PgWriter:
             took = time.perf_counter() - start
             self.commit_seconds += took
             self.commits += 1
-            self.batches.observe(len(jobs))
+            self.batches.observe_count(len(jobs))
             self.latency.observe(took)
         except Exception as exc:
             if self._drop_broken(exc) or not jobs:

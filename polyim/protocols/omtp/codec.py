@@ -371,39 +371,30 @@ def encode_pack(pack: Pack) -> bytes:
 
 def encode_frame(type_: int, version: int, flags: int, pack_id_text: str, payload: bytes) -> bytes:
     """:func:`encode_pack` of the pack these fields make, without building its Header and Pack: the ack
-    and the delivery of every message are written by this."""
+    and the delivery of every message are written by this, in one join (the length is summed first)."""
     pack_id = pack_id_text.encode()
     k = len(pack_id)
     n = len(payload)
     if -0x80 <= type_ <= 0x7F and -0x80 <= version <= 0x7F and -0x80 <= flags <= 0x7F and k < 256:
         # What int_field and string_prefix return for these values, without the calls.
-        body = b"".join(
-            (
-                _TYPE_FIELD[type_ & 0xFF],
-                _VERSION_FIELD[version & 0xFF],
-                _FLAGS_FIELD[flags & 0xFF],
-                _PACK_ID_PREFIX[k],
-                pack_id,
-                _PAYLOAD_HEAD,
-                _COUNT_FIELD[n] if n < 0x80 else int_field(0, n, T_INT4),
-                payload,
-            )
+        head = (
+            _TYPE_FIELD[type_ & 0xFF],
+            _VERSION_FIELD[version & 0xFF],
+            _FLAGS_FIELD[flags & 0xFF],
+            _PACK_ID_PREFIX[k],
         )
     else:
-        body = b"".join(
-            (
-                b"\x0a",  # tag 0 STRUCT_BEGIN: header
-                int_field(0, type_, T_INT2),
-                int_field(1, version, T_INT2),
-                int_field(2, flags, T_INT8),
-                string_prefix(3, k),
-                pack_id,
-                _PAYLOAD_HEAD,
-                int_field(0, n, T_INT4),
-                payload,
-            )
+        head = (
+            b"\x0a" + int_field(0, type_, T_INT2),  # tag 0 STRUCT_BEGIN: header
+            int_field(1, version, T_INT2),
+            int_field(2, flags, T_INT8),
+            string_prefix(3, k),
         )
-    return _U32.pack(len(body) + 4) + body
+    count = _COUNT_FIELD[n] if n < 0x80 else int_field(0, n, T_INT4)
+    size = 4 + len(head[0]) + len(head[1]) + len(head[2]) + len(head[3]) + k + 3 + len(count) + n
+    return b"".join(
+        (_U32.pack(size), head[0], head[1], head[2], head[3], pack_id, _PAYLOAD_HEAD, count, payload)
+    )
 
 
 def _decode_pack_fast(buf: bytes, pos: int, end: int) -> Pack | None:
