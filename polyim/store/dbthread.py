@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -211,9 +212,12 @@ class WriterThread(DbThread):
 
 
 def _favour_this_thread(steps: int) -> None:
-    """Lower the calling thread's nice value by ``steps`` (Linux keeps one per thread). Lowering it needs
+    """Lower the calling thread's nice value by ``steps``. Only Linux keeps one per thread, addressed by
+    the thread's id; elsewhere that id is no process id and the thread is left alone. Lowering it needs
     CAP_SYS_NICE or a ``RLIMIT_NICE`` that allows it (systemd's ``LimitNICE=``, Docker's
     ``cap_add: [SYS_NICE]``); without either the thread keeps its priority, and says so once."""
+    if not sys.platform.startswith("linux"):
+        return
     tid = threading.get_native_id()
     try:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) - steps)
