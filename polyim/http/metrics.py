@@ -146,6 +146,9 @@ class NodeCollector(Collector):
             counter, "polyim_store_commit_seconds", "Wall time in write transactions", m.commit_seconds
         )
         yield self._one(
+            counter, "polyim_store_linger_seconds", "Time the writer waited for more work", m.linger_seconds
+        )
+        yield self._one(
             GaugeMetricFamily, "polyim_store_write_queue", "Calls waiting for the writer", m.write_queue
         )
         yield _histogram(

@@ -55,6 +55,8 @@ class StoreMetrics:
     commit_batch: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS))
     #: seconds per committed write transaction, BEGIN to COMMIT
     commit_latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
+    #: time the writer waited for more work after a costly settle (SQLite's linger; 0 where none)
+    linger_seconds: float = 0.0
 
 
 @dataclass(slots=True)

@@ -40,6 +40,17 @@ _MAX_BATCH = 1024
 #: p50 by as much (docs/performance.md, "fifth pass").
 WRITER_PRIORITY_BOOST = 10
 
+#: The writer leaves at least this many times the loop's time to settle its last transaction between
+#: the starts of two transactions, and at most :data:`MAX_LINGER` seconds. Each commit sets off a loop
+#: callback whose cost is partly per commit: an fsync's CPU, and one write per connection it delivers
+#: to. A group message committed alone and fanned out to 250 connections pays all of it for one
+#: message; waiting for the next lets both share it. 1:1 chat's settles are cheap, so its linger is a
+#: few hundred microseconds at most. Measured (docs/performance.md, "sixth pass"): 16 cut the group's
+#: server CPU per send by a third and left the p99 at 5,000 msg/s where it was; 64 doubled that p99.
+LINGER_FACTOR = 16.0
+#: The linger's cap, within the p99 budget at 5,000 msg/s (2× the storage floor's ~4.5 ms).
+MAX_LINGER = 0.004
+
 
 class _Job:
     """A call and where its result goes: a future (awaited) or an ``on_done`` callback (the hot path)."""
@@ -142,7 +153,11 @@ class DbThread:
     def _settle(self, results: Sequence[tuple[_Job, Any, BaseException | None]]) -> None:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-            self._loop.call_soon_threadsafe(_resolve_all, results)
+            self._loop.call_soon_threadsafe(self._resolve, results)
+
+    def _resolve(self, results: Sequence[tuple[_Job, Any, BaseException | None]]) -> None:
+        """Runs on the loop: hands every result of a batch to its receiver."""
+        _resolve_all(results)
 
 
 class WriteHooks(Protocol):
@@ -175,9 +190,30 @@ class WriterThread(DbThread):
         self.commit_seconds = 0.0
         self.batches = Histogram(SIZE_BOUNDS)
         self.latency = Histogram(LATENCY_BOUNDS)
+        self.linger_seconds = 0.0
+        self.linger_factor = LINGER_FACTOR
+        self.max_linger = MAX_LINGER
+        # The loop's time to settle the last transaction (written by the loop's callback, read here: a
+        # float's assignment is atomic under the GIL) and when that transaction started.
+        self._settle_cost = 0.0
+        self._last_start = 0.0
 
     def backlog(self) -> int:
         return self._queue.qsize()
+
+    def _drain(self, batch: list[_Job]) -> bool:
+        """Linger, when the last settle was costly, then take what has been queued meanwhile."""
+        linger = min(self.max_linger, self.linger_factor * self._settle_cost)
+        wait = self._last_start + linger - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+            self.linger_seconds += wait
+        return super()._drain(batch)
+
+    def _resolve(self, results: Sequence[tuple[_Job, Any, BaseException | None]]) -> None:
+        start = time.perf_counter()
+        _resolve_all(results)
+        self._settle_cost = time.perf_counter() - start
 
     def _process(self, jobs: list[_Job]) -> None:
         """One transaction for the batch; if anything fails, isolate the failure by retrying singly."""
@@ -198,7 +234,7 @@ class WriterThread(DbThread):
         self._settle(results)
 
     def _transaction(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[_Job, Any, None]]:
-        start = time.perf_counter()
+        start = self._last_start = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         results = [(job, job.fn(conn), None) for job in jobs]
         self._hooks.before_commit(conn)

@@ -204,7 +204,9 @@ class SqliteStore(Store):
 
     def metrics(self) -> StoreMetrics:
         w = self._writer
-        return StoreMetrics(self._stored, w.commits, w.commit_seconds, w.backlog(), w.batches, w.latency)
+        return StoreMetrics(
+            self._stored, w.commits, w.commit_seconds, w.backlog(), w.batches, w.latency, w.linger_seconds
+        )
 
     # -- accounts --------------------------------------------------------------------------------
     async def create_account(

@@ -94,6 +94,7 @@ async def test_metrics_count_sessions_connections_rooms_and_stored_messages(
     assert during[("polyim_messages_stored_total", ())] == 2
     assert during[("polyim_store_commits_total", ())] >= 1
     assert during[("polyim_store_commit_seconds_total", ())] > 0
+    assert during[("polyim_store_linger_seconds_total", ())] >= 0
     assert (sessions(during, "omtp"), sessions(during, "beehive")) == (2, 1)
     assert during[("polyim_users_online", ())] == 3
     assert connections(during, "omtp", "tcp") == 3  # the lurker counts as a connection, not a session

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,50 @@ async def test_the_writer_thread_is_favoured_where_the_system_allows(
         assert nice == max(-20, mine - dbthread.WRITER_PRIORITY_BOOST)
     else:
         assert nice == mine and "test-writer keeps its scheduling priority" in caplog.text
+
+
+async def _two_transactions_apart(w: dbthread.WriterThread, settle_seconds: float) -> tuple[float, int]:
+    """Commit one job whose result takes ``settle_seconds`` of the loop's time to settle, then two more
+    jobs 20 ms apart; returns the time between the first two transactions' starts and how many
+    transactions the last two took."""
+    loop = asyncio.get_running_loop()
+    started: list[float] = []
+
+    def stamp(c: sqlite3.Connection) -> None:
+        started.append(time.perf_counter())
+
+    settled = loop.create_future()
+
+    def costly(value: Any, exc: BaseException | None) -> None:
+        time.sleep(settle_seconds)  # the loop busy fanning a message out
+        settled.set_result(None)
+
+    w.submit(stamp, costly)
+    await settled
+    commits = w.commits
+    second = w.run(stamp)
+    await asyncio.sleep(0.02)
+    await asyncio.gather(second, w.run(stamp))
+    return started[1] - started[0], w.commits - commits
+
+
+async def test_the_writer_lingers_after_a_costly_settle_so_the_next_messages_share_a_commit(
+    tmp_path: Path,
+) -> None:
+    """A commit whose settle kept the loop busy (a group message fanned out to many connections) makes
+    the writer wait before its next transaction, so what arrives meanwhile shares one commit and one
+    write per connection; after a cheap settle (1:1 chat) it does not wait."""
+    w = dbthread.WriterThread(str(tmp_path / "w.sqlite"), "test-writer")
+    w.max_linger = 0.5  # well above the machine's scheduling noise
+    w.start(asyncio.get_running_loop())
+    try:
+        apart, transactions = await _two_transactions_apart(w, settle_seconds=0.05)
+        assert apart >= 0.45 and transactions == 1  # 0.5 s from BEGIN, less the first job's own BEGIN
+        assert w.linger_seconds > 0.3
+        apart, transactions = await _two_transactions_apart(w, settle_seconds=0.0)
+        assert apart < 0.25 and transactions == 2
+    finally:
+        w.stop()
 
 
 async def test_submitted_jobs_report_after_their_commit_and_a_raising_one_alone_fails(tmp_path: Path) -> None:
