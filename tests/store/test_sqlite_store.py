@@ -319,8 +319,8 @@ async def test_the_writer_thread_is_favoured_where_the_system_allows(
 
 async def _two_transactions_apart(w: dbthread.WriterThread, settle_seconds: float) -> tuple[float, int]:
     """Commit one job whose result takes ``settle_seconds`` of the loop's time to settle, then two more
-    jobs 20 ms apart; returns the time between the first two transactions' starts and how many
-    transactions the last two took."""
+    jobs 0.1 s apart (wide enough that a stalled machine does not merge them); returns the time between
+    the first two transactions' starts and how many transactions the last two took."""
     loop = asyncio.get_running_loop()
     started: list[float] = []
 
@@ -337,7 +337,7 @@ async def _two_transactions_apart(w: dbthread.WriterThread, settle_seconds: floa
     await settled
     commits = w.commits
     second = w.run(stamp)
-    await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
     await asyncio.gather(second, w.run(stamp))
     return started[1] - started[0], w.commits - commits
 
