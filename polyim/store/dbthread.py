@@ -67,8 +67,8 @@ class _Job:
 #: i.e. 4 MB). Each commit rewrites the same hot pages (the index leaves where each active
 #: conversation and sender insert next) into the WAL; a checkpoint copies each page once however often
 #: it was rewritten, so a longer interval copies far less. 8,000 pages (32 MB of WAL at most, replayed
-#: in well under a second after a crash) gave 1:1 chat +5–9 % and the storage floor +13 %, with the p99
-#: at 5,000 msg/s unchanged (docs/performance.md, "sixth pass").
+#: in well under a second after a crash) gave 1:1 chat +1–9 % and the storage floor +13–20 %, with the
+#: p99 at 5,000 msg/s unchanged (docs/performance.md, "sixth pass").
 WAL_AUTOCHECKPOINT_PAGES = 8000
 
 
