@@ -36,6 +36,7 @@ COMPILED_MODULES: Final = (
     "polyim.core.context",
     "polyim.core.clock",
     "polyim.histogram",
+    "polyim.memo",
 )
 
 

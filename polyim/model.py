@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from polyim.memo import remember
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -117,11 +118,15 @@ class ConvId:
         return self.b if self.a == uid else self.a
 
 
-@functools.lru_cache(maxsize=1 << 16)
+_INTERNED: dict[tuple[ConvKind, int, int], ConvId] = {}
+
+
 def _interned(kind: ConvKind, a: int, b: int) -> ConvId:
     """Active conversations are named on every frame; reusing one immutable id per conversation saves
     building it (and its key) each time."""
-    return ConvId(kind, a, b)
+    key = (kind, a, b)
+    conv = _INTERNED.get(key)
+    return conv if conv is not None else remember(_INTERNED, key, ConvId(kind, a, b))
 
 
 @dataclass(frozen=True, slots=True)
