@@ -29,7 +29,7 @@ from polyim.core.ids import MAX_ID
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.push import EXPIRES, payload_of, push_topic
 from polyim.model import Account, ContentType, ControlCmd, ConvId, ConvKind, DeviceClass, Message, MsgStatus
-from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
+from polyim.protocols.channel import LATER, Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.imlc import codec as c
 from polyim.protocols.imlc import imlc_pb2 as pb
 from polyim.protocols.imlc.settings import ImlcSettings
@@ -365,13 +365,19 @@ class ImlcChannel(Channel):
             frame = cache[key] = c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body)
         self.conn.write(frame)
 
-    events: ClassVar[EventTable] = {
-        MessageEvent: _on_message,
-        ControlEvent: _on_control,
-        ReadEvent: _on_read,
-        PushEvent: _on_push,
-        SignalEvent: _on_signal,
+    # Filled below the class: mypyc compiles no class-body table of the class's own functions.
+    events: ClassVar[EventTable] = {}
+
+
+ImlcChannel.events.update(
+    {
+        MessageEvent: ImlcChannel._on_message,
+        ControlEvent: ImlcChannel._on_control,
+        ReadEvent: ImlcChannel._on_read,
+        PushEvent: ImlcChannel._on_push,
+        SignalEvent: ImlcChannel._on_signal,
     }
+)
 
 
 def _error(detail: str, retry_after: int = 0) -> bytes:
@@ -622,26 +628,11 @@ async def _ping(ch: ImlcChannel, frame: c.Frame, _req: None) -> bytes:
 async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | None:
     """MS in the order of §3.1: request shape, sender, content; then dedup, then the core's checks and
     the commit, acked once it has landed."""
-    if not msg.message_id or not msg.HasField("message_content") or not msg.HasField("conversation"):
-        raise Refused(S.BAD_REQUEST, "message_id, message_content and conversation required")
-    conv = conversation(ch, msg.conversation)
-    if msg.to and msg.to != msg.conversation.target:
-        raise Refused(S.BAD_REQUEST, "to is not the conversation's target")
-    sender = getattr(msg, "from")
-    if sender and sender != str(ch.me):
-        raise Refused(S.IDENTITY_MISMATCH, "from is not you")
-    check_content(msg.message_content, ch.settings.max_content_bytes)
+    conv, ctype, kept = _checked_send(ch, msg)
     assert ch.session is not None
-    ctype, kept = to_core(msg.message_content)
-    content = msg.message_content
-    if content.content_type == pb.MESSAGE_CONTENT_TYPE_TYPING:
+    if msg.message_content.content_type == pb.MESSAGE_CONTENT_TYPE_TYPING:
         return await _typing(ch, conv, msg, kept)
-    extra: dict[str, Any] = {"origin": "imlc", "imlc": kept}
-    if content.remote_media_url:
-        extra[MEDIA_URL] = content.remote_media_url  # how the other protocols find the media
-    out = Outgoing(
-        conv, ctype, content.searchable_content, str(msg.message_id), data=content.data, extra=extra
-    )
+    out = _send_out(conv, msg, ctype, kept)
     try:
         if conv.kind is ConvKind.ROOM:
             result = ch.core.rooms.chat(ch.session, out, 0, ch.policy)
@@ -657,6 +648,44 @@ async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | Non
         return _ack(msg.message_id, prior)
     ch.ack_after_commit(result, frame, msg)
     return None
+
+
+@COMMANDS.now(c.Command.MS)
+def _send_now(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> object:
+    """The common 1:1 or group send without a coroutine. Typing, rooms and a send the core refuses (it
+    may be a resend to answer with its first ack) go to :func:`_send`, which checks them again."""
+    conv, ctype, kept = _checked_send(ch, msg)
+    if conv.kind is ConvKind.ROOM or msg.message_content.content_type == pb.MESSAGE_CONTENT_TYPE_TYPING:
+        return LATER
+    try:
+        return ch.send_and_ack_now(frame, msg, _send_out(conv, msg, ctype, kept), ch.policy)
+    except CoreError:
+        return LATER
+
+
+def _checked_send(ch: ImlcChannel, msg: pb.Message) -> tuple[ConvId, int, dict[str, Any]]:
+    """The checks of MS before the core's (§3.1 steps 1-4): the conversation and the content's own fields."""
+    if not msg.message_id or not msg.HasField("message_content") or not msg.HasField("conversation"):
+        raise Refused(S.BAD_REQUEST, "message_id, message_content and conversation required")
+    conv = conversation(ch, msg.conversation)
+    if msg.to and msg.to != msg.conversation.target:
+        raise Refused(S.BAD_REQUEST, "to is not the conversation's target")
+    sender = getattr(msg, "from")
+    if sender and sender != str(ch.me):
+        raise Refused(S.IDENTITY_MISMATCH, "from is not you")
+    check_content(msg.message_content, ch.settings.max_content_bytes)
+    ctype, kept = to_core(msg.message_content)
+    return conv, ctype, kept
+
+
+def _send_out(conv: ConvId, msg: pb.Message, ctype: int, kept: dict[str, Any]) -> Outgoing:
+    content = msg.message_content
+    extra: dict[str, Any] = {"origin": "imlc", "imlc": kept}
+    if content.remote_media_url:
+        extra[MEDIA_URL] = content.remote_media_url  # how the other protocols find the media
+    return Outgoing(
+        conv, ctype, content.searchable_content, str(msg.message_id), data=content.data, extra=extra
+    )
 
 
 async def _typing(ch: ImlcChannel, conv: ConvId, msg: pb.Message, kept: dict[str, Any]) -> bytes:

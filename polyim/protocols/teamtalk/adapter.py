@@ -283,14 +283,21 @@ class TeamTalkChannel(Channel):
             body = c.IdStatus(str(event.sender), int(event.extra.get("status", c.STATUS_ONLINE)))
             self.write(c.STATUS_NOTIFY, int(event.extra.get("reserved", 0)), body.encode())
 
-    events: ClassVar[EventTable] = {
-        MessageEvent: _on_message,
-        PresenceEvent: _on_presence,
-        SignalEvent: _on_signal,
-    }
+    # Filled below the class: mypyc compiles no class-body table of the class's own functions.
+    events: ClassVar[EventTable] = {}
 
 
 # == wire ⇄ core ==========================================================================================
+
+TeamTalkChannel.events.update(
+    {
+        MessageEvent: TeamTalkChannel._on_message,
+        PresenceEvent: TeamTalkChannel._on_presence,
+        SignalEvent: TeamTalkChannel._on_signal,
+    }
+)
+
+
 def seq_no_of(message: Message) -> int:
     """The sender's own ``seq_no`` for a message sent from TeamTalk; the low 32 bits of the conversation
     seq for one from another protocol (§4.4)."""

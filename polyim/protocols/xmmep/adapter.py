@@ -461,11 +461,17 @@ class XmmepChannel(Channel):
             self.announced.add(event.uid)  # its status travelled in the 152
             self.pending_adds.append(account.username)
 
-    events: ClassVar[EventTable] = {
-        MessageEvent: _event,
-        PresenceEvent: _event,
-        FriendEvent: _event,
+    # Filled below the class: mypyc compiles no class-body table of the class's own functions.
+    events: ClassVar[EventTable] = {}
+
+
+XmmepChannel.events.update(
+    {
+        MessageEvent: XmmepChannel._event,
+        PresenceEvent: XmmepChannel._event,
+        FriendEvent: XmmepChannel._event,
     }
+)
 
 
 def _res171(request: c.Message, result: int, msg_id: str, server_time: int) -> list[c.Value]:
