@@ -247,7 +247,8 @@ class BeehiveChannel(Channel):
         except c.BeehiveDecodeError as exc:
             frames, bad = list(exc.frames), exc
         for frame in frames:
-            self.submit_frame(frame.header.type, frame, frame.body)
+            if not self._chat_ack_now(frame):
+                self.submit_frame(frame.header.type, frame, frame.body)
         if bad is not None:
             self.count_error("bad_frame")
             log.warning("beehive %s: bad frame (%s), closing", self.conn.peer, bad)
@@ -430,18 +431,33 @@ class BeehiveChannel(Channel):
         if frame.header.type == Cmd.P2P_ACK:
             await self.core.push.acknowledge(self.me, frame.header.seq)
             return False
+        named = self._chat_ack(frame)
+        if named is not None:
+            await self.core.messages.mark_delivered(self.me, named[0], named[1])
+        return False
+
+    def _chat_ack_now(self, frame: c.Frame) -> bool:
+        """The common CHAT-ACK (one arrives for every delivered message) handled without a coroutine, when
+        it passes :meth:`gate` without waiting; False leaves the frame to the command path."""
+        h = frame.header
+        if h.type != Cmd.CHAT_ACK or not self.online or h.sid != self.bsid:
+            return False
+        named = self._chat_ack(frame)
+        return named is None or self.core.messages.mark_delivered_now(self.me, named[0], named[1])
+
+    def _chat_ack(self, frame: c.Frame) -> tuple[ConvId, int] | None:
+        """The conversation and seq a CHAT-ACK names; None drops it (undecodable, or not this user's)."""
         try:
             ack = c.decode_body(Cmd.CHAT_ACK, frame.body)
         except c.BeehiveDecodeError:
-            return False
+            return None
         seq = frame.header.seq
         if ack.duid != self.me or seq <= 0:
             log.info("beehive %s: CHAT-ACK for another user dropped", self.conn.peer)
-            return False
+            return None
         # No store read here: one CHAT-ACK arrives per delivered message, and a seq above the
         # conversation's last is clamped where the cursor is written (Store.note_delivered).
-        await self.core.messages.mark_delivered(self.me, ConvId.peer(ack.suid, ack.duid), seq)
-        return False
+        return ConvId.peer(ack.suid, ack.duid), seq
 
     # -- events out ---------------------------------------------------------------------------------
     def _on_message(self, event: MessageEvent) -> None:

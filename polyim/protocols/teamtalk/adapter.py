@@ -594,10 +594,27 @@ def _within_rate(ch: TeamTalkChannel) -> bool:
 async def _delivered(ch: TeamTalkChannel, frame: c.Frame, ack: c.MsgDataAck) -> None:
     """3/2 from a recipient: the delivered cursor moves to the matching push; anything else is
     ignored (group deliveries are not tracked, §4.6)."""
-    sender = wire_id(ack.from_id)
-    entry = ch.outstanding.pop((ack.seq_no, sender or 0), None)
-    if entry is not None and ch.conn.last_rx - entry[2] < DELIVERY_WAIT:
+    entry = _acked_push(ch, ack)
+    if entry is not None:
         await ch.core.messages.mark_delivered(ch.me, entry[0], entry[1])
+
+
+@COMMANDS.now(key(c.MSG_DATA_ACK))
+def _delivered_now(ch: TeamTalkChannel, frame: c.Frame, ack: c.MsgDataAck) -> None:
+    """:func:`_delivered` without a coroutine: one 3/2 arrives for every delivered 1:1 message."""
+    entry = _acked_push(ch, ack)
+    if entry is not None and not ch.core.messages.mark_delivered_now(ch.me, entry[0], entry[1]):
+        conv, seq = entry
+        ch.submit(lambda: ch.core.messages.mark_delivered(ch.me, conv, seq))
+
+
+def _acked_push(ch: TeamTalkChannel, ack: c.MsgDataAck) -> tuple[ConvId, int] | None:
+    """The (conversation, seq) of the push a 3/2 acknowledges, taken off the outstanding ones; None when
+    it names none, or came after the wait."""
+    entry = ch.outstanding.pop((ack.seq_no, wire_id(ack.from_id) or 0), None)
+    if entry is None or ch.conn.last_rx - entry[2] >= DELIVERY_WAIT:
+        return None
+    return entry[0], entry[1]
 
 
 @on(c.MSG_READ_ACK, c.IdBody.decode)

@@ -10,6 +10,7 @@ UDP peer.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import logging
@@ -37,7 +38,7 @@ from polyim.core.ids import bad_name
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session
 from polyim.model import Account, AccountUpdate, ContentType, ConvId, ConvKind, DeviceClass, Message
-from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
+from polyim.protocols.channel import LATER, Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.xmmep import codec as c
 from polyim.protocols.xmmep.codec import Code as X
 from polyim.protocols.xmmep.codec import Result as R
@@ -158,7 +159,7 @@ def command(code: int, states: State = State.ONLINE, actor: bool = True) -> Call
 
     def register(fn: Handler) -> Handler:
         async def handler(ch: XmmepChannel, frame: c.Frame, msg: c.Message) -> None:
-            if actor and ch.session is not None and msg.fields and msg.fields[0] != ch.username:
+            if actor and _names_another(ch, msg):
                 if code == X.KEEP_ALIVE:
                     return
                 log.warning("xmmep %s: %d names %r, not %r", ch.conn.peer, code, msg.fields[0], ch.username)
@@ -169,6 +170,11 @@ def command(code: int, states: State = State.ONLINE, actor: bool = True) -> Call
         return fn
 
     return register
+
+
+def _names_another(ch: XmmepChannel, msg: c.Message) -> bool:
+    """Whether a request after login names another user than the session's in its first field."""
+    return ch.session is not None and bool(msg.fields) and msg.fields[0] != ch.username
 
 
 class XmmepChannel(Channel):
@@ -835,13 +841,32 @@ async def _chat(ch: XmmepChannel, msg: c.Message) -> None:
 @command(X.TXT_MSG_RECV)
 async def _confirmed(ch: XmmepChannel, msg: c.Message) -> None:
     """172: the delivered cursor advances; resends stop (§3.8)."""
+    for pending in _confirmed_pushes(ch, msg):
+        await ch.core.messages.mark_delivered(ch.me, pending.conv, pending.seq)
+
+
+@COMMANDS.now(X.TXT_MSG_RECV)
+def _confirmed_now(ch: XmmepChannel, frame: c.Frame, msg: c.Message) -> object:
+    """:func:`_confirmed` without a coroutine: a 172 arrives for every delivered message. One that names
+    another user goes on to the command's handler, which refuses it."""
+    if _names_another(ch, msg):
+        return LATER
+    for pending in _confirmed_pushes(ch, msg):
+        if not ch.core.messages.mark_delivered_now(ch.me, pending.conv, pending.seq):
+            ch.submit(functools.partial(ch.core.messages.mark_delivered, ch.me, pending.conv, pending.seq))
+    return None
+
+
+def _confirmed_pushes(ch: XmmepChannel, msg: c.Message) -> list[Unconfirmed]:
+    """The pushes a 172 confirms, taken off the unconfirmed ones with their resend timers cancelled."""
+    confirmed = []
     for text in msg.strings("msg_ids"):
         pending = ch.unconfirmed.pop(int(text), None) if text.isdigit() else None
-        if pending is None:
-            continue
-        for timer in pending.timers:
-            timer.cancel()
-        await ch.core.messages.mark_delivered(ch.me, pending.conv, pending.seq)
+        if pending is not None:
+            for timer in pending.timers:
+                timer.cancel()
+            confirmed.append(pending)
+    return confirmed
 
 
 # == buddies and buddy groups ===============================================================================
