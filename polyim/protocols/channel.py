@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
@@ -26,7 +27,7 @@ from polyim.core.events import Event, KickReason
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session, Sink
 from polyim.logctx import LogContext, bind, scoped
-from polyim.model import DeviceClass, Role
+from polyim.model import ConvId, DeviceClass, Role
 from polyim.pending import Pending
 from polyim.transport.connection import Conn
 
@@ -349,6 +350,15 @@ class Channel:
             return LATER
         self.ack_after_commit(result, frame, request)
         return None
+
+    def delivered(self, conv: ConvId, seq: int) -> None:
+        """A receipt of the session's user, for a :meth:`Commands.now` handler: the delivered cursor
+        moves now, or after the frames ahead when the core must first load who may receive (a group
+        whose members are not cached)."""
+        assert self.session is not None
+        uid = self.session.uid
+        if not self.core.messages.mark_delivered_now(uid, conv, seq):
+            self.submit(functools.partial(self.core.messages.mark_delivered, uid, conv, seq))
 
     def ack_after_commit(self, result: Pending[SendResult], frame: Any, request: Any) -> None:
         """Answer a send once its commit has landed (design.md §4: an ack follows durability) with the

@@ -438,12 +438,14 @@ class BeehiveChannel(Channel):
 
     def _chat_ack_now(self, frame: c.Frame) -> bool:
         """The common CHAT-ACK (one arrives for every delivered message) handled without a coroutine, when
-        it passes :meth:`gate` without waiting; False leaves the frame to the command path."""
+        it passes :meth:`gate` at once; False leaves the frame to the command path."""
         h = frame.header
         if h.type != Cmd.CHAT_ACK or not self.online or h.sid != self.bsid:
             return False
         named = self._chat_ack(frame)
-        return named is None or self.core.messages.mark_delivered_now(self.me, named[0], named[1])
+        if named is not None:
+            self.delivered(named[0], named[1])
+        return True
 
     def _chat_ack(self, frame: c.Frame) -> tuple[ConvId, int] | None:
         """The conversation and seq a CHAT-ACK names; None drops it (undecodable, or not this user's)."""

@@ -287,8 +287,6 @@ class TeamTalkChannel(Channel):
     events: ClassVar[EventTable] = {}
 
 
-# == wire ⇄ core ==========================================================================================
-
 TeamTalkChannel.events.update(
     {
         MessageEvent: TeamTalkChannel._on_message,
@@ -298,6 +296,7 @@ TeamTalkChannel.events.update(
 )
 
 
+# == wire ⇄ core ==========================================================================================
 def seq_no_of(message: Message) -> int:
     """The sender's own ``seq_no`` for a message sent from TeamTalk; the low 32 bits of the conversation
     seq for one from another protocol (§4.4)."""
@@ -603,9 +602,8 @@ async def _delivered(ch: TeamTalkChannel, frame: c.Frame, ack: c.MsgDataAck) -> 
 def _delivered_now(ch: TeamTalkChannel, frame: c.Frame, ack: c.MsgDataAck) -> None:
     """:func:`_delivered` without a coroutine: one 3/2 arrives for every delivered 1:1 message."""
     entry = _acked_push(ch, ack)
-    if entry is not None and not ch.core.messages.mark_delivered_now(ch.me, entry[0], entry[1]):
-        conv, seq = entry
-        ch.submit(lambda: ch.core.messages.mark_delivered(ch.me, conv, seq))
+    if entry is not None:
+        ch.delivered(entry[0], entry[1])
 
 
 def _acked_push(ch: TeamTalkChannel, ack: c.MsgDataAck) -> tuple[ConvId, int] | None:

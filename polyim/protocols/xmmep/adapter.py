@@ -10,7 +10,6 @@ UDP peer.
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import hmac
 import logging
@@ -852,8 +851,7 @@ def _confirmed_now(ch: XmmepChannel, frame: c.Frame, msg: c.Message) -> object:
     if _names_another(ch, msg):
         return LATER
     for pending in _confirmed_pushes(ch, msg):
-        if not ch.core.messages.mark_delivered_now(ch.me, pending.conv, pending.seq):
-            ch.submit(functools.partial(ch.core.messages.mark_delivered, ch.me, pending.conv, pending.seq))
+        ch.delivered(pending.conv, pending.seq)
     return None
 
 
