@@ -69,6 +69,9 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.inbox.put_nowait(None)
 
 
+_UDP_PORTS_USED: set[int] = set()
+
+
 class XmmepClient:
     """One peer: a TCP connection, or one UDP socket (its address is the peer, §1.3)."""
 
@@ -91,11 +94,25 @@ class XmmepClient:
 
     @classmethod
     async def over_udp(cls, host: str, port: int, local: tuple[str, int] = ("127.0.0.1", 0)) -> XmmepClient:
+        """A UDP peer on a local port no earlier peer of this process had (unless ``local`` names one).
+
+        The server keeps a UDP peer until it logs out or times out, and the kernel may hand a closed
+        socket's ephemeral port to a new one: a new peer on an old peer's address *is* that peer to the
+        server (§1.3), and its 112 for another user would be answered 113 16."""
         client = cls()
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Datagrams(client.inbox), local_addr=local, remote_addr=(host, port)
-        )
+        refused: list[asyncio.DatagramTransport] = []  # held open until then, so not handed out again
+        while True:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Datagrams(client.inbox), local_addr=local, remote_addr=(host, port)
+            )
+            bound = transport.get_extra_info("sockname")[1]
+            if local[1] or bound not in _UDP_PORTS_USED:
+                break
+            refused.append(transport)
+        for other in refused:
+            other.close()
+        _UDP_PORTS_USED.add(bound)
         client.udp = transport
         return client
 
