@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from polyim.model import (
     Account,
     AccountUpdate,
@@ -1077,21 +1079,15 @@ _INSERT_MSG = f"INSERT OR IGNORE INTO messages({_MSG_COLS}) VALUES (?,?,?,?,?,?,
 
 
 def _extra_json(extra: dict[str, Any]) -> str:
-    """A message's ``extra`` as stored. Most messages of a protocol carry the same small dict of text
-    (OMTP's is ``{"origin": "omtp"}``), whose JSON comes from a small cache instead of 4 µs of
-    ``json.dumps``."""
+    """A message's ``extra`` as stored: orjson's compact JSON (0.2 µs where ``json.dumps`` took 2–3 µs
+    on the writer thread for beehive's and imlc's extras). ``json`` takes what orjson refuses (an int
+    beyond 64 bits, a key that is not text); both read back with ``json.loads``."""
     if not extra:
         return "{}"
-    items = tuple(extra.items())
-    for _, value in items:
-        if type(value) is not str:  # only text: 1 == True == 1.0 would share a cache entry
-            return json.dumps(extra, separators=(",", ":"))
-    return _extra_text(items)
-
-
-@functools.lru_cache(maxsize=256)
-def _extra_text(items: tuple[tuple[str, str], ...]) -> str:
-    return json.dumps(dict(items), separators=(",", ":"))
+    try:
+        return orjson.dumps(extra).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(extra, separators=(",", ":"))
 
 
 # A messages row as inserted: conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra,

@@ -480,7 +480,8 @@ async def test_failing_write_in_a_batch_fails_alone(store: Store, backend: Backe
 
 
 async def test_message_extra_round_trips_whatever_its_values(store: Store) -> None:
-    """Text-only extras share cached JSON; others are encoded each time, and 1, True and "1" stay apart."""
+    """1, True and "1" stay apart; an int beyond 64 bits (which orjson refuses) and text beyond ASCII
+    come back as they went in."""
     extras: list[dict[str, Any]] = [
         {"origin": "omtp"},
         {"origin": "omtp"},
@@ -488,6 +489,8 @@ async def test_message_extra_round_trips_whatever_its_values(store: Store) -> No
         {"priority": True},
         {"priority": "1"},
         {"mentions": [A, B], "origin": "beehive"},
+        {"time": (1 << 70) + 1, "nested": {"k": [1, "二"]}},
+        {"title": '你好 \u2028 "quoted" \\'},
     ]
     for i, extra in enumerate(extras):
         new = new_msg(P_AB, A, f"m{i}", f"x{i}")
