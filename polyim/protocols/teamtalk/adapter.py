@@ -357,6 +357,11 @@ class Sending:
     out: Outgoing
     generation: int = 0
 
+    def __init__(self, msg: c.MsgData, out: Outgoing, generation: int = 0) -> None:
+        self.msg = msg  # written out: compiled, where the generated one runs interpreted (one per 3/1)
+        self.out = out
+        self.generation = generation
+
 
 async def _store_as_new(ch: TeamTalkChannel, frame: c.Frame, sending: Sending) -> None:
     """Send ``sending`` again under its key's next generation (a new message, §9 #4); acked as usual."""

@@ -187,6 +187,16 @@ class Frame:
     body: bytes
     version: int = VERSION
 
+    def __init__(self, module: int, command: int, reserved: int, body: bytes, version: int = VERSION) -> None:
+        """Written out, not generated: mypyc compiles these stores into native ones (about 30 ns)
+        where the generated frozen ``__init__`` runs interpreted (about 2 µs); frames, 3/1 and 3/2
+        bodies are built several times for every message."""
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "command", command)
+        object.__setattr__(self, "reserved", reserved)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "version", version)
+
     @property
     def key(self) -> tuple[int, int]:
         return (self.module, self.command)
@@ -738,6 +748,24 @@ class MsgData:
     msg_data: bytes
     attach: bytes = b""
 
+    def __init__(
+        self,
+        seq_no: int,
+        from_id: str,
+        to_id: str,
+        create_time: int,
+        msg_type: int,
+        msg_data: bytes,
+        attach: bytes = b"",
+    ) -> None:
+        object.__setattr__(self, "seq_no", seq_no)  # native stores under mypyc (see Frame)
+        object.__setattr__(self, "from_id", from_id)
+        object.__setattr__(self, "to_id", to_id)
+        object.__setattr__(self, "create_time", create_time)
+        object.__setattr__(self, "msg_type", msg_type)
+        object.__setattr__(self, "msg_data", msg_data)
+        object.__setattr__(self, "attach", attach)
+
     @staticmethod
     def decode(body: bytes) -> MsgData:
         r = Reader(body)
@@ -752,6 +780,10 @@ class MsgData:
 @dataclass(frozen=True, slots=True)
 class MsgDataAck:
     """3/2, both directions: ``from_id`` is the original sender of the acknowledged 3/1."""
+
+    def __init__(self, seq_no: int, from_id: str) -> None:
+        object.__setattr__(self, "seq_no", seq_no)  # native stores under mypyc (see Frame)
+        object.__setattr__(self, "from_id", from_id)
 
     seq_no: int
     from_id: str

@@ -142,6 +142,11 @@ class Unconfirmed:
     seq: int
     timers: list[Timer] = field(default_factory=list)
 
+    def __init__(self, conv: ConvId, seq: int, timers: list[Timer] | None = None) -> None:
+        self.conv = conv  # written out: compiled, where the generated one runs interpreted (one per 170)
+        self.seq = seq
+        self.timers = [] if timers is None else timers
+
 
 COMMANDS = Commands()
 

@@ -133,6 +133,12 @@ class Frame:
     code: int
     body: bytes
 
+    def __init__(self, code: int, body: bytes) -> None:
+        """Written out, not generated: mypyc compiles these stores into native ones (about 30 ns) where
+        the generated frozen ``__init__`` runs interpreted (about 1 µs); every message makes several."""
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "body", body)
+
 
 # -- structs (§3.1) -----------------------------------------------------------------------------------
 @dataclass(slots=True)
@@ -328,6 +334,11 @@ class Message:
     code: int
     fields: list[Value]
     ext: list[tuple[str, str]] = field(default_factory=list)
+
+    def __init__(self, code: int, fields: list[Value], ext: list[tuple[str, str]] | None = None) -> None:
+        self.code = code  # written out to be compiled (see Frame)
+        self.fields = fields
+        self.ext = [] if ext is None else ext
 
     def _at(self, name: str) -> Value:
         for index, (known, _) in enumerate(SCHEMAS[self.code]):

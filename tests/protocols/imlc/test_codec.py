@@ -263,9 +263,8 @@ def test_frames_are_frozen_slotted_values() -> None:
         frame.seq = 4  # type: ignore[misc]
     assert not hasattr(frame, "__dict__")
     assert frame == Frame(Command.PING, 3, 0, 0, b"") and hash(frame) == hash(Frame(Command.PING, 3))
-    assert "_set_" in Frame.__init__.__code__.co_names[0]  # the fast constructor is in place
     assert Frame(command=6, body=b"x", seq=2) == Frame(6, 2, 0, 0, b"x")
-    with pytest.raises(TypeError, match="missing 1 required positional argument: 'command'"):
+    with pytest.raises(TypeError, match=r"missing .*'command'"):  # worded by CPython or mypyc
         Frame()  # type: ignore[call-arg]
 
 
