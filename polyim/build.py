@@ -40,6 +40,9 @@ COMPILED_MODULES: Final = (
     "polyim.core.clock",
     "polyim.histogram",
     "polyim.memo",
+    "polyim.core.content",
+    "polyim.core.accounts",
+    "polyim.protocols.beehive.ids",
 )
 
 
