@@ -46,7 +46,6 @@ MAX_QUEUED_AT_LOGIN = 16  # frames behind a LOGIN in progress (§1.1 AUTHENTICAT
 PUSHES_AT_LOGIN = 1000  # stored pushes written after a LOGIN reply, at most
 _ITEM_OVERHEAD = 8  # tag and length of one repeated element in a reply body
 
-_DECIMAL = re.compile(r"[1-9][0-9]{0,18}")
 _DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # The statuses that count toward the close after ten in a row (§2.5).
 _COUNTED = frozenset({S.BAD_REQUEST, S.UNSUPPORTED_COMMAND, S.UNSUPPORTED_FLAG, S.NOT_LOGGED_IN})
@@ -128,8 +127,9 @@ class Later(Refused):
 
 
 def decimal(text: str) -> int | None:
-    """A canonical decimal polyim id (imlc.md conventions), None for any other spelling."""
-    if not _DECIMAL.fullmatch(text):
+    """A canonical decimal polyim id (imlc.md conventions: ``[1-9][0-9]{0,18}``), None for any other
+    spelling. String methods, not a regular expression: this runs for every id of every request."""
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit() and text[0] != "0"):
         return None
     value = int(text)
     return value if value <= MAX_ID else None
@@ -426,21 +426,23 @@ def _cursor(conv: ConvId, target: int, seq: int, reader: int) -> pb.ReadCursor:
 
 # == wire ⇄ core ==========================================================================================
 def to_wire(message: Message, target: int) -> pb.Message:
-    """A stored message as imlc shows it to a user for whom the conversation's other end is ``target``."""
-    kind = CONV_TYPES[message.conv.kind]
+    """A stored message as imlc shows it to a user for whom the conversation's other end is ``target``.
+    Sub-messages are filled in place: building them apart and copying them in cost a third more."""
     sent_here = message.extra.get("origin") == "imlc" and message.client_id.isdigit()
     out = pb.Message(
         message_id=int(message.client_id) if sent_here else 0,
-        conversation=pb.Conversation(type=kind, target=str(target)),
         to=str(message.recipient),
         server_id=message.msg_id,
         seq=message.seq,
         server_time_ms=message.ts_ms,
         status=cast(pb.MessageStatus, int(message.status)),
     )
+    conversation = out.conversation
+    conversation.type = CONV_TYPES[message.conv.kind]
+    conversation.target = str(target)
     setattr(out, "from", str(message.sender))
     if message.status in (MsgStatus.NORMAL, MsgStatus.EDITED):
-        out.message_content.CopyFrom(_content(message))
+        _content(out.message_content, message)
     return out
 
 
@@ -449,36 +451,35 @@ def typing_to_wire(event: SignalEvent) -> pb.Message:
     sent_here = event.origin_protocol == "imlc"
     out = pb.Message(
         message_id=int(event.extra.get("message_id", 0)) if sent_here else 0,
-        conversation=pb.Conversation(type=pb.CONVERSATION_TYPE_SINGLE, target=str(event.sender)),
         to=str(event.peer),
         server_time_ms=event.ts_ms,
     )
+    conversation = out.conversation
+    conversation.type = pb.CONVERSATION_TYPE_SINGLE
+    conversation.target = str(event.sender)
     setattr(out, "from", str(event.sender))
     kept = event.extra.get("imlc") if sent_here else None
-    out.message_content.CopyFrom(
-        _content_of(kept or {"content_type": pb.MESSAGE_CONTENT_TYPE_TYPING}, 0, event.text, event.data)
-    )
+    typing = {"content_type": pb.MESSAGE_CONTENT_TYPE_TYPING}
+    _content_of(out.message_content, kept or typing, 0, event.text, event.data)
     return out
 
 
-def _content(message: Message) -> pb.MessageContent:
+def _content(content: pb.MessageContent, message: Message) -> None:
     """imlc's own content comes back exactly as sent; another protocol's rich content names its kind
     (or UNKNOWN), its URL and, where it has no text, a summary such as ``[file] <name>`` (§8.4)."""
     kept = message.extra.get("imlc")
     if kept is not None:
-        return _content_of(kept, message.ctype, message.content, message.data)
+        _content_of(content, kept, message.ctype, message.content, message.data)
+        return
     text = message.content if message.ctype in (ContentType.TEXT, ContentType.NONE) else summary(message)
-    content = _content_of({}, message.ctype, text, message.data)
+    _content_of(content, {}, message.ctype, text, message.data)
     content.remote_media_url = media_url(message)
-    return content
 
 
-def _content_of(kept: dict[str, Any], ctype: int, text: str, data: bytes) -> pb.MessageContent:
-    content = pb.MessageContent(
-        content_type=cast(pb.MessageContentType, kept.get("content_type", FROM_CORE.get(ctype, 0))),
-        searchable_content=text,
-        data=data,
-    )
+def _content_of(content: pb.MessageContent, kept: dict[str, Any], ctype: int, text: str, data: bytes) -> None:
+    content.content_type = cast(pb.MessageContentType, kept.get("content_type", FROM_CORE.get(ctype, 0)))
+    content.searchable_content = text
+    content.data = data
     for name in _KEPT:
         if name in kept:
             value = kept[name]
@@ -486,7 +487,6 @@ def _content_of(kept: dict[str, Any], ctype: int, text: str, data: bytes) -> pb.
                 content.mentioned_targets.extend(value)
             else:
                 setattr(content, name, value)
-    return content
 
 
 def to_core(content: pb.MessageContent) -> tuple[int, dict[str, Any]]:
