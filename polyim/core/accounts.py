@@ -174,6 +174,10 @@ class Accounts:
     async def by_name(self, username: str) -> Account | None:
         return await self.ctx.account_by_name(username)
 
+    def cached_by_name(self, username: str) -> Account | None:
+        """:meth:`by_name` from the caches alone: None when it would have to read the store."""
+        return self.ctx.cached_account_by_name(username)
+
     async def page(self, query: str, offset: int, limit: int) -> tuple[int, list[Account]]:
         """An operator's listing: every account (disabled ones too) whose username or nickname holds
         ``query`` (case-insensitive; empty: all) or whose uid it spells, by uid; the total found and

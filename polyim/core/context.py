@@ -103,6 +103,13 @@ class Context:
                 self.cache.accounts[uid] = acct
         return acct
 
+    def cached_account_by_name(self, username: str) -> Account | None:
+        """The account named ``username`` when both the name and the account are cached, else None
+        (the caller goes on to :meth:`account_by_name`): a send's lookup without a coroutine."""
+        uid = self.cache.names.get(username)
+        acct = self.cache.accounts.get(uid) if uid is not None else None
+        return acct if acct is not None and acct.username == username else None
+
     async def account_by_name(self, username: str) -> Account | None:
         """The account named ``username``, from the cache when its uid is known (XMMEP names users by
         name in every message): the entry by uid is the one every write drops, so a stale name costs

@@ -833,13 +833,32 @@ async def _chat(ch: XmmepChannel, msg: c.Message) -> None:
         if peer is None:
             raise Refused(R.NO_SUCH_USER, "no such user")
         conv = ConvId.peer(ch.me, peer.uid)
+    result = await ch.core.messages.send(ch.session, _chat_out(ch, msg, conv), ch.protocol, ch.policy)
+    ch.ack_after_commit(result, c.Frame(X.TXT_MSG, b""), msg)
+
+
+@COMMANDS.now(X.TXT_MSG)
+def _chat_now(ch: XmmepChannel, frame: c.Frame, msg: c.Message) -> object:
+    """:func:`_chat` without a coroutine, for a 170 to a user whose name and account are cached; a
+    group's, a refused one and any other go on to the command's handler."""
+    receiver = msg.text("receiver")
+    if not receiver or not msg.text("content") or msg.flag("is_room_msg"):
+        return LATER
+    peer = ch.core.accounts.cached_by_name(receiver)
+    if peer is None:
+        return LATER
+    return ch.send_and_ack_now(frame, msg, _chat_out(ch, msg, ConvId.peer(ch.me, peer.uid)), ch.policy)
+
+
+def _chat_out(ch: XmmepChannel, msg: c.Message, conv: ConvId) -> Outgoing:
+    """The 170 for the core. An ``ack`` client's resend is known by its ``cid``, or by the send time,
+    the receiver and the text when it gave none."""
+    content = msg.text("content")
     cid = msg.extension("cid") or ""
     if ch.ack and not cid:
         digest = hashlib.sha256(content.encode()).hexdigest()
-        cid = f"{msg.num('send_time')}:{receiver}:{int(msg.flag('is_room_msg'))}:{digest}"
-    out = Outgoing(conv, ContentType.TEXT, content, cid, extra={"origin": "xmmep"})
-    result = await ch.core.messages.send(ch.session, out, ch.protocol, ch.policy)
-    ch.ack_after_commit(result, c.Frame(X.TXT_MSG, b""), msg)
+        cid = f"{msg.num('send_time')}:{msg.text('receiver')}:{int(msg.flag('is_room_msg'))}:{digest}"
+    return Outgoing(conv, ContentType.TEXT, content, cid, extra={"origin": "xmmep"})
 
 
 @command(X.TXT_MSG_RECV)
