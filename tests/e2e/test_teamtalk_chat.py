@@ -352,3 +352,40 @@ async def test_recent_contacts_newest_first_and_a_hidden_one_back_at_its_next_me
     alice.send(7, 53, Body().u32(1).b(b"select * from users").done())  # never executed (§9 #7)
     await alice.none_of((7, 53))
     assert not alice.closed
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that takes at most 4 3/1 per connection and second."""
+    tmp = tmp_path_factory.mktemp("limited-teamtalk")
+    cfg = write_config(tmp)
+    text = cfg.read_text(encoding="utf-8").replace("[teamtalk]\n", "[teamtalk]\nmax_msgs_per_second = 4\n", 1)
+    cfg.write_text(text, encoding="utf-8")
+    srv = start_server(tmp, config=cfg)
+    yield srv
+    srv.stop()
+
+
+async def test_the_rate_limit_drops_3_1s_beyond_it_without_an_ack_and_counts_each_once(
+    limited: Server,
+) -> None:
+    """At most 4 3/1 per connection in a second (§1.4): of 5 in one write, 4 are acked and delivered,
+    the fifth dropped without an ack. The first burst goes to a peer whose facts the server must first
+    load, the second (a second later) to one it has cached: a send counted twice on its way would
+    leave 3."""
+    alice, bob = [await TeamTalkClient.connect("127.0.0.1", limited.teamtalk_msg) for _ in range(2)]
+    for client, prefix in ((alice, "ra"), (bob, "rb")):
+        assert (await client.login(limited.add_user(prefix)[1], client_type=ANDROID))[0] == 0
+    for burst in (0, 1):
+        await asyncio.sleep(1.05 - time.time() % 1)  # a fresh second: the five land in one window
+        texts = [f"b{burst}m{n}" for n in range(5)]
+        first = 10 * burst
+        sent = [alice.send_text(bob.uid, text, seq_no=first + n) for n, text in enumerate(texts)]
+        acks = [await alice.wait_for((3, 2), lambda f, r=rsv: f.reserved == r) for rsv in sent[:4]]
+        assert [parse(a, "u32", "s")[0] for a in acks] == [first, first + 1, first + 2, first + 3]
+        got = [await bob.message(lambda m, b=burst: m.text.startswith(f"b{b}")) for _ in range(4)]
+        assert [m.text for m in got] == texts[:4]
+        await alice.none_of((3, 2))
+        assert not [f for f in bob.frames if f.key == (3, 1)]
+    await alice.close()
+    await bob.close()

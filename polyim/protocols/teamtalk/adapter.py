@@ -27,7 +27,7 @@ from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session
 from polyim.model import Account, ContentType, ConvId, ConvKind, DeviceClass, Message, MsgStatus
-from polyim.protocols.channel import Channel, Commands, EventTable, Refused, State
+from polyim.protocols.channel import LATER, Channel, Commands, EventTable, Refused, State
 from polyim.protocols.teamtalk import codec as c
 from polyim.protocols.teamtalk.settings import TeamTalkSettings
 from polyim.transport.connection import Conn
@@ -554,18 +554,35 @@ def session_of(ch: TeamTalkChannel) -> Session:
 # == module 3: messages ===================================================================================
 @on(c.MSG_DATA, c.MsgData.decode)
 async def _send(ch: TeamTalkChannel, frame: c.Frame, msg: c.MsgData) -> None:
-    """3/1 (§4.4, §4.6): the sender must be the session's user (else the close, §8.2); over the rate
-    limit or empty, dropped without ack; acked with 3/2 once committed; refusals get no ack."""
+    """3/1 (§4.4, §4.6): acked with 3/2 once committed; refusals get no ack."""
+    out = _outgoing(ch, msg)
+    if out is not None:
+        await ch.send_and_ack(frame, Sending(msg, out), out, ch.policy)
+
+
+@COMMANDS.now(key(c.MSG_DATA))
+def _send_now(ch: TeamTalkChannel, frame: c.Frame, msg: c.MsgData) -> None:
+    """:func:`_send` without a coroutine when the core's facts are cached. The checks count the 3/1 in
+    the rate window, so they run once: a send that must first load a fact is finished by a coroutine
+    from here, not handed back to :func:`_send`."""
+    out = _outgoing(ch, msg)
+    if out is not None and ch.send_and_ack_now(frame, Sending(msg, out), out, ch.policy) is LATER:
+        ch.submit(lambda: ch.send_and_ack(frame, Sending(msg, out), out, ch.policy))
+
+
+def _outgoing(ch: TeamTalkChannel, msg: c.MsgData) -> Outgoing | None:
+    """The 3/1 for the core, counted in the rate window; None when it is dropped without an ack (over
+    the rate limit, empty, or to nobody). A ``from_id`` that is not the session's user closes (§8.2)."""
     if msg.from_id != str(ch.me):
         log.warning("teamtalk %s: 3/1 from_id %r is not uid %d, closing", ch.conn.peer, msg.from_id, ch.me)
         raise Refused(None, close=True)
     if not _within_rate(ch) or not msg.msg_data:
         log.info("teamtalk %s: 3/1 dropped (rate limit or empty)", ch.conn.peer)
-        return
+        return None
     target = wire_id(msg.to_id)
     if target is None:
         log.info("teamtalk %s: 3/1 to %r names nobody", ch.conn.peer, msg.to_id)
-        return
+        return None
     group = bool(msg.msg_type & c.GROUP_BIT)
     conv = ConvId.group(target) if group else ConvId.peer(ch.me, target)
     audio = msg.msg_type & 0x0F == c.MSG_AUDIO
@@ -578,11 +595,8 @@ async def _send(ch: TeamTalkChannel, frame: c.Frame, msg: c.MsgData) -> None:
     cid = client_id(msg.seq_no, msg.msg_data)
     if audio:
         extra["mime"] = "audio/teamtalk"
-        out = Outgoing(conv, ContentType.VOICE, "[voice]", cid, data=msg.msg_data, extra=extra)
-    else:
-        out = Outgoing(conv, ContentType.TEXT, msg.msg_data.decode("utf-8", "replace"), cid, extra=extra)
-    result = await ch.core.messages.send(session_of(ch), out, PROTOCOL, ch.policy)
-    ch.ack_after_commit(result, frame, Sending(msg, out))
+        return Outgoing(conv, ContentType.VOICE, "[voice]", cid, data=msg.msg_data, extra=extra)
+    return Outgoing(conv, ContentType.TEXT, msg.msg_data.decode("utf-8", "replace"), cid, extra=extra)
 
 
 def _within_rate(ch: TeamTalkChannel) -> bool:
