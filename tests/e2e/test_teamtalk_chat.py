@@ -177,17 +177,24 @@ async def test_user_info_and_directory(server: Server, teamtalk: TeamTalk) -> No
 TUNED = "idle_timeout = 1\nlogin_timeout = 1\nunread_fetch_limit = 2\ngroup_unread_fetch_limit = 2\n"
 
 
+def _server_with(
+    factory: pytest.TempPathFactory, name: str, teamtalk: str, server: str = ""
+) -> Iterator[Server]:
+    """A server of the module's own, its ``[teamtalk]`` and ``[server]`` sections given these lines."""
+    tmp = factory.mktemp(name)
+    cfg = write_config(tmp)
+    text = cfg.read_text(encoding="utf-8").replace("[teamtalk]\n", "[teamtalk]\n" + teamtalk, 1)
+    cfg.write_text(text.replace("[server]\n", "[server]\n" + server, 1), encoding="utf-8")
+    srv = start_server(tmp, config=cfg)
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with short TeamTalk timeouts (1 s for PC connections and logins; mobile ones keep the
     300 s), fetch limits of 2, and an advertised host."""
-    tmp = tmp_path_factory.mktemp("tuned-teamtalk")
-    cfg = write_config(tmp)
-    text = cfg.read_text(encoding="utf-8").replace("[teamtalk]\n", "[teamtalk]\n" + TUNED, 1)
-    cfg.write_text(text.replace("[server]\n", '[server]\nadvertise = "tt.example"\n', 1), encoding="utf-8")
-    srv = start_server(tmp, config=cfg)
-    yield srv
-    srv.stop()
+    yield from _server_with(tmp_path_factory, "tuned-teamtalk", TUNED, 'advertise = "tt.example"\n')
 
 
 async def test_the_message_idle_timeout_closes_a_silent_pc_connection_and_logins_have_a_deadline(
@@ -357,13 +364,7 @@ async def test_recent_contacts_newest_first_and_a_hidden_one_back_at_its_next_me
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server that takes at most 4 3/1 per connection and second."""
-    tmp = tmp_path_factory.mktemp("limited-teamtalk")
-    cfg = write_config(tmp)
-    text = cfg.read_text(encoding="utf-8").replace("[teamtalk]\n", "[teamtalk]\nmax_msgs_per_second = 4\n", 1)
-    cfg.write_text(text, encoding="utf-8")
-    srv = start_server(tmp, config=cfg)
-    yield srv
-    srv.stop()
+    yield from _server_with(tmp_path_factory, "limited-teamtalk", "max_msgs_per_second = 4\n")
 
 
 async def test_the_rate_limit_drops_3_1s_beyond_it_without_an_ack_and_counts_each_once(
