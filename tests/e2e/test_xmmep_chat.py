@@ -53,6 +53,18 @@ async def test_one_to_one_online_with_acks(xmmep: Xmmep) -> None:
     assert await bob.poll() is None
 
 
+async def test_a_170_naming_another_sender_is_refused_whatever_the_server_has_cached(xmmep: Xmmep) -> None:
+    """§8.2: after login the first field must name the session's user. The second 170 goes to a
+    receiver the server has just looked up (the path without a coroutine) and is refused all the same."""
+    alice, bob, carol = await xmmep.user("fa", ext="ack"), await xmmep.user("fb"), await xmmep.user("fc")
+    alice.send(170, alice.user, bob.user, 1, "first", 0)
+    assert (await alice.expect(171)).field(1) == "0"
+    assert (await bob.expect(170)).fields[3:] == [b"first", b"0"]
+    alice.send(170, carol.user, bob.user, 2, "forged", 0)
+    assert (await alice.expect(171)).field(1) == "17"
+    assert await bob.poll() is None
+
+
 async def test_one_to_one_without_ack_has_no_171_nor_mid(xmmep: Xmmep) -> None:
     alice, bob = await xmmep.user("na"), await xmmep.user("nb")
     alice.send(170, alice.user, bob.user, 5, "plain", 0)

@@ -566,8 +566,11 @@ def _send_now(ch: TeamTalkChannel, frame: c.Frame, msg: c.MsgData) -> None:
     the rate window, so they run once: a send that must first load a fact is finished by a coroutine
     from here, not handed back to :func:`_send`."""
     out = _outgoing(ch, msg)
-    if out is not None and ch.send_and_ack_now(frame, Sending(msg, out), out, ch.policy) is LATER:
-        ch.submit(lambda: ch.send_and_ack(frame, Sending(msg, out), out, ch.policy))
+    if out is None:
+        return
+    sending = Sending(msg, out)
+    if ch.send_and_ack_now(frame, sending, out, ch.policy) is LATER:
+        ch.submit(lambda: ch.send_and_ack(frame, sending, out, ch.policy))
 
 
 def _outgoing(ch: TeamTalkChannel, msg: c.MsgData) -> Outgoing | None:

@@ -781,12 +781,12 @@ class MsgData:
 class MsgDataAck:
     """3/2, both directions: ``from_id`` is the original sender of the acknowledged 3/1."""
 
+    seq_no: int
+    from_id: str
+
     def __init__(self, seq_no: int, from_id: str) -> None:
         object.__setattr__(self, "seq_no", seq_no)  # native stores under mypyc (see Frame)
         object.__setattr__(self, "from_id", from_id)
-
-    seq_no: int
-    from_id: str
 
     @staticmethod
     def decode(body: bytes) -> MsgDataAck:

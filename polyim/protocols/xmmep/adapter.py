@@ -181,6 +181,24 @@ def _names_another(ch: XmmepChannel, msg: c.Message) -> bool:
     return ch.session is not None and bool(msg.fields) and msg.fields[0] != ch.username
 
 
+NowHandler = Callable[["XmmepChannel", c.Frame, c.Message], object]
+
+
+def now(code: int) -> Callable[[NowHandler], NowHandler]:
+    """Give ``code`` a :meth:`Commands.now` handler. A request that names another user goes on to the
+    command's coroutine handler, which refuses it (:func:`command`): the check is made here once for
+    every now-handler, as there for every handler."""
+
+    def register(fn: NowHandler) -> NowHandler:
+        def handler(ch: XmmepChannel, frame: c.Frame, msg: c.Message) -> object:
+            return LATER if _names_another(ch, msg) else fn(ch, frame, msg)
+
+        COMMANDS.now(code)(handler)
+        return fn
+
+    return register
+
+
 class XmmepChannel(Channel):
     protocol = "xmmep"
     commands = COMMANDS
@@ -837,10 +855,10 @@ async def _chat(ch: XmmepChannel, msg: c.Message) -> None:
     ch.ack_after_commit(result, c.Frame(X.TXT_MSG, b""), msg)
 
 
-@COMMANDS.now(X.TXT_MSG)
+@now(X.TXT_MSG)
 def _chat_now(ch: XmmepChannel, frame: c.Frame, msg: c.Message) -> object:
     """:func:`_chat` without a coroutine, for a 170 to a user whose name and account are cached; a
-    group's, a refused one and any other go on to the command's handler."""
+    group's, an empty one and any other go on to the command's handler."""
     receiver = msg.text("receiver")
     if not receiver or not msg.text("content") or msg.flag("is_room_msg"):
         return LATER
@@ -868,12 +886,9 @@ async def _confirmed(ch: XmmepChannel, msg: c.Message) -> None:
         await ch.core.messages.mark_delivered(ch.me, pending.conv, pending.seq)
 
 
-@COMMANDS.now(X.TXT_MSG_RECV)
+@now(X.TXT_MSG_RECV)
 def _confirmed_now(ch: XmmepChannel, frame: c.Frame, msg: c.Message) -> object:
-    """:func:`_confirmed` without a coroutine: a 172 arrives for every delivered message. One that names
-    another user goes on to the command's handler, which refuses it."""
-    if _names_another(ch, msg):
-        return LATER
+    """:func:`_confirmed` without a coroutine: a 172 arrives for every delivered message."""
     for pending in _confirmed_pushes(ch, msg):
         ch.delivered(pending.conv, pending.seq)
     return None
