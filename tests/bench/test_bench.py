@@ -525,9 +525,9 @@ def test_durable_is_only_for_the_chat_baseline(
     assert "--durable" in capsys.readouterr().err
 
 
-def test_durable_echo_echoes_only_what_is_on_disk(tmp_path: Path) -> None:
-    """Every frame the durable echo server has sent back is in its database after ``kill -9``."""
-    db = tmp_path / "echo.db"
+def _durable_echo(db: Path, frames: list[bytes]) -> tuple[bytes, list[tuple[bytes, str]]]:
+    """Send ``frames`` to a durable echo server, take back all of them, ``kill -9`` it: what came back,
+    and the (data, client_id) of every stored row in commit order."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "polyim.bench.echo", "--port", "0", "--store", str(db)],
         stdout=subprocess.PIPE,
@@ -536,7 +536,6 @@ def test_durable_echo_echoes_only_what_is_on_disk(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().rsplit(":", 1)[1])
-        frames = [struct.pack(">I", 4 + 8 + i) + bytes([i]) * (8 + i) for i in range(40)]
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"".join(frames))
             want = sum(map(len, frames))
@@ -547,10 +546,27 @@ def test_durable_echo_echoes_only_what_is_on_disk(tmp_path: Path) -> None:
         proc.wait(10)
     finally:
         proc.kill()
-    assert echoed == b"".join(frames)
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        stored = [row[0] for row in conn.execute("SELECT data FROM messages ORDER BY msg_id")]
-    assert stored == frames
+        return echoed, conn.execute("SELECT data, client_id FROM messages ORDER BY msg_id").fetchall()
+
+
+def test_durable_echo_echoes_only_what_is_on_disk(tmp_path: Path) -> None:
+    """Every frame the durable echo server has sent back is in its database after ``kill -9``."""
+    frames = [struct.pack(">I", 4 + 8 + i) + bytes([i]) * (8 + i) for i in range(40)]
+    echoed, rows = _durable_echo(tmp_path / "echo.db", frames)
+    assert echoed == b"".join(frames)
+    assert [data for data, _ in rows] == frames
+    assert len({cid for _, cid in rows}) == len(frames)  # not OMTP: unique ids made up per frame
+
+
+def test_durable_echo_keys_each_omtp_frame_by_its_pack_id(tmp_path: Path) -> None:
+    """The floor stores the client id polyim would (the packId), so its resend index costs what
+    polyim's does for the same load."""
+    pack_ids = [f"r.1.{n}.{n * 7919 % 1000}" for n in (1, 10, 2, 100, 3)]
+    frames = [omtp_load.frame(c.PackType.MSG_SINGLE_CHAT, 0, p.encode(), b"\x0c") for p in pack_ids]
+    echoed, rows = _durable_echo(tmp_path / "echo.db", frames)
+    assert echoed == b"".join(frames)
+    assert rows == list(zip(frames, pack_ids, strict=True))
 
 
 # -- a deliberately lossy server --------------------------------------------------------------------------
