@@ -63,13 +63,23 @@ class _Job:
         self.on_done = on_done
 
 
-#: WAL pages written before the writer copies them back into the database (SQLite's default is 1,000,
-#: i.e. 4 MB). Each commit rewrites the same hot pages (the index leaves where each active
-#: conversation and sender insert next) into the WAL; a checkpoint copies each page once however often
-#: it was rewritten, so a longer interval copies far less. 8,000 pages (32 MB of WAL at most, replayed
-#: in well under a second after a crash) gave 1:1 chat +1–9 % and the storage floor +13–20 %, with the
-#: p99 at 5,000 msg/s unchanged (docs/performance.md, "sixth pass").
+#: WAL pages written before a connection that commits copies them back into the database (SQLite's
+#: default is 1,000, i.e. 4 MB). Each commit rewrites the same hot pages (the index leaves where each
+#: active conversation and sender insert next) into the WAL; a checkpoint copies each page once however
+#: often it was rewritten, so a longer interval copies far less. 8,000 pages (32 MB of WAL at most,
+#: replayed in well under a second after a crash) gave 1:1 chat +1–9 % and the storage floor +13–20 %,
+#: with the p99 at 5,000 msg/s unchanged (docs/performance.md, "sixth pass").
 WAL_AUTOCHECKPOINT_PAGES = 8000
+
+#: Seconds between the :class:`Checkpointer`'s passes while the writer commits.
+CHECKPOINT_SECONDS = 0.5
+
+#: The writer's own threshold. Only a checkpoint that catches up with the last commit lets the next
+#: transaction write the WAL from its start again, and under steady commits only the writer's, run
+#: between two of its transactions, does. The checkpointer has copied all but the last half second by
+#: then, so that checkpoint is short; and the WAL, rewritten from its start every 32,000 pages, stays
+#: below 128 MB.
+WRITER_AUTOCHECKPOINT_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -121,7 +131,7 @@ class DbThread:
     def _main(self) -> None:
         if self.priority_boost:
             _favour_this_thread(self.priority_boost)
-        self._conn = connect(self._path)
+        self._conn = self._open()
         self._ready.set()
         try:
             while True:
@@ -135,6 +145,9 @@ class DbThread:
                     return
         finally:
             self._conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        return connect(self._path)
 
     def _drain(self, batch: list[_Job]) -> bool:
         """Take whatever else is queued (up to ``max_batch``); True when a stop request was among it."""
@@ -186,8 +199,55 @@ class _NoHooks:
         pass
 
 
+class Checkpointer:
+    """Copies the WAL back into the database on a thread of its own, off the commit path.
+
+    SQLite checkpoints inside the COMMIT that crosses its threshold: that commit, and every ack and
+    message waiting for it, stalled for the copy of thousands of pages (tens of ms), every second or so
+    at 5,000 msg/s. A PASSIVE checkpoint from another connection copies the same pages while the writer
+    goes on committing; what is left for the writer's own (:data:`WRITER_AUTOCHECKPOINT_PAGES`) is the
+    last half second. At 5,000 msg/s the p99 send→ack fell by half, for polyim and for the storage floor
+    (docs/performance.md, "ninth pass"). It runs at normal priority, behind the writer."""
+
+    def __init__(self, path: str, writer: WriterThread, name: str) -> None:
+        self._path = path
+        self._writer = writer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self.passes = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _main(self) -> None:
+        conn = connect(self._path)
+        seen = self._writer.commits
+        try:
+            while not self._stop.wait(CHECKPOINT_SECONDS):
+                commits = self._writer.commits
+                if commits != seen:  # an idle server's WAL has nothing new to copy
+                    seen = commits
+                    self._pass(conn)
+        finally:
+            conn.close()
+
+    def _pass(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the writer's own threshold still bounds the WAL
+            log.warning("background checkpoint failed: %s", exc)
+            return
+        self.passes += 1
+
+
 class WriterThread(DbThread):
-    """Runs queued calls in grouped transactions: one BEGIN/COMMIT (one fsync) per batch."""
+    """Runs queued calls in grouped transactions: one BEGIN/COMMIT (one fsync) per batch; a
+    :class:`Checkpointer` beside it copies the WAL back into the database."""
 
     max_batch = _MAX_BATCH
     priority_boost = WRITER_PRIORITY_BOOST
@@ -195,6 +255,7 @@ class WriterThread(DbThread):
     def __init__(self, path: str, name: str, hooks: WriteHooks | None = None) -> None:
         super().__init__(path, name)
         self._hooks: WriteHooks = hooks or _NoHooks()
+        self.checkpointer = Checkpointer(path, self, f"{name}-checkpoints")
         # Written by this thread only, read by ``/metrics``: plain ints, one update per transaction.
         self.commits = 0
         self.commit_seconds = 0.0
@@ -207,6 +268,20 @@ class WriterThread(DbThread):
         # float's assignment is atomic under the GIL) and when that transaction started.
         self._settle_cost = 0.0
         self._last_start = 0.0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().start(loop)
+        self.checkpointer.start()
+
+    def stop(self) -> None:
+        """The checkpointer first: the writer's connection, closing last, checkpoints what is left."""
+        self.checkpointer.stop()
+        super().stop()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = super()._open()
+        conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
+        return conn
 
     def backlog(self) -> int:
         return self._queue.qsize()

@@ -399,3 +399,65 @@ async def test_submitted_jobs_report_after_their_commit_and_a_raising_one_alone_
         release.set()
         w.stop()
     assert sorted(reports, key=lambda r: str(r[0])) == [(1, "", 1), (2, "", 1), (None, "RuntimeError", 0)]
+
+
+def _rows_in_main_file(path: str, copy: Path) -> int:
+    """Rows of ``t`` in the database file alone, without its WAL: what a checkpoint has copied back."""
+    copy.write_bytes(Path(path).read_bytes())
+    conn = sqlite3.connect(copy)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
+    finally:
+        conn.close()
+
+
+async def _commit_rows(w: dbthread.WriterThread, transactions: int, rows: int) -> None:
+    for i in range(transactions):
+        await w.run(lambda c, i=i: c.executemany("INSERT INTO t VALUES (?)", [(b"x" * 2000,)] * rows))
+
+
+async def test_a_burst_of_commits_reaches_the_database_file_without_the_writer_checkpointing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The WAL is copied back by the checkpointer's thread: within a second of a burst of commits the
+    database file alone holds them, though the writer's own threshold is set out of its reach."""
+    monkeypatch.setattr(dbthread, "WRITER_AUTOCHECKPOINT_PAGES", 1_000_000)
+    path = str(tmp_path / "w.sqlite")
+    conn = raw(path)
+    conn.execute("CREATE TABLE t(x BLOB)")
+    conn.close()
+    w = dbthread.WriterThread(path, "test-writer")
+    w.start(asyncio.get_running_loop())
+    try:
+        await _commit_rows(w, 100, 10)  # 2 MB through the WAL
+        assert _rows_in_main_file(path, tmp_path / "before.sqlite") < 100 * 10
+        passes = w.checkpointer.passes
+        deadline = time.monotonic() + 5
+        while w.checkpointer.passes == passes and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert _rows_in_main_file(path, tmp_path / "after.sqlite") == 100 * 10
+    finally:
+        w.stop()
+
+
+async def test_under_steady_commits_the_wal_is_rewritten_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However long the writer commits without a pause, the WAL file stays near the writer's threshold
+    (here 1,000 pages, 4 MB) instead of growing with all that went through it."""
+    monkeypatch.setattr(dbthread, "WRITER_AUTOCHECKPOINT_PAGES", 1_000)
+    path = str(tmp_path / "w.sqlite")
+    conn = raw(path)
+    conn.execute("CREATE TABLE t(x BLOB)")
+    conn.close()
+    w = dbthread.WriterThread(path, "test-writer")
+    w.start(asyncio.get_running_loop())
+    wal = Path(path + "-wal")
+    largest = 0
+    try:
+        for _ in range(20):  # 20 MB in all
+            await _commit_rows(w, 50, 10)
+            largest = max(largest, wal.stat().st_size)
+    finally:
+        w.stop()
+    assert 0 < largest < 3 * 1_000 * 4096
