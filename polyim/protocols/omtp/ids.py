@@ -42,6 +42,8 @@ def parse_gid(text: str) -> int | None:
     gid = _GIDS.get(text, -1)
     if gid != -1:
         return gid
+    if not text.startswith("GC_"):  # every 1:1 receipt's LP_G1_…: no pattern match to fail
+        return None
     m = _GROUP.match(text)
     if not m:
         return None
