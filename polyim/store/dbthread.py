@@ -206,8 +206,8 @@ class Checkpointer:
     message waiting for it, stalled for the copy of thousands of pages (tens of ms), every second or so
     at 5,000 msg/s. A PASSIVE checkpoint from another connection copies the same pages while the writer
     goes on committing; what is left for the writer's own (:data:`WRITER_AUTOCHECKPOINT_PAGES`) is the
-    last half second. At 5,000 msg/s the p99 send→ack fell by half, for polyim and for the storage floor
-    (docs/performance.md, "ninth pass"). It runs at normal priority, behind the writer."""
+    last half second. At 5,000 msg/s polyim's p99 send→ack fell by half (docs/performance.md, "ninth
+    pass"). It runs at normal priority, behind the writer."""
 
     def __init__(self, path: str, writer: WriterThread, name: str) -> None:
         self._path = path
