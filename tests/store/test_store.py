@@ -155,6 +155,33 @@ async def test_dedup_within_one_batch(store: Store, backend: Backend) -> None:
     assert backend.count("SELECT COUNT(*) FROM messages") == 1
 
 
+async def test_a_resend_undoes_only_its_own_batch_in_a_shared_transaction(
+    store: Store, backend: Backend
+) -> None:
+    """Two loop turns' appends share one transaction; the second turn holds a resend of the first's
+    message. Undoing the second batch (to store it row by row) must leave the first's rows alone."""
+    with backend.held(store):
+        first = [
+            asyncio.ensure_future(store.append_message(new_msg(P_AB, A, f"m{i}", f"c{i}"))) for i in range(3)
+        ]
+        await asyncio.sleep(0)
+        second = [
+            asyncio.ensure_future(store.append_message(new_msg(P_AC, C, "new", "c-other"))),
+            asyncio.ensure_future(store.append_message(new_msg(P_AB, A, "resent", "c1"))),
+            asyncio.ensure_future(store.append_message(new_msg(P_AB, A, "m3", "c3"))),
+        ]
+        await asyncio.sleep(0)
+    stored = [m for m, _ in await asyncio.gather(*first)]
+    (new_other, d1), (resent, d2), (m3, d3) = await asyncio.gather(*second)
+    assert [m.seq for m in stored] == [1, 2, 3]
+    assert (d1, d2, d3) == (False, True, False)
+    assert resent == stored[1] and resent.content == "m1"
+    assert (new_other.seq, m3.seq) == (1, 4)
+    assert backend.count("SELECT COUNT(*) FROM messages") == 5
+    for msg in [*stored, new_other, m3]:
+        assert await store.get_message(msg.conv, msg.seq) == msg
+
+
 async def test_append_advances_senders_read_cursor(store: Store) -> None:
     await store.append_message(new_msg(P_AB, A))
     await store.append_message(new_msg(P_AB, B))
