@@ -431,17 +431,17 @@ class XmmepChannel(Channel):
         head: list[c.Value] = [sender.username if sender else "", receiver, message.ts_ms // 1000]
         room = 1 if kind is ConvKind.GROUP else 0
         mid = [("mid", str(message.msg_id))] if self.ack else []
-        for part in split_170(head, fallback_text(message), room, mid):
+        parts = split_170(head, fallback_text(message), room, mid)
+        for part in parts:
             self.conn.write(part)
         if self.ack:
-            self._expect_confirmation(
-                message, c.encode(X.TXT_MSG, [*head, fallback_text(message), room], mid)
-            )
+            self._expect_confirmation(message, parts)
         else:
             await self.core.messages.mark_delivered(self.me, message.conv, message.seq)
 
-    def _expect_confirmation(self, message: Message, sent: bytes) -> None:
-        """Over UDP an unconfirmed 170 goes again at t + 2 s and t + 6 s, then never (§1.5)."""
+    def _expect_confirmation(self, message: Message, sent: list[bytes]) -> None:
+        """Over UDP an unconfirmed 170 goes again at t + 2 s and t + 6 s, then never (§1.5): the
+        datagrams that were sent, every part of a split one."""
         pending = Unconfirmed(message.conv, message.seq)
         self.unconfirmed[message.msg_id] = pending
         if len(self.unconfirmed) > QUEUE_MAX:  # a client that never confirms: forget the oldest
@@ -452,9 +452,10 @@ class XmmepChannel(Channel):
         for delay in RESENDS:
             pending.timers.append(self.conn.call_later(delay, lambda: self._resend(message.msg_id, sent)))
 
-    def _resend(self, msg_id: int, sent: bytes) -> None:
+    def _resend(self, msg_id: int, sent: list[bytes]) -> None:
         if msg_id in self.unconfirmed:
-            self.conn.write(sent)
+            for part in sent:
+                self.conn.write(part)
 
     async def _presence(self, event: PresenceEvent) -> None:
         if not event.friend:

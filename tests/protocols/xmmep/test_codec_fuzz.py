@@ -4,6 +4,7 @@ XmmepDecodeError only; any split of the stream gives the same frames; bodies sur
 from __future__ import annotations
 
 import contextlib
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -139,3 +140,34 @@ def test_196_pages_survive_encode_decode(infos: list[UserInfo]) -> None:
     wire = c.encode(196, [1, len(infos), list(infos)])
     message = c.decode_body(Decoder().feed(wire)[0])
     assert c.encode_message(message) == wire
+
+
+# The grammar of §2.1 and §2.2 as regular expressions: the codec checks them without one, and must
+# accept exactly what they accept.
+_HEADER_HALF = re.compile(rb" *[0-9]{1,4} *")
+_DECIMAL = re.compile(rb"-?[0-9]{1,20}")
+_NUMBERISH = st.lists(st.sampled_from(list(b" -+_09187\t.a\xd9")), max_size=24).map(bytes)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(list(b" -+_0123456789\t\x00")), min_size=8, max_size=8).map(bytes))
+def test_a_header_is_accepted_exactly_when_both_halves_are_padded_digits(header: bytes) -> None:
+    grammatical = all(_HEADER_HALF.fullmatch(half) for half in (header[:4], header[4:]))
+    try:
+        length, code = c.parse_header(header)
+    except XmmepDecodeError:
+        assert not grammatical or int(header[4:]) < 100 or int(header[:4]) > c.MAX_BODY
+        return
+    assert grammatical and (length, code) == (int(header[:4]), int(header[4:]))
+
+
+@FUZZ
+@given(_NUMBERISH)
+def test_a_number_is_accepted_exactly_when_it_is_a_signed_decimal(raw: bytes) -> None:
+    grammatical = _DECIMAL.fullmatch(raw.strip(b" ")) is not None
+    try:
+        value = c.parse_number(raw, c.Kind.INT)
+    except XmmepDecodeError:
+        assert not grammatical
+        return
+    assert grammatical and value == int(raw)
