@@ -42,7 +42,6 @@ P2P_SIGNAL = "teamtalk-p2p"  # the core signal kind that carries a 4/1 between T
 STATUS_SIGNAL = "teamtalk-status"  # … and a 7/61's status to the user's other TeamTalk sessions
 IMAGE_MARKER = "&$#@~^@[{:{url}:}]&$~@#@"  # the old clients' inline picture (§4.11)
 
-_ID = re.compile(r"[0-9]{1,20}")
 _MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
 
 # TeamTalk status (§3.2) ⇄ core presence.
@@ -62,7 +61,7 @@ def key(pair: tuple[int, int]) -> int:
 def wire_id(text: str) -> int | None:
     """A user or group id from the wire (§8.1): 1–20 ASCII digits naming an id the store can hold;
     anything else names nobody (§2.6 step 5)."""
-    if not _ID.fullmatch(text):
+    if not (len(text) <= 20 and text.isascii() and text.isdigit()):  # [0-9]{1,20}, without a regex
         return None
     value = int(text)
     return value if 0 < value < 1 << 63 else None

@@ -1,0 +1,28 @@
+"""A user or group id from the TeamTalk wire (teamtalk.md §8.1, §2.6 step 5): 1-20 ASCII digits naming
+an id the store can hold, checked without a regex and held to the grammar's."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from polyim.protocols.teamtalk.adapter import wire_id
+
+_GRAMMAR = re.compile(r"[0-9]{1,20}")
+
+
+@given(st.text(alphabet="0123456789 -+_.a٣²\x00", max_size=24))
+def test_an_id_is_read_exactly_when_it_is_ascii_digits_the_store_can_hold(text: str) -> None:
+    expected = int(text) if _GRAMMAR.fullmatch(text) and 0 < int(text) < 1 << 63 else None
+    assert wire_id(text) == expected
+
+
+def test_ids_at_the_edges() -> None:
+    assert wire_id("1") == 1
+    assert wire_id(str((1 << 63) - 1)) == (1 << 63) - 1
+    assert wire_id(str(1 << 63)) is None
+    assert wire_id("0") is None
+    assert wire_id("٣") is None  # a digit, but not an ASCII one
+    assert wire_id("") is None
