@@ -1120,8 +1120,8 @@ def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple
 
     Not a SAVEPOINT: inside one, SQLite copies every page the statement touches into a sub-journal
     first (a temporary file: two ``pwrite`` per page, ~560 pages a commit under the chat load), for the
-    rare batch with a resend. This thread is the only appender, so the rows after the table's last
-    rowid are exactly this batch's."""
+    rare batch with a resend. The transaction holds the database's write lock, so the rows after the
+    table's last rowid are exactly this batch's."""
     if len(news) == 1:
         return [_append(c, wc, news[0])]
     next_seq: dict[str, int] = {}
