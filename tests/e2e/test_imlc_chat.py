@@ -77,6 +77,68 @@ async def test_send_refusals(imlc: Imlc) -> None:
     await no_notify(bob)  # nothing stored or delivered
 
 
+async def test_each_content_check_of_a_send_refuses_with_bad_request(imlc: Imlc) -> None:
+    """imlc.md §3.1 MS step 4: what each content type needs, each refusal naming its field."""
+    alice, _ = await imlc.user("cc")
+    bob, _ = await imlc.user("ccb")
+    text = pb.MESSAGE_CONTENT_TYPE_TEXT
+    refused = {
+        "content_type required": pb.MessageContent(searchable_content="x"),
+        "text required": pb.MessageContent(content_type=text, data=b"only bytes"),
+        "empty content": pb.MessageContent(content_type=pb.MESSAGE_CONTENT_TYPE_IMAGE),
+        "bad mentioned_type": pb.MessageContent(content_type=text, searchable_content="x", mentioned_type=9),
+        "bad mentioned_targets": pb.MessageContent(
+            content_type=text, searchable_content="x", mentioned_targets=[bob.uid, "007"]
+        ),
+        "field too long": pb.MessageContent(
+            content_type=pb.MESSAGE_CONTENT_TYPE_IMAGE, remote_media_url="https://m.example/" + "é" * 2040
+        ),
+    }
+    for n, (detail, content) in enumerate(refused.items(), start=1):
+        msg = pb.Message(message_id=n, message_content=content, conversation=pb.Conversation(target=bob.uid))
+        reply = await alice.request(Command.MS, msg)
+        assert reply.status == Status.BAD_REQUEST, detail
+        assert reply.body.detail == detail
+    # a URL of 4,096 bytes is within the limit, and bytes alone make a content
+    fits = pb.MessageContent(
+        content_type=pb.MESSAGE_CONTENT_TYPE_FILE, remote_media_url="https://m.example/" + "é" * 2039
+    )
+    for n, content in enumerate(
+        (fits, pb.MessageContent(content_type=pb.MESSAGE_CONTENT_TYPE_SOUND, data=b"\1")), 7
+    ):
+        msg = pb.Message(message_id=n, message_content=content, conversation=pb.Conversation(target=bob.uid))
+        assert (await alice.request(Command.MS, msg)).status == Status.OK
+    assert (await bob.expect(Command.MN)).message_content == fits
+    await bob.expect(Command.MN)
+    await no_notify(bob)  # nothing of the refused sends was stored or delivered
+
+
+async def test_every_content_field_reaches_an_imlc_peer_as_sent_but_the_local_path(imlc: Imlc) -> None:
+    """imlc.md §8.3–§8.4: imlc → imlc keeps every field of the content; ``local_media_path`` is the
+    sender's own and never leaves the server."""
+    alice, _ = await imlc.user("kf")
+    bob, _ = await imlc.user("kfb")
+    content = pb.MessageContent(
+        content_type=pb.MESSAGE_CONTENT_TYPE_SOUND,
+        searchable_content="[voice]",
+        push_content="alice sent a voice message",
+        data=b"\x00\x01opus",
+        mentioned_type=pb.MENTION_TYPE_TARGETS,
+        mentioned_targets=[bob.uid],
+        media_type=4,
+        msg_length=17,
+        remote_media_url="https://media.example/v.opus",
+        local_media_path="/sdcard/v.opus",
+    )
+    msg = pb.Message(message_id=1, message_content=content, conversation=pb.Conversation(target=bob.uid))
+    assert (await alice.request(Command.MS, msg)).status == Status.OK
+    got = (await bob.expect(Command.MN)).message_content
+    content.ClearField("local_media_path")
+    assert got == content
+    pulled = await bob.pull(alice.uid)
+    assert [m.message_content for m in pulled.body.messages] == [content]
+
+
 async def test_group_send(imlc: Imlc) -> None:
     alice, _ = await imlc.user("ga")
     bob, _ = await imlc.user("gb")
