@@ -210,15 +210,18 @@ def encode_frame(key: tuple[int, int], reserved: int, body: bytes = b"") -> byte
 class Decoder:
     """Frames out of one connection's bytes, any split of the stream giving the same frames.
 
-    A ``bytearray`` read from an offset; consumed bytes are dropped once per call. After an error the
-    decoder is dead and raises on every call: the connection is closed (§2.6 step 2)."""
+    Frames are cut from the read itself when nothing is buffered (the common case: a read holds whole
+    frames). Bytes of an incomplete frame wait in a ``bytearray`` with the length they must reach
+    (``_need``), so a frame that trickles in is neither rescanned nor copied more than once. After an
+    error the decoder is dead and raises on every call: the connection is closed (§2.6 step 2)."""
 
-    __slots__ = ("_buf", "_dead", "_max_frame")
+    __slots__ = ("_buf", "_dead", "_max_frame", "_need")
 
     def __init__(self, max_frame: int = MAX_MSG_FRAME) -> None:
         self._max_frame = max_frame
         self._buf = bytearray()
         self._dead = False
+        self._need = HEADER_SIZE
 
     @property
     def buffered(self) -> int:
@@ -228,24 +231,29 @@ class Decoder:
         if self._dead:
             raise TeamTalkDecodeError("decoder closed after an earlier error")
         buf = self._buf
-        buf += data
+        if buf:
+            buf += data
+            if len(buf) < self._need:
+                return []
+            data = bytes(buf)
+            buf.clear()
         frames: list[Frame] = []
-        pos = 0
-        end = len(buf)
+        pos, end = 0, len(data)
+        self._need = HEADER_SIZE
         while end - pos >= HEADER_SIZE:
-            length, module, command, version, reserved = HEADER.unpack_from(buf, pos)
+            length, module, command, version, reserved = HEADER.unpack_from(data, pos)
             if length < HEADER_SIZE or length > self._max_frame:
                 self._dead = True
                 raise TeamTalkDecodeError(
                     f"frame length {length} out of range (module {module}, command {command})", tuple(frames)
                 )
             if end - pos < length:
+                self._need = length
                 break
-            body = bytes(buf[pos + HEADER_SIZE : pos + length])
-            frames.append(Frame(module, command, reserved, body, version))
+            frames.append(Frame(module, command, reserved, data[pos + HEADER_SIZE : pos + length], version))
             pos += length
-        if pos:
-            del buf[:pos]
+        if pos < end:
+            buf += memoryview(data)[pos:]
         return frames
 
 
@@ -273,12 +281,21 @@ class Reader:
     def u8(self) -> int:
         return self._take(1)[0]
 
+    def _skip(self, n: int) -> int:
+        """Where the next ``n`` bytes start, now passed: the numbers are read in place, not sliced out."""
+        start = self.pos
+        end = start + n
+        if end > len(self.data):
+            raise TeamTalkDecodeError("body too short")
+        self.pos = end
+        return start
+
     def u16(self) -> int:
-        value: int = _U16.unpack(self._take(2))[0]
+        value: int = _U16.unpack_from(self.data, self._skip(2))[0]
         return value
 
     def u32(self) -> int:
-        value: int = _U32.unpack(self._take(4))[0]
+        value: int = _U32.unpack_from(self.data, self._skip(4))[0]
         return value
 
     def blob(self, limit: int = MAX_STR) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from polyim.memo import remember
 from polyim.protocols.base import ProtocolError
 
 HEADER_SIZE: Final = 8
@@ -319,6 +320,15 @@ _FIELD_INDEX: Final[dict[int, dict[str, int]]] = {
     code: {name: index for index, (name, _) in enumerate(schema)} for code, schema in SCHEMAS.items()
 }
 
+#: Each code's field kinds in wire order, and the codes whose fields are all scalars (chat among them):
+#: those are read by index (:func:`_decode_flat`), without the cursor that structs and lists need.
+_KINDS: Final[dict[int, tuple[int, ...]]] = {
+    code: tuple(kind for _, kind in schema) for code, schema in SCHEMAS.items()
+}
+_FLAT: Final[frozenset[int]] = frozenset(
+    code for code, kinds in _KINDS.items() if all(kind < Kind.USER_INFO for kind in kinds)
+)
+
 #: Replies that stop after their ``result`` field when it is not success (§2.3 rule 7): code → index.
 TRUNCATED: Final[dict[int, int]] = {111: 0, 113: 0, 191: 1}
 
@@ -398,12 +408,24 @@ class Message:
 
 
 # -- framing (§2.1, §2.7) --------------------------------------------------------------------------------
+#: ``b"%4d" % n`` for every n a header holds when the message fits MAX_MESSAGE (and every code):
+#: two list reads instead of a bytes formatting, for every frame written.
+_PADDED: Final = [b"%4d" % n for n in range(MAX_MESSAGE)]
+#: Headers already parsed, by their 8 bytes: a chat repeats a handful of (length, code) pairs.
+_HEADERS: Final[dict[bytes, tuple[int, int]]] = {}
+
+
 def encode_header(length: int, code: int) -> bytes:
+    if 0 <= length < MAX_MESSAGE and 0 <= code < MAX_MESSAGE:
+        return _PADDED[length] + _PADDED[code]
     return b"%4d%4d" % (length, code)
 
 
 def parse_header(header: bytes) -> tuple[int, int]:
     """``(BodyLength, MessageType)`` of 8 header bytes; a bad header raises a fatal error."""
+    known = _HEADERS.get(header)
+    if known is not None:
+        return known
     # Each half is 1-4 digits padded with spaces: stripped, only digits may be left (no sign, no inner
     # space), which ``int`` alone would not check.
     length_slice, code_slice = header[:4].strip(b" "), header[4:8].strip(b" ")
@@ -414,40 +436,51 @@ def parse_header(header: bytes) -> tuple[int, int]:
         raise XmmepDecodeError(f"body length {length} over {MAX_BODY}", fatal=True)
     if code < 100:
         raise XmmepDecodeError(f"message type {code} out of range", fatal=True)
-    return length, code
+    return remember(_HEADERS, header, (length, code)) if len(header) == HEADER_SIZE else (length, code)
 
 
 class Decoder:
     """Frames a TCP byte stream: ``feed(data)`` returns the whole frames it completes. After a bad
-    header the stream is lost: every later call raises again."""
+    header the stream is lost: every later call raises again.
 
-    __slots__ = ("_broken", "_buffer")
+    Frames are cut from the read itself when nothing is buffered (the common case: a read holds whole
+    frames). Bytes of an incomplete frame wait in a ``bytearray`` with the length they must reach
+    (``_need``), so a frame that trickles in is neither rescanned nor copied more than once."""
+
+    __slots__ = ("_broken", "_buffer", "_need")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._broken = ""
+        self._need = HEADER_SIZE
 
     def feed(self, data: bytes) -> list[Frame]:
         if self._broken:
             raise XmmepDecodeError(self._broken, fatal=True)
         buffer = self._buffer
-        buffer += data
+        if buffer:
+            buffer += data
+            if len(buffer) < self._need:
+                return []
+            data = bytes(buffer)
+            buffer.clear()
         frames: list[Frame] = []
-        start = 0
-        while len(buffer) - start >= HEADER_SIZE:
+        start, size = 0, len(data)
+        self._need = HEADER_SIZE
+        while size - start >= HEADER_SIZE:
             try:
-                length, code = parse_header(bytes(buffer[start : start + HEADER_SIZE]))
+                length, code = parse_header(data[start : start + HEADER_SIZE])
             except XmmepDecodeError as exc:
                 self._broken = str(exc)
-                del buffer[:]
                 raise XmmepDecodeError(self._broken, fatal=True, frames=tuple(frames)) from None
             end = start + HEADER_SIZE + length
-            if end > len(buffer):
+            if end > size:
+                self._need = HEADER_SIZE + length
                 break
-            frames.append(Frame(code, bytes(buffer[start + HEADER_SIZE : end])))
+            frames.append(Frame(code, data[start + HEADER_SIZE : end]))
             start = end
-        if start:
-            del buffer[:start]
+        if start < size:
+            buffer += memoryview(data)[start:]
         return frames
 
 
@@ -599,7 +632,15 @@ def decode_body(frame: Frame) -> Message:
     code, body = frame.code, frame.body
     if b"\x00" in body:
         raise XmmepDecodeError("NUL inside the body", fatal=False, code=code)
-    tokens = _Tokens(code, body.translate(_ONE_DELIMITER).split(SOH) if body else [])
+    items = body.translate(_ONE_DELIMITER).split(SOH) if body else []
+    if code in _FLAT:
+        return _decode_flat(code, items, _KINDS[code])
+    return _decode_tokens(code, items)
+
+
+def _decode_tokens(code: int, items: list[bytes]) -> Message:
+    """:func:`decode_body` of any schema: a cursor over the tokens, for structs and lists."""
+    tokens = _Tokens(code, items)
     values: list[Value] = []
     for _, kind in SCHEMAS[code]:
         if kind in _LISTS:
@@ -612,6 +653,21 @@ def decode_body(frame: Frame) -> Message:
             values.append(tokens.scalar(kind))
     ext = [] if tokens.short else _extensions(tokens.items[tokens.pos :])
     return Message(code, values, ext)
+
+
+def _decode_flat(code: int, items: list[bytes], kinds: tuple[int, ...]) -> Message:
+    """:func:`decode_body` of a schema of scalars: each field is the token at its index, a missing one
+    takes its default (and then no extension fields follow, §2.3)."""
+    values: list[Value] = []
+    present = len(items)
+    for i, kind in enumerate(kinds):
+        if i >= present:
+            values.append("" if kind == Kind.STR else 0)
+        elif kind == Kind.STR:
+            values.append(decode_text(items[i]))
+        else:
+            values.append(parse_number(items[i], kind, code))
+    return Message(code, values, _extensions(items[len(kinds) :]) if present > len(kinds) else [])
 
 
 # -- bodies: encoding ----------------------------------------------------------------------------------------

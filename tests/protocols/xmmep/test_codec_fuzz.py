@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -171,3 +172,27 @@ def test_a_number_is_accepted_exactly_when_it_is_a_signed_decimal(raw: bytes) ->
         assert not grammatical
         return
     assert grammatical and value == int(raw)
+
+
+_TOKEN = st.one_of(_NUMBERISH, st.binary(max_size=8), st.text("ab=é1", max_size=6).map(str.encode))
+
+
+def _decoded(decode: Callable[[], c.Message]) -> c.Message | str:
+    try:
+        return decode()
+    except XmmepDecodeError as exc:
+        return f"{exc} {exc.code} {exc.fatal}"
+
+
+@FUZZ
+@given(st.sampled_from(sorted(c._FLAT)), st.lists(_TOKEN, max_size=12))
+def test_a_flat_schema_reads_as_the_cursor_reads_it(code: int, items: list[bytes]) -> None:
+    """The by-index reading of scalar-only schemas (chat's) gives the general reading's fields,
+    defaults, extension fields and errors, for any number of tokens."""
+    flat = _decoded(lambda: c._decode_flat(code, items, c._KINDS[code]))
+    assert flat == _decoded(lambda: c._decode_tokens(code, items))
+
+
+def test_the_flat_schemas_include_chat_and_exclude_structs_and_lists() -> None:
+    assert {170, 171, 112} <= c._FLAT
+    assert not {108, 172, 195, 196} & c._FLAT
