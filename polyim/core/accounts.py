@@ -164,6 +164,10 @@ class Accounts:
     async def get(self, uid: int) -> Account | None:
         return await self.ctx.account(uid)
 
+    def cached(self, uid: int) -> Account | None:
+        """:meth:`get` from the caches alone: None when it would have to read the store."""
+        return self.ctx.cached_account(uid)
+
     async def get_many(self, uids: list[int]) -> list[Account]:
         return await self.ctx.store.get_accounts(uids)
 

@@ -103,6 +103,14 @@ class Context:
                 self.cache.accounts[uid] = acct
         return acct
 
+    def cached_account(self, uid: int) -> Account | None:
+        """:meth:`account` from the cache alone: None when it would have to read the store."""
+        return self.cache.accounts.get(uid)
+
+    def cached_group(self, gid: int) -> Group | None:
+        """:meth:`group` from the cache alone: None when it would have to read the store."""
+        return self.cache.groups.get(gid)
+
     def cached_account_by_name(self, username: str) -> Account | None:
         """The account named ``username`` when both the name and the account are cached, else None
         (the caller goes on to :meth:`account_by_name`): a send's lookup without a coroutine."""

@@ -99,6 +99,10 @@ class Groups:
     async def find(self, gid: int) -> Group | None:
         return await self.ctx.group(gid)
 
+    def cached(self, gid: int) -> Group | None:
+        """:meth:`find` from the caches alone: None when it would have to read the store."""
+        return self.ctx.cached_group(gid)
+
     async def roles(self, gid: int) -> dict[int, GroupMember]:
         """The members of ``gid`` by uid, from the cache the send path reads too."""
         return await self.ctx.members(gid)

@@ -244,6 +244,12 @@ class Channel:
     def _busy(self) -> bool:
         return self._worker is not None or bool(self._pending) or self._eager
 
+    @property
+    def idle(self) -> bool:
+        """Nothing of this connection is queued or running: work done now instead of through
+        :meth:`submit` keeps its place in order (an adapter's synchronous fast path asks this)."""
+        return not self._busy()
+
     def _dispatch_now(self, command: Command, frame: Any, body: bytes) -> None:
         """:meth:`dispatch` by ``command.now``. Where it must wait (a gate that waits, or the handler's
         :data:`LATER`), :meth:`_handle` takes the frame on from there, in order: the gate, which may

@@ -399,6 +399,9 @@ class XmmepChannel(Channel):
             if self.catching_up or not isinstance(event, MessageEvent):
                 self.queued.append(event)
             return
+        if isinstance(event, MessageEvent) and self.idle and self.session is not None:
+            self._deliver_live(event.message)  # a chat's 170 without a coroutine (see render)
+            return
         self.submit(lambda: self.render(event))
 
     async def render(self, event: Event) -> None:
@@ -413,23 +416,59 @@ class XmmepChannel(Channel):
 
     async def deliver_message(self, message: Message, *, live: bool) -> None:
         """One stored message as 170 (split with ``part=i/n`` when it does not fit, §2.6)."""
+        if self._wanted(message, live):
+            await self._deliver_named(message)
+
+    def _deliver_live(self, message: Message) -> None:
+        """:meth:`deliver_message` of a live message, at once when the names it shows are cached (every
+        message of a chat); else the names are loaded in order with the connection's other work."""
+        if not self._wanted(message, live=True):
+            return
+        names = self._cached_names(message)
+        if names is None:
+            self.submit(lambda: self._deliver_named(message))
+        else:
+            self._write_170(message, names[0], names[1])
+
+    def _wanted(self, message: Message, live: bool) -> bool:
+        """Whether this session is shown ``message`` (a 1:1 or group message not shown yet, not its own
+        unless it syncs); the message counts as shown from here."""
         kind, key = message.conv.kind, message.conv.key
         if kind is not ConvKind.PEER and kind is not ConvKind.GROUP:
-            return
+            return False
         if live and message.seq <= self.written.get(key, 0):
-            return
+            return False
         self.written[key] = max(self.written.get(key, 0), message.seq)
-        if message.sender == self.me and "sync" not in self.caps:
-            return
-        sender = await self.core.accounts.get(message.sender)
-        if kind is ConvKind.PEER:
-            peer = await self.core.accounts.get(message.recipient)
-            receiver = peer.username if peer is not None else ""
-        else:
-            group = await self.core.groups.find(message.conv.a)
-            receiver = group.name if group is not None else ""
-        head: list[c.Value] = [sender.username if sender else "", receiver, message.ts_ms // 1000]
-        room = 1 if kind is ConvKind.GROUP else 0
+        return message.sender != self.me or "sync" in self.caps
+
+    def _cached_names(self, message: Message) -> tuple[str, str] | None:
+        """The sender's and receiver's names (a user's, or the group's) from the caches, None where one
+        is not cached."""
+        sender = self.core.accounts.cached(message.sender)
+        if sender is None:
+            return None
+        if message.conv.kind is ConvKind.PEER:
+            peer = self.core.accounts.cached(message.recipient)
+            return None if peer is None else (sender.username, peer.username)
+        group = self.core.groups.cached(message.conv.a)
+        return None if group is None else (sender.username, group.name)
+
+    async def _deliver_named(self, message: Message) -> None:
+        names = self._cached_names(message)
+        if names is None:
+            sender = await self.core.accounts.get(message.sender)
+            if message.conv.kind is ConvKind.PEER:
+                peer = await self.core.accounts.get(message.recipient)
+                receiver = peer.username if peer is not None else ""
+            else:
+                group = await self.core.groups.find(message.conv.a)
+                receiver = group.name if group is not None else ""
+            names = (sender.username if sender else "", receiver)
+        self._write_170(message, names[0], names[1])
+
+    def _write_170(self, message: Message, sender: str, receiver: str) -> None:
+        head: list[c.Value] = [sender, receiver, message.ts_ms // 1000]
+        room = 1 if message.conv.kind is ConvKind.GROUP else 0
         mid = [("mid", str(message.msg_id))] if self.ack else []
         parts = split_170(head, fallback_text(message), room, mid)
         for part in parts:
@@ -437,7 +476,7 @@ class XmmepChannel(Channel):
         if self.ack:
             self._expect_confirmation(message, parts)
         else:
-            await self.core.messages.mark_delivered(self.me, message.conv, message.seq)
+            self.delivered(message.conv, message.seq)
 
     def _expect_confirmation(self, message: Message, sent: list[bytes]) -> None:
         """Over UDP an unconfirmed 170 goes again at t + 2 s and t + 6 s, then never (§1.5): the
