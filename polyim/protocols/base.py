@@ -17,6 +17,21 @@ class ProtocolError(Exception):
     """The remote peer sent bytes that violate its protocol."""
 
 
+def joined(buffer: bytearray, data: bytes, need: int) -> bytes | None:
+    """``data`` behind what a stream decoder holds in ``buffer``, as one ``bytes`` to cut frames from
+    (``buffer`` emptied); None, ``data`` kept in ``buffer``, while that is shorter than ``need``, the
+    length its first frame needs. With nothing held, ``data`` itself: the common read of whole frames
+    is never copied, and a frame that trickles in is copied once, when it is whole."""
+    if not buffer:
+        return data
+    buffer += data
+    if len(buffer) < need:
+        return None
+    whole = bytes(buffer)
+    buffer.clear()
+    return whole
+
+
 def fast_init(cls: type) -> None:
     """Give the frozen slotted dataclass ``cls`` an ``__init__`` that stores through its slots' member
     descriptors instead of ``object.__setattr__`` (which looks each name up): 0.3 µs less per construction,

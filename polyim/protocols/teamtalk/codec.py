@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from polyim.protocols.base import ProtocolError
+from polyim.protocols.base import ProtocolError, joined
 
 #: length, module_id, command_id, version, reserved; big-endian (§2.1).
 HEADER: Final = struct.Struct(">IHHHH")
@@ -230,13 +230,10 @@ class Decoder:
     def feed(self, data: bytes) -> list[Frame]:
         if self._dead:
             raise TeamTalkDecodeError("decoder closed after an earlier error")
-        buf = self._buf
-        if buf:
-            buf += data
-            if len(buf) < self._need:
-                return []
-            data = bytes(buf)
-            buf.clear()
+        whole = joined(self._buf, data, self._need)
+        if whole is None:
+            return []
+        data = whole
         frames: list[Frame] = []
         pos, end = 0, len(data)
         self._need = HEADER_SIZE
@@ -253,7 +250,7 @@ class Decoder:
             frames.append(Frame(module, command, reserved, data[pos + HEADER_SIZE : pos + length], version))
             pos += length
         if pos < end:
-            buf += memoryview(data)[pos:]
+            self._buf += memoryview(data)[pos:]
         return frames
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from polyim.memo import remember
-from polyim.protocols.base import ProtocolError
+from polyim.protocols.base import ProtocolError, joined
 
 HEADER_SIZE: Final = 8
 MAX_MESSAGE: Final = 1450  # header included (§2.6)
@@ -457,13 +457,10 @@ class Decoder:
     def feed(self, data: bytes) -> list[Frame]:
         if self._broken:
             raise XmmepDecodeError(self._broken, fatal=True)
-        buffer = self._buffer
-        if buffer:
-            buffer += data
-            if len(buffer) < self._need:
-                return []
-            data = bytes(buffer)
-            buffer.clear()
+        whole = joined(self._buffer, data, self._need)
+        if whole is None:
+            return []
+        data = whole
         frames: list[Frame] = []
         start, size = 0, len(data)
         self._need = HEADER_SIZE
@@ -480,7 +477,7 @@ class Decoder:
             frames.append(Frame(code, data[start + HEADER_SIZE : end]))
             start = end
         if start < size:
-            buffer += memoryview(data)[start:]
+            self._buffer += memoryview(data)[start:]
         return frames
 
 
