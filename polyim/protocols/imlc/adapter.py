@@ -506,9 +506,8 @@ def read_content(content: pb.MessageContent, limit: int) -> tuple[int, dict[str,
         raise Refused(S.BAD_REQUEST, "content_type required")
     text, data, url = content.searchable_content, content.data, content.remote_media_url
     mentioned_type, targets = content.mentioned_type, content.mentioned_targets
-    if (
-        kind != pb.MESSAGE_CONTENT_TYPE_TYPING
-    ):  # a signal: the content checks of a stored message do not apply
+    # TYPING is a signal: the content checks of a stored message do not apply to it.
+    if kind != pb.MESSAGE_CONTENT_TYPE_TYPING:
         _check_content(kind, text, data, url, mentioned_type, targets)
     kept: dict[str, Any] = {"content_type": kind}
     push, media_type, msg_length = content.push_content, content.media_type, content.msg_length
