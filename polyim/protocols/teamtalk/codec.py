@@ -267,17 +267,6 @@ class Reader:
         self.data = data
         self.pos = 0
 
-    def _take(self, n: int) -> bytes:
-        end = self.pos + n
-        if end > len(self.data):
-            raise TeamTalkDecodeError("body too short")
-        out = self.data[self.pos : end]
-        self.pos = end
-        return out
-
-    def u8(self) -> int:
-        return self._take(1)[0]
-
     def _skip(self, n: int) -> int:
         """Where the next ``n`` bytes start, now passed: the numbers are read in place, not sliced out."""
         start = self.pos
@@ -286,6 +275,13 @@ class Reader:
             raise TeamTalkDecodeError("body too short")
         self.pos = end
         return start
+
+    def _take(self, n: int) -> bytes:
+        start = self._skip(n)
+        return self.data[start : self.pos]
+
+    def u8(self) -> int:
+        return self.data[self._skip(1)]
 
     def u16(self) -> int:
         value: int = _U16.unpack_from(self.data, self._skip(2))[0]
