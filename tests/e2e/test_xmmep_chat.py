@@ -86,12 +86,12 @@ async def test_refusals_use_171_for_ack_clients_and_900_otherwise(xmmep: Xmmep) 
 
 
 async def test_offline_messages_arrive_after_client_ready(xmmep: Xmmep, server: Server) -> None:
-    alice = await xmmep.user("oa")
+    alice = await xmmep.user("oa", ext="ack")
     _, bob_name = server.add_user("ob")
     for text in ("one", "two", "three"):
         alice.send(170, alice.user, bob_name, 1, text, 0)
-    alice.send(200, alice.user)
-    await alice.expect(200)
+    # stored: each 171 follows its commit (a keep-alive's answer follows none)
+    assert [(await alice.expect(171)).field(1) for _ in range(3)] == ["0", "0", "0"]
     bob = await xmmep.login(bob_name, ready=False)
     assert await bob.poll() is None  # nothing before 128
     await bob.ready()

@@ -45,11 +45,10 @@ async def test_omtp_to_offline_xmmep_arrives_after_ready(xmmep: Xmmep, omtp: Omt
 
 
 async def test_xmmep_to_offline_imlc_and_back(xmmep: Xmmep, imlc: Imlc, server: Server) -> None:
-    alice = await xmmep.user("xi")
+    alice = await xmmep.user("xi", ext="ack")
     _, name = server.add_user("ix")
     alice.send(170, alice.user, name, 1, "for imlc", 0)
-    alice.send(200, alice.user)
-    await alice.expect(200)
+    assert (await alice.expect(171)).field(1) == "0"  # stored (a keep-alive's answer would not say so)
     bob = await imlc.login(name)
     pulled = await bob.pull(str(alice.uid))
     assert [m.message_content.searchable_content for m in pulled.body.messages] == ["for imlc"]
