@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import functools
 import logging
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,13 @@ _background: set[asyncio.Future[None]] = set()
 
 # Connections with this much unhandled work stop being read until it drains (back-pressure).
 _MAX_PENDING = 256
+
+
+class SessionEnded(Exception):
+    """The session a running handler acts for ended while the handler waited: the connection closed (a
+    frame behind a LOGIN that failed, a client gone mid-command) or was kicked. Raised by
+    :attr:`Channel.me` and :attr:`Channel.live_session`; the rest of the command is dropped quietly, as
+    the connection it would answer is closing."""
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # adapters refine it (imlc: Later)
@@ -424,6 +432,9 @@ class Channel:
         self.core.stats.error(self.protocol, kind)
 
     def _failed(self) -> None:
+        if isinstance(sys.exc_info()[1], SessionEnded) and self.conn.closing:
+            log.info("%s %s: session ended under a running command", self.protocol, self.conn.peer)
+            return
         self.count_error("handler")
         log.exception("%s %s: handler failed", self.protocol, self.conn.peer)
         self.conn.close()
@@ -445,12 +456,30 @@ class Channel:
         )
 
     @property
+    def live_session(self) -> Session:
+        """The session, for a command that runs only while logged in. After an ``await`` it may have
+        ended: then :class:`SessionEnded` stops the command (see :meth:`_failed`)."""
+        session = self.session
+        if session is None:
+            raise SessionEnded
+        return session
+
+    @property
+    def me(self) -> int:
+        """The session's user (:attr:`live_session`)."""
+        return self.live_session.uid
+
+    @property
     def sid(self) -> SessionId | None:
         """This connection's session id, to name it (``skip=``) in the core's calls."""
         return self.session.sid if self.session is not None else None
 
     async def go_online(self, session: Session) -> None:
-        """Make ``session`` this connection's identity and apply the kick policy."""
+        """Make ``session`` this connection's identity and apply the kick policy. A connection that
+        closed while its login was being checked never goes online: attached then, the session would
+        outlive it (shown online, kicking the user's next login of its class)."""
+        if self.conn.closing:
+            raise SessionEnded
         old = self.session
         if old is not None:
             await self.core.accounts.detach(old)

@@ -4,6 +4,7 @@ commands, the duplicate-login kick as a LOGOUT notify, and the client's LOGOUT."
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 
 import pytest
@@ -178,3 +179,23 @@ async def test_gzip_bodies_are_accepted_and_a_bomb_closes(imlc: Imlc) -> None:
     assert refused.status == Status.FRAME_TOO_LARGE
     assert await alice.wait_closed(3)
     assert (await bob.ping()).status == Status.OK
+
+
+async def test_a_login_whose_connection_closes_behind_it_leaves_no_session(imlc: Imlc) -> None:
+    """A LOGIN followed in the same write by a frame with reserved flag bits (§2.2: close at once): the
+    LOGIN is still checking the password when its connection closes. It must not go online then: the
+    user stays without a live session (no ghost shown online), and the server logs no handler failure."""
+    uid, name = imlc.server.add_user("gone")
+    client = await imlc.connect()
+    port = client.writer.get_extra_info("sockname")[1]
+    reserved_flag = c.HEADER.pack(0, c.VERSION, 2, Command.PING, 0x80, 0)
+    client.write(login_then_pings(name, 0) + reserved_flag)
+    assert await client.wait_closed(3)
+    for _ in range(20):  # a second: the password check, done or not, must leave no session
+        assert imlc.server.api("GET", f"/api/v1/users/{uid}")[1]["sessions"] == 0
+        await asyncio.sleep(0.05)
+    assert imlc.server.log is not None
+    ours = [x for x in imlc.server.log.read_text().splitlines() if f"127.0.0.1:{port}:" in x]
+    assert not [x for x in ours if "handler failed" in x or "logged in" in x], ours
+    again = await imlc.login(name)  # the user logs in as usual
+    assert (await again.ping()).status == Status.OK

@@ -141,6 +141,42 @@ async def test_a_failing_frame_closes_its_connection(caplog: pytest.LogCaptureFi
     assert conn2.closing
 
 
+async def test_a_command_whose_session_ended_while_it_waited_stops_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A frame behind a LOGIN that closes the connection, or a client gone mid-command: the handler
+    resumes without a session. It stops there, without a traceback or an error count; a handler that
+    asks for the session of a connection still open (a bug) still fails loudly."""
+    ch, conn = make_channel()
+    ch.session = Session(7, "d", DeviceClass.DESKTOP, ch.protocol, cast(Any, None))
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    seen: list[int] = []
+    failures = NO_CORE.stats.errors.get((ch.protocol, "handler"), 0)
+
+    async def waits_then_acts() -> None:
+        await gate
+        seen.append(ch.me)
+
+    with caplog.at_level(logging.INFO):
+        ch.submit(waits_then_acts)
+        ch.session = None  # connection_lost, as the transport calls it
+        conn.close()
+        gate.set_result(None)
+        await asyncio.sleep(0.01)
+    assert seen == [] and "handler failed" not in caplog.text
+    assert "session ended under a running command" in caplog.text
+    assert NO_CORE.stats.errors.get((ch.protocol, "handler"), 0) == failures
+
+    open_ch, open_conn = make_channel()
+
+    async def asks_too_early() -> None:
+        seen.append(open_ch.me)
+
+    with caplog.at_level(logging.ERROR):
+        open_ch.submit(asks_too_early)
+    assert open_conn.closing and "handler failed" in caplog.text and seen == []
+
+
 def test_a_dropped_channel_is_freed_by_reference_counting() -> None:
     """No channel is a reference cycle (its event renderers are one table per adapter class), so a closed
     connection's state goes at once, not at the collector's next full pass over every live session."""

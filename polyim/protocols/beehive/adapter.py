@@ -365,11 +365,6 @@ class BeehiveChannel(Channel):
             self.reply(req, ack[0], ack[1])
 
     # -- session life -------------------------------------------------------------------------------
-    @property
-    def me(self) -> int:
-        assert self.session is not None
-        return self.session.uid
-
     def actor(self, claimed: int) -> None:
         """The acting-user field must be the session's user (beehive.md §9.2), else 20009."""
         if self.session is None or claimed != self.session.uid:

@@ -18,7 +18,7 @@ from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.messaging import Outgoing
-from polyim.core.sessions import Session, Sink
+from polyim.core.sessions import Sink
 from polyim.model import ContentType, ConvId
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
@@ -45,11 +45,6 @@ ROOM_ERRORS: dict[Code, tuple[int, str]] = {
     Code.EMPTY: (E.BODY_INVALID, "Paramter isn't right!"),
     Code.TOO_LARGE: (E.BODY_OVER_LIMIT, "Body over limit!"),
 }
-
-
-def _session(ch: BeehiveChannel) -> Session:
-    assert ch.session is not None  # handlers run only on ONLINE connections
-    return ch.session
 
 
 def _own_ntf(ch: BeehiveChannel, h: c.Header, cmd: int, body: bytes) -> None:
@@ -93,7 +88,7 @@ async def _room_dismiss(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 async def _room_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """ACK with the sub-group, then the joiner's own JOIN-NTF, then the room's unexpired broadcasts."""
     ch.actor(req.uid)
-    result = ch.core.rooms.join(_session(ch), req.rid)
+    result = ch.core.rooms.join(ch.live_session, req.rid)
     ack = pb.mesg_room_join_ack(uid=ch.me, rid=req.rid, gid=result.subgroup, code=0, errmsg="Ok")
     ch.reply(frame.header, Cmd.ROOM_JOIN_ACK, c.encode_body(ack))
     if result.joined:
@@ -105,14 +100,14 @@ async def _room_join(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 @handles(Cmd.ROOM_QUIT, ROOM_ERRORS)
 async def _room_quit(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     ch.actor(req.uid)
-    ch.core.rooms.quit(_session(ch), req.rid)
+    ch.core.rooms.quit(ch.live_session, req.rid)
     return c.encode_body(pb.mesg_room_quit_ack(uid=ch.me, rid=req.rid, code=0, errmsg="Ok"))
 
 
 @handles(Cmd.ROOM_KICK, ROOM_ERRORS)
 async def _room_kick(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     """``uid`` is the target; the actor is the session's user (owner or manager)."""
-    inside = ch.core.rooms.kick(_session(ch), req.rid, req.uid)
+    inside = ch.core.rooms.kick(ch.live_session, req.rid, req.uid)
     await ch.core.rooms.flush()  # answered once the ban is committed
     ack = pb.mesg_room_kick_ack(uid=req.uid, rid=req.rid, code=0, errmsg="Ok")
     ch.reply(frame.header, Cmd.ROOM_KICK_ACK, c.encode_body(ack))
@@ -128,7 +123,7 @@ async def _room_chat(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
     out = Outgoing(
         ConvId.room(req.rid), ContentType.TEXT, req.text, str(frame.header.seq), data=req.data, extra=extra
     )
-    committed = ch.core.rooms.chat(_session(ch), out, req.gid, ch.policy)
+    committed = ch.core.rooms.chat(ch.live_session, out, req.gid, ch.policy)
     ch.ack_after_commit(committed, frame.header, req)
 
 

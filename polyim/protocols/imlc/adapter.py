@@ -277,11 +277,6 @@ class ImlcChannel(Channel):
         self._write(command, 0, c.Flow.NOTIFY, body)
 
     # -- session life -------------------------------------------------------------------------------
-    @property
-    def me(self) -> int:
-        assert self.session is not None
-        return self.session.uid
-
     def send_kick(self, reason: KickReason) -> None:
         """The kick is a LOGOUT notify with its reason (§3.1 LOGOUT, §5.5)."""
         code, detail = LOGOUT_REASONS[reason]
@@ -297,10 +292,9 @@ class ImlcChannel(Channel):
     async def replay_pushes(self) -> None:
         """The stored pushes the user has not had, oldest first, after the LOGIN reply (§3.1 MPS); each
         counts as delivered once written (best effort, never sent again)."""
-        assert self.session is not None
         written = 0
         while written < PUSHES_AT_LOGIN:
-            waiting = await self.core.push.waiting(self.session, min(100, PUSHES_AT_LOGIN - written))
+            waiting = await self.core.push.waiting(self.live_session, min(100, PUSHES_AT_LOGIN - written))
             for message in waiting:
                 self.notify(c.Command.MPS, _stored_push(message))
             if not waiting:

@@ -252,11 +252,6 @@ class OmtpChannel(Channel):
             await self.core.messages.mark_delivered(self.session.uid, conv[0], ack.seq_id)
 
     # -- helpers ------------------------------------------------------------------------------------
-    @property
-    def me(self) -> int:
-        assert self.session is not None
-        return self.session.uid
-
     def actor(self, claimed: str, *, allow_empty: bool = False, desc: str = "acting user is not you") -> None:
         """Acting-user field check (omtp.md §9.3): it must be the session's uid, else code 23."""
         if allow_empty and claimed == "":

@@ -25,7 +25,6 @@ from polyim.core.content import fallback_text, media_url
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent, SignalEvent
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
-from polyim.core.sessions import Session
 from polyim.model import Account, ContentType, ConvId, ConvKind, DeviceClass, Message, MsgStatus
 from polyim.protocols.channel import LATER, Channel, Commands, EventTable, Refused, State
 from polyim.protocols.teamtalk import codec as c
@@ -217,11 +216,6 @@ class TeamTalkChannel(Channel):
         self.conn.write(c.frame_of(pair, 0, body))
 
     # -- session life -------------------------------------------------------------------------------
-    @property
-    def me(self) -> int:
-        assert self.session is not None
-        return self.session.uid
-
     @property
     def pc(self) -> bool:
         return not self.client_type & c.MOBILE_BIT
@@ -537,17 +531,12 @@ async def _remove_session(ch: TeamTalkChannel, frame: c.Frame, req: c.RemoveSess
         try:
             state = await ch.core.messages.state(ch.me, conv)
             if conv.kind is ConvKind.GROUP or state.last_seq:
-                await ch.core.messages.set_conv_attr(session_of(ch), conv, HIDDEN, str(state.last_seq))
+                await ch.core.messages.set_conv_attr(ch.live_session, conv, HIDDEN, str(state.last_seq))
             ok = True
         except CoreError:
             ok = False
     body = c.RemoveSessionRes(0 if ok else 1, req.session_type, req.session_id)
     return ch.reply(c.REMOVE_SESSION_RES, frame, body)
-
-
-def session_of(ch: TeamTalkChannel) -> Session:
-    assert ch.session is not None
-    return ch.session
 
 
 # == module 3: messages ===================================================================================
@@ -647,7 +636,7 @@ async def _read(ch: TeamTalkChannel, frame: c.Frame, req: c.IdBody) -> None:
 async def mark_all_read(ch: TeamTalkChannel, conv: ConvId) -> None:
     state = await ch.core.messages.state(ch.me, conv)
     if state.last_seq > state.read_seq:
-        await ch.core.messages.mark_read(session_of(ch), conv, state.last_seq)
+        await ch.core.messages.mark_read(ch.live_session, conv, state.last_seq)
 
 
 @on(c.TIME_REQ)
@@ -673,7 +662,7 @@ async def unread(ch: TeamTalkChannel, conv: ConvId, limit: int) -> list[Message]
     if state.last_seq <= state.read_seq:
         return []
     newest = await ch.core.messages.history(
-        session_of(ch), conv, 0, min(limit, state.last_seq - state.read_seq)
+        ch.live_session, conv, 0, min(limit, state.last_seq - state.read_seq)
     )
     return [
         m
@@ -721,7 +710,7 @@ async def _p2p(ch: TeamTalkChannel, frame: c.Frame, req: c.P2PCmd) -> None:
         return
     now = ch.core.clock.now_ms()
     signal = SignalEvent(ch.me, peer, P2P_SIGNAL, now, data=req.cmd, extra={"seq_no": req.seq_no})
-    await ch.core.messages.signal(session_of(ch), signal, ch.policy, mirror=True)
+    await ch.core.messages.signal(ch.live_session, signal, ch.policy, mirror=True)
 
 
 # == module 7: other ======================================================================================
@@ -734,7 +723,7 @@ async def _service_setting(ch: TeamTalkChannel, frame: c.Frame, req: c.ServiceSe
     if req.key != 2 or req.value not in PRESENCE_OF or req.value == ch.status:
         return
     ch.status = req.value
-    session = session_of(ch)
+    session = ch.live_session
     await ch.core.accounts.set_presence(session, PRESENCE_OF[req.value])
     ch.write(c.STATUS_NOTIFY, frame.reserved, c.IdStatus(str(ch.me), req.value).encode())
     now = ch.core.clock.now_ms()

@@ -36,7 +36,6 @@ from polyim.protocols.teamtalk.adapter import (
     Endpoints,
     TeamTalkChannel,
     on,
-    session_of,
     wire_id,
 )
 from polyim.protocols.teamtalk.settings import TeamTalkSettings
@@ -111,7 +110,7 @@ async def _file_request(ch: TeamTalkChannel, frame: c.Frame, req: c.FileReq) -> 
     offline = req.trans_mode != c.MODE_ONLINE or not online_on_pc_only(ch, to)
     try:
         task = await ch.core.transfers.offer(
-            session_of(ch), to, req.file_name, req.file_size, offline, limits(ch.settings)
+            ch.live_session, to, req.file_name, req.file_size, offline, limits(ch.settings)
         )
     except CoreError as exc:
         log.info("teamtalk %s: 6/10 refused (%s)", ch.conn.peer, exc.text)
@@ -181,7 +180,7 @@ async def _tell_other_protocols(ch: TeamTalkChannel, task: FileTask) -> None:
         ConvId.peer(task.sender, task.recipient), ContentType.FILE, text, f"file:{task.task_id}", extra=extra
     )
     try:
-        await ch.core.messages.send(session_of(ch), out, PROTOCOL, ch.policy)
+        await ch.core.messages.send(ch.live_session, out, PROTOCOL, ch.policy)
     except CoreError as exc:
         log.info("teamtalk %s: file message refused (%s)", ch.conn.peer, exc.text)
 

@@ -231,11 +231,6 @@ class XmmepChannel(Channel):
         self.last_login = 0  # ms of the user's login before this session's (113's last_login_time)
 
     @property
-    def me(self) -> int:
-        assert self.session is not None
-        return self.session.uid
-
-    @property
     def ack(self) -> bool:
         return "ack" in self.caps
 
