@@ -13,6 +13,7 @@ from typing import Final
 #: the channel base, the core's send and delivery path, the store's append and the transport's flush.
 COMPILED_MODULES: Final = (
     "polyim.protocols.base",
+    "polyim.protocols.protowire",
     "polyim.protocols.omtp.tars",
     "polyim.protocols.omtp.codec",
     "polyim.protocols.beehive.codec",

@@ -113,6 +113,8 @@ def handles(cmd: c.Cmd, errors: ErrorTable | None = None) -> Callable[[Handler],
 def ack_body(cmd: int, request: Any, code: int, errmsg: str) -> tuple[int, bytes] | None:
     """The ACK of ``cmd`` carrying ``code``: required fields are copied by name from the request where
     it has them, else zero. None when that ACK has no ``code`` field (then ERROR carries the code)."""
+    if type(request) is c.Chat:  # the common one, written without the runtime's objects
+        return Cmd.CHAT_ACK, c.encode_chat_ack(request.suid, request.duid, code, errmsg)
     plan = _ack_plan(cmd, request)
     if plan is None:
         return None
@@ -185,23 +187,10 @@ def chat_body(message: Message) -> bytes:
     level = int(extra.get("level", 0)) if beehive else 0
     sent = int(extra.get("time", message.ts_ms // 1000)) if beehive else message.ts_ms // 1000
     text = message.content if beehive else fallback_text(message)
-    # Fields set one by one: a quarter cheaper than the keyword constructor (every proto2 field here
-    # is required, so each is set, zero or not).
-    msg: Any
-    if message.conv.kind is ConvKind.GROUP:
-        msg = pb.mesg_group_chat()
-        msg.uid = message.sender
-        msg.gid = message.conv.a
-    else:
-        msg = pb.mesg_chat()
-        msg.suid = message.sender
-        msg.duid = message.conv.peer_of(message.sender)
-    msg.level = level
-    msg.time = sent
-    msg.text = text
-    if beehive and message.data:
-        msg.data = message.data
-    body = message.wire_cache[PROTOCOL] = c.encode_body(msg)
+    data = message.data if beehive else b""
+    # mesg_group_chat has mesg_chat's layout: the sender, then the group where a CHAT has the receiver
+    other = message.conv.a if message.conv.kind is ConvKind.GROUP else message.conv.peer_of(message.sender)
+    body = message.wire_cache[PROTOCOL] = c.encode_chat(message.sender, other, level, sent, text, data)
     return body
 
 
@@ -448,16 +437,16 @@ class BeehiveChannel(Channel):
     def _chat_ack(self, frame: c.Frame) -> tuple[ConvId, int] | None:
         """The conversation and seq a CHAT-ACK names; None drops it (undecodable, or not this user's)."""
         try:
-            ack = c.decode_body(Cmd.CHAT_ACK, frame.body)
+            suid, duid = c.chat_ack_ids(frame.body)
         except c.BeehiveDecodeError:
             return None
         seq = frame.header.seq
-        if ack.duid != self.me or seq <= 0:
+        if duid != self.me or seq <= 0:
             log.info("beehive %s: CHAT-ACK for another user dropped", self.conn.peer)
             return None
         # No store read here: one CHAT-ACK arrives per delivered message, and a seq above the
         # conversation's last is clamped where the cursor is written (Store.note_delivered).
-        return ConvId.peer(ack.suid, ack.duid), seq
+        return ConvId.peer(suid, duid), seq
 
     # -- events out ---------------------------------------------------------------------------------
     def _on_message(self, event: MessageEvent) -> None:

@@ -24,6 +24,7 @@ from typing import Final
 from google.protobuf.descriptor import FieldDescriptor  # type: ignore[import-untyped,unused-ignore]
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
 
+from polyim.protocols import protowire as pw
 from polyim.protocols.base import ProtocolError
 from polyim.protocols.beehive import beehive_pb2 as pb
 
@@ -774,3 +775,115 @@ def encode_body(msg: Message) -> bytes:
     """
     data: bytes = msg.SerializeToString()
     return data
+
+
+# --------------------------------------------------------------------------------------------------
+# The hot bodies without the runtime's objects (``polyim/protocols/protowire.py`` says why): a CHAT read
+# into a :class:`Chat`, a receiver's CHAT-ACK read for its two ids, and CHAT, GROUP-CHAT and CHAT-ACK
+# written from their fields. proto2: a required field is written even at zero.
+
+_KEY1: Final = pw.key(1, pw.VARINT)
+_KEY2: Final = pw.key(2, pw.VARINT)
+_KEY3: Final = pw.key(3, pw.VARINT)
+_KEY4: Final = pw.key(4, pw.VARINT)
+_TEXT: Final = pw.key(5, pw.LEN)
+_DATA: Final = pw.key(6, pw.LEN)
+_ERRMSG: Final = pw.key(4, pw.LEN)
+_FAST_MISS: Final = (IndexError, UnicodeDecodeError, pw.NotCanonical)
+
+
+class Chat:
+    """A CHAT body (mesg_chat) under the runtime message's field names, for the adapter and the ACK."""
+
+    suid: int = 0
+    duid: int = 0
+    level: int = 0
+    time: int = 0
+    text: str = ""
+    data: bytes = b""
+
+
+def decode_request(cmd: int, body: bytes) -> object:
+    """A client request's body: a CHAT read directly when it has the canonical layout (a
+    :class:`Chat`), anything else by :func:`decode_body`, which alone judges what the fast path
+    does not take, and raises for it."""
+    if cmd == Cmd.CHAT:
+        chat = _decode_chat_fast(body)
+        if chat is not None:
+            return chat
+    return decode_body(cmd, body)
+
+
+def _decode_chat_fast(buf: bytes) -> Chat | None:
+    """mesg_chat's fields 1–5, each once and in order, then field 6 or nothing."""
+    end = len(buf)
+    chat = Chat()
+    try:
+        chat.suid, p = _varint_field(buf, 0, _KEY1)
+        chat.duid, p = _varint_field(buf, p, _KEY2)
+        chat.level, p = _varint_field(buf, p, _KEY3)
+        chat.time, p = _varint_field(buf, p, _KEY4)
+        a, p = _span_field(buf, p, _TEXT)
+        chat.text = buf[a:p].decode()
+        if p < end:
+            a, p = _span_field(buf, p, _DATA)
+            chat.data = buf[a:p]
+    except _FAST_MISS:
+        return None
+    # level is a uint32 (the runtime truncates a larger value, and judges it); nothing may follow
+    return chat if p == end and chat.level <= 0xFFFF_FFFF else None
+
+
+def _varint_field(buf: bytes, p: int, field_key: int) -> tuple[int, int]:
+    """The varint of the field at ``p``, which must be ``field_key``'s, and the position after it."""
+    if buf[p] != field_key:
+        raise pw.NotCanonical
+    return pw.varint_at(buf, p + 1)
+
+
+def _span_field(buf: bytes, p: int, field_key: int) -> tuple[int, int]:
+    """The bounds of the length-delimited field at ``p``, which must be ``field_key``'s."""
+    if buf[p] != field_key:
+        raise pw.NotCanonical
+    return pw.span_at(buf, p + 1, len(buf))
+
+
+def chat_ack_ids(body: bytes) -> tuple[int, int]:
+    """A receiver's CHAT-ACK (mesg_chat_ack): its suid and duid. Read directly in the canonical layout,
+    else by :func:`decode_body` (which raises :class:`BeehiveDecodeError` for a bad body)."""
+    try:
+        suid, p = _varint_field(body, 0, _KEY1)
+        duid, p = _varint_field(body, p, _KEY2)
+        code, p = _varint_field(body, p, _KEY3)
+        a, p = _span_field(body, p, _ERRMSG)
+        body[a:p].decode()
+        if p == len(body) and code <= 0xFFFF_FFFF:
+            return suid, duid
+    except _FAST_MISS:
+        pass
+    ack = decode_body(Cmd.CHAT_ACK, body)
+    return ack.suid, ack.duid
+
+
+def encode_chat(a: int, b: int, level: int, time: int, text: str, data: bytes = b"") -> bytes:
+    """A CHAT (suid, duid) or GROUP-CHAT (uid, gid) body, as the runtime writes it (``data`` only where
+    not empty)."""
+    out = bytearray()
+    pw.put_required(out, _KEY1, a)
+    pw.put_required(out, _KEY2, b)
+    pw.put_required(out, _KEY3, level)
+    pw.put_required(out, _KEY4, time)
+    pw.put_bytes(out, _TEXT, text.encode())
+    if data:
+        pw.put_bytes(out, _DATA, data)
+    return bytes(out)
+
+
+def encode_chat_ack(suid: int, duid: int, code: int, errmsg: str) -> bytes:
+    """A CHAT-ACK body, as the runtime writes it."""
+    out = bytearray()
+    pw.put_required(out, _KEY1, suid)
+    pw.put_required(out, _KEY2, duid)
+    pw.put_required(out, _KEY3, code)
+    pw.put_bytes(out, _ERRMSG, errmsg.encode())
+    return bytes(out)

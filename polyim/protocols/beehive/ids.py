@@ -41,7 +41,7 @@ def request_decoder(cmd: int) -> Callable[[bytes], Any]:
     fields = _ID_FIELDS[cmd]
 
     def decode(body: bytes) -> Any:
-        request = c.decode_body(cmd, body)
+        request = c.decode_request(cmd, body)
         for name, kind in fields:
             value = getattr(request, name)
             if not 0 <= value <= MAX_ID:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
@@ -92,7 +92,7 @@ LOGOUT_REASONS = {
 }
 
 # imlc content type ⇄ core content kind (§8.4); the kinds imlc cannot name travel as UNKNOWN.
-TO_CORE = {
+TO_CORE: dict[int, ContentType] = {
     pb.MESSAGE_CONTENT_TYPE_TEXT: ContentType.TEXT,
     pb.MESSAGE_CONTENT_TYPE_SOUND: ContentType.VOICE,
     pb.MESSAGE_CONTENT_TYPE_IMAGE: ContentType.IMAGE,
@@ -106,16 +106,6 @@ CONV_TYPES = {
     ConvKind.GROUP: pb.CONVERSATION_TYPE_GROUP,
     ConvKind.ROOM: pb.CONVERSATION_TYPE_ROOM,
 }
-# The MessageContent fields the core has no column for, kept in the message's ``extra["imlc"]`` so an
-# imlc recipient gets them exactly as sent (§8.4 "imlc → imlc").
-_KEPT = (
-    "push_content",
-    "mentioned_type",
-    "mentioned_targets",
-    "media_type",
-    "msg_length",
-    "remote_media_url",
-)
 
 
 class Later(Refused):
@@ -249,10 +239,10 @@ class ImlcChannel(Channel):
     def answer(self, frame: c.Frame, reply: bytes) -> None:
         self._reply(frame, S.OK, reply)
 
-    def committed(self, frame: c.Frame, request: pb.Message, result: SendResult) -> None:
+    def committed(self, frame: c.Frame, request: c.Sent, result: SendResult) -> None:
         self.answer(frame, _ack(request.message_id, result.message))
 
-    def commit_failed(self, frame: c.Frame, request: pb.Message) -> None:
+    def commit_failed(self, frame: c.Frame, request: c.Sent) -> None:
         self._reply(frame, S.SERVER_BUSY, _error("store unavailable", 1))
 
     # -- bytes out ----------------------------------------------------------------------------------
@@ -326,7 +316,7 @@ class ImlcChannel(Channel):
     def _on_signal(self, event: SignalEvent) -> None:
         """Typing from the peer: a transient MN (seq 0, never stored, §3.1 MS TYPING)."""
         if event.kind == "typing":
-            self.notify(c.Command.MN, c.encode_body(typing_to_wire(event)))
+            self.notify(c.Command.MN, typing_body(event))
 
     def _on_control(self, event: ControlEvent) -> None:
         """A recall, edit or delete made in any protocol: MN with the changed message (§3.1 MN)."""
@@ -355,7 +345,7 @@ class ImlcChannel(Channel):
         key = f"imlc:{target}"
         frame = cache.get(key)
         if frame is None:
-            body = c.encode_body(to_wire(message, target))
+            body = message_body(message, target)
             frame = cache[key] = c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body)
         self.conn.write(frame)
 
@@ -379,13 +369,8 @@ def _error(detail: str, retry_after: int = 0) -> bytes:
 
 
 def _ack(message_id: int, message: Message) -> bytes:
-    """MS's reply; fields set one by one, as in :func:`to_wire`."""
-    ack = pb.SendAck()
-    ack.message_id = message_id
-    ack.server_id = message.msg_id
-    ack.seq = message.seq
-    ack.server_time_ms = message.ts_ms
-    return c.encode_body(ack)
+    """MS's reply."""
+    return c.encode_send_ack(message_id, message.msg_id, message.seq, message.ts_ms)
 
 
 def _stored_push(message: Message) -> bytes:
@@ -422,103 +407,95 @@ def _cursor(conv: ConvId, target: int, seq: int, reader: int) -> pb.ReadCursor:
 
 
 # == wire ⇄ core ==========================================================================================
-def to_wire(message: Message, target: int) -> pb.Message:
-    """A stored message as imlc shows it to a user for whom the conversation's other end is ``target``.
-    Fields are set one by one, and only where not zero (a fifth cheaper than the keyword constructor);
-    sub-messages are filled in place (building them apart and copying them in cost a third more)."""
-    out = pb.Message()
+def message_body(message: Message, target: int) -> bytes:
+    """A stored message's Message body as imlc shows it to a user for whom the conversation's other end
+    is ``target``: MN, and each message of a pull or a sync."""
+    message_id = 0
     if message.extra.get("origin") == "imlc" and message.client_id.isdigit():
-        out.message_id = int(message.client_id)
-    out.to = str(message.recipient)
-    out.server_id = message.msg_id
-    out.seq = message.seq
-    out.server_time_ms = message.ts_ms
-    if message.status:
-        out.status = cast(pb.MessageStatus, int(message.status))
-    conversation = out.conversation
-    conversation.type = CONV_TYPES[message.conv.kind]
-    conversation.target = str(target)
-    setattr(out, "from", str(message.sender))
-    if message.status in (MsgStatus.NORMAL, MsgStatus.EDITED):
-        _content(out.message_content, message)
-    return out
+        message_id = int(message.client_id)
+    shown = message.status in (MsgStatus.NORMAL, MsgStatus.EDITED)
+    return c.encode_message(
+        message_id,
+        _content(message) if shown else None,
+        CONV_TYPES[message.conv.kind],
+        str(target),
+        str(message.sender),
+        str(message.recipient),
+        message.msg_id,
+        message.seq,
+        message.ts_ms,
+        int(message.status),
+    )
 
 
-def typing_to_wire(event: SignalEvent) -> pb.Message:
+def typing_body(event: SignalEvent) -> bytes:
     """A typing signal as the peer sees it: seq 0 and no server id, so clients never store it."""
     sent_here = event.origin_protocol == "imlc"
-    out = pb.Message(
-        message_id=int(event.extra.get("message_id", 0)) if sent_here else 0,
-        to=str(event.peer),
-        server_time_ms=event.ts_ms,
-    )
-    conversation = out.conversation
-    conversation.type = pb.CONVERSATION_TYPE_SINGLE
-    conversation.target = str(event.sender)
-    setattr(out, "from", str(event.sender))
     kept = event.extra.get("imlc") if sent_here else None
     typing = {"content_type": pb.MESSAGE_CONTENT_TYPE_TYPING}
-    _content_of(out.message_content, kept or typing, 0, event.text, event.data)
-    return out
+    return c.encode_message(
+        int(event.extra.get("message_id", 0)) if sent_here else 0,
+        _content_of(kept or typing, 0, event.text, event.data),
+        pb.CONVERSATION_TYPE_SINGLE,
+        str(event.sender),
+        str(event.sender),
+        str(event.peer),
+        server_time_ms=event.ts_ms,
+    )
 
 
-def _content(content: pb.MessageContent, message: Message) -> None:
+def _content(message: Message) -> bytes:
     """imlc's own content comes back exactly as sent; another protocol's rich content names its kind
     (or UNKNOWN), its URL and, where it has no text, a summary such as ``[file] <name>`` (§8.4)."""
     kept = message.extra.get("imlc")
     if kept is not None:
-        _content_of(content, kept, message.ctype, message.content, message.data)
-        return
+        return _content_of(kept, message.ctype, message.content, message.data)
     text = message.content if message.ctype in (ContentType.TEXT, ContentType.NONE) else summary(message)
-    _content_of(content, {}, message.ctype, text, message.data)
-    content.remote_media_url = media_url(message)
+    return _content_of({}, message.ctype, text, message.data, media_url(message))
 
 
-def _content_of(content: pb.MessageContent, kept: dict[str, Any], ctype: int, text: str, data: bytes) -> None:
-    content.content_type = cast(pb.MessageContentType, kept.get("content_type", FROM_CORE.get(ctype, 0)))
-    content.searchable_content = text
-    if data:
-        content.data = data
-    for name in _KEPT:
-        if name in kept:
-            value = kept[name]
-            if name == "mentioned_targets":
-                content.mentioned_targets.extend(value)
-            else:
-                setattr(content, name, value)
+def _content_of(kept: dict[str, Any], ctype: int, text: str, data: bytes, url: str = "") -> bytes:
+    """The content's bytes: the fields the core has no column for come from ``kept``, the message's
+    ``extra["imlc"]``, where an imlc sender's content keeps them exactly as sent (§8.4 "imlc → imlc")."""
+    return c.encode_content(
+        kept.get("content_type", FROM_CORE.get(ctype, 0)),
+        text,
+        kept.get("push_content", ""),
+        data,
+        kept.get("mentioned_type", 0),
+        kept.get("mentioned_targets"),
+        kept.get("media_type", 0),
+        kept.get("msg_length", 0),
+        kept.get("remote_media_url", url),
+    )
 
 
-def read_content(content: pb.MessageContent, limit: int) -> tuple[int, dict[str, Any], str, bytes]:
+def read_content(sent: c.Sent, limit: int) -> tuple[int, dict[str, Any], str, bytes]:
     """MS checks 3 and 4 of §3.1 (the encoded size, then what each content type needs), and what the
     core stores of the content: its kind, the fields kept for imlc recipients (``local_media_path`` is
-    dropped, §8.3), its text and its bytes. Each field is read once: a protobuf field read costs what a
-    dict lookup and an allocation do, and this runs for every message."""
-    if content.ByteSize() > limit:
+    dropped, §8.3), its text and its bytes."""
+    if sent.content_size > limit:
         raise Refused(S.MESSAGE_TOO_LARGE, "message content too large")
-    kind = content.content_type
+    kind = sent.content_type
     if kind == pb.MESSAGE_CONTENT_TYPE_UNKNOWN or kind < 0:
         raise Refused(S.BAD_REQUEST, "content_type required")
-    text, data, url = content.searchable_content, content.data, content.remote_media_url
-    mentioned_type, targets = content.mentioned_type, content.mentioned_targets
     # TYPING is a signal: the content checks of a stored message do not apply to it.
     if kind != pb.MESSAGE_CONTENT_TYPE_TYPING:
-        _check_content(kind, text, data, url, mentioned_type, targets)
+        _check_content(kind, sent.text, sent.data, sent.url, sent.mentioned_type, sent.targets)
     kept: dict[str, Any] = {"content_type": kind}
-    push, media_type, msg_length = content.push_content, content.media_type, content.msg_length
-    # in the order of _KEPT, which renders them back
-    if push:
-        kept["push_content"] = push
-    if mentioned_type:
-        kept["mentioned_type"] = mentioned_type
-    if targets:
-        kept["mentioned_targets"] = list(targets)
-    if media_type:
-        kept["media_type"] = media_type
-    if msg_length:
-        kept["msg_length"] = msg_length
-    if url:
-        kept["remote_media_url"] = url
-    return TO_CORE.get(kind, ContentType.NONE), kept, text, data
+    if sent.push:
+        kept["push_content"] = sent.push
+    if sent.mentioned_type:
+        kept["mentioned_type"] = sent.mentioned_type
+    if sent.targets:
+        kept["mentioned_targets"] = sent.targets
+    if sent.media_type:
+        kept["media_type"] = sent.media_type
+    if sent.msg_length:
+        kept["msg_length"] = sent.msg_length
+    if sent.url:
+        kept["remote_media_url"] = sent.url
+    return TO_CORE.get(kind, ContentType.NONE), kept, sent.text, sent.data
 
 
 def _check_content(
@@ -539,12 +516,17 @@ def _check_content(
 
 def conversation(ch: ImlcChannel, conv: pb.Conversation) -> ConvId:
     """A request's conversation as the core's, from the session's point of view (§8.1)."""
-    target = decimal(conv.target)
-    if target is None or conv.type not in (0, 1, 2):
+    return conv_id(ch, conv.type, conv.target)
+
+
+def conv_id(ch: ImlcChannel, kind: int, target_text: str) -> ConvId:
+    """:func:`conversation` of a Conversation's two fields."""
+    target = decimal(target_text)
+    if target is None or kind not in (0, 1, 2):
         raise Refused(S.BAD_REQUEST, "bad conversation")
-    if conv.type == pb.CONVERSATION_TYPE_SINGLE:
+    if kind == pb.CONVERSATION_TYPE_SINGLE:
         return ConvId.peer(ch.me, target)
-    if conv.type == pb.CONVERSATION_TYPE_GROUP:
+    if kind == pb.CONVERSATION_TYPE_GROUP:
         return ConvId.group(target)
     return ConvId.room(target)
 
@@ -653,19 +635,16 @@ class _Checked:
         self.typing = kept["content_type"] == pb.MESSAGE_CONTENT_TYPE_TYPING
 
 
-def _checked_send(ch: ImlcChannel, msg: pb.Message) -> _Checked:
+def _checked_send(ch: ImlcChannel, msg: c.Sent) -> _Checked:
     """The checks of MS before the core's (§3.1 steps 1-4): the conversation and the content's own fields."""
-    if not msg.message_id or not msg.HasField("message_content") or not msg.HasField("conversation"):
+    if not msg.message_id or not msg.has_content or not msg.has_conversation:
         raise Refused(S.BAD_REQUEST, "message_id, message_content and conversation required")
-    wire_conv = msg.conversation
-    conv = conversation(ch, wire_conv)
-    to = msg.to
-    if to and to != wire_conv.target:
+    conv = conv_id(ch, msg.conv_type, msg.conv_target)
+    if msg.to and msg.to != msg.conv_target:
         raise Refused(S.BAD_REQUEST, "to is not the conversation's target")
-    sender = getattr(msg, "from")
-    if sender and sender != str(ch.me):
+    if msg.sender and msg.sender != str(ch.me):
         raise Refused(S.IDENTITY_MISMATCH, "from is not you")
-    ctype, kept, text, data = read_content(msg.message_content, ch.settings.max_content_bytes)
+    ctype, kept, text, data = read_content(msg, ch.settings.max_content_bytes)
     return _Checked(conv, ctype, kept, text, data)
 
 
@@ -677,8 +656,8 @@ def _send_out(sent: _Checked, message_id: int) -> Outgoing:
     return Outgoing(sent.conv, sent.ctype, sent.text, str(message_id), data=sent.data, extra=extra)
 
 
-@COMMANDS.on(c.Command.MS, parser(c.Command.MS))
-async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | None:
+@COMMANDS.on(c.Command.MS, c.decode_send)
+async def _send(ch: ImlcChannel, frame: c.Frame, msg: c.Sent) -> bytes | None:
     """MS in the order of §3.1: request shape, sender, content; then dedup, then the core's checks and
     the commit, acked once it has landed."""
     sent = _checked_send(ch, msg)
@@ -704,7 +683,7 @@ async def _send(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> bytes | Non
 
 
 @COMMANDS.now(c.Command.MS)
-def _send_now(ch: ImlcChannel, frame: c.Frame, msg: pb.Message) -> object:
+def _send_now(ch: ImlcChannel, frame: c.Frame, msg: c.Sent) -> object:
     """The common 1:1 or group send without a coroutine. Typing, rooms and a send the core refuses (it
     may be a resend to answer with its first ack) go to :func:`_send`, which checks them again."""
     sent = _checked_send(ch, msg)
@@ -727,7 +706,7 @@ async def _typing(ch: ImlcChannel, sent: _Checked, message_id: int) -> bytes:
         ch.me, sent.conv.peer_of(ch.me), "typing", now, sent.text, sent.data, extra, ch.protocol
     )
     await ch.core.messages.signal(ch.session, signal, ch.policy)
-    return c.encode_body(pb.SendAck(message_id=message_id, server_time_ms=now))
+    return c.encode_send_ack(message_id, 0, 0, now)
 
 
 @COMMANDS.on(c.Command.MP, parser(c.Command.MP))
@@ -745,13 +724,14 @@ async def _pull(ch: ImlcChannel, frame: c.Frame, req: pb.PullRequest) -> bytes:
         page = await _backward(ch, conv, req.anchor_seq, limit)
     forward = req.direction == pb.PULL_DIRECTION_FORWARD
     target = int(req.conversation.target)
-    shown = [to_wire(m, target) for m in (page[:limit] if forward else page[-limit:])]
+    shown = [message_body(m, target) for m in (page[:limit] if forward else page[-limit:])]
     if not forward:
         shown.reverse()  # the page is cut at its oldest end: the messages next to the anchor stay
-    n = fit([m.ByteSize() for m in shown], ch.settings.max_body_bytes - 64)
+    n = fit([len(m) for m in shown], ch.settings.max_body_bytes - 64)
     kept = shown[:n] if forward else shown[:n][::-1]
     reply = pb.PullReply(conversation=req.conversation, last_seq=last_seq, has_more=len(page) > n)
-    reply.messages.extend(kept)
+    for body in kept:
+        reply.messages.add().MergeFromString(body)
     return c.encode_body(reply)
 
 

@@ -26,6 +26,7 @@ from typing import Final
 # Without types-protobuf installed these are untyped; with it, the ignore is unused — allow both.
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
 
+from polyim.protocols import protowire as pw
 from polyim.protocols.base import ProtocolError
 from polyim.protocols.imlc import imlc_pb2 as pb
 
@@ -534,3 +535,258 @@ def encode_body(msg: Message) -> bytes:
     """Serialise a body; the runtime writes fields in ascending number, as the §6 vectors rely on."""
     data: bytes = msg.SerializeToString()
     return data
+
+
+# --------------------------------------------------------------------------------------------------
+# The hot bodies without the runtime's objects (``polyim/protocols/protowire.py`` says why): MS's Message
+# read into a :class:`Sent`, MN's Message and MS's SendAck written from their fields.
+
+_MESSAGE_ID: Final = pw.key(1, pw.VARINT)
+_CONTENT: Final = pw.key(2, pw.LEN)
+_CONVERSATION: Final = pw.key(3, pw.LEN)
+_FROM: Final = pw.key(4, pw.LEN)
+_TO: Final = pw.key(5, pw.LEN)
+_SERVER_ID: Final = pw.key(6, pw.VARINT)
+_SEQ: Final = pw.key(7, pw.VARINT)
+_SERVER_TIME: Final = pw.key(8, pw.VARINT)
+_STATUS: Final = pw.key(9, pw.VARINT)
+_CONTENT_TYPE: Final = pw.key(1, pw.VARINT)
+_SEARCHABLE: Final = pw.key(2, pw.LEN)
+_PUSH_CONTENT: Final = pw.key(3, pw.LEN)
+_DATA: Final = pw.key(4, pw.LEN)
+_MENTIONED_TYPE: Final = pw.key(5, pw.VARINT)
+_MENTIONED_TARGETS: Final = pw.key(6, pw.LEN)
+_MEDIA_TYPE: Final = pw.key(7, pw.VARINT)
+_MSG_LENGTH: Final = pw.key(8, pw.VARINT)
+_MEDIA_URL: Final = pw.key(9, pw.LEN)
+_CONV_TYPE: Final = pw.key(1, pw.VARINT)
+_CONV_TARGET: Final = pw.key(2, pw.LEN)
+_ACK_SERVER_ID: Final = pw.key(2, pw.VARINT)
+_ACK_SEQ: Final = pw.key(3, pw.VARINT)
+_ACK_SERVER_TIME: Final = pw.key(4, pw.VARINT)
+_FAST_MISS: Final = (IndexError, UnicodeDecodeError, pw.NotCanonical)
+
+
+class Sent:
+    """An MS body as the adapter reads it: the Message's fields that matter to a send (the server's own
+    fields, ignored in MS, are not kept), and its content's. ``content_size`` is the content's encoded
+    size without unknown fields, as the runtime's ``ByteSize`` gives it (§3.1 MS check 3)."""
+
+    message_id: int = 0
+    has_content: bool = False
+    content_size: int = 0
+    content_type: int = 0
+    text: str = ""
+    push: str = ""
+    data: bytes = b""
+    mentioned_type: int = 0
+    targets: list[str]
+    media_type: int = 0
+    msg_length: int = 0
+    url: str = ""
+    has_conversation: bool = False
+    conv_type: int = 0
+    conv_target: str = ""
+    sender: str = ""
+    to: str = ""
+
+    def __init__(self) -> None:
+        self.targets = []
+
+
+def decode_send(body: bytes) -> Sent:
+    """An MS body: read directly when it has the canonical layout, else parsed by the runtime (which
+    raises :class:`ImlcDecodeError` for a body that does not parse, as :func:`decode_body`)."""
+    sent = _decode_send_fast(body)
+    return sent if sent is not None else sent_of(decode_body(Command.MS, body))
+
+
+def sent_of(msg: pb.Message) -> Sent:
+    """The :class:`Sent` of a Message the runtime parsed."""
+    sent = Sent()
+    sent.message_id = msg.message_id
+    sent.sender = getattr(msg, "from")
+    sent.to = msg.to
+    if msg.HasField("conversation"):
+        conv = msg.conversation
+        sent.has_conversation = True
+        sent.conv_type = conv.type
+        sent.conv_target = conv.target
+    if msg.HasField("message_content"):
+        content = msg.message_content
+        sent.has_content = True
+        sent.content_size = content.ByteSize()
+        sent.content_type = content.content_type
+        sent.text = content.searchable_content
+        sent.push = content.push_content
+        sent.data = content.data
+        sent.mentioned_type = content.mentioned_type
+        sent.targets = list(content.mentioned_targets)
+        sent.media_type = content.media_type
+        sent.msg_length = content.msg_length
+        sent.url = content.remote_media_url
+    return sent
+
+
+def _decode_send_fast(buf: bytes) -> Sent | None:
+    """The :class:`Sent` of ``buf`` if it is a Message in canonical layout, else None. A field at its
+    default is not canonical (the runtime never writes one), so the content's length is its ByteSize."""
+    sent = Sent()
+    end = len(buf)
+    p = last = 0
+    try:
+        while p < end:
+            k = buf[p]
+            if k >> 3 <= last:
+                return None  # out of order, repeated, or field 0
+            last = k >> 3
+            if k & 7 == pw.VARINT:
+                value, p = pw.varint_at(buf, p + 1)
+                if not value or k > _STATUS:
+                    return None
+                if k == _MESSAGE_ID:
+                    sent.message_id = value
+                continue  # the server's own fields (6–9) are ignored in MS
+            a, p = pw.span_at(buf, p + 1, end)
+            if k == _CONTENT:
+                _read_content(buf, a, p, sent)
+            elif k == _CONVERSATION:
+                _read_conversation(buf, a, p, sent)
+            elif a == p or (k != _FROM and k != _TO):
+                return None
+            elif k == _FROM:
+                sent.sender = buf[a:p].decode()
+            else:
+                sent.to = buf[a:p].decode()
+    except _FAST_MISS:
+        return None
+    return sent
+
+
+def _read_content(buf: bytes, p: int, end: int, sent: Sent) -> None:
+    """MessageContent in ``buf[p:end]`` into ``sent``; anything but the canonical layout raises."""
+    sent.has_content = True
+    sent.content_size = end - p
+    last = 0
+    while p < end:
+        k = buf[p]
+        number = k >> 3
+        if number < last or (number == last and k != _MENTIONED_TARGETS):
+            raise pw.NotCanonical
+        last = number
+        if k & 7 == pw.VARINT:
+            value, p = pw.varint_at(buf, p + 1)
+            if not value:
+                raise pw.NotCanonical
+            if k == _CONTENT_TYPE:
+                sent.content_type = pw.int32_of(value)
+            elif k == _MENTIONED_TYPE:
+                sent.mentioned_type = pw.int32_of(value)
+            elif k == _MEDIA_TYPE:
+                sent.media_type = pw.uint32_of(value)
+            elif k == _MSG_LENGTH:
+                sent.msg_length = pw.uint32_of(value)
+            else:
+                raise pw.NotCanonical
+            continue
+        a, p = pw.span_at(buf, p + 1, end)
+        if k == _MENTIONED_TARGETS:
+            sent.targets.append(buf[a:p].decode())
+        elif a == p:
+            raise pw.NotCanonical
+        elif k == _SEARCHABLE:
+            sent.text = buf[a:p].decode()
+        elif k == _PUSH_CONTENT:
+            sent.push = buf[a:p].decode()
+        elif k == _DATA:
+            sent.data = buf[a:p]
+        elif k == _MEDIA_URL:
+            sent.url = buf[a:p].decode()
+        else:
+            raise pw.NotCanonical  # local_media_path (dropped: the runtime's ByteSize counts it) or unknown
+
+
+def _read_conversation(buf: bytes, p: int, end: int, sent: Sent) -> None:
+    sent.has_conversation = True
+    if p < end and buf[p] == _CONV_TYPE:
+        value, p = pw.varint_at(buf, p + 1)
+        if not value:
+            raise pw.NotCanonical
+        sent.conv_type = pw.int32_of(value)
+    if p < end and buf[p] == _CONV_TARGET:
+        a, p = pw.span_at(buf, p + 1, end)
+        if a == p:
+            raise pw.NotCanonical
+        sent.conv_target = buf[a:p].decode()
+    if p != end:
+        raise pw.NotCanonical
+
+
+def encode_content(
+    content_type: int,
+    text: str,
+    push: str = "",
+    data: bytes = b"",
+    mentioned_type: int = 0,
+    targets: list[str] | None = None,
+    media_type: int = 0,
+    msg_length: int = 0,
+    url: str = "",
+) -> bytes:
+    """A MessageContent's bytes, as the runtime writes it (``local_media_path`` is never sent)."""
+    out = bytearray()
+    pw.put_field(out, _CONTENT_TYPE, content_type)
+    pw.put_text(out, _SEARCHABLE, text)
+    pw.put_text(out, _PUSH_CONTENT, push)
+    if data:
+        pw.put_bytes(out, _DATA, data)
+    pw.put_field(out, _MENTIONED_TYPE, mentioned_type)
+    if targets:
+        for target in targets:
+            pw.put_bytes(out, _MENTIONED_TARGETS, target.encode())
+    pw.put_field(out, _MEDIA_TYPE, media_type)
+    pw.put_field(out, _MSG_LENGTH, msg_length)
+    pw.put_text(out, _MEDIA_URL, url)
+    return bytes(out)
+
+
+def encode_message(
+    message_id: int,
+    content: bytes | None,
+    conv_type: int,
+    conv_target: str,
+    sender: str,
+    to: str,
+    server_id: int = 0,
+    seq: int = 0,
+    server_time_ms: int = 0,
+    status: int = 0,
+) -> bytes:
+    """A Message's bytes (MN, and each message of a pull), as the runtime writes it: ``content`` is the
+    MessageContent's (:func:`encode_content`), None where the message has none; the conversation is
+    always present."""
+    out = bytearray()
+    pw.put_field(out, _MESSAGE_ID, message_id)
+    if content is not None:
+        pw.put_bytes(out, _CONTENT, content)
+    conv = bytearray()
+    pw.put_field(conv, _CONV_TYPE, conv_type)
+    pw.put_text(conv, _CONV_TARGET, conv_target)
+    pw.put_bytes(out, _CONVERSATION, bytes(conv))
+    pw.put_text(out, _FROM, sender)
+    pw.put_text(out, _TO, to)
+    pw.put_field(out, _SERVER_ID, server_id)
+    pw.put_field(out, _SEQ, seq)
+    pw.put_field(out, _SERVER_TIME, server_time_ms)
+    pw.put_field(out, _STATUS, status)
+    return bytes(out)
+
+
+def encode_send_ack(message_id: int, server_id: int, seq: int, server_time_ms: int) -> bytes:
+    """MS's reply body (SendAck), as the runtime writes it."""
+    out = bytearray()
+    pw.put_field(out, _MESSAGE_ID, message_id)
+    pw.put_field(out, _ACK_SERVER_ID, server_id)
+    pw.put_field(out, _ACK_SEQ, seq)
+    pw.put_field(out, _ACK_SERVER_TIME, server_time_ms)
+    return bytes(out)

@@ -15,7 +15,7 @@ from polyim.model import ConvKind
 from polyim.protocols.channel import Refused
 from polyim.protocols.imlc import codec as c
 from polyim.protocols.imlc import imlc_pb2 as pb
-from polyim.protocols.imlc.adapter import COMMANDS, ImlcChannel, fit, parser, to_wire
+from polyim.protocols.imlc.adapter import COMMANDS, ImlcChannel, fit, message_body, parser
 
 S = c.Status
 SYNC_DEFAULT, SYNC_MAX = 100, 500  # conversations per page (§3.1 SYNC)
@@ -77,7 +77,7 @@ async def _state(ch: ImlcChannel, item: ConvActivity) -> pb.ConversationState:
     last = await ch.core.messages.last_message(conv) if item.state.last_seq else None
     if last is not None:
         out.last_time_ms = last.ts_ms
-        out.last_message.CopyFrom(to_wire(last, target))
+        out.last_message.MergeFromString(message_body(last, target))
     return out
 
 
