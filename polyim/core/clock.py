@@ -29,12 +29,24 @@ class Clock:
         return self.time_ns() // 1_000_000
 
     def now_us(self) -> int:
-        now = self.time_ns() // 1000
+        return self._us(self.time_ns())
+
+    def _us(self, now_ns: int) -> int:
+        now = now_ns // 1000
         self._last_us = now if now > self._last_us else self._last_us + 1
         return self._last_us
 
     def next_msg_id(self) -> int:
-        ms = self.now_ms()
+        return self._msg_id(self.now_ms())
+
+    def stamp(self) -> tuple[int, int, int]:
+        """A new message's message id, time (ms) and activity time (µs), from one reading of the clock:
+        three readings cost a message three calls of ``time_ns``."""
+        now_ns = self.time_ns()
+        ms = now_ns // 1_000_000
+        return self._msg_id(ms), ms, self._us(now_ns)
+
+    def _msg_id(self, ms: int) -> int:
         if ms > self._last_ms:
             self._last_ms, self._counter = ms, 0
         else:

@@ -120,16 +120,17 @@ def new_message(
     clock: Clock, out: Outgoing, sender: int, device: str, *, topic: str = "", priority: tuple[int, ...] = ()
 ) -> NewMessage:
     """The store record of ``out``: stamped with a global message id, server time and activity time."""
+    msg_id, ts_ms, activity_us = clock.stamp()
     return NewMessage(
         conv=out.conv,
-        msg_id=clock.next_msg_id(),
+        msg_id=msg_id,
         sender=sender,
         device=device,
         client_id=out.client_id,
         ctype=out.ctype,
         content=out.content,
-        ts_ms=clock.now_ms(),
-        activity_us=clock.now_us(),
+        ts_ms=ts_ms,
+        activity_us=activity_us,
         data=out.data,
         extra=out.extra or {},
         topic=topic,
