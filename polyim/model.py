@@ -93,7 +93,14 @@ class ConvId:
 
     @staticmethod
     def peer(x: int, y: int) -> ConvId:
-        return _interned(ConvKind.PEER, min(x, y), max(x, y))
+        a, b = (x, y) if x <= y else (y, x)
+        if b >> 31:
+            return _interned(ConvKind.PEER, a, b)
+        # Both ids under 2**31 (every id polyim hands out): one integer for the key, half the cost of
+        # building and hashing a (kind, a, b) tuple; a 1:1 conversation is named several times a message.
+        key = a << 31 | b
+        conv = _PEERS.get(key)
+        return conv if conv is not None else remember(_PEERS, key, ConvId(ConvKind.PEER, a, b))
 
     @staticmethod
     def group(gid: int) -> ConvId:
@@ -111,7 +118,8 @@ class ConvId:
     def from_key(key: str) -> ConvId:
         parts = key.split(":")
         kind = ConvKind(parts[0])
-        return _interned(kind, int(parts[1]), int(parts[2]) if len(parts) > 2 else 0)
+        a, b = int(parts[1]), int(parts[2]) if len(parts) > 2 else 0
+        return ConvId.peer(a, b) if kind is ConvKind.PEER and a <= b else _interned(kind, a, b)
 
     def peer_of(self, uid: int) -> int:
         """The other user of a 1:1 conversation (the user itself for a self-chat)."""
@@ -119,6 +127,7 @@ class ConvId:
 
 
 _INTERNED: dict[tuple[ConvKind, int, int], ConvId] = {}
+_PEERS: dict[int, ConvId] = {}
 
 
 def _interned(kind: ConvKind, a: int, b: int) -> ConvId:

@@ -20,6 +20,7 @@ VARINT: Final = 0
 LEN: Final = 2
 
 _U64: Final = 1 << 64
+_LOW42: Final = (1 << 42) - 1
 
 
 class NotCanonical(Exception):
@@ -54,12 +55,25 @@ def _varint(value: int, packed: int, shift: int) -> bytes:
     took twice as long."""
     if value < 0:
         value += _U64
+    if value >> 42:
+        # Over 42 bits (a message id: 63 bits), the value is a boxed integer under mypyc, each operation
+        # on it an allocation: it is split once, and the loops run on the halves.
+        return _groups6(value & _LOW42, packed, shift) + _varint(value >> 42, 0, 0)
     while value > 0x7F:
         packed |= (value & 0x7F | 0x80) << shift
         value >>= 7
         shift += 8
     packed |= value << shift
     return packed.to_bytes(shift // 8 + 1, "little")
+
+
+def _groups6(low: int, packed: int, shift: int) -> bytes:
+    """The 42 bits of ``low`` as six varint groups, each with its continuation bit, after ``packed``."""
+    for _ in range(6):
+        packed |= (low & 0x7F | 0x80) << shift
+        low >>= 7
+        shift += 8
+    return packed.to_bytes(shift // 8, "little")
 
 
 def put_text(out: bytearray, field_key: int, text: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from polyim.protocols.imlc import codec as c
@@ -167,6 +167,7 @@ def test_the_writers_write_the_runtimes_bytes(msg: pb.Message) -> None:
 
 @PROPERTY
 @given(UINT64, INT64, UINT64, INT64)
+@example(2**42 - 1, 2**42, 2**49, 7_402_946_560_515_903_493)  # the writer splits values over 42 bits
 def test_the_send_ack_is_the_runtimes(message_id: int, server_id: int, seq: int, time_ms: int) -> None:
     expected = pb.SendAck(message_id=message_id, server_id=server_id, seq=seq, server_time_ms=time_ms)
     assert c.encode_send_ack(message_id, server_id, seq, time_ms) == expected.SerializeToString()
