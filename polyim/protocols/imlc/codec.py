@@ -691,6 +691,8 @@ def _read_content(buf: bytes, p: int, end: int, sent: Sent) -> None:
             sent.url = buf[a:p].decode()
         else:
             raise pw.NotCanonical  # local_media_path (dropped: the runtime's ByteSize counts it) or unknown
+    if p != end:
+        raise pw.NotCanonical  # a varint ran past the content's end
 
 
 def _read_conversation(buf: bytes, p: int, end: int, sent: Sent) -> None:

@@ -101,6 +101,19 @@ def test_what_a_protobuf_library_writes_reads_fast_as_the_runtime_reads_it(msg: 
 def test_any_bytes_are_refused_or_read_exactly_as_the_runtime_does(data: st.DataObject) -> None:
     seed = data.draw(messages()).SerializeToString()
     body = data.draw(st.one_of(st.binary(max_size=40), mutated_stream([seed])))
+    refused_or_read_as_the_runtime(body)
+
+
+def test_a_varint_cut_by_the_contents_end_is_the_runtimes_to_judge() -> None:
+    """The content's last varint runs on into the Message's next field: the runtime refuses it."""
+    refused_or_read_as_the_runtime(b"\x08\x01\x12\x04\x08\x01\x40\x80\x48\x01")
+    refused_or_read_as_the_runtime(
+        b'\x08\x01\x12\x1e\x1a\x04\x00\x00\xc2\x80"\x01\x00(\x012\x002\x04\xc2\x80'
+        b"\xc2\x802\x01\x008\x80\x80\x01@\x80\x80\x80H\x01"
+    )
+
+
+def refused_or_read_as_the_runtime(body: bytes) -> None:
     expected = runtime(body)
     try:
         got = fields(c.decode_send(body))
