@@ -27,6 +27,11 @@ class NotCanonical(Exception):
     """The bytes are not the canonical layout the fast decoder reads: the runtime must judge them."""
 
 
+#: What a fast decoder catches to hand a body to the runtime: an index past the end, text that is not
+#: UTF-8, a layout that is not canonical.
+FAST_MISS: Final = (IndexError, UnicodeDecodeError, NotCanonical)
+
+
 def key(number: int, wire_type: int) -> int:
     """The one-byte key of field ``number`` (1–15)."""
     return number << 3 | wire_type
@@ -47,6 +52,12 @@ def put_bytes(out: bytearray, field_key: int, data: bytes) -> None:
     """A length-delimited field, written even when empty (a repeated element, a present sub-message)."""
     out += _varint(len(data), field_key, 8)
     out += data
+
+
+def put_text(out: bytearray, field_key: int, text: str) -> None:
+    """A string field, left out when empty."""
+    if text:
+        put_bytes(out, field_key, text.encode())
 
 
 def _varint(value: int, packed: int, shift: int) -> bytes:
@@ -74,12 +85,6 @@ def _groups6(low: int, packed: int, shift: int) -> bytes:
         low >>= 7
         shift += 8
     return packed.to_bytes(shift // 8, "little")
-
-
-def put_text(out: bytearray, field_key: int, text: str) -> None:
-    """A string field, left out when empty."""
-    if text:
-        put_bytes(out, field_key, text.encode())
 
 
 def varint_at(buf: bytes, p: int) -> tuple[int, int]:
@@ -134,3 +139,18 @@ def uint32_of(value: int) -> int:
 def int64_of(value: int) -> int:
     """A varint read as an int64 field."""
     return value - _U64 if value >= 1 << 63 else value
+
+
+def varint_field(buf: bytes, p: int, field_key: int) -> tuple[int, int]:
+    """The varint of the field at ``p``, which must be ``field_key``'s, and the position after it."""
+    if buf[p] != field_key:
+        raise NotCanonical
+    return varint_at(buf, p + 1)
+
+
+def span_field(buf: bytes, p: int, end: int, field_key: int) -> tuple[int, int]:
+    """The bounds of the length-delimited field at ``p``, which must be ``field_key``'s; IndexError past
+    ``end``."""
+    if buf[p] != field_key:
+        raise NotCanonical
+    return span_at(buf, p + 1, end)

@@ -789,7 +789,6 @@ _KEY4: Final = pw.key(4, pw.VARINT)
 _TEXT: Final = pw.key(5, pw.LEN)
 _DATA: Final = pw.key(6, pw.LEN)
 _ERRMSG: Final = pw.key(4, pw.LEN)
-_FAST_MISS: Final = (IndexError, UnicodeDecodeError, pw.NotCanonical)
 
 
 class Chat:
@@ -819,47 +818,33 @@ def _decode_chat_fast(buf: bytes) -> Chat | None:
     end = len(buf)
     chat = Chat()
     try:
-        chat.suid, p = _varint_field(buf, 0, _KEY1)
-        chat.duid, p = _varint_field(buf, p, _KEY2)
-        chat.level, p = _varint_field(buf, p, _KEY3)
-        chat.time, p = _varint_field(buf, p, _KEY4)
-        a, p = _span_field(buf, p, _TEXT)
+        chat.suid, p = pw.varint_field(buf, 0, _KEY1)
+        chat.duid, p = pw.varint_field(buf, p, _KEY2)
+        chat.level, p = pw.varint_field(buf, p, _KEY3)
+        chat.time, p = pw.varint_field(buf, p, _KEY4)
+        a, p = pw.span_field(buf, p, end, _TEXT)
         chat.text = buf[a:p].decode()
         if p < end:
-            a, p = _span_field(buf, p, _DATA)
+            a, p = pw.span_field(buf, p, end, _DATA)
             chat.data = buf[a:p]
-    except _FAST_MISS:
+    except pw.FAST_MISS:
         return None
     # level is a uint32 (the runtime truncates a larger value, and judges it); nothing may follow
     return chat if p == end and chat.level <= 0xFFFF_FFFF else None
-
-
-def _varint_field(buf: bytes, p: int, field_key: int) -> tuple[int, int]:
-    """The varint of the field at ``p``, which must be ``field_key``'s, and the position after it."""
-    if buf[p] != field_key:
-        raise pw.NotCanonical
-    return pw.varint_at(buf, p + 1)
-
-
-def _span_field(buf: bytes, p: int, field_key: int) -> tuple[int, int]:
-    """The bounds of the length-delimited field at ``p``, which must be ``field_key``'s."""
-    if buf[p] != field_key:
-        raise pw.NotCanonical
-    return pw.span_at(buf, p + 1, len(buf))
 
 
 def chat_ack_ids(body: bytes) -> tuple[int, int]:
     """A receiver's CHAT-ACK (mesg_chat_ack): its suid and duid. Read directly in the canonical layout,
     else by :func:`decode_body` (which raises :class:`BeehiveDecodeError` for a bad body)."""
     try:
-        suid, p = _varint_field(body, 0, _KEY1)
-        duid, p = _varint_field(body, p, _KEY2)
-        code, p = _varint_field(body, p, _KEY3)
-        a, p = _span_field(body, p, _ERRMSG)
+        suid, p = pw.varint_field(body, 0, _KEY1)
+        duid, p = pw.varint_field(body, p, _KEY2)
+        code, p = pw.varint_field(body, p, _KEY3)
+        a, p = pw.span_field(body, p, len(body), _ERRMSG)
         body[a:p].decode()
         if p == len(body) and code <= 0xFFFF_FFFF:
             return suid, duid
-    except _FAST_MISS:
+    except pw.FAST_MISS:
         pass
     ack = decode_body(Cmd.CHAT_ACK, body)
     return ack.suid, ack.duid

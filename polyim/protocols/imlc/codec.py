@@ -551,7 +551,6 @@ _CONV_TARGET: Final = pw.key(2, pw.LEN)
 _ACK_SERVER_ID: Final = pw.key(2, pw.VARINT)
 _ACK_SEQ: Final = pw.key(3, pw.VARINT)
 _ACK_SERVER_TIME: Final = pw.key(4, pw.VARINT)
-_FAST_MISS: Final = (IndexError, UnicodeDecodeError, pw.NotCanonical)
 
 
 class Sent:
@@ -645,7 +644,7 @@ def _decode_send_fast(buf: bytes) -> Sent | None:
                 sent.sender = buf[a:p].decode()
             else:
                 sent.to = buf[a:p].decode()
-    except _FAST_MISS:
+    except pw.FAST_MISS:
         return None
     return sent
 
@@ -702,8 +701,8 @@ def _read_conversation(buf: bytes, p: int, end: int, sent: Sent) -> None:
         if not value:
             raise pw.NotCanonical
         sent.conv_type = pw.int32_of(value)
-    if p < end and buf[p] == _CONV_TARGET:
-        a, p = pw.span_at(buf, p + 1, end)
+    if p < end:
+        a, p = pw.span_field(buf, p, end, _CONV_TARGET)
         if a == p:
             raise pw.NotCanonical
         sent.conv_target = buf[a:p].decode()
