@@ -139,13 +139,10 @@ def new_message(
 
 
 class _Committed(Pending[SendResult]):
-    """A send's result, with :meth:`settle` to settle it from its append (see :func:`commit_then`): one
-    object and a bound method per send where a closure and its environment were two more objects. (Not
-    ``__call__``: mypyc's build of a callable subclass of the generic ``Pending`` crashes when called.)"""
-
-    def __init__(self, deliver: Callable[[Message], None]) -> None:
-        super().__init__()
-        self.deliver = deliver
+    """A send's result, with :meth:`settle` to settle it from its append and then :meth:`deliver` a new
+    message: one object and a bound method per send where a closure and its environment were two more
+    objects. (Not ``__call__``: mypyc's build of a callable subclass of the generic ``Pending`` crashes
+    when called.)"""
 
     def settle(self, fut: Pending[tuple[Message, bool]]) -> None:
         exc = fut.exception()
@@ -157,32 +154,46 @@ class _Committed(Pending[SendResult]):
         if not duplicate:
             self.deliver(message)
 
+    def deliver(self, message: Message) -> None:
+        raise NotImplementedError
+
+
+class _Then(_Committed):
+    """:func:`commit_then`'s result: ``deliver`` is any callable (a room's fan-out)."""
+
+    def __init__(self, deliver: Callable[[Message], None]) -> None:
+        super().__init__()
+        self._then = deliver
+
+    def deliver(self, message: Message) -> None:
+        self._then(message)
+
 
 def commit_then(
     committed: Pending[tuple[Message, bool]], deliver: Callable[[Message], None]
 ) -> Pending[SendResult]:
     """The send result of an append: settled after COMMIT, then ``deliver`` runs for a new message (a
     resend of a committed client id settles to the original, marked duplicate, and is not delivered)."""
-    result = _Committed(deliver)
+    result = _Then(deliver)
     committed.add_done_callback(result.settle)
     return result
 
 
-class _Deliver:
-    """Hand a committed 1:1, group or notification message to its recipients' sessions (all but the
-    sender's own, ``skip``): a callable object rather than a closure, one per send."""
-
-    __slots__ = ("origin", "recipients", "sessions", "skip")
+class _Delivered(_Committed):
+    """The result of a 1:1, group or notification send, which hands the committed message to its
+    recipients' sessions (all but the sender's own, ``skip``) itself: what to deliver is kept on the
+    result, one object per send where a separate callable was another."""
 
     def __init__(
         self, sessions: SessionRegistry, recipients: Sequence[int], origin: str, skip: SessionId | None
     ) -> None:
+        super().__init__()
         self.sessions = sessions
         self.recipients = recipients
         self.origin = origin
         self.skip = skip
 
-    def __call__(self, message: Message) -> None:
+    def deliver(self, message: Message) -> None:
         event = MessageEvent(message, self.origin)
         self.sessions.deliver(self.recipients, event, skip=self.skip, conv_key=message.conv.key)
 
@@ -369,8 +380,9 @@ class Messaging:
         )
 
         skip = session.sid if session is not None else None
-        deliver = _Deliver(self.ctx.sessions, recipients, origin, skip)
-        return commit_then(self.ctx.store.append_message(new), deliver)
+        result = _Delivered(self.ctx.sessions, recipients, origin, skip)
+        self.ctx.store.append_message(new).add_done_callback(result.settle)
+        return result
 
     # -- notifications (the per-user stream) ---------------------------------------------------
     async def notify(

@@ -25,7 +25,9 @@ class Receipts:
         self._timer: asyncio.TimerHandle | None = None
 
     def note(self, uid: int, key: str, seq: int) -> None:
-        mine = self._queued.setdefault(uid, {})
+        mine = self._queued.get(uid)
+        if mine is None:  # not setdefault: that builds a dict for every receipt, to throw it away
+            mine = self._queued[uid] = {}
         if seq > mine.get(key, 0):
             mine[key] = seq
         if self._timer is None:
