@@ -53,6 +53,16 @@ def fan_out(sessions: Iterable[Session], event: Event, counts: dict[str, int] | 
     return n
 
 
+def _distinct(uids: list[int]) -> bool:
+    """Whether no user repeats in ``uids``, answered without a set for the one or two of a 1:1 send."""
+    n = len(uids)
+    if n < 2:
+        return True
+    if n == 2:
+        return uids[0] != uids[1]
+    return len(set(uids)) == n
+
+
 @dataclass(eq=False, slots=True)
 class Session:
     """One live session held by this node. ``sid`` is given by :meth:`SessionRegistry.attach`."""
@@ -298,12 +308,47 @@ class SessionRegistry:
 
         This node's sessions get the event object itself; the other nodes are looked up only when some
         user has a session there (never on one node), and only then is the event serialized."""
+        targets = uids if isinstance(uids, list) else list(uids)
+        watchers = self._monitors.get(conv_key) if conv_key else None
+        out = self.stats.messages_out if type(event) is MessageEvent else None
+        if watchers is None and not self._remote and _distinct(targets):
+            n = self._deliver_distinct(targets, event, NO_SESSION if skip is None else skip, out)
+        else:
+            n = self._deliver_once(targets, watchers or (), event, skip, out)
+        if out is not None:
+            self.stats.fanout.observe_count(n)
+        return n
+
+    def _deliver_distinct(
+        self, uids: list[int], event: Event, skip: SessionId, out: dict[str, int] | None
+    ) -> int:
+        """:meth:`deliver` to this node alone, to distinct users (each session then comes up once): a
+        1:1 message's two, with no set of the sessions reached (every message takes this way)."""
+        n = 0
+        for uid in uids:
+            sessions = self._by_uid.get(uid)
+            if sessions is None:
+                continue
+            for s in sessions:
+                if s.sid != skip:
+                    s.sink.deliver(event)
+                    n += 1
+                    if out is not None:
+                        out[s.protocol] = out.get(s.protocol, 0) + 1
+        return n
+
+    def _deliver_once(
+        self,
+        uids: list[int],
+        watchers: Iterable[Session],
+        event: Event,
+        skip: SessionId | None,
+        out: dict[str, int] | None,
+    ) -> int:
+        """:meth:`deliver` in general: users may repeat, monitors may be among them, some sessions may
+        be on other nodes; a set keeps each session to one delivery."""
         seen: set[int] = set() if skip is None else {skip}
         n = 0
-        remote = self._remote
-        out = self.stats.messages_out if type(event) is MessageEvent else None
-        if remote:
-            uids = list(uids)  # read twice
         for uid in uids:
             for s in self._by_uid.get(uid, ()):
                 if s.sid not in seen:
@@ -312,18 +357,15 @@ class SessionRegistry:
                     n += 1
                     if out is not None:
                         out[s.protocol] = out.get(s.protocol, 0) + 1
-        if conv_key:
-            for s in self._monitors.get(conv_key, ()):
-                if s.sid not in seen:
-                    seen.add(s.sid)
-                    s.sink.deliver(event)
-                    n += 1
-                    if out is not None:
-                        out[s.protocol] = out.get(s.protocol, 0) + 1
-        if remote:
+        for s in watchers:
+            if s.sid not in seen:
+                seen.add(s.sid)
+                s.sink.deliver(event)
+                n += 1
+                if out is not None:
+                    out[s.protocol] = out.get(s.protocol, 0) + 1
+        if self._remote:
             n += self._publish(uids, event, seen)
-        if out is not None:
-            self.stats.fanout.observe_count(n)
         return n
 
     def _publish(self, uids: Iterable[int], event: Event, seen: set[int]) -> int:
