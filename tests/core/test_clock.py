@@ -35,3 +35,17 @@ def test_ids_and_activity_times_never_go_back_with_the_clock() -> None:
         activity.append(us)
     ids.append(clock.next_msg_id())
     assert ids == sorted(set(ids)) and activity == sorted(set(activity))
+
+
+def test_more_than_4096_ids_in_one_millisecond_borrow_the_next_one() -> None:
+    """The counter has 12 bits: the 4,097th id of a millisecond is the first of the next, and the ids
+    go on rising (the id's time bits are made once a millisecond, so this is where they could go
+    stale)."""
+    clock = Clock(node_id=7, time_ns=lambda: 3_000_000_000_000_000_000)
+    ids = [clock.next_msg_id() for _ in range(4097 + 5)]
+    assert ids == sorted(set(ids))
+    ms = 3_000_000_000_000
+    assert [i >> 22 for i in ids[:4096]] == [ms] * 4096
+    assert [i >> 22 for i in ids[4096:]] == [ms + 1] * 6
+    assert {(i >> 12) & 0x3FF for i in ids} == {7}
+    assert [i & 0xFFF for i in ids[4095:4099]] == [4095, 0, 1, 2]
