@@ -510,12 +510,11 @@ def decode_text(raw: bytes) -> str:
 
 def parse_number(raw: bytes, kind: int, code: int = 0) -> int:
     """A decimal field of ``kind``; spaces around it are allowed, an empty Bool is false."""
-    token = raw.strip(b" ")
-    if kind == Kind.BOOL and not token:
-        return 0
-    if not _is_decimal(token):
+    value = _decimal(raw)
+    if value is None:
+        if kind == Kind.BOOL and not raw.strip(b" "):
+            return 0
         raise XmmepDecodeError(f"bad number {raw[:24]!r}", fatal=False, code=code)
-    value = int(token)
     if kind == Kind.BOOL:
         return 1 if value else 0
     if kind == Kind.BYTE and not 0 <= value <= 255:
@@ -529,14 +528,31 @@ def parse_number(raw: bytes, kind: int, code: int = 0) -> int:
     return value
 
 
+def _decimal(raw: bytes) -> int | None:
+    """``-?[0-9]{1,20}`` between spaces, read digit by digit: compiled, a fifth of the time of a strip,
+    a check and ``int`` (each of which copied the bytes), and a chat message has two; None if it is not
+    one."""
+    start, end = 0, len(raw)
+    while start < end and raw[start] == 32:
+        start += 1
+    while end > start and raw[end - 1] == 32:
+        end -= 1
+    negative = start < end and raw[start] == 45
+    i = start + 1 if negative else start
+    if i == end or end - i > 20:
+        return None
+    value = 0
+    while i < end:
+        digit = raw[i] - 48
+        if digit < 0 or digit > 9:
+            return None
+        value = value * 10 + digit
+        i += 1
+    return -value if negative else value
+
+
 def _is_number(raw: bytes) -> bool:
-    return _is_decimal(raw.strip(b" "))
-
-
-def _is_decimal(token: bytes) -> bool:
-    """``-?[0-9]{1,20}``, without a regex (two of these per chat message)."""
-    digits = token[1:] if token[:1] == b"-" else token
-    return len(digits) <= 20 and digits.isdigit()
+    return _decimal(raw) is not None
 
 
 class _Tokens:

@@ -7,7 +7,7 @@ import contextlib
 import re
 from collections.abc import Callable
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from polyim.protocols.xmmep import codec as c
@@ -172,6 +172,48 @@ def test_a_number_is_accepted_exactly_when_it_is_a_signed_decimal(raw: bytes) ->
         assert not grammatical
         return
     assert grammatical and value == int(raw)
+
+
+def _reference_number(raw: bytes, kind: int) -> int | None:
+    """What a numeric field reads as, from the rules of §2.2 by the plainest means (None: refused)."""
+    token = raw.strip(b" ")
+    if kind == c.Kind.BOOL and not token:
+        return 0
+    if _DECIMAL.fullmatch(token) is None:
+        return None
+    value = int(token)
+    if kind == c.Kind.BOOL:
+        return 1 if value else 0
+    if (kind == c.Kind.BYTE and not 0 <= value <= 255) or (kind == c.Kind.UINT and value < 0):
+        return None
+    if kind == c.Kind.PORT:
+        return None if not -32768 <= value <= 65535 else value + 65536 if value < 0 else value
+    return value
+
+
+@FUZZ
+@example(b"9" * 20, c.Kind.INT)
+@example(b" " + b"1" * 21, c.Kind.INT)
+@example(b"-" + b"9" * 20 + b"  ", c.Kind.INT)
+@example(b"-32769", c.Kind.PORT)
+@example(b"-1", c.Kind.PORT)
+@example(b"256", c.Kind.BYTE)
+@example(b"  ", c.Kind.BOOL)
+@example(b"-", c.Kind.BOOL)
+@given(
+    st.one_of(_NUMBERISH, st.from_regex(rb"\A *-?[0-9]{0,22} *\Z", fullmatch=True)),
+    st.sampled_from(sorted(c._NUMERIC)),
+)
+def test_every_numeric_kind_reads_as_its_rules_say(raw: bytes, kind: int) -> None:
+    """The digit-by-digit reader against the rules: spaces, a sign, 1 to 20 digits, each kind's range
+    (long runs of digits and ranges' edges included), an empty Bool false, anything else refused."""
+    expected = _reference_number(raw, kind)
+    try:
+        value = c.parse_number(raw, kind, 170)
+    except XmmepDecodeError as exc:
+        assert expected is None and exc.code == 170 and not exc.fatal
+        return
+    assert value == expected
 
 
 _TOKEN = st.one_of(_NUMBERISH, st.binary(max_size=8), st.text("ab=é1", max_size=6).map(str.encode))
