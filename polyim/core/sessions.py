@@ -349,15 +349,9 @@ class SessionRegistry:
         be on other nodes; a set keeps each session to one delivery."""
         seen: set[int] = set() if skip is None else {skip}
         n = 0
-        for uid in uids:
-            for s in self._by_uid.get(uid, ()):
-                if s.sid not in seen:
-                    seen.add(s.sid)
-                    s.sink.deliver(event)
-                    n += 1
-                    if out is not None:
-                        out[s.protocol] = out.get(s.protocol, 0) + 1
-        for s in watchers:
+        candidates = [s for uid in uids for s in self._by_uid.get(uid, ())]
+        candidates.extend(watchers)
+        for s in candidates:
             if s.sid not in seen:
                 seen.add(s.sid)
                 s.sink.deliver(event)
