@@ -662,6 +662,22 @@ async def test_monitors(core: Core) -> None:
     assert info.value.code is Code.LIMIT
 
 
+async def test_a_delivery_reaches_each_session_once_and_never_the_skipped_one(core: Core) -> None:
+    """The registry's two ways, each session once: distinct users (every 1:1 message's way), and a
+    user named twice or also monitoring (the general way)."""
+    a, b = await user(core, "alice"), await user(core, "bob")
+    sa, sink_a = await online(core, a)
+    _, sink_a2 = await online(core, a, "d2", DeviceClass.MOBILE)
+    sb, sink_b = await online(core, b)
+    event = PresenceEvent(a, Presence.ONLINE)
+    assert core.sessions.deliver([a, b], event, skip=sa.sid) == 2
+    assert core.sessions.deliver([b, a, b, a], event, skip=sa.sid) == 2
+    await core.messages.monitor(sb, ConvId.peer(a, b))
+    assert core.sessions.deliver([b], event, conv_key=ConvId.peer(a, b).key) == 1
+    assert core.sessions.deliver((u for u in (a, b)), event) == 3
+    assert [len(s.events) for s in (sink_a, sink_a2, sink_b)] == [1, 3, 4]
+
+
 # -- notifications ---------------------------------------------------------------------------------
 async def test_notifications_stream(core: Core) -> None:
     b = await user(core, "bob")
