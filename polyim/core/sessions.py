@@ -334,7 +334,7 @@ class SessionRegistry:
                     s.sink.deliver(event)
                     n += 1
                     if out is not None:
-                        out[s.protocol] = out.get(s.protocol, 0) + 1
+                        bump(out, s.protocol)
         return n
 
     def _deliver_once(
@@ -357,7 +357,7 @@ class SessionRegistry:
                 s.sink.deliver(event)
                 n += 1
                 if out is not None:
-                    out[s.protocol] = out.get(s.protocol, 0) + 1
+                    bump(out, s.protocol)
         if self._remote:
             n += self._publish(uids, event, seen)
         return n
