@@ -643,7 +643,7 @@ def _extensions(tokens: list[bytes]) -> list[tuple[str, str]]:
 def decode_body(frame: Frame) -> Message:
     """The body of ``frame`` by its schema (:data:`SCHEMAS`; a code without one must not be passed)."""
     code, body = frame.code, frame.body
-    if b"\x00" in body:
+    if 0 in body:  # an int: ``b"\x00" in body`` first tries it as one, and pays for the TypeError
         raise XmmepDecodeError("NUL inside the body", fatal=False, code=code)
     items = body.translate(_ONE_DELIMITER).split(SOH) if body else []
     if code in _FLAT:
@@ -689,13 +689,16 @@ def encode_text(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass").translate(_FORBIDDEN)
 
 
+#: ``b"%d" % n`` of the small numbers a body carries most (results, flags, counts, ports).
+_DECIMALS: Final = [b"%d" % n for n in range(1024)]
+
+
 def _scalar(value: Value) -> bytes:
-    if isinstance(value, bool):
-        return b"1" if value else b"0"
-    if isinstance(value, int):
-        return b"%d" % value
-    assert isinstance(value, str)
-    return encode_text(value)
+    """A scalar field; a bool writes as 0 or 1 like any int."""
+    if isinstance(value, str):
+        return encode_text(value)
+    assert isinstance(value, int)
+    return _DECIMALS[value] if 0 <= value < 1024 else b"%d" % value
 
 
 def encode_struct(value: Struct) -> bytes:
@@ -739,14 +742,15 @@ def _element(value: str | Struct | tuple[int, str]) -> bytes:
 
 
 def _field(value: Value) -> bytes | None:
-    """One top-level field; None for an empty list (no delimiter before it either, §2.3 rule 6)."""
+    """One top-level field; None for an empty list (no delimiter before it either, §2.3 rule 6). Text
+    and numbers, the fields of nearly every body, are tried first."""
+    if isinstance(value, (str, int)):
+        return _scalar(value)
     if isinstance(value, list):
         if not value:
             return None
         return ETX.join([_element(v) for v in value])
-    if isinstance(value, (UserInfo, Buddy, OnlineBuddy, Chatroom)):
-        return encode_struct(value)
-    return _scalar(value)
+    return encode_struct(value)
 
 
 def encode_body(code: int, values: list[Value], ext: list[tuple[str, str]] | None = None) -> bytes:

@@ -225,6 +225,18 @@ def test_numbers_allow_spaces_and_booleans_any_nonzero() -> None:
     assert c.decode_body(Frame(170, b"a\x01b\x011\x01t\x01")).fields[4] == 0
 
 
+def test_numbers_are_written_in_decimal_and_booleans_as_0_or_1() -> None:
+    wire = c.encode_body(170, ["a", "b", 1_765_000_000, "t", True])
+    assert wire == b"a\x01b\x011765000000\x01t\x011"
+    assert c.encode_body(171, ["a", False, "b", 0, -5, "c", "1023", 1024]).split(b"\x01")[1:5] == [
+        b"0",
+        b"b",
+        b"0",
+        b"-5",
+    ]
+    assert c.encode_body(200, [""]) == b""
+
+
 def test_ports_read_negative_values_plus_65536_and_are_written_unsigned() -> None:
     message = c.decode_body(Frame(111, b"0\x01h\x01-25536"))
     assert message.num("server_port") == 40000
