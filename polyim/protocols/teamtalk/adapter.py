@@ -25,6 +25,7 @@ from polyim.core.content import fallback_text, media_url
 from polyim.core.errors import Code, CoreError
 from polyim.core.events import KickReason, MessageEvent, Presence, PresenceEvent, SignalEvent
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
+from polyim.memo import remember
 from polyim.model import Account, ContentType, ConvId, ConvKind, DeviceClass, Message, MsgStatus
 from polyim.protocols.channel import LATER, Channel, Commands, EventTable, Refused, State
 from polyim.protocols.teamtalk import codec as c
@@ -33,9 +34,9 @@ from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
-PROTOCOL = "teamtalk"
+PROTOCOL: Final = "teamtalk"
 TOKEN_TTL = 24 * 3600  # s a 1/4 file-server token stays valid (§8.3)
-DELIVERY_WAIT = 15.0  # s a pushed 1:1 3/1 waits for the recipient's 3/2 (§1.4)
+DELIVERY_WAIT: Final = 15.0  # s a pushed 1:1 3/1 waits for the recipient's 3/2 (§1.4)
 DEDUP_WINDOW = 600  # s after its original in which the same seq_no and text is a resend (§9 #4)
 P2P_SIGNAL = "teamtalk-p2p"  # the core signal kind that carries a 4/1 between TeamTalk sessions
 STATUS_SIGNAL = "teamtalk-status"  # … and a 7/61's status to the user's other TeamTalk sessions
@@ -57,13 +58,30 @@ def key(pair: tuple[int, int]) -> int:
     return pair[0] << 16 | pair[1]
 
 
+#: Ids already read, by their text: a 3/1 and its 3/2 each name a user, one of those online.
+_WIRE_IDS: Final[dict[str, int]] = {}
+
+
 def wire_id(text: str) -> int | None:
     """A user or group id from the wire (§8.1): 1–20 ASCII digits naming an id the store can hold;
     anything else names nobody (§2.6 step 5)."""
+    known = _WIRE_IDS.get(text)
+    if known is not None:
+        return known
     if not (len(text) <= 20 and text.isascii() and text.isdigit()):  # [0-9]{1,20}, without a regex
         return None
     value = int(text)
-    return value if 0 < value < 1 << 63 else None
+    return remember(_WIRE_IDS, text, value) if 0 < value < 1 << 63 else None
+
+
+#: Ids as the wire writes them, by id: every 3/1 names its sender and its recipient.
+_ID_TEXTS: Final[dict[int, str]] = {}
+
+
+def id_text(uid: int) -> str:
+    """``str(uid)``, made once per id."""
+    known = _ID_TEXTS.get(uid)
+    return known if known is not None else remember(_ID_TEXTS, uid, str(uid))
 
 
 @dataclass
@@ -82,7 +100,7 @@ class Endpoints:
 
 #: Set by ``files.py``: a file connection closed (True) / its writes backed up or drained (paused).
 FILE_HOOKS: dict[str, Callable[[TeamTalkChannel, bool], None]] = {}
-FILE_ATTR = "teamtalk_file"  # extra of the 1:1 message that tells other protocols of a file
+FILE_ATTR: Final = "teamtalk_file"  # extra of the 1:1 message that tells other protocols of a file
 
 
 COMMANDS = Commands()
@@ -312,8 +330,8 @@ def to_wire(message: Message) -> c.MsgData:
         kind, data = c.MSG_TEXT, text_of(message).encode()
     return c.MsgData(
         seq_no_of(message),
-        str(message.sender),
-        str(to),
+        id_text(message.sender),
+        id_text(to),
         message.ts_ms // 1000,
         kind | (c.GROUP_BIT if group else 0),
         data,
@@ -575,7 +593,7 @@ def _send_now(ch: TeamTalkChannel, frame: c.Frame, msg: c.MsgData) -> None:
 def _outgoing(ch: TeamTalkChannel, msg: c.MsgData) -> Outgoing | None:
     """The 3/1 for the core, counted in the rate window; None when it is dropped without an ack (over
     the rate limit, empty, or to nobody). A ``from_id`` that is not the session's user closes (§8.2)."""
-    if msg.from_id != str(ch.me):
+    if msg.from_id != id_text(ch.me):
         log.warning("teamtalk %s: 3/1 from_id %r is not uid %d, closing", ch.conn.peer, msg.from_id, ch.me)
         raise Refused(None, close=True)
     if not _within_rate(ch) or not msg.msg_data:

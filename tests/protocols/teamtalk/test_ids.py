@@ -9,7 +9,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polyim.protocols.teamtalk.adapter import client_id, wire_id
+from polyim.protocols.teamtalk.adapter import client_id, id_text, wire_id
 
 _GRAMMAR = re.compile(r"[0-9]{1,20}")
 
@@ -18,6 +18,13 @@ _GRAMMAR = re.compile(r"[0-9]{1,20}")
 def test_an_id_is_read_exactly_when_it_is_ascii_digits_the_store_can_hold(text: str) -> None:
     expected = int(text) if _GRAMMAR.fullmatch(text) and 0 < int(text) < 1 << 63 else None
     assert wire_id(text) == expected
+
+
+@given(st.integers(1, (1 << 63) - 1))
+def test_an_id_written_reads_back_as_itself(uid: int) -> None:
+    assert id_text(uid) == str(uid)
+    assert wire_id(id_text(uid)) == uid
+    assert wire_id(id_text(uid)) == uid  # and again, once it is remembered
 
 
 def test_ids_at_the_edges() -> None:
