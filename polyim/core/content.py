@@ -8,11 +8,17 @@ reads them here, so an image sent from imlc shows as an image link in beehive, X
 
 from __future__ import annotations
 
+from typing import Final
+
 from polyim.model import ContentType, Message
 
-MEDIA_URL = "media_url"  # where the media can be fetched
-FILE_NAME = "file_name"  # a file's name (metadata only)
-_URL_KEYS = ("url", MEDIA_URL)  # "url": OMTP's rich content JSON
+MEDIA_URL: Final = "media_url"  # where the media can be fetched
+FILE_NAME: Final = "file_name"  # a file's name (metadata only)
+_URL_KEYS: Final = ("url", MEDIA_URL)  # "url": OMTP's rich content JSON
+#: The kinds that read as their text alone, and the label of every other known kind: a message to a
+#: text-only protocol is looked up here once, with no enum built or walked.
+_PLAIN: Final = frozenset({int(ContentType.NONE), int(ContentType.TEXT)})
+_LABELS: Final = {int(kind): f"[{kind.name.lower()}]" for kind in ContentType}
 
 
 def media_url(message: Message) -> str:
@@ -26,10 +32,8 @@ def media_url(message: Message) -> str:
 
 def label(message: Message) -> str:
     """``[image]``, ``[voice]``, ``[file]`` …; empty for text."""
-    if message.ctype in (ContentType.TEXT, ContentType.NONE):
-        return ""
-    kind = ContentType(message.ctype).name.lower() if message.ctype in set(ContentType) else "message"
-    return f"[{kind}]"
+    ctype = message.ctype
+    return "" if ctype in _PLAIN else _LABELS.get(ctype, "[message]")
 
 
 def summary(message: Message) -> str:
