@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from polyim.memo import remember
 
@@ -126,8 +126,8 @@ class ConvId:
         return self.b if self.a == uid else self.a
 
 
-_INTERNED: dict[tuple[ConvKind, int, int], ConvId] = {}
-_PEERS: dict[int, ConvId] = {}
+_INTERNED: Final[dict[tuple[ConvKind, int, int], ConvId]] = {}
+_PEERS: Final[dict[int, ConvId]] = {}
 
 
 def _interned(kind: ConvKind, a: int, b: int) -> ConvId:

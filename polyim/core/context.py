@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from polyim.cluster.base import CacheKind, Cluster
 from polyim.config import AccountSettings
@@ -24,7 +24,7 @@ from polyim.store.base import Store
 
 audit = logging.getLogger("polyim.audit")
 
-_ACCOUNT_CACHE_MAX = 200_000
+_ACCOUNT_CACHE_MAX: Final = 200_000
 
 
 @dataclass

@@ -44,7 +44,7 @@ FanoutTable = dict[type, Callable[[Sequence[Sink], Any], bool]]
 _background: set[asyncio.Future[None]] = set()
 
 # Connections with this much unhandled work stop being read until it drains (back-pressure).
-_MAX_PENDING = 256
+_MAX_PENDING: Final = 256
 
 
 class SessionEnded(Exception):
@@ -95,7 +95,7 @@ class _Later:
 LATER: Final = _Later()
 # Core refusal → the wire code and its text (None: the core's own text).
 ErrorTable = Mapping[Code, tuple[int, str | None]]
-_NO_ERRORS: ErrorTable = {}
+_NO_ERRORS: Final[ErrorTable] = {}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Final
 
 Batch = dict[int, dict[str, int]]  # uid → conversation key → delivered seq
 Write = Callable[[Batch], asyncio.Future[None]]
 
-FLUSH_SECONDS = 0.05
+FLUSH_SECONDS: Final = 0.05
 
 
 class Receipts:

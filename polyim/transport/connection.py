@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Final, cast
 
 from mypy_extensions import mypyc_attr
 
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 #: Write-buffer sizes: above ``WRITE_HIGH_WATER`` the handler is told (``writing_paused``) so it can
 #: pause what feeds the connection; above ``MAX_WRITE_BUFFER`` (the default of each listener's
 #: ``max_write_buffer`` setting) a consumer that nobody paused for is cut (the slow-consumer rule).
-WRITE_HIGH_WATER = 256 * 1024
-MAX_WRITE_BUFFER = 4 * 1024 * 1024
+WRITE_HIGH_WATER: Final = 256 * 1024
+MAX_WRITE_BUFFER: Final = 4 * 1024 * 1024
 
 
 # A handler that keeps its connection past a deadline (its ``timed_out`` did not close it) is asked

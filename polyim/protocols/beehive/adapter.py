@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 Cmd = c.Cmd
 E = c.ErrCode
-PROTOCOL = "beehive"
+PROTOCOL: Final = "beehive"
 SYNC_PER_CONV = 500
 SYNC_MAX_FRAMES = 5000
 TERMINAL_PHONE = 3

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
@@ -38,7 +38,7 @@ from polyim.transport.connection import Conn
 log = logging.getLogger(__name__)
 
 S = c.Status
-MAX_FIELD = 4096  # bytes of any other request string (§2.4)
+MAX_FIELD: Final = 4096  # bytes of any other request string (§2.4)
 MAX_LOGIN_FAILURES = 3  # per connection (§1.2)
 MAX_ERRORS_IN_A_ROW = 10  # §2.5, last row
 PULL_DEFAULT, PULL_MAX = 50, 100  # MP limit (§3.1)

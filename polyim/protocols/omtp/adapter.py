@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
@@ -55,13 +55,13 @@ from polyim.transport.connection import Conn
 log = logging.getLogger(__name__)
 
 E = c.ErrorCode
-MAX_CONTENT = 65536
+MAX_CONTENT: Final = 65536
 MAX_PACK_ID = 128
 _DEFINED_FLAGS = 0xFFF
 MAX_FRAME = 640_000
 HOT_PAGE = 100
 HOT_PAGES_MS = 30_000  # how long a paged conversation list's later pages come from its first read
-FROM_NOT_YOU = "from is not you"  # MsgAck desc for a forged sender (omtp.md §5.3.2, B11)
+FROM_NOT_YOU: Final = "from is not you"  # MsgAck desc for a forged sender (omtp.md §5.3.2, B11)
 
 # Core refusal → OMTP code (omtp.md §6); handlers override where a command names another code.
 ERRORS: dict[Code, tuple[int, str | None]] = {

@@ -6,23 +6,24 @@ command answers it as it answers any id that names nobody."""
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from polyim.core.ids import MAX_ID
 from polyim.memo import remember
 from polyim.model import ConvId, ConvKind, Message
 
-_UID_DIGITS = 20
+_UID_DIGITS: Final = 20
 _GROUP = re.compile(r"^GC_([1-9][0-9]{0,19})$")
 _PAIR = re.compile(r"_([0-9]{1,20})_([0-9]{1,20})$")
 
 
 # Memo tables (polyim.memo): -1 marks a miss, as no parse yields it. Only texts that can parse are kept,
 # so a client's made-up long names are refused without being remembered.
-_UIDS: dict[str, int | None] = {}
-_GIDS: dict[str, int | None] = {}
-_PAIRS: dict[str, tuple[int, int] | None] = {}
-_PEER_SESSION_IDS: dict[tuple[int, int], str] = {}
-_MAX_SESSION_ID = 64  # LP_G1_ and two 20-digit uids, with room for the SDK's other single-chat shapes
+_UIDS: Final[dict[str, int | None]] = {}
+_GIDS: Final[dict[str, int | None]] = {}
+_PAIRS: Final[dict[str, tuple[int, int] | None]] = {}
+_PEER_SESSION_IDS: Final[dict[tuple[int, int], str]] = {}
+_MAX_SESSION_ID: Final = 64  # LP_G1_ and two 20-digit uids, with room for the SDK's other single-chat shapes
 
 
 def parse_uid(text: str) -> int | None:

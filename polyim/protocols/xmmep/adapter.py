@@ -18,7 +18,7 @@ import posixpath
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
@@ -51,14 +51,14 @@ log = logging.getLogger(__name__)
 #: The one line polyim logs a secret on, on purpose; README "Logs" documents it.
 ACTIVATION_LOG = logging.getLogger("polyim.activation")
 
-DEVICE = "xmmep"
+DEVICE: Final = "xmmep"
 FRIENDS = "Friends"  # the virtual buddy group of edges without one (§9 #16)
 PAGE_LIMITS = {X.LOGIN_RES2: 60, X.LOGIN_RES3: 30, X.LOGIN_RES4: 90, X.LOGIN_RES5: 90, X.LOGIN_RES6: 10}
 SEARCH_PAGE = 10
 SEARCH_MAX = 50
 OFFLINE_MAX = 1000
-QUEUE_MAX = 1000
-RESENDS = (2.0, 6.0)  # a 170 to a UDP ``ack`` client is sent at t, t + 2 s and t + 6 s (§1.4)
+QUEUE_MAX: Final = 1000
+RESENDS: Final = (2.0, 6.0)  # a 170 to a UDP ``ack`` client is sent at t, t + 2 s and t + 6 s (§1.4)
 FILE_OFFER_TTL = 300.0
 FILE_OFFERS_MAX = 20
 REFUSALS_MAX, REFUSALS_WINDOW = 20, 60.0  # more in the window ends the session (§2.8)
