@@ -43,6 +43,7 @@ COMPILED_MODULES: Final = (
     "polyim.memo",
     "polyim.core.content",
     "polyim.core.accounts",
+    "polyim.core.stats",
     "polyim.protocols.beehive.ids",
 )
 
