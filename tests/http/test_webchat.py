@@ -324,10 +324,14 @@ async def test_chat_survives_a_server_restart(page: Page, restartable: list[Serv
     server.stop()
     await expect(page.locator("#status")).not_to_have_text("online")
     await say(page, "sent during the restart")
+    # The page stays off the network until olga is back online, so that the queued message reaches her
+    # as a live push: had the page reconnected first, it would have waited in her offline store.
+    await page.context.set_offline(True)
     server = restartable[0] = await asyncio.to_thread(start_server, server.config.parent, "", server.config)
     omtp = Omtp(server)
     try:
         olga = await omtp.login(olga_name)
+        await page.context.set_offline(False)
         await online(page)
         await omtp_got(olga, PT.MSG_SINGLE_CHAT, "sent during the restart", web_uid)
         assert (await olga.send_single(str(web_uid), "after")).ok
