@@ -56,7 +56,7 @@ from polyim.transport.connection import Conn
 log = logging.getLogger(__name__)
 
 Cmd = c.Cmd
-E = c.ErrCode
+E: Final = c.ErrCode
 PROTOCOL: Final = "beehive"
 SYNC_PER_CONV = 500
 SYNC_MAX_FRAMES = 5000
@@ -94,13 +94,13 @@ ERRORS: dict[Code, tuple[int, str]] = {
 
 _cids = itertools.count(1)
 _CONNECTED, _ONLINE = int(State.CONNECTED), int(State.ONLINE)
-_CLIENT_ACKS_HANDLED = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
+_CLIENT_ACKS_HANDLED: Final = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
 # Requests that are stored as messages: a resend of a stored (sid, seq) is re-acked, not a violation.
-_SENDS = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
+_SENDS: Final = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
 _background: set[asyncio.Future[None]] = set()
 
 
-COMMANDS = Commands()
+COMMANDS: Final = Commands()
 
 
 def handles(cmd: c.Cmd, errors: ErrorTable | None = None) -> Callable[[Handler], Handler]:
@@ -157,7 +157,8 @@ class _AckPlan:
                 self.zeros.append((f.name, zero))
 
 
-_ACK_PLANS: dict[tuple[int, type], _AckPlan | None] = {}  # a memo table (polyim.memo): cmd is the client's
+#: A memo table (polyim.memo), keyed by the client's cmd and its request's type.
+_ACK_PLANS: Final[dict[tuple[int, type], _AckPlan | None]] = {}
 
 
 def _ack_plan(cmd: int, request: Any) -> _AckPlan | None:

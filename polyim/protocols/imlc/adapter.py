@@ -37,18 +37,18 @@ from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
-S = c.Status
+S: Final = c.Status
 MAX_FIELD: Final = 4096  # bytes of any other request string (§2.4)
 MAX_LOGIN_FAILURES = 3  # per connection (§1.2)
-MAX_ERRORS_IN_A_ROW = 10  # §2.5, last row
+MAX_ERRORS_IN_A_ROW: Final = 10  # §2.5, last row
 PULL_DEFAULT, PULL_MAX = 50, 100  # MP limit (§3.1)
-MAX_QUEUED_AT_LOGIN = 16  # frames behind a LOGIN in progress (§1.1 AUTHENTICATING)
+MAX_QUEUED_AT_LOGIN: Final = 16  # frames behind a LOGIN in progress (§1.1 AUTHENTICATING)
 PUSHES_AT_LOGIN = 1000  # stored pushes written after a LOGIN reply, at most
-_ITEM_OVERHEAD = 8  # tag and length of one repeated element in a reply body
+_ITEM_OVERHEAD: Final = 8  # tag and length of one repeated element in a reply body
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # The statuses that count toward the close after ten in a row (§2.5).
-_COUNTED = frozenset({S.BAD_REQUEST, S.UNSUPPORTED_COMMAND, S.UNSUPPORTED_FLAG, S.NOT_LOGGED_IN})
+_COUNTED: Final = frozenset({S.BAD_REQUEST, S.UNSUPPORTED_COMMAND, S.UNSUPPORTED_FLAG, S.NOT_LOGGED_IN})
 
 # Core refusal → imlc status (§7).
 ERRORS: dict[Code, tuple[int, str | None]] = {
@@ -92,7 +92,7 @@ LOGOUT_REASONS = {
 }
 
 # imlc content type ⇄ core content kind (§8.4); the kinds imlc cannot name travel as UNKNOWN.
-TO_CORE: dict[int, ContentType] = {
+TO_CORE: Final[dict[int, ContentType]] = {
     pb.MESSAGE_CONTENT_TYPE_TEXT: ContentType.TEXT,
     pb.MESSAGE_CONTENT_TYPE_SOUND: ContentType.VOICE,
     pb.MESSAGE_CONTENT_TYPE_IMAGE: ContentType.IMAGE,
@@ -100,8 +100,8 @@ TO_CORE: dict[int, ContentType] = {
     pb.MESSAGE_CONTENT_TYPE_FILE: ContentType.FILE,
     pb.MESSAGE_CONTENT_TYPE_VIDEO: ContentType.VIDEO,
 }
-FROM_CORE: dict[int, int] = {int(kind): int(imlc) for imlc, kind in TO_CORE.items()}
-CONV_TYPES = {
+FROM_CORE: Final[dict[int, int]] = {int(kind): int(imlc) for imlc, kind in TO_CORE.items()}
+CONV_TYPES: Final = {
     ConvKind.PEER: pb.CONVERSATION_TYPE_SINGLE,
     ConvKind.GROUP: pb.CONVERSATION_TYPE_GROUP,
     ConvKind.ROOM: pb.CONVERSATION_TYPE_ROOM,
@@ -130,7 +130,7 @@ def parser(cmd: c.Command) -> Callable[[bytes], Any]:
     return lambda body: c.decode_body(cmd, body)
 
 
-COMMANDS = Commands()
+COMMANDS: Final = Commands()
 
 
 class ImlcChannel(Channel):

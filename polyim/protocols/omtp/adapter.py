@@ -54,10 +54,10 @@ from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
-E = c.ErrorCode
+E: Final = c.ErrorCode
 MAX_CONTENT: Final = 65536
-MAX_PACK_ID = 128
-_DEFINED_FLAGS = 0xFFF
+MAX_PACK_ID: Final = 128
+_DEFINED_FLAGS: Final = 0xFFF
 MAX_FRAME = 640_000
 HOT_PAGE = 100
 HOT_PAGES_MS = 30_000  # how long a paged conversation list's later pages come from its first read
@@ -100,7 +100,7 @@ DEVICE_CLASS = {
 }
 
 
-_MESSAGE_TYPES = (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT, c.PackType.MSG_BIZ_NOTIFY)
+_MESSAGE_TYPES: Final = (c.PackType.MSG_SINGLE_CHAT, c.PackType.MSG_GROUP_CHAT, c.PackType.MSG_BIZ_NOTIFY)
 
 
 def _cec(code: int, desc: str = "") -> c.CommonErrorCode:
@@ -131,7 +131,7 @@ def _error_payload(pack_type: int, err: c.CommonErrorCode, echo: str) -> bytes:
     return bytes(shape().encode()) if shape else err.encode()
 
 
-COMMANDS = Commands()
+COMMANDS: Final = Commands()
 
 
 class OmtpChannel(Channel):

@@ -55,7 +55,7 @@ from polyim.protocols.omtp.tars import (
 MAX_FRAME: Final = 640_000
 """Largest frame, length prefix included, that either side may send (omtp.md §2.4)."""
 
-_U32 = struct.Struct(">I")
+_U32: Final = struct.Struct(">I")
 
 
 class OmtpDecodeError(ProtocolError):

@@ -13,8 +13,8 @@ from polyim.memo import remember
 from polyim.model import ConvId, ConvKind, Message
 
 _UID_DIGITS: Final = 20
-_GROUP = re.compile(r"^GC_([1-9][0-9]{0,19})$")
-_PAIR = re.compile(r"_([0-9]{1,20})_([0-9]{1,20})$")
+_GROUP: Final = re.compile(r"^GC_([1-9][0-9]{0,19})$")
+_PAIR: Final = re.compile(r"_([0-9]{1,20})_([0-9]{1,20})$")
 
 
 # Memo tables (polyim.memo): -1 marks a miss, as no parse yields it. Only texts that can parse are kept,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Final
 
 from polyim.model import Control, ConvKind, Message, MsgStatus
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
 
-_STATUS_FLAGS = {MsgStatus.RECALLED: c.FLAG_REVOKE, MsgStatus.EDITED: c.FLAG_OVERRIDE}
+_STATUS_FLAGS: Final = {MsgStatus.RECALLED: c.FLAG_REVOKE, MsgStatus.EDITED: c.FLAG_OVERRIDE}
 
 
 def pack_id_of(message: Message) -> str:

@@ -66,13 +66,13 @@ _TYPE_NAMES: Final = (
     "type 15",
 )
 
-_I8 = struct.Struct(">b")
-_I16 = struct.Struct(">h")
-_I32 = struct.Struct(">i")
-_I64 = struct.Struct(">q")
-_U32 = struct.Struct(">I")
-_F32 = struct.Struct(">f")
-_F64 = struct.Struct(">d")
+_I8: Final = struct.Struct(">b")
+_I16: Final = struct.Struct(">h")
+_I32: Final = struct.Struct(">i")
+_I64: Final = struct.Struct(">q")
+_U32: Final = struct.Struct(">I")
+_F32: Final = struct.Struct(">f")
+_F64: Final = struct.Struct(">d")
 
 # Indexed by type id INT1..DOUBLE: payload size, and the unpacker of the integer types.
 _SIZE: Final = (1, 2, 4, 8, 4, 8)

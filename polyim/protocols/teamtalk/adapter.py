@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 PROTOCOL: Final = "teamtalk"
 TOKEN_TTL = 24 * 3600  # s a 1/4 file-server token stays valid (§8.3)
 DELIVERY_WAIT: Final = 15.0  # s a pushed 1:1 3/1 waits for the recipient's 3/2 (§1.4)
-DEDUP_WINDOW = 600  # s after its original in which the same seq_no and text is a resend (§9 #4)
+DEDUP_WINDOW: Final = 600  # s after its original in which the same seq_no and text is a resend (§9 #4)
 P2P_SIGNAL = "teamtalk-p2p"  # the core signal kind that carries a 4/1 between TeamTalk sessions
 STATUS_SIGNAL = "teamtalk-status"  # … and a 7/61's status to the user's other TeamTalk sessions
 IMAGE_MARKER = "&$#@~^@[{:{url}:}]&$~@#@"  # the old clients' inline picture (§4.11)
@@ -103,9 +103,9 @@ FILE_HOOKS: dict[str, Callable[[TeamTalkChannel, bool], None]] = {}
 FILE_ATTR: Final = "teamtalk_file"  # extra of the 1:1 message that tells other protocols of a file
 
 
-COMMANDS = Commands()
+COMMANDS: Final = Commands()
 #: The role of every command: a command reaching a listener of another role is ignored (§1.2).
-ROLES: dict[int, str] = {}
+ROLES: Final[dict[int, str]] = {}
 
 
 def on(

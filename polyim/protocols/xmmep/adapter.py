@@ -148,7 +148,7 @@ class Unconfirmed:
         self.timers = [] if timers is None else timers
 
 
-COMMANDS = Commands()
+COMMANDS: Final = Commands()
 
 
 def _request(code: int) -> Callable[[bytes], c.Message]:

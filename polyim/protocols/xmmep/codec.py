@@ -35,8 +35,8 @@ EOT: Final = b"\x04"
 
 #: The four delimiters made one, for a plain ``split`` (§2.2: the level of a delimiter matters only to
 #: the schema, which knows it).
-_ONE_DELIMITER = bytes.maketrans(b"\x02\x03\x04", b"\x01\x01\x01")
-_FORBIDDEN = bytes.maketrans(b"\x00\x01\x02\x03\x04", b"     ")
+_ONE_DELIMITER: Final = bytes.maketrans(b"\x02\x03\x04", b"\x01\x01\x01")
+_FORBIDDEN: Final = bytes.maketrans(b"\x00\x01\x02\x03\x04", b"     ")
 
 
 class Code:
@@ -691,8 +691,14 @@ def _decode_flat(code: int, items: list[bytes], kinds: tuple[int, ...]) -> Messa
 
 # -- bodies: encoding ----------------------------------------------------------------------------------------
 def encode_text(text: str) -> bytes:
-    """UTF-8, with the delimiter bytes and NUL replaced by spaces (§2.5)."""
-    return text.encode("utf-8", "surrogatepass").translate(_FORBIDDEN)
+    """UTF-8, with the delimiter bytes and NUL replaced by spaces (§2.5). A lone surrogate is written as
+    its three bytes; the strict ``encode()`` is tried first, as compiled it skips the codec lookup that
+    naming an error handler costs (20 ns of ~130)."""
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogatepass")
+    return data.translate(_FORBIDDEN)
 
 
 #: ``b"%d" % n`` of the small numbers a body carries most (results, flags, counts, ports).

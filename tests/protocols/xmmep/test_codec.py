@@ -261,6 +261,13 @@ def test_encoder_replaces_delimiters_and_nul_in_strings() -> None:
     assert c.encode_body(200, ["a\x00b\x01c\x02d\x03e\x04f"]) == b"a b c d e f"
 
 
+def test_a_lone_surrogate_is_written_as_its_three_bytes() -> None:
+    """A name decoded from a client's bytes never holds one, but a string from elsewhere may: it is
+    written, not refused, and the delimiters around it are still replaced."""
+    assert c.encode_body(200, ["a\udc80\x01b"]) == b"a\xed\xb2\x80 b"
+    assert c.encode_text("\ud83d") == b"\xed\xa0\xbd"
+
+
 def test_failed_replies_stop_after_the_result() -> None:
     assert c.encode(191, ["alice", 8, ALICE]) == b"   7 191alice\x018"
     assert c.encode(111, [2, "h", 1]) == b"   1 1112"
