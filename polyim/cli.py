@@ -7,14 +7,16 @@ import asyncio
 import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyim import config, runtime
-from polyim.core.app import Core
 from polyim.core.errors import CoreError
 from polyim.http.client import AdminClient, AdminError, admin_token, server_url
 from polyim.model import Role
 from polyim.protocols import registry
+
+if TYPE_CHECKING:  # the core is loaded by the commands that open the store, not by every command
+    from polyim.core.app import Core
 
 LOG_FORMATS = ("text", "json")
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from aiohttp import web
 
 from polyim import build
-from polyim.cluster.redis import redis_cluster
 from polyim.config import Settings, parse_hostport
 from polyim.core.app import Core
 from polyim.core.auth import TokenSigner
@@ -54,6 +53,8 @@ def make_core(settings: Settings, *, serving: bool = False) -> Core:
     files = make_file_store(data_dir, settings.files.max_file_bytes, settings.storage.url, settings.files.dir)
     cluster = None
     if serving and settings.cluster.redis_url:
+        from polyim.cluster.redis import redis_cluster  # Redis's client, for a scaled node only
+
         cluster = redis_cluster(settings.server.node_id, settings.cluster.redis_url, settings.accounts)
     return Core(store, settings.accounts, secret, settings.server.node_id, files=files, cluster=cluster)
 

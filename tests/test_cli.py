@@ -173,6 +173,25 @@ async def test_group_and_room_commands_work_through_the_running_server(tmp_path:
     assert no_port.stderr == "error: [http] listen has port 0: pass --server URL\n"
 
 
+def test_an_operator_verb_loads_neither_the_protocols_nor_the_load_generators(tmp_path: Path) -> None:
+    """Every command parses its arguments and reads the configuration with its protocol sections; a
+    verb the running server carries out needs no more. Importing the protocols' session code, aiohttp
+    and the bench's load generators for that made each such command take over a second."""
+    probe = (
+        "import sys; from polyim import cli; "
+        "args = cli.parser().parse_args(['room', 'list', '--config', sys.argv[1]]); cli._settings(args); "
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    cfg = write_config(tmp_path)
+    run = subprocess.run([sys.executable, "-c", probe, str(cfg)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    loaded = set(run.stdout.split())
+    assert "polyim.protocols.teamtalk.settings" in loaded  # the sections were read
+    heavy = {"aiohttp", "polyim.core.app", "polyim.bench.scenarios", "polyim.store.sqlite", "redis", "asyncpg"}
+    assert not heavy & loaded
+    assert not [m for m in loaded if m.endswith((".adapter", ".rooms", ".files"))]
+
+
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return dict(action.choices)

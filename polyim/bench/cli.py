@@ -7,6 +7,8 @@ import asyncio
 import sys
 from typing import Any
 
+from polyim.bench.names import SCENARIOS
+
 USAGE_EPILOG = """\
 scenarios:
   chat      --pairs N pairs of users send 1:1 messages both ways (--pattern stream|pingpong,
@@ -209,11 +211,40 @@ _RUN_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
+_GROWTH_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "--prefill",
+        {
+            "type": int,
+            "default": 0,
+            "metavar": "N",
+            "help": "store N messages before the own server starts (outside the timing; default 0)",
+        },
+    ),
+    ("--depth", {"type": int, "default": 10_000, "metavar": "D", "help": "history: conversation length"}),
+    ("--offline", {"type": int, "default": 1000, "metavar": "M", "help": "catchup: unread messages"}),
+    (
+        "--convs",
+        {
+            "type": int,
+            "default": 0,
+            "metavar": "K",
+            "help": "catchup: peers (10); manyconv: conversations (5000)",
+        },
+    ),
+    (
+        "--samples",
+        {
+            "type": int,
+            "default": 0,
+            "metavar": "S",
+            "help": "history: pages (400); catchup, manyconv: logins (20)",
+        },
+    ),
+]
+
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
-    from polyim.bench.growth import GROWTH_OPTIONS
-    from polyim.bench.scenarios import SCENARIOS
-
     p: argparse.ArgumentParser = sub.add_parser(
         "bench",
         help="load generator: run a scenario against a server and print one result table",
@@ -222,7 +253,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("scenario", choices=SCENARIOS, metavar="SCENARIO", help=" | ".join(SCENARIOS))
-    for flag, kwargs in _LOAD_OPTIONS + _TARGET_OPTIONS + _SCENARIO_OPTIONS + _RUN_OPTIONS + GROWTH_OPTIONS:
+    for flag, kwargs in _LOAD_OPTIONS + _TARGET_OPTIONS + _SCENARIO_OPTIONS + _RUN_OPTIONS + _GROWTH_OPTIONS:
         p.add_argument(flag, **kwargs)
     return p
 

@@ -74,38 +74,6 @@ class Env(Protocol):
     def port(self, name: str) -> int: ...
 
 
-SCENARIOS = ("history", "catchup", "manyconv")
-GROWTH_OPTIONS: list[tuple[str, dict[str, Any]]] = [
-    (
-        "--prefill",
-        {
-            "type": int,
-            "default": 0,
-            "metavar": "N",
-            "help": "store N messages before the own server starts (outside the timing; default 0)",
-        },
-    ),
-    ("--depth", {"type": int, "default": 10_000, "metavar": "D", "help": "history: conversation length"}),
-    ("--offline", {"type": int, "default": 1000, "metavar": "M", "help": "catchup: unread messages"}),
-    (
-        "--convs",
-        {
-            "type": int,
-            "default": 0,
-            "metavar": "K",
-            "help": "catchup: peers (10); manyconv: conversations (5000)",
-        },
-    ),
-    (
-        "--samples",
-        {
-            "type": int,
-            "default": 0,
-            "metavar": "S",
-            "help": "history: pages (400); catchup, manyconv: logins (20)",
-        },
-    ),
-]
 BACKGROUND_PER_CONV = 1000
 BACKGROUND_UID = 3_000_000_000  # above every account uid the bench makes, below 2^32
 _DAY_MS = 86_400_000

@@ -44,12 +44,12 @@ from polyim.bench import growth, nodes, runner
 from polyim.bench.errors import Unavailable
 from polyim.bench.file_load import run_files
 from polyim.bench.load import Plan, SessionSpec, now_us
+from polyim.bench.names import GROWTH, SCENARIOS
 from polyim.bench.omtp_load import create_group
 from polyim.bench.stats import Histogram, LoadReport, Result, ServerFigures, merged
 from polyim.bench.teamtalk_load import MOBILE_CLIENT, PC_CLIENT
 from polyim.bench.worker import Worker
 
-SCENARIOS = ("chat", "group", "room", "idle", "login", "baseline", "file", *growth.SCENARIOS)
 PASSWORD = "bench-pw"
 _PER_PROCESS_SESSIONS = 15_000  # below the usual 20k-ish RLIMIT_NOFILE hard limits
 _PER_ADDRESS_SESSIONS = 16_000  # well inside one source address's ~28k ephemeral ports
@@ -543,11 +543,11 @@ async def _progress(opts: Options, loads: list[Load], t0: float, interval: float
 
 # -- the run ------------------------------------------------------------------------------------------
 async def run(opts: Options) -> Result:
-    if opts.scenario not in SCENARIO_SETUP and opts.scenario not in ("file", *growth.SCENARIOS):
+    if opts.scenario not in SCENARIO_SETUP and opts.scenario not in ("file", *GROWTH):
         raise Unavailable(f"unknown scenario {opts.scenario!r}; one of {', '.join(SCENARIOS)}")
     if opts.durable and (opts.scenario != "baseline" or opts.of != "chat" or opts.target):
         raise Unavailable("--durable is for the echo server that baseline --of chat starts")
-    if opts.prefill and (opts.target or opts.scenario not in ("chat", *growth.SCENARIOS)):
+    if opts.prefill and (opts.target or opts.scenario not in ("chat", *GROWTH)):
         raise Unavailable("--prefill fills the bench's own server's store: chat, history, catchup, manyconv")
     if opts.nodes is not None and (opts.nodes < 1 or opts.target or opts.scenario in ("baseline", "file")):
         raise Unavailable("--nodes N (≥ 1) starts its own cluster: not with --target, baseline or file")
@@ -559,7 +559,7 @@ async def run(opts: Options) -> Result:
     try:
         if opts.scenario == "file":
             return await run_files(env, lambda text: say(opts, text))
-        if opts.scenario in growth.SCENARIOS:
+        if opts.scenario in GROWTH:
             return await growth.run(env)
         setup = await SCENARIO_SETUP[opts.scenario](env)
         filled = await growth.prefill(env) if opts.prefill else {}

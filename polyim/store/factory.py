@@ -10,8 +10,6 @@ from pathlib import Path
 from polyim.config import ConfigError
 from polyim.store.base import FileStore, Store
 from polyim.store.files import LocalFileStore
-from polyim.store.pgfiles import PgFileStore
-from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
 
 #: (url, data_dir) → a store not yet opened.
@@ -31,7 +29,10 @@ def _sqlite(url: str, data_dir: Path) -> Store:
 
 
 def _postgresql(url: str, data_dir: Path) -> Store:
-    """``postgresql://user:password@host:port/database`` (libpq's URL form, given to asyncpg as it is)."""
+    """``postgresql://user:password@host:port/database`` (libpq's URL form, given to asyncpg as it is).
+    The driver is loaded here, by a node on PostgreSQL only."""
+    from polyim.store.postgres import PostgresStore
+
     return PostgresStore(url)
 
 
@@ -58,5 +59,7 @@ def make_file_store(
     if directory:
         return LocalFileStore(Path(directory), max_file_bytes)
     if url.partition("://")[0] in ("postgresql", "postgres"):
+        from polyim.store.pgfiles import PgFileStore
+
         return PgFileStore(url, max_file_bytes)
     return LocalFileStore(Path(data_dir) / "files", max_file_bytes)

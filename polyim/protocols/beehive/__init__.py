@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from polyim.config import parse_hostport
-from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room commands, 0x04xx)
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.entry import ProtocolEntry
 from polyim.transport.listener import Listener
@@ -21,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 async def start(core: Core, settings: Settings) -> list[Listener]:
-    from polyim.protocols.beehive import nodes
+    # The room commands (0x04xx) register on the command table here, not at the package's import (see
+    # polyim.protocols.teamtalk.start).
+    from polyim.protocols.beehive import nodes, rooms  # noqa: F401
     from polyim.protocols.beehive.adapter import BeehiveChannel
     from polyim.protocols.beehive.codec import WS_PATH, WS_SUBPROTOCOL
     from polyim.transport.admission import Admission

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from polyim.protocols.entry import ProtocolEntry, serve_stream
-from polyim.protocols.imlc import rooms, sync  # noqa: F401  (register ROOM and SYNC on the command table)
 from polyim.protocols.imlc.settings import ImlcSettings
 from polyim.transport.listener import Listener
 
@@ -19,6 +18,9 @@ if TYPE_CHECKING:
 
 
 async def start(core: Core, settings: Settings) -> list[Listener]:
+    # ROOM and SYNC register on the command table here, not at the package's import (see
+    # polyim.protocols.teamtalk.start).
+    from polyim.protocols.imlc import rooms, sync  # noqa: F401
     from polyim.protocols.imlc.adapter import ImlcChannel
 
     cfg = settings.protocol("imlc", ImlcSettings)

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from polyim.protocols.entry import ProtocolEntry, serve_listener
-from polyim.protocols.teamtalk import files, groups  # noqa: F401  (register modules 5 and 6 on the table)
 from polyim.protocols.teamtalk.settings import TeamTalkSettings
 from polyim.transport.listener import Listener
 
@@ -30,6 +29,9 @@ def local_host(conn: Connection) -> str:
 
 async def start(core: Core, settings: Settings) -> list[Listener]:
     """The msg and file listeners first, so that the login server knows their ports (1/2)."""
+    # Modules 5 and 6 register on the command table here, not at the package's import: the command line
+    # reads the package's settings section, and needs none of the session code.
+    from polyim.protocols.teamtalk import files, groups  # noqa: F401
     from polyim.protocols.teamtalk.adapter import Endpoints, TeamTalkChannel
 
     cfg = settings.protocol("teamtalk", TeamTalkSettings)
@@ -57,6 +59,8 @@ async def start(core: Core, settings: Settings) -> list[Listener]:
 
 def routes(core: Core, settings: Settings) -> list[web.RouteDef]:
     """The download links of offline files sent to users of other protocols."""
+    from polyim.protocols.teamtalk import files
+
     return files.http_routes(core, settings.protocol("teamtalk", TeamTalkSettings))
 
 
