@@ -187,7 +187,14 @@ def test_an_operator_verb_loads_neither_the_protocols_nor_the_load_generators(tm
     assert run.returncode == 0, run.stderr
     loaded = set(run.stdout.split())
     assert "polyim.protocols.teamtalk.settings" in loaded  # the sections were read
-    heavy = {"aiohttp", "polyim.core.app", "polyim.bench.scenarios", "polyim.store.sqlite", "redis", "asyncpg"}
+    heavy = {
+        "aiohttp",
+        "polyim.core.app",
+        "polyim.bench.scenarios",
+        "polyim.store.sqlite",
+        "redis",
+        "asyncpg",
+    }
     assert not heavy & loaded
     assert not [m for m in loaded if m.endswith((".adapter", ".rooms", ".files"))]
 
