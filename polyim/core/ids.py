@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import enum
 import unicodedata
+from typing import Final
 
 from polyim.core.errors import Code, CoreError
 
-MAX_ID = (1 << 63) - 1
+#: (1 << 63) - 1, the largest id a signed 64-bit column holds. Written as a literal and Final so that the
+#: compiled modules that check ids against it (a few per message) hold it as a constant: this module is
+#: not compiled, and a name imported from it is otherwise a dict lookup at each use.
+MAX_ID: Final = 9_223_372_036_854_775_807
 
 
 class IdKind(enum.Enum):

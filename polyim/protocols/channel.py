@@ -77,7 +77,10 @@ class State(enum.IntFlag):
     ANY = 3  # CONNECTED | ONLINE, spelled out: mypyc miscompiles members computed from members
 
 
-_CONNECTED, _ONLINE = int(State.CONNECTED), int(State.ONLINE)
+# Final, each on its own: compiled code holds them in statics, where a name unpacked from one tuple is a
+# globals lookup at every frame.
+_CONNECTED: Final = int(State.CONNECTED)
+_ONLINE: Final = int(State.ONLINE)
 
 
 Handler = Callable[[Any, Any, Any], Awaitable[Any]]

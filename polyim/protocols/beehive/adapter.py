@@ -38,6 +38,8 @@ from polyim.memo import remember
 from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
+from polyim.protocols.beehive.codec import Cmd
+from polyim.protocols.beehive.codec import ErrCode as E
 from polyim.protocols.beehive.ids import request_decoder
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import (
@@ -55,8 +57,6 @@ from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
-Cmd = c.Cmd
-E: Final = c.ErrCode
 PROTOCOL: Final = "beehive"
 SYNC_PER_CONV = 500
 SYNC_MAX_FRAMES = 5000
@@ -93,7 +93,8 @@ ERRORS: dict[Code, tuple[int, str]] = {
 }
 
 _cids = itertools.count(1)
-_CONNECTED, _ONLINE = int(State.CONNECTED), int(State.ONLINE)
+_CONNECTED: Final = int(State.CONNECTED)
+_ONLINE: Final = int(State.ONLINE)
 _CLIENT_ACKS_HANDLED: Final = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
 # Requests that are stored as messages: a resend of a stored (sid, seq) is re-acked, not a violation.
 _SENDS: Final = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})

@@ -23,12 +23,12 @@ from polyim.model import ContentType, ConvId
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
 from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, handles
+from polyim.protocols.beehive.codec import Cmd
+from polyim.protocols.beehive.codec import ErrCode as E
 from polyim.protocols.channel import Refused
 
 log = logging.getLogger(__name__)
 
-Cmd = c.Cmd
-E = c.ErrCode
 
 # Core refusal → beehive code and the room wording of beehive.md §4.4 / §8.
 ROOM_ERRORS: dict[Code, tuple[int, str]] = {

@@ -32,21 +32,28 @@ from polyim.model import Account, ContentType, ControlCmd, ConvId, ConvKind, Dev
 from polyim.protocols.channel import LATER, Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.imlc import codec as c
 from polyim.protocols.imlc import imlc_pb2 as pb
+from polyim.protocols.imlc.codec import Status as S
 from polyim.protocols.imlc.settings import ImlcSettings
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
-S: Final = c.Status
 MAX_FIELD: Final = 4096  # bytes of any other request string (§2.4)
 MAX_LOGIN_FAILURES = 3  # per connection (§1.2)
 MAX_ERRORS_IN_A_ROW: Final = 10  # §2.5, last row
-PULL_DEFAULT, PULL_MAX = 50, 100  # MP limit (§3.1)
+PULL_DEFAULT: Final = 50  # MP limit (§3.1)
+PULL_MAX: Final = 100
 MAX_QUEUED_AT_LOGIN: Final = 16  # frames behind a LOGIN in progress (§1.1 AUTHENTICATING)
 PUSHES_AT_LOGIN = 1000  # stored pushes written after a LOGIN reply, at most
 _ITEM_OVERHEAD: Final = 8  # tag and length of one repeated element in a reply body
 
 _DEVICE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The schema's numbers each message's content is checked against, as constants of the compiled module:
+# ``pb.NAME`` is a globals lookup and a module attribute read at each use.
+_UNKNOWN: Final = int(pb.MESSAGE_CONTENT_TYPE_UNKNOWN)
+_TEXT: Final = int(pb.MESSAGE_CONTENT_TYPE_TEXT)
+_TYPING: Final = int(pb.MESSAGE_CONTENT_TYPE_TYPING)
+_MENTION_ALL: Final = int(pb.MENTION_TYPE_ALL)
 # The statuses that count toward the close after ten in a row (§2.5).
 _COUNTED: Final = frozenset({S.BAD_REQUEST, S.UNSUPPORTED_COMMAND, S.UNSUPPORTED_FLAG, S.NOT_LOGGED_IN})
 
@@ -477,10 +484,10 @@ def read_content(sent: c.Sent, limit: int) -> tuple[int, dict[str, Any], str, by
     if sent.content_size > limit:
         raise Refused(S.MESSAGE_TOO_LARGE, "message content too large")
     kind = sent.content_type
-    if kind == pb.MESSAGE_CONTENT_TYPE_UNKNOWN or kind < 0:
+    if kind == _UNKNOWN or kind < 0:
         raise Refused(S.BAD_REQUEST, "content_type required")
     # TYPING is a signal: the content checks of a stored message do not apply to it.
-    if kind != pb.MESSAGE_CONTENT_TYPE_TYPING:
+    if kind != _TYPING:
         _check_content(kind, sent.text, sent.data, sent.url, sent.mentioned_type, sent.targets)
     kept: dict[str, Any] = {"content_type": kind}
     if sent.push:
@@ -501,11 +508,11 @@ def read_content(sent: c.Sent, limit: int) -> tuple[int, dict[str, Any], str, by
 def _check_content(
     kind: int, text: str, data: bytes, url: str, mentioned_type: int, targets: Sequence[str]
 ) -> None:
-    if kind == pb.MESSAGE_CONTENT_TYPE_TEXT and not text:
+    if kind == _TEXT and not text:
         raise Refused(S.BAD_REQUEST, "text required")
     if not (text or data or url):
         raise Refused(S.BAD_REQUEST, "empty content")
-    if mentioned_type > pb.MENTION_TYPE_ALL or mentioned_type < 0:
+    if mentioned_type > _MENTION_ALL or mentioned_type < 0:
         raise Refused(S.BAD_REQUEST, "bad mentioned_type")
     for target in targets:
         if decimal(target) is None:
@@ -632,7 +639,7 @@ class _Checked:
         self.kept = kept
         self.text = text
         self.data = data
-        self.typing = kept["content_type"] == pb.MESSAGE_CONTENT_TYPE_TYPING
+        self.typing = kept["content_type"] == _TYPING
 
 
 def _checked_send(ch: ImlcChannel, msg: c.Sent) -> _Checked:

@@ -18,8 +18,7 @@ from polyim.protocols.channel import Refused
 from polyim.protocols.imlc import codec as c
 from polyim.protocols.imlc import imlc_pb2 as pb
 from polyim.protocols.imlc.adapter import COMMANDS, ImlcChannel, decimal, parser
-
-S = c.Status
+from polyim.protocols.imlc.codec import Status as S
 
 # The core's refusals of a JOIN in ROOM's words (§3.1 ROOM): banned and closed are FORBIDDEN.
 ROOM_ERRORS = {

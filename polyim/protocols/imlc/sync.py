@@ -16,8 +16,8 @@ from polyim.protocols.channel import Refused
 from polyim.protocols.imlc import codec as c
 from polyim.protocols.imlc import imlc_pb2 as pb
 from polyim.protocols.imlc.adapter import COMMANDS, ImlcChannel, fit, message_body, parser
+from polyim.protocols.imlc.codec import Status as S
 
-S = c.Status
 SYNC_DEFAULT, SYNC_MAX = 100, 500  # conversations per page (§3.1 SYNC)
 PAGE_TTL = 600  # s a page_token stays valid
 OVERLAP_MS = 5000  # next_since_ms = the first page's time minus this

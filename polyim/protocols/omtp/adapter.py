@@ -48,13 +48,13 @@ from polyim.model import (
 from polyim.protocols.channel import Channel, Commands, EventTable, RateLimit, Refused, State
 from polyim.protocols.omtp import codec as c
 from polyim.protocols.omtp import ids
+from polyim.protocols.omtp.codec import ErrorCode as E
 from polyim.protocols.omtp.render import control_pack, stored_frame, stored_pack
 from polyim.protocols.omtp.settings import OmtpSettings
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
 
-E: Final = c.ErrorCode
 MAX_CONTENT: Final = 65536
 MAX_PACK_ID: Final = 128
 _DEFINED_FLAGS: Final = 0xFFF

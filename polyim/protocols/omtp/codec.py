@@ -519,7 +519,12 @@ class Decoder:
 # Payload structs (omtp.md §4), each in tag order.  "Always written" optional fields are ENUM or struct kinds.
 
 _STRINGS: Final = ListKind(STRING)
-_STR1_TAG0, _STR1_TAG1, _STR1_TAG3, _STR1_TAG4, _STR1_TAG7 = (STRING1_PREFIX[tag] for tag in (0, 1, 3, 4, 7))
+# One name each, Final: unpacked from one expression they were module globals, a dict lookup per use.
+_STR1_TAG0: Final = STRING1_PREFIX[0]
+_STR1_TAG1: Final = STRING1_PREFIX[1]
+_STR1_TAG3: Final = STRING1_PREFIX[3]
+_STR1_TAG4: Final = STRING1_PREFIX[4]
+_STR1_TAG7: Final = STRING1_PREFIX[7]
 _INT_TAG6: Final = SMALL_INT_FIELD[6]
 _OK_ERROR_CODE: Final = b"\x0c\x16\x00"  # CommonErrorCode {0, ""}, bare
 

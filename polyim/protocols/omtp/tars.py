@@ -546,7 +546,9 @@ BYTES: Final = BytesKind()
 
 # How an optional field is left out: never, when falsy (its default is the kind's zero), or when equal to
 # an explicit IDL default.
-_KEEP, _OMIT_FALSY, _OMIT_EQUAL = 0, 1, 2
+_KEEP: Final = 0
+_OMIT_FALSY: Final = 1
+_OMIT_EQUAL: Final = 2
 
 
 class Field:

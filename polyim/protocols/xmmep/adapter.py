@@ -61,7 +61,8 @@ QUEUE_MAX: Final = 1000
 RESENDS: Final = (2.0, 6.0)  # a 170 to a UDP ``ack`` client is sent at t, t + 2 s and t + 6 s (§1.4)
 FILE_OFFER_TTL = 300.0
 FILE_OFFERS_MAX = 20
-REFUSALS_MAX, REFUSALS_WINDOW = 20, 60.0  # more in the window ends the session (§2.8)
+REFUSALS_MAX: Final = 20  # more in the window ends the session (§2.8)
+REFUSALS_WINDOW: Final = 60.0
 REGISTRATIONS_PER_HOUR = 5
 
 # Core refusal → XMMEP result (§4.1).
