@@ -43,6 +43,8 @@ from polyim.protocols.beehive.codec import ErrCode as E
 from polyim.protocols.beehive.ids import request_decoder
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import (
+    STATE_CONNECTED,
+    STATE_ONLINE,
     Channel,
     Commands,
     ErrorTable,
@@ -93,8 +95,6 @@ ERRORS: dict[Code, tuple[int, str]] = {
 }
 
 _cids = itertools.count(1)
-_CONNECTED: Final = int(State.CONNECTED)
-_ONLINE: Final = int(State.ONLINE)
 _CLIENT_ACKS_HANDLED: Final = frozenset({Cmd.CHAT_ACK, Cmd.P2P_ACK})
 # Requests that are stored as messages: a resend of a stored (sid, seq) is re-acked, not a violation.
 _SENDS: Final = frozenset({Cmd.CHAT, Cmd.GROUP_CHAT, Cmd.ROOM_CHAT})
@@ -256,7 +256,7 @@ class BeehiveChannel(Channel):
     # -- the command table's hooks ----------------------------------------------------------------
     @property
     def state(self) -> int:
-        return _ONLINE if self.online else _CONNECTED
+        return STATE_ONLINE if self.online else STATE_CONNECTED
 
     def gate(self, frame: c.Frame) -> bool | Awaitable[bool]:
         """The header checks of §2.3–§2.4 in their order: the session's sid, client ACKs (never
