@@ -82,6 +82,18 @@ CHECKPOINT_SECONDS = 0.5
 WRITER_AUTOCHECKPOINT_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES
 
 
+def _blob(value: bytes) -> bytes:
+    return value
+
+
+# sqlite3 binds int, float, str and bytearray as they are, but sends every other value, ``bytes``
+# included, through its adapter protocol: a dict miss, then ``__adapt__`` and ``__conform__`` looked up
+# and not found, each failure formatting an AttributeError's message (3,300 instructions under
+# callgrind, 1.0–1.4 µs a row, for the ``data`` of every message stored). With an adapter registered
+# for ``bytes`` the lookup hits and one call hands the same object back.
+sqlite3.register_adapter(bytes, _blob)
+
+
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
