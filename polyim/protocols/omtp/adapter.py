@@ -273,7 +273,7 @@ class OmtpChannel(Channel):
         pair = ids.pair_of(session_id)
         assert self.session is not None
         if pair is not None and (self.me in pair or self.session.is_operator):
-            return ConvId.peer(*pair)
+            return ConvId.peer(pair[0], pair[1])  # not *pair: a generic call where this is a native one
         return None
 
     async def resolve(self, session_id: str) -> tuple[ConvId, str] | None:
