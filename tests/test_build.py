@@ -3,7 +3,9 @@ mypyc build and once on pure Python, and a stale or missing extension would sile
 
 from __future__ import annotations
 
+import ctypes
 import importlib
+import importlib.util
 import os
 
 import pytest
@@ -51,3 +53,19 @@ def test_per_message_classes_are_built_by_compiled_code(module: str, name: str) 
         assert type(init).__name__ == "wrapper_descriptor", f"{module}.{name}: interpreted __init__"
     else:
         assert init.__code__.co_filename.endswith(module.replace(".", "/") + ".py")  # written, not generated
+
+
+@pytest.mark.skipif(build.kind() != "mypyc", reason="the compiled build's shared library")
+def test_the_compiled_library_exports_its_init_function_alone() -> None:
+    """setup.py compiles with ``-fvisibility=hidden``: an exported compiled function is called through
+    the PLT by the others and inlined into none of them (docs/performance.md, "sixteenth pass")."""
+    spec = importlib.util.find_spec("polyim.native__mypyc")
+    assert spec is not None and spec.origin is not None
+    library = ctypes.CDLL(spec.origin)
+    assert hasattr(library, "PyInit_native__mypyc")
+    for hidden in (
+        "CPyDef_model___Message_____init__",
+        "CPyDef_messaging___Messaging___send_now",
+        "CPyDict_Get",
+    ):
+        assert not hasattr(library, hidden), f"{hidden} is exported"
