@@ -90,9 +90,11 @@ def main() -> int:
     parser.add_argument("--cache-sim", action="store_true", help="simulate the caches (about 2× slower)")
     parser.add_argument("--inside", metavar="OUT", help=argparse.SUPPRESS)
     parser.add_argument("trees", nargs="*", metavar="LABEL=TREE")
-    args, rest = parser.parse_known_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)  # the bench's own arguments follow "--"
+    args = parser.parse_args(argv[:cut])
     if args.inside:
-        return inside(args.inside, args.cache_sim, [a for a in rest if a != "--"])
+        return inside(args.inside, args.cache_sim, argv[cut + 1 :])
     with tempfile.TemporaryDirectory(prefix="polyim-cachegrind-") as tmp:
         for label, _, tree in (t.partition("=") for t in args.trees or [f"checkout={Path.cwd()}"]):
             figures = per_message(label, Path(tree).resolve(), args, Path(tmp))
