@@ -27,7 +27,7 @@ from typing import Final
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
 
 from polyim.protocols import protowire as pw
-from polyim.protocols.base import ProtocolError, joined
+from polyim.protocols.base import ProtocolError, joined, u32_at
 from polyim.protocols.imlc import imlc_pb2 as pb
 
 __all__ = [
@@ -346,9 +346,9 @@ class Decoder:
         self._need = HEADER_SIZE
         while end - pos >= HEADER_SIZE:
             # HEADER's fields by indexing (compiled, far cheaper than unpack_from and its tuple)
-            length = whole[pos] << 24 | whole[pos + 1] << 16 | whole[pos + 2] << 8 | whole[pos + 3]
+            length = u32_at(whole, pos)
             version, command, flag = whole[pos + 4], whole[pos + 9], whole[pos + 10]
-            seq = whole[pos + 5] << 24 | whole[pos + 6] << 16 | whole[pos + 7] << 8 | whole[pos + 8]
+            seq = u32_at(whole, pos + 5)
             if flag & _RESERVED_MASK or length > max_body or version != VERSION:
                 raise self._refuse(length, version, seq, command, flag, frames)
             stop = pos + HEADER_SIZE + length

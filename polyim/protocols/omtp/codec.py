@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Final, Self, TypeVar, cast
 
 from mypy_extensions import mypyc_attr
 
-from polyim.protocols.base import ProtocolError, fast_init
+from polyim.protocols.base import ProtocolError, fast_init, u32_at
 from polyim.protocols.omtp.tars import (
     BYTES,
     ENUM,
@@ -490,7 +490,7 @@ class Decoder:
         end = len(src)
         try:
             while end - pos >= 4:
-                length = src[pos] << 24 | src[pos + 1] << 16 | src[pos + 2] << 8 | src[pos + 3]
+                length = u32_at(src, pos)
                 if length < 4 or length > self.max_frame:
                     raise OmtpDecodeError(f"frame length {length} outside 4..{self.max_frame}")
                 stop = pos + length

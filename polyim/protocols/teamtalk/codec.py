@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from polyim.protocols.base import ProtocolError, joined
+from polyim.protocols.base import ProtocolError, joined, u32_at
 
 #: length, module_id, command_id, version, reserved; big-endian (§2.1).
 HEADER: Final = struct.Struct(">IHHHH")
@@ -237,7 +237,7 @@ class Decoder:
         self._need = HEADER_SIZE
         while end - pos >= HEADER_SIZE:
             # HEADER's fields by indexing (compiled, far cheaper than unpack_from and its tuple)
-            length = data[pos] << 24 | data[pos + 1] << 16 | data[pos + 2] << 8 | data[pos + 3]
+            length = u32_at(data, pos)
             module = data[pos + 4] << 8 | data[pos + 5]
             command = data[pos + 6] << 8 | data[pos + 7]
             version = data[pos + 8] << 8 | data[pos + 9]
@@ -292,8 +292,7 @@ class Reader:
         return data[at] << 8 | data[at + 1]
 
     def u32(self) -> int:
-        data, at = self.data, self._skip(4)
-        return data[at] << 24 | data[at + 1] << 16 | data[at + 2] << 8 | data[at + 3]
+        return u32_at(self.data, self._skip(4))
 
     def blob(self, limit: int = MAX_STR) -> bytes:
         n = self.u32()
