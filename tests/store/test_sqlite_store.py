@@ -317,6 +317,54 @@ async def test_the_writer_thread_is_favoured_where_the_system_allows(
         assert nice == mine and "test-writer keeps its scheduling priority" in caplog.text
 
 
+_SQLITE_PROBE = """
+import ctypes, _sqlite3, sqlite3, sys
+if sys.argv[1] == "open-first":
+    early = sqlite3.connect(":memory:")
+from polyim.store import dbthread
+from polyim.store.sqlite import SqliteStore
+import asyncio
+
+async def main():
+    store = SqliteStore(sys.argv[2])
+    await store.open()
+    try:
+        await store.create_account("alice", "h")
+        assert (await store.get_account_by_name("alice")) is not None  # written by one thread, read by another
+    finally:
+        await store.close()
+
+asyncio.run(main())
+lib = ctypes.CDLL(_sqlite3.__file__)
+lib.sqlite3_memory_used.restype = ctypes.c_int64
+lib.sqlite3_db_mutex.restype = ctypes.c_void_p
+db = ctypes.c_void_p()
+assert lib.sqlite3_open_v2(b":memory:", ctypes.byref(db), 6, None) == 0
+print(dbthread.SQLITE_MULTITHREAD, lib.sqlite3_memory_used() != 0, lib.sqlite3_db_mutex(db) is not None)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the configuration is made on Linux only")
+@pytest.mark.parametrize(
+    ("first", "expected"), [("import-first", "True False False"), ("open-first", "False True True")]
+)
+def test_sqlite_runs_without_connection_mutexes_unless_a_connection_was_open_first(
+    tmp_path: Path, first: str, expected: str
+) -> None:
+    """A message stored took some 60 mutex lock/unlock pairs in SQLite's serialized mode. Imported before
+    any connection exists, the store puts the library in multi-thread mode (a connection has no mutex)
+    with memory statistics off (nothing counted); with a connection already open it must leave the
+    library as it is, and the store works either way. A fresh process: the library is set once."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _SQLITE_PROBE, first, str(tmp_path / "db.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[-2] == expected
+
+
 async def _two_transactions_apart(w: dbthread.WriterThread, settle_seconds: float) -> tuple[float, int]:
     """Commit one job whose result takes ``settle_seconds`` of the loop's time to settle, then two more
     jobs 0.1 s apart (wide enough that a stalled machine does not merge them); returns the time between
