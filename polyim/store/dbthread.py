@@ -43,15 +43,22 @@ _MAX_BATCH = 1024
 WRITER_PRIORITY_BOOST = 10
 
 #: The writer leaves at least this many times the loop's time to settle its last transaction between
-#: the starts of two transactions, and at most :data:`MAX_LINGER` seconds. Each commit sets off a loop
-#: callback whose cost is partly per commit: an fsync's CPU, and one write per connection it delivers
-#: to. A group message committed alone and fanned out to 250 connections pays all of it for one
-#: message; waiting for the next lets both share it. 1:1 chat's settles are cheap, so its linger is a
-#: few hundred microseconds at most. Measured (docs/performance.md, "sixth pass"): 16 cut the group's
-#: server CPU per send by a third and left the p99 at 5,000 msg/s where it was; 64 doubled that p99.
+#: the starts of two transactions, and at most :data:`MAX_LINGER` seconds, while the server is busy
+#: (:class:`Busy`). Each commit sets off a loop callback whose cost is partly per commit: an fsync's
+#: CPU, and one write per connection it delivers to. A group message committed alone and fanned out to
+#: 250 connections pays all of it for one message; waiting for the next lets both share it. Measured
+#: (docs/performance.md, "sixth pass"): 16 cut the group's server CPU per send by a third; 64 doubled
+#: the p99 at 5,000 msg/s.
 LINGER_FACTOR = 16.0
 #: The linger's cap, within the p99 budget at 5,000 msg/s (2× the storage floor's ~4.5 ms).
 MAX_LINGER = 0.004
+
+#: :class:`Busy` says busy once the loop's thread, or the process on all the CPUs it may run on, used
+#: this share of the last :data:`BUSY_WINDOW` seconds, and idle again below :data:`IDLE_BELOW` (a
+#: linger that lowers the CPU a message costs must not switch itself off at once).
+BUSY_FROM = 0.85
+IDLE_BELOW = 0.6
+BUSY_WINDOW = 0.1
 
 
 class _Job:
@@ -292,6 +299,58 @@ class Checkpointer:
         self.passes += 1
 
 
+class Busy:
+    """Whether the server has had CPU to spare lately: the linger's gate.
+
+    A linger saves the loop's time only where a commit's settle has a large per-commit part (a fan-out's
+    writes, one per connection, shared by the messages of one commit). A settle that costs the same per
+    message (1:1 chat: an ack and a delivery each) is not made cheaper by waiting; yet its cost grows
+    with the batch, and the batch with the linger, so at 5,000 1:1 msgs/s the linger ran to its cap on
+    every commit and doubled the p50 and the p99 (docs/performance.md, "seventeenth pass"), on a server
+    half idle. Lingering is only worth its latency when the CPU is the limit, so it waits only then.
+
+    Read from the writer's thread between transactions: the loop thread's CPU clock (on a machine with
+    cores to spare the loop is the bottleneck) and the process's, over the CPUs it may run on (where
+    the writer shares the loop's core). Two clock reads every :data:`BUSY_WINDOW` seconds."""
+
+    def __init__(self) -> None:
+        self._loop_clock: int | None = None
+        self._since = self._process = self._loop = 0.0
+        self.busy = False
+        self.busy_from = BUSY_FROM
+        self.idle_below = IDLE_BELOW
+
+    def watch(self, thread_id: int) -> None:
+        """Follow the CPU time of thread ``thread_id`` (the loop's) where the system has per-thread clocks."""
+        with contextlib.suppress(AttributeError, OSError):  # no pthread_getcpuclockid on this platform
+            self._loop_clock = time.pthread_getcpuclockid(thread_id)
+        self._mark(time.perf_counter())
+
+    def update(self, now: float) -> bool:
+        """``busy``, measured again when a window has passed since the last measurement."""
+        wall = now - self._since
+        if wall < BUSY_WINDOW:
+            return self.busy
+        process, loop = self._process, self._loop
+        self._mark(now)
+        share = max((self._loop - loop) / wall, (self._process - process) / wall / _cpus())
+        self.busy = share >= (self.idle_below if self.busy else self.busy_from)
+        return self.busy
+
+    def _mark(self, now: float) -> None:
+        self._since = now
+        self._process = time.process_time()
+        if self._loop_clock is not None:
+            self._loop = time.clock_gettime(self._loop_clock)
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on now (``taskset`` may change them while it runs)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 class WriterThread(DbThread):
     """Runs queued calls in grouped transactions: one BEGIN/COMMIT (one fsync) per batch; a
     :class:`Checkpointer` beside it copies the WAL back into the database."""
@@ -311,12 +370,15 @@ class WriterThread(DbThread):
         self.linger_seconds = 0.0
         self.linger_factor = LINGER_FACTOR
         self.max_linger = MAX_LINGER
+        self.load = Busy()
         # The loop's time to settle the last transaction (written by the loop's callback, read here: a
         # float's assignment is atomic under the GIL) and when that transaction started.
         self._settle_cost = 0.0
         self._last_start = 0.0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Called on the loop's thread, whose CPU clock :attr:`load` reads."""
+        self.load.watch(threading.get_ident())
         super().start(loop)
         self.checkpointer.start()
 
@@ -334,9 +396,12 @@ class WriterThread(DbThread):
         return self._queue.qsize()
 
     def _drain(self, batch: list[_Job]) -> bool:
-        """Linger, when the last settle was costly, then take what has been queued meanwhile."""
-        linger = min(self.max_linger, self.linger_factor * self._settle_cost)
-        wait = self._last_start + linger - time.perf_counter()
+        """Linger, when the server is busy and the last settle was costly, then take what has been
+        queued meanwhile."""
+        now = time.perf_counter()
+        if not self.load.update(now):
+            return super()._drain(batch)
+        wait = self._last_start + min(self.max_linger, self.linger_factor * self._settle_cost) - now
         if wait > 0:
             time.sleep(wait)
             self.linger_seconds += wait
