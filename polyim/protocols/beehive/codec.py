@@ -853,7 +853,7 @@ def chat_ack_ids(body: bytes) -> tuple[int, int]:
 def encode_chat(a: int, b: int, level: int, time: int, text: str, data: bytes = b"") -> bytes:
     """A CHAT (suid, duid) or GROUP-CHAT (uid, gid) body, as the runtime writes it (``data`` only where
     not empty)."""
-    out = bytearray()
+    out: pw.Parts = []
     pw.put_required(out, _KEY1, a)
     pw.put_required(out, _KEY2, b)
     pw.put_required(out, _KEY3, level)
@@ -861,14 +861,14 @@ def encode_chat(a: int, b: int, level: int, time: int, text: str, data: bytes = 
     pw.put_bytes(out, _TEXT, text.encode())
     if data:
         pw.put_bytes(out, _DATA, data)
-    return bytes(out)
+    return b"".join(out)
 
 
 def encode_chat_ack(suid: int, duid: int, code: int, errmsg: str) -> bytes:
     """A CHAT-ACK body, as the runtime writes it."""
-    out = bytearray()
+    out: pw.Parts = []
     pw.put_required(out, _KEY1, suid)
     pw.put_required(out, _KEY2, duid)
     pw.put_required(out, _KEY3, code)
     pw.put_bytes(out, _ERRMSG, errmsg.encode())
-    return bytes(out)
+    return b"".join(out)
