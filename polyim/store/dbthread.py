@@ -50,7 +50,7 @@ WRITER_PRIORITY_BOOST = 10
 #: (docs/performance.md, "sixth pass"): 16 cut the group's server CPU per send by a third; 64 doubled
 #: the p99 at 5,000 msg/s.
 LINGER_FACTOR = 16.0
-#: The linger's cap, within the p99 budget at 5,000 msg/s (2× the storage floor's ~4.5 ms).
+#: The linger's cap: the longest a busy server's message waits for others to share its commit.
 MAX_LINGER = 0.004
 
 #: :class:`Busy` says busy once the loop's thread, or the process on all the CPUs it may run on, used
@@ -132,7 +132,7 @@ def _configure_sqlite() -> bool:
     return bool(initialize() == 0 and ok)
 
 
-#: Whether :func:`_configure_sqlite` applied, for the log and the tests.
+#: Whether :func:`_configure_sqlite` applied (read by the tests).
 SQLITE_MULTITHREAD = _configure_sqlite()
 
 
