@@ -42,11 +42,10 @@ def key(number: int, wire_type: int) -> int:
 #: protocol, ~340 instructions a piece (callgrind), two to three pieces a field.
 Parts = list[bytes]
 
-# _SMALL[key][value] is the whole field of a one-byte key and a value under 128: a lookup, where a
-# varint built in an integer costs its boxing and ``int.to_bytes`` (~400 instructions).
-_SMALL: Final = tuple(
-    tuple(bytes((k, v)) for v in range(0x80)) if k & 7 in (VARINT, LEN) else () for k in range(0x80)
-)
+# _SMALL[key][value] is the whole field of a one-byte VARINT or LEN key (``key & 5 == 0``: wire types 0
+# and 2 alone have bits 0 and 2 clear) and a value under 128: a lookup, where a varint built in an
+# integer costs its boxing and ``int.to_bytes`` (~400 instructions).
+_SMALL: Final = tuple(tuple(bytes((k, v)) for v in range(0x80)) if k & 5 == 0 else () for k in range(0x80))
 
 
 def put_field(out: Parts, field_key: int, value: int) -> None:
@@ -57,7 +56,7 @@ def put_field(out: Parts, field_key: int, value: int) -> None:
 
 def put_required(out: Parts, field_key: int, value: int) -> None:
     """A varint field, written even when zero (proto2: a required field)."""
-    if 0 <= value < 0x80 and field_key < 0x80 and field_key & 5 == 0:  # VARINT or LEN: in the table
+    if 0 <= value < 0x80 and field_key < 0x80 and field_key & 5 == 0:
         out.append(_SMALL[field_key][value])
     else:
         out.append(_varint(value, field_key, 8))

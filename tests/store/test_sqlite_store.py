@@ -382,7 +382,10 @@ async def _two_transactions_apart(
     settled = loop.create_future()
 
     def costly(value: Any, exc: BaseException | None) -> None:
-        _spin(settle_seconds) if spin else time.sleep(settle_seconds)  # the loop fanning a message out
+        if spin:  # the loop fanning a message out
+            _spin(settle_seconds)
+        else:
+            time.sleep(settle_seconds)
         settled.set_result(None)
 
     w.submit(stamp, costly)

@@ -341,8 +341,7 @@ class Writer:
         return self
 
     def blob(self, value: bytes) -> Writer:
-        n = len(value)
-        self.parts.append(_U32_BYTES[n] if n < 0x100 else n.to_bytes(4, "big"))
+        self.u32(len(value))
         self.parts.append(value)
         return self
 
