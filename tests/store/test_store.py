@@ -122,6 +122,21 @@ async def test_concurrent_appends_get_gapless_per_conversation_seqs(store: Store
         assert await store.get_message(msg.conv, msg.seq) == msg
 
 
+async def test_binary_data_is_stored_as_sent_and_none_reads_as_empty(store: Store) -> None:
+    """A voice clip's bytes (imlc, TeamTalk) and the empty data of a text, in one batch and alone: the
+    writer binds empty data as NULL, which the column's NOT NULL must never see."""
+    texts = [dataclasses.replace(new_msg(P_AB, A, f"t{i}", f"t{i}"), data=b"") for i in range(3)]
+    voice = dataclasses.replace(new_msg(P_AB, B, "[voice]", "v1"), data=b"\x00\x01voice\xff")
+    batch = await asyncio.gather(*(store.append_message(m) for m in [*texts, voice]))
+    alone = await store.append_message(dataclasses.replace(new_msg(P_AC, A, "alone", "a1"), data=b"\x02"))
+    stored = [msg for msg, dup in [*batch, alone] if not dup]
+    assert len(stored) == 5
+    for msg in stored:
+        assert await store.get_message(msg.conv, msg.seq) == msg
+    assert [m.data for m in await store.history(P_AB, 0, 10)] == [b"\x00\x01voice\xff", b"", b"", b""]
+    assert (await store.history(P_AC, 0, 1))[0].data == b"\x02"
+
+
 async def test_dedup_returns_first_message_and_stores_nothing_twice(store: Store, backend: Backend) -> None:
     first, dup = await store.append_message(new_msg(P_AB, A, "hello", "cid-1"))
     assert not dup and first.seq == 1
