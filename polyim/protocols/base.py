@@ -8,7 +8,8 @@ import dataclasses
 import inspect
 from typing import Any, cast
 
-from mypy_extensions import mypyc_attr
+from librt.strings import read_i32_be
+from mypy_extensions import i64, mypyc_attr
 
 
 # A codec that is not (yet) compiled subclasses it from interpreted code.
@@ -33,9 +34,10 @@ def joined(buffer: bytearray, data: bytes, need: int) -> bytes | None:
 
 
 def u32_at(buf: bytes, pos: int) -> int:
-    """The big-endian unsigned 32-bit integer at ``pos`` (a frame's length, a header's seq), read by
-    compiled indexing: cheaper than ``struct``'s ``unpack_from`` and the tuple it returns."""
-    return buf[pos] << 24 | buf[pos + 1] << 16 | buf[pos + 2] << 8 | buf[pos + 3]
+    """The big-endian unsigned 32-bit integer at ``pos`` (a frame's length, a header's seq); IndexError
+    when ``buf`` ends first. ``read_i32_be`` is one native load under mypyc (four indexings and their
+    shifts on tagged integers cost ~120 instructions; ``struct``'s ``unpack_from`` more, and a tuple)."""
+    return int(i64(read_i32_be(buf, pos)) & 0xFFFF_FFFF)
 
 
 def fast_init(cls: type) -> None:

@@ -7,20 +7,24 @@ parses: its errors and its lenient forms stay its own. A fast encoder writes wha
 ``SerializeToString`` writes for the same fields, byte for byte; property tests hold both to the runtime.
 
 Why: a message object of the runtime costs a call per field read or set and an allocation per object,
-and the hot messages (imlc's Message and SendAck) were a third of their protocol's loop. Appending to a
-bytearray and indexing bytes compile to native code under mypyc.
+and the hot messages (imlc's Message and SendAck) were a third of their protocol's loop. Bodies are written
+into a ``librt.strings.BytesWriter`` (mypyc's own growable buffer: its ``append`` and ``write`` compile
+to native stores, a plain C-extension class when the package runs as Python), and read by indexing
+``bytes``, which compiles to native code too.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from librt.strings import BytesWriter
+from mypy_extensions import i64, u8
+
 #: Wire types (the low three bits of a key).
 VARINT: Final = 0
 LEN: Final = 2
 
 _U64: Final = 1 << 64
-_LOW42: Final = (1 << 42) - 1
 
 
 class NotCanonical(Exception):
@@ -37,68 +41,53 @@ def key(number: int, wire_type: int) -> int:
     return number << 3 | wire_type
 
 
-#: A body being written: its pieces in order, joined once by the encoder (``b"".join``). Appending to a
-#: list is native code under mypyc; ``+=`` on a bytearray went through the number protocol and the buffer
-#: protocol, ~340 instructions a piece (callgrind), two to three pieces a field.
-Parts = list[bytes]
-
-# _SMALL[key][value] is the whole field of a one-byte VARINT or LEN key (``key & 5 == 0``: wire types 0
-# and 2 alone have bits 0 and 2 clear) and a value under 128: a lookup, where a varint built in an
-# integer costs its boxing and ``int.to_bytes`` (~400 instructions).
-_SMALL: Final = tuple(tuple(bytes((k, v)) for v in range(0x80)) if k & 5 == 0 else () for k in range(0x80))
-
-
-def put_field(out: Parts, field_key: int, value: int) -> None:
+def put_field(out: BytesWriter, field_key: int, value: int) -> None:
     """A varint field, left out when zero (proto3: a scalar at its default is not written)."""
     if value:
         put_required(out, field_key, value)
 
 
-def put_required(out: Parts, field_key: int, value: int) -> None:
-    """A varint field, written even when zero (proto2: a required field)."""
-    if 0 <= value < 0x80 and field_key < 0x80 and field_key & 5 == 0:
-        out.append(_SMALL[field_key][value])
-    else:
-        out.append(_varint(value, field_key, 8))
+def put_required(out: BytesWriter, field_key: int, value: int) -> None:
+    """A varint field, written even when zero (proto2: a required field). ``field_key`` is one byte
+    (:func:`key`); ``value`` an int64 or a uint64 (an int32's negatives are an int64's, as the runtime
+    writes them)."""
+    out.append(u8(field_key))
+    try:
+        bits = i64(value)
+    except (ValueError, OverflowError):  # compiled only (mypyc raises ValueError): a uint64 over 2**63,
+        # written as the int64 of the same 64 bits
+        bits = i64(value - _U64)
+    _varint(out, bits)
 
 
-def put_bytes(out: Parts, field_key: int, data: bytes) -> None:
+def put_bytes(out: BytesWriter, field_key: int, data: bytes) -> None:
     """A length-delimited field, written even when empty (a repeated element, a present sub-message)."""
     put_required(out, field_key, len(data))
-    out.append(data)
+    out.write(data)
 
 
-def put_text(out: Parts, field_key: int, text: str) -> None:
+def put_text(out: BytesWriter, field_key: int, text: str) -> None:
     """A string field, left out when empty."""
     if text:
         put_bytes(out, field_key, text.encode())
 
 
-def _varint(value: int, packed: int, shift: int) -> bytes:
-    """The ``shift`` bits of ``packed`` (a key, or nothing), then ``value`` as a varint, as bytes. Built
-    in an integer and converted once: appending byte by byte to a bytearray is a method call each, and
-    took twice as long."""
+def _varint(out: BytesWriter, value: i64) -> None:
+    """``value`` as a varint of its 64 bits: a negative one (or a uint64 over 2**63, passed as the int64
+    of the same bits) is ten bytes. Under mypyc ``i64`` is a machine integer and ``append`` a native
+    store: a field costs tens of instructions, where building the varint in an ``int`` and converting it
+    with ``int.to_bytes`` (which boxes it) cost ~1,100, the most of any step of imlc's and beehive's
+    encoders (callgrind)."""
     if value < 0:
-        value += _U64
-    if value >> 42:
-        # Over 42 bits (a message id: 63 bits), the value is a boxed integer under mypyc, each operation
-        # on it an allocation: it is split once, and the loops run on the halves.
-        return _groups6(value & _LOW42, packed, shift) + _varint(value >> 42, 0, 0)
+        for _ in range(9):
+            out.append(u8(value & 0x7F | 0x80))
+            value = (value >> 7) & 0x01FF_FFFF_FFFF_FFFF  # a logical shift of the 64 bits
+        out.append(u8(value))
+        return
     while value > 0x7F:
-        packed |= (value & 0x7F | 0x80) << shift
+        out.append(u8(value & 0x7F | 0x80))
         value >>= 7
-        shift += 8
-    packed |= value << shift
-    return packed.to_bytes(shift // 8 + 1, "little")
-
-
-def _groups6(low: int, packed: int, shift: int) -> bytes:
-    """The 42 bits of ``low`` as six varint groups, each with its continuation bit, after ``packed``."""
-    for _ in range(6):
-        packed |= (low & 0x7F | 0x80) << shift
-        low >>= 7
-        shift += 8
-    return packed.to_bytes(shift // 8, "little")
+    out.append(u8(value))
 
 
 def varint_at(buf: bytes, p: int) -> tuple[int, int]:

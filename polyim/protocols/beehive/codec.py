@@ -23,6 +23,7 @@ from typing import Final
 # Without types-protobuf installed these are untyped; with it, the ignore is unused — allow both.
 from google.protobuf.descriptor import FieldDescriptor  # type: ignore[import-untyped,unused-ignore]
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
+from librt.strings import BytesWriter
 
 from polyim.protocols import protowire as pw
 from polyim.protocols.base import ProtocolError
@@ -853,7 +854,7 @@ def chat_ack_ids(body: bytes) -> tuple[int, int]:
 def encode_chat(a: int, b: int, level: int, time: int, text: str, data: bytes = b"") -> bytes:
     """A CHAT (suid, duid) or GROUP-CHAT (uid, gid) body, as the runtime writes it (``data`` only where
     not empty)."""
-    out: pw.Parts = []
+    out = BytesWriter()
     pw.put_required(out, _KEY1, a)
     pw.put_required(out, _KEY2, b)
     pw.put_required(out, _KEY3, level)
@@ -861,14 +862,14 @@ def encode_chat(a: int, b: int, level: int, time: int, text: str, data: bytes = 
     pw.put_bytes(out, _TEXT, text.encode())
     if data:
         pw.put_bytes(out, _DATA, data)
-    return b"".join(out)
+    return out.getvalue()
 
 
 def encode_chat_ack(suid: int, duid: int, code: int, errmsg: str) -> bytes:
     """A CHAT-ACK body, as the runtime writes it."""
-    out: pw.Parts = []
+    out = BytesWriter()
     pw.put_required(out, _KEY1, suid)
     pw.put_required(out, _KEY2, duid)
     pw.put_required(out, _KEY3, code)
     pw.put_bytes(out, _ERRMSG, errmsg.encode())
-    return b"".join(out)
+    return out.getvalue()

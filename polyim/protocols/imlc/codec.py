@@ -25,6 +25,7 @@ from typing import Final
 
 # Without types-protobuf installed these are untyped; with it, the ignore is unused — allow both.
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
+from librt.strings import BytesWriter
 
 from polyim.protocols import protowire as pw
 from polyim.protocols.base import ProtocolError, joined, u32_at
@@ -722,7 +723,7 @@ def encode_content(
     url: str = "",
 ) -> bytes:
     """A MessageContent's bytes, as the runtime writes it (``local_media_path`` is never sent)."""
-    out: pw.Parts = []
+    out = BytesWriter()
     pw.put_field(out, _CONTENT_TYPE, content_type)
     pw.put_text(out, _SEARCHABLE, text)
     pw.put_text(out, _PUSH_CONTENT, push)
@@ -735,7 +736,7 @@ def encode_content(
     pw.put_field(out, _MEDIA_TYPE, media_type)
     pw.put_field(out, _MSG_LENGTH, msg_length)
     pw.put_text(out, _MEDIA_URL, url)
-    return b"".join(out)
+    return out.getvalue()
 
 
 def encode_message(
@@ -753,28 +754,28 @@ def encode_message(
     """A Message's bytes (MN, and each message of a pull), as the runtime writes it: ``content`` is the
     MessageContent's (:func:`encode_content`), None where the message has none; the conversation is
     always present."""
-    out: pw.Parts = []
+    out = BytesWriter()
     pw.put_field(out, _MESSAGE_ID, message_id)
     if content is not None:
         pw.put_bytes(out, _CONTENT, content)
-    conv: pw.Parts = []
+    conv = BytesWriter()
     pw.put_field(conv, _CONV_TYPE, conv_type)
     pw.put_text(conv, _CONV_TARGET, conv_target)
-    pw.put_bytes(out, _CONVERSATION, b"".join(conv))
+    pw.put_bytes(out, _CONVERSATION, conv.getvalue())
     pw.put_text(out, _FROM, sender)
     pw.put_text(out, _TO, to)
     pw.put_field(out, _SERVER_ID, server_id)
     pw.put_field(out, _SEQ, seq)
     pw.put_field(out, _SERVER_TIME, server_time_ms)
     pw.put_field(out, _STATUS, status)
-    return b"".join(out)
+    return out.getvalue()
 
 
 def encode_send_ack(message_id: int, server_id: int, seq: int, server_time_ms: int) -> bytes:
     """MS's reply body (SendAck), as the runtime writes it."""
-    out: pw.Parts = []
+    out = BytesWriter()
     pw.put_field(out, _MESSAGE_ID, message_id)
     pw.put_field(out, _ACK_SERVER_ID, server_id)
     pw.put_field(out, _ACK_SEQ, seq)
     pw.put_field(out, _ACK_SERVER_TIME, server_time_ms)
-    return b"".join(out)
+    return out.getvalue()

@@ -20,12 +20,12 @@ on encode are the caller's bug and raise ``ValueError``.
 from __future__ import annotations
 
 import dataclasses
-import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Final, Self, TypeVar, cast
 
-from mypy_extensions import mypyc_attr
+from librt.strings import BytesWriter
+from mypy_extensions import mypyc_attr, u8
 
 from polyim.protocols.base import ProtocolError, fast_init, u32_at
 from polyim.protocols.omtp.tars import (
@@ -34,7 +34,6 @@ from polyim.protocols.omtp.tars import (
     INT,
     LONG,
     SHORT,
-    SMALL_INT_FIELD,
     STRING,
     STRING1_PREFIX,
     T_INT2,
@@ -49,13 +48,13 @@ from polyim.protocols.omtp.tars import (
     StructSpec,
     TarsDecodeError,
     int_field,
+    put_int,
+    put_string,
     string_prefix,
 )
 
 MAX_FRAME: Final = 640_000
 """Largest frame, length prefix included, that either side may send (omtp.md §2.4)."""
-
-_U32: Final = struct.Struct(">I")
 
 
 class OmtpDecodeError(ProtocolError):
@@ -352,15 +351,11 @@ PACK_SPEC: Final = StructSpec(
 _PACKS: Final = ListKind(StructKind(PACK_SPEC))
 
 
-# Pieces of a frame, looked up rather than built: 0A (header begins) + type field, by ``type & 0xFF``; the
-# version and flags fields, by ``value & 0xFF``; the packId's STRING1 prefix by length; the payload's
-# length field by length (< 128).
-_TYPE_FIELD: Final = tuple(b"\x0a" + f for f in SMALL_INT_FIELD[0])
-_VERSION_FIELD: Final = SMALL_INT_FIELD[1]
-_FLAGS_FIELD: Final = SMALL_INT_FIELD[2]
-_PACK_ID_PREFIX: Final = STRING1_PREFIX[3]
-_PAYLOAD_HEAD: Final = b"\x0b\x1d\x00"  # STRUCT_END; tag 1 SIMPLE_LIST of INT1: payload
-_COUNT_FIELD: Final = SMALL_INT_FIELD[0]
+# A frame begins with its length (counting itself; written last, over these zeros) and 0A, the header's
+# STRUCT_BEGIN at tag 0; the header ends where the payload's field begins: STRUCT_END, then tag 1
+# SIMPLE_LIST of INT1.
+_FRAME_BEGINS: Final = b"\x00\x00\x00\x00\x0a"
+_PAYLOAD_HEAD: Final = b"\x0b\x1d\x00"
 
 
 def encode_pack(pack: Pack) -> bytes:
@@ -371,30 +366,22 @@ def encode_pack(pack: Pack) -> bytes:
 
 def encode_frame(type_: int, version: int, flags: int, pack_id_text: str, payload: bytes) -> bytes:
     """:func:`encode_pack` of the pack these fields make, without building its Header and Pack: the ack
-    and the delivery of every message are written by this, in one join (the length is summed first)."""
-    pack_id = pack_id_text.encode()
-    k = len(pack_id)
-    n = len(payload)
-    if -0x80 <= type_ <= 0x7F and -0x80 <= version <= 0x7F and -0x80 <= flags <= 0x7F and k < 256:
-        # What int_field and string_prefix return for these values, without the calls.
-        head = (
-            _TYPE_FIELD[type_ & 0xFF],
-            _VERSION_FIELD[version & 0xFF],
-            _FLAGS_FIELD[flags & 0xFF],
-            _PACK_ID_PREFIX[k],
-        )
-    else:
-        head = (
-            b"\x0a" + int_field(0, type_, T_INT2),  # tag 0 STRUCT_BEGIN: header
-            int_field(1, version, T_INT2),
-            int_field(2, flags, T_INT8),
-            string_prefix(3, k),
-        )
-    count = _COUNT_FIELD[n] if n < 0x80 else int_field(0, n, T_INT4)
-    size = 4 + len(head[0]) + len(head[1]) + len(head[2]) + len(head[3]) + k + 3 + len(count) + n
-    return b"".join(
-        (_U32.pack(size), head[0], head[1], head[2], head[3], pack_id, _PAYLOAD_HEAD, count, payload)
-    )
+    and the delivery of every message are written by this, into one ``BytesWriter``."""
+    out = BytesWriter()
+    out.write(_FRAME_BEGINS)
+    put_int(out, 0, type_, T_INT2)
+    put_int(out, 1, version, T_INT2)
+    put_int(out, 2, flags, T_INT8)
+    put_string(out, 3, pack_id_text.encode())
+    out.write(_PAYLOAD_HEAD)
+    put_int(out, 0, len(payload), T_INT4)
+    out.write(payload)
+    size = len(out)
+    out[0] = u8(size >> 24 & 0xFF)
+    out[1] = u8(size >> 16 & 0xFF)
+    out[2] = u8(size >> 8 & 0xFF)
+    out[3] = u8(size & 0xFF)
+    return out.getvalue()
 
 
 def _decode_pack_fast(buf: bytes, pos: int, end: int) -> Pack | None:
@@ -519,13 +506,7 @@ class Decoder:
 # Payload structs (omtp.md §4), each in tag order.  "Always written" optional fields are ENUM or struct kinds.
 
 _STRINGS: Final = ListKind(STRING)
-# One name each, Final: unpacked from one expression they were module globals, a dict lookup per use.
-_STR1_TAG0: Final = STRING1_PREFIX[0]
 _STR1_TAG1: Final = STRING1_PREFIX[1]
-_STR1_TAG3: Final = STRING1_PREFIX[3]
-_STR1_TAG4: Final = STRING1_PREFIX[4]
-_STR1_TAG7: Final = STRING1_PREFIX[7]
-_INT_TAG6: Final = SMALL_INT_FIELD[6]
 _OK_ERROR_CODE: Final = b"\x0c\x16\x00"  # CommonErrorCode {0, ""}, bare
 
 
@@ -751,64 +732,44 @@ def encode_msg_req(
     """The bare MsgReq of these fields (``push_info`` as its three strings), the bytes of
     :meth:`MsgReq.encode`, without building the MsgReq and its PushInfo: every delivery is written by
     this."""
-    session_id = session_id_text.encode()
-    from_ = from_text.encode()
-    to = to_text.encode()
-    # string_prefix(tag, n) inlined for STRING1 (n < 256), as are the calls of int_field for small ints.
-    n = len(session_id)
-    parts: list[bytes | bytearray] = [_STR1_TAG0[n] if n < 256 else string_prefix(0, n), session_id]
+    out = BytesWriter()
+    put_string(out, 0, session_id_text.encode())
     if seq_id:
-        parts.append(int_field(1, seq_id, T_INT8))
+        put_int(out, 1, seq_id)
     if timestamp:
-        parts.append(int_field(2, timestamp, T_INT8))
-    n = len(from_)
-    parts.append(_STR1_TAG3[n] if n < 256 else string_prefix(3, n))
-    parts.append(from_)
-    n = len(to)
-    parts.append(_STR1_TAG4[n] if n < 256 else string_prefix(4, n))
-    parts.append(to)
+        put_int(out, 2, timestamp)
+    put_string(out, 3, from_text.encode())
+    put_string(out, 4, to_text.encode())
     if title or summary or url:
-        out = bytearray()
-        _PUSH_INFO.write(out, 5, PushInfo(title, summary, url))
-        parts.append(out)
+        push = bytearray()
+        _PUSH_INFO.write(push, 5, PushInfo(title, summary, url))
+        out.write(push)
     else:
-        parts.append(_EMPTY_PUSH_INFO_FIELD)
+        out.write(_EMPTY_PUSH_INFO_FIELD)
     if content_type:
-        parts.append(
-            _INT_TAG6[content_type & 0xFF]
-            if -0x80 <= content_type <= 0x7F
-            else int_field(6, content_type, T_INT4)
-        )
+        put_int(out, 6, content_type, T_INT4)
     if content_text:
-        content = content_text.encode()
-        n = len(content)
-        parts.append(_STR1_TAG7[n] if n < 256 else string_prefix(7, n))
-        parts.append(content)
+        put_string(out, 7, content_text.encode())
     if status:
-        parts.append(int_field(8, status, T_INT4))
-    return b"".join(parts)
+        put_int(out, 8, status, T_INT4)
+    return out.getvalue()
 
 
 def encode_msg_ack(code: int, desc: str, session_id_text: str, seq_id: int, timestamp: int) -> bytes:
     """The bare MsgAck of these fields (``error_code`` as its code and desc), the bytes of
     :meth:`MsgAck.encode`, without building the MsgAck and its CommonErrorCode: every ack is written by
     this."""
+    out = BytesWriter()
     if code == 0 and not desc:
-        head: bytes | bytearray = _OK_ERROR_CODE_FIELD
+        out.write(_OK_ERROR_CODE_FIELD)
     else:
         head = bytearray()
         _ERROR_CODE.write(head, 0, CommonErrorCode(code, desc))
-    session_id = session_id_text.encode()
-    n = len(session_id)
-    return b"".join(
-        (
-            head,
-            _STR1_TAG1[n] if n < 256 else string_prefix(1, n),
-            session_id,
-            int_field(2, seq_id, T_INT8),
-            int_field(3, timestamp, T_INT8),
-        )
-    )
+        out.write(head)
+    put_string(out, 1, session_id_text.encode())
+    put_int(out, 2, seq_id)
+    put_int(out, 3, timestamp)
+    return out.getvalue()
 
 
 _OK_ERROR_CODE_BODY: Final = _OK_ERROR_CODE_FIELD[1:]  # 0C 16 00 0B

@@ -25,6 +25,9 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Final
 
+from librt.strings import BytesWriter, write_i16_be, write_i32_be, write_i64_be
+from mypy_extensions import i16, i32, i64, u8
+
 from polyim.protocols.base import ProtocolError
 
 T_INT1: Final = 0
@@ -144,8 +147,6 @@ _STR1_PREFIX: Final = tuple(
 # _HEADED_INT[t](head, v) is the whole field of integer type ``t`` (INT1…INT8) with a one-byte head.
 _HEADED_INT: Final = tuple(struct.Struct(">B" + code).pack for code in "bhiq")
 
-SMALL_INT_FIELD: Final = _SMALL_INT
-"""``SMALL_INT_FIELD[tag][v & 0xFF]`` is ``int_field(tag, v)`` for -128 <= v <= 127 and 0 <= tag < 15."""
 STRING1_PREFIX: Final = _STR1_PREFIX
 """``STRING1_PREFIX[tag][n]`` is ``string_prefix(tag, n)`` for 0 <= n < 256 and 0 <= tag < 15."""
 
@@ -176,6 +177,47 @@ def string_prefix(tag: int, n: int) -> bytes:
             return _STR1_PREFIX[tag][n]
         return _head_bytes(tag, T_STRING1) + bytes((n,))
     return _head_bytes(tag, T_STRING4) + _U32.pack(n)
+
+
+def put_int(out: BytesWriter, tag: int, v: int, max_t: int = T_INT8) -> None:
+    """:func:`int_field` written into ``out``: under mypyc the head and the big-endian value are native
+    stores, where ``int_field`` packed the wider ones with ``struct`` (a call and a new ``bytes``). Anything
+    outside its fast ranges (a tag over 14, a value beyond a long or wider than ``max_t``) is
+    ``int_field``'s, which writes it or raises its own error."""
+    wide = False
+    try:
+        x = i64(v)
+    except (ValueError, OverflowError):  # compiled only (as Python, the last test below checks)
+        x, wide = 0, True
+    if wide or not 0 <= tag < 15:
+        out.write(int_field(tag, v, max_t))
+    elif x == 0:
+        out.append(u8(tag << 4 | T_ZERO_TAG))
+    elif -0x80 <= x <= 0x7F:
+        out.append(u8(tag << 4 | T_INT1))
+        out.append(u8(x & 0xFF))
+    elif -0x8000 <= x <= 0x7FFF and max_t >= T_INT2:
+        out.append(u8(tag << 4 | T_INT2))
+        write_i16_be(out, i16(x))
+    elif -0x8000_0000 <= x <= 0x7FFF_FFFF and max_t >= T_INT4:
+        out.append(u8(tag << 4 | T_INT4))
+        write_i32_be(out, i32(x))
+    elif max_t >= T_INT8 and -0x8000_0000_0000_0000 <= x <= 0x7FFF_FFFF_FFFF_FFFF:  # native when compiled
+        out.append(u8(tag << 4 | T_INT8))
+        write_i64_be(out, x)
+    else:
+        out.write(int_field(tag, v, max_t))
+
+
+def put_string(out: BytesWriter, tag: int, data: bytes) -> None:
+    """A string field (:func:`string_prefix` and ``data``) written into ``out``."""
+    n = len(data)
+    if n < 256 and 0 <= tag < 15:
+        out.append(u8(tag << 4 | T_STRING1))
+        out.append(u8(n))
+    else:
+        out.write(string_prefix(tag, n))
+    out.write(data)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from librt.strings import BytesWriter, write_i32_be
+from mypy_extensions import i32, i64
+from mypy_extensions import u8 as byte
+
 from polyim.protocols.base import ProtocolError, joined, u32_at
 
 #: length, module_id, command_id, version, reserved; big-endian (§2.1).
@@ -314,35 +318,32 @@ class Reader:
         return [self.text() for _ in range(self.count())]
 
 
-#: ``bytes((n,))`` and ``n.to_bytes(4, "big")`` of 0..255: looked up, where ``to_bytes`` boxes the int first.
-_BYTES: Final = tuple(bytes((n,)) for n in range(0x100))
-_U32_BYTES: Final = tuple(n.to_bytes(4, "big") for n in range(0x100))
-
-
 class Writer:
-    """Fields appended in wire order: their pieces in a list, joined once by :meth:`done` (a list's
-    append is native code under mypyc; ``+=`` on a bytearray cost ~340 instructions a piece)."""
+    """Fields appended in wire order into a ``BytesWriter`` (whose ``append`` and ``write_i32_be``
+    compile to native stores; a list of pieces joined once cost ~100 instructions a piece)."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("buf",)
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        self.buf = BytesWriter()
 
     def u8(self, value: int) -> Writer:
-        self.parts.append(_BYTES[value & 0xFF])
+        self.buf.append(byte(value & 0xFF))
         return self
 
     def u16(self, value: int) -> Writer:
-        self.parts.append((value & 0xFFFF).to_bytes(2, "big"))
+        self.buf.append(byte(value >> 8 & 0xFF))
+        self.buf.append(byte(value & 0xFF))
         return self
 
     def u32(self, value: int) -> Writer:
-        self.parts.append(_U32_BYTES[value] if 0 <= value < 0x100 else (value & _U32_MAX).to_bytes(4, "big"))
+        bits = i64(value & _U32_MAX)
+        write_i32_be(self.buf, i32(bits - 0x1_0000_0000 if bits >= 0x8000_0000 else bits))
         return self
 
     def blob(self, value: bytes) -> Writer:
         self.u32(len(value))
-        self.parts.append(value)
+        self.buf.write(value)
         return self
 
     def text(self, value: str) -> Writer:
@@ -355,7 +356,7 @@ class Writer:
         return self
 
     def done(self) -> bytes:
-        return b"".join(self.parts)
+        return self.buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------

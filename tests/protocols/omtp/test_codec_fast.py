@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from librt.strings import BytesWriter
 
 from polyim.protocols.omtp import codec, tars
 from polyim.protocols.omtp.codec import (
@@ -473,6 +474,35 @@ def test_int_field_matches_its_slow_path(tag: int, v: int, max_t: int) -> None:
     assert encode_outcome(lambda x: tars.int_field(tag, x, max_t), v) == encode_outcome(
         lambda x: tars._int_field_slow(tag, x, max_t), v
     )
+
+
+@PROPERTY
+@given(
+    st.integers(-1, 20),
+    st.one_of(int8, int16, int32, int64, st.sampled_from(BOUNDARIES), st.integers(-(2**70), 2**70)),
+    st.integers(tars.T_INT1, tars.T_INT8),
+)
+def test_put_int_writes_and_refuses_as_int_field(tag: int, v: int, max_t: int) -> None:
+    """The encoders' writer of integer fields, after bytes already written."""
+
+    def put(x: int) -> bytes:
+        out = BytesWriter()
+        out.write(b"head")
+        tars.put_int(out, tag, x, max_t)
+        return out.getvalue()
+
+    assert encode_outcome(put, v) == encode_outcome(lambda x: b"head" + tars.int_field(tag, x, max_t), v)
+
+
+@PROPERTY
+@given(st.integers(-1, 20), st.one_of(st.binary(max_size=300), st.sampled_from([bytes(255), bytes(256)])))
+def test_put_string_writes_and_refuses_as_string_prefix(tag: int, data: bytes) -> None:
+    def put(x: bytes) -> bytes:
+        out = BytesWriter()
+        tars.put_string(out, tag, x)
+        return out.getvalue()
+
+    assert encode_outcome(put, data) == encode_outcome(lambda x: tars.string_prefix(tag, len(x)) + x, data)
 
 
 def test_wide_int_field_with_a_negative_tag_is_refused_as_before() -> None:
