@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar, Final, Self, TypeVar, cast
 
-from librt.strings import BytesWriter
+from librt.strings import BytesWriter, read_i16_be, read_i32_be, read_i64_be
 from mypy_extensions import mypyc_attr, u8
 
 from polyim.protocols.base import ProtocolError, fast_init, u32_at
@@ -781,13 +781,16 @@ def _int1(b: int) -> int:
 
 
 def _int_at(buf: bytes, p: int, size: int) -> int:
-    """The big-endian signed integer of ``size`` bytes at ``p``; IndexError if the buffer ends first.
-    Byte by byte: for the 1 to 8 bytes of a Tars integer this compiles to native indexing, cheaper than a
-    ``struct`` call and the tuple it returns."""
-    value = _int1(buf[p])
-    for i in range(p + 1, p + size):
-        value = (value << 8) | buf[i]
-    return value
+    """The big-endian signed integer of ``size`` (1, 2, 4 or 8) bytes at ``p``; IndexError if the buffer
+    ends first. ``read_i64_be`` and its kin are one native load each under mypyc (a loop of shifts on
+    tagged integers cost ~150 instructions for a timestamp; a ``struct`` call more, and a tuple)."""
+    if size == 8:
+        return int(read_i64_be(buf, p))
+    if size == 4:
+        return int(read_i32_be(buf, p))
+    if size == 2:
+        return int(read_i16_be(buf, p))
+    return _int1(buf[p])
 
 
 def _has_at(buf: bytes, p: int, part: bytes) -> bool:
