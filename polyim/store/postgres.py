@@ -88,13 +88,10 @@ _ALLOCATE = (
     " ON CONFLICT (conv) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq,"
     " activity_us = GREATEST(c.activity_us, EXCLUDED.activity_us) RETURNING conv, last_seq"
 )
-# The rows of :func:`polyim.store.sqlite._row`, whose ``data`` is NULL when empty.
 _INSERT_MSGS = (
     "INSERT INTO messages(conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, topic,"
-    " ts_ms) SELECT conv, seq, msg_id, sender, device, client_id, ctype, content, coalesce(data, ''::bytea),"
-    " extra, topic, ts_ms FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],"
+    " ts_ms) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],"
     " $6::text[], $7::bigint[], $8::text[], $9::bytea[], $10::text[], $11::text[], $12::bigint[])"
-    " AS r(conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra, topic, ts_ms)"
     " ON CONFLICT (sender, device, client_id) WHERE client_id <> '' DO NOTHING RETURNING seq"
 )
 _ENSURE_STATE = (

@@ -122,9 +122,9 @@ async def test_concurrent_appends_get_gapless_per_conversation_seqs(store: Store
         assert await store.get_message(msg.conv, msg.seq) == msg
 
 
-async def test_binary_data_is_stored_as_sent_and_none_reads_as_empty(store: Store) -> None:
-    """A voice clip's bytes (imlc, TeamTalk) and the empty data of a text, in one batch and alone: the
-    writer binds empty data as NULL, which the column's NOT NULL must never see."""
+async def test_binary_data_and_empty_data_are_stored_as_sent(store: Store) -> None:
+    """A voice clip's bytes (imlc, TeamTalk) and the empty data of a text, in one batch and alone, read
+    back as the bytes they were (the writers bind them as ``bytearray``s)."""
     texts = [dataclasses.replace(new_msg(P_AB, A, f"t{i}", f"t{i}"), data=b"") for i in range(3)]
     voice = dataclasses.replace(new_msg(P_AB, B, "[voice]", "v1"), data=b"\x00\x01voice\xff")
     batch = await asyncio.gather(*(store.append_message(m) for m in [*texts, voice]))
