@@ -803,7 +803,7 @@ def _has_at(buf: bytes, p: int, part: bytes) -> bool:
 
 def _string4(buf: bytes, p: int) -> tuple[str, int]:
     """The STRING4 whose head is at ``p`` and the position after it (possibly beyond the buffer's end)."""
-    stop = p + 5 + (_int_at(buf, p + 1, 4) & 0xFFFF_FFFF)
+    stop = p + 5 + u32_at(buf, p + 1)
     return buf[p + 5 : stop].decode(), stop
 
 

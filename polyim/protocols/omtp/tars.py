@@ -184,12 +184,12 @@ def put_int(out: BytesWriter, tag: int, v: int, max_t: int = T_INT8) -> None:
     stores, where ``int_field`` packed the wider ones with ``struct`` (a call and a new ``bytes``). Anything
     outside its fast ranges (a tag over 14, a value beyond a long or wider than ``max_t``) is
     ``int_field``'s, which writes it or raises its own error."""
-    wide = False
     try:
         x = i64(v)
     except (ValueError, OverflowError):  # compiled only (as Python, the last test below checks)
-        x, wide = 0, True
-    if wide or not 0 <= tag < 15:
+        out.write(int_field(tag, v, max_t))
+        return
+    if not 0 <= tag < 15:
         out.write(int_field(tag, v, max_t))
     elif x == 0:
         out.append(u8(tag << 4 | T_ZERO_TAG))
