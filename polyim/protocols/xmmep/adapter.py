@@ -313,7 +313,7 @@ class XmmepChannel(Channel):
             room = request.num("is_room_member") if request is not None else 0
             self.write(X.ADD_BUDDY_RES, [self.username, 0, c.OnlineBuddy(name, status=3), room])
         elif code == X.TXT_MSG and self.ack and request is not None:
-            self.write(X.TXT_MSG_RES, _res171(request, result, "0", self.core.clock.now_ms() // 1000))
+            self.conn.write(_res171(request, result, 0, self.core.clock.now_ms() // 1000))
         elif code != X.KEEP_ALIVE:
             self.error(result, code, exc.text)
 
@@ -333,7 +333,7 @@ class XmmepChannel(Channel):
     def committed(self, frame: c.Frame, request: c.Message, result: SendResult) -> None:
         if self.ack:
             m = result.message
-            self.write(X.TXT_MSG_RES, _res171(request, R.SUCCESS, str(m.msg_id), m.ts_ms // 1000))
+            self.conn.write(_res171(request, R.SUCCESS, m.msg_id, m.ts_ms // 1000))
 
     def commit_failed(self, frame: c.Frame, request: c.Message) -> None:
         self.refuse(frame, request, Refused(R.DATABASE_ERROR, "store unavailable"))
@@ -463,10 +463,9 @@ class XmmepChannel(Channel):
         self._write_170(message, names[0], names[1])
 
     def _write_170(self, message: Message, sender: str, receiver: str) -> None:
-        head: list[c.Value] = [sender, receiver, message.ts_ms // 1000]
         room = 1 if message.conv.kind is ConvKind.GROUP else 0
-        mid = [("mid", str(message.msg_id))] if self.ack else []
-        parts = split_170(head, fallback_text(message), room, mid)
+        mid = message.msg_id if self.ack else None
+        parts = split_170(sender, receiver, message.ts_ms // 1000, fallback_text(message), room, mid)
         for part in parts:
             self.conn.write(part)
         if self.ack:
@@ -538,8 +537,9 @@ XmmepChannel.events.update(
 )
 
 
-def _res171(request: c.Message, result: int, msg_id: str, server_time: int) -> list[c.Value]:
-    return [
+def _res171(request: c.Message, result: int, msg_id: int, server_time: int) -> bytes:
+    """The 171 answering the 170 ``request``."""
+    return c.encode_txt_msg_res(
         request.text("sender"),
         result,
         request.text("receiver"),
@@ -548,13 +548,15 @@ def _res171(request: c.Message, result: int, msg_id: str, server_time: int) -> l
         request.extension("cid") or "",
         msg_id,
         server_time,
-    ]
+    )
 
 
-def split_170(head: list[c.Value], text: str, room: int, ext: list[tuple[str, str]]) -> list[bytes]:
-    """A 170 as one message, or, when it exceeds 1450 bytes, the fewest parts cut at UTF-8 boundaries,
-    each a whole 170 with ``part=i/n`` (§2.6)."""
-    whole = c.encode(X.TXT_MSG, [*head, text, room], ext)
+def split_170(
+    sender: str, receiver: str, send_time: int, text: str, room: int, mid: int | None
+) -> list[bytes]:
+    """A 170 (``mid`` its extension field, when given) as one message, or, when it exceeds 1450 bytes,
+    the fewest parts cut at UTF-8 boundaries, each a whole 170 with ``part=i/n`` (§2.6)."""
+    whole = c.encode_txt_msg(sender, receiver, send_time, text, room, mid)
     if len(whole) <= c.MAX_MESSAGE:
         return [whole]
     content = c.encode_text(text)
@@ -566,6 +568,8 @@ def split_170(head: list[c.Value], text: str, room: int, ext: list[tuple[str, st
         pieces.append(piece)
         content = content[len(piece) :]
     n = len(pieces)
+    head: list[c.Value] = [sender, receiver, send_time]
+    ext = [] if mid is None else [("mid", str(mid))]
     return [
         c.encode(X.TXT_MSG, [*head, piece.decode(), room], [*ext, ("part", f"{i}/{n}")])
         for i, piece in enumerate(pieces, 1)

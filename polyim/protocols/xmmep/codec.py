@@ -19,6 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from librt.strings import BytesWriter
+from mypy_extensions import i64, u8
+
 from polyim.memo import remember
 from polyim.protocols.base import ProtocolError, joined
 
@@ -784,6 +787,115 @@ def encode(code: int, values: list[Value], ext: list[tuple[str, str]] | None = N
     """A whole message: header and body."""
     body = encode_body(code, values, ext)
     return encode_header(len(body), code) + body
+
+
+# -- the chat's two messages, written directly ---------------------------------------------------------------
+# 170 and 171 are written for every message a chat carries; these write the bytes :func:`encode` writes
+# for them straight into one ``BytesWriter`` (compiled: native appends), without the list of values, the
+# per-field dispatch, the list of pieces and their join: about a fifth of the instructions.
+
+#: Names as written, by name: a chat writes the same few user names into every 170 and 171.
+_NAMES: Final[dict[str, bytes]] = {}
+_NAME_MAX: Final = 64  # longer names are encoded each time rather than kept
+_E18: Final = 10**18
+_DIGITS3: Final = [b"%03d" % n for n in range(1000)]
+_HOLE: Final = b" " * HEADER_SIZE  # the header, written over once the body's length is known
+
+
+def _put_name(out: BytesWriter, name: str) -> None:
+    known = _NAMES.get(name)
+    if known is None:
+        known = encode_text(name)
+        if len(name) <= _NAME_MAX:
+            remember(_NAMES, name, known)
+    out.write(known)
+
+
+def _put_decimal(out: BytesWriter, value: int) -> None:
+    """``b"%d" % value``, three digits at a time from tables (a ``str`` of a message id costs ~900
+    instructions, its digits here ~400)."""
+    if 0 <= value < 1024:
+        out.write(_DECIMALS[value])
+    elif 0 < value < _E18:
+        _put_digits(out, i64(value))
+    else:
+        out.write(b"%d" % value)
+
+
+def _put_digits(out: BytesWriter, n: i64) -> None:
+    """The decimal digits of ``n`` ≥ 0. The divisors are literals: compiled, each division is inlined
+    as a multiplication, where a variable divisor calls a function."""
+    if n >= 1000:
+        _put_digits(out, n // 1000)
+        out.write(_DIGITS3[n % 1000])
+    else:
+        out.write(_DECIMALS[n])
+
+
+def _finish(out: BytesWriter, code: int) -> bytes:
+    """The message in ``out`` (its body behind :data:`_HOLE`) with its header written over the hole."""
+    length = len(out) - HEADER_SIZE
+    if length >= MAX_MESSAGE:
+        return encode_header(length, code) + out.getvalue()[HEADER_SIZE:]
+    size, kind = _PADDED[length], _PADDED[code]
+    for i in range(4):
+        out[i] = u8(size[i])
+        out[i + 4] = u8(kind[i])
+    return out.getvalue()
+
+
+def encode_txt_msg(
+    sender: str, receiver: str, send_time: int, content: str, is_room: int, mid: int | None
+) -> bytes:
+    """``encode(170, [sender, receiver, send_time, content, is_room], ext)``, ``ext`` being
+    ``[("mid", str(mid))]``, or none when ``mid`` is None."""
+    out = BytesWriter()
+    out.write(_HOLE)
+    _put_name(out, sender)
+    out.append(1)
+    _put_name(out, receiver)
+    out.append(1)
+    _put_decimal(out, send_time)
+    out.append(1)
+    out.write(encode_text(content))
+    out.append(1)
+    _put_decimal(out, is_room)
+    if mid is not None:
+        out.write(b"\x01mid=")
+        _put_decimal(out, mid)
+    return _finish(out, Code.TXT_MSG)
+
+
+def encode_txt_msg_res(
+    user_name: str,
+    result: int,
+    receiver: str,
+    is_room: int,
+    send_time: int,
+    client_msg_id: str,
+    msg_id: int,
+    server_time: int,
+) -> bytes:
+    """``encode(171, [user_name, result, receiver, is_room, send_time, client_msg_id, str(msg_id),
+    server_time])``."""
+    out = BytesWriter()
+    out.write(_HOLE)
+    _put_name(out, user_name)
+    out.append(1)
+    _put_decimal(out, result)
+    out.append(1)
+    _put_name(out, receiver)
+    out.append(1)
+    _put_decimal(out, is_room)
+    out.append(1)
+    _put_decimal(out, send_time)
+    out.append(1)
+    out.write(encode_text(client_msg_id))
+    out.append(1)
+    _put_decimal(out, msg_id)
+    out.append(1)
+    _put_decimal(out, server_time)
+    return _finish(out, Code.TXT_MSG_RES)
 
 
 def encode_message(message: Message) -> bytes:

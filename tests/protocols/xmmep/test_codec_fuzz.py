@@ -119,6 +119,32 @@ def test_170_survives_encode_decode(
     assert c.encode_message(message) == wire
 
 
+_any_text = st.text(max_size=80)  # surrogates and the delimiters included
+_any_int = st.one_of(st.integers(), st.integers(-(10**19), 10**19), st.integers(0, 2000))
+
+
+@FUZZ
+@given(_any_text, _any_text, _any_int, st.text(max_size=900), _any_int, st.none() | _any_int)
+@example("a" * 70, "b", 10**18 - 1, "x" * 1440, 1, 2**63 - 1)  # a name too long to keep, over 1450
+@example("a", "b", -(10**18) + 1, "\x00\x01\x04 ok", 0, None)
+def test_170_written_directly_is_what_encode_writes(
+    sender: str, receiver: str, when: int, content: str, room: int, mid: int | None
+) -> None:
+    ext = [] if mid is None else [("mid", str(mid))]
+    for _ in range(2):  # the second time with the names kept
+        direct = c.encode_txt_msg(sender, receiver, when, content, room, mid)
+        assert direct == c.encode(170, [sender, receiver, when, content, room], ext)
+
+
+@FUZZ
+@given(_any_text, _any_int, _any_text, _any_int, _any_int, _any_text, _any_int, _any_int)
+def test_171_written_directly_is_what_encode_writes(
+    user: str, result: int, receiver: str, room: int, when: int, cid: str, msg_id: int, now: int
+) -> None:
+    direct = c.encode_txt_msg_res(user, result, receiver, room, when, cid, msg_id, now)
+    assert direct == c.encode(171, [user, result, receiver, room, when, cid, str(msg_id), now])
+
+
 @FUZZ
 @given(
     st.lists(

@@ -40,9 +40,9 @@ def test_search_results_come_in_tens_and_a_final_empty_packet_after_a_multiple_o
 
 def test_a_long_170_is_split_at_character_boundaries_with_part() -> None:
     text = "é" * 1500  # 3000 bytes
-    parts = split_170(["alice", "bob", 1], text, 0, [("mid", "42")])
+    parts = split_170("alice", "bob", 1, text, 0, 42)
     assert len(parts) == 3 and all(len(p) <= c.MAX_MESSAGE for p in parts)
     decoded = _decoded(parts)
     assert "".join(m.text("content") for m in decoded) == text
     assert [m.ext for m in decoded] == [[("mid", "42"), ("part", f"{i}/3")] for i in (1, 2, 3)]
-    assert split_170(["a", "b", 1], "short", 0, []) == [c.encode(170, ["a", "b", 1, "short", 0])]
+    assert split_170("a", "b", 1, "short", 0, None) == [c.encode(170, ["a", "b", 1, "short", 0])]
