@@ -8,7 +8,7 @@ import dataclasses
 import inspect
 from typing import Any, cast
 
-from librt.strings import read_i32_be
+from librt.strings import read_i32_be, read_i64_be
 from mypy_extensions import i64, mypyc_attr
 
 
@@ -38,6 +38,12 @@ def u32_at(buf: bytes, pos: int) -> int:
     when ``buf`` ends first. ``read_i32_be`` is one native load under mypyc (four indexings and their
     shifts on tagged integers cost ~120 instructions; ``struct``'s ``unpack_from`` more, and a tuple)."""
     return int(i64(read_i32_be(buf, pos)) & 0xFFFF_FFFF)
+
+
+def u64_at(buf: bytes, pos: int) -> int:
+    """The big-endian unsigned 64-bit integer at ``pos``, as :func:`u32_at` (an id, a sequence number)."""
+    value = read_i64_be(buf, pos)
+    return int(value) if value >= 0 else int(value) + (1 << 64)
 
 
 def fast_init(cls: type) -> None:

@@ -26,7 +26,7 @@ from google.protobuf.message import Message  # type: ignore[import-untyped,unuse
 from librt.strings import BytesWriter
 
 from polyim.protocols import protowire as pw
-from polyim.protocols.base import ProtocolError
+from polyim.protocols.base import ProtocolError, joined, u32_at, u64_at
 from polyim.protocols.beehive import beehive_pb2 as pb
 
 __all__ = [
@@ -393,6 +393,21 @@ class Frame:
         object.__setattr__(self, "body", body)
 
 
+def header_at(buf: bytes, pos: int) -> Header:
+    """The header at ``pos`` of ``buf`` (which holds its 52 bytes): eight native loads where
+    ``HEADER.unpack_from`` made a tuple of eight boxed integers through a generic call."""
+    return Header(
+        u32_at(buf, pos),
+        u32_at(buf, pos + 4),
+        u64_at(buf, pos + 8),
+        u64_at(buf, pos + 16),
+        u32_at(buf, pos + 24),
+        u64_at(buf, pos + 28),
+        u64_at(buf, pos + 36),
+        u64_at(buf, pos + 44),
+    )
+
+
 def encode_frame(header: Header, body: bytes = b"", *, max_frame: int = DEFAULT_MAX_FRAME) -> bytes:
     """Header + body as wire bytes, with ``length`` taken from ``body``.
 
@@ -429,7 +444,7 @@ class Decoder:
     framing error the stream position is unknown, and §2.8 closes the connection anyway.
     """
 
-    __slots__ = ("_buf", "_dead", "_max_body", "_max_frame", "_pending")
+    __slots__ = ("_buf", "_dead", "_max_body", "_max_frame", "_need")
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         if not HEADER_SIZE <= max_frame <= HEADER_SIZE + _U32_MAX:
@@ -437,8 +452,8 @@ class Decoder:
         self._max_frame = max_frame
         self._max_body = max_frame - HEADER_SIZE
         self._buf = bytearray()
-        #: Header of the frame whose body is still arriving, already validated.
-        self._pending: Header | None = None
+        #: How long the held bytes must grow before they hold a whole frame (or its header).
+        self._need = HEADER_SIZE
         self._dead: BeehiveDecodeError | None = None
 
     @property
@@ -454,7 +469,6 @@ class Decoder:
     def _die(self, exc: BeehiveDecodeError) -> BeehiveDecodeError:
         self._dead = exc
         self._buf = bytearray()
-        self._pending = None
         return exc
 
     def _check_header(self, header: Header) -> None:
@@ -465,53 +479,43 @@ class Decoder:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
         """Append bytes from the TCP stream and return every frame now complete, in order.
 
+        Frames are cut from the read itself when nothing is held (a read of whole frames is never
+        copied); the bytes of an incomplete frame wait with the length they must reach, so a frame
+        trickling in byte by byte costs no rescans (:func:`~polyim.protocols.base.joined`).
+
         Raises :class:`BeehiveDecodeError` of kind CLOSE when a header announces a body larger than
         ``max_frame`` allows (the stream cannot be trusted past it) or carries sid 0; frames completed
         earlier in the same call ride along on the exception's ``frames``.
         """
         if self._dead is not None:
             raise _close("beehive decoder is closed after an earlier error", self._dead.header)
-        buf = self._buf
-        buf += data
-        end = len(buf)
-        pending = self._pending
-        if pending is not None and end < HEADER_SIZE + pending.length:
-            return []  # still inside one body: nothing to parse, nothing to rescan
+        whole = joined(self._buf, data if isinstance(data, bytes) else bytes(data), self._need)
+        if whole is None:
+            return []
         frames: list[Frame] = []
-        pos = 0
-        unpack_from = HEADER.unpack_from
-        max_body = self._max_body
-        with memoryview(buf) as view:
-            while True:
-                if pending is None:
-                    if end - pos < HEADER_SIZE:
-                        break
-                    t, length, sid, cid, nid, seq, dsid, dseq = unpack_from(view, pos)
-                    pending = Header(t, length, sid, cid, nid, seq, dsid, dseq)
-                    try:
-                        if length > max_body:
-                            raise _close(
-                                f"beehive body length {length} exceeds {max_body}",
-                                pending,
-                                ws_close_code=WS_CLOSE_TOO_BIG,
-                            )
-                        self._check_header(pending)
-                    except BeehiveDecodeError as exc:
-                        exc.frames = tuple(frames)
-                        raise self._die(exc) from None
-                stop = pos + HEADER_SIZE + pending.length
-                if stop > end:
-                    break
-                frames.append(Frame(pending, view[pos + HEADER_SIZE : stop].tobytes()))
-                pending = None
-                pos = stop
-        # Drop consumed bytes once per call: the remainder is at most one partial frame.
-        if pos:
-            if pos == end:
-                buf.clear()
-            else:
-                del buf[:pos]
-        self._pending = pending
+        pos, end = 0, len(whole)
+        self._need = HEADER_SIZE
+        while end - pos >= HEADER_SIZE:
+            header = header_at(whole, pos)
+            try:
+                if header.length > self._max_body:
+                    raise _close(
+                        f"beehive body length {header.length} exceeds {self._max_body}",
+                        header,
+                        ws_close_code=WS_CLOSE_TOO_BIG,
+                    )
+                self._check_header(header)
+            except BeehiveDecodeError as exc:
+                exc.frames = tuple(frames)
+                raise self._die(exc) from None
+            stop = pos + HEADER_SIZE + header.length
+            if stop > end:
+                self._need = stop - pos
+                break
+            frames.append(Frame(header, whole[pos + HEADER_SIZE : stop]))
+            pos = stop
+        if pos < end:
+            self._buf += memoryview(whole)[pos:]
         return frames
 
     def decode_message(self, data: bytes) -> Frame:
@@ -533,7 +537,7 @@ class Decoder:
                 )
             if size < HEADER_SIZE:
                 raise _close(f"beehive message of {size} bytes is shorter than a header", None)
-            header = Header(*HEADER.unpack_from(data, 0))
+            header = header_at(bytes(data), 0)
             if header.length != size - HEADER_SIZE:
                 raise _close(
                     f"beehive header length {header.length} but message carries {size - HEADER_SIZE}",
