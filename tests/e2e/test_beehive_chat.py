@@ -35,6 +35,24 @@ async def test_chat_between_beehive_users(server: Server, beehive: Beehive) -> N
     assert back.msg.text == "hi alice" and back.header.seq == 2
 
 
+async def test_a_chat_with_its_fields_out_of_order_is_delivered_the_same(
+    server: Server, beehive: Beehive
+) -> None:
+    """Protobuf lets a writer put fields in any order: such a CHAT goes by the runtime's decoder, not
+    the canonical fast path, and must arrive as the same message."""
+    a_uid, _ = server.add_user("bh")
+    b_uid, _ = server.add_user("bh")
+    alice = await beehive.login(a_uid)
+    bob = await beehive.login(b_uid)
+    whole = b.body(b.CHAT, suid=a_uid, duid=b_uid, level=3, time=77, text="reordered", data=b"\x07")
+    tail = b.body(b.CHAT, suid=a_uid, duid=b_uid, level=3, time=77, text="reordered")
+    head = whole.SerializeToString()[len(tail.SerializeToString()) :]  # the data field alone
+    ack = await alice.request(b.CHAT, head + tail.SerializeToString())
+    assert (ack.type, ack.msg.code) == (b.CHAT_ACK, 0)
+    m = (await bob.expect(b.CHAT)).msg
+    assert (m.suid, m.duid, m.level, m.time, m.text, m.data) == (a_uid, b_uid, 3, 77, "reordered", b"\x07")
+
+
 async def test_sync_replays_until_acked(server: Server, beehive: Beehive) -> None:
     a_uid, _ = server.add_user("bh")
     b_uid, _ = server.add_user("bh")

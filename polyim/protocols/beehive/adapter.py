@@ -709,16 +709,17 @@ def _chat_now(ch: BeehiveChannel, frame: c.Frame, req: Any) -> object:
 
 
 def _chat_out(ch: BeehiveChannel, frame: c.Frame, req: Any) -> Outgoing:
-    if req.suid == 0 or req.duid == 0:
+    chat = c.as_chat(req)
+    if chat.suid == 0 or chat.duid == 0:
         raise Refused(E.BODY_INVALID, "Paramter isn't right!")
-    ch.actor(req.suid)
-    extra: dict[str, Any] = {"origin": PROTOCOL, "level": req.level, "time": req.time}
+    ch.actor(chat.suid)
+    extra: dict[str, Any] = {"origin": PROTOCOL, "level": chat.level, "time": chat.time}
     return Outgoing(
-        ConvId.peer(req.suid, req.duid),
+        ConvId.peer(chat.suid, chat.duid),
         ContentType.TEXT,
-        req.text,
+        chat.text,
         str(frame.header.seq),
-        data=req.data,
+        data=chat.data,
         extra=extra,
     )
 

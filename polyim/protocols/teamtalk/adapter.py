@@ -323,7 +323,8 @@ def to_wire(message: Message) -> c.MsgData:
     to = message.conv.a if group else message.conv.peer_of(message.sender)
     tt = message.extra.get(PROTOCOL) if message.extra else None
     audio = isinstance(tt, dict) and tt.get("audio") is True
-    attach = bytes.fromhex(str(tt.get("attach", ""))) if isinstance(tt, dict) else b""
+    hex_attach = tt.get("attach") if isinstance(tt, dict) else None
+    attach = bytes.fromhex(str(hex_attach)) if hex_attach else b""  # most have none: no call then
     if audio:
         kind, data = c.MSG_AUDIO, message.data
     else:

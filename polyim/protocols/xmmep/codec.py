@@ -797,7 +797,6 @@ def encode(code: int, values: list[Value], ext: list[tuple[str, str]] | None = N
 #: Names as written, by name: a chat writes the same few user names into every 170 and 171.
 _NAMES: Final[dict[str, bytes]] = {}
 _NAME_MAX: Final = 64  # longer names are encoded each time rather than kept
-_E18: Final = 10**18
 _DIGITS3: Final = [b"%03d" % n for n in range(1000)]
 _HOLE: Final = b" " * HEADER_SIZE  # the header, written over once the body's length is known
 
@@ -813,13 +812,16 @@ def _put_name(out: BytesWriter, name: str) -> None:
 
 def _put_decimal(out: BytesWriter, value: int) -> None:
     """``b"%d" % value``, three digits at a time from tables (a ``str`` of a message id costs ~900
-    instructions, its digits here ~400)."""
-    if 0 <= value < 1024:
-        out.write(_DECIMALS[value])
-    elif 0 < value < _E18:
-        _put_digits(out, i64(value))
-    else:
+    instructions, its digits here ~300). A message id is above 2**62, beyond the integers mypyc keeps
+    unboxed: it is made an ``i64`` once, so that no comparison goes through the generic path."""
+    try:
+        n = i64(value)
+    except (ValueError, OverflowError):  # beyond 64 bits (compiled; interpreted, i64() is int())
+        n = -1
+    if n < 0:  # a negative number (rare), or one beyond 64 bits
         out.write(b"%d" % value)
+    else:
+        _put_digits(out, n)
 
 
 def _put_digits(out: BytesWriter, n: i64) -> None:
