@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Final
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, Final, cast
 
 from polyim.core.accounts import Credentials
 from polyim.core.app import Core
@@ -34,6 +34,7 @@ from polyim.core.events import (
 from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.push import payload_of
 from polyim.core.relations import REMARK
+from polyim.core.sessions import Sink
 from polyim.memo import remember
 from polyim.model import ContentType, ConvId, ConvKind, DeviceClass, GroupRole, Message, MsgStatus
 from polyim.protocols.beehive import beehive_pb2 as pb
@@ -336,13 +337,19 @@ class BeehiveChannel(Channel):
     def push(self, cmd: int, body: bytes, seq: int = 0) -> None:
         """A server-originated frame. One too large for ``max_frame`` (a notification or message from a
         protocol with larger limits) is dropped with a log line: it must not break the fan-out."""
-        header = c.Header(cmd, 0, self.bsid, self.cid, self.nid, seq, 0, 0)
+        frame = self.pushed(cmd, body, seq)
+        if frame is not None:
+            self.conn.write(frame)
+
+    def pushed(self, cmd: int, body: bytes, seq: int) -> bytes | None:
+        """The frame :meth:`push` writes; None, with a log line, when it cannot be sent."""
         try:
-            frame = c.encode_frame(header, body, max_frame=self.settings.max_frame)
+            if len(body) > self.settings.max_frame - c.HEADER_SIZE:
+                raise ValueError(f"{len(body)} bytes over max_frame {self.settings.max_frame}")
+            return c.frame_bytes(cmd, self.bsid, self.cid, self.nid, seq, body)
         except ValueError as exc:
             log.warning("beehive %s: 0x%04x not sent: %s", self.conn.peer, cmd, exc)
-            return
-        self.conn.write(frame)
+            return None
 
     def error(self, req: c.Header, code: int, errmsg: str) -> None:
         self.reply(req, Cmd.ERROR, c.encode_body(pb.mesg_error(code=code, errmsg=errmsg)))
@@ -722,6 +729,22 @@ def _chat_out(ch: BeehiveChannel, frame: c.Frame, req: Any) -> Outgoing:
         data=chat.data,
         extra=extra,
     )
+
+
+def write_to_all(sinks: Sequence[Sink], cmd: int, body: bytes, seq: int) -> None:
+    """The frame of ``cmd`` with ``body`` to every beehive channel of ``sinks`` that is logged in, each
+    under its own header: a room's fan-out (5,000 connections a message), compiled here where it ran
+    interpreted. Every frame is made before any is written, so a failure writes nothing twice."""
+    frames: list[tuple[Conn, bytes]] = []
+    for sink in sinks:
+        ch = cast(BeehiveChannel, sink)
+        if ch.session is None or ch.conn.closing:
+            continue
+        frame = ch.pushed(cmd, body, seq)
+        if frame is not None:
+            frames.append((ch.conn, frame))
+    for conn, frame in frames:
+        conn.write(frame)
 
 
 def _ok(cls: Any) -> bytes:

@@ -23,7 +23,8 @@ from typing import Any, Final
 # Without types-protobuf installed these are untyped; with it, the ignore is unused — allow both.
 from google.protobuf.descriptor import FieldDescriptor  # type: ignore[import-untyped,unused-ignore]
 from google.protobuf.message import Message  # type: ignore[import-untyped,unused-ignore]
-from librt.strings import BytesWriter
+from librt.strings import BytesWriter, write_i32_be, write_i64_be
+from mypy_extensions import i32, i64
 
 from polyim.protocols import protowire as pw
 from polyim.protocols.base import ProtocolError, joined, u32_at, u64_at
@@ -74,6 +75,7 @@ WS_CLOSE_PROTOCOL_ERROR: Final = 1002
 WS_CLOSE_TOO_BIG: Final = 1009
 
 _U32_MAX: Final = 0xFFFFFFFF
+_U64_MAX: Final = 0xFFFF_FFFF_FFFF_FFFF
 
 
 class Cmd(enum.IntEnum):
@@ -418,13 +420,46 @@ def encode_frame(header: Header, body: bytes = b"", *, max_frame: int = DEFAULT_
     n = len(body)
     if n > max_frame - HEADER_SIZE:
         raise ValueError(f"beehive frame of {n + HEADER_SIZE} bytes exceeds max_frame {max_frame}")
-    try:
-        head = HEADER.pack(
-            header.type, n, header.sid, header.cid, header.nid, header.seq, header.dsid, header.dseq
-        )
-    except struct.error as exc:
-        raise ValueError(f"beehive header field out of range: {header!r}") from exc
-    return head + body if n else head
+    h = header
+    return frame_bytes(h.type, h.sid, h.cid, h.nid, h.seq, body, h.dsid, h.dseq)
+
+
+def frame_bytes(
+    cmd: int, sid: int, cid: int, nid: int, seq: int, body: bytes, dsid: int = 0, dseq: int = 0
+) -> bytes:
+    """:func:`encode_frame` of these header fields, without a :class:`Header` and without ``struct``:
+    native stores into one ``BytesWriter`` (a ``HEADER.pack`` is a generic call that boxes and parses
+    eight integers). Every push, ack and room frame is written by this. ``ValueError`` for a field
+    beyond its width; the length is not checked against a ``max_frame`` here."""
+    out = BytesWriter()
+    write_i32_be(out, _u32_bits(cmd))
+    write_i32_be(out, _u32_bits(len(body)))
+    write_i64_be(out, _u64_bits(sid))
+    write_i64_be(out, _u64_bits(cid))
+    write_i32_be(out, _u32_bits(nid))
+    write_i64_be(out, _u64_bits(seq))
+    write_i64_be(out, _u64_bits(dsid))
+    write_i64_be(out, _u64_bits(dseq))
+    out.write(body)
+    return out.getvalue()
+
+
+def _u32_bits(value: int) -> i32:
+    """An unsigned 32-bit field as the int32 of its bits."""
+    if not 0 <= value <= _U32_MAX:
+        raise ValueError(f"beehive header field {value} out of range (u32)")
+    return i32(value - 0x1_0000_0000 if value >= 0x8000_0000 else value)
+
+
+def _u64_bits(value: int) -> i64:
+    """An unsigned 64-bit field as the int64 of its bits. The common value (below 2**62, an unboxed
+    integer when compiled) is taken by the first test alone: a comparison with 2**63 or 2**64, which
+    are boxed, goes the generic way."""
+    if 0 <= value <= 0x3FFF_FFFF_FFFF_FFFF:
+        return i64(value)
+    if not 0 <= value <= _U64_MAX:
+        raise ValueError(f"beehive header field {value} out of range (u64)")
+    return i64(value - (1 << 64) if value >= 1 << 63 else value)
 
 
 # --------------------------------------------------------------------------------------------------

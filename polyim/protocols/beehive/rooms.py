@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from polyim.core.app import Core
 from polyim.core.errors import Code, CoreError
@@ -22,7 +22,7 @@ from polyim.core.sessions import Sink
 from polyim.model import ContentType, ConvId
 from polyim.protocols.beehive import beehive_pb2 as pb
 from polyim.protocols.beehive import codec as c
-from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, handles
+from polyim.protocols.beehive.adapter import PROTOCOL, BeehiveChannel, handles, write_to_all
 from polyim.protocols.beehive.codec import Cmd
 from polyim.protocols.beehive.codec import ErrCode as E
 from polyim.protocols.channel import Refused
@@ -188,18 +188,7 @@ def write_all(sinks: Sequence[Sink], event: RoomEvent) -> bool:
     if shared is None:
         return False
     cmd, body, seq = shared(event)
-    pack, n = c.HEADER.pack, len(body)
-    frames = []  # every frame rendered before any is written: a failure here writes nothing twice
-    for sink in sinks:
-        ch = cast(BeehiveChannel, sink)
-        if ch.session is None or ch.conn.closing:
-            continue
-        if n > ch.settings.max_frame - c.HEADER_SIZE:
-            log.warning("beehive %s: 0x%04x of %d bytes not sent: over max_frame", ch.conn.peer, cmd, n)
-            continue
-        frames.append((ch.conn, pack(cmd, n, ch.bsid, ch.cid, ch.nid, seq, 0, 0) + body))
-    for conn, frame in frames:
-        conn.write(frame)
+    write_to_all(sinks, cmd, body, seq)
     return True
 
 

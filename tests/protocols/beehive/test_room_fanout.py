@@ -10,6 +10,7 @@ import pytest
 from polyim.core.events import RoomBroadcast, RoomChange, RoomEvent
 from polyim.core.sessions import Session
 from polyim.model import DeviceClass
+from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room fan-out and renderers)
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 from polyim.protocols.beehive.settings import BeehiveSettings
@@ -77,11 +78,38 @@ def test_the_shared_rendering_is_each_connections_own(event: RoomEvent) -> None:
         assert len(cast(_Conn, a.conn).frames) == 1
 
 
-def test_a_failed_rendering_sends_nobody_a_frame_twice() -> None:
-    """The second connection's header cannot be packed (its sid is out of range): the shared path fails
-    after rendering the first one. The fallback then goes connection by connection: the first and third
-    get the broadcast once; the second's frame is dropped with a log line, as its own push does."""
+def test_a_header_out_of_range_drops_that_connections_frame_alone() -> None:
+    """The second connection's header cannot be written (its sid is beyond 64 bits): its frame is dropped
+    with a log line, as its own push drops it; the first and third get the broadcast once."""
     channels = _room([101, 2**64, 103])
     BeehiveChannel.deliver_all(channels, _broadcast())
     conns = [cast(_Conn, ch.conn) for ch in channels]
     assert [len(c.frames) for c in conns] == [1, 0, 1]
+
+
+class _Flaky(_Conn):
+    """A connection whose state cannot be read the first time: the shared rendering fails on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    @property
+    def closing(self) -> bool:
+        self.reads += 1
+        if self.reads == 1:
+            raise RuntimeError("state not readable")
+        return False
+
+    @closing.setter
+    def closing(self, value: bool) -> None:
+        pass
+
+
+def test_a_failed_rendering_sends_nobody_a_frame_twice() -> None:
+    """The shared path fails at the second connection, after making the first one's frame: the fallback
+    goes connection by connection, and each connection gets the broadcast exactly once."""
+    channels = _room([101, 102, 103])
+    channels[1].conn = cast(Any, _Flaky())
+    BeehiveChannel.deliver_all(channels, _broadcast())
+    assert [len(cast(_Conn, ch.conn).frames) for ch in channels] == [1, 1, 1]
