@@ -344,9 +344,7 @@ class BeehiveChannel(Channel):
     def pushed(self, cmd: int, body: bytes, seq: int) -> bytes | None:
         """The frame :meth:`push` writes; None, with a log line, when it cannot be sent."""
         try:
-            if len(body) > self.settings.max_frame - c.HEADER_SIZE:
-                raise ValueError(f"{len(body)} bytes over max_frame {self.settings.max_frame}")
-            return c.frame_bytes(cmd, self.bsid, self.cid, self.nid, seq, body)
+            return c.frame_bytes(cmd, self.bsid, self.cid, self.nid, seq, body, self.settings.max_frame)
         except ValueError as exc:
             log.warning("beehive %s: 0x%04x not sent: %s", self.conn.peer, cmd, exc)
             return None

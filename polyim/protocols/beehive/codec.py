@@ -417,23 +417,30 @@ def encode_frame(header: Header, body: bytes = b"", *, max_frame: int = DEFAULT_
     the frame would exceed ``max_frame``: the peer is bound by the same limit (§2.5) and would drop
     the connection rather than read it.
     """
-    n = len(body)
-    if n > max_frame - HEADER_SIZE:
-        raise ValueError(f"beehive frame of {n + HEADER_SIZE} bytes exceeds max_frame {max_frame}")
     h = header
-    return frame_bytes(h.type, h.sid, h.cid, h.nid, h.seq, body, h.dsid, h.dseq)
+    return frame_bytes(h.type, h.sid, h.cid, h.nid, h.seq, body, max_frame, h.dsid, h.dseq)
 
 
 def frame_bytes(
-    cmd: int, sid: int, cid: int, nid: int, seq: int, body: bytes, dsid: int = 0, dseq: int = 0
+    cmd: int,
+    sid: int,
+    cid: int,
+    nid: int,
+    seq: int,
+    body: bytes,
+    max_frame: int = DEFAULT_MAX_FRAME,
+    dsid: int = 0,
+    dseq: int = 0,
 ) -> bytes:
     """:func:`encode_frame` of these header fields, without a :class:`Header` and without ``struct``:
     native stores into one ``BytesWriter`` (a ``HEADER.pack`` is a generic call that boxes and parses
-    eight integers). Every push, ack and room frame is written by this. ``ValueError`` for a field
-    beyond its width; the length is not checked against a ``max_frame`` here."""
+    eight integers). Every push, ack and room frame is written by this."""
+    n = len(body)
+    if n > max_frame - HEADER_SIZE:
+        raise ValueError(f"beehive frame of {n + HEADER_SIZE} bytes exceeds max_frame {max_frame}")
     out = BytesWriter()
     write_i32_be(out, _u32_bits(cmd))
-    write_i32_be(out, _u32_bits(len(body)))
+    write_i32_be(out, _u32_bits(n))
     write_i64_be(out, _u64_bits(sid))
     write_i64_be(out, _u64_bits(cid))
     write_i32_be(out, _u32_bits(nid))

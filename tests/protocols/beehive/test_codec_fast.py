@@ -5,6 +5,7 @@ bytes."""
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
@@ -89,3 +90,23 @@ def test_the_chat_writer_writes_the_runtimes_bytes(msg: Any) -> None:
 def test_the_chat_ack_writer_writes_the_runtimes_bytes(suid: int, duid: int, code: int, errmsg: str) -> None:
     expected = pb.mesg_chat_ack(suid=suid, duid=duid, code=code, errmsg=errmsg).SerializeToString()
     assert c.encode_chat_ack(suid, duid, code, errmsg) == expected
+
+
+_FIELD = st.one_of(UINT64, st.integers(-(2**70), 2**70), st.sampled_from([0, 2**31, 2**32, 2**63, 2**64]))
+
+
+@PROPERTY
+@given(st.tuples(_FIELD, _FIELD, _FIELD, _FIELD, _FIELD, _FIELD, _FIELD), st.binary(max_size=64))
+def test_the_header_writer_writes_what_struct_packs_and_refuses_what_it_refuses(
+    fields: tuple[int, int, int, int, int, int, int], body: bytes
+) -> None:
+    cmd, sid, cid, nid, seq, dsid, dseq = fields
+    try:
+        packed: bytes | None = c.HEADER.pack(cmd, len(body), sid, cid, nid, seq, dsid, dseq) + body
+    except struct.error:
+        packed = None
+    try:
+        written: bytes | None = c.frame_bytes(cmd, sid, cid, nid, seq, body, c.DEFAULT_MAX_FRAME, dsid, dseq)
+    except ValueError:
+        written = None
+    assert written == packed
