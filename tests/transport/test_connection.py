@@ -1,5 +1,6 @@
-"""The TCP connection over real sockets: writes queued in one loop turn leave in one flush pass per
-listener, to every connection that has bytes queued, and a close sends what is queued first."""
+"""The TCP connection over real sockets: writes queued in one loop turn leave in one flush pass (one for
+every listener of the loop), to every connection that has bytes queued, and a close sends what is
+queued first."""
 
 from __future__ import annotations
 
@@ -102,6 +103,53 @@ def test_a_transport_closed_under_a_queued_write_does_not_hold_up_the_others(
     """The server runs on uvloop, whose transports raise on a write after they closed: the flush pass
     must drop that connection's bytes and go on to the others."""
     run_on(loop_factory, _a_transport_closed_under_a_queued_write_does_not_hold_up_the_others)
+
+
+class Crossing(Broadcaster):
+    everyone: ClassVar[list[Connection]] = []
+
+
+async def _line_or_reset(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await asyncio.wait_for(reader.readline(), 5)
+    except ConnectionResetError:
+        return b""
+
+
+async def _one_pass_writes_the_connections_of_every_listener() -> None:
+    first = await serve_tcp("127.0.0.1", 0, Crossing, idle_timeout=60, login_timeout=60)
+    second = await serve_tcp("127.0.0.1", 0, Crossing, idle_timeout=60, login_timeout=60)
+    try:
+        assert first[1].flushes is second[1].flushes  # the two ends of a mixed pair: side by side
+        clients = [
+            await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+            for server, _ in (first, second, first, second)
+        ]
+        while len(Crossing.everyone) < 4:
+            await asyncio.sleep(0.01)
+        # One turn: a connection of the first listener dies under a fan-out to both listeners.
+        dead = next(c for c in Crossing.everyone if c.registry is first[1])
+        assert dead.transport is not None
+        dead.transport.abort()
+        for conn in Crossing.everyone:
+            conn.write(b"news\n")
+        got = [await _line_or_reset(reader) for reader, _ in clients]
+        assert sorted(got) == [b"", b"news\n", b"news\n", b"news\n"]
+        assert got[1] == got[3] == b"news\n"  # the second listener's
+        for _, writer in clients:
+            writer.close()
+    finally:
+        for server, conns in (first, second):
+            conns.close_all()
+            server.close()
+            await server.wait_closed()
+
+
+@both_loops
+def test_one_flush_pass_writes_the_connections_of_every_listener(loop_factory: LoopFactory) -> None:
+    """Every listener of a loop shares its flush pass, and a dead connection of one listener does not
+    hold up another listener's connections written in the same turn."""
+    run_on(loop_factory, _one_pass_writes_the_connections_of_every_listener)
 
 
 class Ticker(Broadcaster):
