@@ -170,7 +170,9 @@ class SqliteStore(Store):
         self._wc = _WriteCache()
         self._writer = WriterThread(path, "polyim-sqlite-writer", self._wc)
         self._receipts = Receipts(self._write_receipts)
-        self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
+        # The appends of this loop turn, and their results (two lists: no pair made per message).
+        self._news: list[NewMessage] = []
+        self._waiting: list[Pending[tuple[Message, bool]]] = []
         self._stored = 0
         self._reader = DbThread(path, "polyim-sqlite-reader")
         self._accounts_by_uid = _PointReads[int](
@@ -284,30 +286,31 @@ class SqliteStore(Store):
         process appending to the same file would be refused by the ``(conv, seq)`` unique index, never
         given a seq twice."""
         pending: Pending[tuple[Message, bool]] = Pending()
-        self._appends.append((new, pending))
-        if len(self._appends) == 1:
+        self._news.append(new)
+        self._waiting.append(pending)
+        if len(self._news) == 1:
             asyncio.get_running_loop().call_soon(self._submit_appends)
         return pending
 
     def _submit_appends(self) -> None:
-        batch, self._appends = self._appends, []
+        news, waiting = self._news, self._waiting
+        self._news, self._waiting = [], []
         wc = self._wc
-        news = [new for new, _ in batch]
 
         def settle(results: list[tuple[Message, bool]] | None, exc: BaseException | None) -> None:
             """Runs in the writer's one loop callback for its committed transaction: the appends' acks
             and deliveries happen there and then, not a loop turn later."""
             if exc is not None:
-                if len(batch) > 1:  # find the culprit: every message on its own
-                    for new, fut in batch:
+                if len(news) > 1:  # find the culprit: every message on its own
+                    for new, fut in zip(news, waiting, strict=True):
                         single = self._writer.run(functools.partial(_append_one, wc, new))
                         single.add_done_callback(functools.partial(self._landed, fut))
                     return
-                batch[0][1].set_exception(exc)
+                waiting[0].set_exception(exc)
                 return
             assert results is not None
             self._stored += sum(not duplicate for _, duplicate in results)
-            for (_, fut), result in zip(batch, results, strict=True):
+            for fut, result in zip(waiting, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
 
@@ -1035,6 +1038,11 @@ class _WriteCache:
             seq = self.seqs[key] = int(row[0]) if row else 0
         return seq
 
+    def conv_moved(self, key: str, seq: int, activity_us: int) -> None:
+        """Conversation ``key``'s last seq is now ``seq`` (written at COMMIT with its activity)."""
+        self.seqs[key] = seq
+        self.convs[key] = (seq, activity_us)
+
     def before_commit(self, c: Conn) -> None:
         if self.convs:
             c.executemany(
@@ -1131,11 +1139,13 @@ def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple
     if len(news) == 1:
         return [_append(c, wc, news[0])]
     next_seq: dict[str, int] = {}
+    last: dict[str, NewMessage] = {}  # each conversation's last message of the batch
     rows = []
     for new in news:
         key = new.conv.key
         seq = next_seq.get(key) or wc.last_seq(c, key) + 1
         next_seq[key] = seq + 1
+        last[key] = new
         rows.append(_row(new, key, seq))
     last_rowid = c.execute("SELECT max(rowid) FROM messages").fetchone()[0] or 0
     before = c.total_changes
@@ -1143,15 +1153,21 @@ def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple
     if c.total_changes - before != len(rows):
         c.execute("DELETE FROM messages WHERE rowid > ?", (last_rowid,))
         return [_append(c, wc, new) for new in news]
-    return [_stored(c, wc, new, row) for new, row in zip(news, rows, strict=True)]
+    for key, new in last.items():  # once per conversation, not per message
+        wc.conv_moved(key, next_seq[key] - 1, new.activity_us)
+    return [_kept(c, wc, new, row) for new, row in zip(news, rows, strict=True)]
 
 
 def _stored(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> tuple[Message, bool]:
-    """Bookkeeping after ``new`` was inserted as ``row`` (see :func:`_row`): cursors, state rows,
-    priority queues."""
+    """Bookkeeping after ``new`` was inserted alone as ``row`` (see :func:`_row`)."""
+    wc.conv_moved(row[0], row[1], new.activity_us)
+    return _kept(c, wc, new, row)
+
+
+def _kept(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> tuple[Message, bool]:
+    """The bookkeeping of an inserted message after its conversation's (:meth:`_WriteCache.conv_moved`):
+    the sender's cursor, state rows, priority queues."""
     key, seq = row[0], row[1]
-    wc.seqs[key] = seq
-    wc.convs[key] = (seq, new.activity_us)
     if seq == 1 or new.conv.kind is ConvKind.NOTIFY:
         _ensure_state_rows(c, new, key)
     if new.conv.kind is not ConvKind.NOTIFY:
