@@ -187,7 +187,11 @@ class Message:
     data: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
     topic: str = ""
-    wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    # The frames adapters rendered from it (:meth:`rendered`), kept on this node only (not ``init``
+    # fields, so the cluster codec leaves them out).
+    _frame_key: str = field(default="", init=False, compare=False, repr=False)
+    _frame: bytes = field(default=b"", init=False, compare=False, repr=False)
+    _more_frames: dict[str, bytes] | None = field(default=None, init=False, compare=False, repr=False)
 
     def __init__(
         self,
@@ -204,7 +208,6 @@ class Message:
         data: bytes = b"",
         extra: dict[str, Any] | None = None,
         topic: str = "",
-        wire_cache: dict[str, bytes] | None = None,
     ) -> None:
         self.conv = conv
         self.seq = seq
@@ -219,7 +222,29 @@ class Message:
         self.data = data
         self.extra = {} if extra is None else extra
         self.topic = topic
-        self.wire_cache = {} if wire_cache is None else wire_cache
+        self._frame_key = ""
+        self._frame = b""
+        self._more_frames = None
+
+    def rendered(self, key: str) -> bytes | None:
+        """The frame an adapter kept under ``key`` (a protocol and its variant), or None: a message
+        fanned out is encoded once per protocol, not once per recipient."""
+        if key == self._frame_key:
+            return self._frame
+        more = self._more_frames
+        return None if more is None else more.get(key)
+
+    def keep_rendered(self, key: str, frame: bytes) -> bytes:
+        """Keep ``frame`` under ``key``; returns it. The first frame takes two slots, others a dict made
+        only for them: most messages are 1:1 and rendered once, and a dict per message (and its keys
+        table at the first insert) was two allocations on every message's path."""
+        if not self._frame_key:
+            self._frame_key, self._frame = key, frame
+        else:
+            if self._more_frames is None:
+                self._more_frames = {}
+            self._more_frames[key] = frame
+        return frame
 
     @property
     def recipient(self) -> int:

@@ -15,9 +15,27 @@ from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from mypy_extensions import trait
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+
+@trait
+class Settles:
+    """A callback object of a compiled class: :class:`Pending` calls its :meth:`settled` as a native
+    method, where a callable goes through Python's call protocol (its arguments packed and parsed
+    again, and for a bound method an object made when it is taken). A send's ack and its delivery
+    are two such callbacks on every message's path."""
+
+    __slots__ = ()
+
+    def settled(self, fut: Pending[Any]) -> None:
+        raise NotImplementedError
+
+
+Callback = Callable[["Pending[T]"], None] | Settles
 
 
 class Pending(Generic[T]):
@@ -27,8 +45,8 @@ class Pending(Generic[T]):
 
     def __init__(self) -> None:
         # Almost every Pending has one callback: it is kept in a slot, and a list is made only for more.
-        self._first: Callable[[Pending[T]], None] | None = None
-        self._more: list[Callable[[Pending[T]], None]] | None = None
+        self._first: Callback[T] | None = None
+        self._more: list[Callback[T]] | None = None
         self._done = False
         self._result: T | None = None
         self._exc: BaseException | None = None
@@ -51,10 +69,11 @@ class Pending(Generic[T]):
             raise asyncio.InvalidStateError("result is not set")
         return self._exc
 
-    def add_done_callback(self, fn: Callable[[Pending[T]], None]) -> None:
-        """Run ``fn(self)`` when settled (at once, if it already is)."""
+    def add_done_callback(self, fn: Callback[T]) -> None:
+        """Run ``fn(self)`` (``fn.settled(self)`` for a :class:`Settles`) when settled (at once, if it
+        already is)."""
         if self._done:
-            fn(self)
+            self._call(fn)
         elif self._first is None:
             self._first = fn
         elif self._more is None:
@@ -80,9 +99,15 @@ class Pending(Generic[T]):
             for fn in more:
                 self._run(fn)
 
-    def _run(self, fn: Callable[[Pending[T]], None]) -> None:
-        try:
+    def _call(self, fn: Callback[T]) -> None:
+        if isinstance(fn, Settles):
+            fn.settled(self)
+        else:
             fn(self)
+
+    def _run(self, fn: Callback[T]) -> None:
+        try:
+            self._call(fn)
         except Exception:  # one failing callback must not starve the others of the result
             log.exception("callback of a settled result failed")
 

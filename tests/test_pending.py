@@ -8,6 +8,8 @@ import logging
 
 import pytest
 
+from polyim.core.messaging import commit_then
+from polyim.model import ConvId, Message
 from polyim.pending import Pending
 
 
@@ -22,6 +24,20 @@ def test_callbacks_run_in_order_inside_set_result() -> None:
     assert seen == ["ack 7", "deliver 7", "count 7"]  # no loop turn in between: no loop is even running
     p.add_done_callback(lambda r: seen.append("late"))  # already settled: runs at once
     assert seen[-1] == "late"
+
+
+def test_a_callback_object_of_a_compiled_class_runs_inside_set_result() -> None:
+    """A send's result is its append's callback (a :class:`~polyim.pending.Settles`, called as a native
+    method): settling the append settles the send and delivers, in the same call; a send added to an
+    append already settled is settled at once."""
+    append: Pending[tuple[Message, bool]] = Pending()
+    delivered: list[Message] = []
+    send = commit_then(append, delivered.append)
+    message = Message(ConvId.peer(10001, 10002), 1, 99, 10001, "pc", "c1", 1, "hi", 5)
+    append.set_result((message, False))
+    assert send.done() and send.result().message is message and delivered == [message]
+    late = commit_then(append, delivered.append)
+    assert late.result().message is message and delivered == [message, message]
 
 
 def test_a_failing_callback_does_not_starve_the_others(caplog: pytest.LogCaptureFixture) -> None:

@@ -32,7 +32,7 @@ from polyim.model import (
     MsgStatus,
     PriorityEntry,
 )
-from polyim.pending import Pending
+from polyim.pending import Pending, Settles
 from polyim.store.base import NewMessage
 
 PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000
@@ -103,7 +103,9 @@ def check_size(out: Outgoing, limit: int, policy: SendPolicy) -> None:
     as content), not above either limit."""
     if not out.content and not out.data and not (out.extra and out.extra.get(MEDIA_URL)):
         raise CoreError(Code.EMPTY, "empty message")
-    size = len(out.content.encode()) + len(out.data)
+    content = out.content
+    # UTF-8 bytes without encoding them where the text is ASCII (a flag of the string, read in O(1))
+    size = (len(content) if content.isascii() else len(content.encode())) + len(out.data)
     if size > limit or (policy.max_bytes and size > policy.max_bytes):
         raise CoreError(Code.TOO_LARGE, "message too long")
 
@@ -138,13 +140,13 @@ def new_message(
     )
 
 
-class _Committed(Pending[SendResult]):
-    """A send's result, with :meth:`settle` to settle it from its append and then :meth:`deliver` a new
-    message: one object and a bound method per send where a closure and its environment were two more
-    objects. (Not ``__call__``: mypyc's build of a callable subclass of the generic ``Pending`` crashes
-    when called.)"""
+class _Committed(Pending[SendResult], Settles):
+    """A send's result, which is also its append's callback (:meth:`settled`): it settles from the append
+    and then delivers a new message (:meth:`deliver`). One object per send, called natively, where a closure
+    and its environment were two more objects. (Not ``__call__``: mypyc's build of a callable subclass
+    of the generic ``Pending`` crashes when called.)"""
 
-    def settle(self, fut: Pending[tuple[Message, bool]]) -> None:
+    def settled(self, fut: Pending[tuple[Message, bool]]) -> None:
         exc = fut.exception()
         if exc is not None:
             self.set_exception(exc)
@@ -175,7 +177,7 @@ def commit_then(
     """The send result of an append: settled after COMMIT, then ``deliver`` runs for a new message (a
     resend of a committed client id settles to the original, marked duplicate, and is not delivered)."""
     result = _Then(deliver)
-    committed.add_done_callback(result.settle)
+    committed.add_done_callback(result)
     return result
 
 
@@ -381,7 +383,7 @@ class Messaging:
 
         skip = session.sid if session is not None else None
         result = _Delivered(self.ctx.sessions, recipients, origin, skip)
-        self.ctx.store.append_message(new).add_done_callback(result.settle)
+        self.ctx.store.append_message(new).add_done_callback(result)
         return result
 
     # -- notifications (the per-user stream) ---------------------------------------------------

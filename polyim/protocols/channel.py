@@ -29,7 +29,7 @@ from polyim.core.messaging import Outgoing, SendPolicy, SendResult
 from polyim.core.sessions import Session, Sink
 from polyim.logctx import LogContext, bind, scoped
 from polyim.model import ConvId, DeviceClass, Role
-from polyim.pending import Pending
+from polyim.pending import Pending, Settles
 from polyim.transport.connection import Conn
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,13 @@ class Channel:
 
     def __init__(self, core: Core, conn: Conn) -> None:
         self.core = core
+        #: The core's messaging, read on every message: an attribute of the (interpreted) core costs a
+        #: dictionary lookup at each read, one of this compiled class a load.
+        self.messages = core.messages
+        # The class's tables, read at every frame and every delivery: through the instance, a class
+        # attribute is a lookup in the type's dictionaries; kept here, a load (16 bytes a session).
+        self._commands = self.commands
+        self._events = self.events
         self.conn = conn
         #: Who this connection's log lines are about, bound once here (``polyim/logctx.py``).
         self.log_context = LogContext(self.protocol, conn.peer)
@@ -246,7 +253,7 @@ class Channel:
         """:meth:`submit` the frame's :meth:`dispatch`. A command with a synchronous handler
         (:meth:`Commands.now`) is first tried without a coroutine, when nothing of the connection is
         waiting ahead of it: the common send then costs no coroutine, task or exception."""
-        command = self.commands.get(cmd)
+        command = self._commands.get(cmd)
         if command is None or command.now is None or self._busy() or not self.state & command.states:
             self.submit(lambda: self.dispatch(cmd, frame, body))
         else:
@@ -355,14 +362,17 @@ class Channel:
         """Queue the commit of the session's ``out`` under the protocol's ``policy``; its ack (or
         :meth:`commit_failed`) follows the commit, without holding up the frames behind it."""
         assert self.session is not None
-        result = await self.core.messages.send(self.session, out, self.protocol, policy)
+        result = await self.messages.send(self.session, out, self.protocol, policy)
         self.ack_after_commit(result, frame, request)
 
     def send_and_ack_now(self, frame: Any, request: Any, out: Outgoing, policy: SendPolicy) -> object:
         """:meth:`send_and_ack` for a :meth:`Commands.now` handler: without a coroutine, or
         :data:`LATER` (nothing done) when the core must first load a fact."""
-        assert self.session is not None
-        result = self.core.messages.send_now(self.session, out, self.protocol, policy)
+        session = self.session
+        assert session is not None
+        # the session's own copy of the protocol's name: ``self.protocol``, a class attribute, is a
+        # lookup through the type at each read
+        result = self.messages.send_now(session, out, session.protocol, policy)
         if result is None:
             return LATER
         self.ack_after_commit(result, frame, request)
@@ -374,8 +384,8 @@ class Channel:
         whose members are not cached)."""
         assert self.session is not None
         uid = self.session.uid
-        if not self.core.messages.mark_delivered_now(uid, conv, seq):
-            self.submit(functools.partial(self.core.messages.mark_delivered, uid, conv, seq))
+        if not self.messages.mark_delivered_now(uid, conv, seq):
+            self.submit(functools.partial(self.messages.mark_delivered, uid, conv, seq))
 
     def ack_after_commit(self, result: Pending[SendResult], frame: Any, request: Any) -> None:
         """Answer a send once its commit has landed (design.md §4: an ack follows durability) with the
@@ -501,7 +511,7 @@ class Channel:
 
     # -- the Sink interface -------------------------------------------------------------------------
     def deliver(self, event: Event) -> None:
-        render = self.events.get(type(event))
+        render = self._events.get(type(event))
         if render is None or self.conn.closing:
             return
         try:
@@ -562,9 +572,9 @@ class Channel:
         """The write buffer drained: a relaying channel resumes its source."""
 
 
-class _Ack:
+class _Ack(Settles):
     """:meth:`Channel.settled` of one send, as its result's callback: an object, where a lambda and its
-    environment were two (this runs for every message)."""
+    environment were two, called natively (this runs for every message)."""
 
     __slots__ = ("channel", "frame", "request")
 
@@ -573,7 +583,7 @@ class _Ack:
         self.frame = frame
         self.request = request
 
-    def __call__(self, fut: Pending[SendResult]) -> None:
+    def settled(self, fut: Pending[SendResult]) -> None:
         self.channel.settled(fut, self.frame, self.request)
 
 

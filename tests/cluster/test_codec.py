@@ -133,6 +133,12 @@ def test_rendered_frames_stay_on_their_node() -> None:
     event.wire_cache["beehive"] = b"frame"
     assert b"frame" not in encode_event(event) and b"wire_cache" not in encode_event(event)
     assert decode_event(encode_event(event)).wire_cache == {}  # type: ignore[union-attr]
+    message = Message(ConvId.group(42), 3, 99, 10000, "pc", "c1", 1, "hi", 5)
+    message.keep_rendered("omtp", b"frame")
+    data = encode_event(MessageEvent(message))
+    decoded = decode_event(data)
+    assert b"frame" not in data and isinstance(decoded, MessageEvent)
+    assert decoded.message.rendered("omtp") is None and decoded.message == message
 
 
 def test_envelopes_round_trip() -> None:

@@ -9,25 +9,20 @@ import itertools
 import logging
 import sys
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 from polyim.cluster.local import local_cluster
-from polyim.core.app import Core
 from polyim.core.events import Event, MessageEvent
 from polyim.core.sessions import Session, SessionRegistry, Sink, fan_out
-from polyim.core.stats import NodeStats
 from polyim.model import ConvId, DeviceClass, Message
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import Channel
 from polyim.protocols.omtp.adapter import OmtpChannel
 from polyim.protocols.omtp.settings import OmtpSettings
-
-#: No core for the channel's calls, only the counters its refusals and failures add to.
-NO_CORE = cast(Core, SimpleNamespace(stats=NodeStats()))
+from tests.protocols.support import NO_CORE
 
 
 class FakeConn:

@@ -182,7 +182,7 @@ def _make_ack_plan(ack_cmd: int, request: Any) -> _AckPlan | None:
 
 def chat_body(message: Message) -> bytes:
     """The CHAT (1:1) or GROUP-CHAT body of a stored message, encoded once per message."""
-    cached = message.wire_cache.get(PROTOCOL)
+    cached = message.rendered(PROTOCOL)
     if cached is not None:
         return cached
     extra = message.extra or {}
@@ -193,8 +193,7 @@ def chat_body(message: Message) -> bytes:
     data = message.data if beehive else b""
     # mesg_group_chat has mesg_chat's layout: the sender, then the group where a CHAT has the receiver
     other = message.conv.a if message.conv.kind is ConvKind.GROUP else message.conv.peer_of(message.sender)
-    body = message.wire_cache[PROTOCOL] = c.encode_chat(message.sender, other, level, sent, text, data)
-    return body
+    return message.keep_rendered(PROTOCOL, c.encode_chat(message.sender, other, level, sent, text, data))
 
 
 class BeehiveChannel(Channel):
@@ -407,7 +406,7 @@ class BeehiveChannel(Channel):
     async def _resend(self, frame: c.Frame) -> bool:
         """A CHAT / GROUP-CHAT whose (sid, seq) is stored: the original ACK again (§2.4)."""
         h = frame.header
-        found = await self.core.messages.find_sent(self.me, str(self.bsid), str(h.seq))
+        found = await self.messages.find_sent(self.me, str(self.bsid), str(h.seq))
         if found is None:
             return False
         try:
@@ -427,7 +426,7 @@ class BeehiveChannel(Channel):
             return False
         named = self._chat_ack(frame)
         if named is not None:
-            await self.core.messages.mark_delivered(self.me, named[0], named[1])
+            await self.messages.mark_delivered(self.me, named[0], named[1])
         return False
 
     def _chat_ack_now(self, frame: c.Frame) -> bool:
@@ -464,7 +463,7 @@ class BeehiveChannel(Channel):
         elif kind is ConvKind.GROUP:
             self.push(Cmd.GROUP_CHAT, chat_body(message), message.seq)
             if self.session is not None and message.sender != self.me:
-                self._background(self.core.messages.mark_delivered(self.me, message.conv, message.seq))
+                self._background(self.messages.mark_delivered(self.me, message.conv, message.seq))
         elif kind is ConvKind.NOTIFY:
             # the notification stream (stored pushes, business notifications): P2P, seq = the push id
             self.push(Cmd.P2P, payload_of(message), message.msg_id)
@@ -580,7 +579,7 @@ async def _online(ch: BeehiveChannel, frame: c.Frame, req: Any) -> None:
 
 
 async def _highest_client_seq(ch: BeehiveChannel, uid: int, sid: int) -> int:
-    return await ch.core.messages.highest_client_seq(uid, str(sid))
+    return await ch.messages.highest_client_seq(uid, str(sid))
 
 
 async def _authenticate(ch: BeehiveChannel, req: Any) -> tuple[int, str] | None:
@@ -660,7 +659,7 @@ async def _sync(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
     assert session is not None
     me = ch.me
     frames = 0
-    states = sorted(await ch.core.messages.conversations(me), key=lambda s: s.activity_us)
+    states = sorted(await ch.messages.conversations(me), key=lambda s: s.activity_us)
     for kind in (ConvKind.PEER, ConvKind.GROUP):
         for state in states:
             if state.conv.kind is not kind or state.last_seq <= state.delivered_seq:
@@ -668,7 +667,7 @@ async def _sync(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
             budget = min(SYNC_PER_CONV, SYNC_MAX_FRAMES - frames)
             if budget <= 0:
                 break
-            messages = await ch.core.messages.since(session, state.conv, state.delivered_seq, budget)
+            messages = await ch.messages.since(session, state.conv, state.delivered_seq, budget)
             last = 0
             for m in messages:
                 last = m.seq
@@ -679,7 +678,7 @@ async def _sync(ch: BeehiveChannel, frame: c.Frame, req: Any) -> bytes:
                 ch.push(Cmd.CHAT if kind is ConvKind.PEER else Cmd.GROUP_CHAT, chat_body(m), m.seq)
                 frames += 1
             if kind is ConvKind.GROUP and last:
-                await ch.core.messages.mark_delivered(me, state.conv, last)
+                await ch.messages.mark_delivered(me, state.conv, last)
     frames += await _sync_pushes(ch, min(SYNC_PER_CONV, SYNC_MAX_FRAMES - frames))
     for request in (await ch.core.relations.requests_to(me))[: max(0, SYNC_MAX_FRAMES - frames)]:
         body = pb.mesg_friend_add(suid=request.uid, duid=me, mark=request.remark)

@@ -297,7 +297,7 @@ class ImlcChannel(Channel):
             if not waiting:
                 return
             written += len(waiting)
-            await self.core.messages.mark_delivered(self.me, waiting[-1].conv, waiting[-1].seq)
+            await self.messages.mark_delivered(self.me, waiting[-1].conv, waiting[-1].seq)
 
     # -- events out ---------------------------------------------------------------------------------
     def _on_message(self, event: MessageEvent) -> None:
@@ -306,9 +306,9 @@ class ImlcChannel(Channel):
         message = event.message
         if message.conv.kind is ConvKind.NOTIFY:
             self.notify(c.Command.MPS, _stored_push(message))
-            self.core.messages.mark_delivered_now(self.me, message.conv, message.seq)
+            self.messages.mark_delivered_now(self.me, message.conv, message.seq)
         else:
-            self.write_mn(message, message.wire_cache)
+            self.write_mn(message)
 
     def _on_push(self, event: PushEvent) -> None:
         """A push that is not stored (a user's, or a broadcast): MPS with its text and bytes."""
@@ -328,7 +328,7 @@ class ImlcChannel(Channel):
     def _on_control(self, event: ControlEvent) -> None:
         """A recall, edit or delete made in any protocol: MN with the changed message (§3.1 MN)."""
         if event.message is not None:
-            self.write_mn(event.message, event.wire_cache)
+            self.write_mn(event.message)  # a message loaded for this control alone
 
     def _on_read(self, event: ReadEvent) -> None:
         """A read cursor moved in any protocol: READ notify to the reader's other sessions and, in a
@@ -342,7 +342,7 @@ class ImlcChannel(Channel):
             return
         self.notify(c.Command.READ, c.encode_body(_cursor(conv, target, event.seq, event.uid)))
 
-    def write_mn(self, message: Message, cache: dict[str, bytes]) -> None:
+    def write_mn(self, message: Message) -> None:
         """The MN frame is encoded once per view: a group's is shared, a 1:1 has the peer's and the
         sender's (the conversation names the other party, §8.1)."""
         kind = message.conv.kind
@@ -350,10 +350,10 @@ class ImlcChannel(Channel):
             return
         target = message.conv.peer_of(self.me) if kind is ConvKind.PEER else message.conv.a
         key = f"imlc:{target}"
-        frame = cache.get(key)
+        frame = message.rendered(key)
         if frame is None:
             body = message_body(message, target)
-            frame = cache[key] = c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body)
+            frame = message.keep_rendered(key, c.encode_frame(c.Command.MN, 0, c.Flow.NOTIFY, body))
         self.conn.write(frame)
 
     # Filled below the class: mypyc compiles no class-body table of the class's own functions.
@@ -676,12 +676,12 @@ async def _send(ch: ImlcChannel, frame: c.Frame, msg: c.Sent) -> bytes | None:
         if sent.conv.kind is ConvKind.ROOM:
             result = ch.core.rooms.chat(ch.session, out, 0, ch.policy)
         else:
-            result = await ch.core.messages.send(ch.session, out, ch.protocol, ch.policy)
+            result = await ch.messages.send(ch.session, out, ch.protocol, ch.policy)
     except CoreError:
         # Step 5 comes before the target and policy checks: a resend of a committed message gets its
         # first ack even where they would now refuse it. An accepted resend needs no read here (the
         # store settles it to the original, unstored and undelivered); only a refusal looks it up.
-        prior = await ch.core.messages.find_sent(ch.me, ch.session.device_id, str(msg.message_id))
+        prior = await ch.messages.find_sent(ch.me, ch.session.device_id, str(msg.message_id))
         if prior is None:
             raise
         return _ack(msg.message_id, prior)
@@ -712,7 +712,7 @@ async def _typing(ch: ImlcChannel, sent: _Checked, message_id: int) -> bytes:
     signal = SignalEvent(
         ch.me, sent.conv.peer_of(ch.me), "typing", now, sent.text, sent.data, extra, ch.protocol
     )
-    await ch.core.messages.signal(ch.session, signal, ch.policy)
+    await ch.messages.signal(ch.session, signal, ch.policy)
     return c.encode_send_ack(message_id, 0, 0, now)
 
 
@@ -724,7 +724,7 @@ async def _pull(ch: ImlcChannel, frame: c.Frame, req: pb.PullRequest) -> bytes:
     conv = conversation(ch, req.conversation)
     await _require(ch, conv)
     limit = min(req.limit or PULL_DEFAULT, PULL_MAX)
-    last_seq = (await ch.core.messages.state(ch.me, conv)).last_seq
+    last_seq = (await ch.messages.state(ch.me, conv)).last_seq
     if req.direction == pb.PULL_DIRECTION_FORWARD:
         page = await _forward(ch, conv, req.anchor_seq, limit, last_seq)
     else:
@@ -757,9 +757,9 @@ async def _require(ch: ImlcChannel, conv: ConvId) -> None:
 async def _forward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int, last_seq: int) -> list[Message]:
     """One more than asked, to tell ``has_more``; the anchor also moves the delivered cursor."""
     assert ch.session is not None
-    page = await ch.core.messages.since(ch.session, conv, anchor, limit + 1)
+    page = await ch.messages.since(ch.session, conv, anchor, limit + 1)
     if anchor and last_seq and conv.kind is not ConvKind.ROOM:  # room cursors belong to no user
-        await ch.core.messages.mark_delivered(ch.me, conv, min(anchor, last_seq))
+        await ch.messages.mark_delivered(ch.me, conv, min(anchor, last_seq))
     return page
 
 
@@ -767,10 +767,8 @@ async def _backward(ch: ImlcChannel, conv: ConvId, anchor: int, limit: int) -> l
     """The newest ``limit`` (plus one) below the anchor, oldest first; anchor 0 = from the newest."""
     assert ch.session is not None
     if anchor == 1:
-        return await ch.core.messages.since(ch.session, conv, 0, 0)  # nothing below 1: the access check
-    newest_first = await ch.core.messages.history(
-        ch.session, conv, max(anchor - 1, 0), limit + 1, deleted=True
-    )
+        return await ch.messages.since(ch.session, conv, 0, 0)  # nothing below 1: the access check
+    newest_first = await ch.messages.history(ch.session, conv, max(anchor - 1, 0), limit + 1, deleted=True)
     return newest_first[::-1]
 
 
@@ -786,13 +784,13 @@ async def _recall(ch: ImlcChannel, frame: c.Frame, req: pb.Recall) -> bytes:
     conv = conversation(ch, req.conversation)
     await _require(ch, conv)
     assert ch.session is not None
-    message = await ch.core.messages.message_for_control(ch.session, conv, req.seq)
+    message = await ch.messages.message_for_control(ch.session, conv, req.seq)
     if message.status is MsgStatus.RECALLED:
         return b""  # already recalled: OK, nothing changes
     window = ch.settings.recall_window
     if window and ch.core.clock.now_ms() > message.ts_ms + window * 1000:
         raise Refused(S.RECALL_DENIED, "recall window has passed")
-    await ch.core.messages.control(ch.session, message, ControlCmd.RECALL, f"mr:{conv.key}:{req.seq}")
+    await ch.messages.control(ch.session, message, ControlCmd.RECALL, f"mr:{conv.key}:{req.seq}")
     return b""
 
 
@@ -806,5 +804,5 @@ async def _read(ch: ImlcChannel, frame: c.Frame, req: pb.ReadCursor) -> bytes:
         raise Refused(S.IDENTITY_MISMATCH, "reader is not you")
     await _require(ch, conv)
     assert ch.session is not None
-    stored = await ch.core.messages.mark_read(ch.session, conv, req.read_seq)
+    stored = await ch.messages.mark_read(ch.session, conv, req.read_seq)
     return c.encode_body(_cursor(conv, int(req.conversation.target), stored, ch.me))

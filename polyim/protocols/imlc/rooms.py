@@ -45,7 +45,7 @@ async def _join(ch: ImlcChannel, frame: c.Frame, rid: int) -> None:
     result = ch.core.rooms.join(ch.session, rid, create=False)
     count = ch.core.rooms.count(rid)
     ch.room_counts[rid] = count
-    last_seq = (await ch.core.messages.state(ch.me, ConvId.room(rid))).last_seq
+    last_seq = (await ch.messages.state(ch.me, ConvId.room(rid))).last_seq
     body = pb.Room(rid=str(rid), op=pb.ROOM_OP_JOIN, member_count=count, last_seq=last_seq)
     ch.answer(frame, c.encode_body(body))
     for bc in result.broadcasts:
@@ -68,7 +68,7 @@ def _leave(ch: ImlcChannel, frame: c.Frame, rid: int) -> None:
 def _chat(ch: ImlcChannel, event: RoomEvent) -> None:
     """A room message as MN, except to the session that sent it (it has the ack, §3.1 MN)."""
     if event.message is not None and event.origin != ch.sid:
-        ch.write_mn(event.message, event.message.wire_cache)
+        ch.write_mn(event.message)
 
 
 def _bc(ch: ImlcChannel, event: RoomEvent) -> None:

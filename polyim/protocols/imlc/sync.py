@@ -47,7 +47,7 @@ async def _sync(ch: ImlcChannel, frame: c.Frame, req: pb.SyncRequest) -> bytes:
         at = _position(ch, req.page_token)
     else:
         at = Position(max(0, req.since_ms), ch.core.clock.now_ms())
-    listed = [item for item in await ch.core.messages.activity(ch.me) if at.after(item)]
+    listed = [item for item in await ch.messages.activity(ch.me) if at.after(item)]
     page = [await _state(ch, item) for item in listed[:limit]]
     n = fit([s.ByteSize() for s in page], ch.settings.max_body_bytes - 512)
     reply = pb.SyncReply(has_more=len(listed) > n)
@@ -74,7 +74,7 @@ async def _state(ch: ImlcChannel, item: ConvActivity) -> pb.ConversationState:
         read_seq=item.state.read_seq,
         peer_read_seq=item.peer_read_seq if single else 0,
     )
-    last = await ch.core.messages.last_message(conv) if item.state.last_seq else None
+    last = await ch.messages.last_message(conv) if item.state.last_seq else None
     if last is not None:
         out.last_time_ms = last.ts_ms
         out.last_message.MergeFromString(message_body(last, target))

@@ -236,7 +236,7 @@ class OmtpChannel(Channel):
         conv = self.shaped(ack.session_id)
         if ack.seq_id <= 0:
             return True
-        return conv is not None and self.core.messages.mark_delivered_now(self.me, conv, ack.seq_id)
+        return conv is not None and self.messages.mark_delivered_now(self.me, conv, ack.seq_id)
 
     async def _client_ack(self, pack: c.Pack) -> None:
         """A client's MsgAck for a pushed 14/15/16 message advances its delivered cursor (omtp.md §5.1,
@@ -249,7 +249,7 @@ class OmtpChannel(Channel):
             return
         conv = await self.resolve(ack.session_id)
         if conv is not None and ack.seq_id > 0:
-            await self.core.messages.mark_delivered(self.session.uid, conv[0], ack.seq_id)
+            await self.messages.mark_delivered(self.session.uid, conv[0], ack.seq_id)
 
     # -- helpers ------------------------------------------------------------------------------------
     def actor(self, claimed: str, *, allow_empty: bool = False, desc: str = "acting user is not you") -> None:
@@ -283,7 +283,7 @@ class OmtpChannel(Channel):
             exists = conv.kind is not ConvKind.GROUP or await self.core.groups.find(conv.a) is not None
             return (conv, "") if exists else None
         if session_id:
-            state = await self.core.messages.state(self.me, ConvId.notify(self.me), session_id)
+            state = await self.messages.state(self.me, ConvId.notify(self.me), session_id)
             if state.last_seq:
                 return ConvId.notify(self.me), session_id
         return None
@@ -317,9 +317,9 @@ class OmtpChannel(Channel):
         message = event.message
         if message.conv.kind is ConvKind.ROOM:
             return
-        frame = message.wire_cache.get("omtp")
+        frame = message.rendered("omtp")
         if frame is None:
-            frame = message.wire_cache["omtp"] = stored_frame(message)
+            frame = message.keep_rendered("omtp", stored_frame(message))
         self.conn.write(frame)
 
     def _on_control(self, event: ControlEvent) -> None:
@@ -392,7 +392,7 @@ class OmtpChannel(Channel):
         self._reply(header, _error_payload(header.type, err, req.session_id))
 
     async def hot_item(self, state: ConvState, *, as_participant: bool = True) -> c.HotSessionItem:
-        last = await self.core.messages.last_message(state.conv, state.topic)
+        last = await self.messages.last_message(state.conv, state.topic)
         read = state.read_seq if as_participant else state.last_seq
         attrs = json.dumps(state.attrs, sort_keys=True, separators=(",", ":")) if state.attrs else ""
         return c.HotSessionItem(
@@ -569,7 +569,7 @@ async def _biz_notify(ch: OmtpChannel, pack: c.Pack, req: c.MsgReq) -> bytes:
     # single chat of the two uids, §5.3.1), so the operator's "appId" is ``op<uid>``.
     topic = req.session_id or f"BM_op{ch.me}_{to}"
     extra = _extra(pack, req) | {"from": req.from_, "pack_id": pack.header.pack_id}
-    res = await ch.core.messages.notify(
+    res = await ch.messages.notify(
         to,
         topic,
         req.content_type,
@@ -589,12 +589,12 @@ async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack, req: c.MsgControl) -> bytes:
     if not req.session_id or not req.pack_id or req.seq_id <= 0 or not pack.header.pack_id:
         raise Refused(E.EC_PARAM, "sessionId, packId and seqId required")
     assert ch.session is not None
-    dup = await ch.core.messages.find_control(ch.me, ch.session.device_id, pack.header.pack_id)
+    dup = await ch.messages.find_control(ch.me, ch.session.device_id, pack.header.pack_id)
     if dup is not None:
         return _cec(0).encode()
     resolved = await ch.require_conv(req.session_id, E.EC_CONN_ACCESS_DENIED)
     try:
-        message = await ch.core.messages.message_for_control(ch.session, resolved[0], req.seq_id)
+        message = await ch.messages.message_for_control(ch.session, resolved[0], req.seq_id)
     except CoreError as exc:
         raise Refused(
             E.EC_CONN_ACCESS_DENIED if exc.code is Code.NOT_PARTICIPANT else E.EC_MSG_NOT_EXIST
@@ -605,9 +605,7 @@ async def _msg_ctrl(ch: OmtpChannel, pack: c.Pack, req: c.MsgControl) -> bytes:
         raise Refused(E.EC_MSG_OP_CMD, "bad command")
     if req.command == ControlCmd.EDIT and (not req.content or len(req.content.encode()) > MAX_CONTENT):
         raise Refused(E.EC_PARAM if not req.content else E.EC_MSG_TOO_LONG, "bad content")
-    await ch.core.messages.control(
-        ch.session, message, ControlCmd(req.command), pack.header.pack_id, req.content
-    )
+    await ch.messages.control(ch.session, message, ControlCmd(req.command), pack.header.pack_id, req.content)
     return _cec(0).encode()
 
 
@@ -616,7 +614,7 @@ async def _read(ch: OmtpChannel, pack: c.Pack, req: c.MsgReaded) -> bytes:
     resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     try:
-        await ch.core.messages.mark_read(ch.session, resolved[0], req.seq_id, resolved[1])
+        await ch.messages.mark_read(ch.session, resolved[0], req.seq_id, resolved[1])
     except CoreError as exc:
         raise Refused(E.EC_HISTORYMSG_DENY, "not a participant") from exc
     return _cec(0).encode()
@@ -645,7 +643,7 @@ async def _hot_list(ch: OmtpChannel, since: int) -> list[ConvState]:
     if kept is not None and kept.stamp == since and ch.core.clock.now_ms() < kept.until_ms:
         return kept.rest
     try:
-        states = await ch.core.messages.conversations(ch.me)
+        states = await ch.messages.conversations(ch.me)
     except Exception as exc:
         raise Refused(E.EC_HOTSESSION_FAILED, "store failure") from exc
     return sorted((s for s in states if s.activity_us > since), key=lambda s: s.activity_us)
@@ -687,7 +685,7 @@ def _fit(items: list[Any], size: Callable[[Any], int], budget: int = MAX_FRAME -
 @COMMANDS.on(c.PackType.HIGH_PRIOR_MSG_SYNC, c.MsgHighPrioritySyncReq.decode)
 async def _priority_sync(ch: OmtpChannel, pack: c.Pack, req: c.MsgHighPrioritySyncReq) -> bytes:
     count = 200 if req.count <= 0 or req.count > 200 else req.count
-    entries = await ch.core.messages.priority(ch.me, max(0, req.seq_id), count)
+    entries = await ch.messages.priority(ch.me, max(0, req.seq_id), count)
     packs = [_priority_pack(e) for e in entries]
     packs = _fit(packs, lambda p: len(c.encode_pack(p)))
     last = entries[len(packs) - 1].key if packs else req.seq_id
@@ -700,7 +698,7 @@ async def _history(ch: OmtpChannel, pack: c.Pack, req: c.HistoryMsgPullReq) -> b
     count = 30 if req.count <= 0 else min(req.count, 200)
     assert ch.session is not None
     try:
-        msgs = await ch.core.messages.history(ch.session, resolved[0], req.seq_id, count, resolved[1])
+        msgs = await ch.messages.history(ch.session, resolved[0], req.seq_id, count, resolved[1])
     except CoreError as exc:
         raise Refused(E.EC_HISTORYMSG_DENY, "no right to read this history") from exc
     packs = _fit([stored_pack(m) for m in msgs], lambda p: len(c.encode_pack(p)))
@@ -712,7 +710,7 @@ async def _monitor_start(ch: OmtpChannel, pack: c.Pack, req: c.SessionMonitor) -
     resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
     try:
-        await ch.core.messages.monitor(ch.session, resolved[0])
+        await ch.messages.monitor(ch.session, resolved[0])
     except CoreError as exc:
         raise Refused(
             E.EC_SERVER_REFUSED if exc.code is Code.LIMIT else E.EC_CONN_ACCESS_DENIED, exc.text
@@ -724,7 +722,7 @@ async def _monitor_start(ch: OmtpChannel, pack: c.Pack, req: c.SessionMonitor) -
 async def _monitor_stop(ch: OmtpChannel, pack: c.Pack, req: c.SessionMonitor) -> bytes:
     resolved = await ch.require_conv(req.session_id)
     assert ch.session is not None
-    ch.core.messages.unmonitor(ch.session, resolved[0])
+    ch.messages.unmonitor(ch.session, resolved[0])
     return _cec(0).encode()
 
 
@@ -734,8 +732,8 @@ async def _monitor_sync(ch: OmtpChannel, pack: c.Pack, _req: None) -> bytes:
     items = []
     for key in sorted(ch.session.monitors)[:HOT_PAGE]:
         conv = ConvId.from_key(key)
-        state = await ch.core.messages.state(ch.me, conv)
-        member = await ch.core.messages.is_participant(ch.me, conv)
+        state = await ch.messages.state(ch.me, conv)
+        member = await ch.messages.is_participant(ch.me, conv)
         items.append(await ch.hot_item(state, as_participant=member))
     return c.HotSessionResp(
         error_code=_cec(0), timestamp=ch.core.clock.now_us(), sessions=tuple(items)
@@ -978,7 +976,7 @@ async def _session_attr(ch: OmtpChannel, pack: c.Pack, req: c.SessionAttrSetReq)
         raise Refused(E.EC_PARAM, "attribute too long")
     assert ch.session is not None
     try:
-        await ch.core.messages.set_conv_attr(ch.session, resolved[0], req.attr_name, req.attr_value)
+        await ch.messages.set_conv_attr(ch.session, resolved[0], req.attr_name, req.attr_value)
     except CoreError as exc:
         raise Refused(E.EC_PARAM, "not a participant") from exc
     return _cec(0).encode()

@@ -266,9 +266,9 @@ class TeamTalkChannel(Channel):
         kind = message.conv.kind
         if (kind is not ConvKind.PEER and kind is not ConvKind.GROUP) or FILE_ATTR in message.extra:
             return  # a file offer reaches TeamTalk sessions as 6/12 and 6/17
-        frame = message.wire_cache.get(PROTOCOL)
+        frame = message.rendered(PROTOCOL)
         if frame is None:
-            frame = message.wire_cache[PROTOCOL] = c.frame_of(c.MSG_DATA, 0, to_wire(message))
+            frame = message.keep_rendered(PROTOCOL, c.frame_of(c.MSG_DATA, 0, to_wire(message)))
         self.conn.write(frame)
         if kind is ConvKind.PEER and message.sender != self.me:
             self._expect_ack(seq_no_of(message), message)
@@ -393,7 +393,7 @@ async def _store_as_new(ch: TeamTalkChannel, frame: c.Frame, sending: Sending) -
     sending.generation += 1
     sending.out.client_id = client_id(sending.msg.seq_no, sending.msg.msg_data, sending.generation)
     try:
-        result = await ch.core.messages.send(ch.session, sending.out, PROTOCOL, ch.policy)
+        result = await ch.messages.send(ch.session, sending.out, PROTOCOL, ch.policy)
     except CoreError as exc:
         log.info("teamtalk %s: 3/1 refused (%s)", ch.conn.peer, exc.text)
         return
@@ -494,7 +494,7 @@ async def _recent_contacts(ch: TeamTalkChannel, frame: c.Frame, _req: c.U32Body)
     """2/3: 1:1 peers by last activity, newest first, then friends without messages (§3.2)."""
     states = [
         s
-        for s in await ch.core.messages.conversations(ch.me)
+        for s in await ch.messages.conversations(ch.me)
         if s.conv.kind is ConvKind.PEER and s.last_seq and not hidden(s.attrs, s.last_seq)
     ]
     states.sort(key=lambda s: -s.activity_us)
@@ -559,9 +559,9 @@ async def _remove_session(ch: TeamTalkChannel, frame: c.Frame, req: c.RemoveSess
     ok = False
     if conv is not None:
         try:
-            state = await ch.core.messages.state(ch.me, conv)
+            state = await ch.messages.state(ch.me, conv)
             if conv.kind is ConvKind.GROUP or state.last_seq:
-                await ch.core.messages.set_conv_attr(ch.live_session, conv, HIDDEN, str(state.last_seq))
+                await ch.messages.set_conv_attr(ch.live_session, conv, HIDDEN, str(state.last_seq))
             ok = True
         except CoreError:
             ok = False
@@ -635,7 +635,7 @@ async def _delivered(ch: TeamTalkChannel, frame: c.Frame, ack: c.MsgDataAck) -> 
     ignored (group deliveries are not tracked, §4.6)."""
     entry = _acked_push(ch, ack)
     if entry is not None:
-        await ch.core.messages.mark_delivered(ch.me, entry[0], entry[1])
+        await ch.messages.mark_delivered(ch.me, entry[0], entry[1])
 
 
 @COMMANDS.now(key(c.MSG_DATA_ACK))
@@ -664,9 +664,9 @@ async def _read(ch: TeamTalkChannel, frame: c.Frame, req: c.IdBody) -> None:
 
 
 async def mark_all_read(ch: TeamTalkChannel, conv: ConvId) -> None:
-    state = await ch.core.messages.state(ch.me, conv)
+    state = await ch.messages.state(ch.me, conv)
     if state.last_seq > state.read_seq:
-        await ch.core.messages.mark_read(ch.live_session, conv, state.last_seq)
+        await ch.messages.mark_read(ch.live_session, conv, state.last_seq)
 
 
 @on(c.TIME_REQ)
@@ -679,7 +679,7 @@ async def _unread_counts(ch: TeamTalkChannel, frame: c.Frame, _req: None) -> byt
     """3/8: peers with unread 1:1 messages (§4.5)."""
     pairs = [
         c.IdValue(str(s.conv.peer_of(ch.me)), s.unread)
-        for s in await ch.core.messages.conversations(ch.me)
+        for s in await ch.messages.conversations(ch.me)
         if s.conv.kind is ConvKind.PEER and s.unread > 0
     ]
     return ch.reply(c.UNREAD_CNT_RES, frame, c.Pairs(pairs))
@@ -688,12 +688,10 @@ async def _unread_counts(ch: TeamTalkChannel, frame: c.Frame, _req: None) -> byt
 async def unread(ch: TeamTalkChannel, conv: ConvId, limit: int) -> list[Message]:
     """The newest unread messages of ``conv``, newest first, at most ``limit``; recalled and deleted
     ones left out (§4.5). Fetching does not mark them read."""
-    state = await ch.core.messages.state(ch.me, conv)
+    state = await ch.messages.state(ch.me, conv)
     if state.last_seq <= state.read_seq:
         return []
-    newest = await ch.core.messages.history(
-        ch.live_session, conv, 0, min(limit, state.last_seq - state.read_seq)
-    )
+    newest = await ch.messages.history(ch.live_session, conv, 0, min(limit, state.last_seq - state.read_seq))
     return [
         m
         for m in newest
@@ -740,7 +738,7 @@ async def _p2p(ch: TeamTalkChannel, frame: c.Frame, req: c.P2PCmd) -> None:
         return
     now = ch.core.clock.now_ms()
     signal = SignalEvent(ch.me, peer, P2P_SIGNAL, now, data=req.cmd, extra={"seq_no": req.seq_no})
-    await ch.core.messages.signal(ch.live_session, signal, ch.policy, mirror=True)
+    await ch.messages.signal(ch.live_session, signal, ch.policy, mirror=True)
 
 
 # == module 7: other ======================================================================================
@@ -758,9 +756,7 @@ async def _service_setting(ch: TeamTalkChannel, frame: c.Frame, req: c.ServiceSe
     ch.write(c.STATUS_NOTIFY, frame.reserved, c.IdStatus(str(ch.me), req.value).encode())
     now = ch.core.clock.now_ms()
     extra = {"status": req.value, "reserved": frame.reserved}
-    await ch.core.messages.signal(
-        session, SignalEvent(ch.me, ch.me, STATUS_SIGNAL, now, extra=extra), mirror=True
-    )
+    await ch.messages.signal(session, SignalEvent(ch.me, ch.me, STATUS_SIGNAL, now, extra=extra), mirror=True)
 
 
 @on(c.CLIENT_DB_QUERY, states=State.ANY)

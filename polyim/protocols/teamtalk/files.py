@@ -180,7 +180,7 @@ async def _tell_other_protocols(ch: TeamTalkChannel, task: FileTask) -> None:
         ConvId.peer(task.sender, task.recipient), ContentType.FILE, text, f"file:{task.task_id}", extra=extra
     )
     try:
-        await ch.core.messages.send(ch.live_session, out, PROTOCOL, ch.policy)
+        await ch.messages.send(ch.live_session, out, PROTOCOL, ch.policy)
     except CoreError as exc:
         log.info("teamtalk %s: file message refused (%s)", ch.conn.peer, exc.text)
 

@@ -77,9 +77,7 @@ async def _group_list(ch: TeamTalkChannel, frame: c.Frame, _req: None) -> None:
 @on(c.RECENT_GROUP_LIST_REQ)
 async def _recent_groups(ch: TeamTalkChannel, frame: c.Frame, _req: None) -> None:
     """5/17: every group of the user by last activity, newest first; hidden ones left out (§3.5)."""
-    states = {
-        s.conv.a: s for s in await ch.core.messages.conversations(ch.me) if s.conv.kind is ConvKind.GROUP
-    }
+    states = {s.conv.a: s for s in await ch.messages.conversations(ch.me) if s.conv.kind is ConvKind.GROUP}
     out: list[tuple[int, c.GroupInfo]] = []
     for group in await ch.core.groups.of_user(ch.me):
         state = states.get(group.gid)
@@ -109,7 +107,7 @@ async def _group_users(ch: TeamTalkChannel, frame: c.Frame, req: c.IdBody) -> No
 async def _group_unread_counts(ch: TeamTalkChannel, frame: c.Frame, _req: None) -> bytes:
     pairs = [
         c.IdValue(str(s.conv.a), s.unread)
-        for s in await ch.core.messages.conversations(ch.me)
+        for s in await ch.messages.conversations(ch.me)
         if s.conv.kind is ConvKind.GROUP and s.unread > 0
     ]
     return ch.reply(c.GROUP_UNREAD_CNT_RES, frame, c.Pairs(pairs))

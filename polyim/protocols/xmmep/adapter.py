@@ -844,11 +844,11 @@ async def become_ready(ch: XmmepChannel) -> None:
 async def _missed(ch: XmmepChannel) -> list[Message]:
     assert ch.session is not None
     missed: list[Message] = []
-    for state in await ch.core.messages.conversations(ch.me):
+    for state in await ch.messages.conversations(ch.me):
         if state.conv.kind not in (ConvKind.PEER, ConvKind.GROUP) or state.last_seq <= state.delivered_seq:
             continue
         after = max(state.delivered_seq, state.last_seq - OFFLINE_MAX)
-        missed += await ch.core.messages.since(ch.session, state.conv, after, OFFLINE_MAX)
+        missed += await ch.messages.since(ch.session, state.conv, after, OFFLINE_MAX)
     missed.sort(key=lambda m: m.msg_id)
     return missed[-OFFLINE_MAX:]
 
@@ -891,7 +891,7 @@ async def _chat(ch: XmmepChannel, msg: c.Message) -> None:
         if peer is None:
             raise Refused(R.NO_SUCH_USER, "no such user")
         conv = ConvId.peer(ch.me, peer.uid)
-    result = await ch.core.messages.send(ch.session, _chat_out(ch, msg, conv), ch.protocol, ch.policy)
+    result = await ch.messages.send(ch.session, _chat_out(ch, msg, conv), ch.protocol, ch.policy)
     ch.ack_after_commit(result, c.Frame(X.TXT_MSG, b""), msg)
 
 
@@ -923,7 +923,7 @@ def _chat_out(ch: XmmepChannel, msg: c.Message, conv: ConvId) -> Outgoing:
 async def _confirmed(ch: XmmepChannel, msg: c.Message) -> None:
     """172: the delivered cursor advances; resends stop (§3.8)."""
     for pending in _confirmed_pushes(ch, msg):
-        await ch.core.messages.mark_delivered(ch.me, pending.conv, pending.seq)
+        await ch.messages.mark_delivered(ch.me, pending.conv, pending.seq)
 
 
 @now(X.TXT_MSG_RECV)

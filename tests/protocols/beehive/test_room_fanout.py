@@ -14,6 +14,7 @@ from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room fa
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 from polyim.protocols.beehive.settings import BeehiveSettings
+from tests.protocols.support import NO_CORE
 
 
 class _Conn:
@@ -35,7 +36,7 @@ class _Conn:
 def _room(bsids: list[int]) -> list[BeehiveChannel]:
     channels = []
     for bsid in bsids:
-        ch = BeehiveChannel(cast(Any, None), cast(Any, _Conn()), BeehiveSettings(), 1, websocket=False)
+        ch = BeehiveChannel(NO_CORE, cast(Any, _Conn()), BeehiveSettings(), 1, websocket=False)
         ch.session = Session(bsid, "d", DeviceClass.DESKTOP, "beehive", cast(Any, None))  # logged in
         ch.bsid = bsid
         channels.append(ch)
