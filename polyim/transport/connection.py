@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Callable
 from typing import Final, cast
 
@@ -26,7 +25,7 @@ from polyim.transport.handlers import Handler as Handler
 from polyim.transport.handlers import MessageHandler as MessageHandler
 from polyim.transport.handlers import StreamHandler as StreamHandler
 from polyim.transport.listener import shared_ports
-from polyim.transport.timers import Timer, timer_heap
+from polyim.transport.timers import PerLoop, Timer, timer_heap
 
 log = logging.getLogger(__name__)
 
@@ -345,16 +344,12 @@ class FlushPass:
                 conn.abort()
 
 
-_passes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FlushPass] = weakref.WeakKeyDictionary()
+_passes = PerLoop(FlushPass)
 
 
 def flush_pass() -> FlushPass:
     """The running loop's flush pass, made on first use."""
-    loop = asyncio.get_running_loop()
-    found = _passes.get(loop)
-    if found is None:
-        found = _passes[loop] = FlushPass(loop)
-    return found
+    return _passes.get()
 
 
 class ConnectionSet:

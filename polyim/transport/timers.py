@@ -15,6 +15,7 @@ import itertools
 import logging
 import weakref
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -111,13 +112,28 @@ class TimerHeap:
             self._arm(heap[0][0])
 
 
-_heaps: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TimerHeap] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
+
+
+class PerLoop(Generic[T]):
+    """One ``T`` for each event loop, made from the running loop on first use and dropped with it (a
+    test suite runs many loops one after another; a server, one)."""
+
+    def __init__(self, make: Callable[[asyncio.AbstractEventLoop], T]) -> None:
+        self._make = make
+        self._made: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+
+    def get(self) -> T:
+        loop = asyncio.get_running_loop()
+        found = self._made.get(loop)
+        if found is None:
+            found = self._made[loop] = self._make(loop)
+        return found
+
+
+_heaps = PerLoop(TimerHeap)
 
 
 def timer_heap() -> TimerHeap:
     """The running loop's heap, made on first use."""
-    loop = asyncio.get_running_loop()
-    heap = _heaps.get(loop)
-    if heap is None:
-        heap = _heaps[loop] = TimerHeap(loop)
-    return heap
+    return _heaps.get()
