@@ -209,9 +209,12 @@ async def test_writer_groups_concurrent_writes_into_few_commits(
         with writer_held(s):
             futs = [asyncio.ensure_future(s.append_message(new_msg(P_AC, A, f"n{i}"))) for i in range(500)]
             await asyncio.sleep(0)
-        await asyncio.gather(*futs)
+        stored = await asyncio.gather(*futs)
         assert commits(statements) == 2  # the holding job's batch and one batch for the 500
         assert count(s.path, "SELECT COUNT(*) FROM messages") == 1000
+        assert sorted(m.seq for m, _ in stored) == list(range(1, 501))
+        for msg, _ in stored[::97]:
+            assert await s.get_message(msg.conv, msg.seq) == msg
     finally:
         await s.close()
 
@@ -244,6 +247,20 @@ async def test_send_path_never_scans_messages_or_controls(tmp_path: Path, statem
             assert "SCAN messages" not in plan and "SCAN controls" not in plan, (sql, plan)
     finally:
         conn.close()
+
+
+async def test_the_writer_connection_has_a_page_cache_for_a_whole_transaction(tmp_path: Path) -> None:
+    """A chat transaction dirties ~930 pages; with SQLite's 2 MB default they were read back from the
+    file at every commit. The readers keep the default."""
+    s = SqliteStore(str(tmp_path / "db.sqlite"))
+    await s.open()
+    try:
+        writer = await s._writer.run(lambda c: c.execute("PRAGMA cache_size").fetchone()[0])
+        reader = await s._reader.run(lambda c: c.execute("PRAGMA cache_size").fetchone()[0])
+    finally:
+        await s.close()
+    assert writer == -dbthread.WRITER_CACHE_KIB and dbthread.WRITER_CACHE_KIB >= 32 * 1024
+    assert reader == -2000
 
 
 async def test_writer_thread_isolates_a_raising_call(tmp_path: Path) -> None:

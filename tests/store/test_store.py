@@ -197,6 +197,29 @@ async def test_a_resend_undoes_only_its_own_batch_in_a_shared_transaction(
         assert await store.get_message(msg.conv, msg.seq) == msg
 
 
+async def test_a_resend_inside_a_large_batch_leaves_no_gap(store: Store, backend: Backend) -> None:
+    """A batch of 300 appends to three conversations (several multi-row statements) with a resend of an
+    earlier message in its middle: the resend is known as one, and every other message gets the next
+    seq of its conversation, read back as acknowledged."""
+    first, _ = await store.append_message(new_msg(P_AB, A, "first", "c-first"))
+    convs = [P_AB, P_AC, ConvId.group(7)]
+    news = [new_msg(convs[i % 3], A, f"m{i}", f"c{i}") for i in range(300)]
+    news[150] = new_msg(P_AB, A, "resent", "c-first")
+    with backend.held(store):
+        futs = [asyncio.ensure_future(store.append_message(n)) for n in news]
+        await asyncio.sleep(0)
+    results = await asyncio.gather(*futs)
+    assert results[150] == (first, True)
+    by_conv: dict[ConvId, list[int]] = {c: [] for c in convs}
+    for msg, dup in results[:150] + results[151:]:
+        assert not dup
+        by_conv[msg.conv].append(msg.seq)
+        assert await store.get_message(msg.conv, msg.seq) == msg
+    assert by_conv[P_AB] == list(range(2, 101))  # after "first", 99 of the batch's 100
+    assert by_conv[P_AC] == by_conv[ConvId.group(7)] == list(range(1, 101))
+    assert backend.count("SELECT COUNT(*) FROM messages") == 300
+
+
 async def test_append_advances_senders_read_cursor(store: Store) -> None:
     await store.append_message(new_msg(P_AB, A))
     await store.append_message(new_msg(P_AB, B))
