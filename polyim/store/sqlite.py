@@ -279,7 +279,7 @@ class SqliteStore(Store):
 
     # -- messages --------------------------------------------------------------------------------
     def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
-        """Appends made in one loop turn travel to the writer as one job and one ``executemany``.
+        """Appends made in one loop turn travel to the writer as one job and a few multi-row INSERTs.
 
         Seqs come from the writer thread's memory (:class:`_WriteCache`): atomic because that thread is
         the only appender of the database file, and its transactions run one after another. Another
@@ -336,8 +336,8 @@ class SqliteStore(Store):
         return _message(row) if row else None
 
     async def message_by_id(self, conv: ConvId, msg_id: int) -> Message | None:
-        """A notification through the partial index of schema v8 (its condition is in the query)."""
-        only_notify = " AND conv LIKE 'n:%'" if conv.kind is ConvKind.NOTIFY else ""
+        """A notification through the partial index of schema v9 (its condition is in the query)."""
+        only_notify = " AND conv >= 'n:' AND conv < 'n;'" if conv.kind is ConvKind.NOTIFY else ""
         row = await self._read_one(
             f"SELECT {_MSG_COLS} FROM messages WHERE conv=? AND msg_id=?{only_notify}", (conv.key, msg_id)
         )
@@ -1083,7 +1083,13 @@ def _chain(target: Pending[Any], source: asyncio.Future[Any]) -> None:
         target.set_result(source.result())
 
 
-_INSERT_MSG = f"INSERT OR IGNORE INTO messages({_MSG_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?)"
+_INSERT_MSG_HEAD = f"INSERT OR IGNORE INTO messages({_MSG_COLS}) VALUES "
+_MSG_VALUES = "(?,?,?,?,?,?,?,?,?,?,0,?,?)"
+_INSERT_MSG = _INSERT_MSG_HEAD + _MSG_VALUES
+
+
+#: ``orjson.dumps`` read once: compiled, a module's attribute is a dictionary lookup at every call.
+_DUMPS: Final = orjson.dumps
 
 
 def _extra_json(extra: dict[str, Any]) -> str:
@@ -1093,7 +1099,7 @@ def _extra_json(extra: dict[str, Any]) -> str:
     if not extra:
         return "{}"
     try:
-        return orjson.dumps(extra).decode()
+        return _DUMPS(extra).decode()
     except TypeError:  # orjson.JSONEncodeError
         return json.dumps(extra, separators=(",", ":"))
 
@@ -1127,10 +1133,35 @@ def _row(new: NewMessage, key: str, seq: int) -> _Row:
     )
 
 
+#: The row counts of one multi-row INSERT, largest first: a batch's rows go in statements of these
+#: sizes, so the connection's statement cache holds five texts (256 × 12 parameters, far under
+#: SQLite's 32,766).
+_CHUNKS: Final = (256, 64, 16, 4, 1)
+_MULTI_ROW: Final = {size: _INSERT_MSG_HEAD + ",".join([_MSG_VALUES] * size) for size in _CHUNKS}
+
+
+def _insert_messages(c: Conn, rows: list[_Row]) -> None:
+    """``executemany(_INSERT_MSG, rows)`` as a few multi-row statements. Python's sqlite3 gives the GIL
+    up and takes it back four times for each row of an ``executemany`` (around the step, the reset and
+    two calls between), with a mutex and a condition variable each time, and SQLite starts the statement
+    once a row; a statement of 256 rows does that once. An ``INSERT OR IGNORE`` that calls no function
+    cannot stop midway, so SQLite keeps no statement journal for it (schema v9). The cursors' upserts stay
+    one row a step: a constraint may abort them, and a multi-row one would journal every page it touches."""
+    i, n = 0, len(rows)
+    for size in _CHUNKS:
+        while n - i >= size:
+            params: list[Any] = []
+            for k in range(i, i + size):
+                params.extend(rows[k])
+            c.execute(_MULTI_ROW[size], params)
+            i += size
+
+
 def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple[Message, bool]]:
-    """All appends of one loop turn in one ``executemany``. Seqs are assigned up front; if any row was a
-    resend (ignored by the dedup index) the rows just inserted are deleted again and the set is done row
-    by row, so a duplicate never leaves a gap in a conversation's seqs.
+    """All appends of one loop turn in a few multi-row INSERTs (:func:`_insert_messages`). Seqs are
+    assigned up front; if any row was a resend (ignored by the dedup index) the rows just inserted are
+    deleted again and the set is done row by row, so a duplicate never leaves a gap in a conversation's
+    seqs.
 
     Not a SAVEPOINT: inside one, SQLite copies every page the statement touches into a sub-journal
     first (a temporary file: two ``pwrite`` per page, ~560 pages a commit under the chat load), for the
@@ -1149,7 +1180,7 @@ def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple
         rows.append(_row(new, key, seq))
     last_rowid = c.execute("SELECT max(rowid) FROM messages").fetchone()[0] or 0
     before = c.total_changes
-    c.executemany(_INSERT_MSG, rows)
+    _insert_messages(c, rows)
     if c.total_changes - before != len(rows):
         c.execute("DELETE FROM messages WHERE rowid > ?", (last_rowid,))
         return [_append(c, wc, new) for new in news]

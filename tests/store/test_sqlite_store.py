@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from polyim.model import AccountUpdate, Control, ControlCmd, MsgStatus
+from polyim.model import AccountUpdate, Control, ControlCmd, ConvId, MsgStatus
 from polyim.store import dbthread
+from polyim.store import sqlite as sqlite_module
 from polyim.store.migrate import available, current_version, migrate
 from polyim.store.sqlite import SqliteStore
 from tests.store.support import P_AB, P_AC, A, B, count, new_msg, raw, writer_held
@@ -249,6 +250,59 @@ async def test_send_path_never_scans_messages_or_controls(tmp_path: Path, statem
         conn.close()
 
 
+async def test_a_notification_is_found_by_id_through_its_index(tmp_path: Path, statements: list[str]) -> None:
+    """``message_by_id`` of a notification reads the partial index of schema v9, whose condition (a range
+    of keys, not LIKE) its query repeats; a chat row is not in that index."""
+    s = SqliteStore(str(tmp_path / "db.sqlite"))
+    await s.open()
+    try:
+        pushed, _ = await s.append_message(new_msg(ConvId.notify(A), 0, "push", topic="t"))
+        chat, _ = await s.append_message(new_msg(P_AB, A, "chat"))
+        statements.clear()
+        assert await s.message_by_id(ConvId.notify(A), pushed.msg_id) == pushed
+        assert await s.message_by_id(P_AB, chat.msg_id) == chat
+        assert await s.message_by_id(ConvId.notify(B), pushed.msg_id) is None
+    finally:
+        await s.close()
+    lookup = next(q for q in statements if "msg_id=" in q and "'n:'" in q)
+    conn = raw(s.path)
+    try:
+        plan = " | ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + lookup))
+        in_index = conn.execute("SELECT COUNT(*) FROM messages INDEXED BY messages_notify_id"
+                                " WHERE conv >= 'n:' AND conv < 'n;'").fetchone()[0]  # fmt: skip
+    finally:
+        conn.close()
+    assert "USING INDEX messages_notify_id" in plan, plan
+    assert in_index == 1
+
+
+async def test_a_batch_of_appends_goes_in_a_few_statements_that_call_no_function(
+    tmp_path: Path, statements: list[str]
+) -> None:
+    """500 appends of one turn in 256 + 3 × 64 + 3 × 16 + 4 rows, not one statement each (the sqlite3
+    module's per-row cost); and the statement calls no SQL function, which would make SQLite keep a
+    statement journal for it (every index page it touches copied to a temporary file first)."""
+    s = SqliteStore(str(tmp_path / "db.sqlite"))
+    await s.open()
+    try:
+        with writer_held(s):
+            futs = [asyncio.ensure_future(s.append_message(new_msg(P_AB, A, f"m{i}"))) for i in range(500)]
+            await asyncio.sleep(0)
+        statements.clear()
+        stored = await asyncio.gather(*futs)
+    finally:
+        await s.close()
+    assert sorted(m.seq for m, _ in stored) == list(range(1, 501))
+    inserts = [q for q in statements if q.startswith("INSERT OR IGNORE INTO messages")]
+    assert [q.count("),(") + 1 for q in inserts] == [256, 64, 64, 64, 16, 16, 16, 4]
+    conn = raw(s.path)
+    try:
+        program = conn.execute("EXPLAIN " + sqlite_module._MULTI_ROW[4], [0] * 48).fetchall()
+    finally:
+        conn.close()
+    assert not {row[1] for row in program} & {"Function", "PureFunc"}
+
+
 async def test_the_writer_connection_has_a_page_cache_for_a_whole_transaction(tmp_path: Path) -> None:
     """A chat transaction dirties ~930 pages; with SQLite's 2 MB default they were read back from the
     file at every commit. The readers keep the default."""
@@ -340,6 +394,7 @@ import ctypes, _sqlite3, sqlite3, sys
 if sys.argv[1] == "open-first":
     early = sqlite3.connect(":memory:")
 from polyim.store import dbthread
+from polyim.store import sqlite as sqlite_module
 from polyim.store.sqlite import SqliteStore
 import asyncio
 
