@@ -78,6 +78,15 @@ class ConnBase:
     peer: str
 
     @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` to the peer, each transport its own way. Declared here so that compiled code
+        holding a ``ConnBase`` (a room's fan-out: 5,000 writes a message) calls it natively."""
+        raise NotImplementedError
+
+    @property
     def logged_in(self) -> bool:
         return self._logged_in
 
@@ -161,6 +170,7 @@ class Connection(asyncio.Protocol, ConnBase):
         "_queued",
         "_reading_paused",
         "_transport",
+        "_write_paused",
         "handler_factory",
         "registry",
     )
@@ -185,6 +195,7 @@ class Connection(asyncio.Protocol, ConnBase):
         self._flush_scheduled = False
         self._closing = False
         self._reading_paused = False
+        self._write_paused = False  # the transport's buffer is past its high-water mark
         self.peer = ""
         self.opened = self.last_rx = time.monotonic()
         self._logged_in = False
@@ -200,7 +211,8 @@ class Connection(asyncio.Protocol, ConnBase):
             self._closing = True
             self._transport.abort()
             return
-        self._transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        # below the slow-consumer limit, so that ``flush`` hears of every buffer that could pass it
+        self._transport.set_write_buffer_limits(high=min(WRITE_HIGH_WATER, self.registry.max_write_buffer))
         self.registry.add(self)
         self._handler = self.handler_factory(self)
         self.start_deadlines()
@@ -225,18 +237,16 @@ class Connection(asyncio.Protocol, ConnBase):
 
     def pause_writing(self) -> None:
         """The transport's buffer passed the high-water mark: the handler may pause what feeds it."""
+        self._write_paused = True
         if self._handler is not None:
             self._handler.writing_paused()
 
     def resume_writing(self) -> None:
+        self._write_paused = False
         if self._handler is not None:
             self._handler.writing_resumed()
 
     # -- used by handlers -------------------------------------------------------------------------
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
     @property
     def transport(self) -> asyncio.Transport | None:
         return self._transport
@@ -286,6 +296,8 @@ class Connection(asyncio.Protocol, ConnBase):
         if transport.is_closing():
             return
         transport.write(data)
+        if not self._write_paused:  # the transport calls pause_writing inside write, past high-water
+            return
         queued = transport.get_write_buffer_size()
         if queued > self.registry.max_write_buffer:
             log.warning("%s: slow consumer (%d bytes queued), closing", self.peer, queued)

@@ -68,10 +68,6 @@ class UdpPeer(ConnBase):
             self.dropped += 1
 
     # -- the Conn interface -----------------------------------------------------------------------
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
     def write(self, data: bytes) -> None:
         """Send ``data`` as one datagram to this peer."""
         if not self._closing:

@@ -79,10 +79,6 @@ class WsConnection(ConnBase):
         self._close_after_flush = False
 
     # -- the Conn interface -----------------------------------------------------------------------
-    @property
-    def closing(self) -> bool:
-        return self._closing
-
     def write(self, data: bytes) -> None:
         if self._closing:
             return

@@ -56,7 +56,7 @@ from polyim.protocols.channel import (
     Refused,
     State,
 )
-from polyim.transport.connection import Conn
+from polyim.transport.connection import Conn, ConnBase
 
 log = logging.getLogger(__name__)
 
@@ -731,15 +731,18 @@ def _chat_out(ch: BeehiveChannel, frame: c.Frame, req: Any) -> Outgoing:
 def write_to_all(sinks: Sequence[Sink], cmd: int, body: bytes, seq: int) -> None:
     """The frame of ``cmd`` with ``body`` to every beehive channel of ``sinks`` that is logged in, each
     under its own header: a room's fan-out (5,000 connections a message), compiled here where it ran
-    interpreted. Every frame is made before any is written, so a failure writes nothing twice."""
-    frames: list[tuple[Conn, bytes]] = []
+    interpreted. Every frame is made before any is written, so a failure writes nothing twice. Every
+    transport's connection is a :class:`ConnBase`: held as one, its ``closing`` and ``write`` are native
+    calls, not lookups through the ``Conn`` protocol."""
+    frames: list[tuple[ConnBase, bytes]] = []
     for sink in sinks:
         ch = cast(BeehiveChannel, sink)
-        if ch.session is None or ch.conn.closing:
+        conn = cast(ConnBase, ch.conn)
+        if ch.session is None or conn.closing:
             continue
         frame = ch.pushed(cmd, body, seq)
         if frame is not None:
-            frames.append((ch.conn, frame))
+            frames.append((conn, frame))
     for conn, frame in frames:
         conn.write(frame)
 

@@ -14,15 +14,17 @@ from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room fa
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 from polyim.protocols.beehive.settings import BeehiveSettings
+from polyim.transport.connection import ConnBase
 from tests.protocols.support import NO_CORE
 
 
-class _Conn:
-    """What a channel writes, and whether it was closed."""
+class _Conn(ConnBase):
+    """What a channel writes, and whether it was closed (a ``ConnBase``, as every transport's is: the
+    compiled fan-out holds its connections as one)."""
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
-        self.closing = False
+        self._closing = False
         self.peer = "127.0.0.1:1"
         self.transport = None
 
@@ -30,7 +32,7 @@ class _Conn:
         self.frames.append(data)
 
     def close(self) -> None:
-        self.closing = True
+        self._closing = True
 
 
 def _room(bsids: list[int]) -> list[BeehiveChannel]:
@@ -101,10 +103,6 @@ class _Flaky(_Conn):
         if self.reads == 1:
             raise RuntimeError("state not readable")
         return False
-
-    @closing.setter
-    def closing(self, value: bool) -> None:
-        pass
 
 
 def test_a_failed_rendering_sends_nobody_a_frame_twice() -> None:
