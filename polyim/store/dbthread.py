@@ -92,7 +92,7 @@ WRITER_AUTOCHECKPOINT_PAGES = 4 * WAL_AUTOCHECKPOINT_PAGES
 
 #: The writer connection's page cache, in KiB (SQLite's default is 2,000). A chat transaction of ~740
 #: messages dirties ~930 pages (each conversation's place in two indexes, the table's end, the cursors):
-#: with the default cache those pages were read back from the file at every commit, 1.8 ``pread`` a
+#: with the default cache those pages were read back from the file at every commit, 0.8 ``pread`` a
 #: message. The cache fills only as pages are used, so an idle server does not hold it.
 WRITER_CACHE_KIB = 64 * 1024
 
