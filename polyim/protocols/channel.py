@@ -30,7 +30,7 @@ from polyim.core.sessions import Session, Sink
 from polyim.logctx import LogContext, bind, scoped
 from polyim.model import ConvId, DeviceClass, Role
 from polyim.pending import Pending, Settles
-from polyim.transport.connection import Conn
+from polyim.transport.connection import ConnBase
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Commands(dict[int, Command]):
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
-class Channel:
+class Channel(Sink):
     """Base of one protocol session (the ``channel`` of EMQX's gateway design).
 
     It owns what every adapter shares: frames handled in order (:meth:`submit`), one table per adapter
@@ -167,7 +167,7 @@ class Channel:
     #: The exceptions the adapter's request decoders raise for a body that does not decode.
     decode_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
-    def __init__(self, core: Core, conn: Conn) -> None:
+    def __init__(self, core: Core, conn: ConnBase) -> None:
         self.core = core
         #: The core's messaging, read on every message: an attribute of the (interpreted) core costs a
         #: dictionary lookup at each read, one of this compiled class a load.

@@ -20,7 +20,6 @@ from mypy_extensions import mypyc_attr
 from polyim.logctx import LogContext, bind, scoped
 from polyim.transport.admission import Admission, Ticket, host_of, peer_name
 from polyim.transport.handlers import Closable as Closable
-from polyim.transport.handlers import Conn as Conn
 from polyim.transport.handlers import Handler as Handler
 from polyim.transport.handlers import MessageHandler as MessageHandler
 from polyim.transport.handlers import StreamHandler as StreamHandler
@@ -43,7 +42,9 @@ _RETRY_TIMEOUT = 1.0
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the WebSocket and UDP peers' connections
 class ConnBase:
-    """What every kind of connection shares: the login and idle deadlines, its slot among the
+    """What every kind of connection shares, and all an adapter sees of one (TCP :class:`Connection`,
+    :class:`polyim.transport.websocket.WsConnection`, :class:`polyim.transport.udp.UdpPeer`): the
+    login and idle deadlines, its slot among the
     listener's connections not logged in (given back at login or close), and per-channel deadlines.
 
     The login deadline (``login_timeout`` after opening) and the idle one (input at least every
@@ -70,8 +71,13 @@ class ConnBase:
     _handler: Handler | None
     _logged_in: bool
     _ticket: Ticket | None
+    #: Seconds without input after login before the connection is closed; a protocol whose deadline
+    #: depends on the client (TeamTalk: PC or mobile) sets it at login.
     idle_timeout: float
+    #: When the transport last received from the peer (monotonic seconds): the adapters' ``now``, so
+    #: that no adapter reads a clock of its own.
     last_rx: float
+    #: Who the connection's log lines are about; its channel sets it (``polyim/logctx.py``).
     log_context: LogContext | None
     login_timeout: float
     opened: float
@@ -81,9 +87,26 @@ class ConnBase:
     def closing(self) -> bool:
         return self._closing
 
+    # What an adapter uses of its connection, whatever the transport, each its own way. Declared here,
+    # not in a ``Protocol``, so that compiled code holding a ``ConnBase`` (every channel; a room's
+    # fan-out: 5,000 writes a message) calls them natively.
     def write(self, data: bytes) -> None:
-        """Send ``data`` to the peer, each transport its own way. Declared here so that compiled code
-        holding a ``ConnBase`` (a room's fan-out: 5,000 writes a message) calls it natively."""
+        """Send ``data`` to the peer."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Send what is queued, then close."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Close at once, dropping what is queued."""
+        raise NotImplementedError
+
+    def pause_reading(self) -> None:
+        """Take no more input until :meth:`resume_reading` (the handler has too much to do)."""
+        raise NotImplementedError
+
+    def resume_reading(self) -> None:
         raise NotImplementedError
 
     @property

@@ -1,7 +1,7 @@
 """UDP listener: one shared socket, one pseudo-connection per peer address (the aioquic way).
 
 A :class:`UdpPeer` is made on the first datagram from an address (if the listener's admission of peers
-not logged in has room) and offers the same :class:`~polyim.transport.connection.Conn` interface as a TCP
+not logged in has room) and offers the same :class:`~polyim.transport.connection.ConnBase` interface as a TCP
 connection, so an adapter does not know which one it is on: each datagram goes whole to the handler's
 ``feed_message``, each ``write`` leaves as one datagram. A peer has the login and idle deadlines of
 any connection: they reach the handler's ``timed_out``, whose ``close`` drops the peer (nothing is
@@ -67,7 +67,7 @@ class UdpPeer(ConnBase):
         else:
             self.dropped += 1
 
-    # -- the Conn interface -----------------------------------------------------------------------
+    # -- the ConnBase interface -----------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         """Send ``data`` as one datagram to this peer."""
         if not self._closing:

@@ -1,6 +1,6 @@
 """WebSocket listener: one protocol frame per WebSocket message, on its own port and path.
 
-The adapter sees a :class:`WsConnection`, which offers the same :class:`~polyim.transport.connection.Conn`
+The adapter sees a :class:`WsConnection`, which offers the same :class:`~polyim.transport.connection.ConnBase`
 interface as the TCP :class:`~polyim.transport.connection.Connection`, so one adapter class serves both
 transports. Each received message (binary, or text taken as its UTF-8 bytes) is handed whole to the
 handler's ``feed_message``; each ``write`` becomes one binary message. Before its upgrade a connection is
@@ -78,7 +78,7 @@ class WsConnection(ConnBase):
         self._closing = False
         self._close_after_flush = False
 
-    # -- the Conn interface -----------------------------------------------------------------------
+    # -- the ConnBase interface -----------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         if self._closing:
             return

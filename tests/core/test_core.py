@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,7 +45,7 @@ from polyim.store.sqlite import SqliteStore
 E = TypeVar("E")
 
 
-class FakeSink:
+class FakeSink(Sink):
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.kicks: list[KickReason] = []
@@ -55,11 +55,6 @@ class FakeSink:
 
     def kick(self, reason: KickReason) -> None:
         self.kicks.append(reason)
-
-    @classmethod
-    def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
-        for sink in sinks:
-            sink.deliver(event)
 
     def of(self, kind: type[E]) -> list[E]:
         return [e for e in self.events if isinstance(e, kind)]

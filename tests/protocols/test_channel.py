@@ -22,39 +22,7 @@ from polyim.protocols.beehive.settings import BeehiveSettings
 from polyim.protocols.channel import Channel
 from polyim.protocols.omtp.adapter import OmtpChannel
 from polyim.protocols.omtp.settings import OmtpSettings
-from tests.protocols.support import NO_CORE
-
-
-class FakeConn:
-    peer = "test:1"
-    logged_in = False
-
-    def __init__(self) -> None:
-        self.closing = False
-
-    def write(self, data: bytes) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closing = True
-
-    def abort(self) -> None:
-        self.closing = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
-class RecordingConn(FakeConn):
-    def __init__(self) -> None:
-        super().__init__()
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
+from tests.protocols.support import NO_CORE, NO_SINK, FakeConn
 
 
 def make_channel() -> tuple[Channel, FakeConn]:
@@ -143,7 +111,7 @@ async def test_a_command_whose_session_ended_while_it_waited_stops_quietly(
     resumes without a session. It stops there, without a traceback or an error count; a handler that
     asks for the session of a connection still open (a bug) still fails loudly."""
     ch, conn = make_channel()
-    ch.session = Session(7, "d", DeviceClass.DESKTOP, ch.protocol, cast(Any, None))
+    ch.session = Session(7, "d", DeviceClass.DESKTOP, ch.protocol, NO_SINK)
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     seen: list[int] = []
     failures = NO_CORE.stats.errors.get((ch.protocol, "handler"), 0)
@@ -182,10 +150,10 @@ def test_a_dropped_channel_is_freed_by_reference_counting() -> None:
             lambda conn: OmtpChannel(NO_CORE, conn, OmtpSettings()),
             lambda conn: BeehiveChannel(NO_CORE, conn, BeehiveSettings(), 1, websocket=False),
         ):
-            conn = RecordingConn()
+            conn = FakeConn()
             ch: Channel = make(cast(Any, conn))
             # beehive renders for a logged-in channel only; the session's sink is not the channel (no cycle)
-            ch.session = Session(2, "d", DeviceClass.DESKTOP, ch.protocol, cast(Any, None))
+            ch.session = Session(2, "d", DeviceClass.DESKTOP, ch.protocol, NO_SINK)
             ch.deliver(MessageEvent(message))  # through the class's table
             assert conn.written
             # The channel holds its connection: freeing the channel gives that reference back at once. (A
@@ -204,7 +172,7 @@ class _Renders(Channel):
     bulk_fails = False
 
     def __init__(self, fails: bool = False) -> None:
-        super().__init__(NO_CORE, cast(Any, RecordingConn()))
+        super().__init__(NO_CORE, cast(Any, FakeConn()))
         self.fails = fails
 
     def _render(self, event: MessageEvent) -> None:
@@ -223,7 +191,7 @@ _Renders.events = {MessageEvent: _Renders._render}
 
 
 def _written(ch: Channel) -> list[bytes]:
-    return cast(RecordingConn, ch.conn).written
+    return cast(FakeConn, ch.conn).written
 
 
 def test_a_renderer_failure_closes_its_connection_and_spares_the_others(

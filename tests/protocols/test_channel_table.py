@@ -11,7 +11,7 @@ from polyim.core.messaging import SendResult
 from polyim.model import ConvId, Message
 from polyim.pending import Pending
 from polyim.protocols.channel import LATER, Channel, Commands, ErrorTable, Refused, State
-from tests.protocols.test_channel import NO_CORE, FakeConn
+from tests.protocols.support import NO_CORE, FakeConn
 
 TABLE = Commands()
 decoded: list[bytes] = []

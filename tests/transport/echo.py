@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from polyim.transport.connection import Conn, MessageHandler
+from polyim.transport.connection import ConnBase, MessageHandler
 
 
 class Echo(MessageHandler):
-    lost: ClassVar[list[Conn]] = []
+    lost: ClassVar[list[ConnBase]] = []
 
-    def __init__(self, conn: Conn) -> None:
+    def __init__(self, conn: ConnBase) -> None:
         self.conn = conn
 
     def feed_message(self, data: bytes) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
@@ -67,17 +67,13 @@ class Refusal(Exception):
         self.message = message
 
 
-class _Reader:
+class _Reader(Sink):
     """The sink of the page's read-only view: a history read or a read mark never delivers to it."""
 
     def deliver(self, event: Event) -> None:
         """Never called: the view is not attached to the session registry."""
 
     def kick(self, reason: KickReason) -> None:
-        """Never called, as :meth:`deliver`."""
-
-    @classmethod
-    def deliver_all(cls, sinks: Sequence[Sink], event: Event) -> None:
         """Never called, as :meth:`deliver`."""
 
 

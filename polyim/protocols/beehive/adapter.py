@@ -56,7 +56,7 @@ from polyim.protocols.channel import (
     Refused,
     State,
 )
-from polyim.transport.connection import Conn, ConnBase
+from polyim.transport.connection import ConnBase
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class BeehiveChannel(Channel):
     decode_errors = (c.BeehiveDecodeError,)
 
     def __init__(
-        self, core: Core, conn: Conn, settings: BeehiveSettings, node_id: int, *, websocket: bool
+        self, core: Core, conn: ConnBase, settings: BeehiveSettings, node_id: int, *, websocket: bool
     ) -> None:
         super().__init__(core, conn)
         self.settings = settings
@@ -731,13 +731,11 @@ def _chat_out(ch: BeehiveChannel, frame: c.Frame, req: Any) -> Outgoing:
 def write_to_all(sinks: Sequence[Sink], cmd: int, body: bytes, seq: int) -> None:
     """The frame of ``cmd`` with ``body`` to every beehive channel of ``sinks`` that is logged in, each
     under its own header: a room's fan-out (5,000 connections a message), compiled here where it ran
-    interpreted. Every frame is made before any is written, so a failure writes nothing twice. Every
-    transport's connection is a :class:`ConnBase`: held as one, its ``closing`` and ``write`` are native
-    calls, not lookups through the ``Conn`` protocol."""
+    interpreted. Every frame is made before any is written, so a failure writes nothing twice."""
     frames: list[tuple[ConnBase, bytes]] = []
     for sink in sinks:
         ch = cast(BeehiveChannel, sink)
-        conn = cast(ConnBase, ch.conn)
+        conn = ch.conn
         if ch.session is None or conn.closing:
             continue
         frame = ch.pushed(cmd, body, seq)

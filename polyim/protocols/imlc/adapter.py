@@ -34,7 +34,7 @@ from polyim.protocols.imlc import codec as c
 from polyim.protocols.imlc import imlc_pb2 as pb
 from polyim.protocols.imlc.codec import Status as S
 from polyim.protocols.imlc.settings import ImlcSettings
-from polyim.transport.connection import Conn
+from polyim.transport.connection import ConnBase
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class ImlcChannel(Channel):
     errors = ERRORS
     decode_errors = (c.ImlcDecodeError,)
 
-    def __init__(self, core: Core, conn: Conn, settings: ImlcSettings) -> None:
+    def __init__(self, core: Core, conn: ConnBase, settings: ImlcSettings) -> None:
         super().__init__(core, conn)
         self.settings = settings
         self.decoder = c.Decoder(max_body=settings.max_body_bytes)

@@ -51,7 +51,7 @@ from polyim.protocols.omtp import ids
 from polyim.protocols.omtp.codec import ErrorCode as E
 from polyim.protocols.omtp.render import control_pack, stored_frame, stored_pack
 from polyim.protocols.omtp.settings import OmtpSettings
-from polyim.transport.connection import Conn
+from polyim.transport.connection import ConnBase
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class OmtpChannel(Channel):
     errors = ERRORS
     decode_errors = (c.OmtpDecodeError,)
 
-    def __init__(self, core: Core, conn: Conn, settings: OmtpSettings) -> None:
+    def __init__(self, core: Core, conn: ConnBase, settings: OmtpSettings) -> None:
         super().__init__(core, conn)
         self.settings = settings
         self.decoder = c.Decoder(max_frame=MAX_FRAME)

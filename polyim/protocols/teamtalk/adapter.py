@@ -30,7 +30,7 @@ from polyim.model import Account, ContentType, ConvId, ConvKind, DeviceClass, Me
 from polyim.protocols.channel import LATER, Channel, Commands, EventTable, Refused, State
 from polyim.protocols.teamtalk import codec as c
 from polyim.protocols.teamtalk.settings import TeamTalkSettings
-from polyim.transport.connection import Conn
+from polyim.transport.connection import ConnBase
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,13 @@ class TeamTalkChannel(Channel):
     decode_errors = (c.TeamTalkDecodeError,)
 
     def __init__(
-        self, core: Core, conn: Conn, settings: TeamTalkSettings, role: str, endpoints: Endpoints, local: str
+        self,
+        core: Core,
+        conn: ConnBase,
+        settings: TeamTalkSettings,
+        role: str,
+        endpoints: Endpoints,
+        local: str,
     ) -> None:
         super().__init__(core, conn)
         self.settings = settings

@@ -42,7 +42,7 @@ from polyim.protocols.xmmep import codec as c
 from polyim.protocols.xmmep.codec import Code as X
 from polyim.protocols.xmmep.codec import Result as R
 from polyim.protocols.xmmep.settings import XmmepSettings
-from polyim.transport.connection import Conn
+from polyim.transport.connection import ConnBase
 from polyim.transport.timers import Timer
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class XmmepChannel(Channel):
     errors = ERRORS
     decode_errors = (c.XmmepDecodeError,)
 
-    def __init__(self, core: Core, conn: Conn, shared: Shared, *, udp: bool) -> None:
+    def __init__(self, core: Core, conn: ConnBase, shared: Shared, *, udp: bool) -> None:
         super().__init__(core, conn)
         self.shared = shared
         self.settings = shared.settings

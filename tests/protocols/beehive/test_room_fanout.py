@@ -14,32 +14,14 @@ from polyim.protocols.beehive import rooms  # noqa: F401  (registers the room fa
 from polyim.protocols.beehive.adapter import BeehiveChannel
 from polyim.protocols.beehive.codec import HEADER, HEADER_SIZE, Cmd
 from polyim.protocols.beehive.settings import BeehiveSettings
-from polyim.transport.connection import ConnBase
-from tests.protocols.support import NO_CORE
-
-
-class _Conn(ConnBase):
-    """What a channel writes, and whether it was closed (a ``ConnBase``, as every transport's is: the
-    compiled fan-out holds its connections as one)."""
-
-    def __init__(self) -> None:
-        self.frames: list[bytes] = []
-        self._closing = False
-        self.peer = "127.0.0.1:1"
-        self.transport = None
-
-    def write(self, data: bytes) -> None:
-        self.frames.append(data)
-
-    def close(self) -> None:
-        self._closing = True
+from tests.protocols.support import NO_CORE, NO_SINK, FakeConn
 
 
 def _room(bsids: list[int]) -> list[BeehiveChannel]:
     channels = []
     for bsid in bsids:
-        ch = BeehiveChannel(NO_CORE, cast(Any, _Conn()), BeehiveSettings(), 1, websocket=False)
-        ch.session = Session(bsid, "d", DeviceClass.DESKTOP, "beehive", cast(Any, None))  # logged in
+        ch = BeehiveChannel(NO_CORE, cast(Any, FakeConn()), BeehiveSettings(), 1, websocket=False)
+        ch.session = Session(bsid, "d", DeviceClass.DESKTOP, "beehive", NO_SINK)  # logged in
         ch.bsid = bsid
         channels.append(ch)
     return channels
@@ -54,7 +36,7 @@ def test_one_frame_per_connection_with_its_own_sid() -> None:
     channels = _room([101, 102, 103])
     BeehiveChannel.deliver_all(channels, _broadcast())
     for ch in channels:
-        (frame,) = cast(_Conn, ch.conn).frames
+        (frame,) = cast(FakeConn, ch.conn).written
         cmd, length, sid, *_ = HEADER.unpack_from(frame)
         assert (cmd, sid, len(frame)) == (Cmd.ROOM_BC, ch.bsid, HEADER_SIZE + length)
 
@@ -77,8 +59,8 @@ def test_the_shared_rendering_is_each_connections_own(event: RoomEvent) -> None:
         b.cid = a.cid  # the connection id comes from a counter
         b.deliver(event)
     for a, b in zip(shared, own, strict=True):
-        assert cast(_Conn, a.conn).frames == cast(_Conn, b.conn).frames
-        assert len(cast(_Conn, a.conn).frames) == 1
+        assert cast(FakeConn, a.conn).written == cast(FakeConn, b.conn).written
+        assert len(cast(FakeConn, a.conn).written) == 1
 
 
 def test_a_header_out_of_range_drops_that_connections_frame_alone() -> None:
@@ -86,11 +68,11 @@ def test_a_header_out_of_range_drops_that_connections_frame_alone() -> None:
     with a log line, as its own push drops it; the first and third get the broadcast once."""
     channels = _room([101, 2**64, 103])
     BeehiveChannel.deliver_all(channels, _broadcast())
-    conns = [cast(_Conn, ch.conn) for ch in channels]
-    assert [len(c.frames) for c in conns] == [1, 0, 1]
+    conns = [cast(FakeConn, ch.conn) for ch in channels]
+    assert [len(c.written) for c in conns] == [1, 0, 1]
 
 
-class _Flaky(_Conn):
+class _Flaky(FakeConn):
     """A connection whose state cannot be read the first time: the shared rendering fails on it."""
 
     def __init__(self) -> None:
@@ -111,4 +93,4 @@ def test_a_failed_rendering_sends_nobody_a_frame_twice() -> None:
     channels = _room([101, 102, 103])
     channels[1].conn = cast(Any, _Flaky())
     BeehiveChannel.deliver_all(channels, _broadcast())
-    assert [len(cast(_Conn, ch.conn).frames) for ch in channels] == [1, 1, 1]
+    assert [len(cast(FakeConn, ch.conn).written) for ch in channels] == [1, 1, 1]
