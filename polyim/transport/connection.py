@@ -44,8 +44,8 @@ _RETRY_TIMEOUT = 1.0
 class ConnBase:
     """What every kind of connection shares, and all an adapter sees of one (TCP :class:`Connection`,
     :class:`polyim.transport.websocket.WsConnection`, :class:`polyim.transport.udp.UdpPeer`): the
-    login and idle deadlines, its slot among the
-    listener's connections not logged in (given back at login or close), and per-channel deadlines.
+    login and idle deadlines, its slot among the listener's connections not logged in (given back at
+    login or close), and per-channel deadlines.
 
     The login deadline (``login_timeout`` after opening) and the idle one (input at least every
     ``idle_timeout`` once logged in) are one entry on the loop's timer heap per connection, moved
