@@ -9,7 +9,7 @@ import itertools
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -27,7 +27,7 @@ from tests.protocols.support import NO_CORE, NO_SINK, FakeConn
 
 def make_channel() -> tuple[Channel, FakeConn]:
     conn = FakeConn()
-    return Channel(NO_CORE, cast(Any, conn)), conn
+    return Channel(NO_CORE, conn), conn
 
 
 async def test_work_that_never_waits_is_done_before_submit_returns() -> None:
@@ -151,7 +151,7 @@ def test_a_dropped_channel_is_freed_by_reference_counting() -> None:
             lambda conn: BeehiveChannel(NO_CORE, conn, BeehiveSettings(), 1, websocket=False),
         ):
             conn = FakeConn()
-            ch: Channel = make(cast(Any, conn))
+            ch: Channel = make(conn)
             # beehive renders for a logged-in channel only; the session's sink is not the channel (no cycle)
             ch.session = Session(2, "d", DeviceClass.DESKTOP, ch.protocol, NO_SINK)
             ch.deliver(MessageEvent(message))  # through the class's table
@@ -172,7 +172,7 @@ class _Renders(Channel):
     bulk_fails = False
 
     def __init__(self, fails: bool = False) -> None:
-        super().__init__(NO_CORE, cast(Any, FakeConn()))
+        super().__init__(NO_CORE, FakeConn())
         self.fails = fails
 
     def _render(self, event: MessageEvent) -> None:

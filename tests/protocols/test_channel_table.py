@@ -4,7 +4,7 @@ through the adapter's table (or the command's own), and the ack that waits for t
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from polyim.core.errors import Code, CoreError
 from polyim.core.messaging import SendResult
@@ -69,7 +69,7 @@ class Toy(Channel):
     decode_errors = (ValueError,)
 
     def __init__(self) -> None:
-        super().__init__(NO_CORE, cast(Any, FakeConn()))
+        super().__init__(NO_CORE, FakeConn())
         self.out: list[tuple[Any, ...]] = []
         self.online = False
         self.gated: list[Any] = []

@@ -3,7 +3,7 @@ never sends a connection the same frame twice."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -20,7 +20,7 @@ from tests.protocols.support import NO_CORE, NO_SINK, FakeConn
 def _room(bsids: list[int]) -> list[BeehiveChannel]:
     channels = []
     for bsid in bsids:
-        ch = BeehiveChannel(NO_CORE, cast(Any, FakeConn()), BeehiveSettings(), 1, websocket=False)
+        ch = BeehiveChannel(NO_CORE, FakeConn(), BeehiveSettings(), 1, websocket=False)
         ch.session = Session(bsid, "d", DeviceClass.DESKTOP, "beehive", NO_SINK)  # logged in
         ch.bsid = bsid
         channels.append(ch)
@@ -91,6 +91,6 @@ def test_a_failed_rendering_sends_nobody_a_frame_twice() -> None:
     """The shared path fails at the second connection, after making the first one's frame: the fallback
     goes connection by connection, and each connection gets the broadcast exactly once."""
     channels = _room([101, 102, 103])
-    channels[1].conn = cast(Any, _Flaky())
+    channels[1].conn = _Flaky()
     BeehiveChannel.deliver_all(channels, _broadcast())
     assert [len(cast(FakeConn, ch.conn).written) for ch in channels] == [1, 1, 1]
