@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 class Settles:
     """A callback object of a compiled class: :class:`Pending` calls its :meth:`settled` as a native
     method, where a callable goes through Python's call protocol (its arguments packed and parsed
-    again, and for a bound method an object made when it is taken). A send's ack and its delivery
-    are two such callbacks on every message's path."""
+    again, and for a bound method an object made when it is taken). A send's ack is one on every
+    message's path."""
 
     __slots__ = ()
 

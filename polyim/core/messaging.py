@@ -32,8 +32,9 @@ from polyim.model import (
     MsgStatus,
     PriorityEntry,
 )
-from polyim.pending import Pending, Settles
-from polyim.store.base import NewMessage
+from polyim.pending import Pending
+from polyim.store.base import NewMessage, Store
+from polyim.store.base import SendResult as SendResult  # the send's result is the append's
 
 PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000
 
@@ -41,16 +42,6 @@ PRIORITY_RETENTION_US = 30 * 24 * 3600 * 1_000_000
 class Unroutable(Exception):
     """A send refused because a recipient's node cannot be reached (scaled mode, its backend down);
     adapters answer it as a store failure: retry later."""
-
-
-@dataclass(slots=True)
-class SendResult:
-    message: Message
-    duplicate: bool
-
-    def __init__(self, message: Message, duplicate: bool) -> None:
-        self.message = message  # written out to be compiled: see polyim.model.Message
-        self.duplicate = duplicate
 
 
 @dataclass(slots=True)
@@ -140,21 +131,15 @@ def new_message(
     )
 
 
-class _Committed(Pending[SendResult], Settles):
-    """A send's result, which is also its append's callback (:meth:`settled`): it settles from the append
-    and then delivers a new message (:meth:`deliver`). One object per send, called natively, where a closure
-    and its environment were two more objects. (Not ``__call__``: mypyc's build of a callable subclass
-    of the generic ``Pending`` crashes when called.)"""
+class _Committed(Pending[SendResult]):
+    """A send's result, which the store's writer settles itself (``append_message(new, into=…)``): the
+    adapter's ack runs, then a new message is delivered (:meth:`deliver`). One object per send from the
+    commit to the ack, where the append's own result, its callback and a tuple were three more."""
 
-    def settled(self, fut: Pending[tuple[Message, bool]]) -> None:
-        exc = fut.exception()
-        if exc is not None:
-            self.set_exception(exc)
-            return
-        message, duplicate = fut.result()
-        self.set_result(SendResult(message, duplicate))
-        if not duplicate:
-            self.deliver(message)
+    def _settle(self, value: SendResult | None, exc: BaseException | None) -> None:
+        super()._settle(value, exc)
+        if value is not None and not value.duplicate:
+            self.deliver(value.message)
 
     def deliver(self, message: Message) -> None:
         raise NotImplementedError
@@ -171,13 +156,11 @@ class _Then(_Committed):
         self._then(message)
 
 
-def commit_then(
-    committed: Pending[tuple[Message, bool]], deliver: Callable[[Message], None]
-) -> Pending[SendResult]:
-    """The send result of an append: settled after COMMIT, then ``deliver`` runs for a new message (a
+def commit_then(store: Store, new: NewMessage, deliver: Callable[[Message], None]) -> Pending[SendResult]:
+    """Append ``new``; the result is settled after COMMIT, then ``deliver`` runs for a new message (a
     resend of a committed client id settles to the original, marked duplicate, and is not delivered)."""
     result = _Then(deliver)
-    committed.add_done_callback(result)
+    store.append_message(new, result)
     return result
 
 
@@ -383,7 +366,7 @@ class Messaging:
 
         skip = session.sid if session is not None else None
         result = _Delivered(self.ctx.sessions, recipients, origin, skip)
-        self.ctx.store.append_message(new).add_done_callback(result)
+        self.ctx.store.append_message(new, result)
         return result
 
     # -- notifications (the per-user stream) ---------------------------------------------------

@@ -642,7 +642,8 @@ class Rooms:
         bump(self.ctx.stats.messages_in, session.protocol)
         new = new_message(self.ctx.clock, out, session.uid, session.device_id)
         return commit_then(
-            self.ctx.store.append_message(new),
+            self.ctx.store,
+            new,
             lambda message: self._deliver_chat(room.rid, session, subgroup, message),
         )
 

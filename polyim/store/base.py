@@ -109,6 +109,21 @@ class NewMessage:
         self.priority_uids = priority_uids
 
 
+@dataclass(slots=True)
+class SendResult:
+    """What an append settles to: the stored message, and whether the append was a resend of it (the
+    same sender, device and client id; nothing was written then). It is also a send's result: the store
+    settles the caller's own :class:`Pending` with it (:meth:`Store.append_message`), one object a
+    message from the commit to the adapter's ack."""
+
+    message: Message
+    duplicate: bool
+
+    def __init__(self, message: Message, duplicate: bool) -> None:
+        self.message = message  # written out to be compiled: see polyim.model.Message
+        self.duplicate = duplicate
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)  # PostgresStore stays interpreted
 class Store(abc.ABC):
     @abc.abstractmethod
@@ -160,10 +175,12 @@ class Store(abc.ABC):
         ...
 
     @abc.abstractmethod
-    def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
+    def append_message(self, new: NewMessage, into: Pending[SendResult] | None = None) -> Pending[SendResult]:
         """Queue ``new`` for the next grouped commit; the result, settled after COMMIT, is the stored
         message and whether it was a resend (same sender, device and client id: the first one is
-        returned and nothing is written). Not a coroutine, so the hot path creates no task.
+        returned and nothing is written). Not a coroutine, so the hot path creates no task. The result
+        is ``into`` when given (the core's send result, settled by the writer's callback itself: no
+        second object and callback a message), else a new one.
 
         The backend allocates ``seq`` atomically with the insert: the conversation's next seq, gapless,
         and never given twice however many writers (nodes) append to one conversation at once. SQLite

@@ -48,7 +48,7 @@ from polyim.model import (
 )
 from polyim.pending import Pending
 from polyim.store import migrate
-from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
+from polyim.store.base import Conflict, NewMessage, SendResult, Store, StoreMetrics
 from polyim.store.pgwriter import Connection, PgWriter
 from polyim.store.receipts import Receipts
 from polyim.store.sqlite import (
@@ -164,11 +164,9 @@ class PostgresStore(Store):
         self.dsn = dsn
         self._writer = PgWriter(self._connect)
         self._pool: asyncpg.Pool | None = None
-        self._appends: list[tuple[NewMessage, Pending[tuple[Message, bool]]]] = []
+        self._appends: list[tuple[NewMessage, Pending[SendResult]]] = []
         # the appends call queued and not started yet: later appends join it while it is the last call
-        self._open: (
-            tuple[list[tuple[NewMessage, Pending[tuple[Message, bool]]]], asyncio.Future[Any]] | None
-        ) = None
+        self._open: tuple[list[tuple[NewMessage, Pending[SendResult]]], asyncio.Future[Any]] | None = None
         self._stored = 0
         self._receipts = Receipts(self._write_receipts)
         self._accounts_by_uid = _PointReads[int](
@@ -323,9 +321,9 @@ class PostgresStore(Store):
         return await self._writer.run(op)
 
     # -- messages --------------------------------------------------------------------------------
-    def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
+    def append_message(self, new: NewMessage, into: Pending[SendResult] | None = None) -> Pending[SendResult]:
         """Appends made in one loop turn travel to the writer as one call: a few statements in all."""
-        pending: Pending[tuple[Message, bool]] = Pending()
+        pending: Pending[SendResult] = Pending() if into is None else into
         self._appends.append((new, pending))
         if len(self._appends) == 1:
             asyncio.get_running_loop().call_soon(self._submit_appends)
@@ -342,12 +340,12 @@ class PostgresStore(Store):
             return
         batch = new_calls
 
-        async def op(c: Connection) -> list[tuple[Message, bool]]:
+        async def op(c: Connection) -> list[SendResult]:
             if self._open is not None and self._open[0] is batch:
                 self._open = None  # started: later appends make a call of their own
             return await _append_many(c, [new for new, _ in batch])
 
-        def settle(done: asyncio.Future[list[tuple[Message, bool]]]) -> None:
+        def settle(done: asyncio.Future[list[SendResult]]) -> None:
             exc = done.exception()
             for i, (_, fut) in enumerate(batch):
                 if fut.done():
@@ -355,9 +353,9 @@ class PostgresStore(Store):
                 if exc is not None:
                     fut.set_exception(exc)
                     continue
-                message, duplicate = done.result()[i]
-                self._stored += not duplicate
-                fut.set_result((message, duplicate))
+                result = done.result()[i]
+                self._stored += not result.duplicate
+                fut.set_result(result)
 
         done = self._writer.run(op, locks_convs=True)
         done.add_done_callback(settle)
@@ -1074,7 +1072,7 @@ async def _delete_requests(c: Connection, uid: int, peer: int) -> bool:
     return _rowcount(done) > 0
 
 
-async def _append_many(c: Connection, news: list[NewMessage]) -> list[tuple[Message, bool]]:
+async def _append_many(c: Connection, news: list[NewMessage]) -> list[SendResult]:
     """A loop turn's appends: seqs allocated for every conversation at once, every row inserted at once.
     If any row was a resend (skipped by the dedup index) all of it is rolled back to a savepoint (its seqs
     too) and done row by row, so a duplicate never leaves a gap in a conversation's seqs."""
@@ -1102,7 +1100,7 @@ async def _append_many(c: Connection, news: list[NewMessage]) -> list[tuple[Mess
     return [_stored(new, row) for new, row in zip(news, rows, strict=True)]
 
 
-async def _append_one(c: Connection, new: NewMessage) -> tuple[Message, bool]:
+async def _append_one(c: Connection, new: NewMessage) -> SendResult:
     key = new.conv.key
     existing: Any = await c.fetchrow(
         f"SELECT {_MSG_COLS} FROM messages WHERE sender = $1 AND device = $2 AND client_id = $3 AND client_id <> ''",
@@ -1111,7 +1109,7 @@ async def _append_one(c: Connection, new: NewMessage) -> tuple[Message, bool]:
         new.client_id,
     )
     if existing is not None:
-        return _message(existing), True
+        return SendResult(_message(existing), True)
     await c.execute("SAVEPOINT one")
     (_, last), *_ = await c.fetch(_ALLOCATE, [key], [1], [new.activity_us])
     row = _row(new, key, last)
@@ -1125,9 +1123,10 @@ async def _append_one(c: Connection, new: NewMessage) -> tuple[Message, bool]:
     return _stored(new, row)
 
 
-def _stored(new: NewMessage, row: _Row) -> tuple[Message, bool]:
+def _stored(new: NewMessage, row: _Row) -> SendResult:
     # row[1:8] is (seq, msg_id, sender, device, client_id, ctype, content), Message's order too
-    return Message(new.conv, *row[1:8], new.ts_ms, MsgStatus.NORMAL, new.data, new.extra, new.topic), False
+    message = Message(new.conv, *row[1:8], new.ts_ms, MsgStatus.NORMAL, new.data, new.extra, new.topic)
+    return SendResult(message, False)
 
 
 async def _bookkeeping(c: Connection, stored: list[tuple[NewMessage, _Row]]) -> None:

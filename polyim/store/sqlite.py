@@ -45,7 +45,7 @@ from polyim.model import (
     changed_fields,
 )
 from polyim.pending import Pending
-from polyim.store.base import Conflict, NewMessage, Store, StoreMetrics
+from polyim.store.base import Conflict, NewMessage, SendResult, Store, StoreMetrics
 from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import current_version, migrate
 from polyim.store.receipts import Batch as ReceiptBatch
@@ -172,7 +172,7 @@ class SqliteStore(Store):
         self._receipts = Receipts(self._write_receipts)
         # The appends of this loop turn, and their results (two lists: no pair made per message).
         self._news: list[NewMessage] = []
-        self._waiting: list[Pending[tuple[Message, bool]]] = []
+        self._waiting: list[Pending[SendResult]] = []
         self._stored = 0
         self._reader = DbThread(path, "polyim-sqlite-reader")
         self._accounts_by_uid = _PointReads[int](
@@ -278,14 +278,14 @@ class SqliteStore(Store):
         return await self._writer.run(op)
 
     # -- messages --------------------------------------------------------------------------------
-    def append_message(self, new: NewMessage) -> Pending[tuple[Message, bool]]:
+    def append_message(self, new: NewMessage, into: Pending[SendResult] | None = None) -> Pending[SendResult]:
         """Appends made in one loop turn travel to the writer as one job and a few multi-row INSERTs.
 
         Seqs come from the writer thread's memory (:class:`_WriteCache`): atomic because that thread is
         the only appender of the database file, and its transactions run one after another. Another
         process appending to the same file would be refused by the ``(conv, seq)`` unique index, never
         given a seq twice."""
-        pending: Pending[tuple[Message, bool]] = Pending()
+        pending: Pending[SendResult] = Pending() if into is None else into
         self._news.append(new)
         self._waiting.append(pending)
         if len(self._news) == 1:
@@ -297,7 +297,7 @@ class SqliteStore(Store):
         self._news, self._waiting = [], []
         wc = self._wc
 
-        def settle(results: list[tuple[Message, bool]] | None, exc: BaseException | None) -> None:
+        def settle(results: list[SendResult] | None, exc: BaseException | None) -> None:
             """Runs in the writer's one loop callback for its committed transaction: the appends' acks
             and deliveries happen there and then, not a loop turn later."""
             if exc is not None:
@@ -309,16 +309,16 @@ class SqliteStore(Store):
                 waiting[0].set_exception(exc)
                 return
             assert results is not None
-            self._stored += sum(not duplicate for _, duplicate in results)
+            self._stored += sum(not result.duplicate for result in results)
             for fut, result in zip(waiting, results, strict=True):
                 if not fut.done():
                     fut.set_result(result)
 
         self._writer.submit(lambda c: _append_many(c, wc, news), settle)
 
-    def _landed(self, fut: Pending[tuple[Message, bool]], done: asyncio.Future[tuple[Message, bool]]) -> None:
+    def _landed(self, fut: Pending[SendResult], done: asyncio.Future[SendResult]) -> None:
         """Settle ``fut`` from an append retried on its own, counting it if it stored a new message."""
-        if done.exception() is None and not done.result()[1]:
+        if done.exception() is None and not done.result().duplicate:
             self._stored += 1
         _chain(fut, done)
 
@@ -1157,7 +1157,7 @@ def _insert_messages(c: Conn, rows: list[_Row]) -> None:
             i += size
 
 
-def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple[Message, bool]]:
+def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[SendResult]:
     """All appends of one loop turn in a few multi-row INSERTs (:func:`_insert_messages`). Seqs are
     assigned up front; if any row was a resend (ignored by the dedup index) the rows just inserted are
     deleted again and the set is done row by row, so a duplicate never leaves a gap in a conversation's
@@ -1189,13 +1189,13 @@ def _append_many(c: Conn, wc: _WriteCache, news: list[NewMessage]) -> list[tuple
     return [_kept(c, wc, new, row) for new, row in zip(news, rows, strict=True)]
 
 
-def _stored(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> tuple[Message, bool]:
+def _stored(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> SendResult:
     """Bookkeeping after ``new`` was inserted alone as ``row`` (see :func:`_row`)."""
     wc.conv_moved(row[0], row[1], new.activity_us)
     return _kept(c, wc, new, row)
 
 
-def _kept(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> tuple[Message, bool]:
+def _kept(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> SendResult:
     """The bookkeeping of an inserted message after its conversation's (:meth:`_WriteCache.conv_moved`):
     the sender's cursor, state rows, priority queues."""
     key, seq = row[0], row[1]
@@ -1220,14 +1220,14 @@ def _kept(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> tuple[Message
         new.extra,
         new.topic,
     )
-    return message, False
+    return SendResult(message, False)
 
 
-def _append_one(wc: _WriteCache, new: NewMessage, c: Conn) -> tuple[Message, bool]:
+def _append_one(wc: _WriteCache, new: NewMessage, c: Conn) -> SendResult:
     return _append(c, wc, new)
 
 
-def _append(c: Conn, wc: _WriteCache, new: NewMessage) -> tuple[Message, bool]:
+def _append(c: Conn, wc: _WriteCache, new: NewMessage) -> SendResult:
     key = new.conv.key
     seq = wc.last_seq(c, key) + 1
     # The unique index on (sender, device, client_id) turns a resend into an ignored insert, so the common
@@ -1241,7 +1241,7 @@ def _append(c: Conn, wc: _WriteCache, new: NewMessage) -> tuple[Message, bool]:
     ).fetchone()
     if row is None:
         raise sqlite3.IntegrityError(f"message {key}/{seq} was not stored")
-    return _message(row), True
+    return SendResult(_message(row), True)
 
 
 def _ensure_state_rows(c: Conn, new: NewMessage, key: str) -> None:

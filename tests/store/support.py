@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from polyim.model import ConvId
+from polyim.model import ConvId, Message
 from polyim.store.base import NewMessage, Store
 from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
@@ -136,6 +136,12 @@ def writer_held(store: SqliteStore) -> Iterator[None]:
         yield
     finally:
         release.set()
+
+
+async def append(store: Store, new: NewMessage) -> tuple[Message, bool]:
+    """``store.append_message(new)`` awaited, as the (stored message, was a resend) pair tests unpack."""
+    result = await store.append_message(new)
+    return result.message, result.duplicate
 
 
 def new_msg(

@@ -8,6 +8,7 @@ from polyim.model import ConvId
 from polyim.store.base import NewMessage
 from polyim.store.bulk import BulkMessage, bulk_append
 from polyim.store.sqlite import SqliteStore
+from tests.store.support import append
 
 A, B, C = 10001, 10002, 10003
 
@@ -43,10 +44,10 @@ async def test_loaded_messages_are_read_like_appended_ones(tmp_path: Path) -> No
         assert (mine[ac.key].last_seq, mine[ac.key].unread) == (2, 2)  # offline: C's two are unread
         assert [s.conv for s in await store.user_conversations(C)] == [ac]
         new = NewMessage(ab, 999, B, "d", "next", 1, "after the load", 3_000, 3_000_000)
-        stored, duplicate = await store.append_message(new)
+        stored, duplicate = await append(store, new)
         assert (stored.seq, duplicate) == (7, False)  # the server goes on from the loaded seqs
         resent = NewMessage(ab, 998, A, "bulk", "ab0", 1, "again", 3_001, 3_001_000)
-        original, duplicate = await store.append_message(resent)
+        original, duplicate = await append(store, resent)
         assert (original.seq, original.content, duplicate) == (1, "ab 0", True)  # the dedup index has them
     finally:
         await store.close()

@@ -15,7 +15,7 @@ from polyim.store import migrate
 from polyim.store.postgres import PostgresStore
 from polyim.store.sqlite import SqliteStore
 from tests.conftest import write_config
-from tests.store.support import P_AB, A, B, new_msg
+from tests.store.support import P_AB, A, B, append, new_msg
 from tests.test_cli import polyim
 
 pytestmark = pytest.mark.scaled  # PostgreSQL and Redis (tests/engines.py)
@@ -31,12 +31,12 @@ async def _fill(path: str) -> None:
             new = dataclasses.replace(
                 new_msg(P_AB, A, f"m{i}", f"c{i}"), data=bytes([i, 0, 255]), extra={"n": i}
             )
-            await s.append_message(new)
+            await append(s, new)
         await s.apply_control(
             Control(P_AB, 3, ControlCmd.RECALL, "r1", "", A, 1, "c2"), "dev", MsgStatus.RECALLED, None, [B], 5
         )
         g = await s.create_group(Group(0, "team", A), [A, B])
-        await s.append_message(new_msg(ConvId.group(g.gid), B, "hi team", "g1"))
+        await append(s, new_msg(ConvId.group(g.gid), B, "hi team", "g1"))
         await s.add_friends(A, B, "bobby", True)
         await s.bind_device((1 << 64) - 5, B, 1)  # an unsigned id past 2^63
         await s.save_room(RoomRecord(9, 100, owner=A, name="hall"))
@@ -79,9 +79,9 @@ async def test_copy_moves_every_table_verified_and_the_copy_carries_on(
         assert msgs[5].data == bytes([5, 0, 255]) and msgs[5].extra == {"n": 5}
         assert msgs[2].status is MsgStatus.RECALLED
         # the sequences and the seq allocator go on from the copied values
-        nxt, dup = await pg.append_message(new_msg(P_AB, B, "after the move", "after"))
+        nxt, dup = await append(pg, new_msg(P_AB, B, "after the move", "after"))
         assert (nxt.seq, dup) == (31, False)
-        assert (await pg.append_message(new_msg(P_AB, A, "again", "c4")))[0] == msgs[4]
+        assert (await append(pg, new_msg(P_AB, A, "again", "c4")))[0] == msgs[4]
         carol = await pg.create_account("carol", "h3")
         assert carol.uid == (await pg.get_account_by_name("bob")).uid + 1  # type: ignore[union-attr]
         assert await pg.device_owner((1 << 64) - 5) == B

@@ -14,7 +14,7 @@ from polyim.store import migrate
 from polyim.store.base import Store
 from polyim.store.postgres import PostgresStore
 from tests.engines import shared_postgres
-from tests.store.support import P_AB, A, B, new_msg
+from tests.store.support import P_AB, A, B, append, new_msg
 
 pytestmark = pytest.mark.scaled  # PostgreSQL and Redis (tests/engines.py)
 
@@ -32,8 +32,7 @@ async def test_two_nodes_appending_to_one_conversation_get_gapless_distinct_seqs
 ) -> None:
     one, two = nodes
     sends = [
-        (one if i % 2 else two).append_message(new_msg(P_AB, A if i % 3 else B, f"m{i}", f"c{i}"))
-        for i in range(300)
+        append(one if i % 2 else two, new_msg(P_AB, A if i % 3 else B, f"m{i}", f"c{i}")) for i in range(300)
     ]
     results = await asyncio.gather(*sends)
     seqs = sorted(m.seq for m, dup in results if not dup)
@@ -47,14 +46,14 @@ async def test_two_nodes_appending_to_one_conversation_get_gapless_distinct_seqs
 async def test_a_resend_through_another_node_is_the_first_message(nodes: tuple[Store, Store]) -> None:
     one, two = nodes
     first, second = await asyncio.gather(
-        one.append_message(new_msg(P_AB, A, "hello", "cid")),
-        two.append_message(new_msg(P_AB, A, "hello again", "cid")),
+        append(one, new_msg(P_AB, A, "hello", "cid")),
+        append(two, new_msg(P_AB, A, "hello again", "cid")),
     )
     assert sorted([first[1], second[1]]) == [False, True]
     assert first[0] == second[0]
-    later, dup = await two.append_message(new_msg(P_AB, A, "x", "cid"))
+    later, dup = await append(two, new_msg(P_AB, A, "x", "cid"))
     assert dup and later == first[0]
-    n, _ = await one.append_message(new_msg(P_AB, A, "next", "cid-2"))
+    n, _ = await append(one, new_msg(P_AB, A, "next", "cid-2"))
     assert n.seq == 2  # the refused copies left no gap
 
 
@@ -71,16 +70,16 @@ async def test_the_database_going_away_fails_writes_and_is_survived(postgres_url
     store = PostgresStore(postgres_url)
     await store.open()
     try:
-        before, _ = await store.append_message(new_msg(P_AB, A, "before", "c1"))
+        before, _ = await append(store, new_msg(P_AB, A, "before", "c1"))
         server.stop()
         try:
             with pytest.raises(Exception):  # noqa: B017 - whichever error the driver gives, never an ack
-                await asyncio.wait_for(store.append_message(new_msg(P_AB, A, "during", "c2")), 20)
+                await asyncio.wait_for(append(store, new_msg(P_AB, A, "during", "c2")), 20)
             with pytest.raises(Exception):  # noqa: B017
                 await asyncio.wait_for(store.get_account(A), 20)
         finally:
             server.start()
-        after, dup = await store.append_message(new_msg(P_AB, A, "after", "c3"))
+        after, dup = await append(store, new_msg(P_AB, A, "after", "c3"))
         assert not dup and after.seq == before.seq + 1  # the refused one took no seq
         assert [m.content for m in await store.messages_after(P_AB, 0, 10)] == ["before", "after"]
         assert await store.get_account(A) is None  # reads recover too

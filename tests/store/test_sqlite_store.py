@@ -24,7 +24,7 @@ from polyim.store import dbthread
 from polyim.store import sqlite as sqlite_module
 from polyim.store.migrate import available, current_version, migrate
 from polyim.store.sqlite import SqliteStore
-from tests.store.support import P_AB, P_AC, A, B, count, new_msg, raw, writer_held
+from tests.store.support import P_AB, P_AC, A, B, append, count, new_msg, raw, writer_held
 
 
 @pytest.fixture
@@ -90,9 +90,9 @@ async def test_v2_database_upgrades_with_its_messages_and_their_dedup(tmp_path: 
     await s.open()
     try:
         assert [m.content for m in await s.history(P_AB, 0, 10)] == ["m3", "m2", "m1"]
-        again, duplicate = await s.append_message(new_msg(P_AB, A, "resent", "c2"))
+        again, duplicate = await append(s, new_msg(P_AB, A, "resent", "c2"))
         assert duplicate and (again.seq, again.content) == (2, "m2")
-        fresh, duplicate = await s.append_message(new_msg(P_AB, A, "m4", "c4"))
+        fresh, duplicate = await append(s, new_msg(P_AB, A, "m4", "c4"))
         assert not duplicate and fresh.seq == 4
     finally:
         await s.close()
@@ -156,7 +156,7 @@ async def main():
     pad = "x" * int(sys.argv[2])
     res = await asyncio.gather(*(s.append_message(NewMessage(conv, i, 1, "d", f"c{i}", 1, f"m{i}{pad}", 0, i))
                                  for i in range(300)))
-    print(max(m.seq for m, _ in res), flush=True)
+    print(max(r.message.seq for r in res), flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 
 asyncio.run(main())
@@ -201,14 +201,14 @@ async def test_writer_groups_concurrent_writes_into_few_commits(
     await s.open()
     try:
         statements.clear()
-        results = await asyncio.gather(*(s.append_message(new_msg(P_AB, A, f"m{i}")) for i in range(500)))
+        results = await asyncio.gather(*(append(s, new_msg(P_AB, A, f"m{i}")) for i in range(500)))
         assert sorted(m.seq for m, _ in results) == list(range(1, 501))
         assert 1 <= commits(statements) < 50, commits(statements)
 
         # while the writer is busy, everything submitted lands in a single transaction
         statements.clear()
         with writer_held(s):
-            futs = [asyncio.ensure_future(s.append_message(new_msg(P_AC, A, f"n{i}"))) for i in range(500)]
+            futs = [asyncio.ensure_future(append(s, new_msg(P_AC, A, f"n{i}"))) for i in range(500)]
             await asyncio.sleep(0)
         stored = await asyncio.gather(*futs)
         assert commits(statements) == 2  # the holding job's batch and one batch for the 500
@@ -227,8 +227,8 @@ async def test_send_path_never_scans_messages_or_controls(tmp_path: Path, statem
     await s.open()
     try:
         statements.clear()
-        await s.append_message(new_msg(P_AB, A, "x", "cid-1", priority=(B,)))
-        await s.append_message(new_msg(P_AB, A, "x", "cid-1"))
+        await append(s, new_msg(P_AB, A, "x", "cid-1", priority=(B,)))
+        await append(s, new_msg(P_AB, A, "x", "cid-1"))
         await s.find_message(A, "dev", "cid-1")
         await s.apply_control(
             Control(P_AB, 1, ControlCmd.RECALL, "r1", "", A, 1), "dev", MsgStatus.RECALLED, "", [B], 2
@@ -256,8 +256,8 @@ async def test_a_notification_is_found_by_id_through_its_index(tmp_path: Path, s
     s = SqliteStore(str(tmp_path / "db.sqlite"))
     await s.open()
     try:
-        pushed, _ = await s.append_message(new_msg(ConvId.notify(A), 0, "push", topic="t"))
-        chat, _ = await s.append_message(new_msg(P_AB, A, "chat"))
+        pushed, _ = await append(s, new_msg(ConvId.notify(A), 0, "push", topic="t"))
+        chat, _ = await append(s, new_msg(P_AB, A, "chat"))
         statements.clear()
         assert await s.message_by_id(ConvId.notify(A), pushed.msg_id) == pushed
         assert await s.message_by_id(P_AB, chat.msg_id) == chat
@@ -286,7 +286,7 @@ async def test_a_batch_of_appends_goes_in_a_few_statements_that_call_no_function
     await s.open()
     try:
         with writer_held(s):
-            futs = [asyncio.ensure_future(s.append_message(new_msg(P_AB, A, f"m{i}"))) for i in range(500)]
+            futs = [asyncio.ensure_future(append(s, new_msg(P_AB, A, f"m{i}"))) for i in range(500)]
             await asyncio.sleep(0)
         statements.clear()
         stored = await asyncio.gather(*futs)

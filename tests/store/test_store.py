@@ -28,7 +28,7 @@ from polyim.model import (
     changed_fields,
 )
 from polyim.store.base import Conflict, Store
-from tests.store.support import P_AB, P_AC, A, B, Backend, C, new_msg
+from tests.store.support import P_AB, P_AC, A, B, Backend, C, append, new_msg
 
 
 async def test_accounts_uid_sequence_explicit_uids_and_conflicts(store: Store) -> None:
@@ -107,7 +107,7 @@ async def test_update_records_write_every_field_they_set_and_nothing_else(store:
 async def test_concurrent_appends_get_gapless_per_conversation_seqs(store: Store) -> None:
     convs = [P_AB, P_AC, ConvId.group(7)]
     results = await asyncio.gather(
-        *(store.append_message(new_msg(convs[i % 3], A, f"m{i}", f"c{i}")) for i in range(200))
+        *(append(store, new_msg(convs[i % 3], A, f"m{i}", f"c{i}")) for i in range(200))
     )
     by_conv: dict[ConvId, list[int]] = {c: [] for c in convs}
     for msg, dup in results:
@@ -127,8 +127,8 @@ async def test_binary_data_and_empty_data_are_stored_as_sent(store: Store) -> No
     back as the bytes they were (the writers bind them as ``bytearray``s)."""
     texts = [dataclasses.replace(new_msg(P_AB, A, f"t{i}", f"t{i}"), data=b"") for i in range(3)]
     voice = dataclasses.replace(new_msg(P_AB, B, "[voice]", "v1"), data=b"\x00\x01voice\xff")
-    batch = await asyncio.gather(*(store.append_message(m) for m in [*texts, voice]))
-    alone = await store.append_message(dataclasses.replace(new_msg(P_AC, A, "alone", "a1"), data=b"\x02"))
+    batch = await asyncio.gather(*(append(store, m) for m in [*texts, voice]))
+    alone = await append(store, dataclasses.replace(new_msg(P_AC, A, "alone", "a1"), data=b"\x02"))
     stored = [msg for msg, dup in [*batch, alone] if not dup]
     assert len(stored) == 5
     for msg in stored:
@@ -138,17 +138,17 @@ async def test_binary_data_and_empty_data_are_stored_as_sent(store: Store) -> No
 
 
 async def test_dedup_returns_first_message_and_stores_nothing_twice(store: Store, backend: Backend) -> None:
-    first, dup = await store.append_message(new_msg(P_AB, A, "hello", "cid-1"))
+    first, dup = await append(store, new_msg(P_AB, A, "hello", "cid-1"))
     assert not dup and first.seq == 1
-    again, dup = await store.append_message(new_msg(P_AB, A, "changed", "cid-1"))
+    again, dup = await append(store, new_msg(P_AB, A, "changed", "cid-1"))
     assert dup and again == first and again.content == "hello"
     # another device or another sender with the same client id is a different message
-    other_dev, dup1 = await store.append_message(new_msg(P_AB, A, "x", "cid-1", device="phone"))
-    other_snd, dup2 = await store.append_message(new_msg(P_AB, B, "x", "cid-1"))
+    other_dev, dup1 = await append(store, new_msg(P_AB, A, "x", "cid-1", device="phone"))
+    other_snd, dup2 = await append(store, new_msg(P_AB, B, "x", "cid-1"))
     assert not dup1 and not dup2 and (other_dev.seq, other_snd.seq) == (2, 3)
     # messages without a client id are never deduplicated
-    n1, d1 = await store.append_message(new_msg(P_AB, A, "a"))
-    n2, d2 = await store.append_message(new_msg(P_AB, A, "a"))
+    n1, d1 = await append(store, new_msg(P_AB, A, "a"))
+    n2, d2 = await append(store, new_msg(P_AB, A, "a"))
     assert not d1 and not d2 and n2.seq == n1.seq + 1
     assert await store.last_seq(P_AB) == 5
     assert backend.count("SELECT COUNT(*) FROM messages") == 5
@@ -158,9 +158,7 @@ async def test_dedup_returns_first_message_and_stores_nothing_twice(store: Store
 
 async def test_dedup_within_one_batch(store: Store, backend: Backend) -> None:
     with backend.held(store):
-        futs = [
-            asyncio.ensure_future(store.append_message(new_msg(P_AB, A, f"v{i}", "same"))) for i in range(5)
-        ]
+        futs = [asyncio.ensure_future(append(store, new_msg(P_AB, A, f"v{i}", "same"))) for i in range(5)]
         await asyncio.sleep(0)
     results = await asyncio.gather(*futs)
     firsts = [m for m, dup in results if not dup]
@@ -176,14 +174,12 @@ async def test_a_resend_undoes_only_its_own_batch_in_a_shared_transaction(
     """Two loop turns' appends share one transaction; the second turn holds a resend of the first's
     message. Undoing the second batch (to store it row by row) must leave the first's rows alone."""
     with backend.held(store):
-        first = [
-            asyncio.ensure_future(store.append_message(new_msg(P_AB, A, f"m{i}", f"c{i}"))) for i in range(3)
-        ]
+        first = [asyncio.ensure_future(append(store, new_msg(P_AB, A, f"m{i}", f"c{i}"))) for i in range(3)]
         await asyncio.sleep(0)
         second = [
-            asyncio.ensure_future(store.append_message(new_msg(P_AC, C, "new", "c-other"))),
-            asyncio.ensure_future(store.append_message(new_msg(P_AB, A, "resent", "c1"))),
-            asyncio.ensure_future(store.append_message(new_msg(P_AB, A, "m3", "c3"))),
+            asyncio.ensure_future(append(store, new_msg(P_AC, C, "new", "c-other"))),
+            asyncio.ensure_future(append(store, new_msg(P_AB, A, "resent", "c1"))),
+            asyncio.ensure_future(append(store, new_msg(P_AB, A, "m3", "c3"))),
         ]
         await asyncio.sleep(0)
     stored = [m for m, _ in await asyncio.gather(*first)]
@@ -201,12 +197,12 @@ async def test_a_resend_inside_a_large_batch_leaves_no_gap(store: Store, backend
     """A batch of 300 appends to three conversations (several multi-row statements) with a resend of an
     earlier message in its middle: the resend is known as one, and every other message gets the next
     seq of its conversation, read back as acknowledged."""
-    first, _ = await store.append_message(new_msg(P_AB, A, "first", "c-first"))
+    first, _ = await append(store, new_msg(P_AB, A, "first", "c-first"))
     convs = [P_AB, P_AC, ConvId.group(7)]
     news = [new_msg(convs[i % 3], A, f"m{i}", f"c{i}") for i in range(300)]
     news[150] = new_msg(P_AB, A, "resent", "c-first")
     with backend.held(store):
-        futs = [asyncio.ensure_future(store.append_message(n)) for n in news]
+        futs = [asyncio.ensure_future(append(store, n)) for n in news]
         await asyncio.sleep(0)
     results = await asyncio.gather(*futs)
     assert results[150] == (first, True)
@@ -221,20 +217,20 @@ async def test_a_resend_inside_a_large_batch_leaves_no_gap(store: Store, backend
 
 
 async def test_append_advances_senders_read_cursor(store: Store) -> None:
-    await store.append_message(new_msg(P_AB, A))
-    await store.append_message(new_msg(P_AB, B))
-    await store.append_message(new_msg(P_AB, A))
+    await append(store, new_msg(P_AB, A))
+    await append(store, new_msg(P_AB, B))
+    await append(store, new_msg(P_AB, A))
     sa, sb = await store.conv_state(A, P_AB), await store.conv_state(B, P_AB)
     assert (sa.last_seq, sa.read_seq, sa.unread) == (3, 3, 0)
     assert (sb.last_seq, sb.read_seq, sb.unread) == (3, 2, 1)
     g = ConvId.group(1)
-    await store.append_message(new_msg(g, C))
+    await append(store, new_msg(g, C))
     assert (await store.conv_state(C, g)).read_seq == 1
 
 
 async def test_history_newest_first_with_before_seq_skipping_deleted(store: Store) -> None:
     for i in range(1, 11):
-        await store.append_message(new_msg(P_AB, A, f"m{i}"))
+        await append(store, new_msg(P_AB, A, f"m{i}"))
     await store.apply_control(
         Control(P_AB, 5, ControlCmd.DELETE, "del", "", A, 1), "dev", MsgStatus.DELETED, None, [], 2
     )
@@ -255,7 +251,7 @@ async def test_history_newest_first_with_before_seq_skipping_deleted(store: Stor
 
 async def test_messages_after_oldest_first_including_deleted(store: Store) -> None:
     for i in range(1, 6):
-        await store.append_message(new_msg(P_AB, A, f"m{i}"))
+        await append(store, new_msg(P_AB, A, f"m{i}"))
     await store.apply_control(
         Control(P_AB, 3, ControlCmd.DELETE, "", "", A, 1), "dev", MsgStatus.DELETED, None, [], 2
     )
@@ -268,7 +264,7 @@ async def test_messages_after_oldest_first_including_deleted(store: Store) -> No
 
 async def test_advance_read_clamps_and_never_goes_back(store: Store) -> None:
     for _ in range(5):
-        await store.append_message(new_msg(P_AB, A))
+        await append(store, new_msg(P_AB, A))
     assert await store.advance_read(B, P_AB, 3, 10) == 3
     assert await store.advance_read(B, P_AB, 1, 11) == 3  # never back
     assert await store.advance_read(B, P_AB, 99, 12) == 5  # clamped to last_seq
@@ -280,7 +276,7 @@ async def test_advance_read_clamps_and_never_goes_back(store: Store) -> None:
 
 async def test_apply_control_statuses_and_dedup(store: Store, backend: Backend) -> None:
     for i in range(3):
-        await store.append_message(new_msg(P_AB, A, f"m{i + 1}", f"c{i + 1}"))
+        await append(store, new_msg(P_AB, A, f"m{i + 1}", f"c{i + 1}"))
     recall = Control(P_AB, 1, ControlCmd.RECALL, "ctl-1", "", A, 5, target_client_id="c1")
     stored, dup = await store.apply_control(recall, "dev", MsgStatus.RECALLED, "", [A, B], 100)
     assert not dup and stored == recall
@@ -310,10 +306,10 @@ async def test_apply_control_statuses_and_dedup(store: Store, backend: Backend) 
 
 
 async def test_priority_queue_order_retention_and_deletion(store: Store) -> None:
-    await store.append_message(new_msg(P_AB, A, "p1", priority=(B,), activity_us=1_000))
-    await store.append_message(new_msg(P_AB, A, "normal", activity_us=1_001))
-    await store.append_message(new_msg(P_AB, A, "p2", priority=(B,), activity_us=2_000))
-    await store.append_message(new_msg(P_AB, A, "p3", priority=(B,), activity_us=500))  # clock behind
+    await append(store, new_msg(P_AB, A, "p1", priority=(B,), activity_us=1_000))
+    await append(store, new_msg(P_AB, A, "normal", activity_us=1_001))
+    await append(store, new_msg(P_AB, A, "p2", priority=(B,), activity_us=2_000))
+    await append(store, new_msg(P_AB, A, "p3", priority=(B,), activity_us=500))  # clock behind
     entries = await store.priority_entries(B, 0, 10, 0)
     keys = [e.key for e in entries]
     assert keys == sorted(keys) and len(set(keys)) == 3
@@ -435,8 +431,8 @@ async def test_unnamed_group_skips_a_gid_whose_default_name_is_taken(store: Stor
 
 async def test_peer_cursors_give_the_other_users_read_cursor_of_each_one_to_one(store: Store) -> None:
     for _ in range(3):
-        await store.append_message(new_msg(P_AB, A, "hi"))
-    await store.append_message(new_msg(ConvId.peer(A, A), A, "note to self"))
+        await append(store, new_msg(P_AB, A, "hi"))
+    await append(store, new_msg(ConvId.peer(A, A), A, "note to self"))
     assert await store.peer_cursors(A) == {P_AB.key: (0, 0)}  # B read nothing; a note to self has no peer
     assert await store.peers(A) == [B] and await store.peers(B) == [A]
     await store.advance_read(B, P_AB, 2, 7_000)
@@ -445,14 +441,14 @@ async def test_peer_cursors_give_the_other_users_read_cursor_of_each_one_to_one(
 
 
 async def test_user_conversations_lists_peers_groups_and_topics(store: Store) -> None:
-    await store.append_message(new_msg(P_AB, A, "hi"))
-    await store.append_message(new_msg(P_AB, A, "there"))
+    await append(store, new_msg(P_AB, A, "hi"))
+    await append(store, new_msg(P_AB, A, "there"))
     g = await store.create_group(Group(0, "g", owner=C), [A, B, C])
     quiet = await store.create_group(Group(0, "quiet", owner=C), [B, C])
-    await store.append_message(new_msg(ConvId.group(g.gid), C, "hello group"))
+    await append(store, new_msg(ConvId.group(g.gid), C, "hello group"))
     n = ConvId.notify(B)
     for topic in ("news", "news", "bills"):
-        await store.append_message(new_msg(n, 0, topic, device="notify", topic=topic))
+        await append(store, new_msg(n, 0, topic, device="notify", topic=topic))
 
     def view(uid_states: list[Any]) -> dict[tuple[ConvId, str], tuple[int, int]]:
         return {(s.conv, s.topic): (s.last_seq, s.unread) for s in uid_states}
@@ -510,7 +506,7 @@ async def test_acknowledged_writes_visible_from_fresh_connection(backend: Backen
     s = backend.make()
     await s.open()
     acct = await s.create_account("alice", "h")
-    msgs = await asyncio.gather(*(s.append_message(new_msg(P_AB, A, f"m{i}", f"c{i}")) for i in range(50)))
+    msgs = await asyncio.gather(*(append(s, new_msg(P_AB, A, f"m{i}", f"c{i}")) for i in range(50)))
     # visible to an independent connection as soon as acknowledged, before close
     assert backend.count("SELECT COUNT(*) FROM messages") == 50
     await s.close()
@@ -520,7 +516,7 @@ async def test_acknowledged_writes_visible_from_fresh_connection(backend: Backen
     s2 = backend.make()
     await s2.open()
     try:
-        m, dup = await s2.append_message(new_msg(P_AB, A, "again", "c7"))  # a resend after restart
+        m, dup = await append(s2, new_msg(P_AB, A, "again", "c7"))  # a resend after restart
         assert dup and m == msgs[7][0]
     finally:
         await s2.close()
@@ -529,9 +525,9 @@ async def test_acknowledged_writes_visible_from_fresh_connection(backend: Backen
 async def test_failing_write_in_a_batch_fails_alone(store: Store, backend: Backend) -> None:
     await store.create_account("taken", "h")
     with backend.held(store):
-        before = [asyncio.ensure_future(store.append_message(new_msg(P_AB, A, f"a{i}"))) for i in range(5)]
+        before = [asyncio.ensure_future(append(store, new_msg(P_AB, A, f"a{i}"))) for i in range(5)]
         bad = asyncio.ensure_future(store.create_account("taken", "h2"))
-        after = [asyncio.ensure_future(store.append_message(new_msg(P_AB, A, f"b{i}"))) for i in range(5)]
+        after = [asyncio.ensure_future(append(store, new_msg(P_AB, A, f"b{i}"))) for i in range(5)]
         ok_acct = asyncio.ensure_future(store.create_account("fresh", "h"))
         await asyncio.sleep(0)
     with pytest.raises(Conflict):
@@ -559,7 +555,7 @@ async def test_message_extra_round_trips_whatever_its_values(store: Store) -> No
     ]
     for i, extra in enumerate(extras):
         new = new_msg(P_AB, A, f"m{i}", f"x{i}")
-        await store.append_message(dataclasses.replace(new, extra=extra))
+        await append(store, dataclasses.replace(new, extra=extra))
     stored = await store.messages_after(P_AB, 0, 10)
     assert [m.extra for m in stored] == extras
     assert [type(m.extra["priority"]) for m in stored[2:5]] == [int, bool, str]
