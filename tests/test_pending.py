@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 import pytest
 
 from polyim.core.messaging import commit_then
-from polyim.model import ConvId, Message
 from polyim.pending import Pending
+from polyim.store.sqlite import SqliteStore
+from tests.store.support import P_AB, A, new_msg
 
 
 def test_callbacks_run_in_order_inside_set_result() -> None:
@@ -26,18 +28,22 @@ def test_callbacks_run_in_order_inside_set_result() -> None:
     assert seen[-1] == "late"
 
 
-def test_a_callback_object_of_a_compiled_class_runs_inside_set_result() -> None:
-    """A send's result is its append's callback (a :class:`~polyim.pending.Settles`, called as a native
-    method): settling the append settles the send and delivers, in the same call; a send added to an
-    append already settled is settled at once."""
-    append: Pending[tuple[Message, bool]] = Pending()
-    delivered: list[Message] = []
-    send = commit_then(append, delivered.append)
-    message = Message(ConvId.peer(10001, 10002), 1, 99, 10001, "pc", "c1", 1, "hi", 5)
-    append.set_result((message, False))
-    assert send.done() and send.result().message is message and delivered == [message]
-    late = commit_then(append, delivered.append)
-    assert late.result().message is message and delivered == [message, message]
+async def test_the_writer_settles_a_send_result_which_then_delivers(tmp_path: Path) -> None:
+    """A send's result is settled by the store's writer itself (``append_message(new, into)``): the
+    adapter's callback sees it settled first, then the committed message is delivered, in that one
+    call; a resend settles to the original, marked duplicate, and is not delivered again."""
+    store = SqliteStore(str(tmp_path / "db.sqlite"))
+    await store.open()
+    try:
+        seen: list[str] = []
+        send = commit_then(store, new_msg(P_AB, A, "hi", "c1"), lambda m: seen.append(f"deliver {m.seq}"))
+        send.add_done_callback(lambda r: seen.append(f"ack {r.result().message.seq}"))
+        first = await send
+        assert seen == ["ack 1", "deliver 1"] and not first.duplicate and first.message.content == "hi"
+        again = await commit_then(store, new_msg(P_AB, A, "changed", "c1"), lambda m: seen.append("again"))
+        assert again.duplicate and again.message == first.message and seen == ["ack 1", "deliver 1"]
+    finally:
+        await store.close()
 
 
 def test_a_failing_callback_does_not_starve_the_others(caplog: pytest.LogCaptureFixture) -> None:
