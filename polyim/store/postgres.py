@@ -1124,8 +1124,21 @@ async def _append_one(c: Connection, new: NewMessage) -> SendResult:
 
 
 def _stored(new: NewMessage, row: _Row) -> SendResult:
-    # row[1:8] is (seq, msg_id, sender, device, client_id, ctype, content), Message's order too
-    message = Message(new.conv, *row[1:8], new.ts_ms, MsgStatus.NORMAL, new.data, new.extra, new.topic)
+    message = Message(
+        new.conv,
+        row[1],  # the seq allocated for it; the other fields as given
+        new.msg_id,
+        new.sender,
+        new.device,
+        new.client_id,
+        new.ctype,
+        new.content,
+        new.ts_ms,
+        MsgStatus.NORMAL,
+        new.data,
+        new.extra,
+        new.topic,
+    )
     return SendResult(message, False)
 
 

@@ -1105,8 +1105,11 @@ def _extra_json(extra: dict[str, Any]) -> str:
 
 
 # A messages row as inserted: conv, seq, msg_id, sender, device, client_id, ctype, content, data, extra,
-# topic, ts_ms (the order of _INSERT_MSG).
-_Row = tuple[str, int, int, int, str, str, int, str, bytearray, str, str, int]
+# topic, ts_ms (the order of _INSERT_MSG). Typed as a tuple of objects, not of its twelve types: mypyc
+# passes a fixed-length tuple type between native functions as a C struct, so each row taken from the
+# batch's list was unboxed, then boxed again into a new tuple for the statement's parameters and its
+# integers into new int objects for the read cursor's key (six int objects and a tuple a message).
+_Row = tuple[Any, ...]
 
 #: The ``data`` of most messages. Python's sqlite3 binds an int, a float, a str or a ``bytearray`` as it is,
 #: but asks its adapter registry about anything else first, ``bytes`` and None included (a tuple built, a
@@ -1198,11 +1201,12 @@ def _stored(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> SendResult:
 def _kept(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> SendResult:
     """The bookkeeping of an inserted message after its conversation's (:meth:`_WriteCache.conv_moved`):
     the sender's cursor, state rows, priority queues."""
-    key, seq = row[0], row[1]
+    key: str = row[0]
+    seq: int = row[1]
     if seq == 1 or new.conv.kind is ConvKind.NOTIFY:
         _ensure_state_rows(c, new, key)
     if new.conv.kind is not ConvKind.NOTIFY:
-        wc.reads[(new.sender, key)] = seq
+        wc.reads[(row[3], key)] = row[1]  # the row's sender and seq, already int objects
     if new.priority_uids:
         _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
     message = Message(
