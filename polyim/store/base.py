@@ -109,6 +109,25 @@ class NewMessage:
         self.priority_uids = priority_uids
 
 
+def stored(new: NewMessage, seq: int) -> Message:
+    """The message ``new`` became, committed under ``seq`` (every backend's append returns it)."""
+    return Message(
+        new.conv,
+        seq,
+        new.msg_id,
+        new.sender,
+        new.device,
+        new.client_id,
+        new.ctype,
+        new.content,
+        new.ts_ms,
+        MsgStatus.NORMAL,
+        new.data,
+        new.extra,
+        new.topic,
+    )
+
+
 @dataclass(slots=True)
 class SendResult:
     """What an append settles to: the stored message, and whether the append was a resend of it (the

@@ -48,7 +48,7 @@ from polyim.model import (
 )
 from polyim.pending import Pending
 from polyim.store import migrate
-from polyim.store.base import Conflict, NewMessage, SendResult, Store, StoreMetrics
+from polyim.store.base import Conflict, NewMessage, SendResult, Store, StoreMetrics, stored
 from polyim.store.pgwriter import Connection, PgWriter
 from polyim.store.receipts import Receipts
 from polyim.store.sqlite import (
@@ -1124,22 +1124,7 @@ async def _append_one(c: Connection, new: NewMessage) -> SendResult:
 
 
 def _stored(new: NewMessage, row: _Row) -> SendResult:
-    message = Message(
-        new.conv,
-        row[1],  # the seq allocated for it; the other fields as given
-        new.msg_id,
-        new.sender,
-        new.device,
-        new.client_id,
-        new.ctype,
-        new.content,
-        new.ts_ms,
-        MsgStatus.NORMAL,
-        new.data,
-        new.extra,
-        new.topic,
-    )
-    return SendResult(message, False)
+    return SendResult(stored(new, row[1]), False)  # row[1]: the seq allocated for it
 
 
 async def _bookkeeping(c: Connection, stored: list[tuple[NewMessage, _Row]]) -> None:

@@ -45,7 +45,7 @@ from polyim.model import (
     changed_fields,
 )
 from polyim.pending import Pending
-from polyim.store.base import Conflict, NewMessage, SendResult, Store, StoreMetrics
+from polyim.store.base import Conflict, NewMessage, SendResult, Store, StoreMetrics, stored
 from polyim.store.dbthread import DbThread, WriterThread, connect
 from polyim.store.migrate import current_version, migrate
 from polyim.store.receipts import Batch as ReceiptBatch
@@ -1209,22 +1209,7 @@ def _kept(c: Conn, wc: _WriteCache, new: NewMessage, row: _Row) -> SendResult:
         wc.reads[(row[3], key)] = row[1]  # the row's sender and seq, already int objects
     if new.priority_uids:
         _enqueue_priority(c, new.priority_uids, key, seq, 0, new.activity_us)
-    message = Message(
-        new.conv,
-        seq,
-        new.msg_id,
-        new.sender,
-        new.device,
-        new.client_id,
-        new.ctype,
-        new.content,
-        new.ts_ms,
-        MsgStatus.NORMAL,
-        new.data,
-        new.extra,
-        new.topic,
-    )
-    return SendResult(message, False)
+    return SendResult(stored(new, seq), False)
 
 
 def _append_one(wc: _WriteCache, new: NewMessage, c: Conn) -> SendResult:
