@@ -101,12 +101,19 @@ def check_size(out: Outgoing, limit: int, policy: SendPolicy) -> None:
         raise CoreError(Code.TOO_LARGE, "message too long")
 
 
-def _peer_verdict(uid: int, blocked: frozenset[int], friend: bool) -> None:
-    """The recipient's blacklist, then the protocol's friendship rule, for a 1:1 send or signal."""
+def _peer_verdict(uid: object, blocked: frozenset[int], friend: bool) -> None:
+    """The recipient's blacklist, then the protocol's friendship rule, for a 1:1 send or signal (``uid``
+    as the object it already is: see :meth:`Messaging._peer_rules`)."""
     if uid in blocked:
         raise CoreError(Code.BLOCKED, "blocked by the recipient")
     if not friend:
         raise CoreError(Code.NOT_FRIEND, "not a friend")
+
+
+def _boxed(uid: int) -> Any:
+    """``uid`` as an object, made once where compiled code would box it at every use as a key (typed
+    ``Any``, mypyc leaves it as it is)."""
+    return uid
 
 
 def new_message(
@@ -245,17 +252,15 @@ class Messaging:
         send is refused for who is asking), which :meth:`_check_send` then does."""
         conv, uid, cache = out.conv, session.uid, self.ctx.cache
         if conv.kind is ConvKind.PEER:
-            peer = conv.peer_of(uid)
-            if (
-                uid not in (conv.a, conv.b)
-                or peer not in cache.accounts
-                or (policy.require_friend and peer != uid)
-            ):
+            if uid != conv.a and uid != conv.b:
+                return None
+            me, peer = _boxed(uid), _boxed(conv.peer_of(uid))
+            if peer not in cache.accounts or (policy.require_friend and conv.a != conv.b):
                 return None
             blocked, muted = cache.blocks.get(peer), cache.mutes.get(peer)
             if blocked is None or muted is None:
                 return None
-            return self._peer_rules(uid, out, policy, blocked, muted, True)
+            return self._peer_rules(me, peer, out, policy, blocked, muted, True)
         if conv.kind is ConvKind.GROUP:
             group, members = cache.groups.get(conv.a), cache.members.get(conv.a)
             if group is None or members is None:
@@ -273,7 +278,7 @@ class Messaging:
             await self.ctx.require_account(peer)
             blocked, muted = await self.ctx.blocked_by(peer), await self.ctx.muted_by(peer)
             friend = await self._friends_if_needed(uid, peer, policy)
-            return self._peer_rules(uid, out, policy, blocked, muted, friend)
+            return self._peer_rules(_boxed(uid), _boxed(peer), out, policy, blocked, muted, friend)
         if conv.kind is ConvKind.GROUP:
             group = await self.ctx.require_group(conv.a)
             return self._group_rules(uid, out, policy, group, await self.ctx.members(conv.a))
@@ -281,21 +286,26 @@ class Messaging:
 
     def _peer_rules(
         self,
-        uid: int,
+        me: Any,
+        peer: Any,
         out: Outgoing,
         policy: SendPolicy,
         blocked: frozenset[int],
         muted: frozenset[int],
         friend: bool,
     ) -> list[int]:
-        """A 1:1 send from ``uid``: its size, what the recipient decides (``blocked``, ``muted``) and the
-        protocol's friendship rule (``friend``); the users it is pushed to."""
+        """A 1:1 send from ``me`` to ``peer``: its size, what the recipient decides (``blocked``,
+        ``muted``) and the protocol's friendship rule (``friend``); the users it is pushed to.
+
+        The two uids come as objects (:func:`_boxed`): compiled, an ``int`` is kept unboxed and made an
+        object anew for each set test and list item, four a message here and three in the caller's
+        cache lookups, where the two objects are made once."""
         conv = out.conv
         check_size(out, self.ctx.settings.max_message_bytes, policy)
-        _peer_verdict(uid, blocked, friend)
-        if conv.a == conv.b or uid in muted:
-            return [uid]  # a muted sender's message is stored, not pushed: the peer syncs it
-        return [conv.a, conv.b]
+        _peer_verdict(me, blocked, friend)
+        if conv.a == conv.b or me in muted:
+            return [me]  # a muted sender's message is stored, not pushed: the peer syncs it
+        return [me, peer]
 
     def _group_rules(
         self, uid: int, out: Outgoing, policy: SendPolicy, group: Group, members: dict[int, GroupMember]

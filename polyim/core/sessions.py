@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mypy_extensions import mypyc_attr
 
@@ -330,8 +331,11 @@ class SessionRegistry:
         self, uids: list[int], event: Event, skip: SessionId, out: dict[str, int] | None
     ) -> int:
         """:meth:`deliver` to this node alone, to distinct users (each session then comes up once): a
-        1:1 message's two, with no set of the sessions reached (every message takes this way)."""
+        1:1 message's two, with no set of the sessions reached (every message takes this way). Each uid
+        is looked up as the list's own object (typed ``Any``): compiled, an ``int`` taken from the list
+        is unboxed and boxed again for the lookup, a new object each."""
         n = 0
+        uid: Any
         for uid in uids:
             sessions = self._by_uid.get(uid)
             if sessions is None:
